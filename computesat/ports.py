@@ -1,0 +1,113 @@
+"""Client side of a device port (and of hwsim's simulation-control port, same envelope).
+
+One DEALER socket per endpoint; requests are serialised (one in flight) and replies are
+matched by id, so a late reply to a request that already timed out is recognised and dropped.
+Timeouts are in mission time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from computesat.clock import Clock
+from icd.device import DeviceOp, DeviceReply, DeviceRequest, RegisterValue
+from icd.errors import DecodeError
+
+__all__ = ["DevicePort", "DevicePortError", "DeviceTimeout"]
+
+
+class DevicePortError(RuntimeError):
+    """The hardware answered with an error (``code`` is an ``icd.device.DeviceErrorCode``)."""
+
+    def __init__(self, device: str | None, code: str, message: str) -> None:
+        super().__init__(f"{device or 'port'}: {code}: {message}")
+        self.device = device
+        self.code = code
+
+
+class DeviceTimeout(TimeoutError):
+    def __init__(self, endpoint: str, device: str | None, timeout_s: float) -> None:
+        super().__init__(f"{device or 'port'} at {endpoint}: no reply in {timeout_s} mission s")
+        self.device = device
+
+
+class DevicePort:
+    """An async client of one device-port endpoint (an async context manager)."""
+
+    def __init__(
+        self, context: zmq.asyncio.Context, endpoint: str, clock: Clock, timeout_s: float = 2.0
+    ) -> None:
+        self.endpoint = endpoint
+        self._context = context
+        self._clock = clock
+        self.timeout_s = timeout_s
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._socket: zmq.asyncio.Socket | None = None
+        self.last_time_ns = 0
+
+    async def __aenter__(self) -> DevicePort:
+        sock = self._context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(self.endpoint)
+        self._socket = sock
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    async def request(
+        self,
+        op: str,
+        device: str | None = None,
+        command: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> Any:
+        sock = self._socket
+        if sock is None:
+            raise RuntimeError("device port is not open: use 'async with DevicePort(...)'")
+        request = DeviceRequest(
+            id=next(self._ids), op=op, device=device, command=command, args=args or {}
+        )
+        async with self._lock:
+            await sock.send(request.pack())
+            try:
+                reply = await self._clock.wait_for(self._reply_to(sock, request.id), self.timeout_s)
+            except TimeoutError:
+                raise DeviceTimeout(self.endpoint, device, self.timeout_s) from None
+        self.last_time_ns = reply.time_ns
+        if not reply.ok:
+            assert reply.error is not None
+            raise DevicePortError(device, reply.error.code, reply.error.message)
+        return reply.result
+
+    async def _reply_to(self, sock: zmq.asyncio.Socket, request_id: int) -> DeviceReply:
+        while True:
+            frame = await sock.recv()
+            try:
+                reply = DeviceReply.unpack(frame)
+            except DecodeError:
+                continue  # not ours to interpret; the request will time out
+            if reply.id == request_id:
+                return reply
+
+    async def list(self) -> list[str]:
+        return list(await self.request(DeviceOp.LIST))
+
+    async def describe(self, device: str) -> dict[str, Any]:
+        return dict(await self.request(DeviceOp.DESCRIBE, device))
+
+    async def read(self, device: str) -> dict[str, RegisterValue]:
+        return dict(await self.request(DeviceOp.READ, device))
+
+    async def command(
+        self, device: str, command: str, args: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return dict(await self.request(DeviceOp.COMMAND, device, command, args) or {})

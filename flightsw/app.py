@@ -1,0 +1,176 @@
+"""The flight-software process: the bus, the device ports, and the supervised services.
+
+Boot: open the ZeroMQ context and the bus broker, connect the device port, synchronise time to
+the hardware reference, then start services in order (link last, so nothing is accepted
+before its owner listens). Stop (SIGINT/SIGTERM or ``stop``): services in reverse order, then
+the bus, then the context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import zmq.asyncio
+from pydantic import BaseModel, ConfigDict, Field
+
+from computesat.bus import Broker, Bus
+from computesat.clock import WallClock
+from computesat.ports import DevicePort, DeviceTimeout
+from computesat.service import ServiceSpec, Supervisor, run_until_signalled
+from flightsw.context import ServiceContext
+from flightsw.services import devices, events, housekeeping, link, ping, timesync
+from icd.dictionary import EventId
+
+__all__ = ["FlightSettings", "boot", "run"]
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class FlightSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_endpoint: str = Field(
+        "tcp://127.0.0.1:7320", description="ZeroMQ endpoint of the hardware's device ports."
+    )
+    host: str = Field(
+        "127.0.0.1", description="Address the RF-link UDP socket binds (0.0.0.0 in a container)."
+    )
+    port: int = Field(7301, ge=0, le=65535, description="RF-link UDP port (0 = any free).")
+    push: str | None = Field(None, description="host:port that gets a copy of every TM.")
+    bus_pub_endpoint: str = Field(
+        "inproc://bus-pub", description="Software-bus broker XSUB endpoint."
+    )
+    bus_sub_endpoint: str = Field(
+        "inproc://bus-sub", description="Software-bus broker XPUB endpoint."
+    )
+    device_timeout_s: float = Field(
+        2.0, gt=0, description="Device-port reply timeout, mission seconds."
+    )
+    boot_timeout_s: float = Field(
+        30.0, gt=0, description="Wall seconds to wait for the hardware time reference at boot."
+    )
+
+
+def services(settings: FlightSettings) -> list[ServiceSpec]:
+    """The service set, in start order."""
+    return [
+        ServiceSpec("events", events.run, events.Config()),
+        ServiceSpec("housekeeping", housekeeping.run, housekeeping.Config()),
+        ServiceSpec("time", timesync.run, timesync.Config()),
+        ServiceSpec("devices", devices.run, devices.Config()),
+        ServiceSpec("ping", ping.run, ping.Config()),
+        ServiceSpec(
+            "link",
+            link.run,
+            link.Config(host=settings.host, port=settings.port, push=settings.push),
+        ),
+    ]
+
+
+async def _await_time_reference(clock: WallClock, port: DevicePort, wall_timeout_s: float) -> None:
+    # Before the first sync the clock has no meaningful speed, so this wait is in wall time:
+    # retry until hwsim answers (it may still be starting).
+    deadline = asyncio.get_running_loop().time() + wall_timeout_s
+    while True:
+        try:
+            await timesync.synchronise(clock, port)
+            return
+        except DeviceTimeout:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+
+
+async def boot(
+    settings: FlightSettings,
+    stop: asyncio.Event,
+    specs: list[ServiceSpec] | None = None,
+    ready: asyncio.Future[int] | None = None,
+) -> None:
+    """Run flight software until ``stop``; ``ready`` gets the bound RF-link UDP port."""
+    context = zmq.asyncio.Context()
+    clock = WallClock()
+    try:
+        async with (
+            Broker(context, settings.bus_pub_endpoint, settings.bus_sub_endpoint) as broker,
+            DevicePort(context, settings.device_endpoint, clock, timeout_s=0.5) as port,
+        ):
+            await _await_time_reference(clock, port, settings.boot_timeout_s)
+            port.timeout_s = settings.device_timeout_s
+            bus = Bus(context, broker.pub_endpoint, broker.sub_endpoint)
+            try:
+                await _run_services(settings, stop, clock, bus, port, specs, ready)
+            finally:
+                bus.close()
+    finally:
+        context.term()
+
+
+async def _run_services(
+    settings: FlightSettings,
+    stop: asyncio.Event,
+    clock: WallClock,
+    bus: Bus,
+    port: DevicePort,
+    specs: list[ServiceSpec] | None,
+    ready: asyncio.Future[int] | None,
+) -> None:
+    def context_for(
+        name: str, on_ready: Callable[[Any], None] = lambda info: None
+    ) -> ServiceContext:
+        return ServiceContext(
+            name, clock, bus, port, logging.getLogger(f"flightsw.{name}"), on_ready
+        )
+
+    platform = context_for("platform")
+
+    def on_restart(name: str, error: str, count: int) -> None:
+        platform.event(EventId.SERVICE_RESTARTED, f"{name} restart {count}: {error}")
+
+    bus.on_rejected.append(
+        lambda reason: platform.event(EventId.BUS_MESSAGE_REJECTED, reason[:150])
+    )
+    specs = specs if specs is not None else services(settings)
+    async with Supervisor(clock, context_for, on_restart) as supervisor:
+        # In order, each once its inputs are open: events first so it hears everything,
+        # the link last so no TC is accepted before its owner listens.
+        link_port = None
+        for spec in specs:
+            info = await supervisor.start(spec)
+            if spec.name == "link":
+                link_port = info
+        platform.event(EventId.BOOT, f"computesat flight software {VERSION} pid {os.getpid()}")
+
+        async def platform_counters() -> None:
+            while True:
+                platform.parameters(
+                    **{
+                        "supervisor.restarts": supervisor.total_restarts,
+                        "bus.rejected": bus.stats.rejected,
+                    }
+                )
+                await clock.sleep(1.0)
+
+        counters = asyncio.create_task(platform_counters())
+        try:
+            if ready is not None:
+                ready.set_result(link_port)
+            await stop.wait()
+            platform.event(EventId.SHUTDOWN, "stop requested")
+        finally:
+            counters.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counters
+
+
+def run(settings: FlightSettings) -> int:
+    """Entry point of ``computesat flightsw``."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_until_signalled(lambda stop: boot(settings, stop)))
+    return 0

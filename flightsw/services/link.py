@@ -1,0 +1,350 @@
+"""RF link endpoint: telecommand ingest with PUS 1 verification, and telemetry output.
+
+Reads:    UDP datagrams on ``host:port`` (one CCSDS space packet each);
+          bus ``TcProgress`` (service verification stages), ``TmRequest`` (telemetry to send).
+Publishes: bus ``TcDispatch`` (accepted TCs), ``Event`` (bad datagrams, rejections,
+          failures), ``ParameterUpdate`` ``link.*`` and ``tc.*`` counters (every second).
+Sends:    TM packets to the sender of the TC they answer, unsolicited TM (housekeeping,
+          events) to recent TC senders, and everything to ``push`` if configured.
+
+The uplink is a pipeline of stages over a datagram: decode (codec, CRC, header rules) →
+authenticate (SDLS slot; pass-through today) → sequence control (COP-1 slot; pass-through)
+→ route (APID, service, subservice, application data) → accept. A stage rejects by raising
+``TcDecodeError`` with the PUS error code to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from computesat.bus import Subscription
+from flightsw.context import ServiceContext
+from flightsw.messages import TcDispatch, TcProgress, TmRequest
+from icd import dictionary as dic
+from icd.cuc import CucTime
+from icd.dictionary import APIDS, EventId
+from icd.errors import DecodeError, ErrorCode
+from icd.pus import AckFlags, PusTc, PusTm, TcDecodeError
+
+__all__ = ["Config", "run"]
+
+Address = tuple[str, int]
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the uplink socket binds.")
+    port: int = Field(7301, ge=0, le=65535, description="UDP port of the uplink (0 = any).")
+    push: str | None = Field(None, description="host:port that gets a copy of every TM.")
+    start_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Mission seconds an accepted TC may wait for its service to start it before it "
+            "fails with SERVICE_UNAVAILABLE."
+        ),
+    )
+    ground_memory: int = Field(4, ge=1, description="Recent TC senders that get unsolicited TM.")
+    max_events_per_s: int = Field(
+        20,
+        ge=1,
+        description="Bad-datagram events per mission second before the rest are only counted.",
+    )
+    uplink_queue: int = Field(1024, ge=1, description="Datagrams buffered before dropping.")
+
+
+# Counters named as in the platform HK structure.
+_REASON_COUNTER = {
+    "truncated_header": "link.bad_truncated",
+    "truncated_secondary_header": "link.bad_length",
+    "oversized": "link.bad_length",
+    "length_mismatch": "link.bad_length",
+    "crc": "link.bad_crc",
+    "packet_version": "link.bad_header",
+    "packet_type": "link.bad_header",
+    "no_secondary_header": "link.bad_header",
+    "segmented": "link.bad_header",
+    "pus_version": "link.bad_header",
+    "apid": "link.bad_apid",
+    "service": "link.bad_service",
+    "subservice": "link.bad_service",
+    "app_data": "link.bad_app_data",
+}
+
+
+@dataclass
+class _Pending:
+    apid: int
+    ack: AckFlags
+    sender: Address
+    deadline_ns: int
+    started: bool = False
+
+
+@dataclass
+class _Downlink:
+    """Sequence counts per APID and message counters per (APID, service)."""
+
+    seq: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    counters: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
+
+    def packet(
+        self, apid: int, service: int, subservice: int, data: bytes, time_ns: int, dest_id: int = 0
+    ) -> bytes:
+        seq = self.seq[apid]
+        self.seq[apid] = (seq + 1) & 0x3FFF
+        counter = self.counters[apid, service]
+        self.counters[apid, service] = (counter + 1) & 0xFFFF
+        return PusTm(
+            apid=apid,
+            service=service,
+            subservice=subservice,
+            time=CucTime.from_ns(time_ns),
+            source_data=data,
+            seq_count=seq,
+            msg_counter=counter,
+            dest_id=dest_id,
+        ).pack()
+
+
+def _route(tc: PusTc) -> PusTc:
+    """Acceptance checks against the dictionary: APID, service, subservice, app data."""
+    request_id = tc.request_id
+
+    def reject(reason: str, code: ErrorCode, expected: object, got: object) -> None:
+        raise TcDecodeError(
+            reason, code, request_id=request_id, apid=tc.apid, expected=expected, got=got
+        )
+
+    if tc.apid not in APIDS:
+        reject("apid", ErrorCode.ILLEGAL_APID, sorted(APIDS), tc.apid)
+    service = dic.service_def(tc.service)
+    if service is None or tc.apid not in service.apids:
+        reject(
+            "service",
+            ErrorCode.ILLEGAL_SERVICE,
+            [s.service for s in dic.SERVICES if tc.apid in s.apids],
+            tc.service,
+        )
+    assert service is not None
+    if tc.subservice not in dic.tc_subservices(service):
+        reject(
+            "subservice", ErrorCode.ILLEGAL_SUBSERVICE, dic.tc_subservices(service), tc.subservice
+        )
+    try:
+        dic.check_app_data(tc.service, tc.subservice, tc.app_data)
+    except DecodeError as exc:
+        reject("app_data", ErrorCode.INVALID_APP_DATA, exc.expected, exc.got)
+    return tc
+
+
+def _authenticate(tc: PusTc) -> PusTc:
+    # SDLS-style authentication slots in here; until then every decoded TC is authentic.
+    return tc
+
+
+def _sequence_control(tc: PusTc) -> PusTc:
+    # COP-1-style frame acceptance and retransmission slot in here.
+    return tc
+
+
+UPLINK_STAGES: tuple[Callable[[PusTc], PusTc], ...] = (_authenticate, _sequence_control, _route)
+
+
+class _UplinkProtocol(asyncio.DatagramProtocol):
+    def __init__(self, queue: asyncio.Queue[tuple[bytes, Address]], on_drop: Callable[[], None]):
+        self.queue = queue
+        self.on_drop = on_drop
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self.queue.put_nowait((data, (addr[0], addr[1])))
+        except asyncio.QueueFull:
+            self.on_drop()
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable from a ground that went away: nothing to do
+
+
+async def run(ctx: ServiceContext, config: Config) -> None:
+    loop = asyncio.get_running_loop()
+    counters: dict[str, float] = defaultdict(float)
+    queue: asyncio.Queue[tuple[bytes, Address]] = asyncio.Queue(config.uplink_queue)
+
+    def dropped() -> None:
+        counters["link.uplink_dropped"] += 1
+
+    push: Address | None = None
+    if config.push:
+        host, _, port = config.push.rpartition(":")
+        push = (host, int(port))
+    downlink = _Downlink()
+    pending: dict[bytes, _Pending] = {}
+    grounds: deque[Address] = deque(maxlen=config.ground_memory)
+    event_budget = {"second": -1, "used": 0}
+
+    transport: asyncio.DatagramTransport
+
+    def send(packet: bytes, to: Address | None) -> None:
+        targets = [to] if to else list(grounds)
+        if push and push not in targets:
+            targets.append(push)
+        for target in targets:
+            transport.sendto(packet, target)
+            counters["link.tm_sent"] += 1
+
+    def verification(
+        apid: int, subservice: int, request_id: bytes, to: Address, code: int | None = None
+    ) -> None:
+        data = request_id if code is None else request_id + code.to_bytes(2, "big")
+        send(downlink.packet(apid, 1, subservice, data, ctx.clock.now_ns()), to)
+
+    def bad_datagram_event(message: str) -> None:
+        second = ctx.clock.now_ns() // 1_000_000_000
+        if event_budget["second"] != second:
+            event_budget.update(second=second, used=0)
+        event_budget["used"] += 1
+        if event_budget["used"] <= config.max_events_per_s:
+            ctx.event(EventId.BAD_DATAGRAM, message)
+        else:
+            counters["link.events_suppressed"] += 1
+
+    def uplink(data: bytes, sender: Address) -> None:
+        counters["link.tc_received"] += 1
+        try:
+            tc = PusTc.unpack(data)
+            for stage in UPLINK_STAGES:
+                tc = stage(tc)
+        except TcDecodeError as exc:
+            counters[_REASON_COUNTER.get(exc.reason, "link.bad_header")] += 1
+            counters["link.tc_rejected"] += 1
+            bad_datagram_event(f"{len(data)} B from {sender[0]}:{sender[1]}: {exc}")
+            if exc.request_id is not None:
+                if sender not in grounds:
+                    grounds.append(sender)
+                apid = exc.apid if exc.apid in APIDS else dic.Apid.PLATFORM
+                verification(apid, 2, exc.request_id, sender, exc.code)
+                ctx.event(
+                    EventId.TC_REJECTED,
+                    f"{exc.request_id.hex()} code {exc.code:#06x} ({exc.code.name})",
+                )
+            return
+        if sender not in grounds:
+            grounds.append(sender)
+        request_id = tc.request_id
+        counters["link.tc_accepted"] += 1
+        pending[request_id] = _Pending(
+            tc.apid, tc.ack_flags, sender, ctx.clock.now_ns() + int(config.start_timeout_s * 1e9)
+        )
+        if tc.ack_flags & AckFlags.ACCEPTANCE:
+            verification(tc.apid, 1, request_id, sender)
+        ctx.publish(
+            TcDispatch(
+                request_id=request_id,
+                apid=tc.apid,
+                service=tc.service,
+                subservice=tc.subservice,
+                source_id=tc.source_id,
+                app_data=tc.app_data,
+            )
+        )
+
+    def on_progress(report: TcProgress) -> None:
+        request = pending.get(report.request_id)
+        if request is None:
+            return  # already timed out and failed; the late report changes nothing
+        sender = request.sender
+        match report.stage:
+            case "started":
+                request.started = True
+                if request.ack & AckFlags.START:
+                    verification(request.apid, 3, report.request_id, sender)
+            case "start_failed":
+                del pending[report.request_id]
+                counters["tc.failed"] += 1
+                verification(request.apid, 4, report.request_id, sender, report.error_code)
+                ctx.event(
+                    EventId.TC_FAILED,
+                    f"{report.request_id.hex()} start failed {report.error_code:#06x}",
+                )
+            case "completed":
+                del pending[report.request_id]
+                counters["tc.completed"] += 1
+                if request.ack & AckFlags.COMPLETION:
+                    verification(request.apid, 7, report.request_id, sender)
+            case "failed":
+                del pending[report.request_id]
+                counters["tc.failed"] += 1
+                verification(request.apid, 8, report.request_id, sender, report.error_code)
+                ctx.event(
+                    EventId.TC_FAILED, f"{report.request_id.hex()} failed {report.error_code:#06x}"
+                )
+
+    def on_tm(request: TmRequest) -> None:
+        to = None
+        if request.reply_to is not None and request.reply_to in pending:
+            to = pending[request.reply_to].sender
+        send(
+            downlink.packet(
+                request.apid,
+                request.service,
+                request.subservice,
+                request.source_data,
+                request.time_ns,
+            ),
+            to,
+        )
+
+    def expire_pending() -> None:
+        now_ns = ctx.clock.now_ns()
+        for request_id, request in list(pending.items()):
+            if not request.started and now_ns > request.deadline_ns:
+                del pending[request_id]
+                counters["tc.failed"] += 1
+                verification(
+                    request.apid, 4, request_id, request.sender, ErrorCode.SERVICE_UNAVAILABLE
+                )
+                ctx.event(
+                    EventId.TC_FAILED,
+                    f"{request_id.hex()} not started in {config.start_timeout_s} s",
+                )
+
+    async def uplink_loop() -> None:
+        while True:
+            data, sender = await queue.get()
+            uplink(data, sender)
+
+    async def downlink_loop(messages: Subscription) -> None:
+        async for message in messages:
+            if isinstance(message, TcProgress):
+                on_progress(message)
+            elif isinstance(message, TmRequest):
+                on_tm(message)
+
+    async def housekeeping_loop() -> None:
+        while True:
+            expire_pending()
+            ctx.parameter_map(dict(counters))
+            await ctx.clock.sleep(1.0)
+
+    # Listen for verification reports before accepting anything they would answer.
+    async with ctx.subscribe(TcProgress, TmRequest) as messages:
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UplinkProtocol(queue, dropped), local_addr=(config.host, config.port)
+        )
+        try:
+            bound_port = transport.get_extra_info("sockname")[1]
+            ctx.log.info("link: uplink on udp %s:%s", config.host, bound_port)
+            ctx.ready(bound_port)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(uplink_loop())
+                tasks.create_task(downlink_loop(messages))
+                tasks.create_task(housekeeping_loop())
+        finally:
+            transport.close()

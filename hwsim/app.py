@@ -1,0 +1,128 @@
+"""The hwsim process: steps the spacecraft model on the mission clock and serves its ports.
+
+Inputs: device-port requests (flight software), simulation-control requests (tests, ground
+scripts). Outputs: replies only; hwsim never initiates traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Literal
+
+import zmq.asyncio
+from pydantic import BaseModel, ConfigDict, Field
+
+from computesat.clock import NS_PER_S, Clock, WallClock
+from computesat.service import run_until_signalled
+from hwsim.ports import PortServer, device_handler, simctl_handler
+
+__all__ = ["HwsimSettings", "physics_loop", "run", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class HwsimSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: Path | None = Field(None, description="Spacecraft TOML file (default: built-in AI1).")
+    device_endpoint: str = Field(
+        "tcp://127.0.0.1:7320", description="ZeroMQ endpoint the device ports bind."
+    )
+    simctl_endpoint: str = Field(
+        "tcp://127.0.0.1:7321", description="ZeroMQ endpoint of the simulation-control port."
+    )
+    clock: Literal["realtime", "accelerated"] = Field(
+        "realtime", description="Mission clock mode (stepped runs use 'hwsim run')."
+    )
+    speed: float = Field(
+        1.0, gt=0, le=100_000, description="Mission seconds per wall second when accelerated."
+    )
+    physics_step_s: float = Field(1.0, gt=0, le=60, description="Physics step, mission seconds.")
+    seed: int = Field(0, ge=0, description="Seed for sensor noise and random upsets.")
+    max_catch_up_steps: int = Field(
+        1000, ge=1, description="Most physics steps taken at once when late."
+    )
+
+
+async def physics_loop(model: object, clock: Clock, step_s: float, max_catch_up: int) -> None:
+    """Keep the model's time within one step of mission time, in whole fixed steps."""
+    step = model.step
+    step_ns = round(step_s * NS_PER_S)
+    model_time_ns = clock.now_ns()
+    while True:
+        await clock.sleep_until_ns(model_time_ns + step_ns)
+        due = (clock.now_ns() - model_time_ns) // step_ns
+        if due > max_catch_up:
+            # Falling behind (slow host at a high speed): drop the backlog rather than spiral.
+            log.warning("physics %d steps behind; skipping %d", due, due - max_catch_up)
+            model_time_ns += (due - max_catch_up) * step_ns
+            due = max_catch_up
+        for _ in range(due):
+            step(step_s)
+            model_time_ns += step_ns
+
+
+async def serve(
+    settings: HwsimSettings,
+    stop: asyncio.Event,
+    ready: asyncio.Future[tuple[str, str]] | None = None,
+) -> None:
+    """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints."""
+    from hwsim.config import default_config, load_config
+    from hwsim.faults import fault_catalogue
+    from hwsim.model import Spacecraft
+
+    config = load_config(settings.config) if settings.config else default_config()
+    model = Spacecraft(config, seed=settings.seed)
+    clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
+    context = zmq.asyncio.Context()
+    try:
+        async with (
+            PortServer(
+                context,
+                settings.device_endpoint,
+                clock,
+                device_handler(model, clock),
+                "device-port",
+            ) as devices,
+            PortServer(
+                context,
+                settings.simctl_endpoint,
+                clock,
+                simctl_handler(model, clock, fault_catalogue),
+                "simctl",
+            ) as simctl,
+            asyncio.TaskGroup() as tasks,
+        ):
+            owned = [
+                tasks.create_task(
+                    physics_loop(model, clock, settings.physics_step_s, settings.max_catch_up_steps)
+                ),
+                tasks.create_task(devices.serve()),
+                tasks.create_task(simctl.serve()),
+            ]
+            log.info(
+                "hwsim: %d devices on %s, simulation control on %s, clock %s x%g",
+                len(model.device_ids()),
+                devices.endpoint,
+                simctl.endpoint,
+                clock.mode,
+                clock.speed,
+            )
+            if ready is not None:
+                ready.set_result((devices.endpoint, simctl.endpoint))
+            await stop.wait()
+            for task in owned:
+                task.cancel()
+    finally:
+        context.term()
+
+
+def run(settings: HwsimSettings) -> int:
+    """Entry point of ``computesat hwsim serve``."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_until_signalled(lambda stop: serve(settings, stop)))
+    return 0

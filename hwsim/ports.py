@@ -1,0 +1,233 @@
+"""Device-port and simulation-control servers: the hardware side of the HIL seam.
+
+Both are ZeroMQ ROUTER sockets speaking ``icd.device``. The device port exposes the model's
+devices plus ``timeref`` (the spacecraft time reference flight software synchronises to). The
+simulation-control port injects and clears faults, lists the catalogue and shows the truth;
+it is for tests and ground scripts and is never reachable over the RF link.
+
+Nothing a client sends can stop the server: undecodable frames, unknown operations and model
+errors all become error replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import zmq
+import zmq.asyncio
+
+from computesat.clock import Clock
+from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, SimOp
+from icd.errors import DecodeError
+
+__all__ = ["TIMEREF_DEVICE", "DeviceModel", "PortServer", "device_handler", "simctl_handler"]
+
+log = logging.getLogger(__name__)
+
+TIMEREF_DEVICE = "timeref"
+
+
+class DeviceModel(Protocol):
+    """What the servers need of the spacecraft model (``hwsim.model.Spacecraft``)."""
+
+    def device_ids(self) -> list[str]: ...
+    def describe(self, device_id: str) -> Any: ...
+    def read(self, device_id: str) -> dict[str, Any]: ...
+    def command(self, device_id: str, command: str, args: dict[str, Any]) -> dict[str, Any]: ...
+    def inject_fault(
+        self,
+        fault_id: str,
+        target: str,
+        params: dict[str, Any] | None = None,
+        at_time_s: float | None = None,
+    ) -> Any: ...
+    def clear_fault(self, fault_id: str, target: str) -> Any: ...
+    def active_faults(self) -> list[Any]: ...
+    def truth(self) -> dict[str, Any]: ...
+
+
+class RequestFailed(Exception):
+    def __init__(self, code: DeviceErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Handler = Callable[[DeviceRequest], Any]
+
+
+def _dump(value: Any) -> Any:
+    """Pydantic models and lists of them to plain msgpack-able data."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+def _model_error(exc: Exception) -> RequestFailed:
+    """Map a model exception (``DeviceError`` has a ``code``) to a protocol error."""
+    code = getattr(exc, "code", None)
+    try:
+        protocol_code = DeviceErrorCode(code) if code else DeviceErrorCode.BAD_ARGUMENT
+    except ValueError:
+        protocol_code = DeviceErrorCode.INTERNAL
+    return RequestFailed(protocol_code, getattr(exc, "message", None) or str(exc))
+
+
+def device_handler(model: DeviceModel, clock: Clock) -> Handler:
+    def timeref() -> dict[str, Any]:
+        return {
+            "mission_time_ns": clock.now_ns(),
+            "clock_speed": clock.speed,
+            "clock_mode": clock.mode,
+        }
+
+    def handle(request: DeviceRequest) -> Any:
+        op = request.op
+        if op == DeviceOp.LIST:
+            return [TIMEREF_DEVICE, *model.device_ids()]
+        if request.device is None:
+            raise RequestFailed(DeviceErrorCode.MALFORMED, f"op {op!r} needs a device id")
+        if request.device == TIMEREF_DEVICE:
+            if op == DeviceOp.READ:
+                return timeref()
+            if op == DeviceOp.DESCRIBE:
+                return {
+                    "kind": "timeref",
+                    "registers": {
+                        "mission_time_ns": {"unit": "ns", "description": "Mission time."},
+                        "clock_speed": {"unit": "x", "description": "Mission s per wall s."},
+                        "clock_mode": {"unit": "", "description": "realtime/accelerated/stepped"},
+                    },
+                    "commands": {},
+                }
+            raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
+        try:
+            if op == DeviceOp.READ:
+                return model.read(request.device)
+            if op == DeviceOp.DESCRIBE:
+                return _dump(model.describe(request.device))
+            if op == DeviceOp.COMMAND:
+                if not request.command:
+                    raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")
+                return model.command(request.device, request.command, request.args)
+        except RequestFailed:
+            raise
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise _model_error(exc) from exc
+        raise RequestFailed(
+            DeviceErrorCode.UNKNOWN_OP,
+            f"unknown op {op!r}; expected one of {[o.value for o in DeviceOp]}",
+        )
+
+    return handle
+
+
+def simctl_handler(model: DeviceModel, clock: Clock, catalogue: Callable[[], Any]) -> Handler:
+    def handle(request: DeviceRequest) -> Any:
+        args = request.args
+        try:
+            match request.op:
+                case SimOp.TIME:
+                    return {
+                        "mission_time_ns": clock.now_ns(),
+                        "clock_speed": clock.speed,
+                        "clock_mode": clock.mode,
+                    }
+                case SimOp.FAULT_CATALOGUE:
+                    return _dump(catalogue())
+                case SimOp.INJECT_FAULT:
+                    fault_id, target = str(args["fault_id"]), str(args["target"])
+                    model.inject_fault(fault_id, target, args.get("params"), args.get("at_time_s"))
+                    return {"injected": fault_id, "target": target}
+                case SimOp.CLEAR_FAULT:
+                    model.clear_fault(str(args["fault_id"]), str(args["target"]))
+                    return {"cleared": args["fault_id"], "target": args["target"]}
+                case SimOp.ACTIVE_FAULTS:
+                    return _dump(model.active_faults())
+                case SimOp.TRUTH:
+                    return _dump(model.truth())
+        except KeyError as exc:
+            if exc.args and exc.args[0] in ("fault_id", "target"):
+                raise RequestFailed(
+                    DeviceErrorCode.BAD_ARGUMENT, f"missing argument {exc.args[0]!r}"
+                ) from exc
+            raise _model_error(exc) from exc
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise _model_error(exc) from exc
+        raise RequestFailed(
+            DeviceErrorCode.UNKNOWN_OP,
+            f"unknown op {request.op!r}; expected one of {[o.value for o in SimOp]}",
+        )
+
+    return handle
+
+
+class PortServer:
+    """A ROUTER socket answering requests with ``handler``; run :meth:`serve` as a task."""
+
+    def __init__(
+        self, context: zmq.asyncio.Context, endpoint: str, clock: Clock, handler: Handler, name: str
+    ) -> None:
+        self._context = context
+        self.endpoint = endpoint
+        self._clock = clock
+        self._handler = handler
+        self.name = name
+        self._socket: zmq.asyncio.Socket | None = None
+        self.requests = 0
+        self.errors = 0
+
+    async def __aenter__(self) -> PortServer:
+        sock = self._context.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.bind(self.endpoint)
+        self.endpoint = sock.last_endpoint.decode()
+        self._socket = sock
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def answer(self, frame: bytes) -> DeviceReply:
+        now_ns = self._clock.now_ns()
+        try:
+            request = DeviceRequest.unpack(frame)
+        except DecodeError as exc:
+            return DeviceReply.failure(-1, now_ns, DeviceErrorCode.MALFORMED, str(exc))
+        if request.v != 1:
+            return DeviceReply.failure(
+                request.id,
+                now_ns,
+                DeviceErrorCode.UNSUPPORTED_VERSION,
+                f"protocol version {request.v} unsupported; this is 1",
+            )
+        try:
+            result = self._handler(request)
+        except RequestFailed as exc:
+            return DeviceReply.failure(request.id, now_ns, exc.code, str(exc))
+        except Exception as exc:  # a model bug must not take the hardware down
+            log.exception("%s: request %s failed", self.name, request)
+            return DeviceReply.failure(
+                request.id, now_ns, DeviceErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"
+            )
+        return DeviceReply(id=request.id, ok=True, time_ns=now_ns, result=result)
+
+    async def serve(self) -> None:
+        sock = self._socket
+        if sock is None:
+            raise RuntimeError("server is not bound: use 'async with PortServer(...)'")
+        while True:
+            frames = await sock.recv_multipart()
+            self.requests += 1
+            if len(frames) != 2:
+                self.errors += 1
+                continue  # a client that is not a DEALER speaking one frame per request
+            reply = self.answer(frames[1])
+            if not reply.ok:
+                self.errors += 1
+            await sock.send_multipart((frames[0], reply.pack()))
