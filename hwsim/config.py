@@ -1,0 +1,501 @@
+"""Spacecraft configuration as data: frozen pydantic models, TOML loading, one clear error.
+
+The default configuration (``hwsim/configs/ai1.toml``) is the AI1 satellite of REFERENCE.md.
+Every numeric field carries its unit in its name and a validated range, so a bad file is refused
+with a single :class:`ConfigError` that names the field path (``orbit.altitude_km``) and the
+allowed range.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "ArrayDriveConfig",
+    "BatteryConfig",
+    "ColdPlateConfig",
+    "ComputeConfig",
+    "ConfigError",
+    "LoadConfig",
+    "LoopConfig",
+    "MpptConfig",
+    "OrbitConfig",
+    "PowerBusConfig",
+    "PumpConfig",
+    "RadiatorPanelConfig",
+    "RadiatorsConfig",
+    "SaaBoxConfig",
+    "SensorConfig",
+    "SlotConfig",
+    "SlotGroupConfig",
+    "SpacecraftConfig",
+    "WingConfig",
+    "default_config",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration file is unreadable or invalid; the message names the field(s)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------------------- orbit
+
+
+class SaaBoxConfig(_Frozen):
+    lat_min_deg: float = Field(-50.0, ge=-90, le=90, description="South edge of the SAA box")
+    lat_max_deg: float = Field(0.0, ge=-90, le=90, description="North edge of the SAA box")
+    lon_min_deg: float = Field(-90.0, ge=-180, le=180, description="West edge of the SAA box")
+    lon_max_deg: float = Field(40.0, ge=-180, le=180, description="East edge of the SAA box")
+
+
+class OrbitConfig(_Frozen):
+    altitude_km: float = Field(600.0, gt=150, le=40000, description="Circular orbit altitude")
+    inclination_deg: float = Field(53.0, ge=0, le=180, description="Orbit inclination")
+    beta_deg: float = Field(
+        0.0, ge=-90, le=90, description="Sun beta angle (angle of the Sun above the orbit plane)"
+    )
+    epoch_utc: str | None = Field(
+        None, description="Optional ISO-8601 UTC epoch of mission time 0 (informational)"
+    )
+    noon_arg_of_latitude_deg: float = Field(
+        0.0,
+        ge=-360,
+        le=360,
+        description="Argument of latitude (from the ascending node) of orbit noon; links the "
+        "sun geometry to the ground track",
+    )
+    ascending_node_lon_deg: float = Field(
+        0.0, ge=-180, le=180, description="Geographic longitude of the ascending node at t=0"
+    )
+    initial_phase_deg: float = Field(
+        0.0, ge=-360, le=360, description="Orbit phase from orbit noon at t=0 (0 = noon)"
+    )
+    penumbra: bool = Field(False, description="Model the penumbra as a linear fade")
+    saa: SaaBoxConfig = Field(
+        default_factory=SaaBoxConfig, description="South Atlantic Anomaly lat/lon box"
+    )
+
+
+# --------------------------------------------------------------------------------------- solar
+
+
+class ArrayDriveConfig(_Frozen):
+    max_rate_deg_s: float = Field(0.5, gt=0, le=10, description="Array drive slew rate limit")
+    initial_angle_deg: float = Field(0.0, ge=-360, le=360, description="Drive angle at t=0")
+    tracking_at_start: bool = Field(True, description="Sun tracking enabled at t=0")
+
+
+class MpptConfig(_Frozen):
+    off_mpp_fraction: float = Field(
+        0.7, gt=0, le=1, description="Fraction of MPP power delivered when MPPT is off/failed"
+    )
+    mpp_voltage_v: float = Field(300.0, gt=0, le=2000, description="Array voltage at the MPP")
+    off_mpp_voltage_v: float = Field(
+        340.0, gt=0, le=2000, description="Array voltage when clamped to the bus (MPPT off)"
+    )
+
+
+class WingConfig(_Frozen):
+    wing_id: str = Field(description="Wing identifier (W1, W2)", pattern=r"^W\d+$")
+    area_m2: float = Field(gt=0, le=10000, description="Active array area")
+    span_m: float = Field(35.0, gt=0, le=500, description="Wing span (informational)")
+    efficiency: float = Field(
+        0.19, gt=0, le=0.5, description="Array-level efficiency at the reference temperature"
+    )
+    degradation_per_year: float = Field(
+        0.005, ge=0, le=0.2, description="Fractional power loss per year of mission time"
+    )
+    temp_coeff_per_k: float = Field(
+        -0.0035, ge=-0.02, le=0, description="Relative efficiency change per kelvin"
+    )
+    reference_temp_k: float = Field(301.15, gt=100, le=500, description="Efficiency reference")
+    absorptivity: float = Field(0.9, gt=0, le=1, description="Solar absorptivity of the array")
+    emissivity: float = Field(0.85, gt=0, le=1, description="IR emissivity (both faces)")
+    thermal_mass_j_per_k: float = Field(
+        2.0e5, gt=0, le=1e9, description="Lumped heat capacity of the wing"
+    )
+    initial_temp_k: float = Field(300.0, gt=50, le=500, description="Wing temperature at t=0")
+    array_drive: ArrayDriveConfig = Field(default_factory=ArrayDriveConfig)
+    mppt: MpptConfig = Field(default_factory=MpptConfig)
+
+
+# --------------------------------------------------------------------------------------- power
+
+
+class BatteryConfig(_Frozen):
+    capacity_wh: float = Field(30000.0, gt=0, le=1e7, description="Usable energy capacity")
+    initial_soc: float = Field(0.9, ge=0, le=1, description="State of charge at t=0")
+    min_soc: float = Field(
+        0.2, ge=0, le=0.9, description="Floor below which only priority-0 loads may draw"
+    )
+    max_charge_power_w: float = Field(30000.0, gt=0, le=1e7, description="Charge power limit")
+    max_discharge_power_w: float = Field(60000.0, gt=0, le=1e7, description="Discharge power limit")
+    charge_efficiency: float = Field(0.95, gt=0, le=1, description="Stored / charged energy")
+    discharge_efficiency: float = Field(0.97, gt=0, le=1, description="Delivered / drawn energy")
+    cells_in_series: int = Field(96, ge=1, le=1000, description="Cells in series")
+    cell_voltage_empty_v: float = Field(3.0, gt=0, le=5, description="Cell OCV at SoC 0")
+    cell_voltage_nominal_v: float = Field(3.7, gt=0, le=5, description="Cell OCV at SoC 0.5")
+    cell_voltage_full_v: float = Field(4.15, gt=0, le=5, description="Cell OCV at SoC 1")
+    internal_resistance_ohm: float = Field(
+        0.02, ge=0, le=10, description="Pack internal resistance"
+    )
+    thermal_mass_j_per_k: float = Field(2.0e5, gt=0, le=1e9, description="Pack heat capacity")
+    conductance_to_sink_w_per_k: float = Field(
+        50.0, gt=0, le=1e6, description="Thermal conductance to the battery thermal sink"
+    )
+    sink_temp_k: float = Field(293.0, gt=100, le=400, description="Battery sink temperature")
+
+    @model_validator(mode="after")
+    def _voltage_order(self) -> BatteryConfig:
+        if not (self.cell_voltage_empty_v < self.cell_voltage_nominal_v < self.cell_voltage_full_v):
+            raise ValueError("cell voltages must satisfy empty < nominal < full")
+        return self
+
+
+class LoadConfig(_Frozen):
+    name: str = Field(description="PDU switch name of this housekeeping load", pattern=r"^\w+$")
+    power_w: float = Field(ge=0, le=1e6, description="Constant power draw when switched on")
+    priority: int = Field(1, ge=0, le=9, description="0 = critical (shed last), 9 = shed first")
+
+
+class PowerBusConfig(_Frozen):
+    nominal_voltage_v: float = Field(350.0, gt=0, le=2000, description="Nominal bus voltage")
+    loads: list[LoadConfig] = Field(
+        default_factory=list, description="Housekeeping loads behind PDU switches"
+    )
+    pump_priority: int = Field(0, ge=0, le=9, description="Shedding priority of pumps")
+
+
+# ------------------------------------------------------------------------------------- thermal
+
+
+class PumpConfig(_Frozen):
+    pump_id: str = Field(description="Pump identifier within its loop (A, B)", pattern=r"^\w+$")
+    max_speed_rpm: float = Field(6000.0, gt=0, le=100000, description="Maximum shaft speed")
+    nominal_speed_rpm: float = Field(5000.0, gt=0, le=100000, description="Default speed")
+    max_flow_kg_s: float = Field(3.0, gt=0, le=1000, description="Free-delivery flow at max rpm")
+    max_pressure_kpa: float = Field(500.0, gt=0, le=10000, description="Shut-off head at max rpm")
+    max_power_w: float = Field(2000.0, gt=0, le=1e6, description="Electrical power limit")
+    efficiency: float = Field(0.4, gt=0, le=1, description="Wire-to-water efficiency")
+    idle_power_w: float = Field(30.0, ge=0, le=1e5, description="Controller power when running")
+    spin_rate_rpm_s: float = Field(1000.0, gt=0, le=1e6, description="Speed ramp rate")
+    running_at_start: bool = Field(False, description="Running at t=0")
+
+
+class LoopConfig(_Frozen):
+    loop_id: str = Field(description="Loop identifier (L1, L2)", pattern=r"^L\d+$")
+    coolant: Literal["water", "glycol50"] = Field("glycol50", description="Coolant kind")
+    specific_heat_j_per_kg_k: float | None = Field(
+        None, gt=0, le=20000, description="Coolant c_p; default from the coolant kind"
+    )
+    density_kg_m3: float | None = Field(
+        None, gt=0, le=5000, description="Coolant density; default from the coolant kind"
+    )
+    inventory_kg: float = Field(150.0, gt=0, le=100000, description="Coolant mass in the loop")
+    nominal_pressure_kpa: float = Field(
+        200.0, gt=0, le=10000, description="Static (accumulator) pressure at full inventory"
+    )
+    min_inventory_fraction: float = Field(
+        0.6, gt=0, lt=1, description="Inventory fraction below which the pumps cavitate"
+    )
+    design_flow_kg_s: float = Field(2.5, gt=0, le=1000, description="Flow of the system curve")
+    pressure_drop_at_design_flow_kpa: float = Field(
+        250.0, gt=0, le=10000, description="System pressure drop at the design flow"
+    )
+    initial_temp_k: float = Field(300.0, gt=150, le=500, description="Coolant temp at t=0")
+    pumps: list[PumpConfig] = Field(min_length=1, max_length=4, description="Redundant pumps")
+
+    @property
+    def cp_j_per_kg_k(self) -> float:
+        if self.specific_heat_j_per_kg_k is not None:
+            return self.specific_heat_j_per_kg_k
+        return {"water": 4186.0, "glycol50": 3600.0}[self.coolant]
+
+    @property
+    def rho_kg_m3(self) -> float:
+        if self.density_kg_m3 is not None:
+            return self.density_kg_m3
+        return {"water": 1000.0, "glycol50": 1060.0}[self.coolant]
+
+
+class ColdPlateConfig(_Frozen):
+    plate_id: str = Field(description="Cold plate identifier", pattern=r"^\w+$")
+    loop_id: str = Field(description="Loop that cools this plate")
+    thermal_mass_j_per_k: float = Field(2.0e4, gt=0, le=1e9, description="Plate heat capacity")
+    ua_w_per_k: float = Field(5000.0, gt=0, le=1e7, description="Plate-to-coolant conductance")
+
+
+class SensorConfig(_Frozen):
+    sensor_id: str = Field(description="Sensor id within its panel (S1..)", pattern=r"^S\d+$")
+    noise_std_k: float = Field(0.2, ge=0, le=50, description="Gaussian noise standard deviation")
+    bias_k: float = Field(0.0, ge=-50, le=50, description="Constant calibration bias")
+    quantisation_k: float = Field(0.1, ge=0, le=10, description="ADC step (0 = none)")
+
+
+def _three_sensors() -> list[SensorConfig]:
+    return [SensorConfig(sensor_id=f"S{i}") for i in (1, 2, 3)]
+
+
+class RadiatorPanelConfig(_Frozen):
+    panel_id: str = Field(description="Panel identifier (P01..)", pattern=r"^P\d+$")
+    loop_id: str = Field(description="Loop that feeds this panel")
+    area_per_face_m2: float = Field(gt=0, le=10000, description="Radiating area of one face")
+    faces: int = Field(2, ge=1, le=2, description="Radiating faces (two-sided panel = 2)")
+    emissivity: float = Field(0.875, gt=0, le=1, description="IR emissivity")
+    absorptivity: float = Field(0.2, ge=0, le=1, description="Solar absorptivity")
+    thermal_mass_j_per_k: float = Field(1.2e5, gt=0, le=1e9, description="Panel + fluid capacity")
+    ua_w_per_k: float = Field(5000.0, gt=0, le=1e7, description="Fluid-to-panel conductance")
+    initial_temp_k: float = Field(300.0, gt=50, le=500, description="Panel temperature at t=0")
+    sensors: list[SensorConfig] = Field(
+        default_factory=_three_sensors, min_length=1, description="Temperature sensors"
+    )
+
+
+class RadiatorsConfig(_Frozen):
+    panels: list[RadiatorPanelConfig] = Field(min_length=1, description="Radiator panels")
+    include_environment: bool = Field(
+        True, description="Absorb sunlight, albedo and Earth IR (False = deep space only)"
+    )
+    earth_view_factor_per_face: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Earth view factor per face; default from the altitude "
+        "for panels whose normal is the orbit normal (edge-on at beta 0)",
+    )
+
+
+# ------------------------------------------------------------------------------------- compute
+
+
+class _SlotParams(_Frozen):
+    kind: str = Field("generic-accelerator", description="Board kind name")
+    idle_w: float = Field(150.0, ge=0, le=1e5, description="Power when on and idle")
+    peak_w: float = Field(1000.0, ge=0, le=1e5, description="Power at utilisation 1")
+    thermal_mass_j_per_k: float = Field(2000.0, gt=0, le=1e8, description="Die + board heat cap.")
+    die_to_plate_k_per_w: float = Field(
+        0.008, gt=0, le=10, description="Die-to-cold-plate thermal resistance"
+    )
+    max_die_temp_k: float = Field(368.0, gt=250, le=500, description="Maximum die temperature")
+    priority: int = Field(5, ge=0, le=9, description="Shedding priority (9 shed first)")
+    seu_rate_per_year: float = Field(
+        4.0, ge=0, le=1e6, description="Upsets per board-year outside the SAA"
+    )
+    uncorrectable_fraction: float = Field(
+        0.75, ge=0, le=1, description="Fraction of upsets that are uncorrectable memory errors"
+    )
+    power_on_at_start: bool = Field(True, description="Powered at t=0")
+    initial_utilisation: float = Field(0.8, ge=0, le=1, description="Utilisation at t=0")
+
+    @model_validator(mode="after")
+    def _peak_above_idle(self) -> _SlotParams:
+        if self.peak_w < self.idle_w:
+            raise ValueError("peak_w must be >= idle_w")
+        return self
+
+
+class SlotConfig(_SlotParams):
+    slot_id: str = Field(description="Three-digit slot id", pattern=r"^\d{3}$")
+    cold_plate_id: str = Field(description="Cold plate the board is mounted on")
+
+
+class SlotGroupConfig(_SlotParams):
+    count: int = Field(ge=1, le=10000, description="Number of identical slots")
+    first_slot: int = Field(1, ge=1, le=999, description="Number of the first slot")
+    cold_plate_ids: list[str] = Field(
+        min_length=1, description="Cold plates, assigned in contiguous blocks"
+    )
+
+
+class ComputeConfig(_Frozen):
+    slots: list[SlotConfig] = Field(default_factory=list, description="Explicit slots")
+    slot_groups: list[SlotGroupConfig] = Field(
+        default_factory=list, description="Groups of identical slots"
+    )
+    saa_upset_factor: float = Field(
+        20.0, ge=1, le=1e4, description="Upset rate multiplier inside the SAA"
+    )
+    thermal_shutdown_margin_k: float = Field(
+        10.0, ge=0, le=100, description="Hardware shutdown at max_die_temp_k + this margin"
+    )
+
+    def expanded_slots(self) -> list[SlotConfig]:
+        """All slots, groups expanded into explicit :class:`SlotConfig` entries."""
+        out = list(self.slots)
+        for g in self.slot_groups:
+            params = g.model_dump(exclude={"count", "first_slot", "cold_plate_ids"})
+            per_plate = -(-g.count // len(g.cold_plate_ids))
+            for i in range(g.count):
+                out.append(
+                    SlotConfig(
+                        slot_id=f"{g.first_slot + i:03d}",
+                        cold_plate_id=g.cold_plate_ids[i // per_plate],
+                        **params,
+                    )
+                )
+        return out
+
+
+# ----------------------------------------------------------------------------------- spacecraft
+
+
+class SpacecraftConfig(_Frozen):
+    name: str = Field("AI1", description="Spacecraft name")
+    orbit: OrbitConfig = Field(default_factory=OrbitConfig)
+    wings: list[WingConfig] = Field(min_length=1, max_length=8, description="Solar wings")
+    battery: BatteryConfig = Field(default_factory=BatteryConfig)
+    power_bus: PowerBusConfig = Field(default_factory=PowerBusConfig)
+    loops: list[LoopConfig] = Field(min_length=1, description="Pumped coolant loops")
+    cold_plates: list[ColdPlateConfig] = Field(min_length=1, description="Cold plates")
+    radiators: RadiatorsConfig
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> SpacecraftConfig:
+        problems: list[str] = []
+
+        def unique(kind: str, ids: list[str]) -> None:
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                problems.append(f"duplicate {kind} ids {dup}")
+
+        loop_ids = [lp.loop_id for lp in self.loops]
+        unique("wing", [w.wing_id for w in self.wings])
+        unique("loop", loop_ids)
+        for lp in self.loops:
+            unique(f"pump (loop {lp.loop_id})", [p.pump_id for p in lp.pumps])
+        plate_ids = [p.plate_id for p in self.cold_plates]
+        unique("cold plate", plate_ids)
+        unique("panel", [p.panel_id for p in self.radiators.panels])
+        unique("load", [ld.name for ld in self.power_bus.loads])
+        for p in self.cold_plates:
+            if p.loop_id not in loop_ids:
+                problems.append(f"cold plate {p.plate_id} names unknown loop {p.loop_id!r}")
+        for p in self.radiators.panels:
+            if p.loop_id not in loop_ids:
+                problems.append(f"panel {p.panel_id} names unknown loop {p.loop_id!r}")
+            unique(f"sensor (panel {p.panel_id})", [s.sensor_id for s in p.sensors])
+        for lp in loop_ids:
+            if not any(p.loop_id == lp for p in self.cold_plates):
+                problems.append(f"loop {lp} has no cold plate")
+            if not any(p.loop_id == lp for p in self.radiators.panels):
+                problems.append(f"loop {lp} has no radiator panel")
+        slots = self.compute.expanded_slots()
+        unique("slot", [s.slot_id for s in slots])
+        for s in slots:
+            if s.cold_plate_id not in plate_ids:
+                problems.append(f"slot {s.slot_id} names unknown cold plate {s.cold_plate_id!r}")
+        if not slots:
+            problems.append("compute has no slots")
+        if problems:
+            raise ValueError("; ".join(problems[:10]))
+        return self
+
+
+# ------------------------------------------------------------------------------------- loading
+
+
+def _range_of(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """Human-readable allowed range of the field at ``loc``, or '' if unknown."""
+    current: Any = model
+    field = None
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return ""
+        field = current.model_fields.get(str(key))
+        if field is None:
+            return ""
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        current = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
+        if current is None and args:
+            inner = [getattr(a, "__args__", ()) for a in args]
+            current = next(
+                (x for xs in inner for x in xs if isinstance(x, type) and issubclass(x, BaseModel)),
+                None,
+            )
+    if field is None:
+        return ""
+    lo = hi = ""
+    for m in field.metadata:
+        if isinstance(m, annotated_types.Ge):
+            lo = f"{m.ge} <= "
+        elif isinstance(m, annotated_types.Gt):
+            lo = f"{m.gt} < "
+        elif isinstance(m, annotated_types.Le):
+            hi = f" <= {m.le}"
+        elif isinstance(m, annotated_types.Lt):
+            hi = f" < {m.lt}"
+    if not (lo or hi):
+        return ""
+    return f"allowed range: {lo}value{hi}"
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid spacecraft configuration {source}:"]
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        path = ".".join(str(p) for p in loc) or "<root>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        detail = f"  {path}: {msg}"
+        if e["type"] not in ("extra_forbidden", "missing") and "input" in e:
+            inp = e["input"]
+            if not isinstance(inp, dict | list):
+                detail += f" (got {inp!r})"
+        rng = _range_of(SpacecraftConfig, loc)
+        if rng:
+            detail += f"; {rng}"
+        lines.append(detail)
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> SpacecraftConfig:
+    """Validate a configuration mapping; raise :class:`ConfigError` naming the bad field."""
+    try:
+        return SpacecraftConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_config(path: str | Path) -> SpacecraftConfig:
+    """Load and validate a TOML spacecraft configuration file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read spacecraft configuration {p}: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid TOML in spacecraft configuration {p}: {err}") from None
+    return parse_config(data, str(p))
+
+
+def default_config_path() -> Path:
+    """Path of the shipped AI1 configuration."""
+    return Path(str(resources.files("hwsim") / "configs" / "ai1.toml"))
+
+
+def default_config() -> SpacecraftConfig:
+    """The AI1 configuration of REFERENCE.md (``hwsim/configs/ai1.toml``)."""
+    return load_config(default_config_path())

@@ -1,0 +1,25 @@
+"""Physical constants of REFERENCE.md (units in the names)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ALBEDO",
+    "EARTH_IR_W_M2",
+    "EARTH_ROTATION_RAD_S",
+    "MU_EARTH_KM3_S2",
+    "R_EARTH_KM",
+    "SECONDS_PER_YEAR",
+    "SIGMA_W_M2_K4",
+    "SOLAR_CONSTANT_W_M2",
+    "SUN_ANGULAR_RADIUS_RAD",
+]
+
+MU_EARTH_KM3_S2 = 398600.44
+R_EARTH_KM = 6378.137
+SIGMA_W_M2_K4 = 5.670e-8
+SOLAR_CONSTANT_W_M2 = 1361.0
+ALBEDO = 0.30
+EARTH_IR_W_M2 = 237.0
+EARTH_ROTATION_RAD_S = 7.2921159e-5
+SUN_ANGULAR_RADIUS_RAD = 4.65e-3
+SECONDS_PER_YEAR = 365.25 * 86400.0

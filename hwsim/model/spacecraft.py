@@ -1,0 +1,1225 @@
+"""The :class:`Spacecraft` aggregate: state in numpy arrays, physics from the pure modules.
+
+``step(dt_s)`` orchestrates, in order: scheduled faults, orbit geometry, the optional built-in
+control law, solar wings, pumps and loop flow, the power balance with load shedding, the
+battery, the thermal network, upsets, and slow fault processes (leaks, pump wear).
+
+The hot path keeps per-board and per-node state in numpy arrays and per-wing/per-pump state
+in plain Python lists; dictionaries and pydantic objects are built only in ``read()``,
+``describe()`` and ``truth()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hwsim.config import SpacecraftConfig
+from hwsim.faults import ActiveFault, activate_fault, deactivate_fault, resolve_fault
+from hwsim.model import _tables as T
+from hwsim.model.compute import BoardModel
+from hwsim.model.constants import SECONDS_PER_YEAR, SOLAR_CONSTANT_W_M2
+from hwsim.model.devices import CommandInfo, DeviceDescription, DeviceError, RegisterInfo
+from hwsim.model.fluid import (
+    inventory_flow_factor,
+    loop_static_pressure_kpa,
+    operating_flow_kg_s,
+    pump_electrical_power_w,
+)
+from hwsim.model.orbit import (
+    illumination_fraction,
+    in_saa_box,
+    mean_motion_rad_s,
+    subsatellite_lat_lon_deg,
+    sun_vector_body,
+)
+from hwsim.model.power import (
+    battery_soc_step,
+    battery_terminal_voltage_v,
+    cell_ocv_v,
+    serve_by_priority,
+)
+from hwsim.model.sensors import sensor_reading_k
+from hwsim.model.solar import (
+    array_mpp_power_w,
+    drive_angle_step_deg,
+    incidence_cosine,
+    mppt_output_power_w,
+    sun_angle_in_drive_plane_deg,
+    wing_temp_step_k,
+)
+from hwsim.model.thermal import (
+    board_die_temp_step_k,
+    earth_view_factor_vertical_plate,
+    hx_conductance_w_per_k,
+    implicit_node_temp_k,
+    panel_absorbed_w_per_m2,
+    radiating_node_temp_k,
+)
+
+__all__ = ["ActiveFault", "Spacecraft"]
+
+_NS = 1_000_000_000
+_TWO_PI = 2.0 * math.pi
+
+
+class Spacecraft:
+    """Hardware model of the whole satellite, stepped by ``step(dt_s)``.
+
+    ``seed`` fixes every random process (sensor noise, upsets); two spacecraft built from the
+    same config and seed and driven by the same calls produce identical series.
+    """
+
+    def __init__(self, config: SpacecraftConfig, seed: int = 0, control_law: bool = False) -> None:
+        self.config = config
+        self.seed = int(seed)
+        self.control_law = control_law
+        ss = np.random.SeedSequence(self.seed)
+        s_sensor, s_seu = ss.spawn(2)
+        self._sensor_rng = np.random.default_rng(s_sensor)
+        self._seu_rng = np.random.default_rng(s_seu)
+        self._time_ns = 0
+        self._dt_cache = -1.0
+        self._init_orbit()
+        self._init_wings()
+        self._init_battery()
+        self._init_loops()
+        self._init_thermal()
+        self._init_slots()
+        self._init_pdu()
+        self._init_sensors()
+        self._faults: list[ActiveFault] = []
+        self._pending: list[ActiveFault] = []
+        self._next_pending_s = math.inf
+        self._boards: dict[int, BoardModel] = {}
+        self._energy = {
+            "array_j": 0.0,
+            "load_j": 0.0,
+            "battery_stored_change_j": 0.0,
+            "battery_loss_j": 0.0,
+            "compute_heat_j": 0.0,
+            "pump_heat_j": 0.0,
+            "radiated_j": 0.0,
+            "absorbed_env_j": 0.0,
+        }
+        self._thermal_energy_0_j = self._thermal_energy_j()
+        self._update_orbit()
+        self._update_flows(0.0)
+
+    # ------------------------------------------------------------------------------ setup
+
+    def _init_orbit(self) -> None:
+        o = self.config.orbit
+        self._alt_km = o.altitude_km
+        self._n_rad_s = mean_motion_rad_s(o.altitude_km)
+        self._phase0 = math.radians(o.initial_phase_deg)
+        self._beta = math.radians(o.beta_deg)
+        self._incl = math.radians(o.inclination_deg)
+        self._node_lon = math.radians(o.ascending_node_lon_deg)
+        self._noon_argl = math.radians(o.noon_arg_of_latitude_deg)
+        self._penumbra = o.penumbra
+        self._saa = (o.saa.lat_min_deg, o.saa.lat_max_deg, o.saa.lon_min_deg, o.saa.lon_max_deg)
+
+    def _init_wings(self) -> None:
+        ws = self.config.wings
+        self._wing_ids = [w.wing_id for w in ws]
+        self._wing_index = {w: i for i, w in enumerate(self._wing_ids)}
+        self._w_angle = [w.array_drive.initial_angle_deg % 360.0 for w in ws]
+        self._w_target = list(self._w_angle)
+        self._w_tracking = [w.array_drive.tracking_at_start for w in ws]
+        self._w_stuck = [False] * len(ws)
+        self._w_mppt_on = [True] * len(ws)
+        self._w_mppt_failed = [False] * len(ws)
+        self._w_temp = [w.initial_temp_k for w in ws]
+        self._w_avail = [0.0] * len(ws)
+        self._w_power = [0.0] * len(ws)
+        self._w_cos = [0.0] * len(ws)
+
+    def _init_battery(self) -> None:
+        b = self.config.battery
+        self._b_soc = b.initial_soc
+        self._b_capacity_wh = b.capacity_wh
+        self._b_cells = b.cells_in_series
+        self._b_failed_cells = 0
+        self._b_temp = b.sink_temp_k
+        self._b_power = 0.0
+        self._b_current = 0.0
+        self._b_voltage = self._battery_ocv_v()
+
+    def _init_loops(self) -> None:
+        loops = self.config.loops
+        self._loop_ids = [lp.loop_id for lp in loops]
+        self._loop_index = {lp: i for i, lp in enumerate(self._loop_ids)}
+        nl = len(loops)
+        self._l_cp = np.array([lp.cp_j_per_kg_k for lp in loops])
+        self._l_rho = [lp.rho_kg_m3 for lp in loops]
+        self._l_inv_nom = [lp.inventory_kg for lp in loops]
+        self._l_inv = np.array(self._l_inv_nom, dtype=float)
+        self._l_leak = [0.0] * nl
+        self._l_k = [lp.pressure_drop_at_design_flow_kpa / lp.design_flow_kg_s**2 for lp in loops]
+        self._l_flow = np.zeros(nl)
+        self._l_dp = [0.0] * nl
+        self._l_static = [lp.nominal_pressure_kpa for lp in loops]
+        self._l_supply = np.array([lp.initial_temp_k for lp in loops])
+        self._l_return = self._l_supply.copy()
+        self._l_heat = np.zeros(nl)
+        self._l_pump_heat = np.zeros(nl)
+        # pumps flattened
+        self._p_ids: list[str] = []
+        self._p_loop: list[int] = []
+        self._p_cfg = []
+        for li, lp in enumerate(loops):
+            for p in lp.pumps:
+                self._p_ids.append(f"pump.{lp.loop_id}.{p.pump_id}")
+                self._p_loop.append(li)
+                self._p_cfg.append(p)
+        self._pump_index = {pid: i for i, pid in enumerate(self._p_ids)}
+        npump = len(self._p_ids)
+        self._p_running = [p.running_at_start for p in self._p_cfg]
+        self._p_speed = [p.nominal_speed_rpm if p.running_at_start else 0.0 for p in self._p_cfg]
+        self._p_target = [p.nominal_speed_rpm for p in self._p_cfg]
+        self._p_seized = [False] * npump
+        self._p_head = [1.0] * npump
+        self._p_wear_per_s = [0.0] * npump
+        self._p_min_head = [0.1] * npump
+        self._p_power = [0.0] * npump
+        self._p_flow = [0.0] * npump
+        self._p_served = [True] * npump
+
+    def _init_thermal(self) -> None:
+        cfg = self.config
+        plates = cfg.cold_plates
+        self._plate_ids = [p.plate_id for p in plates]
+        self._plate_index = {p: i for i, p in enumerate(self._plate_ids)}
+        self._cp_loop = np.array([self._loop_index[p.loop_id] for p in plates])
+        self._cp_c = np.array([p.thermal_mass_j_per_k for p in plates])
+        self._cp_ua = np.array([p.ua_w_per_k for p in plates])
+        self._cp_temp = self._l_supply[self._cp_loop].copy()
+        nl = len(self._loop_ids)
+        self._cp_per_loop = np.bincount(self._cp_loop, minlength=nl).astype(float)
+        panels = cfg.radiators.panels
+        self._panel_ids = [p.panel_id for p in panels]
+        self._panel_index = {p: i for i, p in enumerate(self._panel_ids)}
+        self._rp_loop = np.array([self._loop_index[p.loop_id] for p in panels])
+        self._rp_c = np.array([p.thermal_mass_j_per_k for p in panels])
+        self._rp_ua = np.array([p.ua_w_per_k for p in panels])
+        self._rp_area_face = np.array([p.area_per_face_m2 for p in panels])
+        self._rp_area_rad = np.array([p.area_per_face_m2 * p.faces for p in panels])
+        self._rp_faces = np.array([float(p.faces) for p in panels])
+        self._rp_eps = np.array([p.emissivity for p in panels])
+        self._rp_alpha = np.array([p.absorptivity for p in panels])
+        self._rp_temp = np.array([p.initial_temp_k for p in panels])
+        self._rp_per_loop = np.bincount(self._rp_loop, minlength=nl).astype(float)
+        self._rp_env = cfg.radiators.include_environment
+        vf = cfg.radiators.earth_view_factor_per_face
+        self._rp_vf = earth_view_factor_vertical_plate(self._alt_km) if vf is None else vf
+        self._rp_absorbed = np.zeros(len(panels))
+        self._rp_punctured = [False] * len(panels)
+
+    def _init_slots(self) -> None:
+        slots = self.config.compute.expanded_slots()
+        self._slot_cfg = slots
+        self._slot_ids = [s.slot_id for s in slots]
+        self._slot_index = {s: i for i, s in enumerate(self._slot_ids)}
+        n = len(slots)
+        self._s_plate = np.array([self._plate_index[s.cold_plate_id] for s in slots])
+        self._s_loop = self._cp_loop[self._s_plate]
+        self._s_idle = np.array([s.idle_w for s in slots])
+        self._s_peak = np.array([s.peak_w for s in slots])
+        self._s_c = np.array([s.thermal_mass_j_per_k for s in slots])
+        self._s_r_nom = np.array([s.die_to_plate_k_per_w for s in slots])
+        self._s_r = self._s_r_nom.copy()
+        self._s_max = np.array([s.max_die_temp_k for s in slots])
+        self._s_shutdown_k = self._s_max + self.config.compute.thermal_shutdown_margin_k
+        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
+        self._s_prio = np.array([s.priority for s in slots])
+        self._s_enabled = np.array([s.power_on_at_start for s in slots])
+        self._s_util = np.array([s.initial_utilisation for s in slots])
+        self._s_latched = np.zeros(n, dtype=bool)
+        self._s_latch_w = np.zeros(n)
+        self._s_extra_w = np.zeros(n)
+        self._s_tshut = np.zeros(n, dtype=bool)
+        self._s_temp = self._cp_temp[self._s_plate].copy()
+        self._s_seu_base = np.array([s.seu_rate_per_year for s in slots])
+        self._s_seu_mult = np.ones(n)
+        self._s_unc_frac = np.array([s.uncorrectable_fraction for s in slots])
+        self._s_seu = np.zeros(n, dtype=np.int64)
+        self._s_unc = np.zeros(n, dtype=np.int64)
+        self._s_power = np.zeros(n)  # served power this step
+        self._saa_factor = self.config.compute.saa_upset_factor
+        self._seu_hazard = 0.0
+        self._seu_threshold = float(self._seu_rng.exponential())
+        self._seu_cache_key: tuple[bool, int] | None = None
+        self._seu_version = 0
+        self._seu_cum = np.zeros(n)
+        self._seu_total_per_s = 0.0
+        self._slots_dirty = True
+        self._s_demand = np.zeros(n)
+
+    def _init_pdu(self) -> None:
+        loads = self.config.power_bus.loads
+        names = [ld.name for ld in loads]
+        prio = [ld.priority for ld in loads]
+        self._hk_power = np.array([ld.power_w for ld in loads])
+        self._n_hk = len(loads)
+        self._n_pump = len(self._p_ids)
+        for pid in self._p_ids:
+            names.append("pump_" + pid.split(".", 1)[1].replace(".", "_"))
+            prio.append(self.config.power_bus.pump_priority)
+        for sid in self._slot_ids:
+            names.append(f"slot_{sid}")
+        prio.extend(int(p) for p in self._s_prio)
+        self._sw_names = names
+        self._sw_index = {n: i for i, n in enumerate(names)}
+        nsw = len(names)
+        self._sw_prio = np.array(prio)
+        self._sw_on = np.ones(nsw, dtype=bool)
+        self._sw_tripped = np.zeros(nsw, dtype=bool)
+        self._sw_trip_persistent = np.zeros(nsw, dtype=bool)
+        self._sw_served = np.ones(nsw, dtype=bool)
+        self._sw_power = np.zeros(nsw)
+        self._sw_order = np.argsort(self._sw_prio, kind="stable")
+        self._sw_critical = self._sw_prio == 0
+        self._pump_sw0 = self._n_hk
+        self._slot_sw0 = self._n_hk + self._n_pump
+        self._demand = np.zeros(nsw)
+        self._bus_array_w = 0.0
+        self._bus_load_w = 0.0
+        self._bus_demand_w = 0.0
+
+    def _init_sensors(self) -> None:
+        ids: list[str] = []
+        panel: list[int] = []
+        noise: list[float] = []
+        bias: list[float] = []
+        quant: list[float] = []
+        for pi, p in enumerate(self.config.radiators.panels):
+            for s in p.sensors:
+                ids.append(f"radsensor.{p.panel_id}.{s.sensor_id}")
+                panel.append(pi)
+                noise.append(s.noise_std_k)
+                bias.append(s.bias_k)
+                quant.append(s.quantisation_k)
+        self._rs_ids = ids
+        self._rs_index = {s: i for i, s in enumerate(ids)}
+        self._rs_panel = np.array(panel)
+        self._rs_noise = np.array(noise)
+        self._rs_bias = np.array(bias)
+        self._rs_quant = np.array(quant)
+        n = len(ids)
+        # fault modes: 0 ok, 1 stuck, 2 drift, 3 noisy, 4 dead
+        self._rs_mode = np.zeros(n, dtype=np.int64)
+        self._rs_stuck_k = np.zeros(n)
+        self._rs_drift_k_s = np.zeros(n)
+        self._rs_t0 = np.zeros(n)
+        self._rs_noise_extra = np.zeros(n)
+
+    # ------------------------------------------------------------------------------ time
+
+    @property
+    def time_s(self) -> float:
+        """Mission seconds since the configuration epoch."""
+        return self._time_ns / _NS
+
+    # ------------------------------------------------------------------------------ plug-ins
+
+    def install_board(self, slot_id: str, board: BoardModel) -> None:
+        """Replace a slot's parameter model by a plug-in board (see :class:`BoardModel`)."""
+        i = self._slot_idx(slot_id)
+        if not isinstance(board, BoardModel):
+            raise TypeError("board does not implement hwsim.model.compute.BoardModel")
+        self._boards[i] = board
+        self._s_c[i] = board.thermal_mass_j_per_k
+        self._s_r_nom[i] = board.die_to_plate_k_per_w
+        self._s_r[i] = board.die_to_plate_k_per_w
+        self._s_max[i] = board.max_die_temp_k
+        self._s_shutdown_k[i] = board.max_die_temp_k + self.config.compute.thermal_shutdown_margin_k
+        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
+        self._dt_cache = -1.0
+        self._slots_dirty = True
+
+    # ------------------------------------------------------------------------------ step
+
+    def step(self, dt_s: float) -> None:
+        """Advance the hardware by ``dt_s`` seconds of mission time."""
+        if not dt_s > 0.0:
+            raise ValueError("dt_s must be > 0")
+        t = self._time_ns / _NS
+        if t >= self._next_pending_s:
+            self._activate_due(t)
+        self._update_orbit()
+        if self.control_law:
+            self._control_law()
+        self._step_wings(dt_s, t)
+        self._update_flows(dt_s)
+        self._step_power(dt_s)
+        self._step_thermal(dt_s)
+        self._step_seu(dt_s)
+        self._step_slow_faults(dt_s)
+        self._time_ns += round(dt_s * _NS)
+
+    def run(self, duration_s: float, dt_s: float) -> None:
+        """Step ``duration_s`` in steps of ``dt_s`` (last step shortened to land exactly)."""
+        end_ns = self._time_ns + round(duration_s * _NS)
+        step_ns = round(dt_s * _NS)
+        while self._time_ns + step_ns <= end_ns:
+            self.step(dt_s)
+        rest = end_ns - self._time_ns
+        if rest > 0:
+            self.step(rest / _NS)
+
+    # orbit -------------------------------------------------------------------------------
+
+    def _update_orbit(self) -> None:
+        t = self._time_ns / _NS
+        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
+        self._phase = u
+        self._illum = illumination_fraction(u, self._beta, self._alt_km, self._penumbra)
+        lat, lon = subsatellite_lat_lon_deg(t, u + self._noon_argl, self._incl, self._node_lon)
+        self._lat, self._lon = lat, lon
+        self._in_saa = in_saa_box(lat, lon, *self._saa)
+
+    # wings -------------------------------------------------------------------------------
+
+    def _step_wings(self, dt_s: float, t: float) -> None:
+        sun_angle = sun_angle_in_drive_plane_deg(self._phase)
+        self._sun_angle = sun_angle
+        irr = SOLAR_CONSTANT_W_M2 * self._illum
+        age_years = t / SECONDS_PER_YEAR
+        for i, w in enumerate(self.config.wings):
+            if not self._w_stuck[i]:
+                target = sun_angle if self._w_tracking[i] else self._w_target[i]
+                self._w_angle[i] = drive_angle_step_deg(
+                    self._w_angle[i], target, w.array_drive.max_rate_deg_s, dt_s
+                )
+            cos_i = incidence_cosine(sun_angle, self._w_angle[i], self._beta) if irr > 0 else 0.0
+            self._w_cos[i] = cos_i
+            mpp = array_mpp_power_w(
+                w.area_m2,
+                w.efficiency,
+                irr,
+                cos_i,
+                self._w_temp[i],
+                w.reference_temp_k,
+                w.temp_coeff_per_k,
+                w.degradation_per_year,
+                age_years,
+            )
+            self._w_avail[i] = mppt_output_power_w(
+                mpp, self._w_mppt_on[i] and not self._w_mppt_failed[i], w.mppt.off_mpp_fraction
+            )
+            absorbed = w.absorptivity * irr * cos_i
+            self._w_temp[i] = wing_temp_step_k(
+                self._w_temp[i],
+                dt_s,
+                w.area_m2,
+                absorbed,
+                self._w_power[i],
+                w.emissivity,
+                w.thermal_mass_j_per_k,
+            )
+
+    # pumps and flow ----------------------------------------------------------------------
+
+    def _update_flows(self, dt_s: float) -> None:
+        nl = len(self._loop_ids)
+        n_run = [0] * nl
+        s_sum = [0.0] * nl
+        h_sum = [0.0] * nl
+        sw_on = self._sw_on
+        for i, p in enumerate(self._p_cfg):
+            li = self._p_loop[i]
+            energised = self._p_running[i] and self._p_served[i] and sw_on[self._pump_sw0 + i]
+            if self._p_seized[i]:
+                self._p_speed[i] = 0.0
+                continue
+            target = self._p_target[i] if energised else 0.0
+            sp = self._p_speed[i]
+            ramp = p.spin_rate_rpm_s * dt_s
+            sp = min(target, sp + ramp) if sp < target else max(target, sp - ramp)
+            self._p_speed[i] = sp
+            if sp > 0.0:
+                n_run[li] += 1
+                s_sum[li] += sp / p.max_speed_rpm
+                h_sum[li] += self._p_head[i]
+        for li in range(nl):
+            inv_frac = self._l_inv[li] / self._l_inv_nom[li]
+            self._l_static[li] = loop_static_pressure_kpa(
+                inv_frac, self.config.loops[li].nominal_pressure_kpa
+            )
+            if n_run[li]:
+                pc = self.config.loops[li].pumps[0]
+                hf = h_sum[li] / n_run[li]
+                flow = operating_flow_kg_s(
+                    s_sum[li] / n_run[li],
+                    n_run[li],
+                    pc.max_pressure_kpa * hf,
+                    pc.max_flow_kg_s * hf,
+                    self._l_k[li],
+                ) * inventory_flow_factor(inv_frac, self.config.loops[li].min_inventory_fraction)
+            else:
+                flow = 0.0
+            self._l_flow[li] = flow
+            self._l_dp[li] = self._l_k[li] * flow * flow
+        pump_heat = [0.0] * nl
+        for i, p in enumerate(self._p_cfg):
+            li = self._p_loop[i]
+            energised = self._p_running[i] and sw_on[self._pump_sw0 + i]
+            if self._p_seized[i]:
+                # a seized, energised motor draws stall power until it is stopped
+                self._p_power[i] = p.max_power_w if energised else 0.0
+                self._p_flow[i] = 0.0
+            elif self._p_speed[i] > 0.0:
+                f = self._l_flow[li] / n_run[li]
+                self._p_flow[i] = f
+                pw = pump_electrical_power_w(
+                    f, self._l_dp[li], self._l_rho[li], p.efficiency, p.idle_power_w, p.max_power_w
+                )
+                self._p_power[i] = pw if energised else 0.0
+                pump_heat[li] += self._p_power[i]
+            else:
+                self._p_flow[i] = 0.0
+                self._p_power[i] = p.idle_power_w if energised else 0.0
+        self._l_pump_heat[:] = pump_heat
+
+    # power -------------------------------------------------------------------------------
+
+    def _battery_ocv_v(self) -> float:
+        b = self.config.battery
+        good = self._b_cells - self._b_failed_cells
+        return good * cell_ocv_v(
+            self._b_soc, b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
+        )
+
+    def _slot_demand(self) -> np.ndarray:
+        if self._slots_dirty:
+            on = self._s_enabled & ~self._s_tshut
+            p = np.where(
+                on,
+                self._s_idle + self._s_util * (self._s_peak - self._s_idle) + self._s_extra_w,
+                0.0,
+            )
+            p = np.where(self._s_latched & on, p + self._s_latch_w, p)
+            self._s_demand = p
+            self._slots_dirty = False
+        if self._boards:
+            for i, board in self._boards.items():
+                on = self._s_enabled[i] and not self._s_tshut[i]
+                self._s_demand[i] = (
+                    board.power_draw_w()
+                    + self._s_extra_w[i]
+                    + self._s_latch_w[i] * self._s_latched[i]
+                    if on
+                    else 0.0
+                )
+        return self._s_demand
+
+    def _step_power(self, dt_s: float) -> None:
+        b = self.config.battery
+        d = self._demand
+        sw_on = self._sw_on
+        d[: self._n_hk] = self._hk_power
+        d[self._pump_sw0 : self._slot_sw0] = self._p_power
+        d[self._slot_sw0 :] = self._slot_demand()
+        d *= sw_on
+        demand_w = float(d.sum())
+        array_w = sum(self._w_avail)
+        cap_j = self._b_capacity_wh * 3600.0
+        e_avail_floor = max(0.0, (self._b_soc - b.min_soc) * cap_j)
+        b_max = min(b.max_discharge_power_w, e_avail_floor * b.discharge_efficiency / dt_s)
+        if demand_w <= array_w + b_max:
+            if not self._all_served:
+                self._sw_served[:] = True
+                self._all_served = True
+                self._after_served_change()
+            served_w = demand_w
+        else:
+            e_avail_zero = max(0.0, self._b_soc * cap_j)
+            b_max0 = min(b.max_discharge_power_w, e_avail_zero * b.discharge_efficiency / dt_s)
+            crit = d * self._sw_critical
+            crit_w = float(crit.sum())
+            served = np.zeros(d.shape[0], dtype=bool)
+            if crit_w <= array_w + b_max0:
+                served |= self._sw_critical
+                rest = array_w + b_max - crit_w
+                nonc = np.where(self._sw_critical, 0.0, d)
+                served |= serve_by_priority(nonc, self._sw_order, rest) & ~self._sw_critical
+            else:
+                served = serve_by_priority(d, self._sw_order, array_w + b_max0)
+            served |= d == 0.0
+            self._sw_served[:] = served
+            self._all_served = False
+            self._after_served_change()
+            served_w = float((d * served).sum())
+        self._sw_power = d * self._sw_served
+        if array_w >= served_w:
+            headroom_j = max(0.0, (1.0 - self._b_soc) * cap_j)
+            charge_w = min(
+                b.max_charge_power_w, array_w - served_w, headroom_j / (b.charge_efficiency * dt_s)
+            )
+            batt_w = -charge_w
+            array_used = served_w + charge_w
+        else:
+            batt_w = served_w - array_w
+            array_used = array_w
+        # share array power between wings in proportion to availability
+        if array_w > 0.0:
+            frac = array_used / array_w
+            self._w_power = [p * frac for p in self._w_avail]
+        else:
+            self._w_power = [0.0] * len(self._w_avail)
+        self._bus_array_w = array_used
+        self._bus_load_w = served_w
+        self._bus_demand_w = demand_w
+        soc, d_stored, loss = battery_soc_step(
+            self._b_soc,
+            batt_w,
+            dt_s,
+            self._b_capacity_wh,
+            b.charge_efficiency,
+            b.discharge_efficiency,
+        )
+        self._b_soc = min(1.0, max(0.0, soc))
+        self._b_power = batt_w
+        ocv = self._battery_ocv_v()
+        # current from P = I·(OCV − I·R), the physical root
+        r = b.internal_resistance_ohm
+        if r > 0.0:
+            disc = ocv * ocv - 4.0 * r * batt_w
+            self._b_current = (ocv - math.sqrt(max(disc, 0.0))) / (2.0 * r)
+        else:
+            self._b_current = batt_w / ocv if ocv > 0 else 0.0
+        self._b_voltage = battery_terminal_voltage_v(ocv, self._b_current, r)
+        # battery heat: conversion losses into a node tied to its sink
+        heat = loss / dt_s
+        c = b.thermal_mass_j_per_k / dt_s
+        g = b.conductance_to_sink_w_per_k
+        self._b_temp = (c * self._b_temp + heat + g * b.sink_temp_k) / (c + g)
+        e = self._energy
+        e["array_j"] += array_used * dt_s
+        e["load_j"] += served_w * dt_s
+        e["battery_stored_change_j"] += d_stored
+        e["battery_loss_j"] += loss
+        self._s_power = self._sw_power[self._slot_sw0 :]
+
+    _all_served = True
+
+    def _after_served_change(self) -> None:
+        served = self._sw_served
+        self._p_served = [bool(x) for x in served[self._pump_sw0 : self._slot_sw0]]
+
+    # thermal -----------------------------------------------------------------------------
+
+    def _refresh_dt(self, dt_s: float) -> None:
+        self._dt_cache = dt_s
+        self._s_decay = np.exp(-dt_s / (self._s_r * self._s_c))
+        self._s_c_dt = self._s_c / dt_s
+        self._rp_c_dt = self._rp_c / dt_s
+
+    def _step_thermal(self, dt_s: float) -> None:
+        if dt_s != self._dt_cache:
+            self._refresh_dt(dt_s)
+        nl = len(self._loop_ids)
+        cp = self._l_cp
+        flow = self._l_flow
+        mcp = flow * cp
+        t_s = self._l_supply
+        # boards -> plates (exact exponential step per die)
+        p = self._s_power
+        new_die = board_die_temp_step_k(
+            self._s_temp, self._cp_temp[self._s_plate], p, self._s_r, self._s_c, dt_s, self._s_decay
+        )
+        q_b = p - self._s_c_dt * (new_die - self._s_temp)
+        self._s_temp = new_die
+        q_plate = np.bincount(self._s_plate, weights=q_b, minlength=len(self._plate_ids))
+        # plates -> coolant supply (ε-NTU stream conductance)
+        g_plate = hx_conductance_w_per_k(
+            self._cp_ua, flow[self._cp_loop] / self._cp_per_loop[self._cp_loop], cp[self._cp_loop]
+        )
+        ts_plate = t_s[self._cp_loop]
+        new_cp = implicit_node_temp_k(self._cp_temp, self._cp_c, dt_s, q_plate, g_plate, ts_plate)
+        self._cp_temp = new_cp
+        q_cool = np.bincount(self._cp_loop, weights=g_plate * (new_cp - ts_plate), minlength=nl)
+        # hot leg (return) node: half the inventory, fed by the supply stream
+        c_leg = self._l_inv * cp * 0.5
+        q_in = q_cool + self._l_pump_heat
+        t_r = implicit_node_temp_k(self._l_return, c_leg, dt_s, q_in, mcp, t_s)
+        self._l_return = t_r
+        self._l_heat = q_in
+        # radiator panels
+        g_pan = hx_conductance_w_per_k(
+            self._rp_ua, flow[self._rp_loop] / self._rp_per_loop[self._rp_loop], cp[self._rp_loop]
+        )
+        tr_pan = t_r[self._rp_loop]
+        tp = self._rp_temp
+        absorbed = self._panel_absorbed_w() if self._rp_env else 0.0
+        new_tp = radiating_node_temp_k(
+            tp, self._rp_c, dt_s, absorbed, g_pan, tr_pan, self._rp_area_rad, self._rp_eps
+        )
+        q_pan = g_pan * (tr_pan - new_tp)
+        radiated = absorbed + q_pan - self._rp_c_dt * (new_tp - tp)
+        self._rp_temp = new_tp
+        q_out = np.bincount(self._rp_loop, weights=q_pan, minlength=nl)
+        # cold leg (supply) node
+        self._l_supply = implicit_node_temp_k(t_s, c_leg, dt_s, -q_out, mcp, t_r)
+        en = self._energy
+        en["compute_heat_j"] += float(p.sum()) * dt_s
+        en["pump_heat_j"] += float(self._l_pump_heat.sum()) * dt_s
+        en["radiated_j"] += float(radiated.sum()) * dt_s
+        if self._rp_env:
+            en["absorbed_env_j"] += float(np.sum(absorbed)) * dt_s
+        if self._s_temp.max() > self._s_shutdown_floor_k:
+            self._check_thermal_shutdown()
+        if self._boards:
+            for i, board in self._boards.items():
+                board.set_die_temp_k(float(self._s_temp[i]))
+
+    def _check_thermal_shutdown(self) -> None:
+        trip = (self._s_temp > self._s_shutdown_k) & self._s_enabled & ~self._s_tshut
+        if trip.any():
+            self._s_tshut |= trip
+            self._slots_dirty = True
+
+    def _panel_absorbed_w(self) -> np.ndarray:
+        # panel normals along ±orbit normal: the Sun lights one face at |sin β|
+        sun_face = abs(math.sin(self._beta))
+        albedo_cos = math.cos(self._beta) * math.cos(self._phase)
+        per_m2_lit = panel_absorbed_w_per_m2(
+            self._illum, sun_face, albedo_cos, self._rp_vf, 1.0, 0.0
+        )
+        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
+        sun_only = panel_absorbed_w_per_m2(self._illum, sun_face, 0.0, 0.0, 1.0, 0.0)
+        albedo_only = per_m2_lit - sun_only
+        faces = self._rp_faces
+        # direct sunlight on one face; albedo and IR on every face
+        return self._rp_area_face * (
+            self._rp_alpha * (sun_only + albedo_only * faces) + self._rp_eps * ir * faces
+        )
+
+    # upsets ------------------------------------------------------------------------------
+
+    def _step_seu(self, dt_s: float) -> None:
+        key = (self._in_saa, self._seu_version)
+        if key != self._seu_cache_key:
+            self._seu_cache_key = key
+            rate = self._s_seu_base * self._s_seu_mult
+            if self._in_saa:
+                rate = rate * self._saa_factor
+            self._seu_cum = np.cumsum(rate / SECONDS_PER_YEAR)
+            self._seu_total_per_s = float(self._seu_cum[-1]) if len(rate) else 0.0
+        self._seu_hazard += self._seu_total_per_s * dt_s
+        while self._seu_hazard >= self._seu_threshold:
+            self._seu_hazard -= self._seu_threshold
+            self._seu_threshold = float(self._seu_rng.exponential())
+            x = self._seu_rng.random() * self._seu_total_per_s
+            i = min(int(np.searchsorted(self._seu_cum, x, side="right")), len(self._seu_cum) - 1)
+            if self._s_power[i] <= 0.0:
+                continue  # unpowered boards hold no state to upset
+            self._s_seu[i] += 1
+            if self._seu_rng.random() < self._s_unc_frac[i]:
+                self._s_unc[i] += 1
+
+    # slow fault processes ----------------------------------------------------------------
+
+    def _step_slow_faults(self, dt_s: float) -> None:
+        for li, leak in enumerate(self._l_leak):
+            if leak > 0.0:
+                self._l_inv[li] = max(0.0, self._l_inv[li] - leak * dt_s)
+        for i, wear in enumerate(self._p_wear_per_s):
+            if wear > 0.0:
+                self._p_head[i] = max(self._p_min_head[i], self._p_head[i] - wear * dt_s)
+
+    # control law -------------------------------------------------------------------------
+
+    def _control_law(self) -> None:
+        """Built-in law for what-if runs (stands in for flight software).
+
+        Compute: off in eclipse; in sunlight on, with utilisation sized to the array power
+        left after housekeeping, pumps and battery charging; boards within 3 K of their limit
+        are throttled. Pumps: keep A running, start B if A cannot run; speed by return temp.
+        """
+        b = self.config.battery
+        sunlit = self._illum > 0.0
+        slot_sw = self._sw_on[self._slot_sw0 :]
+        want_on = sunlit or self._b_soc > 0.95
+        changed = False
+        if want_on:
+            if not self._s_enabled.all() or self._s_tshut.any() or self._s_latched.any():
+                cool = self._s_temp < self._s_max - 10.0
+                self._s_tshut &= ~cool
+                self._s_latched[:] = False
+                self._s_enabled[:] = True
+                changed = True
+            avail = sum(self._w_avail)
+            hk = float(self._hk_power.sum()) + sum(self._p_power)
+            charge = b.max_charge_power_w if self._b_soc < 0.95 else 0.0
+            n_on = self._s_enabled & slot_sw & ~self._s_tshut
+            idle = float((self._s_idle * n_on).sum())
+            dyn = float(((self._s_peak - self._s_idle) * n_on).sum())
+            u = 0.0 if dyn <= 0 else max(0.0, min(1.0, (avail - hk - charge - idle) / dyn))
+            if not sunlit:
+                u = 0.0
+            target = np.where(self._s_temp > self._s_max - 3.0, 0.0, u)
+            if not np.array_equal(target, self._s_util):
+                self._s_util = target
+                changed = True
+        elif self._s_enabled.any():
+            self._s_enabled[:] = False
+            self._s_latched[:] = False
+            changed = True
+        if changed:
+            self._slots_dirty = True
+        for li, lp in enumerate(self.config.loops):
+            idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
+            a = idx[0]
+            usable = [i for i in idx if not self._p_seized[i] and self._sw_on[self._pump_sw0 + i]]
+            if not usable:
+                continue
+            primary = a if a in usable else usable[0]
+            for i in idx:
+                self._p_running[i] = i == primary
+            p = self._p_cfg[primary]
+            # warmer return -> faster pump; 330 K nominal, full speed at 350 K
+            frac = 0.5 + 0.5 * (float(self._l_return[li]) - 330.0) / 20.0
+            self._p_target[primary] = p.max_speed_rpm * max(0.3, min(1.0, frac))
+            _ = lp
+
+    # ------------------------------------------------------------------------------ faults
+
+    def inject_fault(
+        self,
+        fault_id: str,
+        target: str,
+        params: dict[str, Any] | None = None,
+        at_time_s: float | None = None,
+    ) -> ActiveFault:
+        """Inject a catalogue fault now, or schedule it for mission time ``at_time_s``."""
+        fault = resolve_fault(self, fault_id, target, params, at_time_s)
+        if at_time_s is None or at_time_s <= self.time_s:
+            activate_fault(self, fault, self.time_s)
+            self._faults.append(fault)
+        else:
+            self._pending.append(fault)
+            self._pending.sort(key=lambda f: f.at_time_s or 0.0)
+            self._next_pending_s = self._pending[0].at_time_s or 0.0
+        return fault
+
+    def _activate_due(self, t: float) -> None:
+        while self._pending and (self._pending[0].at_time_s or 0.0) <= t:
+            f = self._pending.pop(0)
+            activate_fault(self, f, t)
+            self._faults.append(f)
+        self._next_pending_s = self._pending[0].at_time_s or 0.0 if self._pending else math.inf
+
+    def clear_fault(self, fault_id: str, target: str) -> None:
+        """Remove an active or scheduled fault (permanent damage stays: see the catalogue)."""
+        for lst in (self._pending, self._faults):
+            for f in list(lst):
+                if f.fault_id == fault_id and f.target == target:
+                    lst.remove(f)
+                    if lst is self._faults:
+                        deactivate_fault(self, f)
+                    self._next_pending_s = (
+                        self._pending[0].at_time_s or 0.0 if self._pending else math.inf
+                    )
+                    return
+        raise KeyError(f"no active or scheduled fault {fault_id!r} on {target!r}")
+
+    def active_faults(self) -> list[ActiveFault]:
+        """Active faults, then scheduled ones (``active`` False)."""
+        return [*self._faults, *self._pending]
+
+    # ------------------------------------------------------------------------------ devices
+
+    def device_ids(self) -> list[str]:
+        ids: list[str] = []
+        ids.extend(self._p_ids)
+        ids.extend(f"loop.{lp}" for lp in self._loop_ids)
+        ids.extend(self._rs_ids)
+        ids.extend(f"wing.{w}" for w in self._wing_ids)
+        ids.append("battery")
+        ids.append("pdu")
+        ids.extend(f"slot.{s}" for s in self._slot_ids)
+        return ids
+
+    def _kind(self, device_id: str) -> tuple[str, int]:
+        head, _, rest = device_id.partition(".")
+        try:
+            if head == "pump":
+                return "pump", self._pump_index[device_id]
+            if head == "loop":
+                return "loop", self._loop_index[rest]
+            if head == "radsensor":
+                return "radsensor", self._rs_index[device_id]
+            if head == "wing":
+                return "wing", self._wing_index[rest]
+            if head == "slot":
+                return "slot", self._slot_index[rest]
+            if device_id == "battery":
+                return "battery", 0
+            if device_id == "pdu":
+                return "pdu", 0
+        except KeyError:
+            pass
+        raise DeviceError(
+            "unknown_device",
+            f"no device {device_id!r}; kinds: pump.L<n>.<A|B>, loop.L<n>, radsensor.P<nn>.S<n>, "
+            "wing.W<n>, battery, pdu, slot.<nnn> (see device_ids())",
+        )
+
+    def describe(self, device_id: str) -> DeviceDescription:
+        kind, _ = self._kind(device_id)
+        regs: dict[str, RegisterInfo]
+        cmds: dict[str, CommandInfo] = {}
+        if kind == "pump":
+            regs, cmds = T.PUMP_REGISTERS, T.PUMP_COMMANDS
+        elif kind == "loop":
+            regs = T.LOOP_REGISTERS
+        elif kind == "radsensor":
+            regs = T.SENSOR_REGISTERS
+        elif kind == "wing":
+            regs, cmds = T.WING_REGISTERS, T.WING_COMMANDS
+        elif kind == "battery":
+            regs = T.BATTERY_REGISTERS
+        elif kind == "slot":
+            regs, cmds = T.SLOT_REGISTERS, T.SLOT_COMMANDS
+        else:
+            regs = dict(T.PDU_FIXED_REGISTERS)
+            for n in self._sw_names:
+                regs.update(T.pdu_switch_registers(n))
+            cmds = T.PDU_COMMANDS
+        return DeviceDescription(device_id=device_id, kind=kind, registers=regs, commands=cmds)
+
+    def read(self, device_id: str) -> dict[str, float | int | bool | str]:
+        kind, i = self._kind(device_id)
+        return getattr(self, f"_read_{kind}")(i)
+
+    def _read_pump(self, i: int) -> dict[str, float | int | bool | str]:
+        li = self._p_loop[i]
+        sw = self._sw_on[self._pump_sw0 + i]
+        if self._p_seized[i]:
+            state = "seized"
+        elif not sw:
+            state = "unpowered"
+        elif self._p_running[i]:
+            state = "running"
+        else:
+            state = "off"
+        rise = self._l_dp[li] if self._p_speed[i] > 0.0 else 0.0
+        return {
+            "state": state,
+            "speed_rpm": float(self._p_speed[i]),
+            "target_speed_rpm": float(self._p_target[i]),
+            "flow_kg_s": float(self._p_flow[i]),
+            "outlet_pressure_kpa": float(self._l_static[li] + rise),
+            "power_w": float(self._p_power[i]),
+            "motor_current_a": float(self._p_power[i] / max(self._b_voltage, 1.0)),
+        }
+
+    def _read_loop(self, li: int) -> dict[str, float | int | bool | str]:
+        return {
+            "flow_kg_s": float(self._l_flow[li]),
+            "pressure_kpa": float(self._l_static[li]),
+            "delta_p_kpa": float(self._l_dp[li]),
+            "supply_temp_k": float(self._l_supply[li]),
+            "return_temp_k": float(self._l_return[li]),
+            "inventory_kg": float(self._l_inv[li]),
+            "heat_load_w": float(self._l_heat[li]),
+        }
+
+    def _read_radsensor(self, i: int) -> dict[str, float | int | bool | str]:
+        true_k = self._rp_temp[self._rs_panel[i : i + 1]]
+        mode = int(self._rs_mode[i])
+        if mode == 4:
+            return {"temp_k": 0.0}
+        if mode == 1:
+            return {"temp_k": float(self._rs_stuck_k[i])}
+        bias = self._rs_bias[i : i + 1]
+        if mode == 2:
+            bias = bias + self._rs_drift_k_s[i] * (self.time_s - self._rs_t0[i])
+        noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
+        value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._sensor_rng)
+        return {"temp_k": float(value[0])}
+
+    def _read_wing(self, i: int) -> dict[str, float | int | bool | str]:
+        w = self.config.wings[i]
+        mppt_active = self._w_mppt_on[i] and not self._w_mppt_failed[i]
+        v = (
+            (w.mppt.mpp_voltage_v if mppt_active else w.mppt.off_mpp_voltage_v)
+            if (self._w_avail[i] > 0.0)
+            else 0.0
+        )
+        state = "failed" if self._w_mppt_failed[i] else ("tracking" if mppt_active else "off")
+        return {
+            "sun_angle_deg": float(sun_angle_in_drive_plane_deg(self._phase)),
+            "drive_angle_deg": float(self._w_angle[i]),
+            "target_angle_deg": float(self._w_target[i]),
+            "tracking": bool(self._w_tracking[i]),
+            "drive_state": "stuck" if self._w_stuck[i] else "ok",
+            "incidence_cos": float(self._w_cos[i]),
+            "available_power_w": float(self._w_avail[i]),
+            "power_w": float(self._w_power[i]),
+            "voltage_v": float(v),
+            "current_a": float(self._w_power[i] / v) if v > 0 else 0.0,
+            "temp_k": float(self._w_temp[i]),
+            "mppt_enabled": bool(self._w_mppt_on[i]),
+            "mppt_state": state,
+        }
+
+    def _read_battery(self, _: int) -> dict[str, float | int | bool | str]:
+        return {
+            "soc": float(self._b_soc),
+            "voltage_v": float(self._b_voltage),
+            "current_a": float(self._b_current),
+            "power_w": float(self._b_power),
+            "temp_k": float(self._b_temp),
+            "cell_faults": int(self._b_failed_cells),
+            "capacity_wh": float(self._b_capacity_wh),
+        }
+
+    def _read_pdu(self, _: int) -> dict[str, float | int | bool | str]:
+        v = max(self._b_voltage, 1.0)
+        out: dict[str, float | int | bool | str] = {
+            "bus_voltage_v": float(self._b_voltage),
+            "array_power_w": float(self._bus_array_w),
+            "load_power_w": float(self._bus_load_w),
+            "demand_power_w": float(self._bus_demand_w),
+        }
+        for k, n in enumerate(self._sw_names):
+            out[f"{n}_on"] = bool(self._sw_on[k])
+            out[f"{n}_tripped"] = bool(self._sw_tripped[k])
+            out[f"{n}_shed"] = bool(self._sw_on[k] and not self._sw_served[k])
+            out[f"{n}_current_a"] = float(self._sw_power[k] / v)
+        return out
+
+    def _slot_state(self, i: int) -> str:
+        if not self._sw_on[self._slot_sw0 + i]:
+            return "unpowered"
+        if self._s_tshut[i]:
+            return "thermal_shutdown"
+        if not self._s_enabled[i]:
+            return "off"
+        if not self._sw_served[self._slot_sw0 + i]:
+            return "shed"
+        if self._s_latched[i]:
+            return "latched"
+        return "on"
+
+    def _read_slot(self, i: int) -> dict[str, float | int | bool | str]:
+        pw = float(self._s_power[i])
+        return {
+            "kind": self._slot_cfg[i].kind,
+            "power_state": self._slot_state(i),
+            "powered": pw > 0.0,
+            "utilisation": float(self._s_util[i]),
+            "power_w": pw,
+            "current_a": pw / max(self._b_voltage, 1.0),
+            "die_temp_k": float(self._s_temp[i]),
+            "plate_temp_k": float(self._cp_temp[self._s_plate[i]]),
+            "inlet_temp_k": float(self._l_supply[self._s_loop[i]]),
+            "max_die_temp_k": float(self._s_max[i]),
+            "overtemp": bool(self._s_temp[i] > self._s_max[i]),
+            "latchup": bool(self._s_latched[i]),
+            "seu_count": int(self._s_seu[i]),
+            "uncorrectable_errors": int(self._s_unc[i]),
+        }
+
+    # commands ----------------------------------------------------------------------------
+
+    def command(self, device_id: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Execute a device command; returns the device's registers after it."""
+        kind, i = self._kind(device_id)
+        desc_cmds = self.describe(device_id).commands if kind == "pdu" else None
+        table = {
+            "pump": T.PUMP_COMMANDS,
+            "wing": T.WING_COMMANDS,
+            "slot": T.SLOT_COMMANDS,
+            "pdu": desc_cmds,
+        }.get(kind) or {}
+        if command not in table:
+            raise DeviceError(
+                "unknown_command",
+                f"{device_id} has no command {command!r}; valid: {sorted(table) or 'none'}",
+            )
+        args = dict(args or {})
+        unknown = set(args) - set(table[command].args)
+        if unknown:
+            raise DeviceError(
+                "bad_argument",
+                f"{device_id}.{command}: unknown argument(s) {sorted(unknown)}; "
+                f"expected {sorted(table[command].args)}",
+            )
+        getattr(self, f"_cmd_{kind}")(i, command, args)
+        return self.read(device_id)
+
+    @staticmethod
+    def _arg_float(args: dict[str, Any], name: str, lo: float, hi: float, where: str) -> float:
+        if name not in args:
+            raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
+        v = args[name]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise DeviceError("bad_argument", f"{where}: {name} must be a number, got {v!r}")
+        if not lo <= v <= hi:
+            raise DeviceError("bad_argument", f"{where}: {name}={v} outside [{lo}, {hi}]")
+        return float(v)
+
+    @staticmethod
+    def _arg_bool(args: dict[str, Any], name: str, where: str) -> bool:
+        if name not in args:
+            raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
+        v = args[name]
+        if not isinstance(v, bool):
+            raise DeviceError("bad_argument", f"{where}: {name} must be a bool, got {v!r}")
+        return v
+
+    def _cmd_pump(self, i: int, command: str, args: dict[str, Any]) -> None:
+        pid = self._p_ids[i]
+        if command == "set_speed_rpm":
+            cfg = self._p_cfg[i]
+            v = self._arg_float(args, "speed_rpm", 0.0, cfg.max_speed_rpm, pid)
+            if v <= 0.0:
+                raise DeviceError("bad_argument", f"{pid}: speed_rpm must be > 0 (use stop)")
+            if self._p_seized[i]:
+                raise DeviceError("device_fault", f"{pid} is seized")
+            self._p_target[i] = v
+            return
+        if command == "stop":
+            self._p_running[i] = False
+        elif command == "start":
+            if not self._sw_on[self._pump_sw0 + i]:
+                raise DeviceError("device_off", f"{pid}: PDU switch is off")
+            if self._p_seized[i]:
+                raise DeviceError("device_fault", f"{pid} is seized and cannot start")
+            self._p_running[i] = True
+        self._update_flows(0.0)
+        self._refresh_pump_demand()
+
+    def _refresh_pump_demand(self) -> None:
+        self._demand[self._pump_sw0 : self._slot_sw0] = self._p_power
+        self._sw_power[self._pump_sw0 : self._slot_sw0] = (
+            np.asarray(self._p_power) * (self._sw_on[self._pump_sw0 : self._slot_sw0])
+        )
+
+    def _cmd_wing(self, i: int, command: str, args: dict[str, Any]) -> None:
+        wid = f"wing.{self._wing_ids[i]}"
+        if command == "mppt_enable":
+            self._w_mppt_on[i] = self._arg_bool(args, "enabled", wid)
+            return
+        if command == "set_tracking":
+            self._w_tracking[i] = self._arg_bool(args, "enabled", wid)
+        else:
+            v = self._arg_float(args, "angle_deg", 0.0, 360.0, wid)
+            self._w_target[i] = v % 360.0
+            self._w_tracking[i] = False
+        if self._w_stuck[i]:
+            raise DeviceError("device_fault", f"{wid}: array drive is stuck")
+
+    def _cmd_slot(self, i: int, command: str, args: dict[str, Any]) -> None:
+        sid = f"slot.{self._slot_ids[i]}"
+        if command == "set_utilisation":
+            v = self._arg_float(args, "value", 0.0, 1.0, sid)
+            if not self._sw_on[self._slot_sw0 + i]:
+                raise DeviceError("device_off", f"{sid}: PDU switch is off")
+            if self._s_latched[i]:
+                raise DeviceError("device_fault", f"{sid} is latched up; power-cycle it")
+            self._s_util[i] = v
+        elif command == "power_on":
+            if not self._sw_on[self._slot_sw0 + i]:
+                raise DeviceError("device_off", f"{sid}: PDU switch is off")
+            self._s_enabled[i] = True
+        else:
+            self._s_enabled[i] = False
+            self._power_cycle_slot(i)
+        self._slots_dirty = True
+
+    def _power_cycle_slot(self, i: int) -> None:
+        """Removing power clears a latch-up and a thermal shutdown."""
+        self._s_latched[i] = False
+        self._s_tshut[i] = False
+        self._slots_dirty = True
+
+    def _cmd_pdu(self, _: int, command: str, args: dict[str, Any]) -> None:
+        name = args.get("switch")
+        if name not in self._sw_index:
+            raise DeviceError(
+                "bad_argument",
+                f"pdu.{command}: unknown switch {name!r}; valid: {', '.join(self._sw_names[:8])}"
+                f"... ({len(self._sw_names)} switches, see describe('pdu'))",
+            )
+        k = self._sw_index[name]
+        if command == "switch_off":
+            self._sw_on[k] = False
+            if k >= self._slot_sw0:
+                self._power_cycle_slot(k - self._slot_sw0)
+        else:
+            if self._sw_trip_persistent[k]:
+                self._sw_on[k] = False
+                raise DeviceError("device_fault", f"switch {name} trips again (load fault)")
+            self._sw_tripped[k] = False
+            self._sw_on[k] = True
+        if self._pump_sw0 <= k < self._slot_sw0:
+            self._update_flows(0.0)
+            self._refresh_pump_demand()
+        self._slots_dirty = True
+
+    # ------------------------------------------------------------------------------ truth
+
+    def _thermal_energy_j(self) -> float:
+        return float(
+            (self._s_c * self._s_temp).sum()
+            + (self._cp_c * self._cp_temp).sum()
+            + (self._rp_c * self._rp_temp).sum()
+            + (self._l_inv * self._l_cp * 0.5 * (self._l_supply + self._l_return)).sum()
+        )
+
+    def truth(self) -> dict[str, Any]:
+        """Ground-truth snapshot for tests and what-if output (not a device)."""
+        sun = sun_vector_body(self._phase, self._beta)
+        return {
+            "time_s": self.time_s,
+            "orbit_phase_rad": self._phase,
+            "orbit_phase_deg": math.degrees(self._phase),
+            "illumination": self._illum,
+            "eclipse": self._illum <= 0.0,
+            "sun_vector_body": sun,
+            "latitude_deg": self._lat,
+            "longitude_deg": self._lon,
+            "in_saa": self._in_saa,
+            "array_power_w": self._bus_array_w,
+            "array_available_w": sum(self._w_avail),
+            "load_power_w": self._bus_load_w,
+            "demand_power_w": self._bus_demand_w,
+            "compute_power_w": float(self._s_power.sum()),
+            "pump_power_w": float(sum(self._p_power)),
+            "battery_soc": self._b_soc,
+            "battery_power_w": self._b_power,
+            "shed_loads": [
+                n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
+            ],
+            "wing_temp_k": list(self._w_temp),
+            "board_die_temp_k": self._s_temp.tolist(),
+            "cold_plate_temp_k": self._cp_temp.tolist(),
+            "loop_supply_temp_k": self._l_supply.tolist(),
+            "loop_return_temp_k": self._l_return.tolist(),
+            "loop_flow_kg_s": self._l_flow.tolist(),
+            "loop_inventory_kg": self._l_inv.tolist(),
+            "radiator_temp_k": self._rp_temp.tolist(),
+            "radiator_absorbed_w": (
+                self._panel_absorbed_w().tolist() if self._rp_env else [0.0] * len(self._rp_temp)
+            ),
+            "battery_temp_k": self._b_temp,
+            "energy_j": dict(self._energy),
+            "thermal_energy_change_j": self._thermal_energy_j() - self._thermal_energy_0_j,
+            "seu_total": int(self._s_seu.sum()),
+            "uncorrectable_total": int(self._s_unc.sum()),
+        }
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _slot_idx(self, slot_id: str) -> int:
+        sid = slot_id.removeprefix("slot.")
+        if sid not in self._slot_index:
+            raise KeyError(f"unknown slot {slot_id!r}")
+        return self._slot_index[sid]
