@@ -1,0 +1,163 @@
+"""The three built-in reference boards.
+
+They are deliberately different in the ways that matter to flight software: a hot, fast GPU
+that throttles at normal cold-plate temperatures; a frugal inference accelerator that is fast
+only on `mlp_inference`, slow on `matmul`, refuses `fft` and has little memory; a modest CPU
+that runs everything. Each computes results for real with numpy; the GPU and the accelerator
+use their own kernel implementations, which must (and do) agree with the reference digests.
+Their figures are plausible for current hardware, not any product's data sheet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwsim.boards.base import BaseBoard
+from icd import kernels
+from icd.boards import (
+    BoardCapabilities,
+    BoardIdentity,
+    BoardKind,
+    JobSpec,
+    ThermalElectricalModel,
+    ThrottleLevel,
+)
+
+__all__ = ["RefCpuBoard", "RefGpuBoard", "RefNpuBoard"]
+
+_GIB = 1024**3
+_MIB = 1024**2
+
+
+def _levels(*fractions: tuple[float, float]) -> tuple[ThrottleLevel, ...]:
+    return tuple(
+        ThrottleLevel(level=i, perf_fraction=perf, power_fraction=power)
+        for i, (perf, power) in enumerate(fractions)
+    )
+
+
+class RefGpuBoard(BaseBoard):
+    """~1 kW GPU-class board with HBM: fastest on everything, throttles from 358 K."""
+
+    IDENTITY = BoardIdentity(
+        vendor="computesat reference",
+        part_number="CS-REF-GPU1K",
+        model_name="Reference GPU 1 kW",
+        firmware_version="1.0.0",
+        interface_version="1.0",
+        kind=BoardKind.GPU,
+    )
+    THERMAL = ThermalElectricalModel(
+        off_w=8.0,
+        idle_w=180.0,
+        peak_w=1000.0,
+        latch_up_w=1500.0,
+        thermal_mass_j_per_k=900.0,
+        die_to_plate_k_per_w=0.032,
+        throttle_temp_k=358.0,
+        throttle_hysteresis_k=4.0,
+        throttle_step_s=2.0,
+        max_die_temp_k=368.0,
+        shutdown_temp_k=378.0,
+        memory_coupling=0.8,
+        boot_time_s=60.0,
+        throttle_levels=_levels((1.0, 1.0), (0.85, 0.75), (0.7, 0.55), (0.5, 0.35), (0.3, 0.18)),
+    )
+    CAPABILITIES = BoardCapabilities(
+        memory_bytes=96 * _GIB,
+        kernel_flops_per_s={"matmul": 45e12, "fft": 9e12, "mlp_inference": 30e12},
+        queue_depth=8,
+    )
+
+    def execute(self, job: JobSpec) -> np.ndarray:
+        if job.kernel != "matmul":
+            return kernels.execute(job)
+        # Tiled product, as the GPU's tensor cores do it: a different summation order from the
+        # reference, which the integer-valued matmul inputs make irrelevant to the digest.
+        a, b = kernels.generate_inputs(job)
+        n = job.size
+        tile = 256
+        out = np.zeros((n, n))
+        for k in range(0, n, tile):
+            out += a[:, k : k + tile] @ b[k : k + tile, :]
+        return out
+
+
+class RefNpuBoard(BaseBoard):
+    """~75 W inference accelerator: fast on mlp_inference, slow matmul, no fft, 256 MiB."""
+
+    IDENTITY = BoardIdentity(
+        vendor="computesat reference",
+        part_number="CS-REF-NPU75",
+        model_name="Reference NPU 75 W",
+        firmware_version="1.0.0",
+        interface_version="1.0",
+        kind=BoardKind.ACCELERATOR,
+    )
+    THERMAL = ThermalElectricalModel(
+        off_w=1.0,
+        idle_w=15.0,
+        peak_w=75.0,
+        latch_up_w=130.0,
+        thermal_mass_j_per_k=120.0,
+        die_to_plate_k_per_w=0.4,
+        throttle_temp_k=368.0,
+        throttle_hysteresis_k=5.0,
+        throttle_step_s=1.0,
+        max_die_temp_k=378.0,
+        shutdown_temp_k=388.0,
+        memory_coupling=0.6,
+        boot_time_s=10.0,
+        throttle_levels=_levels((1.0, 1.0), (0.75, 0.7), (0.5, 0.45), (0.25, 0.2)),
+    )
+    CAPABILITIES = BoardCapabilities(
+        memory_bytes=256 * _MIB,
+        kernel_flops_per_s={"mlp_inference": 40e12, "matmul": 1.5e12},
+        queue_depth=16,
+    )
+
+    def execute(self, job: JobSpec) -> np.ndarray:
+        if job.kernel != "mlp_inference":
+            return kernels.execute(job)
+        # Streams the batch through in micro-batches, as an NPU with small on-chip SRAM would.
+        inputs = kernels.generate_inputs(job)
+        micro_batch = 256
+        parts = [
+            kernels.KERNELS["mlp_inference"].run((inputs[0][i : i + micro_batch], *inputs[1:]))
+            for i in range(0, job.size, micro_batch)
+        ]
+        return np.concatenate(parts, axis=0)
+
+
+class RefCpuBoard(BaseBoard):
+    """~250 W CPU board: modest FLOP rate, runs every kernel, plenty of DRAM."""
+
+    IDENTITY = BoardIdentity(
+        vendor="computesat reference",
+        part_number="CS-REF-CPU250",
+        model_name="Reference CPU 250 W",
+        firmware_version="1.0.0",
+        interface_version="1.0",
+        kind=BoardKind.CPU,
+    )
+    THERMAL = ThermalElectricalModel(
+        off_w=4.0,
+        idle_w=70.0,
+        peak_w=250.0,
+        latch_up_w=420.0,
+        thermal_mass_j_per_k=700.0,
+        die_to_plate_k_per_w=0.12,
+        throttle_temp_k=363.0,
+        throttle_hysteresis_k=5.0,
+        throttle_step_s=1.0,
+        max_die_temp_k=373.0,
+        shutdown_temp_k=383.0,
+        memory_coupling=0.5,
+        boot_time_s=30.0,
+        throttle_levels=_levels((1.0, 1.0), (0.8, 0.72), (0.6, 0.48), (0.4, 0.28)),
+    )
+    CAPABILITIES = BoardCapabilities(
+        memory_bytes=64 * _GIB,
+        kernel_flops_per_s={"matmul": 2.5e12, "fft": 0.6e12, "mlp_inference": 1.2e12},
+        queue_depth=4,
+    )
