@@ -170,7 +170,19 @@ async def _run_services(
 
 
 def run(settings: FlightSettings) -> int:
-    """Entry point of ``computesat flightsw``."""
+    """Entry point of ``computesat flightsw``; prints a READY line once the link is up."""
+
+    async def main(stop: asyncio.Event) -> None:
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        ready.add_done_callback(
+            lambda f: (
+                print(f"READY flightsw udp={settings.host}:{f.result()}", flush=True)
+                if not f.cancelled() and not f.exception()
+                else None
+            )
+        )
+        await boot(settings, stop, ready=ready)
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_signalled(lambda stop: boot(settings, stop)))
+        asyncio.run(run_until_signalled(main))
     return 0

@@ -122,7 +122,19 @@ async def serve(
 
 
 def run(settings: HwsimSettings) -> int:
-    """Entry point of ``computesat hwsim serve``."""
+    """Entry point of ``computesat hwsim serve``; prints a READY line once serving."""
+
+    async def main(stop: asyncio.Event) -> None:
+        ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        ready.add_done_callback(
+            lambda f: (
+                print(f"READY hwsim device={f.result()[0]} simctl={f.result()[1]}", flush=True)
+                if not f.cancelled() and not f.exception()
+                else None
+            )
+        )
+        await serve(settings, stop, ready)
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_signalled(lambda stop: serve(settings, stop)))
+        asyncio.run(run_until_signalled(main))
     return 0

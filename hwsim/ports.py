@@ -67,11 +67,21 @@ def _dump(value: Any) -> Any:
 
 
 def _model_error(exc: Exception) -> RequestFailed:
-    """Map a model exception (``DeviceError`` has a ``code``) to a protocol error."""
+    """Map a model exception to a protocol error.
+
+    The model's ``DeviceError`` carries its code; other ValueErrors (``FaultError``) and
+    KeyErrors are bad arguments; anything else is a model bug, logged and reported internal.
+    """
     code = getattr(exc, "code", None)
-    try:
-        protocol_code = DeviceErrorCode(code) if code else DeviceErrorCode.BAD_ARGUMENT
-    except ValueError:
+    if code is not None:
+        try:
+            protocol_code = DeviceErrorCode(code)
+        except ValueError:
+            protocol_code = DeviceErrorCode.BAD_ARGUMENT
+    elif isinstance(exc, KeyError | ValueError | TypeError):
+        protocol_code = DeviceErrorCode.BAD_ARGUMENT
+    else:
+        log.error("model error", exc_info=exc)
         protocol_code = DeviceErrorCode.INTERNAL
     return RequestFailed(protocol_code, getattr(exc, "message", None) or str(exc))
 
@@ -115,7 +125,7 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
                 return model.command(request.device, request.command, request.args)
         except RequestFailed:
             raise
-        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        except Exception as exc:
             raise _model_error(exc) from exc
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,
@@ -155,7 +165,7 @@ def simctl_handler(model: DeviceModel, clock: Clock, catalogue: Callable[[], Any
                     DeviceErrorCode.BAD_ARGUMENT, f"missing argument {exc.args[0]!r}"
                 ) from exc
             raise _model_error(exc) from exc
-        except (ValueError, TypeError, RuntimeError) as exc:
+        except Exception as exc:
             raise _model_error(exc) from exc
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,

@@ -1,0 +1,422 @@
+"""The ``computesat`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from computesat.settings import SettingsError, add_settings_arguments, settings_from_args
+
+__all__ = ["main"]
+
+DESCRIPTION = """\
+computesat: a flight-software emulator for a modular compute satellite (AI1 class).
+
+Three processes: hwsim (the hardware), flightsw (onboard software) and ground, joined by
+device ports (ZeroMQ) and a CCSDS/PUS-C RF link (UDP 7301). Start with:
+
+  computesat up          the satellite plus a ground console showing live housekeeping
+  computesat satellite   the satellite alone (hwsim + flightsw), for your own ground tools
+"""
+
+
+def _parse_kv(items: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+# --- satellite / up -------------------------------------------------------------------------
+
+
+def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="Mission seconds per wall second (default: 1, real time).",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="Address the RF link binds (0.0.0.0 in a container)."
+    )
+    parser.add_argument("--port", type=int, default=7301, help="RF-link UDP port (default 7301).")
+    parser.add_argument("--push", default=None, help="host:port that gets a copy of every TM.")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="Spacecraft TOML file (default: built-in AI1)."
+    )
+    parser.add_argument(
+        "--device-endpoint",
+        default="tcp://127.0.0.1:7320",
+        help="Device-port endpoint hwsim binds.",
+    )
+    parser.add_argument(
+        "--simctl-endpoint",
+        default="tcp://127.0.0.1:7321",
+        help="Simulation-control endpoint hwsim binds.",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="hwsim random seed.")
+
+
+async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
+    from computesat.launcher import launch_satellite
+    from computesat.service import run_until_signalled
+
+    hwsim_args = ["--seed", str(args.seed)]
+    if args.speed != 1.0:
+        hwsim_args += ["--clock", "accelerated", "--speed", str(args.speed)]
+    if args.config:
+        hwsim_args += ["--config", str(args.config)]
+    flightsw_args = ["--host", args.host, "--port", str(args.port)]
+    if args.push:
+        flightsw_args += ["--push", args.push]
+
+    async def main(stop: asyncio.Event) -> None:
+        satellite = await launch_satellite(
+            hwsim_args,
+            flightsw_args,
+            device_endpoint=args.device_endpoint,
+            simctl_endpoint=args.simctl_endpoint,
+            echo=True,
+        )
+        async with satellite:
+            print(
+                f"satellite up: RF link udp {satellite.udp_host}:{satellite.udp_port}, "
+                f"device ports {satellite.device_endpoint}, "
+                f"simulation control {satellite.simctl_endpoint}; Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            if body is None:
+                await stop.wait()
+                return
+            work = asyncio.ensure_future(body(satellite))
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait((work, stopper), return_when=asyncio.FIRST_COMPLETED)
+            for task in (work, stopper):
+                task.cancel()
+            await asyncio.gather(work, stopper, return_exceptions=True)
+
+    await run_until_signalled(main)
+    return 0
+
+
+def cmd_satellite(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_satellite(args, None))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ground.console import run_console
+
+    host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
+    return asyncio.run(
+        _with_satellite(args, lambda satellite: run_console(host, satellite.udp_port))
+    )
+
+
+# --- hwsim ----------------------------------------------------------------------------------
+
+
+def cmd_hwsim_serve(args: argparse.Namespace) -> int:
+    from hwsim.app import HwsimSettings, run
+
+    return run(settings_from_args(HwsimSettings, args))
+
+
+def cmd_hwsim_run(args: argparse.Namespace) -> int:
+    from hwsim import whatif
+
+    return whatif.main(args)
+
+
+def cmd_hwsim_faults(args: argparse.Namespace) -> int:
+    from hwsim import faults
+
+    print(faults.catalogue_as_json() if args.json else faults.catalogue_as_table())
+    return 0
+
+
+async def _simctl(endpoint: str, op: str, request_args: dict[str, Any]) -> Any:
+    import zmq.asyncio
+
+    from computesat.clock import WallClock
+    from computesat.ports import DevicePort
+
+    context = zmq.asyncio.Context()
+    try:
+        async with DevicePort(context, endpoint, WallClock(), timeout_s=5.0) as port:
+            return await port.request(op, args=request_args)
+    finally:
+        context.term()
+
+
+def cmd_hwsim_inject(args: argparse.Namespace) -> int:
+    request = {"fault_id": args.fault, "target": args.target, "params": _parse_kv(args.param)}
+    if args.at is not None:
+        request["at_time_s"] = args.at
+    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "inject_fault", request))))
+    return 0
+
+
+def cmd_hwsim_clear(args: argparse.Namespace) -> int:
+    request = {"fault_id": args.fault, "target": args.target}
+    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "clear_fault", request))))
+    return 0
+
+
+def cmd_hwsim_truth(args: argparse.Namespace) -> int:
+    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "truth", {})), indent=2))
+    return 0
+
+
+# --- flightsw -------------------------------------------------------------------------------
+
+
+def cmd_flightsw(args: argparse.Namespace) -> int:
+    from flightsw.app import FlightSettings, run
+
+    return run(settings_from_args(FlightSettings, args))
+
+
+# --- ground ---------------------------------------------------------------------------------
+
+
+def _add_ground_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="Satellite address.")
+    parser.add_argument("--port", type=int, default=7301, help="Satellite RF-link UDP port.")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="Mission seconds to wait for answers."
+    )
+
+
+def cmd_ground_ping(args: argparse.Namespace) -> int:
+    from ground.station import Ground
+
+    async def ping() -> int:
+        async with Ground(args.host, args.port) as ground:
+            for _ in range(args.count):
+                result = await ground.ping(apid=args.apid, timeout=args.timeout)
+                reply = result.replies[0]
+                print(
+                    f"17,2 from APID {reply.apid} at mission {reply.time_s:.3f} s; "
+                    f"verification {result.stages}"
+                )
+        return 0
+
+    return asyncio.run(ping())
+
+
+def cmd_ground_hk(args: argparse.Namespace) -> int:
+    from ground.console import run_console
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run_console(args.host, args.port, args.refresh, args.count))
+    return 0
+
+
+def cmd_ground_command(args: argparse.Namespace) -> int:
+    from ground.station import Ground
+
+    data = bytes.fromhex(args.data)
+
+    async def command() -> int:
+        async with Ground(args.host, args.port) as ground:
+            result = await ground.command(
+                args.service, args.subservice, data, apid=args.apid, timeout=args.timeout
+            )
+        print(result.describe())
+        return 0 if result.ok else 1
+
+    return asyncio.run(command())
+
+
+def cmd_ground_device(args: argparse.Namespace) -> int:
+    from ground.station import Ground
+
+    async def command() -> int:
+        async with Ground(args.host, args.port) as ground:
+            result = await ground.device_command(
+                args.device, args.command, _parse_kv(args.arg), timeout=args.timeout
+            )
+        print(result.describe())
+        return 0 if result.ok else 1
+
+    return asyncio.run(command())
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from icd.dictionary import export_json
+
+    text = export_json()
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from flightsw.app import FlightSettings
+    from hwsim.app import HwsimSettings
+
+    parser = argparse.ArgumentParser(
+        prog="computesat",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="Logging threshold.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="Start the satellite and a live ground console.",
+        description="Start hwsim and flightsw as separate processes, "
+        "ping the satellite and show live housekeeping until Ctrl-C.",
+    )
+    _add_satellite_arguments(up)
+    up.set_defaults(handler=cmd_up)
+
+    satellite = commands.add_parser(
+        "satellite",
+        help="Start the emulated satellite (hwsim + flightsw) until Ctrl-C.",
+        description="Start hwsim and flightsw as separate processes. Any PUS-C ground tool "
+        "can then command it on the RF-link UDP port.",
+    )
+    _add_satellite_arguments(satellite)
+    satellite.set_defaults(handler=cmd_satellite)
+
+    hwsim = commands.add_parser(
+        "hwsim",
+        help="The hardware simulator.",
+        description="The spacecraft's hardware: physics, device "
+        "ports, simulation control and faults.",
+    )
+    hwsim_commands = hwsim.add_subparsers(dest="hwsim_command", required=True, metavar="ACTION")
+    serve = hwsim_commands.add_parser("serve", help="Serve device ports and simulation control.")
+    add_settings_arguments(serve, HwsimSettings)
+    serve.set_defaults(handler=cmd_hwsim_serve)
+    what_if = hwsim_commands.add_parser(
+        "run",
+        help="A what-if run: step the spacecraft with a built-in control law, "
+        "write CSV and a PNG plot.",
+    )
+    from hwsim import whatif
+
+    whatif.add_arguments(what_if)
+    what_if.set_defaults(handler=cmd_hwsim_run)
+    faults = hwsim_commands.add_parser("faults", help="List the fault catalogue.")
+    faults.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    faults.set_defaults(handler=cmd_hwsim_faults)
+    for name, handler, text in (
+        ("inject", cmd_hwsim_inject, "Inject a fault."),
+        ("clear", cmd_hwsim_clear, "Clear a fault."),
+    ):
+        action = hwsim_commands.add_parser(
+            name, help=text, description=text + " Goes through hwsim's simulation-control port."
+        )
+        action.add_argument("fault", help="Fault id (see 'computesat hwsim faults').")
+        action.add_argument("target", help="Device id the fault applies to.")
+        action.add_argument("--simctl-endpoint", default="tcp://127.0.0.1:7321")
+        if name == "inject":
+            action.add_argument(
+                "--param",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="Fault parameter (repeatable).",
+            )
+            action.add_argument(
+                "--at",
+                type=float,
+                default=None,
+                help="Model mission time (s) at which it activates.",
+            )
+        action.set_defaults(handler=handler)
+    truth = hwsim_commands.add_parser("truth", help="Print the model's true state.")
+    truth.add_argument("--simctl-endpoint", default="tcp://127.0.0.1:7321")
+    truth.set_defaults(handler=cmd_hwsim_truth)
+
+    flightsw = commands.add_parser(
+        "flightsw",
+        help="Run flight software against device ports.",
+        description="Onboard services on the software bus, the "
+        "RF link, and drivers reaching hardware via device ports.",
+    )
+    add_settings_arguments(flightsw, FlightSettings)
+    flightsw.set_defaults(handler=cmd_flightsw)
+
+    ground = commands.add_parser(
+        "ground",
+        help="Ground station commands.",
+        description="Talk to a running satellite over the RF link.",
+    )
+    ground_commands = ground.add_subparsers(dest="ground_command", required=True, metavar="ACTION")
+    ping = ground_commands.add_parser("ping", help="PUS 17,1 are-you-alive.")
+    _add_ground_target(ping)
+    ping.add_argument("--apid", type=int, default=1, help="APID to ping (default 1).")
+    ping.add_argument("--count", type=int, default=1, help="Pings to send.")
+    ping.set_defaults(handler=cmd_ground_ping)
+    hk = ground_commands.add_parser("hk", help="Show live housekeeping and events.")
+    _add_ground_target(hk)
+    hk.add_argument("--refresh", type=float, default=1.0, help="Wall seconds between redraws.")
+    hk.add_argument("--count", type=int, default=None, help="Redraws before exiting.")
+    hk.set_defaults(handler=cmd_ground_hk)
+    command = ground_commands.add_parser("command", help="Send any PUS telecommand.")
+    _add_ground_target(command)
+    command.add_argument("service", type=int)
+    command.add_argument("subservice", type=int)
+    command.add_argument("--data", default="", help="Application data as hex.")
+    command.add_argument("--apid", type=int, default=1)
+    command.set_defaults(handler=cmd_ground_command)
+    device = ground_commands.add_parser("device", help="Perform a device function (8,1).")
+    _add_ground_target(device)
+    device.add_argument("device", help="Device id, e.g. pump.L1.B.")
+    device.add_argument("command", help="Device command, e.g. start.")
+    device.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
+    device.set_defaults(handler=cmd_ground_device)
+
+    dictionary = commands.add_parser("dictionary", help="Export the TC/TM dictionary as JSON.")
+    dictionary.add_argument("--out", type=Path, default=None, help="File to write.")
+    dictionary.set_defaults(handler=cmd_dictionary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    except (TimeoutError, RuntimeError, ValueError, OSError) as exc:
+        print(f"computesat: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

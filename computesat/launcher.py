@@ -1,0 +1,141 @@
+"""Start the emulated satellite as separate processes (the real form): hwsim, then flightsw.
+
+Each child prints one ``READY ...`` line once it serves; the launcher reads the bound
+endpoints from it, so ports can be 0 (any free port) in tests. Stopping sends SIGTERM to
+flightsw then hwsim (the reverse of start), and kills what has not exited in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+
+__all__ = ["ChildProcess", "Satellite", "launch_satellite"]
+
+
+@dataclass
+class ChildProcess:
+    name: str
+    process: asyncio.subprocess.Process
+    ready_line: str = ""
+    output: list[str] = field(default_factory=list)
+    _pump: asyncio.Task[None] | None = None
+
+    async def stop(self, timeout_s: float = 10.0) -> int:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout_s)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        return self.process.returncode or 0
+
+
+async def _start_child(name: str, args: list[str], echo: bool, timeout_s: float) -> ChildProcess:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "computesat",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    child = ChildProcess(name, process)
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def pump() -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            child.output.append(line)
+            del child.output[:-200]
+            if line.startswith("READY") and not ready.done():
+                ready.set_result(line)
+            elif echo:
+                print(f"[{name}] {line}", file=sys.stderr, flush=True)
+        if not ready.done():
+            ready.set_exception(
+                RuntimeError(
+                    f"{name} exited before it was ready:\n" + "\n".join(child.output[-30:])
+                )
+            )
+
+    child._pump = asyncio.create_task(pump(), name=f"output:{name}")
+    try:
+        child.ready_line = await asyncio.wait_for(ready, timeout_s)
+    except BaseException:
+        await child.stop()
+        raise
+    return child
+
+
+@dataclass
+class Satellite:
+    hwsim: ChildProcess
+    flightsw: ChildProcess
+    device_endpoint: str
+    simctl_endpoint: str
+    udp_host: str
+    udp_port: int
+
+    async def stop(self) -> None:
+        await self.flightsw.stop()
+        await self.hwsim.stop()
+
+    async def __aenter__(self) -> Satellite:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+async def launch_satellite(
+    hwsim_args: list[str] | None = None,
+    flightsw_args: list[str] | None = None,
+    *,
+    device_endpoint: str = "tcp://127.0.0.1:7320",
+    simctl_endpoint: str = "tcp://127.0.0.1:7321",
+    echo: bool = False,
+    timeout_s: float = 60.0,
+) -> Satellite:
+    """Start hwsim and flightsw; returns once flight software's link is up."""
+    hwsim = await _start_child(
+        "hwsim",
+        [
+            "hwsim",
+            "serve",
+            "--device-endpoint",
+            device_endpoint,
+            "--simctl-endpoint",
+            simctl_endpoint,
+            *(hwsim_args or []),
+        ],
+        echo,
+        timeout_s,
+    )
+    endpoints = dict(re.findall(r"(\w+)=(\S+)", hwsim.ready_line))
+    try:
+        flightsw = await _start_child(
+            "flightsw",
+            ["flightsw", "--device-endpoint", endpoints["device"], *(flightsw_args or [])],
+            echo,
+            timeout_s,
+        )
+    except BaseException:
+        await hwsim.stop()
+        raise
+    host, _, port = dict(re.findall(r"(\w+)=(\S+)", flightsw.ready_line))["udp"].rpartition(":")
+    return Satellite(hwsim, flightsw, endpoints["device"], endpoints["simctl"], host, int(port))

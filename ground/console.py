@@ -1,0 +1,67 @@
+"""Live housekeeping console: pings the satellite, then shows HK and events until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import deque
+from datetime import timedelta
+from typing import TextIO
+
+from computesat.clock import MISSION_EPOCH
+from ground.station import Ground, Telemetry
+from icd import dictionary as dic
+
+__all__ = ["render", "run_console"]
+
+
+def _mission_utc(time_s: float) -> str:
+    return (MISSION_EPOCH + timedelta(seconds=time_s)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render(ground: Ground, events: deque[Telemetry], status: str) -> str:
+    """The console screen as text (pure, so it is testable)."""
+    lines = [f"computesat ground — {ground.target[0]}:{ground.target[1]} — {status}"]
+    latest = max((tm.time_s for tm in ground.latest_hk.values()), default=None)
+    if latest is not None:
+        lines.append(
+            f"mission time {_mission_utc(latest)} (CUC {latest:.3f} s), "
+            f"TM received {len(ground.archive)}, undecodable {ground.bad_tm}"
+        )
+    for sid, tm in sorted(ground.latest_hk.items()):
+        structure = dic.HK_STRUCTURES[sid]
+        lines.append(f"\n[HK {sid} {structure.name}] at {_mission_utc(tm.time_s)}")
+        for parameter in structure.parameters:
+            value = tm.parameters.get(parameter.name, 0)
+            shown = f"{value:12.3f}" if isinstance(value, float) else f"{value:12d}"
+            lines.append(f"  {parameter.name:32s} {shown} {parameter.unit}")
+    lines.append("\n[events]")
+    lines.extend(f"  {_mission_utc(tm.time_s)} {tm.event_name}: {tm.message}" for tm in events)
+    return "\n".join(lines)
+
+
+async def run_console(
+    host: str, port: int, refresh_s: float = 1.0, count: int | None = None, out: TextIO = sys.stdout
+) -> int:
+    """Ping, then redraw HK every ``refresh_s`` wall seconds (``count`` redraws, or forever)."""
+    events: deque[Telemetry] = deque(maxlen=8)
+
+    def on_tm(tm: Telemetry) -> None:
+        if tm.event_id is not None:
+            events.append(tm)
+
+    interactive = out.isatty()
+    async with Ground(host, port, on_telemetry=on_tm) as ground:
+        try:
+            result = await ground.ping(timeout=10)
+            status = f"ping ok (stages {result.stages})"
+        except (TimeoutError, RuntimeError) as exc:
+            status = f"ping failed: {exc}"
+        drawn = 0
+        while count is None or drawn < count:
+            await asyncio.sleep(refresh_s)  # a screen refresh is wall time by nature
+            screen = render(ground, events, status)
+            out.write(("\x1b[2J\x1b[H" + screen + "\n") if interactive else screen + "\n\n")
+            out.flush()
+            drawn += 1
+    return 0

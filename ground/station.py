@@ -1,0 +1,420 @@
+"""The ground station's script API.
+
+    async with Ground("127.0.0.1", 7301) as g:
+        await g.ping()
+        result = await g.command(3, 27, pack_id_list([1]))
+        hk = await g.wait_for(lambda tm: tm.sid == 1, timeout=10)
+
+Every TM received is decoded with the dictionary and kept in ``g.archive`` (and appended to
+an archive file when one is given). Timeouts are in mission seconds: the station keeps a clock
+anchored to the CUC time of the telemetry it receives, running at the satellite's clock speed
+(reported in platform housekeeping), so a test is the same at x1 and at x100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from computesat.clock import WallClock
+from icd import dictionary as dic
+from icd.errors import DecodeError, ErrorCode
+from icd.pus import AckFlags, PusTc, PusTm
+
+__all__ = ["CommandFailed", "CommandResult", "Ground", "Telemetry"]
+
+Predicate = Callable[["Telemetry"], bool]
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """One decoded TM packet."""
+
+    packet: PusTm
+    received_wall_s: float
+    request_id: bytes | None = None
+    error_code: int | None = None
+    sid: int | None = None
+    parameters: dict[str, float | int] = field(default_factory=dict)
+    event_id: int | None = None
+    event_name: str | None = None
+    message: str | None = None
+
+    @property
+    def apid(self) -> int:
+        return self.packet.apid
+
+    @property
+    def service(self) -> int:
+        return self.packet.service
+
+    @property
+    def subservice(self) -> int:
+        return self.packet.subservice
+
+    @property
+    def kind(self) -> tuple[int, int]:
+        return (self.packet.service, self.packet.subservice)
+
+    @property
+    def time_s(self) -> float:
+        """Mission time of the packet (CUC), seconds since the mission epoch."""
+        return self.packet.time.to_s()
+
+    def summary(self) -> str:
+        head = f"TM({self.service},{self.subservice}) apid {self.apid} t={self.time_s:.3f}"
+        if self.request_id is not None:
+            code = "" if self.error_code is None else f" error {_error_name(self.error_code)}"
+            return f"{head} request {self.request_id.hex()}{code}"
+        if self.sid is not None:
+            return f"{head} HK sid {self.sid}: {len(self.parameters)} parameters"
+        if self.event_id is not None:
+            return f"{head} event {self.event_name}: {self.message}"
+        return head
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "apid": self.apid,
+            "service": self.service,
+            "subservice": self.subservice,
+            "time_s": self.time_s,
+            "seq": self.packet.seq_count,
+            "request_id": self.request_id.hex() if self.request_id else None,
+            "error_code": self.error_code,
+            "sid": self.sid,
+            "parameters": self.parameters,
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "message": self.message,
+        }
+
+
+def _error_name(code: int) -> str:
+    try:
+        return f"{code:#06x} {ErrorCode(code).name}"
+    except ValueError:
+        return f"{code:#06x}"
+
+
+def decode_tm(datagram: bytes, received_wall_s: float) -> Telemetry:
+    """Decode a TM datagram with the dictionary (raises DecodeError)."""
+    tm = PusTm.unpack(datagram)
+    data = tm.source_data
+    if tm.service == 1:
+        if len(data) < 4:
+            raise DecodeError("verification", expected=">= 4 bytes", got=len(data))
+        code = int.from_bytes(data[4:6], "big") if tm.subservice in (2, 4, 6, 8) else None
+        return Telemetry(tm, received_wall_s, request_id=data[:4], error_code=code)
+    if tm.service == 3 and tm.subservice == 25:
+        sid, parameters = dic.unpack_hk_report(data)
+        return Telemetry(tm, received_wall_s, sid=sid, parameters=parameters)
+    if tm.service == 5 and tm.subservice in (1, 2, 3, 4):
+        event_id, message = dic.unpack_event(data)
+        definition = dic.EVENTS.get(event_id)
+        return Telemetry(
+            tm,
+            received_wall_s,
+            event_id=event_id,
+            message=message,
+            event_name=definition.name if definition else str(event_id),
+        )
+    return Telemetry(tm, received_wall_s)
+
+
+class CommandFailed(RuntimeError):
+    def __init__(self, result: CommandResult) -> None:
+        super().__init__(result.describe())
+        self.result = result
+
+
+@dataclass
+class CommandResult:
+    """What the satellite said about one telecommand."""
+
+    request_id: bytes
+    reports: list[Telemetry] = field(default_factory=list)
+    replies: list[Telemetry] = field(default_factory=list)
+
+    @property
+    def stages(self) -> list[int]:
+        """Verification subservices received, in order (1, 3, 7 for a full success)."""
+        return [r.subservice for r in self.reports]
+
+    @property
+    def failure(self) -> Telemetry | None:
+        return next((r for r in self.reports if r.subservice in (2, 4, 6, 8)), None)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and 7 in self.stages
+
+    @property
+    def error_code(self) -> int | None:
+        failure = self.failure
+        return failure.error_code if failure else None
+
+    def describe(self) -> str:
+        failure = self.failure
+        if failure is not None:
+            return (
+                f"request {self.request_id.hex()} failed at TM(1,{failure.subservice}) "
+                f"with {_error_name(failure.error_code or 0)}"
+            )
+        return f"request {self.request_id.hex()}: stages {self.stages}"
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, station: Ground) -> None:
+        self.station = station
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.station._received(data)
+
+    def error_received(self, exc: Exception) -> None:
+        self.station.link_errors += 1
+
+
+class Ground:
+    """A ground station on the RF link (an async context manager)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7301,
+        *,
+        local_host: str = "127.0.0.1",
+        local_port: int = 0,
+        source_id: int = 0x0010,
+        speed: float = 1.0,
+        archive_path: Path | None = None,
+        on_telemetry: Callable[[Telemetry], None] | None = None,
+    ) -> None:
+        self.target = (host, port)
+        self.local = (local_host, local_port)
+        self.source_id = source_id
+        self.clock = WallClock(speed)
+        self._clock_anchored = False
+        self.archive: list[Telemetry] = []
+        self.bad_tm = 0
+        self.link_errors = 0
+        self.latest_hk: dict[int, Telemetry] = {}
+        self._archive_path = archive_path
+        self._archive_file: Any = None
+        self._on_telemetry = on_telemetry
+        self._waiters: list[tuple[Predicate, asyncio.Future[Telemetry]]] = []
+        self._listeners: list[Callable[[Telemetry], None]] = []
+        self._seq = itertools.count()
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def __aenter__(self) -> Ground:
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=self.local
+        )
+        if self._archive_path is not None:
+            self._archive_file = self._archive_path.open("a", encoding="utf-8")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._archive_file is not None:
+            self._archive_file.close()
+        for _, future in self._waiters:
+            future.cancel()
+        self._waiters.clear()
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def _received(self, datagram: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            tm = decode_tm(datagram, loop.time())
+        except DecodeError:
+            self.bad_tm += 1
+            return
+        self._track_time(tm)
+        self.archive.append(tm)
+        if tm.sid is not None:
+            self.latest_hk[tm.sid] = tm
+        if self._archive_file is not None:
+            self._archive_file.write(json.dumps(tm.as_json()) + "\n")
+        if self._on_telemetry is not None:
+            self._on_telemetry(tm)
+        for listener in list(self._listeners):
+            listener(tm)
+        still_waiting = []
+        for predicate, future in self._waiters:
+            if future.done():
+                continue
+            if predicate(tm):
+                future.set_result(tm)
+            else:
+                still_waiting.append((predicate, future))
+        self._waiters = still_waiting
+
+    def _track_time(self, tm: Telemetry) -> None:
+        speed = tm.parameters.get("time.clock_speed") if tm.sid == 1 else None
+        time_ns = tm.packet.time.to_ns()
+        if speed and speed > 0 and speed != self.clock.speed:
+            self.clock.anchor(time_ns, float(speed))
+        elif not self._clock_anchored or time_ns > self.clock.now_ns():
+            self.clock.anchor(time_ns)
+        self._clock_anchored = True
+
+    # --- waiting ------------------------------------------------------------------------
+
+    def expect(self, predicate: Predicate) -> asyncio.Future[Telemetry]:
+        """A future for the next TM matching ``predicate`` (register before sending)."""
+        future: asyncio.Future[Telemetry] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        return future
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> Telemetry:
+        """The next TM matching ``predicate`` within ``timeout`` mission seconds."""
+        future = self.expect(predicate)
+        try:
+            return await self.clock.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no matching telemetry within {timeout} mission s") from None
+
+    async def expect_none(self, predicate: Predicate, within: float) -> None:
+        """Assert that no TM matching ``predicate`` arrives within ``within`` mission seconds."""
+        try:
+            tm = await self.wait_for(predicate, within)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected telemetry: {tm.summary()}")
+
+    async def hk(self, sid: int = 1, timeout: float = 10.0) -> dict[str, float | int]:
+        """The parameters of the next housekeeping report of structure ``sid``."""
+        return (await self.wait_for(lambda tm: tm.sid == sid, timeout)).parameters
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send_raw(self, datagram: bytes) -> None:
+        """Send bytes as they are (bad-input tests, third-party packets)."""
+        if self._transport is None:
+            raise RuntimeError("ground station is not open: use 'async with Ground(...)'")
+        self._transport.sendto(datagram, self.target)
+
+    def telecommand(
+        self,
+        service: int,
+        subservice: int,
+        data: bytes = b"",
+        apid: int = dic.Apid.PLATFORM,
+        ack: AckFlags = AckFlags.ALL,
+    ) -> PusTc:
+        return PusTc(
+            apid=apid,
+            service=service,
+            subservice=subservice,
+            app_data=data,
+            seq_count=next(self._seq) & 0x3FFF,
+            source_id=self.source_id,
+            ack_flags=ack,
+        )
+
+    async def command(
+        self,
+        service: int,
+        subservice: int,
+        data: bytes = b"",
+        *,
+        apid: int = dic.Apid.PLATFORM,
+        ack: AckFlags = AckFlags.ALL,
+        timeout: float = 10.0,
+        reply: tuple[int, int] | None = None,
+        check: bool = False,
+    ) -> CommandResult:
+        """Send a TC and wait for its verification (and ``reply`` TM kind, if given).
+
+        Returns when completion (1,7) or any failure arrives; with ``ack`` lacking the
+        completion flag, when the last requested stage arrives. ``check`` raises
+        :class:`CommandFailed` on failure.
+        """
+        tc = self.telecommand(service, subservice, data, apid, ack)
+        result = CommandResult(tc.request_id)
+        final_stage = next(
+            (
+                stage
+                for flag, stage in (
+                    (AckFlags.COMPLETION, 7),
+                    (AckFlags.START, 3),
+                    (AckFlags.ACCEPTANCE, 1),
+                )
+                if ack & flag
+            ),
+            None,
+        )
+        done = asyncio.get_running_loop().create_future()
+
+        def verification(tm: Telemetry) -> bool:
+            return tm.service == 1 and tm.request_id == tc.request_id
+
+        def watch(tm: Telemetry) -> None:
+            if verification(tm):
+                result.reports.append(tm)
+            elif reply is not None and tm.kind == reply and tm.apid == apid:
+                result.replies.append(tm)
+            else:
+                return
+            finished = result.failure is not None or (
+                final_stage in result.stages and (reply is None or result.replies)
+            )
+            if finished and not done.done():
+                done.set_result(None)
+
+        if final_stage is None and reply is None:
+            self.send_raw(tc.pack())
+            return result
+        self._listeners.append(watch)
+        try:
+            self.send_raw(tc.pack())
+            await self.clock.wait_for(done, timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{result.describe()}: incomplete after {timeout} mission s"
+            ) from None
+        finally:
+            self._listeners.remove(watch)
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+    async def ping(self, apid: int = dic.Apid.PLATFORM, timeout: float = 10.0) -> CommandResult:
+        """PUS 17,1; returns with the 17,2 reply and completion, or raises CommandFailed."""
+        return await self.command(17, 1, apid=apid, timeout=timeout, reply=(17, 2), check=True)
+
+    async def enable_hk(self, *sids: int, timeout: float = 10.0) -> CommandResult:
+        return await self.command(3, 5, dic.pack_id_list(list(sids)), timeout=timeout)
+
+    async def disable_hk(self, *sids: int, timeout: float = 10.0) -> CommandResult:
+        return await self.command(3, 6, dic.pack_id_list(list(sids)), timeout=timeout)
+
+    async def set_hk_interval(
+        self, sid: int, interval_s: float, timeout: float = 10.0
+    ) -> CommandResult:
+        return await self.command(3, 31, dic.pack_intervals({sid: interval_s}), timeout=timeout)
+
+    async def request_hk(self, sid: int, timeout: float = 10.0) -> dict[str, float | int]:
+        """One-shot report (3,27) of ``sid``; returns its parameters."""
+        result = await self.command(
+            3, 27, dic.pack_id_list([sid]), timeout=timeout, reply=(3, 25), check=True
+        )
+        return result.replies[0].parameters
+
+    async def device_command(
+        self, device: str, command: str, args: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> CommandResult:
+        """Perform a device function (8,1) through flight software."""
+        return await self.command(
+            8, 1, dic.pack_device_function(device, command, args), timeout=timeout
+        )
