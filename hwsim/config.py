@@ -222,7 +222,7 @@ class LoopConfig(_Frozen):
     def cp_j_per_kg_k(self) -> float:
         if self.specific_heat_j_per_kg_k is not None:
             return self.specific_heat_j_per_kg_k
-        return {"water": 4186.0, "glycol50": 3600.0}[self.coolant]
+        return {"water": 4186.0, "glycol50": 3620.0}[self.coolant]
 
     @property
     def rho_kg_m3(self) -> float:

@@ -10,7 +10,8 @@ __all__ = ["quantise", "sensor_reading_k"]
 def quantise(value: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Round to the ADC step; a step of 0 leaves the value unchanged."""
     safe = np.where(step > 0.0, step, 1.0)
-    return np.where(step > 0.0, np.round(value / safe) * safe, value)
+    # the final rounding hides binary float noise such as 323.20000000000005
+    return np.where(step > 0.0, np.round(np.round(value / safe) * safe, 9), value)
 
 
 def sensor_reading_k(

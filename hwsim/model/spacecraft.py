@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from hwsim.config import SpacecraftConfig
-from hwsim.faults import ActiveFault, activate_fault, deactivate_fault, resolve_fault
+from hwsim.faults import (
+    ActiveFault,
+    FaultError,
+    activate_fault,
+    deactivate_fault,
+    resolve_fault,
+)
 from hwsim.model import _tables as T
 from hwsim.model.compute import BoardModel
 from hwsim.model.constants import SECONDS_PER_YEAR, SOLAR_CONSTANT_W_M2
@@ -825,7 +831,7 @@ class Spacecraft:
                         self._pending[0].at_time_s or 0.0 if self._pending else math.inf
                     )
                     return
-        raise KeyError(f"no active or scheduled fault {fault_id!r} on {target!r}")
+        raise FaultError(f"no active or scheduled fault {fault_id!r} on {target!r}")
 
     def active_faults(self) -> list[ActiveFault]:
         """Active faults, then scheduled ones (``active`` False)."""

@@ -1,0 +1,98 @@
+"""Thermal physics against closed forms, and the radiator equilibrium of REFERENCE.md."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hwsim.model import Spacecraft
+from hwsim.model.constants import SIGMA_W_M2_K4
+from hwsim.model.thermal import (
+    board_die_temp_step_k,
+    earth_view_factor_vertical_plate,
+    implicit_node_temp_k,
+    radiating_node_temp_k,
+    radiator_equilibrium_temp_k,
+)
+
+
+def test_two_sided_110m2_at_150kw_is_340_to_345k() -> None:
+    for eps in (0.85, 0.9):
+        t = radiator_equilibrium_temp_k(150e3, 2 * 110.0, eps)
+        assert 339.0 < t < 346.0
+    assert 340.0 <= radiator_equilibrium_temp_k(150e3, 220.0, 0.875) <= 345.0
+    # counted one-sided it would be ~405-410 K
+    assert 403.0 < radiator_equilibrium_temp_k(150e3, 110.0, 0.875) < 412.0
+
+
+def test_equilibrium_is_the_stefan_boltzmann_balance() -> None:
+    t = radiator_equilibrium_temp_k(1000.0, 2.0, 0.8, absorbed_w=200.0)
+    assert abs(0.8 * SIGMA_W_M2_K4 * 2.0 * t**4 - 1200.0) < 1e-6
+
+
+def test_view_factor_limits() -> None:
+    assert abs(earth_view_factor_vertical_plate(1e-6) - 0.5) < 0.01
+    f600 = earth_view_factor_vertical_plate(600.0)
+    assert 0.2 < f600 < 0.3
+    assert earth_view_factor_vertical_plate(35786.0) < 0.01
+
+
+def test_implicit_node_relaxes_without_overshoot_at_huge_steps() -> None:
+    t = 400.0
+    for _ in range(5):
+        t = implicit_node_temp_k(t, 1.0, 1e6, 0.0, 10.0, 300.0)
+        assert 300.0 <= t <= 400.0
+    assert abs(t - 300.0) < 1e-6
+
+
+def test_radiating_node_converges_to_equilibrium_and_is_stable() -> None:
+    t = 250.0
+    for _ in range(2000):
+        t = radiating_node_temp_k(t, 1e4, 10.0, 1000.0, 0.0, 0.0, 2.0, 0.8)
+    assert abs(t - radiator_equilibrium_temp_k(1000.0, 2.0, 0.8)) < 0.01
+    t2 = radiating_node_temp_k(600.0, 1.0, 1e4, 0.0, 0.0, 0.0, 2.0, 0.8)
+    assert 0.0 < t2 < 600.0
+
+
+def test_die_step_is_the_exact_exponential() -> None:
+    r, c, p, dt = 0.01, 2000.0, 1000.0, 7.0
+    t = board_die_temp_step_k(np.array([300.0]), np.array([300.0]), p, r, c, dt)
+    expected = 300.0 + p * r * (1.0 - math.exp(-dt / (r * c)))
+    assert abs(float(t[0]) - expected) < 1e-9
+
+
+def test_spacecraft_radiators_settle_to_closed_form(ai1, variant) -> None:
+    """150 kW, no environment, no eclipse (β = 80°), big battery: panels at εσT⁴ balance."""
+    cfg = variant(
+        ai1,
+        **{
+            "orbit.beta_deg": 80.0,
+            "radiators.include_environment": False,
+            "battery.capacity_wh": 5e6,
+            "battery.max_discharge_power_w": 1e6,
+            "battery.initial_soc": 0.9,
+        },
+    )
+    sc = Spacecraft(cfg, seed=0)
+    for i in range(1, 151):
+        sc.command(f"slot.{i:03d}", "set_utilisation", {"value": 1.0})
+    sc.run(40000.0, 20.0)
+    tr = sc.truth()
+    assert not tr["shed_loads"]
+    heat_w = sum(sc.read(f"loop.{lp}")["heat_load_w"] for lp in ("L1", "L2"))
+    assert 150e3 < heat_w < 153e3  # compute plus pump work
+    t_eq = radiator_equilibrium_temp_k(heat_w, 220.0, 0.875)
+    for t in tr["radiator_temp_k"]:
+        assert abs(t - t_eq) / t_eq < 0.01
+    assert 340.0 <= t_eq <= 345.5
+
+
+def test_thermal_energy_is_conserved_over_an_orbit(ai1) -> None:
+    sc = Spacecraft(ai1, seed=0)
+    sc.run(5801.0, 1.0)
+    tr = sc.truth()
+    e = tr["energy_j"]
+    net = e["compute_heat_j"] + e["pump_heat_j"] + e["absorbed_env_j"] - e["radiated_j"]
+    scale = e["compute_heat_j"]
+    assert abs(net - tr["thermal_energy_change_j"]) / scale < 0.01
