@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import zmq.asyncio
@@ -26,7 +27,7 @@ from flightsw.context import ServiceContext
 from flightsw.services import devices, events, housekeeping, link, ping, timesync
 from icd.dictionary import EventId
 
-__all__ = ["FlightSettings", "boot", "run"]
+__all__ = ["FlightReady", "FlightSettings", "boot", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ class FlightSettings(BaseModel):
     boot_timeout_s: float = Field(
         30.0, gt=0, description="Wall seconds to wait for the hardware time reference at boot."
     )
+
+
+@dataclass(frozen=True)
+class FlightReady:
+    """Where a booted flight software can be reached (ports may have been chosen at bind)."""
+
+    udp_port: int
+    bus_pub_endpoint: str
+    bus_sub_endpoint: str
 
 
 def services(settings: FlightSettings) -> list[ServiceSpec]:
@@ -91,9 +101,9 @@ async def boot(
     settings: FlightSettings,
     stop: asyncio.Event,
     specs: list[ServiceSpec] | None = None,
-    ready: asyncio.Future[int] | None = None,
+    ready: asyncio.Future[FlightReady] | None = None,
 ) -> None:
-    """Run flight software until ``stop``; ``ready`` gets the bound RF-link UDP port."""
+    """Run flight software until ``stop``; ``ready`` says where it can be reached."""
     context = zmq.asyncio.Context()
     clock = WallClock()
     try:
@@ -119,7 +129,7 @@ async def _run_services(
     bus: Bus,
     port: DevicePort,
     specs: list[ServiceSpec] | None,
-    ready: asyncio.Future[int] | None,
+    ready: asyncio.Future[FlightReady] | None,
 ) -> None:
     def context_for(
         name: str, on_ready: Callable[[Any], None] = lambda info: None
@@ -160,7 +170,7 @@ async def _run_services(
         counters = asyncio.create_task(platform_counters())
         try:
             if ready is not None:
-                ready.set_result(link_port)
+                ready.set_result(FlightReady(link_port, bus.pub_endpoint, bus.sub_endpoint))
             await stop.wait()
             platform.event(EventId.SHUTDOWN, "stop requested")
         finally:
@@ -173,10 +183,10 @@ def run(settings: FlightSettings) -> int:
     """Entry point of ``computesat flightsw``; prints a READY line once the link is up."""
 
     async def main(stop: asyncio.Event) -> None:
-        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[FlightReady] = asyncio.get_running_loop().create_future()
         ready.add_done_callback(
             lambda f: (
-                print(f"READY flightsw udp={settings.host}:{f.result()}", flush=True)
+                print(f"READY flightsw udp={settings.host}:{f.result().udp_port}", flush=True)
                 if not f.cancelled() and not f.exception()
                 else None
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,7 +303,13 @@ class Ground:
         """Send bytes as they are (bad-input tests, third-party packets)."""
         if self._transport is None:
             raise RuntimeError("ground station is not open: use 'async with Ground(...)'")
-        self._transport.sendto(datagram, self.target)
+        if datagram:
+            self._transport.sendto(datagram, self.target)
+        else:
+            # asyncio drops empty datagrams silently, yet a zero-length UDP datagram is legal
+            # and is exactly what a bad-input test wants to send (it gets no reply anyway).
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+                raw.sendto(b"", self.target)
 
     def telecommand(
         self,

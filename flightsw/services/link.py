@@ -16,6 +16,7 @@ authenticate (SDLS slot; pass-through today) → sequence control (COP-1 slot; p
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ _REASON_COUNTER = {
     "subservice": "link.bad_service",
     "app_data": "link.bad_app_data",
 }
+
+
+_ROUTING_REASONS = frozenset({"apid", "service", "subservice", "app_data"})
 
 
 @dataclass
@@ -205,13 +209,13 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         data = request_id if code is None else request_id + code.to_bytes(2, "big")
         send(downlink.packet(apid, 1, subservice, data, ctx.clock.now_ns()), to)
 
-    def bad_datagram_event(message: str) -> None:
+    def limited_event(event_id: EventId, message: str) -> None:
         second = ctx.clock.now_ns() // 1_000_000_000
         if event_budget["second"] != second:
             event_budget.update(second=second, used=0)
         event_budget["used"] += 1
         if event_budget["used"] <= config.max_events_per_s:
-            ctx.event(EventId.BAD_DATAGRAM, message)
+            ctx.event(event_id, message)
         else:
             counters["link.events_suppressed"] += 1
 
@@ -224,16 +228,19 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         except TcDecodeError as exc:
             counters[_REASON_COUNTER.get(exc.reason, "link.bad_header")] += 1
             counters["link.tc_rejected"] += 1
-            bad_datagram_event(f"{len(data)} B from {sender[0]}:{sender[1]}: {exc}")
+            # A well-formed TC refused by routing is a rejection; anything else is noise on
+            # the link. One event either way, within the rate limit.
+            rejected = exc.reason in _ROUTING_REASONS
+            limited_event(
+                EventId.TC_REJECTED if rejected else EventId.BAD_DATAGRAM,
+                f"{len(data)} B from {sender[0]}:{sender[1]}: {exc}"
+                + (f" (request {exc.request_id.hex()}, {exc.code.name})" if exc.request_id else ""),
+            )
             if exc.request_id is not None:
                 if sender not in grounds:
                     grounds.append(sender)
                 apid = exc.apid if exc.apid in APIDS else dic.Apid.PLATFORM
                 verification(apid, 2, exc.request_id, sender, exc.code)
-                ctx.event(
-                    EventId.TC_REJECTED,
-                    f"{exc.request_id.hex()} code {exc.code:#06x} ({exc.code.name})",
-                )
             return
         if sender not in grounds:
             grounds.append(sender)
@@ -319,6 +326,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         while True:
             data, sender = await queue.get()
             uplink(data, sender)
+            # Publish at once, ahead of anything this TC causes, so a housekeeping report
+            # requested after it already counts it (one publisher keeps bus order).
+            ctx.parameter_map(dict(counters))
 
     async def downlink_loop(messages: Subscription) -> None:
         async for message in messages:
@@ -339,6 +349,10 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             lambda: _UplinkProtocol(queue, dropped), local_addr=(config.host, config.port)
         )
         try:
+            # A deep receive buffer rides out command bursts (the kernel caps it at rmem_max).
+            transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20
+            )
             bound_port = transport.get_extra_info("sockname")[1]
             ctx.log.info("link: uplink on udp %s:%s", config.host, bound_port)
             ctx.ready(bound_port)

@@ -1,0 +1,74 @@
+"""The software bus: typed topics, validation where data enters, no slow-joiner loss."""
+
+from __future__ import annotations
+
+import msgpack
+import zmq.asyncio
+
+from computesat.bus import Broker, Bus, BusMessage
+
+
+class Reading(BusMessage):
+    TOPIC = "reading"
+    sensor: str
+    temp_k: float
+
+
+class ReadingSummary(BusMessage):
+    TOPIC = "reading.summary"  # a prefix of another topic must not leak into it
+    count: int
+
+
+async def _with_bus(body) -> None:
+    context = zmq.asyncio.Context()
+    try:
+        async with Broker(context, "tcp://127.0.0.1:0", "tcp://127.0.0.1:0") as broker:
+            bus = Bus(context, broker.pub_endpoint, broker.sub_endpoint)
+            try:
+                await body(bus)
+            finally:
+                bus.close()
+    finally:
+        context.term()
+
+
+async def test_messages_published_after_subscribing_all_arrive_typed_and_in_order():
+    async def body(bus: Bus) -> None:
+        async with bus.subscribe(Reading) as readings:
+            for i in range(1000):
+                bus.publish(Reading(sensor=f"S{i}", temp_k=300 + i))
+            bus.publish(ReadingSummary(count=1000))
+            received = [await readings.recv() for _ in range(1000)]
+        assert all(isinstance(r, Reading) for r in received)
+        assert [r.sensor for r in received] == [f"S{i}" for i in range(1000)]
+
+    await _with_bus(body)
+
+
+async def test_invalid_payloads_are_counted_and_dropped_not_delivered():
+    async def body(bus: Bus) -> None:
+        rejected: list[str] = []
+        bus.on_rejected.append(rejected.append)
+        async with bus.subscribe(Reading) as readings:
+            bus.publish_raw("reading", b"\xc1")  # not msgpack
+            bus.publish_raw("reading", msgpack.packb({"sensor": "S1"}))  # missing field
+            bus.publish_raw("reading", msgpack.packb({"sensor": "S1", "temp_k": "hot"}))
+            bus.publish_raw("reading", msgpack.packb([1, 2]))
+            bus.publish(Reading(sensor="ok", temp_k=1.0))
+            good = await readings.recv()
+        assert good == Reading(sensor="ok", temp_k=1.0)
+        assert bus.stats.rejected == 4
+        assert len(rejected) == 4 and all(r.startswith("reading") for r in rejected)
+
+    await _with_bus(body)
+
+
+async def test_one_subscription_many_types():
+    async def body(bus: Bus) -> None:
+        async with bus.subscribe(Reading, ReadingSummary) as both:
+            bus.publish(ReadingSummary(count=1))
+            bus.publish(Reading(sensor="a", temp_k=2))
+            first, second = await both.recv(), await both.recv()
+        assert isinstance(first, ReadingSummary) and isinstance(second, Reading)
+
+    await _with_bus(body)

@@ -1,0 +1,96 @@
+"""The mission clock: modes, mission-time sleeping, stepped determinism."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from computesat.clock import NS_PER_S, SteppedClock, WallClock, make_clock
+
+
+async def test_stepped_clock_jumps_to_each_wake_in_order():
+    clock = SteppedClock(start_ns=0)
+    woke: list[tuple[str, int]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append((name, clock.now_ns()))
+
+    await asyncio.gather(sleeper("c", 3600), sleeper("a", 1), sleeper("b", 86_400 * 365))
+    assert woke == [("a", NS_PER_S), ("c", 3600 * NS_PER_S), ("b", 86_400 * 365 * NS_PER_S)]
+
+
+async def test_stepped_clock_is_deterministic_for_interleaved_periodic_tasks():
+    async def run_once() -> list[tuple[str, int]]:
+        clock = SteppedClock(start_ns=0)
+        trace: list[tuple[str, int]] = []
+
+        async def periodic(name: str, period_s: float, count: int) -> None:
+            for _ in range(count):
+                await clock.sleep(period_s)
+                trace.append((name, clock.now_ns()))
+
+        await asyncio.gather(periodic("fast", 0.3, 20), periodic("slow", 1.1, 5))
+        return trace
+
+    first, second = await run_once(), await run_once()
+    assert first == second
+    assert [t for _, t in first] == sorted(t for _, t in first)
+
+
+async def test_stepped_wait_for_times_out_in_mission_time_without_waiting():
+    clock = SteppedClock(start_ns=0)
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(TimeoutError):
+        await clock.wait_for(never, 86_400)
+    assert clock.now_ns() == 86_400 * NS_PER_S
+    assert never.cancelled()
+
+
+async def test_wait_for_returns_result_before_timeout():
+    clock = SteppedClock(start_ns=0)
+
+    async def answer() -> int:
+        await clock.sleep(2)
+        return 42
+
+    assert await clock.wait_for(answer(), 5) == 42
+    assert clock.now_ns() == 2 * NS_PER_S
+
+
+async def test_cancelled_sleeper_does_not_hold_time_back():
+    clock = SteppedClock(start_ns=0)
+    long_sleep = asyncio.ensure_future(clock.sleep(1000))
+    await asyncio.sleep(0)
+    long_sleep.cancel()
+    await clock.sleep(1)
+    assert clock.now_ns() == NS_PER_S
+
+
+async def test_accelerated_clock_runs_faster_than_the_wall():
+    clock = WallClock(speed=1000, start_ns=0)
+    loop = asyncio.get_running_loop()
+    wall_start = loop.time()
+    await clock.sleep(5)  # 5 mission seconds = 5 ms of wall time
+    assert clock.now_ns() >= 5 * NS_PER_S
+    assert loop.time() - wall_start < 2.0
+
+
+def test_anchor_sets_time_and_speed():
+    clock = WallClock(speed=1, start_ns=0)
+    clock.anchor(10 * NS_PER_S, speed=50)
+    assert clock.speed == 50 and clock.mode == "accelerated"
+    assert 10 * NS_PER_S <= clock.now_ns() < 20 * NS_PER_S
+
+
+@pytest.mark.parametrize("speed", [0, -1, float("inf"), float("nan")])
+def test_bad_speed_is_refused(speed):
+    with pytest.raises(ValueError, match="speed"):
+        WallClock(speed=speed)
+
+
+def test_make_clock_modes():
+    assert make_clock("stepped").mode == "stepped"
+    assert make_clock("realtime").speed == 1.0
+    assert make_clock("accelerated", speed=20).speed == 20
