@@ -241,6 +241,18 @@ class Subscription:
                     break
         return self._queue.popleft()
 
+    def drain_nowait(self) -> list[BusMessage]:
+        """Everything already delivered to this subscription, without waiting (shutdown)."""
+        if self._socket is not None:
+            while True:
+                try:
+                    self._accept(self._drain_socket.recv_multipart(flags=zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+        drained = list(self._queue)
+        self._queue.clear()
+        return drained
+
     def __aiter__(self) -> AsyncIterator[BusMessage]:
         return self._iterate()
 

@@ -24,7 +24,9 @@ from computesat.clock import WallClock
 from computesat.ports import DevicePort, DeviceTimeout
 from computesat.service import ServiceSpec, Supervisor, run_until_signalled
 from flightsw.context import ServiceContext
+from flightsw.messages import TmRequest
 from flightsw.services import devices, events, housekeeping, link, ping, timesync
+from icd import dictionary as dic
 from icd.dictionary import EventId
 
 __all__ = ["FlightReady", "FlightSettings", "boot", "run"]
@@ -172,11 +174,32 @@ async def _run_services(
             if ready is not None:
                 ready.set_result(FlightReady(link_port, bus.pub_endpoint, bus.sub_endpoint))
             await stop.wait()
-            platform.event(EventId.SHUTDOWN, "stop requested")
+            await _announce_shutdown(platform, bus)
         finally:
             counters.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await counters
+
+
+async def _announce_shutdown(platform: ServiceContext, bus: Bus) -> None:
+    """Raise SHUTDOWN and wait (briefly, wall time) until its TM is on the bus, so the link,
+    which stops first, still sends it as it drains."""
+    async with bus.subscribe(TmRequest) as telemetry:
+        platform.event(EventId.SHUTDOWN, "stop requested")
+        shutdown = dic.pack_event(EventId.SHUTDOWN, "")[:2]
+
+        async def announced() -> None:
+            while True:
+                message = await telemetry.recv()
+                if (
+                    isinstance(message, TmRequest)
+                    and message.service == 5
+                    and (message.source_data[:2] == shutdown)
+                ):
+                    return
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(announced(), 2.0)
 
 
 def run(settings: FlightSettings) -> int:

@@ -16,8 +16,8 @@ import pytest
 
 from computesat.service import ServiceSpec
 from flightsw.app import FlightReady, FlightSettings, boot
-from hwsim.app import HwsimSettings, serve
 from ground.station import Ground
+from hwsim.app import HwsimSettings, serve
 
 SPEED = 20.0
 T = TypeVar("T")
@@ -87,4 +87,6 @@ async def satellite() -> AsyncIterator[InProcessSatellite]:
 @pytest.fixture
 async def ground(satellite: InProcessSatellite) -> AsyncIterator[Ground]:
     async with Ground("127.0.0.1", satellite.udp_port, speed=SPEED) as station:
+        # Contact first: unsolicited telemetry goes to grounds that have sent a TC.
+        await station.ping()
         yield station

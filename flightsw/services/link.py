@@ -361,4 +361,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 tasks.create_task(downlink_loop(messages))
                 tasks.create_task(housekeeping_loop())
         finally:
+            # Going down: send what services already handed over (the SHUTDOWN event).
+            for message in messages.drain_nowait():
+                if isinstance(message, TmRequest):
+                    on_tm(message)
             transport.close()

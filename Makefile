@@ -1,0 +1,42 @@
+# computesat: `make run` starts the emulated satellite with a ground console; `make test` runs
+# every test. Both set up a virtual environment in .venv first (only Python 3.11 and pip needed).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run satellite test lint bench bench-quick clean
+
+$(STAMP): pyproject.toml examples/vendor_board/pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		echo "python3 -m venv is unavailable here; using virtualenv from PyPI"; \
+		$(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet ./examples/vendor_board
+	@touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/computesat up
+
+satellite: setup
+	$(BIN)/computesat satellite
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+bench-quick: setup
+	@for b in bench/bench_*.py; do $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,117 @@
+"""Hardware-in-the-loop: hwsim, flightsw and ground as separate processes, over real sockets.
+
+The satellite runs accelerated (x20) on random ports; every wait is a mission-time timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import zmq.asyncio
+from spacepackets.ecss import PusTc as SpTc
+from spacepackets.ecss import PusTm as SpTm
+
+from computesat.clock import WallClock
+from computesat.launcher import Satellite, launch_satellite
+from computesat.ports import DevicePort, DevicePortError
+from ground.station import Ground
+
+SPEED = 20.0
+
+
+@pytest.fixture
+async def satellite() -> AsyncIterator[Satellite]:
+    sat = await launch_satellite(
+        ["--clock", "accelerated", "--speed", str(SPEED)],
+        ["--port", "0"],
+        device_endpoint="tcp://127.0.0.1:0",
+        simctl_endpoint="tcp://127.0.0.1:0",
+    )
+    async with sat:
+        yield sat
+
+
+@pytest.fixture
+async def simctl(satellite: Satellite) -> AsyncIterator[DevicePort]:
+    context = zmq.asyncio.Context()
+    try:
+        async with DevicePort(
+            context, satellite.simctl_endpoint, WallClock(SPEED), timeout_s=20
+        ) as port:
+            yield port
+    finally:
+        context.term()
+
+
+def test_independent_pus_c_client_pings_and_decodes_every_tm(satellite: Satellite):
+    """Only spacepackets and a plain socket: what any third-party PUS-C tool would do."""
+    ping = SpTc(service=17, message_subtype=1, apid=1, seq_count=9, source_id=0x42)
+    raw_tc = ping.pack()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10.0)  # a blocking third-party client; bounded, not a sleep
+        sock.sendto(raw_tc, (satellite.udp_host, satellite.udp_port))
+        replies = []
+        while len(replies) < 4:
+            data, _ = sock.recvfrom(65_535)
+            tm = SpTm.unpack(data, timestamp_len=7)
+            if tm.service == 5:
+                continue  # events (e.g. BOOT) may interleave
+            replies.append(tm)
+    kinds = [(tm.service, tm.message_subtype) for tm in replies]
+    assert kinds == [(1, 1), (1, 3), (17, 2), (1, 7)]
+    for tm in replies:
+        assert tm.apid == 1
+        assert tm.pus_tm_sec_header.pus_version == 2
+        assert tm.timestamp[0] == 0x2E  # CUC P-field: agency epoch, 4+2 octets
+    request_id = raw_tc[:4]
+    assert [tm.source_data[:4] for tm in replies if tm.service == 1] == [request_id] * 3
+
+
+async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
+    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
+        result = await ground.ping()
+        assert result.stages == [1, 3, 7]
+        platform = await ground.hk(1)
+        assert platform["time.synced"] == 1 and platform["time.clock_speed"] == SPEED
+        thermal = await ground.hk(2)
+        assert thermal["pump.L1.A.flow_kg_s"] > 0
+        later = await ground.wait_for(lambda tm: tm.sid == 1, timeout=10)
+        assert later.time_s > result.replies[0].time_s
+
+
+async def test_fault_injected_through_simctl_shows_in_telemetry(
+    satellite: Satellite, simctl: DevicePort
+):
+    catalogue = await simctl.request("fault_catalogue")
+    assert "pump_seizure" in {fault["id"] for fault in catalogue}
+    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
+        await ground.ping()
+        assert (await ground.hk(2))["pump.L1.A.flow_kg_s"] > 0
+        await simctl.request(
+            "inject_fault", args={"fault_id": "pump_seizure", "target": "pump.L1.A"}
+        )
+        seized = await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["pump.L1.A.flow_kg_s"] == 0, timeout=30
+        )
+        assert seized.parameters["pump.L1.A.speed_rpm"] == 0
+        # The operator's recovery: start the standby pump through flight software.
+        assert (await ground.device_command("pump.L1.B", "start")).ok
+        await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["pump.L1.B.flow_kg_s"] > 0, timeout=30
+        )
+    with pytest.raises(DevicePortError, match="bad_argument|unknown"):
+        await simctl.request(
+            "inject_fault", args={"fault_id": "no_such_fault", "target": "pump.L1.A"}
+        )
+
+
+async def test_sigterm_stops_cleanly_with_a_shutdown_event(satellite: Satellite):
+    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
+        await ground.ping()
+        shutdown = ground.expect(lambda tm: tm.event_name == "SHUTDOWN")
+        assert await satellite.flightsw.stop() == 0
+        await asyncio.wait_for(shutdown, 10)
+    assert await satellite.hwsim.stop() == 0

@@ -1,0 +1,148 @@
+"""Housekeeping, events, device functions and supervision, through the RF link."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from computesat.service import ServiceSpec
+from conftest import SPEED, InProcessSatellite, in_process_satellite
+from flightsw.app import FlightSettings, services
+from flightsw.context import ServiceContext
+from ground.station import Ground
+from icd import dictionary as dic
+from icd.dictionary import EventId
+from icd.errors import ErrorCode
+
+
+async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(ground: Ground):
+    platform = await ground.hk(1)
+    assert platform["time.synced"] == 1
+    assert platform["time.clock_speed"] == SPEED
+    thermal = await ground.hk(2)
+    assert thermal["pump.L1.A.speed_rpm"] > 0  # pump A runs at boot, B is standby
+    assert thermal["pump.L1.A.flow_kg_s"] > 0
+    assert thermal["pump.L1.B.speed_rpm"] == 0
+    assert 150 < thermal["radsensor.P01.S1.temp_k"] < 450
+
+
+async def test_hk_disable_enable_interval_and_one_shot(ground: Ground):
+    assert (await ground.disable_hk(1)).ok
+    await ground.expect_none(lambda tm: tm.sid == 1, within=3)
+    assert (await ground.request_hk(1))["time.synced"] == 1  # one-shot still works
+    assert (await ground.set_hk_interval(1, 4.0)).ok
+    assert (await ground.enable_hk(1)).ok
+    first = await ground.wait_for(lambda tm: tm.sid == 1, timeout=10)
+    second = await ground.wait_for(lambda tm: tm.sid == 1, timeout=10)
+    assert 3.5 <= second.time_s - first.time_s <= 4.5
+    changed = [tm for tm in ground.archive if tm.event_id == EventId.HK_CHANGED]
+    assert changed, "HK changes are reported as events"
+
+
+async def test_hk_requests_for_unknown_structures_fail_to_start(ground: Ground):
+    result = await ground.command(3, 5, dic.pack_id_list([1, 999]))
+    assert result.stages == [1, 2 + 2] or result.stages == [1, 4]
+    assert result.error_code == ErrorCode.NOT_FOUND
+    too_fast = await ground.command(3, 31, dic.pack_intervals({1: 0.001}))
+    assert too_fast.error_code == ErrorCode.INVALID_APP_DATA
+
+
+async def test_events_can_be_disabled_and_enabled(ground: Ground):
+    bad = EventId.BAD_DATAGRAM
+    assert (await ground.command(5, 6, dic.pack_id_list([bad]))).ok
+    ground.send_raw(b"\x01")
+    await ground.expect_none(lambda tm: tm.event_id == bad, within=3)
+    assert (await ground.command(5, 5, dic.pack_id_list([bad]))).ok
+    ground.send_raw(b"\x01")
+    event = await ground.wait_for(lambda tm: tm.event_id == bad, timeout=10)
+    assert event.kind == (5, 2)  # low severity
+    unknown = await ground.command(5, 6, dic.pack_id_list([4242]))
+    assert unknown.error_code == ErrorCode.NOT_FOUND
+
+
+async def test_device_functions_reach_hardware_and_errors_come_back(ground: Ground):
+    assert (await ground.device_command("pump.L1.B", "start")).ok
+    thermal = await ground.wait_for(
+        lambda tm: tm.sid == 2 and tm.parameters["pump.L1.B.speed_rpm"] > 0, timeout=20
+    )
+    assert thermal.parameters["pump.L1.B.flow_kg_s"] > 0
+    error_event = ground.expect(lambda tm: tm.event_id == EventId.DEVICE_ERROR)
+    unknown = await ground.device_command("pump.L9.Z", "start")
+    assert unknown.stages == [1, 3, 8]
+    assert unknown.error_code == ErrorCode.DEVICE_ERROR
+    event = await ground.clock.wait_for(error_event, 10)
+    assert "pump.L9.Z" in (event.message or "")
+
+
+class _CrashOnce:
+    """A service that crashes on its first run: the supervisor must restart it."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def run(self, ctx: ServiceContext, config: object) -> None:
+        self.runs += 1
+        ctx.ready()
+        if self.runs == 1:
+            await ctx.clock.sleep(0.5)
+            raise RuntimeError("simulated defect")
+        await asyncio.Event().wait()
+
+
+async def test_crashed_service_is_restarted_and_reported_as_event_and_hk():
+    crash = _CrashOnce()
+    specs = [*services(FlightSettings(port=0)), ServiceSpec("crashy", crash.run, FlightSettings())]
+    async with (
+        in_process_satellite(specs) as sat,
+        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+    ):
+        await ground.ping()
+        event = await ground.wait_for(
+            lambda tm: tm.event_id == EventId.SERVICE_RESTARTED, timeout=20
+        )
+        assert event.kind == (5, 3) and "crashy" in (event.message or "")
+        await ground.wait_for(
+            lambda tm: tm.sid == 1 and tm.parameters["supervisor.restarts"] == 1, timeout=20
+        )
+        assert crash.runs == 2
+
+
+async def test_tc_whose_service_is_down_fails_with_service_unavailable():
+    without_ping = [s for s in services(FlightSettings(port=0)) if s.name != "ping"]
+    async with (
+        in_process_satellite(without_ping) as sat,
+        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+    ):
+        result = await ground.command(17, 1, timeout=30)
+        assert result.stages == [1, 4]
+        assert result.error_code == ErrorCode.SERVICE_UNAVAILABLE
+
+
+async def test_invalid_bus_messages_are_dropped_counted_and_reported(
+    satellite: InProcessSatellite, ground: Ground
+):
+    context = zmq.asyncio.Context()
+    try:
+        intruder = context.socket(zmq.PUB)
+        intruder.linger = 0
+        intruder.connect(satellite.bus_pub_endpoint)
+        event = ground.expect(lambda tm: tm.event_id == EventId.BUS_MESSAGE_REJECTED)
+        # Publish until the connection is up and flight software has seen one (PUB drops
+        # messages sent before the connection completes); each try is a mission-time wait.
+        for _ in range(50):
+            await intruder.send_multipart((b"param\x00", msgpack.packb({"values": "nope"})))
+            if event.done():
+                break
+            await ground.clock.sleep(0.2)
+        rejected = await ground.clock.wait_for(event, 10)
+        assert "param" in (rejected.message or "")
+        await ground.wait_for(
+            lambda tm: tm.sid == 1 and tm.parameters["bus.rejected"] >= 1, timeout=20
+        )
+        assert (await ground.ping()).ok
+        intruder.close()
+    finally:
+        context.term()
