@@ -102,7 +102,7 @@ async def test_fault_injected_through_simctl_shows_in_telemetry(
         await ground.wait_for(
             lambda tm: tm.sid == 2 and tm.parameters["pump.L1.B.flow_kg_s"] > 0, timeout=30
         )
-    with pytest.raises(DevicePortError, match="bad_argument|unknown"):
+    with pytest.raises(DevicePortError, match=r"bad_argument|unknown"):
         await simctl.request(
             "inject_fault", args={"fault_id": "no_such_fault", "target": "pump.L1.A"}
         )

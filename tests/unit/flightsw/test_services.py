@@ -7,9 +7,9 @@ import asyncio
 import msgpack
 import zmq
 import zmq.asyncio
+from conftest import SPEED, InProcessSatellite, in_process_satellite
 
 from computesat.service import ServiceSpec
-from conftest import SPEED, InProcessSatellite, in_process_satellite
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from ground.station import Ground
