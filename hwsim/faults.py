@@ -354,8 +354,8 @@ def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
     fid = fault.fault_id
     if fid == "pump_seizure":
         sc._p_seized[i] = True
+        sc._invalidate()
         sc._update_flows(0.0)
-        sc._refresh_pump_demand()
     elif fid == "pump_degradation":
         sc._p_wear_per_s[i] = float(p["head_loss_per_hour"]) / 3600.0
         sc._p_min_head[i] = float(p["min_head_fraction"])
@@ -392,14 +392,12 @@ def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
         sc._sw_trip_persistent[i] = bool(p["persistent"])
         if i >= sc._slot_sw0:
             sc._power_cycle_slot(i - sc._slot_sw0)
-        sc._sw_power[i] = 0.0
+        sc._invalidate()
         sc._update_flows(0.0)
-        sc._slots_dirty = True
     elif fid == "board_overtemp":
         sc._s_r[i] = sc._s_r_nom[i] * float(p["resistance_factor"])
         sc._s_extra_w[i] = float(p["extra_heat_w"])
-        sc._dt_cache = -1.0
-        sc._slots_dirty = True
+        sc._invalidate()
     elif fid == "board_latchup":
         if sc._s_enabled[i] and sc._sw_on[sc._slot_sw0 + i]:
             sc._s_latched[i] = True
@@ -408,6 +406,7 @@ def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
     elif fid == "seu_burst":
         sc._s_seu_mult[i] = float(p["rate_multiplier"])
         sc._seu_version += 1
+    sc._invalidate()
     fault.active = True
     fault.activated_at_s = time_s
 
@@ -436,9 +435,9 @@ def deactivate_fault(sc: Spacecraft, fault: ActiveFault) -> None:
     elif fid == "board_overtemp":
         sc._s_r[i] = sc._s_r_nom[i]
         sc._s_extra_w[i] = 0.0
-        sc._dt_cache = -1.0
-        sc._slots_dirty = True
+        sc._invalidate()
     elif fid == "seu_burst":
         sc._s_seu_mult[i] = 1.0
         sc._seu_version += 1
+    sc._invalidate()
     fault.active = False

@@ -9,6 +9,7 @@ __all__ = [
     "battery_terminal_voltage_v",
     "cell_ocv_v",
     "serve_by_priority",
+    "served_count",
 ]
 
 
@@ -60,3 +61,9 @@ def serve_by_priority(demand_w: np.ndarray, order: np.ndarray, available_w: floa
     cum = np.cumsum(demand_w[order])
     served[order] = cum <= available_w + 1e-9
     return served
+
+
+def served_count(cum_demand_w: np.ndarray, available_w: float) -> int:
+    """How many loads, taken in priority order with cumulative demand ``cum_demand_w``, fit
+    in ``available_w`` (the same cut as :func:`serve_by_priority`)."""
+    return int(np.searchsorted(cum_demand_w, available_w + 1e-9, side="right"))

@@ -25,8 +25,8 @@ from hwsim.faults import (
     resolve_fault,
 )
 from hwsim.model import _tables as T
-from hwsim.model.compute import BoardModel
-from hwsim.model.constants import SECONDS_PER_YEAR, SOLAR_CONSTANT_W_M2
+from hwsim.model.compute import BoardModel, board_power_w, seu_rate_per_s
+from hwsim.model.constants import SECONDS_PER_YEAR, SIGMA_W_M2_K4, SOLAR_CONSTANT_W_M2
 from hwsim.model.devices import CommandInfo, DeviceDescription, DeviceError, RegisterInfo
 from hwsim.model.fluid import (
     inventory_flow_factor,
@@ -46,6 +46,7 @@ from hwsim.model.power import (
     battery_terminal_voltage_v,
     cell_ocv_v,
     serve_by_priority,
+    served_count,
 )
 from hwsim.model.sensors import sensor_reading_k
 from hwsim.model.solar import (
@@ -57,12 +58,15 @@ from hwsim.model.solar import (
     wing_temp_step_k,
 )
 from hwsim.model.thermal import (
-    board_die_temp_step_k,
+    board_die_decay,
+    coolant_network_matrix,
+    die_temp_relax_k,
     earth_view_factor_vertical_plate,
     hx_conductance_w_per_k,
-    implicit_node_temp_k,
+    implicit_network_operator,
+    network_step_k,
     panel_absorbed_w_per_m2,
-    radiating_node_temp_k,
+    radiation_step_k,
 )
 
 __all__ = ["ActiveFault", "Spacecraft"]
@@ -110,9 +114,13 @@ class Spacecraft:
             "radiated_j": 0.0,
             "absorbed_env_j": 0.0,
         }
+        self._invalidate()
+        self._refresh_coeffs(1.0)
         self._thermal_energy_0_j = self._thermal_energy_j()
         self._update_orbit()
         self._update_flows(0.0)
+        self._refresh_slot_demand()
+        self._refresh_slot_power()
 
     # ------------------------------------------------------------------------------ setup
 
@@ -142,6 +150,21 @@ class Spacecraft:
         self._w_avail = [0.0] * len(ws)
         self._w_power = [0.0] * len(ws)
         self._w_cos = [0.0] * len(ws)
+        self._w_params = [
+            (
+                w.array_drive.max_rate_deg_s,
+                w.area_m2,
+                w.efficiency,
+                w.reference_temp_k,
+                w.temp_coeff_per_k,
+                w.degradation_per_year,
+                w.mppt.off_mpp_fraction,
+                w.absorptivity,
+                w.emissivity,
+                w.thermal_mass_j_per_k,
+            )
+            for w in ws
+        ]
 
     def _init_battery(self) -> None:
         b = self.config.battery
@@ -170,8 +193,13 @@ class Spacecraft:
         self._l_static = [lp.nominal_pressure_kpa for lp in loops]
         self._l_supply = np.array([lp.initial_temp_k for lp in loops])
         self._l_return = self._l_supply.copy()
-        self._l_heat = np.zeros(nl)
         self._l_pump_heat = np.zeros(nl)
+        self._pump_heat_w = 0.0
+        self._pump_power_w = 0.0
+        self._flows_dirty = True
+        self._flows_steady = False
+        self._coeff_dirty = True
+        self._slow_faults = False
         # pumps flattened
         self._p_ids: list[str] = []
         self._p_loop: list[int] = []
@@ -221,7 +249,37 @@ class Spacecraft:
         self._rp_env = cfg.radiators.include_environment
         vf = cfg.radiators.earth_view_factor_per_face
         self._rp_vf = earth_view_factor_vertical_plate(self._alt_km) if vf is None else vf
-        self._rp_absorbed = np.zeros(len(panels))
+        # absorbed environment = k_sun·(sun flux) + k_albedo·(albedo flux) + k_ir
+        self._sin_beta = abs(math.sin(self._beta))
+        self._cos_beta = math.cos(self._beta)
+        self._k_sun = self._rp_area_face * self._rp_alpha
+        self._k_albedo = self._rp_area_face * self._rp_alpha * self._rp_faces
+        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
+        self._k_ir = self._rp_area_face * self._rp_eps * self._rp_faces * ir
+        self._k_sun_sum = float(self._k_sun.sum())
+        self._k_albedo_sum = float(self._k_albedo.sum())
+        self._k_ir_sum = float(self._k_ir.sum())
+        self._absorbed_key: tuple[float, float] | None = None
+        self._absorbed = np.zeros(len(panels))
+        self._absorbed_total_w = 0.0
+        self._absorbed_sun = -1.0
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
+        self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
+        self._absorbed_base = np.zeros(len(panels))
+        self._rp_kemit = self._rp_eps * SIGMA_W_M2_K4 * self._rp_area_rad
+        # small thermal nodes in one vector (plates, hot legs, panels, cold legs); the named
+        # arrays are views into it so the network step updates them in place
+        n_p, n_l, n_k = len(plates), nl, len(panels)
+        self._tn = np.concatenate([self._cp_temp, self._l_return, self._rp_temp, self._l_supply])
+        self._cp_temp = self._tn[:n_p]
+        self._l_return = self._tn[n_p : n_p + n_l]
+        self._rp_temp = self._tn[n_p + n_l : n_p + n_l + n_k]
+        self._l_supply = self._tn[n_p + n_l + n_k :]
+        self._q_ext = np.zeros(len(self._tn))
+        self._q_plate = self._q_ext[:n_p]
+        self._l_pump_heat = self._q_ext[n_p : n_p + n_l]
+        self._q_panel = self._q_ext[n_p + n_l : n_p + n_l + n_k]
+        self._tn_c = np.zeros(len(self._tn))
         self._rp_punctured = [False] * len(panels)
 
     def _init_slots(self) -> None:
@@ -232,6 +290,13 @@ class Spacecraft:
         n = len(slots)
         self._s_plate = np.array([self._plate_index[s.cold_plate_id] for s in slots])
         self._s_loop = self._cp_loop[self._s_plate]
+        n_plates = len(self._plate_ids)
+        # boards listed plate by plate (the usual layout): per-plate sums by reduceat
+        contiguous = (
+            bool(np.all(np.diff(self._s_plate) >= 0))
+            and len(set(self._s_plate.tolist())) == n_plates
+        )
+        self._s_starts = np.searchsorted(self._s_plate, np.arange(n_plates)) if contiguous else None
         self._s_idle = np.array([s.idle_w for s in slots])
         self._s_peak = np.array([s.peak_w for s in slots])
         self._s_c = np.array([s.thermal_mass_j_per_k for s in slots])
@@ -263,6 +328,17 @@ class Spacecraft:
         self._seu_total_per_s = 0.0
         self._slots_dirty = True
         self._s_demand = np.zeros(n)
+        self._s_demand_w = 0.0
+        self._s_power_w = 0.0
+        self._s_pr = np.zeros(n)
+        self._plate_p = np.zeros(len(self._plate_ids))
+        self._hk_on_w = 0.0
+        self._all_served = True
+        self._demand_version = 0
+        self._shed_key: tuple[int, tuple[float, ...]] | None = None
+        self._shed_k = -1
+        self._shed_crit_w = 0.0
+        self._shed_cum = np.zeros(0)
 
     def _init_pdu(self) -> None:
         loads = self.config.power_bus.loads
@@ -285,7 +361,6 @@ class Spacecraft:
         self._sw_tripped = np.zeros(nsw, dtype=bool)
         self._sw_trip_persistent = np.zeros(nsw, dtype=bool)
         self._sw_served = np.ones(nsw, dtype=bool)
-        self._sw_power = np.zeros(nsw)
         self._sw_order = np.argsort(self._sw_prio, kind="stable")
         self._sw_critical = self._sw_prio == 0
         self._pump_sw0 = self._n_hk
@@ -343,10 +418,18 @@ class Spacecraft:
         self._s_max[i] = board.max_die_temp_k
         self._s_shutdown_k[i] = board.max_die_temp_k + self.config.compute.thermal_shutdown_margin_k
         self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
-        self._dt_cache = -1.0
-        self._slots_dirty = True
+        self._invalidate()
 
     # ------------------------------------------------------------------------------ step
+
+    def _invalidate(self) -> None:
+        """Something a command or fault changed: recompute the cached quantities next step."""
+        self._slots_dirty = True
+        self._flows_dirty = True
+        self._coeff_dirty = True
+        self._slow_faults = any(x > 0.0 for x in self._l_leak) or any(
+            x > 0.0 for x in self._p_wear_per_s
+        )
 
     def step(self, dt_s: float) -> None:
         """Advance the hardware by ``dt_s`` seconds of mission time."""
@@ -359,11 +442,14 @@ class Spacecraft:
         if self.control_law:
             self._control_law()
         self._step_wings(dt_s, t)
-        self._update_flows(dt_s)
+        if self._flows_dirty or not self._flows_steady:
+            self._update_flows(dt_s)
         self._step_power(dt_s)
         self._step_thermal(dt_s)
-        self._step_seu(dt_s)
-        self._step_slow_faults(dt_s)
+        if self._seu_total_per_s > 0.0 or self._seu_cache_key is None:
+            self._step_seu(dt_s)
+        if self._slow_faults:
+            self._step_slow_faults(dt_s)
         self._time_ns += round(dt_s * _NS)
 
     def run(self, duration_s: float, dt_s: float) -> None:
@@ -391,40 +477,25 @@ class Spacecraft:
 
     def _step_wings(self, dt_s: float, t: float) -> None:
         sun_angle = sun_angle_in_drive_plane_deg(self._phase)
-        self._sun_angle = sun_angle
         irr = SOLAR_CONSTANT_W_M2 * self._illum
         age_years = t / SECONDS_PER_YEAR
-        for i, w in enumerate(self.config.wings):
+        for i, w in enumerate(self._w_params):
             if not self._w_stuck[i]:
                 target = sun_angle if self._w_tracking[i] else self._w_target[i]
-                self._w_angle[i] = drive_angle_step_deg(
-                    self._w_angle[i], target, w.array_drive.max_rate_deg_s, dt_s
-                )
+                self._w_angle[i] = drive_angle_step_deg(self._w_angle[i], target, w[0], dt_s)
             cos_i = incidence_cosine(sun_angle, self._w_angle[i], self._beta) if irr > 0 else 0.0
             self._w_cos[i] = cos_i
-            mpp = array_mpp_power_w(
-                w.area_m2,
-                w.efficiency,
-                irr,
-                cos_i,
-                self._w_temp[i],
-                w.reference_temp_k,
-                w.temp_coeff_per_k,
-                w.degradation_per_year,
-                age_years,
-            )
-            self._w_avail[i] = mppt_output_power_w(
-                mpp, self._w_mppt_on[i] and not self._w_mppt_failed[i], w.mppt.off_mpp_fraction
-            )
-            absorbed = w.absorptivity * irr * cos_i
+            if cos_i > 0.0:
+                mpp = array_mpp_power_w(
+                    w[1], w[2], irr, cos_i, self._w_temp[i], w[3], w[4], w[5], age_years
+                )
+                self._w_avail[i] = mppt_output_power_w(
+                    mpp, self._w_mppt_on[i] and not self._w_mppt_failed[i], w[6]
+                )
+            else:
+                self._w_avail[i] = 0.0
             self._w_temp[i] = wing_temp_step_k(
-                self._w_temp[i],
-                dt_s,
-                w.area_m2,
-                absorbed,
-                self._w_power[i],
-                w.emissivity,
-                w.thermal_mass_j_per_k,
+                self._w_temp[i], dt_s, w[1], w[7] * irr * cos_i, self._w_power[i], w[8], w[9]
             )
 
     # pumps and flow ----------------------------------------------------------------------
@@ -435,6 +506,7 @@ class Spacecraft:
         s_sum = [0.0] * nl
         h_sum = [0.0] * nl
         sw_on = self._sw_on
+        steady = True
         for i, p in enumerate(self._p_cfg):
             li = self._p_loop[i]
             energised = self._p_running[i] and self._p_served[i] and sw_on[self._pump_sw0 + i]
@@ -446,10 +518,12 @@ class Spacecraft:
             ramp = p.spin_rate_rpm_s * dt_s
             sp = min(target, sp + ramp) if sp < target else max(target, sp - ramp)
             self._p_speed[i] = sp
+            steady = steady and sp == target
             if sp > 0.0:
                 n_run[li] += 1
                 s_sum[li] += sp / p.max_speed_rpm
                 h_sum[li] += self._p_head[i]
+        flows_before = self._l_flow.tolist()
         for li in range(nl):
             inv_frac = self._l_inv[li] / self._l_inv_nom[li]
             self._l_static[li] = loop_static_pressure_kpa(
@@ -468,7 +542,7 @@ class Spacecraft:
             else:
                 flow = 0.0
             self._l_flow[li] = flow
-            self._l_dp[li] = self._l_k[li] * flow * flow
+            self._l_dp[li] = float(self._l_k[li] * flow * flow)
         pump_heat = [0.0] * nl
         for i, p in enumerate(self._p_cfg):
             li = self._p_loop[i]
@@ -478,7 +552,7 @@ class Spacecraft:
                 self._p_power[i] = p.max_power_w if energised else 0.0
                 self._p_flow[i] = 0.0
             elif self._p_speed[i] > 0.0:
-                f = self._l_flow[li] / n_run[li]
+                f = float(self._l_flow[li]) / n_run[li]
                 self._p_flow[i] = f
                 pw = pump_electrical_power_w(
                     f, self._l_dp[li], self._l_rho[li], p.efficiency, p.idle_power_w, p.max_power_w
@@ -489,6 +563,12 @@ class Spacecraft:
                 self._p_flow[i] = 0.0
                 self._p_power[i] = p.idle_power_w if energised else 0.0
         self._l_pump_heat[:] = pump_heat
+        self._pump_heat_w = sum(pump_heat)
+        self._pump_power_w = sum(self._p_power)
+        if flows_before != self._l_flow.tolist():
+            self._coeff_dirty = True
+        self._flows_steady = steady and not self._slow_faults
+        self._flows_dirty = False
 
     # power -------------------------------------------------------------------------------
 
@@ -499,67 +579,57 @@ class Spacecraft:
             self._b_soc, b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
         )
 
-    def _slot_demand(self) -> np.ndarray:
-        if self._slots_dirty:
-            on = self._s_enabled & ~self._s_tshut
-            p = np.where(
-                on,
-                self._s_idle + self._s_util * (self._s_peak - self._s_idle) + self._s_extra_w,
-                0.0,
-            )
-            p = np.where(self._s_latched & on, p + self._s_latch_w, p)
-            self._s_demand = p
-            self._slots_dirty = False
-        if self._boards:
-            for i, board in self._boards.items():
-                on = self._s_enabled[i] and not self._s_tshut[i]
-                self._s_demand[i] = (
-                    board.power_draw_w()
-                    + self._s_extra_w[i]
-                    + self._s_latch_w[i] * self._s_latched[i]
-                    if on
-                    else 0.0
-                )
-        return self._s_demand
+    def _refresh_slot_demand(self) -> None:
+        """Requested power of each slot (before bus shedding) and housekeeping total."""
+        on = self._s_enabled & ~self._s_tshut & self._sw_on[self._slot_sw0 :]
+        p = board_power_w(on, self._s_util, self._s_idle, self._s_peak)
+        p += np.where(on, self._s_extra_w + self._s_latch_w * self._s_latched, 0.0)
+        for i, board in self._boards.items():
+            p[i] = board.power_draw_w() + self._s_extra_w[i] if on[i] else 0.0
+            if on[i] and self._s_latched[i]:
+                p[i] += self._s_latch_w[i]
+        self._s_demand = p
+        self._s_demand_w = float(p.sum())
+        self._demand_version += 1
+        self._hk_on_w = float((self._hk_power * self._sw_on[: self._n_hk]).sum())
+        self._slots_dirty = bool(self._boards)  # plug-in boards may change every step
+
+    def _refresh_slot_power(self) -> None:
+        """Served slot power and what the thermal step derives from it."""
+        served = self._sw_served[self._slot_sw0 :]
+        self._s_power = self._s_demand * served
+        self._s_power_w = float(self._s_power.sum())
+        self._s_pr = self._s_power * self._s_r
+        self._plate_p = np.bincount(
+            self._s_plate, weights=self._s_power, minlength=len(self._plate_ids)
+        )
 
     def _step_power(self, dt_s: float) -> None:
         b = self.config.battery
-        d = self._demand
-        sw_on = self._sw_on
-        d[: self._n_hk] = self._hk_power
-        d[self._pump_sw0 : self._slot_sw0] = self._p_power
-        d[self._slot_sw0 :] = self._slot_demand()
-        d *= sw_on
-        demand_w = float(d.sum())
+        demand_changed = self._slots_dirty
+        if demand_changed:
+            self._refresh_slot_demand()
+        demand_w = self._hk_on_w + self._pump_power_w + self._s_demand_w
         array_w = sum(self._w_avail)
         cap_j = self._b_capacity_wh * 3600.0
         e_avail_floor = max(0.0, (self._b_soc - b.min_soc) * cap_j)
         b_max = min(b.max_discharge_power_w, e_avail_floor * b.discharge_efficiency / dt_s)
+        served_changed = False
         if demand_w <= array_w + b_max:
             if not self._all_served:
                 self._sw_served[:] = True
                 self._all_served = True
-                self._after_served_change()
+                served_changed = True
             served_w = demand_w
         else:
-            e_avail_zero = max(0.0, self._b_soc * cap_j)
-            b_max0 = min(b.max_discharge_power_w, e_avail_zero * b.discharge_efficiency / dt_s)
-            crit = d * self._sw_critical
-            crit_w = float(crit.sum())
-            served = np.zeros(d.shape[0], dtype=bool)
-            if crit_w <= array_w + b_max0:
-                served |= self._sw_critical
-                rest = array_w + b_max - crit_w
-                nonc = np.where(self._sw_critical, 0.0, d)
-                served |= serve_by_priority(nonc, self._sw_order, rest) & ~self._sw_critical
-            else:
-                served = serve_by_priority(d, self._sw_order, array_w + b_max0)
-            served |= d == 0.0
-            self._sw_served[:] = served
-            self._all_served = False
-            self._after_served_change()
-            served_w = float((d * served).sum())
-        self._sw_power = d * self._sw_served
+            served_w, served_changed = self._shed(array_w, b_max, cap_j, dt_s)
+        if served_changed:
+            new_p = [bool(x) for x in self._sw_served[self._pump_sw0 : self._slot_sw0]]
+            if new_p != self._p_served:
+                self._p_served = new_p
+                self._flows_dirty = True
+        if served_changed or demand_changed:
+            self._refresh_slot_power()
         if array_w >= served_w:
             headroom_j = max(0.0, (1.0 - self._b_soc) * cap_j)
             charge_w = min(
@@ -570,12 +640,9 @@ class Spacecraft:
         else:
             batt_w = served_w - array_w
             array_used = array_w
-        # share array power between wings in proportion to availability
-        if array_w > 0.0:
-            frac = array_used / array_w
-            self._w_power = [p * frac for p in self._w_avail]
-        else:
-            self._w_power = [0.0] * len(self._w_avail)
+        # the arrays share the power drawn in proportion to what each can give
+        frac = array_used / array_w if array_w > 0.0 else 0.0
+        self._w_power = [p * frac for p in self._w_avail]
         self._bus_array_w = array_used
         self._bus_load_w = served_w
         self._bus_demand_w = demand_w
@@ -599,88 +666,127 @@ class Spacecraft:
             self._b_current = batt_w / ocv if ocv > 0 else 0.0
         self._b_voltage = battery_terminal_voltage_v(ocv, self._b_current, r)
         # battery heat: conversion losses into a node tied to its sink
-        heat = loss / dt_s
         c = b.thermal_mass_j_per_k / dt_s
         g = b.conductance_to_sink_w_per_k
-        self._b_temp = (c * self._b_temp + heat + g * b.sink_temp_k) / (c + g)
+        self._b_temp = (c * self._b_temp + loss / dt_s + g * b.sink_temp_k) / (c + g)
         e = self._energy
         e["array_j"] += array_used * dt_s
         e["load_j"] += served_w * dt_s
         e["battery_stored_change_j"] += d_stored
         e["battery_loss_j"] += loss
-        self._s_power = self._sw_power[self._slot_sw0 :]
-
-    _all_served = True
-
-    def _after_served_change(self) -> None:
-        served = self._sw_served
-        self._p_served = [bool(x) for x in served[self._pump_sw0 : self._slot_sw0]]
+        e["compute_heat_j"] += self._s_power_w * dt_s
+        e["pump_heat_j"] += self._pump_heat_w * dt_s
 
     # thermal -----------------------------------------------------------------------------
 
-    def _refresh_dt(self, dt_s: float) -> None:
+    def _shed(self, array_w: float, b_max: float, cap_j: float, dt_s: float) -> tuple[float, bool]:
+        """Bus protection when demand exceeds array + battery: serve loads by priority.
+
+        Priority-0 (critical) loads may draw the battery below its floor; the rest must fit in
+        array + battery above the floor. The demand order is cached, so a step where the cut
+        does not move costs one search.
+        """
+        b = self.config.battery
+        key = (self._demand_version, tuple(self._p_power))
+        crit = self._sw_critical
+        if key != self._shed_key:
+            d = self._demand
+            d[: self._n_hk] = self._hk_power
+            d[self._pump_sw0 : self._slot_sw0] = self._p_power
+            d[self._slot_sw0 :] = self._s_demand
+            d *= self._sw_on
+            self._shed_key = key
+            self._shed_crit_w = float((d * crit).sum())
+            self._shed_cum = np.cumsum(np.where(crit, 0.0, d)[self._sw_order])
+            self._shed_k = -1
+        d = self._demand
+        crit_w = self._shed_crit_w
+        e_avail_zero = max(0.0, self._b_soc * cap_j)
+        b_max0 = min(b.max_discharge_power_w, e_avail_zero * b.discharge_efficiency / dt_s)
+        if crit_w <= array_w + b_max0:
+            k = served_count(self._shed_cum, array_w + b_max - crit_w)
+            served_w = crit_w + (float(self._shed_cum[k - 1]) if k > 0 else 0.0)
+            if k == self._shed_k and not self._all_served:
+                return served_w, False
+            self._shed_k = k
+            served = crit.copy()
+            served[self._sw_order[:k]] = True
+        else:
+            self._shed_k = -1
+            served = serve_by_priority(d, self._sw_order, array_w + b_max0)
+            served_w = float((d * served).sum())
+        served |= d == 0.0
+        changed = self._all_served or not np.array_equal(served, self._sw_served)
+        self._sw_served[:] = served
+        self._all_served = False
+        return served_w, changed
+
+    def _refresh_coeffs(self, dt_s: float) -> None:
+        """Coefficients of the linear thermal network; they change only with dt, flow,
+        inventory and board resistance, so they are computed once and reused."""
         self._dt_cache = dt_s
-        self._s_decay = np.exp(-dt_s / (self._s_r * self._s_c))
+        self._coeff_dirty = False
+        cp = self._l_cp
+        self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
+        self._s_pr = self._s_power * self._s_r
         self._s_c_dt = self._s_c / dt_s
+        self._cp_g = hx_conductance_w_per_k(
+            self._cp_ua,
+            self._l_flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
+            cp[self._cp_loop],
+        )
+        self._rp_g = hx_conductance_w_per_k(
+            self._rp_ua,
+            self._l_flow[self._rp_loop] / self._rp_per_loop[self._rp_loop],
+            cp[self._rp_loop],
+        )
+        # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
+        inv = np.maximum(self._l_inv, 0.01 * np.asarray(self._l_inv_nom))
+        leg_c = inv * cp * 0.5
+        self._tn_c = np.concatenate([self._cp_c, leg_c, self._rp_c, leg_c])
+        lm = coolant_network_matrix(
+            len(self._loop_ids),
+            self._cp_loop,
+            self._cp_g,
+            self._rp_loop,
+            self._rp_g,
+            self._l_flow * cp,
+        )
+        self._tn_m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
         self._rp_c_dt = self._rp_c / dt_s
 
     def _step_thermal(self, dt_s: float) -> None:
-        if dt_s != self._dt_cache:
-            self._refresh_dt(dt_s)
-        nl = len(self._loop_ids)
-        cp = self._l_cp
-        flow = self._l_flow
-        mcp = flow * cp
-        t_s = self._l_supply
-        # boards -> plates (exact exponential step per die)
-        p = self._s_power
-        new_die = board_die_temp_step_k(
-            self._s_temp, self._cp_temp[self._s_plate], p, self._s_r, self._s_c, dt_s, self._s_decay
+        if self._coeff_dirty or dt_s != self._dt_cache:
+            self._refresh_coeffs(dt_s)
+        # boards: exact exponential step of each die toward plate + P·R (plates held)
+        old = self._s_temp
+        new_die = die_temp_relax_k(
+            old, self._cp_temp.take(self._s_plate), self._s_pr, self._s_decay
         )
-        q_b = p - self._s_c_dt * (new_die - self._s_temp)
         self._s_temp = new_die
-        q_plate = np.bincount(self._s_plate, weights=q_b, minlength=len(self._plate_ids))
-        # plates -> coolant supply (ε-NTU stream conductance)
-        g_plate = hx_conductance_w_per_k(
-            self._cp_ua, flow[self._cp_loop] / self._cp_per_loop[self._cp_loop], cp[self._cp_loop]
-        )
-        ts_plate = t_s[self._cp_loop]
-        new_cp = implicit_node_temp_k(self._cp_temp, self._cp_c, dt_s, q_plate, g_plate, ts_plate)
-        self._cp_temp = new_cp
-        q_cool = np.bincount(self._cp_loop, weights=g_plate * (new_cp - ts_plate), minlength=nl)
-        # hot leg (return) node: half the inventory, fed by the supply stream
-        c_leg = self._l_inv * cp * 0.5
-        q_in = q_cool + self._l_pump_heat
-        t_r = implicit_node_temp_k(self._l_return, c_leg, dt_s, q_in, mcp, t_s)
-        self._l_return = t_r
-        self._l_heat = q_in
-        # radiator panels
-        g_pan = hx_conductance_w_per_k(
-            self._rp_ua, flow[self._rp_loop] / self._rp_per_loop[self._rp_loop], cp[self._rp_loop]
-        )
-        tr_pan = t_r[self._rp_loop]
-        tp = self._rp_temp
-        absorbed = self._panel_absorbed_w() if self._rp_env else 0.0
-        new_tp = radiating_node_temp_k(
-            tp, self._rp_c, dt_s, absorbed, g_pan, tr_pan, self._rp_area_rad, self._rp_eps
-        )
-        q_pan = g_pan * (tr_pan - new_tp)
-        radiated = absorbed + q_pan - self._rp_c_dt * (new_tp - tp)
-        self._rp_temp = new_tp
-        q_out = np.bincount(self._rp_loop, weights=q_pan, minlength=nl)
-        # cold leg (supply) node
-        self._l_supply = implicit_node_temp_k(t_s, c_leg, dt_s, -q_out, mcp, t_r)
-        en = self._energy
-        en["compute_heat_j"] += float(p.sum()) * dt_s
-        en["pump_heat_j"] += float(self._l_pump_heat.sum()) * dt_s
-        en["radiated_j"] += float(radiated.sum()) * dt_s
+        # heat reaching each plate = P − C·dT/dt of its dies, so energy is kept exactly
+        dq = self._board_group_sum((new_die - old) * self._s_c_dt)
+        np.subtract(self._plate_p, dq, out=self._q_plate)
         if self._rp_env:
-            en["absorbed_env_j"] += float(np.sum(absorbed)) * dt_s
-        if self._s_temp.max() > self._s_shutdown_floor_k:
+            self._absorb_environment(dt_s)
+        # plates, coolant legs and panels: one backward-Euler step of the linear network ...
+        network_step_k(self._tn_m, self._tn_c_dt, self._tn, self._q_ext, out=self._tn)
+        # ... then the panels' εσT⁴ emission (operator splitting)
+        tp = self._rp_temp
+        new_tp = radiation_step_k(tp, self._rp_c_dt, self._rp_kemit)
+        self._energy["radiated_j"] += float(np.dot(self._rp_c, tp - new_tp))
+        tp[:] = new_tp
+        if np.maximum.reduce(new_die) > self._s_shutdown_floor_k:
             self._check_thermal_shutdown()
         if self._boards:
             for i, board in self._boards.items():
-                board.set_die_temp_k(float(self._s_temp[i]))
+                board.set_die_temp_k(float(new_die[i]))
+
+    def _board_group_sum(self, w: np.ndarray) -> np.ndarray:
+        """Per-plate sums of a per-board quantity."""
+        if self._s_starts is not None:
+            return np.add.reduceat(w, self._s_starts)
+        return np.bincount(self._s_plate, weights=w, minlength=len(self._plate_ids))
 
     def _check_thermal_shutdown(self) -> None:
         trip = (self._s_temp > self._s_shutdown_k) & self._s_enabled & ~self._s_tshut
@@ -688,21 +794,36 @@ class Spacecraft:
             self._s_tshut |= trip
             self._slots_dirty = True
 
+    def _absorb_environment(self, dt_s: float) -> None:
+        """Absorbed sunlight, albedo and Earth IR into the panels' heat input (hot path)."""
+        # both fluxes are linear in their driver, so unit values computed once by
+        # panel_absorbed_w_per_m2 are scaled here
+        sun = self._illum * self._sun_unit_w_m2
+        c = self._cos_beta * math.cos(self._phase)
+        albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
+        if sun != self._absorbed_sun:
+            self._absorbed_sun = sun
+            self._absorbed_base = self._k_sun * sun + self._k_ir
+        np.multiply(self._k_albedo, albedo, out=self._q_panel)
+        self._q_panel += self._absorbed_base
+        total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
+        self._energy["absorbed_env_j"] += total * dt_s
+
     def _panel_absorbed_w(self) -> np.ndarray:
-        # panel normals along ±orbit normal: the Sun lights one face at |sin β|
-        sun_face = abs(math.sin(self._beta))
-        albedo_cos = math.cos(self._beta) * math.cos(self._phase)
-        per_m2_lit = panel_absorbed_w_per_m2(
-            self._illum, sun_face, albedo_cos, self._rp_vf, 1.0, 0.0
+        """Absorbed environment per panel (W); normals along ±orbit normal, so the Sun lights
+        one face at |sin β|; albedo and Earth IR reach every face."""
+        sun = panel_absorbed_w_per_m2(self._illum, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
+        albedo = panel_absorbed_w_per_m2(
+            0.0, 0.0, self._cos_beta * math.cos(self._phase), self._rp_vf, 1.0, 0.0
         )
-        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
-        sun_only = panel_absorbed_w_per_m2(self._illum, sun_face, 0.0, 0.0, 1.0, 0.0)
-        albedo_only = per_m2_lit - sun_only
-        faces = self._rp_faces
-        # direct sunlight on one face; albedo and IR on every face
-        return self._rp_area_face * (
-            self._rp_alpha * (sun_only + albedo_only * faces) + self._rp_eps * ir * faces
-        )
+        key = (sun, albedo)
+        if key != self._absorbed_key:
+            self._absorbed_key = key
+            self._absorbed = self._k_sun * sun + self._k_albedo * albedo + self._k_ir
+            self._absorbed_total_w = (
+                self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
+            )
+        return self._absorbed
 
     # upsets ------------------------------------------------------------------------------
 
@@ -710,11 +831,12 @@ class Spacecraft:
         key = (self._in_saa, self._seu_version)
         if key != self._seu_cache_key:
             self._seu_cache_key = key
-            rate = self._s_seu_base * self._s_seu_mult
-            if self._in_saa:
-                rate = rate * self._saa_factor
-            self._seu_cum = np.cumsum(rate / SECONDS_PER_YEAR)
+            rate = seu_rate_per_s(
+                self._s_seu_base * self._s_seu_mult, self._in_saa, self._saa_factor
+            )
+            self._seu_cum = np.cumsum(rate)
             self._seu_total_per_s = float(self._seu_cum[-1]) if len(rate) else 0.0
+        # one Poisson process for all boards, thinned to unpowered boards (no state to upset)
         self._seu_hazard += self._seu_total_per_s * dt_s
         while self._seu_hazard >= self._seu_threshold:
             self._seu_hazard -= self._seu_threshold
@@ -722,7 +844,7 @@ class Spacecraft:
             x = self._seu_rng.random() * self._seu_total_per_s
             i = min(int(np.searchsorted(self._seu_cum, x, side="right")), len(self._seu_cum) - 1)
             if self._s_power[i] <= 0.0:
-                continue  # unpowered boards hold no state to upset
+                continue
             self._s_seu[i] += 1
             if self._seu_rng.random() < self._s_unc_frac[i]:
                 self._s_unc[i] += 1
@@ -733,9 +855,11 @@ class Spacecraft:
         for li, leak in enumerate(self._l_leak):
             if leak > 0.0:
                 self._l_inv[li] = max(0.0, self._l_inv[li] - leak * dt_s)
+                self._coeff_dirty = True
         for i, wear in enumerate(self._p_wear_per_s):
             if wear > 0.0:
                 self._p_head[i] = max(self._p_min_head[i], self._p_head[i] - wear * dt_s)
+        self._flows_dirty = True
 
     # control law -------------------------------------------------------------------------
 
@@ -777,7 +901,7 @@ class Spacecraft:
             changed = True
         if changed:
             self._slots_dirty = True
-        for li, lp in enumerate(self.config.loops):
+        for li in range(len(self._loop_ids)):
             idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
             a = idx[0]
             usable = [i for i in idx if not self._p_seized[i] and self._sw_on[self._pump_sw0 + i]]
@@ -785,12 +909,16 @@ class Spacecraft:
                 continue
             primary = a if a in usable else usable[0]
             for i in idx:
-                self._p_running[i] = i == primary
+                if self._p_running[i] != (i == primary):
+                    self._p_running[i] = i == primary
+                    self._flows_dirty = True
             p = self._p_cfg[primary]
-            # warmer return -> faster pump; 330 K nominal, full speed at 350 K
+            # warmer return -> faster pump; 330 K nominal, full speed at 350 K; 50 rpm steps
             frac = 0.5 + 0.5 * (float(self._l_return[li]) - 330.0) / 20.0
-            self._p_target[primary] = p.max_speed_rpm * max(0.3, min(1.0, frac))
-            _ = lp
+            target = round(p.max_speed_rpm * max(0.3, min(1.0, frac)) / 50.0) * 50.0
+            if target != self._p_target[primary]:
+                self._p_target[primary] = target
+                self._flows_dirty = True
 
     # ------------------------------------------------------------------------------ faults
 
@@ -932,7 +1060,7 @@ class Spacecraft:
             "supply_temp_k": float(self._l_supply[li]),
             "return_temp_k": float(self._l_return[li]),
             "inventory_kg": float(self._l_inv[li]),
-            "heat_load_w": float(self._l_heat[li]),
+            "heat_load_w": float(self._loop_heat_w()[li]),
         }
 
     def _read_radsensor(self, i: int) -> dict[str, float | int | bool | str]:
@@ -993,12 +1121,18 @@ class Spacecraft:
             "load_power_w": float(self._bus_load_w),
             "demand_power_w": float(self._bus_demand_w),
         }
+        sw_power = self._switch_power_w()
         for k, n in enumerate(self._sw_names):
             out[f"{n}_on"] = bool(self._sw_on[k])
             out[f"{n}_tripped"] = bool(self._sw_tripped[k])
             out[f"{n}_shed"] = bool(self._sw_on[k] and not self._sw_served[k])
-            out[f"{n}_current_a"] = float(self._sw_power[k] / v)
+            out[f"{n}_current_a"] = float(sw_power[k] / v)
         return out
+
+    def _switch_power_w(self) -> np.ndarray:
+        p = np.concatenate([self._hk_power, np.asarray(self._p_power, dtype=float), self._s_power])
+        p[: self._slot_sw0] *= self._sw_on[: self._slot_sw0] & self._sw_served[: self._slot_sw0]
+        return p
 
     def _slot_state(self, i: int) -> str:
         if not self._sw_on[self._slot_sw0 + i]:
@@ -1090,6 +1224,7 @@ class Spacecraft:
             if self._p_seized[i]:
                 raise DeviceError("device_fault", f"{pid} is seized")
             self._p_target[i] = v
+            self._invalidate()
             return
         if command == "stop":
             self._p_running[i] = False
@@ -1099,14 +1234,8 @@ class Spacecraft:
             if self._p_seized[i]:
                 raise DeviceError("device_fault", f"{pid} is seized and cannot start")
             self._p_running[i] = True
+        self._invalidate()
         self._update_flows(0.0)
-        self._refresh_pump_demand()
-
-    def _refresh_pump_demand(self) -> None:
-        self._demand[self._pump_sw0 : self._slot_sw0] = self._p_power
-        self._sw_power[self._pump_sw0 : self._slot_sw0] = (
-            np.asarray(self._p_power) * (self._sw_on[self._pump_sw0 : self._slot_sw0])
-        )
 
     def _cmd_wing(self, i: int, command: str, args: dict[str, Any]) -> None:
         wid = f"wing.{self._wing_ids[i]}"
@@ -1138,13 +1267,13 @@ class Spacecraft:
         else:
             self._s_enabled[i] = False
             self._power_cycle_slot(i)
-        self._slots_dirty = True
+        self._invalidate()
 
     def _power_cycle_slot(self, i: int) -> None:
         """Removing power clears a latch-up and a thermal shutdown."""
         self._s_latched[i] = False
         self._s_tshut[i] = False
-        self._slots_dirty = True
+        self._invalidate()
 
     def _cmd_pdu(self, _: int, command: str, args: dict[str, Any]) -> None:
         name = args.get("switch")
@@ -1165,46 +1294,50 @@ class Spacecraft:
                 raise DeviceError("device_fault", f"switch {name} trips again (load fault)")
             self._sw_tripped[k] = False
             self._sw_on[k] = True
+        self._invalidate()
         if self._pump_sw0 <= k < self._slot_sw0:
             self._update_flows(0.0)
-            self._refresh_pump_demand()
-        self._slots_dirty = True
 
     # ------------------------------------------------------------------------------ truth
 
     def _thermal_energy_j(self) -> float:
-        return float(
-            (self._s_c * self._s_temp).sum()
-            + (self._cp_c * self._cp_temp).sum()
-            + (self._rp_c * self._rp_temp).sum()
-            + (self._l_inv * self._l_cp * 0.5 * (self._l_supply + self._l_return)).sum()
+        return float((self._s_c * self._s_temp).sum() + (self._tn_c * self._tn).sum())
+
+    def _loop_heat_w(self) -> np.ndarray:
+        """Heat the coolant picks up from its plates (at their present temperatures) and pumps."""
+        q = self._cp_g * (self._cp_temp - self._l_supply[self._cp_loop])
+        return np.bincount(self._cp_loop, weights=q, minlength=len(self._loop_ids)) + (
+            self._l_pump_heat
         )
+
+    def _energy_snapshot(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:
         """Ground-truth snapshot for tests and what-if output (not a device)."""
         sun = sun_vector_body(self._phase, self._beta)
         return {
-            "time_s": self.time_s,
-            "orbit_phase_rad": self._phase,
-            "orbit_phase_deg": math.degrees(self._phase),
-            "illumination": self._illum,
-            "eclipse": self._illum <= 0.0,
-            "sun_vector_body": sun,
-            "latitude_deg": self._lat,
-            "longitude_deg": self._lon,
-            "in_saa": self._in_saa,
-            "array_power_w": self._bus_array_w,
-            "array_available_w": sum(self._w_avail),
-            "load_power_w": self._bus_load_w,
-            "demand_power_w": self._bus_demand_w,
+            "time_s": float(self.time_s),
+            "orbit_phase_rad": float(self._phase),
+            "orbit_phase_deg": float(math.degrees(self._phase)),
+            "illumination": float(self._illum),
+            "eclipse": bool(self._illum <= 0.0),
+            "sun_vector_body": [float(c) for c in sun],
+            "latitude_deg": float(self._lat),
+            "longitude_deg": float(self._lon),
+            "in_saa": bool(self._in_saa),
+            "array_power_w": float(self._bus_array_w),
+            "array_available_w": float(sum(self._w_avail)),
+            "load_power_w": float(self._bus_load_w),
+            "demand_power_w": float(self._bus_demand_w),
             "compute_power_w": float(self._s_power.sum()),
             "pump_power_w": float(sum(self._p_power)),
-            "battery_soc": self._b_soc,
-            "battery_power_w": self._b_power,
+            "battery_soc": float(self._b_soc),
+            "battery_power_w": float(self._b_power),
             "shed_loads": [
                 n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
             ],
-            "wing_temp_k": list(self._w_temp),
+            "wing_temp_k": [float(x) for x in self._w_temp],
             "board_die_temp_k": self._s_temp.tolist(),
             "cold_plate_temp_k": self._cp_temp.tolist(),
             "loop_supply_temp_k": self._l_supply.tolist(),
@@ -1215,9 +1348,9 @@ class Spacecraft:
             "radiator_absorbed_w": (
                 self._panel_absorbed_w().tolist() if self._rp_env else [0.0] * len(self._rp_temp)
             ),
-            "battery_temp_k": self._b_temp,
-            "energy_j": dict(self._energy),
-            "thermal_energy_change_j": self._thermal_energy_j() - self._thermal_energy_0_j,
+            "battery_temp_k": float(self._b_temp),
+            "energy_j": self._energy_snapshot(),
+            "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),
             "seu_total": int(self._s_seu.sum()),
             "uncorrectable_total": int(self._s_unc.sum()),
         }

@@ -21,13 +21,20 @@ from hwsim.model.constants import (
 )
 
 __all__ = [
+    "board_die_decay",
     "board_die_temp_step_k",
+    "coolant_network_matrix",
+    "die_temp_relax_k",
     "earth_view_factor_vertical_plate",
     "hx_conductance_w_per_k",
+    "implicit_network_operator",
+    "implicit_node_coefficients",
     "implicit_node_temp_k",
+    "network_step_k",
     "panel_absorbed_w_per_m2",
     "radiated_power_w",
     "radiating_node_temp_k",
+    "radiation_step_k",
     "radiator_equilibrium_temp_k",
 ]
 
@@ -92,6 +99,18 @@ def implicit_node_temp_k(
     )
 
 
+def implicit_node_coefficients(
+    capacity_j_per_k: F, dt_s: float, conductance_w_per_k: F
+) -> tuple[F, F, F]:
+    """(a, b, k) such that :func:`implicit_node_temp_k` = a·T + b·T_nb + k·Q.
+
+    They change only with dt and conductance, so a stepped model can compute them once.
+    """
+    c = capacity_j_per_k / dt_s
+    k = 1.0 / (c + conductance_w_per_k)
+    return c * k, conductance_w_per_k * k, k
+
+
 def radiating_node_temp_k(
     temp_k: F,
     capacity_j_per_k: F,
@@ -111,6 +130,11 @@ def radiating_node_temp_k(
     )
 
 
+def board_die_decay(dt_s: float, die_to_plate_k_per_w: F, thermal_mass_j_per_k: F) -> F:
+    """exp(−dt/RC): the fraction of a die's excess temperature left after one step."""
+    return np.exp(-dt_s / (die_to_plate_k_per_w * thermal_mass_j_per_k))
+
+
 def board_die_temp_step_k(
     die_temp_k: F,
     plate_temp_k: F,
@@ -118,13 +142,94 @@ def board_die_temp_step_k(
     die_to_plate_k_per_w: F,
     thermal_mass_j_per_k: F,
     dt_s: float,
-    decay: F | None = None,
 ) -> F:
-    """Exact step of C dT/dt = P − (T − T_plate)/R with T_plate held (any dt is stable).
+    """Exact step of C dT/dt = P − (T − T_plate)/R with T_plate held (any dt is stable)."""
+    return die_temp_relax_k(
+        die_temp_k,
+        plate_temp_k,
+        power_w * die_to_plate_k_per_w,
+        board_die_decay(dt_s, die_to_plate_k_per_w, thermal_mass_j_per_k),
+    )
 
-    ``decay`` = exp(−dt/RC) may be passed precomputed (it only changes with dt or R).
-    """
-    t_inf = plate_temp_k + power_w * die_to_plate_k_per_w
-    if decay is None:
-        decay = np.exp(-dt_s / (die_to_plate_k_per_w * thermal_mass_j_per_k))
+
+def die_temp_relax_k(die_temp_k: F, plate_temp_k: F, steady_rise_k: F, decay: F) -> F:
+    """:func:`board_die_temp_step_k` with P·R and exp(−dt/RC) precomputed (hot path)."""
+    t_inf = plate_temp_k + steady_rise_k
     return t_inf + (die_temp_k - t_inf) * decay
+
+
+def radiation_step_k(
+    temp_k: np.ndarray, capacity_per_dt_w_per_k: np.ndarray, emission_coeff_w_per_k4: np.ndarray
+) -> np.ndarray:
+    """Point-implicit emission-only step: C/dt·(T' − T) = −(e + e'·(T' − T)), e = kT⁴.
+
+    ``emission_coeff_w_per_k4`` is εσA (A = all radiating faces). Used after a linear network
+    step (operator splitting); stable for any dt since T' stays between 0 and T.
+    """
+    t2 = temp_k * temp_k
+    e = emission_coeff_w_per_k4 * t2 * t2
+    return temp_k - e / (capacity_per_dt_w_per_k + 4.0 * e / temp_k)
+
+
+def coolant_network_matrix(
+    n_loops: int,
+    plate_loop: np.ndarray,
+    plate_g_w_per_k: np.ndarray,
+    panel_loop: np.ndarray,
+    panel_g_w_per_k: np.ndarray,
+    stream_w_per_k: np.ndarray,
+) -> np.ndarray:
+    """Conductance/advection matrix L (C dT/dt = −L·T + Q) of the pumped loops.
+
+    Node order: cold plates, hot legs (one per loop), radiator panels, cold legs. A plate
+    exchanges G_j (ε-NTU stream conductance) with its loop's cold (supply) leg and the heat
+    arrives in the hot leg; a panel exchanges G_k with the hot leg and the heat leaves the cold
+    leg; the stream ṁc_p carries the legs into each other. Every column sums to zero, so the
+    network conserves energy exactly.
+    """
+    n_p, n_k = len(plate_loop), len(panel_loop)
+    hot = n_p + np.arange(n_loops)
+    cold = n_p + n_loops + n_k + np.arange(n_loops)
+    n = n_p + 2 * n_loops + n_k
+    lm = np.zeros((n, n))
+    for j in range(n_p):
+        g, lp = plate_g_w_per_k[j], plate_loop[j]
+        lm[j, j] += g
+        lm[j, cold[lp]] -= g
+        lm[hot[lp], j] -= g
+        lm[hot[lp], cold[lp]] += g
+    for k in range(n_k):
+        g, lp = panel_g_w_per_k[k], panel_loop[k]
+        i = n_p + n_loops + k
+        lm[i, i] += g
+        lm[i, hot[lp]] -= g
+        lm[cold[lp], i] -= g
+        lm[cold[lp], hot[lp]] += g
+    for lp in range(n_loops):
+        m = stream_w_per_k[lp]
+        lm[hot[lp], hot[lp]] += m
+        lm[hot[lp], cold[lp]] -= m
+        lm[cold[lp], cold[lp]] += m
+        lm[cold[lp], hot[lp]] -= m
+    return lm
+
+
+def implicit_network_operator(
+    capacity_j_per_k: np.ndarray, dt_s: float, l_matrix: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(M, C/dt) with M = (C/dt + L)⁻¹: the backward-Euler step is T' = M·(C/dt·T + Q)."""
+    c_dt = capacity_j_per_k / dt_s
+    return np.linalg.inv(np.diag(c_dt) + l_matrix), c_dt
+
+
+def network_step_k(
+    operator: np.ndarray,
+    capacity_per_dt_w_per_k: np.ndarray,
+    temp_k: np.ndarray,
+    heat_in_w: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """One backward-Euler step of the linear network (see :func:`implicit_network_operator`)."""
+    rhs = capacity_per_dt_w_per_k * temp_k
+    rhs += heat_in_w
+    return np.matmul(operator, rhs, out=out)
