@@ -308,13 +308,13 @@ class _SlotParams(_Frozen):
 
 
 class SlotConfig(_SlotParams):
-    slot_id: str = Field(description="Three-digit slot id", pattern=r"^\d{3}$")
+    slot_id: str = Field(description="Slot id: three digits (four above 999)", pattern=r"^\d{3,4}$")
     cold_plate_id: str = Field(description="Cold plate the board is mounted on")
 
 
 class SlotGroupConfig(_SlotParams):
-    count: int = Field(ge=1, le=10000, description="Number of identical slots")
-    first_slot: int = Field(1, ge=1, le=999, description="Number of the first slot")
+    count: int = Field(ge=1, le=9999, description="Number of identical slots")
+    first_slot: int = Field(1, ge=1, le=9999, description="Number of the first slot")
     cold_plate_ids: list[str] = Field(
         min_length=1, description="Cold plates, assigned in contiguous blocks"
     )

@@ -1,0 +1,91 @@
+"""Stepped hwsim physics speed: real-time factor at a 1 s step, and scaling with board count.
+
+Run: ``python bench/bench_hwsim_physics.py [--quick]``. Prints one JSON object per line:
+``{"name", "value", "unit", "baseline", "ratio"}``. The baseline is real time (1 simulated
+second per wall second); for the ``*_rtf`` lines the ratio is value / target, the target being
+100 000x (one day of mission time in under a second at a 1 s step, ~10 us per step); the
+``*_vs_realtime`` lines give the raw factor (ratio = value / 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from hwsim.config import SpacecraftConfig, default_config, parse_config
+from hwsim.model import Spacecraft
+
+TARGET_RTF = 100_000.0
+STEP_S = 1.0
+
+
+def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> None:
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "value": round(value, 3),
+                "unit": unit,
+                "baseline": baseline,
+                "ratio": round(ratio, 4),
+            }
+        ),
+        flush=True,
+    )
+
+
+def with_slots(base: SpacecraftConfig, n_slots: int) -> SpacecraftConfig:
+    """The default spacecraft with ``n_slots`` boards sharing the same 150 kW peak."""
+    data = base.model_dump(mode="python")
+    group = data["compute"]["slot_groups"][0]
+    group["count"] = n_slots
+    group["peak_w"] = 150_000.0 / n_slots
+    group["idle_w"] = 22_500.0 / n_slots
+    return parse_config(data)
+
+
+def measure(config: SpacecraftConfig, sim_seconds: float, repeats: int) -> float:
+    """Best real-time factor over ``repeats`` runs of ``sim_seconds`` at a 1 s step."""
+    best = 0.0
+    for r in range(repeats):
+        sc = Spacecraft(config, seed=r)
+        sc.run(600.0, STEP_S)  # warm caches and leave the t=0 transient
+        steps = int(sim_seconds / STEP_S)
+        step = sc.step
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(STEP_S)
+        wall = time.perf_counter() - t0
+        best = max(best, steps * STEP_S / wall)
+    return best
+
+
+def report(name: str, rtf: float) -> None:
+    emit(f"{name}_rtf", rtf, "sim_s/wall_s", 1.0, rtf / TARGET_RTF)
+    emit(f"{name}_vs_realtime", rtf, "x", 1.0, rtf / 1.0)
+    # step time against the ~10 us/step the target implies (ratio > 1: slower than target)
+    us = 1e6 * STEP_S / rtf
+    emit(f"{name}_step_time", us, "us/step", 1e6 * STEP_S / TARGET_RTF, us / (1e6 / TARGET_RTF))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one orbit per case, one repeat")
+    args = parser.parse_args()
+    base = default_config()
+    day = 86_400.0
+    orbit = 5_801.0
+    report(
+        "hwsim_physics_default_1s",
+        measure(base, orbit if args.quick else day, 1 if args.quick else 2),
+    )
+    for n in (10, 100, 1000):
+        report(
+            f"hwsim_physics_{n}_slots_1s",
+            measure(with_slots(base, n), orbit, 1 if args.quick else 2),
+        )
+
+
+if __name__ == "__main__":
+    main()
