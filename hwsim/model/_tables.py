@@ -8,7 +8,7 @@ R = RegisterInfo
 C = CommandInfo
 
 PUMP_REGISTERS = {
-    "state": R(unit="enum", description="running | off | seized | unpowered"),
+    "state": R(unit="enum", description="running, off, seized, unpowered"),
     "speed_rpm": R(unit="rpm", description="Shaft speed"),
     "target_speed_rpm": R(unit="rpm", description="Commanded speed"),
     "flow_kg_s": R(unit="kg/s", description="Mass flow through this pump"),
@@ -43,7 +43,7 @@ WING_REGISTERS = {
     "drive_angle_deg": R(unit="deg", description="Array drive angle"),
     "target_angle_deg": R(unit="deg", description="Commanded angle when not tracking"),
     "tracking": R(unit="bool", description="Sun tracking enabled"),
-    "drive_state": R(unit="enum", description="ok | stuck (drive does not follow commands)"),
+    "drive_state": R(unit="enum", description="ok, stuck (drive does not follow commands)"),
     "incidence_cos": R(unit="", description="Cosine of the Sun incidence on the array"),
     "available_power_w": R(unit="W", description="Power the array could deliver now"),
     "power_w": R(unit="W", description="Power delivered to the bus"),
@@ -51,7 +51,7 @@ WING_REGISTERS = {
     "current_a": R(unit="A", description="Array current"),
     "temp_k": R(unit="K", description="Cell temperature"),
     "mppt_enabled": R(unit="bool", description="MPPT commanded on"),
-    "mppt_state": R(unit="enum", description="tracking | off | failed"),
+    "mppt_state": R(unit="enum", description="tracking, off, failed"),
 }
 WING_COMMANDS = {
     "set_tracking": C(description="Enable/disable Sun tracking", args={"enabled": "bool"}),
@@ -76,7 +76,7 @@ SLOT_REGISTERS = {
     "kind": R(unit="enum", description="Board kind name"),
     "power_state": R(
         unit="enum",
-        description="on | off | shed | latched | thermal_shutdown | unpowered (PDU switch off)",
+        description="on, off, shed, latched, thermal_shutdown, unpowered (PDU switch off)",
     ),
     "powered": R(unit="bool", description="Board is drawing power"),
     "utilisation": R(unit="", description="Commanded utilisation 0..1"),
