@@ -78,7 +78,7 @@ def panel_absorbed_w_per_m2(
     return direct + albedo + ir
 
 
-def hx_conductance_w_per_k(ua_w_per_k: F, flow_kg_s: F, cp_j_per_kg_k: float) -> F:
+def hx_conductance_w_per_k(ua_w_per_k: F, flow_kg_s: F, cp_j_per_kg_k: F) -> F:
     """Effective stream conductance ε·ṁc_p with ε = 1 − exp(−UA/ṁc_p) (0 at zero flow)."""
     mcp = np.maximum(flow_kg_s * cp_j_per_kg_k, 1e-12)
     return mcp * (1.0 - np.exp(-ua_w_per_k / mcp))

@@ -10,9 +10,14 @@ from hwsim.model import Spacecraft
 from hwsim.model.constants import SIGMA_W_M2_K4
 from hwsim.model.thermal import (
     board_die_temp_step_k,
+    coolant_network_matrix,
     earth_view_factor_vertical_plate,
+    implicit_network_operator,
+    implicit_node_coefficients,
     implicit_node_temp_k,
+    network_step_k,
     radiating_node_temp_k,
+    radiation_step_k,
     radiator_equilibrium_temp_k,
 )
 
@@ -96,3 +101,46 @@ def test_thermal_energy_is_conserved_over_an_orbit(ai1) -> None:
     net = e["compute_heat_j"] + e["pump_heat_j"] + e["absorbed_env_j"] - e["radiated_j"]
     scale = e["compute_heat_j"]
     assert abs(net - tr["thermal_energy_change_j"]) / scale < 0.01
+
+
+def test_network_matrix_conserves_energy_and_matches_a_direct_solve() -> None:
+    plate_loop = np.array([0, 0, 1])
+    panel_loop = np.array([0, 1, 1])
+    lm = coolant_network_matrix(
+        2,
+        plate_loop,
+        np.array([900.0, 800.0, 700.0]),
+        panel_loop,
+        np.array([1500.0, 600.0, 650.0]),
+        np.array([7000.0, 3000.0]),
+    )
+    assert np.allclose(lm.sum(axis=0), 0.0)  # what leaves one node enters another
+    cap = np.linspace(1e4, 5e4, lm.shape[0])
+    temp = np.linspace(290.0, 350.0, lm.shape[0])
+    heat = np.linspace(-500.0, 2000.0, lm.shape[0])
+    m, c_dt = implicit_network_operator(cap, 5.0, lm)
+    new = network_step_k(m, c_dt, temp, heat)
+    direct = np.linalg.solve(np.diag(cap / 5.0) + lm, cap / 5.0 * temp + heat)
+    assert np.allclose(new, direct)
+    assert abs((cap * (new - temp)).sum() / 5.0 - heat.sum()) < 1e-6
+    # a huge step relaxes toward equilibrium without overshooting the range of temperatures
+    m, c_dt = implicit_network_operator(cap, 1e7, lm)
+    hot = network_step_k(m, c_dt, temp, np.zeros_like(temp))
+    assert hot.min() >= temp.min() - 1e-9 and hot.max() <= temp.max() + 1e-9
+
+
+def test_point_implicit_coefficients_and_emission_step() -> None:
+    a, b, k = implicit_node_coefficients(1000.0, 2.0, 30.0)
+    assert (
+        abs(
+            a * 300 + b * 350 + k * 40 - implicit_node_temp_k(300.0, 1000.0, 2.0, 40.0, 30.0, 350.0)
+        )
+        < 1e-12
+    )
+    t = np.array([400.0])
+    coeff = np.array([0.9 * SIGMA_W_M2_K4 * 2.0])
+    for dt in (1.0, 1e3, 1e9):
+        t2 = radiation_step_k(t, np.array([1e4 / dt]), coeff)
+        assert 0.0 < t2[0] < 400.0
+    small = radiation_step_k(t, np.array([1e6]), coeff)
+    assert abs((400.0 - small[0]) * 1e6 - coeff[0] * 400.0**4) / (coeff[0] * 400.0**4) < 1e-3
