@@ -259,9 +259,6 @@ class Spacecraft:
         self._k_sun_sum = float(self._k_sun.sum())
         self._k_albedo_sum = float(self._k_albedo.sum())
         self._k_ir_sum = float(self._k_ir.sum())
-        self._absorbed_key: tuple[float, float] | None = None
-        self._absorbed = np.zeros(len(panels))
-        self._absorbed_total_w = 0.0
         self._absorbed_sun = -1.0
         self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
         self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
@@ -795,7 +792,11 @@ class Spacecraft:
             self._slots_dirty = True
 
     def _absorb_environment(self, dt_s: float) -> None:
-        """Absorbed sunlight, albedo and Earth IR into the panels' heat input (hot path)."""
+        """Absorbed sunlight, albedo and Earth IR into the panels' heat input.
+
+        Panel normals lie along ±orbit normal: the Sun lights one face at |sin β| (edge-on at
+        β = 0); albedo and Earth IR reach every face.
+        """
         # both fluxes are linear in their driver, so unit values computed once by
         # panel_absorbed_w_per_m2 are scaled here
         sun = self._illum * self._sun_unit_w_m2
@@ -808,22 +809,6 @@ class Spacecraft:
         self._q_panel += self._absorbed_base
         total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
         self._energy["absorbed_env_j"] += total * dt_s
-
-    def _panel_absorbed_w(self) -> np.ndarray:
-        """Absorbed environment per panel (W); normals along ±orbit normal, so the Sun lights
-        one face at |sin β|; albedo and Earth IR reach every face."""
-        sun = panel_absorbed_w_per_m2(self._illum, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
-        albedo = panel_absorbed_w_per_m2(
-            0.0, 0.0, self._cos_beta * math.cos(self._phase), self._rp_vf, 1.0, 0.0
-        )
-        key = (sun, albedo)
-        if key != self._absorbed_key:
-            self._absorbed_key = key
-            self._absorbed = self._k_sun * sun + self._k_albedo * albedo + self._k_ir
-            self._absorbed_total_w = (
-                self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
-            )
-        return self._absorbed
 
     # upsets ------------------------------------------------------------------------------
 
@@ -1243,13 +1228,16 @@ class Spacecraft:
             self._w_mppt_on[i] = self._arg_bool(args, "enabled", wid)
             return
         if command == "set_tracking":
-            self._w_tracking[i] = self._arg_bool(args, "enabled", wid)
+            enabled = self._arg_bool(args, "enabled", wid)
+            if self._w_stuck[i]:
+                raise DeviceError("device_fault", f"{wid}: array drive is stuck")
+            self._w_tracking[i] = enabled
         else:
-            v = self._arg_float(args, "angle_deg", 0.0, 360.0, wid)
-            self._w_target[i] = v % 360.0
+            angle = self._arg_float(args, "angle_deg", 0.0, 360.0, wid)
+            if self._w_stuck[i]:
+                raise DeviceError("device_fault", f"{wid}: array drive is stuck")
+            self._w_target[i] = angle % 360.0
             self._w_tracking[i] = False
-        if self._w_stuck[i]:
-            raise DeviceError("device_fault", f"{wid}: array drive is stuck")
 
     def _cmd_slot(self, i: int, command: str, args: dict[str, Any]) -> None:
         sid = f"slot.{self._slot_ids[i]}"
@@ -1345,9 +1333,7 @@ class Spacecraft:
             "loop_flow_kg_s": self._l_flow.tolist(),
             "loop_inventory_kg": self._l_inv.tolist(),
             "radiator_temp_k": self._rp_temp.tolist(),
-            "radiator_absorbed_w": (
-                self._panel_absorbed_w().tolist() if self._rp_env else [0.0] * len(self._rp_temp)
-            ),
+            "radiator_absorbed_w": self._q_panel.tolist(),
             "battery_temp_k": float(self._b_temp),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),
