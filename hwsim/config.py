@@ -128,8 +128,10 @@ class WingConfig(_Frozen):
         2.0e5, gt=0, le=1e9, description="Lumped heat capacity of the wing"
     )
     initial_temp_k: float = Field(300.0, gt=50, le=500, description="Wing temperature at t=0")
-    array_drive: ArrayDriveConfig = Field(default_factory=ArrayDriveConfig)
-    mppt: MpptConfig = Field(default_factory=MpptConfig)
+    array_drive: ArrayDriveConfig = Field(
+        default_factory=ArrayDriveConfig, description="Sun-tracking array drive"
+    )
+    mppt: MpptConfig = Field(default_factory=MpptConfig, description="MPPT controller")
 
 
 # --------------------------------------------------------------------------------------- power
@@ -354,14 +356,18 @@ class ComputeConfig(_Frozen):
 
 class SpacecraftConfig(_Frozen):
     name: str = Field("AI1", description="Spacecraft name")
-    orbit: OrbitConfig = Field(default_factory=OrbitConfig)
+    orbit: OrbitConfig = Field(default_factory=OrbitConfig, description="Circular orbit")
     wings: list[WingConfig] = Field(min_length=1, max_length=8, description="Solar wings")
-    battery: BatteryConfig = Field(default_factory=BatteryConfig)
-    power_bus: PowerBusConfig = Field(default_factory=PowerBusConfig)
+    battery: BatteryConfig = Field(default_factory=BatteryConfig, description="Battery")
+    power_bus: PowerBusConfig = Field(
+        default_factory=PowerBusConfig, description="Power bus and housekeeping loads"
+    )
     loops: list[LoopConfig] = Field(min_length=1, description="Pumped coolant loops")
     cold_plates: list[ColdPlateConfig] = Field(min_length=1, description="Cold plates")
-    radiators: RadiatorsConfig
-    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    radiators: RadiatorsConfig = Field(description="Radiator panels and environment")
+    compute: ComputeConfig = Field(
+        default_factory=ComputeConfig, description="Compute slots and upset environment"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> SpacecraftConfig:
