@@ -294,7 +294,7 @@ class _SlotParams(_Frozen):
     max_die_temp_k: float = Field(368.0, gt=250, le=500, description="Maximum die temperature")
     priority: int = Field(5, ge=0, le=9, description="Shedding priority (9 shed first)")
     seu_rate_per_year: float = Field(
-        4.0, ge=0, le=1e6, description="Upsets per board-year outside the SAA"
+        1.07, ge=0, le=1e6, description="Upsets per board-year outside the SAA"
     )
     uncorrectable_fraction: float = Field(
         0.75, ge=0, le=1, description="Fraction of upsets that are uncorrectable memory errors"
