@@ -149,36 +149,32 @@ def cmd_hwsim_faults(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _simctl(endpoint: str, op: str, request_args: dict[str, Any]) -> Any:
-    import zmq.asyncio
+def _simctl(endpoint: str, call: Callable[[Any], Any]) -> Any:
+    from ground.simctl import SimControl
 
-    from computesat.clock import WallClock
-    from computesat.ports import DevicePort
+    async def run() -> Any:
+        async with SimControl(endpoint) as sim:
+            return await call(sim)
 
-    context = zmq.asyncio.Context()
-    try:
-        async with DevicePort(context, endpoint, WallClock(), timeout_s=5.0) as port:
-            return await port.request(op, args=request_args)
-    finally:
-        context.term()
+    return asyncio.run(run())
 
 
 def cmd_hwsim_inject(args: argparse.Namespace) -> int:
-    request = {"fault_id": args.fault, "target": args.target, "params": _parse_kv(args.param)}
-    if args.at is not None:
-        request["at_time_s"] = args.at
-    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "inject_fault", request))))
+    params = _parse_kv(args.param)
+    result = _simctl(
+        args.simctl_endpoint, lambda sim: sim.inject(args.fault, args.target, params, args.at)
+    )
+    print(json.dumps(result))
     return 0
 
 
 def cmd_hwsim_clear(args: argparse.Namespace) -> int:
-    request = {"fault_id": args.fault, "target": args.target}
-    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "clear_fault", request))))
+    print(json.dumps(_simctl(args.simctl_endpoint, lambda sim: sim.clear(args.fault, args.target))))
     return 0
 
 
 def cmd_hwsim_truth(args: argparse.Namespace) -> int:
-    print(json.dumps(asyncio.run(_simctl(args.simctl_endpoint, "truth", {})), indent=2))
+    print(json.dumps(_simctl(args.simctl_endpoint, lambda sim: sim.truth()), indent=2))
     return 0
 
 
@@ -350,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--at",
                 type=float,
                 default=None,
-                help="Model mission time (s) at which it activates.",
+                help="Mission time (CUC seconds, as in telemetry) at which it activates.",
             )
         action.set_defaults(handler=handler)
     truth = hwsim_commands.add_parser("truth", help="Print the model's true state.")

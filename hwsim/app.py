@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,11 +47,13 @@ class HwsimSettings(BaseModel):
     )
 
 
-async def physics_loop(model: object, clock: Clock, step_s: float, max_catch_up: int) -> None:
+async def physics_loop(
+    model: Any, clock: Clock, step_s: float, max_catch_up: int, model_epoch_ns: int
+) -> None:
     """Keep the model's time within one step of mission time, in whole fixed steps."""
     step = model.step
     step_ns = round(step_s * NS_PER_S)
-    model_time_ns = clock.now_ns()
+    model_time_ns = model_epoch_ns
     while True:
         await clock.sleep_until_ns(model_time_ns + step_ns)
         due = (clock.now_ns() - model_time_ns) // step_ns
@@ -78,6 +80,8 @@ async def serve(
     config = load_config(settings.config) if settings.config else default_config()
     model = Spacecraft(config, seed=settings.seed)
     clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
+    # The model counts from 0; this is the mission time of its 0 (its physics loop starts now).
+    model_epoch_ns = clock.now_ns()
     context = zmq.asyncio.Context()
     try:
         async with (
@@ -92,14 +96,20 @@ async def serve(
                 context,
                 settings.simctl_endpoint,
                 clock,
-                simctl_handler(model, clock, fault_catalogue),
+                simctl_handler(model, clock, fault_catalogue, model_epoch_ns),
                 "simctl",
             ) as simctl,
             asyncio.TaskGroup() as tasks,
         ):
             owned = [
                 tasks.create_task(
-                    physics_loop(model, clock, settings.physics_step_s, settings.max_catch_up_steps)
+                    physics_loop(
+                        model,
+                        clock,
+                        settings.physics_step_s,
+                        settings.max_catch_up_steps,
+                        model_epoch_ns,
+                    )
                 ),
                 tasks.create_task(devices.serve()),
                 tasks.create_task(simctl.serve()),

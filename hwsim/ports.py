@@ -135,7 +135,15 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
     return handle
 
 
-def simctl_handler(model: DeviceModel, clock: Clock, catalogue: Callable[[], Any]) -> Handler:
+def simctl_handler(
+    model: DeviceModel, clock: Clock, catalogue: Callable[[], Any], model_epoch_ns: int = 0
+) -> Handler:
+    """Simulation control. Times on this port are mission seconds (the CUC time of TM);
+    the model counts from 0 at ``model_epoch_ns``, so they are converted here."""
+
+    def model_time_s(mission_s: float | None) -> float | None:
+        return None if mission_s is None else float(mission_s) - model_epoch_ns / 1e9
+
     def handle(request: DeviceRequest) -> Any:
         args = request.args
         try:
@@ -143,6 +151,7 @@ def simctl_handler(model: DeviceModel, clock: Clock, catalogue: Callable[[], Any
                 case SimOp.TIME:
                     return {
                         "mission_time_ns": clock.now_ns(),
+                        "model_time_s": (clock.now_ns() - model_epoch_ns) / 1e9,
                         "clock_speed": clock.speed,
                         "clock_mode": clock.mode,
                     }
@@ -150,8 +159,9 @@ def simctl_handler(model: DeviceModel, clock: Clock, catalogue: Callable[[], Any
                     return _dump(catalogue())
                 case SimOp.INJECT_FAULT:
                     fault_id, target = str(args["fault_id"]), str(args["target"])
-                    model.inject_fault(fault_id, target, args.get("params"), args.get("at_time_s"))
-                    return {"injected": fault_id, "target": target}
+                    at_s = args.get("at_time_s")
+                    model.inject_fault(fault_id, target, args.get("params"), model_time_s(at_s))
+                    return {"injected": fault_id, "target": target, "at_time_s": at_s}
                 case SimOp.CLEAR_FAULT:
                     model.clear_fault(str(args["fault_id"]), str(args["target"]))
                     return {"cleared": args["fault_id"], "target": args["target"]}

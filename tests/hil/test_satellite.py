@@ -10,13 +10,12 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import zmq.asyncio
 from spacepackets.ecss import PusTc as SpTc
 from spacepackets.ecss import PusTm as SpTm
 
-from computesat.clock import WallClock
 from computesat.launcher import Satellite, launch_satellite
-from computesat.ports import DevicePort, DevicePortError
+from computesat.ports import DevicePortError
+from ground.simctl import SimControl
 from ground.station import Ground
 
 SPEED = 20.0
@@ -35,15 +34,9 @@ async def satellite() -> AsyncIterator[Satellite]:
 
 
 @pytest.fixture
-async def simctl(satellite: Satellite) -> AsyncIterator[DevicePort]:
-    context = zmq.asyncio.Context()
-    try:
-        async with DevicePort(
-            context, satellite.simctl_endpoint, WallClock(SPEED), timeout_s=20
-        ) as port:
-            yield port
-    finally:
-        context.term()
+async def simctl(satellite: Satellite) -> AsyncIterator[SimControl]:
+    async with SimControl(satellite.simctl_endpoint) as sim:
+        yield sim
 
 
 def test_independent_pus_c_client_pings_and_decodes_every_tm(satellite: Satellite):
@@ -83,16 +76,13 @@ async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
 
 
 async def test_fault_injected_through_simctl_shows_in_telemetry(
-    satellite: Satellite, simctl: DevicePort
+    satellite: Satellite, simctl: SimControl
 ):
-    catalogue = await simctl.request("fault_catalogue")
-    assert "pump_seizure" in {fault["id"] for fault in catalogue}
+    assert "pump_seizure" in {fault["id"] for fault in await simctl.catalogue()}
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
         await ground.ping()
         assert (await ground.hk(2))["pump.L1.A.flow_kg_s"] > 0
-        await simctl.request(
-            "inject_fault", args={"fault_id": "pump_seizure", "target": "pump.L1.A"}
-        )
+        await simctl.inject("pump_seizure", "pump.L1.A")
         seized = await ground.wait_for(
             lambda tm: tm.sid == 2 and tm.parameters["pump.L1.A.flow_kg_s"] == 0, timeout=30
         )
@@ -102,10 +92,28 @@ async def test_fault_injected_through_simctl_shows_in_telemetry(
         await ground.wait_for(
             lambda tm: tm.sid == 2 and tm.parameters["pump.L1.B.flow_kg_s"] > 0, timeout=30
         )
-    with pytest.raises(DevicePortError, match=r"bad_argument|unknown"):
-        await simctl.request(
-            "inject_fault", args={"fault_id": "no_such_fault", "target": "pump.L1.A"}
+    with pytest.raises(DevicePortError, match="bad_argument") as refused:
+        await simctl.inject("no_such_fault", "pump.L1.A")
+    assert "pump_seizure" in str(refused.value)  # the error lists the valid faults
+
+
+async def test_fault_scheduled_at_a_mission_time_activates_then(
+    satellite: Satellite, simctl: SimControl
+):
+    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
+        await ground.ping()
+        at_s = (await simctl.time())["mission_time_ns"] / 1e9 + 30
+        await simctl.inject("sensor_stuck", "radsensor.P01.S2", {"value_k": 222.0}, at_s)
+        before = await ground.wait_for(lambda tm: tm.sid == 2, timeout=10)
+        assert before.time_s < at_s
+        assert abs(before.parameters["radsensor.P01.S2.temp_k"] - 222) > 0.5
+        stuck = await ground.wait_for(
+            lambda tm: tm.sid == 2 and abs(tm.parameters["radsensor.P01.S2.temp_k"] - 222) < 0.5,
+            timeout=60,
         )
+        # HK samples the device once per second, so it may show the fault up to ~1 s late,
+        # never early.
+        assert stuck.time_s >= at_s
 
 
 async def test_sigterm_stops_cleanly_with_a_shutdown_event(satellite: Satellite):
