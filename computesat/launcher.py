@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import signal
@@ -16,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 
 __all__ = ["ChildProcess", "Satellite", "launch_satellite"]
+
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -43,6 +46,16 @@ class ChildProcess:
         return self.process.returncode or 0
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when the launcher dies, however it dies: a killed
+    test run must not leave a satellite holding its ports."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: children outlive a killed launcher, as processes usually do
+
+
 async def _start_child(name: str, args: list[str], echo: bool, timeout_s: float) -> ChildProcess:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -52,6 +65,7 @@ async def _start_child(name: str, args: list[str], echo: bool, timeout_s: float)
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     child = ChildProcess(name, process)
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
