@@ -15,6 +15,21 @@ Application-data layouts (big-endian):
 - 8,1 (device function): device id length (u8), device id (ASCII), command length (u8),
   command (ASCII), then the arguments as a UTF-8 JSON object (may be empty = no arguments).
 - 17,1 → 17,2: no data.
+- 140,1 (submit job, APID 2): job id u32 (≠ 0), redundancy u8 (1 or 2), priority u8 (higher
+  first), kernel name length u8 + ASCII (a reference kernel), size u32 (the kernel's size
+  rule), seed u32, iterations u32 (≥ 1).
+- 140,2 (cancel job): job id u32.   140,3 (list jobs) / 140,6 (list boards): no data.
+- 140,4 (job list, reply to 140,3): N u16, then N × (job id u32, state u8, redundancy u8,
+  priority u8, retries u8, M u8 + M × slot u16, kernel length u8 + ASCII, size u32).
+- 140,5 (job result): job id u32, final state u8, redundancy u8, retries u8, M u8 + M × slot
+  u16, digest 32 bytes (zeros unless completed), start f64 and end f64 (mission seconds since
+  the CUC epoch), kernel length u8 + ASCII, K u8 + K × (name length u8 + ASCII, value f64),
+  reason length u8 + UTF-8 (empty when completed).
+- 140,7 (board report, reply to 140,6): N u16, then N × (slot u16, board length u8 + ASCII,
+  vendor length u8 + UTF-8, state u8, die temperature f32 K, throttle level u8, power f32 W,
+  job id u32 (0 = none)).
+Job states: 0 queued, 1 running, 2 verifying, 3 completed, 4 failed, 5 cancelled.
+Board states: 0 off, 1 booting, 2 idle, 3 busy, 4 throttled, 5 fault, 255 unknown.
 """
 
 from __future__ import annotations
@@ -22,41 +37,56 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from icd import kernels
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
 __all__ = [
     "APIDS",
     "DICTIONARY_VERSION",
+    "DIGEST_BYTES",
     "EVENTS",
     "HK_STRUCTURES",
     "SERVICES",
     "Apid",
+    "BoardEntry",
+    "BoardState",
     "EventDef",
     "EventId",
     "HkParameter",
     "HkStructure",
+    "JobListEntry",
+    "JobReport",
+    "JobState",
     "Severity",
+    "SubmitJob",
     "check_app_data",
     "export_json",
     "hk_structure",
+    "pack_board_report",
     "pack_device_function",
     "pack_event",
     "pack_hk_report",
     "pack_id_list",
     "pack_intervals",
+    "pack_job_id",
+    "pack_job_list",
     "service_def",
     "tc_subservices",
+    "unpack_board_report",
     "unpack_device_function",
     "unpack_event",
     "unpack_hk_report",
     "unpack_id_list",
     "unpack_intervals",
+    "unpack_job_id",
+    "unpack_job_list",
 ]
 
 DICTIONARY_VERSION = "1.0.0"
@@ -144,6 +174,20 @@ SERVICES: tuple[ServiceDef, ...] = (
         apids=tuple(APIDS),
         subservices={1: "TC are-you-alive", 2: "TM are-you-alive report"},
     ),
+    ServiceDef(
+        service=140,
+        name="compute jobs (mission-specific)",
+        apids=(Apid.PAYLOAD,),
+        subservices={
+            1: "TC submit a compute job",
+            2: "TC cancel a job",
+            3: "TC list jobs",
+            4: "TM job list report",
+            5: "TM job result",
+            6: "TC list boards",
+            7: "TM board report",
+        },
+    ),
 )
 
 
@@ -172,6 +216,10 @@ APP_DATA_CHECKS: dict[tuple[int, int], Callable[[bytes], object]] = {
     (5, 6): lambda d: unpack_id_list(d),
     (8, 1): lambda d: unpack_device_function(d),
     (17, 1): _no_data,
+    (140, 1): lambda d: SubmitJob.unpack(d),
+    (140, 2): lambda d: unpack_job_id(d),
+    (140, 3): _no_data,
+    (140, 6): _no_data,
 }
 
 
@@ -197,6 +245,14 @@ class EventId(IntEnum):
     TIME_SYNCED = 9
     HK_CHANGED = 10
     BUS_MESSAGE_REJECTED = 11
+    JOB_COMPLETED = 12
+    JOB_FAILED = 13
+    RESULT_MISMATCH = 14
+    BOARD_HUNG = 15
+    BOARD_POWER_CYCLED = 16
+    BOARD_LATCHUP = 17
+    THROTTLE_CHANGED = 18
+    BOARD_FAULT = 19
 
 
 class EventDef(_Frozen):
@@ -274,6 +330,54 @@ EVENTS: dict[int, EventDef] = {
             name="BUS_MESSAGE_REJECTED",
             severity=Severity.LOW,
             description="A software-bus message failed schema validation and was dropped.",
+        ),
+        EventDef(
+            id=EventId.JOB_COMPLETED,
+            name="JOB_COMPLETED",
+            severity=Severity.INFO,
+            description="A compute job completed (redundant jobs: both digests agreed).",
+        ),
+        EventDef(
+            id=EventId.JOB_FAILED,
+            name="JOB_FAILED",
+            severity=Severity.MEDIUM,
+            description="A compute job failed for good (retries exhausted or no board can run it).",
+        ),
+        EventDef(
+            id=EventId.RESULT_MISMATCH,
+            name="RESULT_MISMATCH",
+            severity=Severity.MEDIUM,
+            description="The two executions of a redundant job disagreed; it is retried.",
+        ),
+        EventDef(
+            id=EventId.BOARD_HUNG,
+            name="BOARD_HUNG",
+            severity=Severity.MEDIUM,
+            description="A board's heartbeat froze while it ran a job (watchdog).",
+        ),
+        EventDef(
+            id=EventId.BOARD_POWER_CYCLED,
+            name="BOARD_POWER_CYCLED",
+            severity=Severity.LOW,
+            description="The payload manager power-cycled or reset a board; the message says why.",
+        ),
+        EventDef(
+            id=EventId.BOARD_LATCHUP,
+            name="BOARD_LATCHUP",
+            severity=Severity.HIGH,
+            description="A board latched up (fault state or power above its envelope).",
+        ),
+        EventDef(
+            id=EventId.THROTTLE_CHANGED,
+            name="THROTTLE_CHANGED",
+            severity=Severity.INFO,
+            description="The payload throttle level changed with the power or thermal budget.",
+        ),
+        EventDef(
+            id=EventId.BOARD_FAULT,
+            name="BOARD_FAULT",
+            severity=Severity.MEDIUM,
+            description="A board reported a fault other than latch-up, or failed its self-test.",
         ),
     )
 }
@@ -364,6 +468,33 @@ HK_STRUCTURES: dict[int, HkStructure] = {
                 _p("radsensor.P01.S2.temp_k", "f32", "K", "Radiator panel 1 sensor 2."),
             ),
         ),
+        HkStructure(
+            sid=3,
+            name="payload",
+            default_interval_s=2.0,
+            parameters=(
+                _p("payload.jobs_queued", "u32", _COUNTER, "Jobs waiting for a board (now)."),
+                _p("payload.jobs_running", "u32", _COUNTER, "Jobs running or verifying (now)."),
+                _p("payload.jobs_completed", "u32", _COUNTER, "Jobs completed since boot."),
+                _p("payload.jobs_failed", "u32", _COUNTER, "Jobs failed for good since boot."),
+                _p("payload.jobs_cancelled", "u32", _COUNTER, "Jobs cancelled since boot."),
+                _p("payload.mismatches", "u32", _COUNTER, "Redundant executions that disagreed."),
+                _p("payload.retries", "u32", _COUNTER, "Job executions restarted."),
+                _p("payload.watchdog_cycles", "u32", _COUNTER, "Hung boards power-cycled."),
+                _p("payload.latchup_recoveries", "u32", _COUNTER, "Latched boards power-cycled."),
+                _p("payload.boards_powered", "u16", _COUNTER, "Boards booting or up."),
+                _p("payload.boards_idle", "u16", _COUNTER, "Boards up with no job."),
+                _p("payload.boards_busy", "u16", _COUNTER, "Boards running a job."),
+                _p("payload.boards_throttled", "u16", _COUNTER, "Boards at throttle level > 0."),
+                _p("payload.boards_fault", "u16", _COUNTER, "Boards in fault or marked failed."),
+                _p("payload.power_w", "f32", "W", "Electrical power of all boards."),
+                _p("payload.power_budget_w", "f32", "W", "Power the payload may draw now."),
+                _p("payload.max_die_temp_k", "f32", "K", "Hottest board die."),
+                _p("payload.throttle_level", "u8", "level", "Commanded throttle level (0 = full)."),
+                _p("payload.device_errors", "u32", _COUNTER, "Board requests answered with error."),
+                _p("payload.device_timeouts", "u32", _COUNTER, "Board requests timed out."),
+            ),
+        ),
     )
 }
 
@@ -450,6 +581,354 @@ def unpack_intervals(data: bytes) -> dict[int, float]:
     return {sid: ms / 1000 for sid, ms in pairs}
 
 
+# --- service 140: compute jobs --------------------------------------------------------------
+
+
+class JobState(IntEnum):
+    """A compute job's state on board (u8 in 140,4 and 140,5)."""
+
+    QUEUED = 0
+    RUNNING = 1
+    VERIFYING = 2
+    COMPLETED = 3
+    FAILED = 4
+    CANCELLED = 5
+
+    @property
+    def final(self) -> bool:
+        return self >= JobState.COMPLETED
+
+
+class BoardState(IntEnum):
+    """A board's power state as the payload manager reports it (u8 in 140,7)."""
+
+    OFF = 0
+    BOOTING = 1
+    IDLE = 2
+    BUSY = 3
+    THROTTLED = 4
+    FAULT = 5
+    UNKNOWN = 255
+
+    @classmethod
+    def from_name(cls, name: str) -> BoardState:
+        return cls.__members__.get(name.upper(), cls.UNKNOWN)
+
+
+MAX_JOB_ID = 0xFFFF_FFFF
+DIGEST_BYTES = 32
+_NO_DIGEST = bytes(DIGEST_BYTES)
+
+
+class _Reader:
+    """Sequential big-endian reads that fail with a DecodeError naming the field."""
+
+    def __init__(self, what: str, data: bytes) -> None:
+        self.what = what
+        self.data = data
+        self.offset = 0
+
+    def take(self, field: str, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        if self.offset + size > len(self.data):
+            raise DecodeError(
+                f"{self.what}.{field}",
+                expected=f"{size} more bytes at offset {self.offset}",
+                got=f"{len(self.data) - self.offset} bytes",
+            )
+        (value,) = struct.unpack_from(fmt, self.data, self.offset)
+        self.offset += size
+        return value
+
+    def raw(self, field: str, size: int) -> bytes:
+        if self.offset + size > len(self.data):
+            raise DecodeError(
+                f"{self.what}.{field}",
+                expected=f"{size} more bytes at offset {self.offset}",
+                got=f"{len(self.data) - self.offset} bytes",
+            )
+        value = self.data[self.offset : self.offset + size]
+        self.offset += size
+        return value
+
+    def text(self, field: str, encoding: str = "ascii") -> str:
+        raw = self.raw(field, self.take(f"{field}_length", ">B"))
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"{self.what}.{field}", expected=encoding, got=raw[:16]) from exc
+
+    def end(self) -> None:
+        if self.offset != len(self.data):
+            raise DecodeError(
+                self.what, expected=f"{self.offset} bytes", got=f"{len(self.data)} bytes"
+            )
+
+
+def _text(value: str, encoding: str = "ascii") -> bytes:
+    raw = value.encode(encoding, errors="replace")[:255]
+    return bytes([len(raw)]) + raw
+
+
+def _slots(slots: tuple[int, ...]) -> bytes:
+    return struct.pack(f">B{len(slots)}H", len(slots), *slots)
+
+
+def _read_slots(reader: _Reader) -> tuple[int, ...]:
+    count = reader.take("slot_count", ">B")
+    return tuple(reader.take("slot", ">H") for _ in range(count))
+
+
+def _job_state(reader: _Reader) -> JobState:
+    raw = reader.take("state", ">B")
+    try:
+        return JobState(raw)
+    except ValueError:
+        raise DecodeError(
+            f"{reader.what}.state", expected=[int(s) for s in JobState], got=raw
+        ) from None
+
+
+@dataclass(frozen=True)
+class SubmitJob:
+    """TC 140,1: a compute job as uplinked. ``unpack`` also checks the documented ranges."""
+
+    job_id: int
+    kernel: str
+    size: int
+    seed: int
+    iterations: int = 1
+    redundancy: int = 1
+    priority: int = 0
+
+    def pack(self) -> bytes:
+        return (
+            struct.pack(">IBB", self.job_id, self.redundancy, self.priority)
+            + _text(self.kernel)
+            + struct.pack(">III", self.size, self.seed, self.iterations)
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> SubmitJob:
+        reader = _Reader("submit_job", data)
+        job_id = reader.take("job_id", ">I")
+        redundancy = reader.take("redundancy", ">B")
+        priority = reader.take("priority", ">B")
+        kernel = reader.text("kernel")
+        size = reader.take("size", ">I")
+        seed = reader.take("seed", ">I")
+        iterations = reader.take("iterations", ">I")
+        reader.end()
+        if job_id == 0:
+            raise DecodeError("submit_job.job_id", expected="1..4294967295", got=0)
+        if redundancy not in (1, 2):
+            raise DecodeError("submit_job.redundancy", expected="1 or 2", got=redundancy)
+        if iterations < 1:
+            raise DecodeError("submit_job.iterations", expected=">= 1", got=iterations)
+        if kernel not in kernels.KERNELS:
+            raise DecodeError("submit_job.kernel", expected=sorted(kernels.KERNELS), got=kernel)
+        problem = kernels.KERNELS[kernel].check_size(size)
+        if problem is not None:
+            raise DecodeError("submit_job.size", expected=problem, got=size)
+        return cls(job_id, kernel, size, seed, iterations, redundancy, priority)
+
+    def spec(self, attempt_id: str | None = None) -> kernels.JobSpec:
+        """The kernel job this request defines (``attempt_id`` names one execution of it)."""
+        return kernels.JobSpec(
+            job_id=attempt_id or str(self.job_id),
+            kernel=self.kernel,
+            size=self.size,
+            seed=self.seed,
+            iterations=self.iterations,
+        )
+
+
+def pack_job_id(job_id: int) -> bytes:
+    return struct.pack(">I", job_id)
+
+
+def unpack_job_id(data: bytes) -> int:
+    if len(data) != 4:
+        raise DecodeError("job_id", expected="4 bytes (u32)", got=f"{len(data)} bytes")
+    return int(struct.unpack(">I", data)[0])
+
+
+@dataclass(frozen=True)
+class JobListEntry:
+    """One job in a 140,4 job list."""
+
+    job_id: int
+    state: JobState
+    kernel: str
+    size: int
+    redundancy: int = 1
+    priority: int = 0
+    retries: int = 0
+    slots: tuple[int, ...] = ()
+
+    def pack(self) -> bytes:
+        return (
+            struct.pack(
+                ">IBBBB",
+                self.job_id,
+                self.state,
+                self.redundancy,
+                self.priority,
+                min(self.retries, 255),
+            )
+            + _slots(self.slots)
+            + _text(self.kernel)
+            + struct.pack(">I", self.size)
+        )
+
+    @classmethod
+    def read(cls, reader: _Reader) -> JobListEntry:
+        job_id = reader.take("job_id", ">I")
+        state = _job_state(reader)
+        redundancy = reader.take("redundancy", ">B")
+        priority = reader.take("priority", ">B")
+        retries = reader.take("retries", ">B")
+        slots = _read_slots(reader)
+        kernel = reader.text("kernel")
+        size = reader.take("size", ">I")
+        return cls(job_id, state, kernel, size, redundancy, priority, retries, slots)
+
+
+def pack_job_list(entries: list[JobListEntry]) -> bytes:
+    return struct.pack(">H", len(entries)) + b"".join(e.pack() for e in entries)
+
+
+def unpack_job_list(data: bytes) -> list[JobListEntry]:
+    reader = _Reader("job_list", data)
+    count = reader.take("count", ">H")
+    entries = [JobListEntry.read(reader) for _ in range(count)]
+    reader.end()
+    return entries
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """TM 140,5: the outcome of a job. ``digest`` is hex ("" unless completed)."""
+
+    job_id: int
+    state: JobState
+    kernel: str
+    digest: str = ""
+    start_s: float = 0.0
+    end_s: float = 0.0
+    redundancy: int = 1
+    retries: int = 0
+    slots: tuple[int, ...] = ()
+    summary: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    def pack(self) -> bytes:
+        digest = bytes.fromhex(self.digest) if self.digest else _NO_DIGEST
+        if len(digest) != DIGEST_BYTES:
+            raise ValueError(f"digest must be {DIGEST_BYTES} bytes, got {len(digest)}")
+        summary = list(self.summary.items())[:255]
+        return (
+            struct.pack(">IBBB", self.job_id, self.state, self.redundancy, min(self.retries, 255))
+            + _slots(self.slots)
+            + digest
+            + struct.pack(">dd", self.start_s, self.end_s)
+            + _text(self.kernel)
+            + bytes([len(summary)])
+            + b"".join(_text(name) + struct.pack(">d", value) for name, value in summary)
+            + _text(self.reason, "utf-8")
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> JobReport:
+        reader = _Reader("job_report", data)
+        job_id = reader.take("job_id", ">I")
+        state = _job_state(reader)
+        redundancy = reader.take("redundancy", ">B")
+        retries = reader.take("retries", ">B")
+        slots = _read_slots(reader)
+        digest = reader.raw("digest", DIGEST_BYTES)
+        start_s = reader.take("start_s", ">d")
+        end_s = reader.take("end_s", ">d")
+        kernel = reader.text("kernel")
+        summary = {}
+        for _ in range(reader.take("summary_count", ">B")):
+            name = reader.text("summary_name")
+            summary[name] = reader.take("summary_value", ">d")
+        reason = reader.text("reason", "utf-8")
+        reader.end()
+        return cls(
+            job_id,
+            state,
+            kernel,
+            "" if digest == _NO_DIGEST else digest.hex(),
+            start_s,
+            end_s,
+            redundancy,
+            retries,
+            slots,
+            summary,
+            reason,
+        )
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One slot in a 140,7 board report."""
+
+    slot: int
+    board: str
+    vendor: str
+    state: BoardState
+    die_temp_k: float = 0.0
+    throttle_level: int = 0
+    power_w: float = 0.0
+    job_id: int = 0
+
+    def pack(self) -> bytes:
+        return (
+            struct.pack(">H", self.slot)
+            + _text(self.board)
+            + _text(self.vendor, "utf-8")
+            + struct.pack(
+                ">BfBfI",
+                self.state,
+                self.die_temp_k,
+                min(max(self.throttle_level, 0), 255),
+                self.power_w,
+                self.job_id,
+            )
+        )
+
+    @classmethod
+    def read(cls, reader: _Reader) -> BoardEntry:
+        slot = reader.take("slot", ">H")
+        board = reader.text("board")
+        vendor = reader.text("vendor", "utf-8")
+        raw_state = reader.take("state", ">B")
+        state = BoardState(raw_state) if raw_state in BoardState._value2member_map_ else None
+        if state is None:
+            raise DecodeError(
+                "board_report.state", expected=[int(s) for s in BoardState], got=raw_state
+            )
+        die_temp_k = reader.take("die_temp_k", ">f")
+        throttle_level = reader.take("throttle_level", ">B")
+        power_w = reader.take("power_w", ">f")
+        job_id = reader.take("job_id", ">I")
+        return cls(slot, board, vendor, state, die_temp_k, throttle_level, power_w, job_id)
+
+
+def pack_board_report(entries: list[BoardEntry]) -> bytes:
+    return struct.pack(">H", len(entries)) + b"".join(e.pack() for e in entries)
+
+
+def unpack_board_report(data: bytes) -> list[BoardEntry]:
+    reader = _Reader("board_report", data)
+    count = reader.take("count", ">H")
+    entries = [BoardEntry.read(reader) for _ in range(count)]
+    reader.end()
+    return entries
+
+
 @cache
 def _dictionary() -> dict[str, Any]:
     return {
@@ -466,6 +945,8 @@ def _dictionary() -> dict[str, Any]:
         "services": [s.model_dump(mode="json") for s in SERVICES],
         "housekeeping": [s.model_dump(mode="json") for s in HK_STRUCTURES.values()],
         "events": [e.model_dump(mode="json") for e in EVENTS.values()],
+        "job_states": {s.name.lower(): s.value for s in JobState},
+        "board_states": {s.name.lower(): s.value for s in BoardState},
         "error_codes": [
             {"code": c.value, "name": c.name, "description": ERROR_CODE_DESCRIPTIONS[c]}
             for c in ErrorCode

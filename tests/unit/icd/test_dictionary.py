@@ -83,3 +83,153 @@ def test_export_is_versioned_json_with_everything_a_ground_tool_needs():
     assert {h["sid"] for h in exported["housekeeping"]} == set(dic.HK_STRUCTURES)
     for structure in exported["housekeeping"]:
         assert all(p["unit"] for p in structure["parameters"])
+
+
+# --- service 140: compute jobs --------------------------------------------------------------
+
+_ascii_names = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=40)
+_u32 = st.integers(0, 0xFFFF_FFFF)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    job_id=st.integers(1, 0xFFFF_FFFF),
+    kernel_size=st.sampled_from([("matmul", 64), ("fft", 1024), ("mlp_inference", 7)]),
+    seed=_u32,
+    iterations=st.integers(1, 0xFFFF_FFFF),
+    redundancy=st.sampled_from([1, 2]),
+    priority=st.integers(0, 255),
+)
+def test_submit_job_round_trip(job_id, kernel_size, seed, iterations, redundancy, priority):
+    kernel, size = kernel_size
+    job = dic.SubmitJob(job_id, kernel, size, seed, iterations, redundancy, priority)
+    assert dic.SubmitJob.unpack(job.pack()) == job
+    dic.check_app_data(140, 1, job.pack())
+    assert job.spec().job_id == str(job_id) and job.spec("7.1.0").size == size
+
+
+@pytest.mark.parametrize(
+    ("job", "field"),
+    [
+        (dic.SubmitJob(0, "matmul", 8, 1), "job_id"),
+        (dic.SubmitJob(1, "matmul", 8, 1, redundancy=3), "redundancy"),
+        (dic.SubmitJob(1, "matmul", 8, 1, iterations=0), "iterations"),
+        (dic.SubmitJob(1, "warp_drive", 8, 1), "kernel"),
+        (dic.SubmitJob(1, "matmul", 100_000, 1), "size"),
+        (dic.SubmitJob(1, "fft", 1000, 1), "size"),
+    ],
+)
+def test_submit_job_refuses_out_of_range_values_naming_the_field(job, field):
+    with pytest.raises(DecodeError, match=rf"submit_job\.{field}"):
+        dic.check_app_data(140, 1, job.pack())
+
+
+def test_submit_job_refuses_bad_layouts():
+    good = dic.SubmitJob(1, "matmul", 8, 1).pack()
+    for bad in (b"", good[:-1], good + b"\x00", good[:6] + b"\xff" + good[7:]):
+        with pytest.raises(DecodeError):
+            dic.SubmitJob.unpack(bad)
+
+
+def test_job_id_and_no_data_layouts():
+    assert dic.unpack_job_id(dic.pack_job_id(0xDEADBEEF)) == 0xDEADBEEF
+    dic.check_app_data(140, 2, dic.pack_job_id(3))
+    dic.check_app_data(140, 3, b"")
+    dic.check_app_data(140, 6, b"")
+    for service, subservice, data in ((140, 2, b"\x00"), (140, 3, b"\x01"), (140, 6, b"\x01")):
+        with pytest.raises(DecodeError):
+            dic.check_app_data(service, subservice, data)
+
+
+_job_entries = st.builds(
+    dic.JobListEntry,
+    job_id=_u32,
+    state=st.sampled_from(list(dic.JobState)),
+    kernel=_ascii_names,
+    size=_u32,
+    redundancy=st.integers(1, 2),
+    priority=st.integers(0, 255),
+    retries=st.integers(0, 255),
+    slots=st.lists(st.integers(0, 0xFFFF), max_size=4).map(tuple),
+)
+
+
+@given(st.lists(_job_entries, max_size=20))
+def test_job_list_round_trip(entries):
+    assert dic.unpack_job_list(dic.pack_job_list(entries)) == entries
+
+
+@given(
+    st.builds(
+        dic.JobReport,
+        job_id=_u32,
+        state=st.sampled_from(list(dic.JobState)),
+        kernel=_ascii_names,
+        digest=st.one_of(st.just(""), st.binary(min_size=32, max_size=32).map(bytes.hex)),
+        start_s=_finite,
+        end_s=_finite,
+        redundancy=st.integers(1, 2),
+        retries=st.integers(0, 255),
+        slots=st.lists(st.integers(0, 0xFFFF), max_size=4).map(tuple),
+        summary=st.dictionaries(_ascii_names, _finite, max_size=5),
+        reason=st.text(max_size=60).filter(lambda t: len(t.encode()) <= 255),
+    )
+)
+def test_job_report_round_trip(report):
+    if report.digest == "00" * 32:
+        return  # all zeros means "no digest" on the wire
+    assert dic.JobReport.unpack(report.pack()) == report
+
+
+def test_job_report_errors_name_the_field():
+    packed = dic.JobReport(9, dic.JobState.COMPLETED, "matmul", "ab" * 32).pack()
+    with pytest.raises(DecodeError, match=r"job_report\.digest"):
+        dic.JobReport.unpack(packed[:20])
+    with pytest.raises(DecodeError, match=r"job_report\.state"):
+        dic.JobReport.unpack(packed[:4] + b"\x09" + packed[5:])
+    with pytest.raises(DecodeError, match="job_report"):
+        dic.JobReport.unpack(packed + b"\x00")
+
+
+@given(
+    st.lists(
+        st.builds(
+            dic.BoardEntry,
+            slot=st.integers(0, 0xFFFF),
+            board=_ascii_names,
+            vendor=st.text(max_size=30).filter(lambda t: len(t.encode()) <= 255),
+            state=st.sampled_from(list(dic.BoardState)),
+            die_temp_k=st.floats(0, 1000, width=32),
+            throttle_level=st.integers(0, 255),
+            power_w=st.floats(0, 1e5, width=32),
+            job_id=_u32,
+        ),
+        max_size=20,
+    )
+)
+def test_board_report_round_trip(entries):
+    assert dic.unpack_board_report(dic.pack_board_report(entries)) == entries
+
+
+def test_board_report_refuses_unknown_states_and_truncation():
+    packed = dic.pack_board_report([dic.BoardEntry(1, "ref-gpu", "x", dic.BoardState.IDLE)])
+    with pytest.raises(DecodeError, match="board_report"):
+        dic.unpack_board_report(packed[:-1])
+    state_at = 2 + 2 + 8 + 2
+    with pytest.raises(DecodeError, match=r"board_report\.state"):
+        dic.unpack_board_report(packed[:state_at] + b"\x07" + packed[state_at + 1 :])
+
+
+def test_service_140_lives_on_the_payload_apid_with_sid_3_and_job_events():
+    service = dic.service_def(140)
+    assert service is not None and service.apids == (dic.Apid.PAYLOAD,)
+    assert dic.tc_subservices(service) == [1, 2, 3, 6]
+    assert dic.HK_STRUCTURES[3].name == "payload"
+    names = {e.name for e in dic.EVENTS.values()}
+    assert {"JOB_COMPLETED", "JOB_FAILED", "RESULT_MISMATCH", "BOARD_HUNG"} <= names
+    assert {"BOARD_POWER_CYCLED", "BOARD_LATCHUP", "THROTTLE_CHANGED"} <= names
+    assert dic.EVENTS[dic.EventId.JOB_COMPLETED].severity == dic.Severity.INFO
+    exported = json.loads(dic.export_json())
+    assert exported["job_states"]["verifying"] == 2
+    assert dic.BoardState.from_name("throttled") == dic.BoardState.THROTTLED
+    assert dic.BoardState.from_name("weird") == dic.BoardState.UNKNOWN
