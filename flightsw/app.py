@@ -25,7 +25,7 @@ from computesat.ports import DevicePort, DeviceTimeout
 from computesat.service import ServiceSpec, Supervisor, run_until_signalled
 from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
-from flightsw.services import devices, events, housekeeping, link, ping, timesync
+from flightsw.services import devices, events, housekeeping, link, payload, ping, timesync
 from icd import dictionary as dic
 from icd.dictionary import EventId
 
@@ -78,6 +78,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("time", timesync.run, timesync.Config()),
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
+        ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "link",
             link.run,

@@ -1,0 +1,860 @@
+"""Compute payload manager (PUS 140, APID 2): schedules ground jobs on the compute boards.
+
+Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
+           ``slot.NNN.<register>``: board, power_state, die_temp_k, power_w, throttle_level,
+           heartbeat, jobs_queued, jobs_running, fault_reason ...), ``identity`` of each board
+           once (capabilities, thermal/electrical envelope), ``battery`` (soc) and ``loop.L<n>``
+           (supply_temp_k, flow_kg_s) for the budgets, ``take_results`` of boards whose job is
+           over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
+           6 list boards).
+Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
+           ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
+           (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
+Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
+           ``payload.*`` parameters (HK SID 3: counts, W, K, level), events JOB_COMPLETED,
+           JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
+           BOARD_FAULT, THROTTLE_CHANGED, DEVICE_ERROR / DEVICE_TIMEOUT.
+
+A job of redundancy r needs r completed executions on r different boards; an execution lost
+to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
+that were not involved) up to ``max_retries`` times. Device errors never stop the manager:
+they are counted, evented once per streak, and the cycle goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from computesat.clock import Clock
+from computesat.ports import DevicePortError, DeviceTimeout
+from flightsw.context import ServiceContext
+from flightsw.messages import TcDispatch
+from icd import dictionary as dic
+from icd import kernels
+from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
+from icd.errors import ErrorCode
+
+__all__ = ["Config", "PayloadManager", "run"]
+
+_NS = 1_000_000_000
+_UP = frozenset({"idle", "busy", "throttled"})
+_EXECUTIONS_PER_JOB = 1000
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period_s: float = Field(1.0, gt=0, description="Control cycle, mission seconds.")
+    backplane: str = Field("backplane", description="Aggregate device with every slot.")
+    battery: str = Field("battery", description="Battery device (soc) for the power budget.")
+    loops: tuple[str, ...] = Field(
+        ("loop.L1", "loop.L2"), description="Coolant loops (supply_temp_k, flow_kg_s)."
+    )
+    power_on_at_start: bool = Field(True, description="Power boards on that are off.")
+    stagger_s: float = Field(
+        1.0, ge=0, description="Mission seconds between two power-ons (inrush, bus transients)."
+    )
+    self_test: bool = Field(True, description="Self-test each board after every boot.")
+    watchdog_s: float = Field(
+        10.0, gt=0, description="Heartbeat frozen this long while a job runs = hung, mission s."
+    )
+    recovery_holdoff_s: float = Field(
+        5.0, ge=0, description="Mission seconds after a power cycle before a board is judged."
+    )
+    latch_up_factor: float = Field(
+        1.1, gt=1, description="Power above peak_w × this is a latch-up (current detection)."
+    )
+    max_retries: int = Field(
+        3, ge=0, le=100, description="Executions a job may restart before failing."
+    )
+    max_queue: int = Field(256, ge=1, description="Jobs waiting before submissions get BUSY.")
+    history: int = Field(64, ge=0, description="Finished jobs kept for the job list.")
+    soc_throttle_steps: tuple[float, ...] = Field(
+        (0.6, 0.5, 0.4, 0.3),
+        description="Battery SoC thresholds; below each, one more throttle level.",
+    )
+    soc_hysteresis: float = Field(0.02, ge=0, description="SoC margin before easing off, 0..1.")
+    soc_stop_new_jobs: float = Field(0.25, ge=0, le=1, description="No new job below this SoC.")
+    supply_throttle_steps_k: tuple[float, ...] = Field(
+        (320.0, 325.0, 330.0, 335.0),
+        description="Coolant supply temperatures; above each, one more throttle level, K.",
+    )
+    temp_hysteresis_k: float = Field(1.0, ge=0, description="Margin before easing off, K.")
+    min_flow_kg_s: float = Field(
+        0.3, ge=0, description="A loop below this flow has lost cooling: deepest throttle, kg/s."
+    )
+    max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
+    payload_power_limit_w: float = Field(
+        160_000.0, gt=0, description="Payload power with a full battery, W."
+    )
+
+
+@dataclass
+class _Run:
+    """One execution of a job on one board."""
+
+    slot: int
+    execution_id: str
+    started_ns: int
+
+
+@dataclass
+class _Job:
+    request: SubmitJob
+    seq: int
+    reply_state: JobState = JobState.QUEUED
+    retries: int = 0
+    executions: int = 0
+    runs: dict[int, _Run] = field(default_factory=dict)
+    done: dict[int, kernels.JobResult] = field(default_factory=dict)
+    avoid: set[int] = field(default_factory=set)
+    final: dic.JobReport | None = None
+
+    @property
+    def job_id(self) -> int:
+        return self.request.job_id
+
+    @property
+    def needed(self) -> int:
+        return self.request.redundancy - len(self.done) - len(self.runs)
+
+    @property
+    def state(self) -> JobState:
+        if self.final is not None:
+            return self.final.state
+        if self.done and self.request.redundancy > 1:
+            return JobState.VERIFYING
+        if self.runs or self.done:
+            return JobState.RUNNING
+        return JobState.QUEUED
+
+    def slots(self) -> tuple[int, ...]:
+        if self.final is not None:
+            return self.final.slots
+        return tuple(sorted({*self.done, *self.runs}))
+
+
+@dataclass
+class _Board:
+    slot: int
+    device: str
+    name: str
+    registers: dict[str, Any] = field(default_factory=dict)
+    vendor: str = ""
+    thermal: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    identified: bool = False
+    heartbeat: int = -1
+    heartbeat_ns: int = 0
+    run: _Run | None = None
+    holdoff_until_ns: int = 0
+    commanded_level: int | None = None
+    tested_boot: int = -1
+    test_failures: int = 0
+    failed: bool = False
+    unsupported: set[str] = field(default_factory=set)
+
+    @property
+    def state(self) -> str:
+        return str(self.registers.get("power_state", "unknown"))
+
+    def flops(self, kernel: str) -> float:
+        return float(self.capabilities.get("kernel_flops_per_s", {}).get(kernel, 0.0))
+
+    def can_run(self, request: SubmitJob) -> bool:
+        if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
+            return False
+        memory = self.capabilities.get("memory_bytes")
+        return memory is None or kernels.job_memory_bytes(request.spec()) <= memory
+
+    def power_fraction(self, level: int) -> float:
+        levels = self.thermal.get("throttle_levels") or []
+        if not levels:
+            return 1.0
+        entry = levels[min(level, len(levels) - 1)]
+        return float(entry.get("power_fraction", 1.0))
+
+    def max_level(self) -> int:
+        return max(0, len(self.thermal.get("throttle_levels") or [None]) - 1)
+
+
+class _Devices(Protocol):
+    async def read(self, device: str) -> dict[str, Any]: ...
+
+    async def command(
+        self, device: str, command: str, args: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+
+class _Outputs(Protocol):
+    """The part of ServiceContext the manager uses (a test can hand it a recorder)."""
+
+    clock: Clock
+    devices: _Devices
+
+    def event(self, event_id: int, message: str) -> None: ...
+
+    def parameter_map(self, values: dict[str, float]) -> None: ...
+
+    def tm(
+        self,
+        apid: int,
+        service: int,
+        subservice: int,
+        data: bytes = b"",
+        reply_to: bytes | None = None,
+    ) -> None: ...
+
+    def progress(
+        self, request_id: bytes, apid: int, stage: Any, error_code: ErrorCode | int = 0
+    ) -> None: ...
+
+
+def _level_from_steps(value: float, steps: tuple[float, ...], rising: bool) -> int:
+    """How many thresholds ``value`` is past (above when ``rising``, else below)."""
+    return sum(1 for step in steps if (value > step if rising else value < step))
+
+
+class PayloadManager:
+    """The manager's state and one control cycle; ``run`` drives it from the bus."""
+
+    def __init__(self, ctx: _Outputs, config: Config) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.boards: dict[int, _Board] = {}
+        self.jobs: dict[int, _Job] = {}
+        self.finished: deque[int] = deque()
+        self.executions: dict[str, tuple[int, int]] = {}  # execution id → (job id, slot)
+        self.seq = itertools.count()
+        self.level = 0
+        self.budget_w = config.payload_power_limit_w
+        self.admit = True
+        self.soc: float | None = None
+        self.next_power_on_ns = 0
+        self.failing: set[str] = set()
+        self.counters: dict[str, float] = dict.fromkeys(
+            (
+                "payload.jobs_completed",
+                "payload.jobs_failed",
+                "payload.jobs_cancelled",
+                "payload.mismatches",
+                "payload.retries",
+                "payload.watchdog_cycles",
+                "payload.latchup_recoveries",
+                "payload.device_errors",
+                "payload.device_timeouts",
+            ),
+            0.0,
+        )
+
+    # --- device access: every error is counted and evented once per streak ---------------
+
+    async def _call(self, device: str, command: str | None, args: dict[str, Any] | None = None):
+        key = f"{device}:{command or 'read'}"
+        try:
+            if command is None:
+                result: Any = await self.ctx.devices.read(device)
+            else:
+                result = await self.ctx.devices.command(device, command, args or {})
+        except DeviceTimeout as exc:
+            self.counters["payload.device_timeouts"] += 1
+            if key not in self.failing:
+                self.failing.add(key)
+                self.ctx.event(EventId.DEVICE_TIMEOUT, f"payload: {exc}")
+            return None
+        except DevicePortError as exc:
+            self.counters["payload.device_errors"] += 1
+            if key not in self.failing:
+                self.failing.add(key)
+                self.ctx.event(EventId.DEVICE_ERROR, f"payload {command or 'read'}: {exc}")
+            return None
+        self.failing.discard(key)
+        return result
+
+    # --- the control cycle ----------------------------------------------------------------
+
+    async def cycle(self) -> None:
+        registers = await self._call(self.config.backplane, None)
+        if registers is not None:
+            await self._update_boards(registers)
+            await self._update_budgets()
+            for board in list(self.boards.values()):
+                await self._supervise(board)
+            await self._apply_throttle()
+            await self._power_on_next()
+            await self._schedule()
+        self._publish_parameters()
+
+    async def _update_boards(self, registers: dict[str, Any]) -> None:
+        per_slot: dict[str, dict[str, Any]] = {}
+        for name, value in registers.items():
+            parts = name.split(".", 2)
+            if len(parts) == 3 and parts[0] == "slot":
+                per_slot.setdefault(f"slot.{parts[1]}", {})[parts[2]] = value
+        now_ns = self.ctx.clock.now_ns()
+        for device, values in sorted(per_slot.items()):
+            if not values.get("board"):
+                continue
+            try:
+                slot = int(device.split(".")[1])
+            except ValueError:
+                continue
+            board = self.boards.get(slot)
+            if board is None:
+                board = _Board(slot, device, str(values["board"]), heartbeat_ns=now_ns)
+                self.boards[slot] = board
+            board.registers = values
+            heartbeat = int(values.get("heartbeat", 0))
+            if heartbeat != board.heartbeat:
+                board.heartbeat, board.heartbeat_ns = heartbeat, now_ns
+            if not board.identified:
+                await self._identify(board)
+
+    async def _identify(self, board: _Board) -> None:
+        reply = await self._call(board.device, "identity")
+        if reply is None:
+            return
+        identity = reply.get("identity", {})
+        board.vendor = str(identity.get("vendor", ""))
+        board.capabilities = dict(reply.get("capabilities", {}))
+        board.thermal = dict(reply.get("thermal", {}))
+        board.identified = True
+
+    async def _update_budgets(self) -> None:
+        config = self.config
+        battery = await self._call(config.battery, None)
+        soc_level, supply_level = 0, 0
+        relaxed_soc, relaxed_supply = 0, 0
+        flow_lost = False
+        if battery is not None and isinstance(battery.get("soc"), int | float):
+            self.soc = float(battery["soc"])
+            soc_level = _level_from_steps(self.soc, config.soc_throttle_steps, rising=False)
+            relaxed_soc = _level_from_steps(
+                self.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
+            )
+        for loop in config.loops:
+            values = await self._call(loop, None)
+            if values is None:
+                continue
+            supply_k = float(values.get("supply_temp_k", 0.0))
+            supply_level = max(
+                supply_level,
+                _level_from_steps(supply_k, config.supply_throttle_steps_k, rising=True),
+            )
+            relaxed_supply = max(
+                relaxed_supply,
+                _level_from_steps(
+                    supply_k + config.temp_hysteresis_k,
+                    config.supply_throttle_steps_k,
+                    rising=True,
+                ),
+            )
+            if float(values.get("flow_kg_s", 0.0)) < config.min_flow_kg_s:
+                flow_lost = True
+        target = max(soc_level, supply_level)
+        relaxed = max(relaxed_soc, relaxed_supply)
+        if flow_lost:
+            target = relaxed = config.max_level
+        # Deeper at once; shallower only once the budget clears the threshold by the margin.
+        if target > self.level:
+            new_level = target
+        elif relaxed < self.level:
+            new_level = relaxed
+        else:
+            new_level = self.level
+        new_level = min(new_level, config.max_level)
+        if new_level != self.level:
+            why = f"soc {self.soc:.3f}" if self.soc is not None else "soc ?"
+            self.ctx.event(
+                EventId.THROTTLE_CHANGED,
+                f"throttle {self.level} -> {new_level} ({why}, supply level {supply_level}"
+                + (", coolant flow lost)" if flow_lost else ")"),
+            )
+            self.level = new_level
+        soc = 1.0 if self.soc is None else self.soc
+        self.admit = soc >= config.soc_stop_new_jobs and not flow_lost
+        full, stop = (config.soc_throttle_steps or (1.0,))[0], config.soc_stop_new_jobs
+        fraction = 1.0 if soc >= full else max(0.0, (soc - stop) / max(full - stop, 1e-9))
+        self.budget_w = config.payload_power_limit_w * fraction
+
+    async def _apply_throttle(self) -> None:
+        for board in self.boards.values():
+            if board.state not in _UP or board.failed:
+                continue
+            level = min(self.level, board.max_level()) if board.thermal else self.level
+            if board.commanded_level == level:
+                continue
+            reply = await self._call(board.device, "set_throttle", {"level": level})
+            if reply is not None:
+                board.commanded_level = level
+
+    async def _power_on_next(self) -> None:
+        if not self.config.power_on_at_start:
+            return
+        now_ns = self.ctx.clock.now_ns()
+        if now_ns < self.next_power_on_ns:
+            return
+        for board in self.boards.values():
+            if board.state == "off" and not board.failed and now_ns >= board.holdoff_until_ns:
+                if await self._call(board.device, "power_on") is not None:
+                    board.commanded_level = None
+                    board.holdoff_until_ns = now_ns + int(self.config.recovery_holdoff_s * _NS)
+                self.next_power_on_ns = now_ns + int(self.config.stagger_s * _NS)
+                return
+
+    # --- FDIR -----------------------------------------------------------------------------
+
+    async def _supervise(self, board: _Board) -> None:
+        now_ns = self.ctx.clock.now_ns()
+        state = board.state
+        reason = str(board.registers.get("fault_reason") or "")
+        power_w = float(board.registers.get("power_w", 0.0))
+        peak_w = board.thermal.get("peak_w")
+        if state in ("off", "booting"):
+            board.commanded_level = None  # re-command after every reboot
+        if now_ns < board.holdoff_until_ns:
+            return
+        over_envelope = (
+            peak_w is not None
+            and state not in ("off", "booting")
+            and power_w > float(peak_w) * self.config.latch_up_factor
+        )
+        if (state == "fault" and "latch" in reason) or over_envelope:
+            self.counters["payload.latchup_recoveries"] += 1
+            self.ctx.event(
+                EventId.BOARD_LATCHUP,
+                f"{board.device} {board.name}: {reason or 'over current'} at {power_w:.0f} W",
+            )
+            await self._power_cycle(board, "latch-up")
+            return
+        if state == "fault":
+            die_k = float(board.registers.get("die_temp_k", 0.0))
+            if "temperature" in reason:
+                cool_k = float(board.thermal.get("throttle_temp_k", 0.0))
+                if die_k < cool_k:
+                    self._lose_run(board, "over-temperature")
+                    if await self._call(board.device, "reset") is not None:
+                        self.ctx.event(
+                            EventId.BOARD_POWER_CYCLED,
+                            f"{board.device} reset after over-temperature ({die_k:.1f} K)",
+                        )
+                        self._hold(board)
+                return
+            self.ctx.event(EventId.BOARD_FAULT, f"{board.device} {board.name}: fault {reason}")
+            await self._power_cycle(board, f"fault {reason or '?'}")
+            return
+        if (
+            board.run is not None
+            and state in _UP
+            and now_ns - board.heartbeat_ns >= self.config.watchdog_s * _NS
+        ):
+            self.counters["payload.watchdog_cycles"] += 1
+            self.ctx.event(
+                EventId.BOARD_HUNG,
+                f"{board.device} heartbeat {board.heartbeat} frozen "
+                f"{(now_ns - board.heartbeat_ns) / _NS:.1f} s running {board.run.execution_id}",
+            )
+            await self._power_cycle(board, "watchdog")
+            return
+        if state in _UP and self.config.self_test:
+            await self._self_test(board)
+        if board.run is not None and state in _UP:
+            running = int(board.registers.get("jobs_running", 0))
+            queued = int(board.registers.get("jobs_queued", 0))
+            if running == 0 and queued == 0:
+                await self._collect(board)
+
+    def _hold(self, board: _Board) -> None:
+        now_ns = self.ctx.clock.now_ns()
+        board.holdoff_until_ns = now_ns + int(self.config.recovery_holdoff_s * _NS)
+        board.heartbeat_ns = now_ns
+        board.commanded_level = None
+
+    async def _power_cycle(self, board: _Board, why: str) -> None:
+        self._lose_run(board, why)
+        if await self._call(board.device, "power_cycle") is not None:
+            self.ctx.event(EventId.BOARD_POWER_CYCLED, f"{board.device} power cycled: {why}")
+        self._hold(board)
+
+    async def _self_test(self, board: _Board) -> None:
+        boot = int(board.registers.get("boot_count", 0))
+        if board.tested_boot == boot or board.run is not None:
+            return
+        result = await self._call(board.device, "self_test")
+        if result is None:
+            return
+        board.tested_boot = boot
+        if result.get("passed", True):
+            board.test_failures = 0
+            return
+        board.test_failures += 1
+        detail = str(result.get("detail", ""))[:80]
+        self.ctx.event(EventId.BOARD_FAULT, f"{board.device} self-test failed: {detail}")
+        if board.test_failures >= 2:
+            board.failed = True  # a power cycle did not help: keep it out of the schedule
+            await self._call(board.device, "power_off")
+        else:
+            await self._power_cycle(board, "self-test failed")
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def _lose_run(self, board: _Board, why: str) -> None:
+        """The execution on ``board`` is gone: run it again elsewhere (or fail the job)."""
+        run_ = board.run
+        board.run = None
+        if run_ is None:
+            return
+        self.executions.pop(run_.execution_id, None)
+        job = self.jobs.get(int(run_.execution_id) // _EXECUTIONS_PER_JOB)
+        if job is None or job.final is not None:
+            return
+        job.runs.pop(board.slot, None)
+        job.avoid.add(board.slot)
+        self._retry(job, f"{why} on slot {board.slot}")
+
+    def _retry(self, job: _Job, why: str) -> None:
+        job.retries += 1
+        self.counters["payload.retries"] += 1
+        if job.retries > self.config.max_retries:
+            self._finish(job, JobState.FAILED, reason=f"retries exhausted: {why}")
+
+    async def _collect(self, board: _Board) -> None:
+        reply = await self._call(board.device, "take_results")
+        if reply is None:
+            return
+        mine = board.run
+        seen = False
+        for raw in reply.get("results", []):
+            try:
+                result = kernels.JobResult.model_validate(raw)
+            except ValueError:
+                continue
+            owner = self.executions.pop(result.job_id, None)
+            if owner is None:
+                continue  # an execution given up earlier (cancelled, power-cycled)
+            job = self.jobs.get(owner[0])
+            if mine is not None and result.job_id == mine.execution_id:
+                seen = True
+                board.run = None
+            if job is None or job.final is not None:
+                continue
+            job.runs.pop(board.slot, None)
+            if result.status == kernels.JobStatus.COMPLETED:
+                job.done[board.slot] = result
+                self._check(job)
+            else:
+                job.avoid.add(board.slot)
+                self._retry(job, f"{result.status} on slot {board.slot}: {result.error}")
+        if mine is not None and not seen:
+            self._lose_run(board, "result lost")
+
+    def _check(self, job: _Job) -> None:
+        if len(job.done) < job.request.redundancy:
+            return
+        digests = {r.digest for r in job.done.values()}
+        if len(digests) == 1:
+            self._finish(job, JobState.COMPLETED)
+            return
+        self.counters["payload.mismatches"] += 1
+        slots = sorted(job.done)
+        self.ctx.event(
+            EventId.RESULT_MISMATCH,
+            f"job {job.job_id} slots {slots}: "
+            + " vs ".join((r.digest or "-")[:12] for r in job.done.values()),
+        )
+        job.avoid.update(slots)
+        job.done.clear()
+        self._retry(job, "result mismatch")
+
+    def _finish(self, job: _Job, state: JobState, reason: str = "") -> None:
+        results = list(job.done.values())
+        first = results[0] if results else None
+        slots = tuple(sorted(job.done)) or tuple(sorted(job.runs))
+        job.final = dic.JobReport(
+            job_id=job.job_id,
+            state=state,
+            kernel=job.request.kernel,
+            digest=(first.digest or "") if state == JobState.COMPLETED and first else "",
+            start_s=min((r.start_mission_time_s for r in results), default=0.0),
+            end_s=max((r.end_mission_time_s for r in results), default=0.0),
+            redundancy=job.request.redundancy,
+            retries=job.retries,
+            slots=slots,
+            summary=dict(first.summary) if first and state == JobState.COMPLETED else {},
+            reason=reason[:200],
+        )
+        for slot, run_ in list(job.runs.items()):
+            self.executions.pop(run_.execution_id, None)
+            board = self.boards.get(slot)
+            if board is not None and board.run is run_:
+                board.run = None
+        job.runs.clear()
+        self.finished.append(job.job_id)
+        while len(self.finished) > self.config.history:
+            self.jobs.pop(self.finished.popleft(), None)
+        name = {
+            JobState.COMPLETED: "payload.jobs_completed",
+            JobState.FAILED: "payload.jobs_failed",
+            JobState.CANCELLED: "payload.jobs_cancelled",
+        }[state]
+        self.counters[name] += 1
+        if state == JobState.COMPLETED:
+            self.ctx.event(
+                EventId.JOB_COMPLETED,
+                f"job {job.job_id} {job.request.kernel} on slots {list(slots)} "
+                f"digest {job.final.digest[:16]} retries {job.retries}",
+            )
+        elif state == JobState.FAILED:
+            self.ctx.event(EventId.JOB_FAILED, f"job {job.job_id}: {reason}"[:200])
+        self.ctx.tm(Apid.PAYLOAD, 140, 5, job.final.pack())
+
+    async def _schedule(self) -> None:
+        if not self.admit:
+            return
+        waiting = sorted(
+            (j for j in self.jobs.values() if j.final is None and j.needed > 0),
+            key=lambda j: (-j.request.priority, j.seq),
+        )
+        if not waiting:
+            return
+        power_w = sum(float(b.registers.get("power_w", 0.0)) for b in self.boards.values())
+        for job in waiting:
+            while job.needed > 0 and job.final is None:
+                board = self._pick(job, power_w)
+                if board is None:
+                    break
+                if await self._start(job, board):
+                    power_w += self._increment_w(board)
+
+    def _free(self, board: _Board) -> bool:
+        return (
+            board.state in ("idle", "throttled")
+            and board.run is None
+            and not board.failed
+            and board.identified
+            and int(board.registers.get("jobs_running", 0)) == 0
+            and int(board.registers.get("jobs_queued", 0)) == 0
+            and self.ctx.clock.now_ns() >= board.holdoff_until_ns
+        )
+
+    def _increment_w(self, board: _Board) -> float:
+        idle_w = float(board.thermal.get("idle_w", 0.0))
+        peak_w = float(board.thermal.get("peak_w", 0.0))
+        return max(0.0, peak_w - idle_w) * board.power_fraction(self.level)
+
+    def _pick(self, job: _Job, power_w: float) -> _Board | None:
+        taken = {*job.done, *job.runs}
+        candidates = [
+            b
+            for b in self.boards.values()
+            if b.slot not in taken
+            and self._free(b)
+            and b.can_run(job.request)
+            and power_w + self._increment_w(b) <= self.budget_w
+        ]
+        if not candidates:
+            return None
+        # Boards not involved in an earlier failure first, then the fastest, then slot order.
+        candidates.sort(key=lambda b: (b.slot in job.avoid, -b.flops(job.request.kernel), b.slot))
+        return candidates[0]
+
+    async def _start(self, job: _Job, board: _Board) -> bool:
+        job.executions += 1
+        # Boards take integer job ids: the execution id encodes the job, so a result is
+        # traceable to its job even without the map.
+        execution_id = str(job.job_id * _EXECUTIONS_PER_JOB + job.executions % _EXECUTIONS_PER_JOB)
+        spec = job.request.spec(execution_id)
+        reply = await self._call(
+            board.device,
+            "submit_job",
+            {
+                "job_id": int(spec.job_id),
+                "kernel": spec.kernel,
+                "size": spec.size,
+                "seed": spec.seed,
+                "iterations": spec.iterations,
+            },
+        )
+        if reply is None:
+            board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
+            return False
+        if not reply.get("accepted", False):
+            code = int(reply.get("reject_code", 0))
+            if code in (
+                kernels.JobRejectCode.UNSUPPORTED_KERNEL,
+                kernels.JobRejectCode.TOO_LARGE_FOR_MEMORY,
+                kernels.JobRejectCode.WRONG_DTYPE,
+            ):
+                board.unsupported.add(job.request.kernel)
+            else:
+                board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
+            if not any(b.can_run(job.request) for b in self.boards.values()):
+                self._finish(job, JobState.FAILED, reason=f"no board accepts it: {reply}")
+            return False
+        run_ = _Run(board.slot, execution_id, self.ctx.clock.now_ns())
+        board.run = run_
+        board.heartbeat_ns = self.ctx.clock.now_ns()
+        job.runs[board.slot] = run_
+        self.executions[execution_id] = (job.job_id, board.slot)
+        return True
+
+    # --- telecommands ---------------------------------------------------------------------
+
+    def submit(self, request: SubmitJob) -> ErrorCode | None:
+        """Queue a job; the error code to report if it cannot be queued."""
+        if request.job_id in self.jobs:
+            return ErrorCode.INVALID_APP_DATA
+        live = sum(1 for j in self.jobs.values() if j.final is None)
+        if live >= self.config.max_queue or not any(b.identified for b in self.boards.values()):
+            return ErrorCode.BUSY
+        able = [b for b in self.boards.values() if b.identified and b.can_run(request)]
+        if len(able) < request.redundancy:
+            return ErrorCode.INVALID_APP_DATA
+        self.jobs[request.job_id] = _Job(request, next(self.seq))
+        return None
+
+    async def cancel(self, job_id: int) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.final is not None:
+            return False
+        for slot, run_ in list(job.runs.items()):
+            board = self.boards.get(slot)
+            if board is not None:
+                await self._call(board.device, "cancel_job", {"job_id": int(run_.execution_id)})
+        self._finish(job, JobState.CANCELLED, reason="cancelled by ground")
+        return True
+
+    def job_list(self) -> list[dic.JobListEntry]:
+        return [
+            dic.JobListEntry(
+                job_id=job.job_id,
+                state=job.state,
+                kernel=job.request.kernel,
+                size=job.request.size,
+                redundancy=job.request.redundancy,
+                priority=job.request.priority,
+                retries=job.retries,
+                slots=job.slots(),
+            )
+            for job in sorted(self.jobs.values(), key=lambda j: j.seq)
+        ]
+
+    def board_list(self) -> list[dic.BoardEntry]:
+        entries = []
+        for board in sorted(self.boards.values(), key=lambda b: b.slot):
+            run_ = board.run
+            entries.append(
+                dic.BoardEntry(
+                    slot=board.slot,
+                    board=board.name[:255],
+                    vendor=board.vendor,
+                    state=BoardState.FAULT if board.failed else BoardState.from_name(board.state),
+                    die_temp_k=float(board.registers.get("die_temp_k", 0.0)),
+                    throttle_level=int(board.registers.get("throttle_level", 0)),
+                    power_w=float(board.registers.get("power_w", 0.0)),
+                    job_id=int(run_.execution_id) // _EXECUTIONS_PER_JOB if run_ else 0,
+                )
+            )
+        return entries
+
+    async def handle(self, tc: TcDispatch) -> None:
+        """One service 140 telecommand, with its verification reports."""
+        ctx = self.ctx
+        match tc.subservice:
+            case 1:
+                code = self.submit(SubmitJob.unpack(tc.app_data))
+                if code is not None:
+                    ctx.progress(tc.request_id, tc.apid, "start_failed", code)
+                    return
+                ctx.progress(tc.request_id, tc.apid, "started")
+            case 2:
+                ctx.progress(tc.request_id, tc.apid, "started")
+                if not await self.cancel(dic.unpack_job_id(tc.app_data)):
+                    ctx.progress(tc.request_id, tc.apid, "failed", ErrorCode.NOT_FOUND)
+                    return
+            case 3:
+                ctx.progress(tc.request_id, tc.apid, "started")
+                ctx.tm(Apid.PAYLOAD, 140, 4, dic.pack_job_list(self.job_list()), tc.request_id)
+            case 6:
+                ctx.progress(tc.request_id, tc.apid, "started")
+                entries = self.board_list()
+                ctx.tm(Apid.PAYLOAD, 140, 7, dic.pack_board_report(entries), tc.request_id)
+            case _:
+                ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.ILLEGAL_SUBSERVICE)
+                return
+        ctx.progress(tc.request_id, tc.apid, "completed")
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def _publish_parameters(self) -> None:
+        boards = list(self.boards.values())
+        states = [b.state for b in boards]
+        values = dict(self.counters)
+        values.update(
+            {
+                "payload.jobs_queued": sum(
+                    1 for j in self.jobs.values() if j.state == JobState.QUEUED
+                ),
+                "payload.jobs_running": sum(
+                    1
+                    for j in self.jobs.values()
+                    if j.state in (JobState.RUNNING, JobState.VERIFYING)
+                ),
+                "payload.boards_powered": sum(1 for s in states if s in _UP or s == "booting"),
+                "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
+                "payload.boards_busy": sum(1 for b in boards if b.run is not None),
+                "payload.boards_throttled": sum(
+                    1 for b in boards if int(b.registers.get("throttle_level", 0)) > 0
+                ),
+                "payload.boards_fault": sum(1 for b in boards if b.failed or b.state == "fault"),
+                "payload.power_w": sum(float(b.registers.get("power_w", 0.0)) for b in boards),
+                "payload.power_budget_w": self.budget_w,
+                "payload.max_die_temp_k": max(
+                    (float(b.registers.get("die_temp_k", 0.0)) for b in boards), default=0.0
+                ),
+                "payload.throttle_level": self.level,
+            }
+        )
+        self.ctx.parameter_map(values)
+
+
+async def run(ctx: ServiceContext, config: Config) -> None:
+    manager = PayloadManager(ctx, config)
+    # TCs and the control cycle both talk to boards: one at a time keeps each cycle's view
+    # of a board consistent with what was just commanded.
+    lock = asyncio.Lock()
+    wake = asyncio.Event()
+
+    async def commands() -> None:
+        async with ctx.subscribe(TcDispatch) as requests:
+            ctx.ready()
+            async for tc in requests:
+                if isinstance(tc, TcDispatch) and tc.service == 140:
+                    async with lock:
+                        await manager.handle(tc)
+                    if tc.subservice == 1:
+                        wake.set()  # start it now rather than at the next period
+
+    async def control() -> None:
+        while True:
+            wake.clear()
+            async with lock:
+                await manager.cycle()
+            sleeper = asyncio.ensure_future(ctx.clock.sleep(config.period_s))
+            waker = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(commands())
+        tasks.create_task(control())

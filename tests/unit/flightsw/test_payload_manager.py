@@ -1,0 +1,454 @@
+"""The payload manager's logic against real reference boards behind a fake device port.
+
+The boards are the installed plug-ins (icd.boards contract), stepped here in mission time
+the way an hwsim slot steps them, so scheduling, redundancy, watchdog, latch-up and
+throttling are checked cycle by cycle, deterministically, without processes or sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from computesat.ports import DevicePortError
+from flightsw.messages import TcDispatch
+from flightsw.services.payload import Config, PayloadManager
+from hwsim.boards.registry import discover_boards
+from icd import dictionary as dic
+from icd import kernels
+from icd.boards import BoardStateError, ComputeBoard, JobRejected, JobSpec, UpsetKind
+from icd.dictionary import EventId, JobState, SubmitJob
+from icd.errors import ErrorCode
+
+_NS = 1_000_000_000
+PLATE_K = 300.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.ns = 1_000 * _NS
+
+    def now_ns(self) -> int:
+        return self.ns
+
+
+class FakeHardware:
+    """Slots with plug-in boards, a battery and two loops, behind read/command."""
+
+    def __init__(self, clock: FakeClock, board_names: list[str]) -> None:
+        registry = discover_boards()
+        self.clock = clock
+        self.boards: dict[str, ComputeBoard] = {
+            f"slot.{i:03d}": registry.create(name, f"slot.{i:03d}", initial_temp_k=PLATE_K)
+            for i, name in enumerate(board_names, start=1)
+        }
+        self.names = {f"slot.{i:03d}": n for i, n in enumerate(board_names, start=1)}
+        self.soc = 0.9
+        self.supply_k = 300.0
+        self.flow_kg_s = 2.0
+        self.commands: list[tuple[str, str, dict[str, Any]]] = []
+        self.broken: set[str] = set()
+        self.extra_power_w: dict[str, float] = {}
+
+    def step(self, dt_s: float) -> None:
+        for board in self.boards.values():
+            board.step(dt_s, PLATE_K)
+        self.clock.ns += round(dt_s * _NS)
+
+    async def read(self, device: str) -> dict[str, Any]:
+        if device in self.broken:
+            raise DevicePortError(device, "device_fault", "broken on purpose")
+        if device == "backplane":
+            values: dict[str, Any] = {}
+            for slot, board in self.boards.items():
+                h = board.health()
+                registers = {
+                    "board": self.names[slot],
+                    "power_state": h.power_state.value,
+                    "die_temp_k": h.die_temp_k,
+                    "power_w": board.power_draw_w() + self.extra_power_w.get(slot, 0.0),
+                    "utilisation": h.utilisation,
+                    "throttle_level": h.throttle_level,
+                    "heartbeat": h.heartbeat,
+                    "jobs_queued": h.queued_jobs,
+                    "jobs_running": 0 if h.active_job_id is None else 1,
+                    "correctable_errors": h.correctable_errors,
+                    "uncorrectable_errors": h.uncorrectable_errors,
+                    "boot_count": h.boot_count,
+                    "fault_reason": h.fault_reason or "",
+                }
+                values.update({f"{slot}.{k}": v for k, v in registers.items()})
+            return values
+        if device == "battery":
+            return {"soc": self.soc, "power_w": 0.0}
+        if device.startswith("loop."):
+            return {"supply_temp_k": self.supply_k, "flow_kg_s": self.flow_kg_s}
+        raise DevicePortError(device, "unknown_device", device)
+
+    async def command(
+        self, device: str, command: str, args: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        args = args or {}
+        self.commands.append((device, command, args))
+        board = self.boards[device]
+        try:
+            match command:
+                case "identity":
+                    return {
+                        "identity": board.identity.model_dump(mode="json"),
+                        "capabilities": board.capabilities().model_dump(mode="json"),
+                        "thermal": board.thermal_model().model_dump(mode="json"),
+                    }
+                case "power_on" | "power_off" | "power_cycle" | "reset":
+                    getattr(board, command)()
+                    return {}
+                case "self_test":
+                    return board.self_test().model_dump(mode="json")
+                case "submit_job":
+                    spec = JobSpec(**{**args, "job_id": str(args["job_id"])})
+                    try:
+                        board.submit(spec)
+                    except JobRejected as exc:
+                        return {"accepted": False, "reject_code": int(exc.code), "reason": ""}
+                    return {"accepted": True}
+                case "cancel_job":
+                    return {"cancelled": board.cancel(str(args["job_id"]))}
+                case "take_results":
+                    return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
+                case "set_throttle":
+                    board.set_throttle(int(args["level"]))
+                    return {"throttle_level": board.health().throttle_level}
+        except BoardStateError as exc:
+            raise DevicePortError(device, "device_fault", str(exc)) from None
+        raise DevicePortError(device, "unknown_command", command)
+
+
+class Recorder:
+    """The ServiceContext surface the manager uses, recording what it publishes."""
+
+    def __init__(self, clock: FakeClock, devices: FakeHardware) -> None:
+        self.clock = clock
+        self.devices = devices
+        self.events: list[tuple[int, str]] = []
+        self.tms: list[tuple[int, int, bytes, bytes | None]] = []
+        self.params: dict[str, float] = {}
+        self.progress_reports: list[tuple[bytes, str, int]] = []
+
+    def event(self, event_id: int, message: str) -> None:
+        self.events.append((int(event_id), message))
+
+    def parameter_map(self, values: dict[str, float]) -> None:
+        self.params.update(values)
+
+    def tm(self, apid, service, subservice, data=b"", reply_to=None) -> None:
+        assert apid == dic.Apid.PAYLOAD and service == 140
+        self.tms.append((service, subservice, data, reply_to))
+
+    def progress(self, request_id, apid, stage, error_code=0) -> None:
+        self.progress_reports.append((request_id, stage, int(error_code)))
+
+    def event_ids(self) -> list[int]:
+        return [e for e, _ in self.events]
+
+    def reports(self) -> list[dic.JobReport]:
+        return [dic.JobReport.unpack(d) for _, sub, d, _ in self.tms if sub == 5]
+
+
+class Rig:
+    def __init__(self, boards: list[str], **config: Any) -> None:
+        self.clock = FakeClock()
+        self.hw = FakeHardware(self.clock, boards)
+        self.out = Recorder(self.clock, self.hw)
+        settings = {"stagger_s": 0.0, "recovery_holdoff_s": 2.0, **config}
+        self.manager = PayloadManager(self.out, Config(**settings))
+
+    async def run(self, mission_s: float, dt_s: float = 1.0) -> None:
+        for _ in range(round(mission_s / dt_s)):
+            self.hw.step(dt_s)
+            await self.manager.cycle()
+
+    async def until(self, predicate, timeout_s: float = 600.0) -> None:
+        for _ in range(round(timeout_s)):
+            if predicate():
+                return
+            await self.run(1.0)
+        raise AssertionError("condition not met in mission time")
+
+    async def boot(self) -> None:
+        await self.until(
+            lambda: (
+                all(b.state in ("idle", "throttled") for b in self.manager.boards.values())
+                and len(self.manager.boards) == len(self.hw.boards)
+                and all(b.tested_boot >= 1 for b in self.manager.boards.values())
+            )
+        )
+
+    def submit(self, job: SubmitJob) -> ErrorCode | None:
+        return self.manager.submit(job)
+
+    def report(self, job_id: int) -> dic.JobReport | None:
+        return next((r for r in self.out.reports() if r.job_id == job_id), None)
+
+
+def _long(job_id: int, redundancy: int = 1, priority: int = 0, seed: int = 7) -> SubmitJob:
+    # matmul 64 costs 5e5 FLOP: 1e8 iterations keep a 45 TFLOP/s GPU busy ~1.2 mission s per
+    # 1e8; 4e9 iterations are ~47 s, long enough to be hit by an upset mid-run.
+    return SubmitJob(job_id, "matmul", 64, seed, 4_000_000_000, redundancy, priority)
+
+
+async def test_boards_power_on_self_test_then_a_job_completes_with_a_verifiable_digest():
+    rig = Rig(["ref-gpu", "ref-cpu"])
+    await rig.boot()
+    powered = [d for d, c, _ in rig.hw.commands if c == "power_on"]
+    assert sorted(powered) == ["slot.001", "slot.002"]
+    assert {d for d, c, _ in rig.hw.commands if c == "self_test"} == {"slot.001", "slot.002"}
+    job = SubmitJob(11, "matmul", 96, 1234)
+    assert rig.submit(job) is None
+    await rig.until(lambda: rig.report(11) is not None)
+    report = rig.report(11)
+    assert report is not None and report.state == JobState.COMPLETED
+    assert report.slots == (1,)  # the GPU is the fastest matmul board
+    assert kernels.verify(job.spec(), report.digest)
+    assert report.summary and report.end_s >= report.start_s > 0
+    assert EventId.JOB_COMPLETED in rig.out.event_ids()
+    assert rig.out.params["payload.jobs_completed"] == 1
+    assert rig.out.params["payload.boards_powered"] == 2
+
+
+async def test_priority_then_fifo_on_one_board():
+    rig = Rig(["ref-cpu"])
+    await rig.boot()
+    for job in (
+        SubmitJob(1, "matmul", 32, 1, 10_000_000),
+        SubmitJob(2, "matmul", 32, 2, 10_000_000),
+        SubmitJob(3, "matmul", 32, 3, 10_000_000, priority=9),
+    ):
+        assert rig.submit(job) is None
+    states = {e.job_id: e.state for e in rig.manager.job_list()}
+    assert set(states.values()) == {JobState.QUEUED}
+    await rig.until(lambda: len(rig.out.reports()) == 3)
+    assert [r.job_id for r in rig.out.reports()] == [3, 1, 2]
+    assert all(r.state == JobState.COMPLETED for r in rig.out.reports())
+
+
+async def test_redundant_job_with_a_bit_flip_is_retried_on_other_boards():
+    rig = Rig(["ref-gpu", "ref-gpu", "ref-gpu", "ref-gpu"])
+    await rig.boot()
+    job = _long(21, redundancy=2)
+    assert rig.submit(job) is None
+    await rig.run(3)
+    entry = rig.manager.job_list()[0]
+    assert entry.state == JobState.RUNNING and entry.slots == (1, 2)
+    rig.hw.boards["slot.002"].inject_upset(UpsetKind.BIT_FLIP_RESULT)
+    await rig.until(lambda: rig.report(21) is not None)
+    report = rig.report(21)
+    assert report is not None and report.state == JobState.COMPLETED
+    assert report.retries == 1 and set(report.slots) == {3, 4}  # the pair was not reused
+    assert kernels.verify(job.spec(), report.digest)
+    assert EventId.RESULT_MISMATCH in rig.out.event_ids()
+    assert rig.out.params["payload.mismatches"] == 1
+    assert rig.out.params["payload.retries"] == 1
+
+
+async def test_a_mismatch_every_time_fails_the_job_after_max_retries():
+    rig = Rig(["ref-cpu", "ref-cpu"], max_retries=1)
+    await rig.boot()
+    job = SubmitJob(22, "matmul", 32, 5, 100_000_000, redundancy=2)
+    assert rig.submit(job) is None
+    for _ in range(60):  # slot 1 is in every pair and corrupts every result
+        rig.hw.boards["slot.001"].inject_upset(UpsetKind.BIT_FLIP_RESULT)
+        await rig.run(1)
+        if rig.report(22):
+            break
+    report = rig.report(22)
+    assert report is not None and report.state == JobState.FAILED
+    assert "mismatch" in report.reason and report.digest == ""
+    assert EventId.JOB_FAILED in rig.out.event_ids()
+
+
+async def test_hung_board_is_power_cycled_by_the_watchdog_and_the_job_completes():
+    rig = Rig(["ref-gpu", "ref-gpu"], watchdog_s=5.0)
+    await rig.boot()
+    job = _long(31)
+    assert rig.submit(job) is None
+    await rig.run(2)
+    rig.hw.boards["slot.001"].inject_upset(UpsetKind.HANG)
+    await rig.until(lambda: rig.report(31) is not None)
+    report = rig.report(31)
+    assert report is not None and report.state == JobState.COMPLETED
+    assert report.slots == (2,) and report.retries == 1
+    assert kernels.verify(job.spec(), report.digest)
+    assert EventId.BOARD_HUNG in rig.out.event_ids()
+    assert ("slot.001", "power_cycle", {}) in rig.hw.commands
+    assert rig.out.params["payload.watchdog_cycles"] == 1
+    # The hung board came back (boots, self-tests) and is in service again.
+    await rig.until(lambda: rig.manager.boards[1].state in ("idle", "throttled"))
+
+
+async def test_latch_up_is_power_cycled_and_the_job_rerun():
+    rig = Rig(["ref-gpu"])
+    await rig.boot()
+    assert rig.submit(_long(41)) is None
+    await rig.run(2)
+    rig.hw.boards["slot.001"].inject_upset(UpsetKind.LATCH_UP)
+    await rig.run(2)
+    assert EventId.BOARD_LATCHUP in rig.out.event_ids()
+    assert EventId.BOARD_POWER_CYCLED in rig.out.event_ids()
+    assert rig.out.params["payload.latchup_recoveries"] == 1
+    await rig.until(lambda: rig.report(41) is not None)
+    assert rig.report(41).state == JobState.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_power_above_the_envelope_counts_as_latch_up():
+    rig = Rig(["ref-cpu"])
+    await rig.boot()
+    rig.hw.extra_power_w["slot.001"] = 400.0  # a current step with no fault reported
+    await rig.run(1)
+    assert EventId.BOARD_LATCHUP in rig.out.event_ids()
+    rig.hw.extra_power_w.clear()
+
+
+async def test_memory_ue_fails_the_execution_which_is_resubmitted():
+    rig = Rig(["ref-gpu"])
+    await rig.boot()
+    assert rig.submit(_long(42)) is None
+    await rig.run(2)
+    rig.hw.boards["slot.001"].inject_upset(UpsetKind.MEMORY_UE)
+    await rig.until(lambda: rig.report(42) is not None)
+    report = rig.report(42)
+    assert report is not None and report.state == JobState.COMPLETED and report.retries == 1
+
+
+async def test_throttle_follows_the_power_and_thermal_budget_with_hysteresis():
+    rig = Rig(["ref-cpu", "ref-cpu"])
+    await rig.boot()
+    assert rig.out.params["payload.throttle_level"] == 0
+    rig.hw.soc = 0.45  # below 0.6 and 0.5
+    await rig.run(1)
+    assert rig.manager.level == 2
+    assert all(b.health().commanded_throttle_level == 2 for b in rig.hw.boards.values())
+    assert EventId.THROTTLE_CHANGED in rig.out.event_ids()
+    assert rig.out.params["payload.power_budget_w"] < Config().payload_power_limit_w
+    rig.hw.soc = 0.51  # above 0.5 but inside the hysteresis band: holds
+    await rig.run(1)
+    assert rig.manager.level == 2
+    rig.hw.soc = 0.53
+    await rig.run(1)
+    assert rig.manager.level == 1
+    rig.hw.supply_k = 331.0  # past three coolant thresholds
+    await rig.run(1)
+    assert rig.manager.level == 3
+    rig.hw.flow_kg_s = 0.0  # cooling lost: deepest level, no new jobs
+    await rig.run(1)
+    assert rig.manager.level == Config().max_level
+    assert rig.submit(SubmitJob(51, "matmul", 16, 1)) is None
+    await rig.run(3)
+    assert rig.manager.job_list()[0].state == JobState.QUEUED
+    rig.hw.flow_kg_s, rig.hw.supply_k, rig.hw.soc = 2.0, 300.0, 0.9
+    await rig.run(1)
+    assert rig.manager.level == 0
+    assert all(b.health().commanded_throttle_level == 0 for b in rig.hw.boards.values())
+    await rig.until(lambda: rig.report(51) is not None)
+
+
+async def test_throttle_is_recommanded_after_a_reboot():
+    rig = Rig(["ref-npu"])
+    await rig.boot()
+    rig.hw.soc = 0.55
+    await rig.run(1)
+    board = rig.hw.boards["slot.001"]
+    assert board.health().commanded_throttle_level == 1
+    board.inject_upset(UpsetKind.LATCH_UP)
+    await rig.until(
+        lambda: (
+            board.health().boot_count == 2 and rig.manager.boards[1].state in ("idle", "throttled")
+        ),
+        120,
+    )
+    await rig.run(1)
+    assert board.health().commanded_throttle_level == 1
+
+
+async def test_telecommands_submit_cancel_list_and_refusals():
+    rig = Rig(["ref-npu", "ref-cpu"])
+
+    async def tc(subservice: int, data: bytes = b"") -> list[tuple[str, int]]:
+        request_id = bytes([subservice, len(rig.out.progress_reports), 0, 0])
+        await rig.manager.handle(
+            TcDispatch(
+                request_id=request_id,
+                apid=2,
+                service=140,
+                subservice=subservice,
+                source_id=0,
+                app_data=data,
+            )
+        )
+        return [(s, c) for r, s, c in rig.out.progress_reports if r == request_id]
+
+    no_boards_yet = await tc(1, SubmitJob(60, "matmul", 8, 1).pack())
+    assert no_boards_yet == [("start_failed", ErrorCode.BUSY)]
+    await rig.boot()
+    assert await tc(1, _long(61).pack()) == [("started", 0), ("completed", 0)]
+    duplicate = await tc(1, _long(61).pack())
+    assert duplicate == [("start_failed", ErrorCode.INVALID_APP_DATA)]
+    # The NPU does not run FFT, so only one board takes it: redundancy 2 cannot be met.
+    fft2 = await tc(1, SubmitJob(62, "fft", 1024, 1, redundancy=2).pack())
+    assert fft2 == [("start_failed", ErrorCode.INVALID_APP_DATA)]
+    too_big = await tc(1, SubmitJob(63, "matmul", 4096, 1).pack())  # 400 MB > NPU 256 MiB
+    assert too_big == [("started", 0), ("completed", 0)]  # the CPU has the memory
+    await rig.run(2)
+    assert await tc(3) == [("started", 0), ("completed", 0)]
+    _, sub, data, reply_to = rig.out.tms[-1]
+    assert sub == 4 and reply_to is not None
+    listed = {e.job_id: e for e in dic.unpack_job_list(data)}
+    assert listed[61].state == JobState.RUNNING and listed[61].kernel == "matmul"
+    assert await tc(2, dic.pack_job_id(61)) == [("started", 0), ("completed", 0)]
+    assert rig.report(61).state == JobState.CANCELLED  # type: ignore[union-attr]
+    assert await tc(2, dic.pack_job_id(61)) == [("started", 0), ("failed", ErrorCode.NOT_FOUND)]
+    assert await tc(2, dic.pack_job_id(999)) == [
+        ("started", 0),
+        ("failed", ErrorCode.NOT_FOUND),
+    ]
+    assert await tc(6) == [("started", 0), ("completed", 0)]
+    _, sub, data, _ = rig.out.tms[-1]
+    boards = dic.unpack_board_report(data)
+    assert [(b.slot, b.board) for b in boards] == [(1, "ref-npu"), (2, "ref-cpu")]
+    assert boards[0].vendor and boards[0].state in (dic.BoardState.IDLE, dic.BoardState.BUSY)
+    await rig.run(1)
+    assert rig.out.params["payload.jobs_cancelled"] == 1
+
+
+async def test_queue_full_is_busy():
+    rig = Rig(["ref-cpu"], max_queue=2)
+    await rig.boot()
+    assert rig.submit(_long(71)) is None
+    assert rig.submit(_long(72)) is None
+    assert rig.submit(_long(73)) == ErrorCode.BUSY
+
+
+async def test_device_errors_are_counted_and_evented_once_and_never_stop_the_cycle():
+    rig = Rig(["ref-cpu"])
+    await rig.boot()
+    rig.hw.broken.add("backplane")
+    await rig.run(3)
+    assert rig.out.params["payload.device_errors"] == 3
+    assert rig.out.event_ids().count(EventId.DEVICE_ERROR) == 1
+    rig.hw.broken.clear()
+    assert rig.submit(SubmitJob(81, "matmul", 16, 1)) is None
+    await rig.until(lambda: rig.report(81) is not None)
+
+
+@pytest.mark.parametrize("redundancy", [1, 2])
+async def test_hk_counts_follow_job_states(redundancy: int):
+    rig = Rig(["ref-gpu", "ref-gpu"])
+    await rig.boot()
+    assert rig.submit(_long(91, redundancy=redundancy)) is None
+    assert rig.submit(_long(92, redundancy=redundancy)) is None
+    await rig.run(2)
+    params = rig.out.params
+    assert params["payload.jobs_running"] == 1 + (redundancy == 1)
+    assert params["payload.jobs_queued"] == (redundancy == 2)
+    assert params["payload.boards_busy"] == 2
+    assert params["payload.power_w"] > 2 * 180
