@@ -160,7 +160,7 @@ async def _bus_subscriber(
     context = zmq.asyncio.Context()
     bus = Bus(context, pub_endpoint, sub_endpoint)
     try:
-        async with bus.subscribe(BenchHk, BenchHello, BenchEnd) as sub:
+        async with bus.subscribe(BenchHk, BenchHello, BenchEnd, remote=True) as sub:
             async with asyncio.timeout(RECV_TIMEOUT_MS / 1000):
                 while not isinstance(await sub.recv(), BenchHello):
                     pass

@@ -25,27 +25,70 @@ import zmq
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["Broker", "Bus", "BusMessage", "BusStats", "Subscription"]
+__all__ = ["QUEUE_DEPTH", "Broker", "Bus", "BusMessage", "BusStats", "Subscription", "Topic"]
 
 log = logging.getLogger(__name__)
 
 # Topic frames end with a NUL so ZeroMQ's prefix matching never confuses "hk" with "hk.report".
 _TOPIC_END = b"\x00"
 _PROBE_PREFIX = b"_probe."
+# Topic frames of messages a Bus publishes start with this byte on the broker, so a process's
+# own subscriptions (served in-process) never subscribe to them.
+_BUS_NAMESPACE = b"\x01"
 # After one awaited receive, take what is already queued without awaiting again: one await
 # per message caps asyncio at a fraction of the socket's rate (REFERENCE.md, bus ceiling).
 _DRAIN_BATCH = 256
+# Messages a socket queues before dropping (PUB, broker, SUB alike).
+QUEUE_DEPTH = 100_000
 
 
 class BusMessage(BaseModel):
-    """Base of every bus message; subclasses set ``TOPIC``."""
+    """Base of every bus message; subclasses set ``TOPIC``.
+
+    A type with a ``TOPIC_KEY`` (a field name) is published under ``TOPIC.<value>``, so a
+    subscriber can take one key (``bus.subscribe((TcDispatch, 17))``) and leave the rest to
+    ZeroMQ's filtering, or all keys (``bus.subscribe(TcDispatch)``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     TOPIC: ClassVar[str]
+    TOPIC_KEY: ClassVar[str | None] = None
 
     @classmethod
     def topic_frame(cls) -> bytes:
         return cls.TOPIC.encode() + _TOPIC_END
+
+    def frame(self) -> bytes:
+        """The topic frame this message is published under."""
+        if self.TOPIC_KEY is None:
+            return _topic_frames.get(type(self)) or _topic_frames.setdefault(
+                type(self), self.topic_frame()
+            )
+        return f"{self.TOPIC}.{getattr(self, self.TOPIC_KEY)}".encode() + _TOPIC_END
+
+    @classmethod
+    def subscription_prefix(cls, key: object = None) -> bytes:
+        if cls.TOPIC_KEY is None:
+            return cls.topic_frame()
+        if key is None:
+            return f"{cls.TOPIC}.".encode()
+        return f"{cls.TOPIC}.{key}".encode() + _TOPIC_END
+
+
+_topic_frames: dict[type[BusMessage], bytes] = {}
+
+
+def _plain(value: object) -> object:
+    """msgpack's fallback for what it cannot pack itself. Packing ``__dict__`` with this
+    is several times cheaper than ``model_dump()`` on the publish path."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot put {type(value).__name__} on the bus")
+
+
+Topic = type[BusMessage] | tuple[type[BusMessage], object]
 
 
 class BusStats:
@@ -75,6 +118,9 @@ class Broker:
         control = self._context.socket(zmq.PAIR)
         for sock in (frontend, backend, control):
             sock.linger = 0
+        # ZeroMQ's default of 1 000 queued messages drops bursts at the broker even when
+        # the publishers and subscribers could hold them.
+        frontend.rcvhwm = backend.sndhwm = QUEUE_DEPTH
         try:
             frontend.bind(self.pub_endpoint)
             backend.bind(self.sub_endpoint)
@@ -119,33 +165,55 @@ class Broker:
 
 
 class Bus:
-    """A process's handle on the software bus: one PUB socket, any number of subscriptions."""
+    """A process's handle on the software bus: one PUB socket, any number of subscriptions.
+
+    Messages between services of the same process are handed straight to the matching
+    subscriptions (the frozen model itself: it was validated when it was built), which keeps a
+    bus hop to a queue append and a wake-up. Every message also goes to the broker, in the
+    bus namespace (topic frame prefixed with ``\x01``, origin in a third frame), for
+    subscriptions in other processes that ask for it (``remote=True``: taps, dashboards,
+    services split across processes). Frames in the plain namespace — another tool speaking
+    the wire format — reach every subscription of the topic. Whatever arrives through the
+    broker is validated on entry; a process never hears its own messages twice.
+    """
 
     def __init__(self, context: zmq.asyncio.Context, pub_endpoint: str, sub_endpoint: str) -> None:
         self._context = context
         self.pub_endpoint = pub_endpoint
         self.sub_endpoint = sub_endpoint
         self.stats = BusStats()
+        self.origin = os.urandom(8)
         # PUB never blocks (it drops at the high-water mark), so a plain socket on the same
         # libzmq context lets publish() stay synchronous and cheap.
         self._sync_context = zmq.Context.shadow(context.underlying)
         self._pub = self._sync_context.socket(zmq.PUB)
         self._pub.linger = 0
-        self._pub.sndhwm = 100_000
+        self._pub.sndhwm = QUEUE_DEPTH
         self._pub.connect(pub_endpoint)
         self._probe_ids = itertools.count()
+        self._local: list[Subscription] = []
         self.on_rejected: list[Any] = []
 
     def publish(self, message: BusMessage) -> None:
-        self._pub.send_multipart((message.topic_frame(), msgpack.packb(message.model_dump())))
+        frame = message.frame()
+        for subscription in self._local:
+            if subscription.wants(frame):
+                subscription.deliver(message)
+        self._pub.send_multipart(
+            (_BUS_NAMESPACE + frame, msgpack.packb(message.__dict__, default=_plain), self.origin)
+        )
         self.stats.published += 1
 
     def publish_raw(self, topic: str, payload: bytes) -> None:
         """Send bytes under a topic without validation (tests of the validation path use it)."""
         self._pub.send_multipart((topic.encode() + _TOPIC_END, payload))
 
-    def subscribe(self, *message_types: type[BusMessage]) -> Subscription:
-        return Subscription(self, message_types)
+    def subscribe(self, *topics: Topic, remote: bool = False) -> Subscription:
+        """Messages of the given types; ``(Type, key)`` takes one key of a keyed type.
+
+        ``remote`` adds what other processes' buses publish on the same broker.
+        """
+        return Subscription(self, topics, remote)
 
     def close(self) -> None:
         self._pub.close()
@@ -158,20 +226,30 @@ class Subscription:
     nothing published after ``async with`` returns can be lost to ZeroMQ's slow joiner.
     """
 
-    def __init__(self, bus: Bus, message_types: tuple[type[BusMessage], ...]) -> None:
+    def __init__(self, bus: Bus, topics: tuple[Topic, ...], remote: bool = False) -> None:
         self._bus = bus
-        self._types = {t.topic_frame(): t for t in message_types}
+        self._remote = remote
+        self._prefixes: list[bytes] = []
+        self._types: dict[bytes, type[BusMessage]] = {}
+        for topic in topics:
+            message_type, key = topic if isinstance(topic, tuple) else (topic, None)
+            self._prefixes.append(message_type.subscription_prefix(key))
+            self._types[message_type.TOPIC.encode()] = message_type
         self._queue: deque[BusMessage] = deque()
         self._socket: zmq.asyncio.Socket | None = None
         self._drain_socket: zmq.Socket[bytes]
+        self._wakeup: asyncio.Future[None] | None = None
+        self._frame_types: dict[bytes, type[BusMessage]] = {}
 
     async def __aenter__(self) -> Subscription:
         sock = self._bus._context.socket(zmq.SUB)
         sock.linger = 0
-        sock.rcvhwm = 100_000
+        sock.rcvhwm = QUEUE_DEPTH
         sock.connect(self._bus.sub_endpoint)
-        for topic in self._types:
-            sock.subscribe(topic)
+        for prefix in self._prefixes:
+            sock.subscribe(prefix)
+            if self._remote:
+                sock.subscribe(_BUS_NAMESPACE + prefix)
         probe = _PROBE_PREFIX + f"{os.getpid()}.{id(self)}.{next(self._bus._probe_ids)}".encode()
         probe_topic = probe + _TOPIC_END
         sock.subscribe(probe_topic)
@@ -184,6 +262,7 @@ class Subscription:
             sock.close()
             raise
         sock.unsubscribe(probe_topic)
+        self._bus._local.append(self)
         return self
 
     async def _await_probe(self, sock: zmq.asyncio.Socket, probe_topic: bytes) -> None:
@@ -202,17 +281,35 @@ class Subscription:
                     self._accept(frames)
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self in self._bus._local:
+            self._bus._local.remove(self)
         if self._socket is not None:
             self._socket.close()
             self._socket = None
 
+    def wants(self, frame: bytes) -> bool:
+        """ZeroMQ's prefix rule, for messages delivered in-process."""
+        return any(frame.startswith(prefix) for prefix in self._prefixes)
+
+    def deliver(self, message: BusMessage) -> None:
+        """Take a message published by a service of this process."""
+        self._bus.stats.received += 1
+        self._queue.append(message)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
     def _accept(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            self._reject(f"expected 2 frames, got {len(frames)}")
+        if len(frames) == 3 and frames[2] == self._bus.origin:
+            return  # ours: already delivered in-process
+        if len(frames) not in (2, 3):
+            self._reject(f"expected 2 or 3 frames, got {len(frames)}")
             return
-        message_type = self._types.get(frames[0])
+        message_type = self._frame_types.get(frames[0])
         if message_type is None:
-            return  # a leftover probe
+            message_type = self._type_of(frames[0])
+            if message_type is None:
+                return  # a leftover probe
+            self._frame_types[frames[0]] = message_type
         try:
             message = message_type.model_validate(msgpack.unpackb(frames[1]))
         except (ValidationError, ValueError, msgpack.ExtraData, TypeError) as exc:
@@ -221,34 +318,54 @@ class Subscription:
         self._bus.stats.received += 1
         self._queue.append(message)
 
+    def _type_of(self, topic_frame: bytes) -> type[BusMessage] | None:
+        topic = topic_frame.removeprefix(_BUS_NAMESPACE).rstrip(_TOPIC_END)
+        found = self._types.get(topic)
+        if found is None and b"." in topic:
+            found = self._types.get(topic.rsplit(b".", 1)[0])  # a keyed topic
+        return found
+
     def _reject(self, reason: str) -> None:
         self._bus.stats.rejected += 1
         log.warning("bus message rejected: %s", reason)
         for callback in self._bus.on_rejected:
             callback(reason)
 
+    def _drain(self) -> int:
+        """Accept up to a batch of frames already queued on the socket; returns how many."""
+        drain = self._drain_socket
+        for count in range(_DRAIN_BATCH):
+            try:
+                self._accept(drain.recv_multipart(flags=zmq.NOBLOCK))
+            except zmq.Again:
+                return count
+        return _DRAIN_BATCH
+
     async def recv(self) -> BusMessage:
         sock = self._socket
         if sock is None:
             raise RuntimeError("subscription is not open: use 'async with bus.subscribe(...)'")
         while not self._queue:
-            self._accept(await sock.recv_multipart())
-            drain = self._drain_socket
-            for _ in range(_DRAIN_BATCH):
-                try:
-                    self._accept(drain.recv_multipart(flags=zmq.NOBLOCK))
-                except zmq.Again:
-                    break
+            self._drain()
+            if self._queue:
+                break
+            # Wait for whichever comes first: a frame from the broker or an in-process message.
+            wakeup = asyncio.get_running_loop().create_future()
+            self._wakeup = wakeup
+            readable = sock.poll(flags=zmq.POLLIN)
+            try:
+                await asyncio.wait((readable, wakeup), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._wakeup = None
+                if not readable.done():
+                    readable.cancel()
         return self._queue.popleft()
 
     def drain_nowait(self) -> list[BusMessage]:
         """Everything already delivered to this subscription, without waiting (shutdown)."""
         if self._socket is not None:
-            while True:
-                try:
-                    self._accept(self._drain_socket.recv_multipart(flags=zmq.NOBLOCK))
-                except zmq.Again:
-                    break
+            while self._drain() == _DRAIN_BATCH:
+                pass
         drained = list(self._queue)
         self._queue.clear()
         return drained

@@ -128,6 +128,14 @@ class WallClock(Clock):
         elapsed_wall_ns = time.monotonic_ns() - self._anchor_wall_ns
         return self._anchor_mission_ns + int(elapsed_wall_ns * self._speed)
 
+    async def wait_for(self, awaitable: Awaitable[T], mission_s: float) -> T:
+        # One timer on the loop instead of a racing sleep task: this sits on every command's
+        # round trip. A re-anchor to another speed during the wait is not followed.
+        try:
+            return await asyncio.wait_for(awaitable, self.wall_s_for(mission_s))
+        except TimeoutError:
+            raise TimeoutError(f"no result within {mission_s} mission seconds") from None
+
     async def sleep_until_ns(self, mission_ns: int) -> None:
         while True:
             remaining_ns = mission_ns - self.now_ns()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from computesat.bus import Bus, BusMessage, Subscription
+from computesat.bus import Bus, BusMessage, Subscription, Topic
 from computesat.clock import Clock
 from computesat.ports import DevicePort
 from flightsw.messages import Event, ParameterUpdate, TcProgress, TmRequest
@@ -32,8 +32,8 @@ class ServiceContext:
     def publish(self, message: BusMessage) -> None:
         self.bus.publish(message)
 
-    def subscribe(self, *types: type[BusMessage]) -> Subscription:
-        return self.bus.subscribe(*types)
+    def subscribe(self, *topics: Topic) -> Subscription:
+        return self.bus.subscribe(*topics)
 
     def event(self, event_id: int, message: str) -> None:
         self.publish(

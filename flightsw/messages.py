@@ -34,6 +34,7 @@ class TcDispatch(BusMessage):
     """An accepted telecommand, routed to the service that owns it."""
 
     TOPIC = "tc.dispatch"
+    TOPIC_KEY = "service"  # each service subscribes to its own telecommands only
     request_id: bytes = Field(description="PUS request id (first 4 bytes of the TC).")
     apid: int
     service: int

@@ -77,7 +77,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         ctx.progress(tc.request_id, tc.apid, "completed")
 
     async def commands() -> None:
-        async with ctx.subscribe(TcDispatch) as requests:
+        async with ctx.subscribe((TcDispatch, 8)) as requests:
             ctx.ready()
             async for tc in requests:
                 if isinstance(tc, TcDispatch) and tc.service == 8:

@@ -24,7 +24,7 @@ class Config(BaseModel):
 async def run(ctx: ServiceContext, config: Config) -> None:
     disabled: set[int] = set()
     generated = 0
-    async with ctx.subscribe(Event, TcDispatch) as messages:
+    async with ctx.subscribe(Event, (TcDispatch, 5)) as messages:
         ctx.ready()
         async for message in messages:
             if isinstance(message, Event):

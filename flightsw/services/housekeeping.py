@@ -81,7 +81,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         ctx.progress(tc.request_id, tc.apid, "completed")
 
     async def inputs() -> None:
-        async with ctx.subscribe(ParameterUpdate, TcDispatch) as messages:
+        async with ctx.subscribe(ParameterUpdate, (TcDispatch, 3)) as messages:
             ctx.ready()
             async for message in messages:
                 if isinstance(message, ParameterUpdate):

@@ -249,8 +249,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         pending[request_id] = _Pending(
             tc.apid, tc.ack_flags, sender, ctx.clock.now_ns() + int(config.start_timeout_s * 1e9)
         )
-        if tc.ack_flags & AckFlags.ACCEPTANCE:
-            verification(tc.apid, 1, request_id, sender)
+        # Hand over first: the owner starts while TM(1,1) goes out (it still precedes
+        # TM(1,3), which needs a bus round trip).
         ctx.publish(
             TcDispatch(
                 request_id=request_id,
@@ -261,6 +261,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 app_data=tc.app_data,
             )
         )
+        if tc.ack_flags & AckFlags.ACCEPTANCE:
+            verification(tc.apid, 1, request_id, sender)
 
     def on_progress(report: TcProgress) -> None:
         request = pending.get(report.request_id)

@@ -19,7 +19,7 @@ class Config(BaseModel):
 
 
 async def run(ctx: ServiceContext, config: Config) -> None:
-    async with ctx.subscribe(TcDispatch) as requests:
+    async with ctx.subscribe((TcDispatch, 17)) as requests:
         ctx.ready()
         async for tc in requests:
             assert isinstance(tc, TcDispatch)

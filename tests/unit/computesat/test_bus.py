@@ -54,7 +54,8 @@ async def test_invalid_payloads_are_counted_and_dropped_not_delivered():
             bus.publish_raw("reading", msgpack.packb({"sensor": "S1"}))  # missing field
             bus.publish_raw("reading", msgpack.packb({"sensor": "S1", "temp_k": "hot"}))
             bus.publish_raw("reading", msgpack.packb([1, 2]))
-            bus.publish(Reading(sensor="ok", temp_k=1.0))
+            # Raw frames take the broker path, in order: the good one comes after the bad.
+            bus.publish_raw("reading", msgpack.packb({"sensor": "ok", "temp_k": 1.0}))
             good = await readings.recv()
         assert good == Reading(sensor="ok", temp_k=1.0)
         assert bus.stats.rejected == 4
@@ -70,5 +71,46 @@ async def test_one_subscription_many_types():
             bus.publish(Reading(sensor="a", temp_k=2))
             first, second = await both.recv(), await both.recv()
         assert isinstance(first, ReadingSummary) and isinstance(second, Reading)
+
+    await _with_bus(body)
+
+
+class Command(BusMessage):
+    TOPIC = "command"
+    TOPIC_KEY = "service"
+    service: int
+    body: str
+
+
+async def test_keyed_topics_reach_only_their_key_and_unkeyed_subscribers_get_all():
+    async def body(bus: Bus) -> None:
+        async with bus.subscribe((Command, 17)) as only_17, bus.subscribe(Command) as every:
+            bus.publish(Command(service=3, body="hk"))
+            bus.publish(Command(service=17, body="ping"))
+            bus.publish(Command(service=170, body="not 17"))
+            assert (await only_17.recv()).body == "ping"
+            assert [(await every.recv()).body for _ in range(3)] == ["hk", "ping", "not 17"]
+            bus.publish(Command(service=17, body="again"))
+            assert (await only_17.recv()).body == "again"  # 3 and 170 never queued here
+
+    await _with_bus(body)
+
+
+async def test_in_process_messages_arrive_once_and_other_processes_see_them():
+    async def body(bus: Bus) -> None:
+        other_process = Bus(bus._context, bus.pub_endpoint, bus.sub_endpoint)  # another origin
+        try:
+            async with (
+                bus.subscribe(Reading) as local,
+                other_process.subscribe(Reading, remote=True) as remote,
+            ):
+                bus.publish(Reading(sensor="a", temp_k=1))
+                bus.publish(Reading(sensor="b", temp_k=2))
+                assert [(await local.recv()).sensor for _ in range(2)] == ["a", "b"]
+                assert [(await remote.recv()).sensor for _ in range(2)] == ["a", "b"]
+                bus.publish_raw("reading", msgpack.packb({"sensor": "end", "temp_k": 0.0}))
+                assert (await local.recv()).sensor == "end"  # no duplicate "a"/"b" before it
+        finally:
+            other_process.close()
 
     await _with_bus(body)
