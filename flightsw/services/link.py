@@ -275,25 +275,22 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 if request.ack & AckFlags.START:
                     verification(request.apid, 3, report.request_id, sender)
             case "start_failed":
-                del pending[report.request_id]
-                counters["tc.failed"] += 1
-                verification(request.apid, 4, report.request_id, sender, report.error_code)
-                ctx.event(
-                    EventId.TC_FAILED,
-                    f"{report.request_id.hex()} start failed {report.error_code:#06x}",
-                )
+                finish_with_failure(report, request, 4, "start failed")
             case "completed":
                 del pending[report.request_id]
                 counters["tc.completed"] += 1
                 if request.ack & AckFlags.COMPLETION:
                     verification(request.apid, 7, report.request_id, sender)
             case "failed":
-                del pending[report.request_id]
-                counters["tc.failed"] += 1
-                verification(request.apid, 8, report.request_id, sender, report.error_code)
-                ctx.event(
-                    EventId.TC_FAILED, f"{report.request_id.hex()} failed {report.error_code:#06x}"
-                )
+                finish_with_failure(report, request, 8, "failed")
+
+    def finish_with_failure(
+        report: TcProgress, request: _Pending, subservice: int, what: str
+    ) -> None:
+        del pending[report.request_id]
+        counters["tc.failed"] += 1
+        verification(request.apid, subservice, report.request_id, request.sender, report.error_code)
+        ctx.event(EventId.TC_FAILED, f"{report.request_id.hex()} {what} {report.error_code:#06x}")
 
     def on_tm(request: TmRequest) -> None:
         to = None
