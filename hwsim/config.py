@@ -17,6 +17,7 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "SIMPLE_BOARD",
     "ArrayDriveConfig",
     "BatteryConfig",
     "ColdPlateConfig",
@@ -40,6 +41,9 @@ __all__ = [
     "default_config_path",
     "load_config",
     "parse_config",
+    "simple_config",
+    "simple_config_path",
+    "with_boards",
 ]
 
 
@@ -283,7 +287,20 @@ class RadiatorsConfig(_Frozen):
 # ------------------------------------------------------------------------------------- compute
 
 
+SIMPLE_BOARD = "simple"
+"""Board name of the built-in vectorised slot model (no plug-in)."""
+
+
 class _SlotParams(_Frozen):
+    board: str = Field(
+        SIMPLE_BOARD,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="Board in the slot: 'simple' (the vectorised slot model, parameters below) "
+        "or the entry-point name of a computesat.boards plug-in (e.g. 'ref-gpu'), whose own "
+        "thermal/electrical model then replaces kind, idle_w, peak_w, thermal_mass_j_per_k, "
+        "die_to_plate_k_per_w, max_die_temp_k and initial_utilisation. An unknown or refused "
+        "plug-in is not a configuration error: the slot boots empty with a fault_reason",
+    )
     kind: str = Field("generic-accelerator", description="Board kind name")
     idle_w: float = Field(150.0, ge=0, le=1e5, description="Power when on and idle")
     peak_w: float = Field(1000.0, ge=0, le=1e5, description="Power at utilisation 1")
@@ -299,6 +316,16 @@ class _SlotParams(_Frozen):
     uncorrectable_fraction: float = Field(
         0.75, ge=0, le=1, description="Fraction of upsets that are uncorrectable memory errors"
     )
+    hang_fraction: float = Field(
+        0.01, ge=0, le=1, description="Plug-in boards: fraction of upsets that hang the board"
+    )
+    bit_flip_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Plug-in boards: fraction of upsets that corrupt the running job's result "
+        "(only while busy; otherwise a correctable memory error)",
+    )
     power_on_at_start: bool = Field(True, description="Powered at t=0")
     initial_utilisation: float = Field(0.8, ge=0, le=1, description="Utilisation at t=0")
 
@@ -306,7 +333,16 @@ class _SlotParams(_Frozen):
     def _peak_above_idle(self) -> _SlotParams:
         if self.peak_w < self.idle_w:
             raise ValueError("peak_w must be >= idle_w")
+        if self.uncorrectable_fraction + self.hang_fraction + self.bit_flip_fraction > 1.0:
+            raise ValueError(
+                "uncorrectable_fraction + hang_fraction + bit_flip_fraction must be <= 1"
+            )
         return self
+
+    @property
+    def is_plugin(self) -> bool:
+        """True if the slot names a plug-in board rather than the simple slot model."""
+        return self.board != SIMPLE_BOARD
 
 
 class SlotConfig(_SlotParams):
@@ -503,5 +539,43 @@ def default_config_path() -> Path:
 
 
 def default_config() -> SpacecraftConfig:
-    """The AI1 configuration of REFERENCE.md (``hwsim/configs/ai1.toml``)."""
+    """The AI1 configuration of REFERENCE.md (``hwsim/configs/ai1.toml``): the three
+    reference plug-in boards (``ref-gpu``, ``ref-cpu``, ``ref-npu``) in 150 slots."""
     return load_config(default_config_path())
+
+
+def simple_config_path() -> Path:
+    """Path of the AI1 configuration with 150 simple (vectorised, 1 kW) slots."""
+    return Path(str(resources.files("hwsim") / "configs" / "ai1-simple.toml"))
+
+
+def simple_config() -> SpacecraftConfig:
+    """AI1 with 150 simple 1 kW slots (``hwsim/configs/ai1-simple.toml``): the physics
+    benchmark and the model tests use it; no plug-in is loaded."""
+    return load_config(simple_config_path())
+
+
+def with_boards(
+    config: SpacecraftConfig, boards: dict[str, int], first_slot: int = 1
+) -> SpacecraftConfig:
+    """A copy of ``config`` with plug-in boards in consecutive slots, in the order given.
+
+    ``with_boards(simple_config(), {"acme-photon7": 4})`` puts the ACME board in slots
+    001..004 (counting from ``first_slot``) and leaves every other slot as it was. Slot
+    groups are expanded into explicit slots; ValueError if there are not enough slots.
+    """
+    slots = [s.model_dump(mode="python") for s in config.compute.expanded_slots()]
+    slots.sort(key=lambda s: int(s["slot_id"]))
+    start = next((k for k, s in enumerate(slots) if int(s["slot_id"]) >= first_slot), None)
+    wanted = sum(boards.values())
+    if start is None or start + wanted > len(slots):
+        raise ValueError(f"need {wanted} slots from slot {first_slot}, config has {len(slots)}")
+    k = start
+    for name, count in boards.items():
+        for _ in range(count):
+            slots[k]["board"] = name
+            k += 1
+    data = config.model_dump(mode="python")
+    data["compute"]["slots"] = slots
+    data["compute"]["slot_groups"] = []
+    return parse_config(data, "with_boards")

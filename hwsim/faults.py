@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from icd.boards import UpsetKind
+
 if TYPE_CHECKING:
+    from hwsim.boards.slots import PluginSlot
     from hwsim.model.spacecraft import Spacecraft
 
 __all__ = [
@@ -49,7 +52,10 @@ class FaultError(ValueError):
 
 class FaultParam(BaseModel):
     model_config = ConfigDict(frozen=True)
-    default: float | bool | None = Field(description="Default value (None = see description)")
+    default: float | bool | str | None = Field(description="Default value (None = see description)")
+    choices: tuple[str, ...] | None = Field(
+        None, description="Allowed values of a string parameter"
+    )
     unit: str = Field(description="Unit of the parameter")
     description: str = Field(description="Meaning of the parameter")
 
@@ -203,36 +209,75 @@ CATALOGUE: list[FaultSpec] = [
         id="board_overtemp",
         target_kind="slot",
         description="Cold-plate fouling / heat rise: die-to-plate resistance multiplied and "
-        "optional extra heat",
+        "optional extra heat. A plug-in board owns its die, so the slot adds the extra "
+        "resistance (factor - 1) x the board's own in series at its plate interface: the board "
+        "sees a hotter plate and throttles or trips by itself",
         params={
             "resistance_factor": P(default=3.0, unit="", description="Resistance multiplier"),
             "extra_heat_w": P(default=0.0, unit="W", description="Extra dissipation"),
         },
         observable="slot die_temp_k rises above plate_temp_k + normal margin; overtemp=true "
-        "past max_die_temp_k; hardware thermal_shutdown at max + margin",
-        fdir_response="Throttle the board stepwise, then power it off before the limit",
+        "past max_die_temp_k; hardware thermal_shutdown at max + margin. Plug-in board: "
+        "die_temp_k rises, throttle_level climbs (power_state=throttled), then power_state=fault "
+        "with fault_reason=over_temperature past its shutdown temperature",
+        fdir_response="Throttle the board stepwise (set_throttle), then power it off before "
+        "the limit; after an over_temperature trip wait until cool, then reset",
         clears="resistance and heat back to nominal",
     ),
     FaultSpec(
         id="board_latchup",
         target_kind="slot",
-        description="Single-event latch-up: current jumps and the board stops responding",
+        description="Single-event latch-up: current jumps and the board stops responding. A "
+        "plug-in board gets inject_upset('latch_up') and draws its own latch_up_w instead of "
+        "extra_power_w",
         params={"extra_power_w": P(default=400.0, unit="W", description="Latch-up current x V")},
         observable="slot latchup=true, power_state=latched, power_w/current_a jump; "
-        "set_utilisation gives device_fault",
-        fdir_response="Detect the current step, power-cycle the slot (power_off, power_on) "
-        "or its PDU switch; checkpoint/restart the job",
+        "set_utilisation gives device_fault. Plug-in board: power_state=fault, "
+        "fault_reason=latch_up, latchup=true, power_w=latch_up_w, heartbeat frozen, running job "
+        "failed; reset gives device_fault",
+        fdir_response="Detect the current step, power-cycle the slot (power_cycle, or "
+        "power_off + power_on) or its PDU switch; resubmit the failed job",
         clears="the record only; the board stays latched until power-cycled",
     ),
     FaultSpec(
         id="seu_burst",
         target_kind="slot",
         description="Raised single-event upset rate (solar particle event) on a board; upsets "
-        "are Poisson with the configured rate x this multiplier (x SAA factor inside the SAA)",
+        "are Poisson with the configured rate x this multiplier (x SAA factor inside the SAA). "
+        "On a plug-in board each hit is, by the slot's fractions (AI1: hang 1 %, memory_ue "
+        "15 %, bit_flip_result 10 % while busy), else memory_ce; the draws come from the "
+        "spacecraft seed",
         params={"rate_multiplier": P(default=1000.0, unit="", description="Rate multiplier")},
-        observable="slot seu_count and uncorrectable_errors increase faster",
-        fdir_response="Scrub, checkpoint/restart, redundant execution; safe mode on bursts",
+        observable="slot seu_count and uncorrectable_errors increase faster; plug-in board: "
+        "correctable_errors climb, some jobs end failed (memory_ue) or complete with a wrong "
+        "digest (bit_flip_result), a rare hang freezes heartbeat",
+        fdir_response="Scrub, checkpoint/restart, redundant execution; safe mode on bursts; "
+        "watchdog on heartbeat -> reset",
         clears="rate back to nominal (counts stay)",
+    ),
+    FaultSpec(
+        id="board_upset",
+        target_kind="slot",
+        description="One deterministic radiation upset of the given kind (for tests and ground "
+        "scripts). Plug-in boards take every kind; a simple slot models only latch_up, "
+        "memory_ce and memory_ue. An unpowered board is unaffected",
+        params={
+            "kind": P(
+                default="bit_flip_result",
+                unit="enum",
+                description="bit_flip_result, hang, latch_up, memory_ce, memory_ue",
+                choices=("bit_flip_result", "hang", "latch_up", "memory_ce", "memory_ue"),
+            )
+        },
+        observable="bit_flip_result: the running (or next) job completes with a digest that "
+        "fails icd.kernels.verify; hang: heartbeat frozen, jobs stop progressing, power stays; "
+        "latch_up: power_state=fault, fault_reason=latch_up, power_w jumps; memory_ce: "
+        "correctable_errors + 1; memory_ue: uncorrectable_errors + 1, running job failed, "
+        "self_test memory check fails until reboot",
+        fdir_response="bit_flip_result: verify by redundant execution / ground, re-run; hang: "
+        "heartbeat watchdog -> reset (or power_cycle); latch_up: power_cycle; memory_ce: trend, "
+        "scrub; memory_ue: resubmit the failed job, reboot if repeated",
+        clears="the record only (the upset has happened)",
     ),
 ]
 
@@ -330,6 +375,14 @@ def resolve_fault(
     merged: dict[str, Any] = {k: v.default for k, v in spec.params.items()}
     for k, v in given.items():
         d = spec.params[k].default
+        choices = spec.params[k].choices
+        if choices is not None:
+            if v not in choices:
+                raise FaultError(
+                    f"fault {fault_id}: parameter {k} must be one of {list(choices)} (got {v!r})"
+                )
+            merged[k] = v
+            continue
         ok = (
             isinstance(v, bool)
             if isinstance(d, bool)
@@ -338,12 +391,24 @@ def resolve_fault(
         if not ok:
             raise FaultError(f"fault {fault_id}: parameter {k} has the wrong type ({v!r})")
         merged[k] = v
+    if fault_id == "board_upset":
+        i = _target_index(sc, "slot", target)
+        plug = sc._plug is not None and i in sc._plug.by_slot
+        if not plug and merged["kind"] not in ("latch_up", "memory_ce", "memory_ue"):
+            raise FaultError(
+                f"fault board_upset: kind {merged['kind']} needs a plug-in board; {target} is a "
+                "simple slot (latch_up, memory_ce, memory_ue only)"
+            )
     for k, v in merged.items():
         if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
             raise FaultError(f"fault {fault_id}: parameter {k} must be >= 0 (got {v})")
     if at_time_s is not None and at_time_s < 0:
         raise FaultError(f"fault {fault_id}: at_time_s must be >= 0")
     return ActiveFault(fault_id=fault_id, target=target, params=merged, at_time_s=at_time_s)
+
+
+def _plugin_slot(sc: Spacecraft, i: int) -> PluginSlot | None:
+    return sc._plug.by_slot.get(i) if sc._plug is not None else None
 
 
 def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
@@ -395,9 +460,25 @@ def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
         sc._invalidate()
         sc._update_flows(0.0)
     elif fid == "board_overtemp":
-        sc._s_r[i] = sc._s_r_nom[i] * float(p["resistance_factor"])
-        sc._s_extra_w[i] = float(p["extra_heat_w"])
+        plug = _plugin_slot(sc, i)
+        if plug is not None:
+            if plug.board is not None and sc._plug is not None:
+                k = plug.live_index
+                r_board = float(sc._plug.die_to_plate_k_per_w[k])
+                factor = float(p["resistance_factor"])
+                sc._plug.extra_r_k_per_w[k] = max(0.0, factor - 1.0) * r_board
+                sc._plug.extra_heat_w[k] = float(p["extra_heat_w"])
+                sc._s_extra_w[i] = float(p["extra_heat_w"])
+        else:
+            sc._s_r[i] = sc._s_r_nom[i] * float(p["resistance_factor"])
+            sc._s_extra_w[i] = float(p["extra_heat_w"])
         sc._invalidate()
+    elif fid == "board_upset":
+        sc.deliver_upset(i, str(p["kind"]))
+    elif fid == "board_latchup" and _plugin_slot(sc, i) is not None:
+        plug = _plugin_slot(sc, i)
+        if plug is not None and plug.board is not None:
+            plug.board.inject_upset(UpsetKind.LATCH_UP)
     elif fid == "board_latchup":
         if sc._s_enabled[i] and sc._sw_on[sc._slot_sw0 + i]:
             sc._s_latched[i] = True
@@ -435,6 +516,10 @@ def deactivate_fault(sc: Spacecraft, fault: ActiveFault) -> None:
     elif fid == "board_overtemp":
         sc._s_r[i] = sc._s_r_nom[i]
         sc._s_extra_w[i] = 0.0
+        plug = _plugin_slot(sc, i)
+        if plug is not None and plug.board is not None and sc._plug is not None:
+            sc._plug.extra_r_k_per_w[plug.live_index] = 0.0
+            sc._plug.extra_heat_w[plug.live_index] = 0.0
         sc._invalidate()
     elif fid == "seu_burst":
         sc._s_seu_mult[i] = 1.0

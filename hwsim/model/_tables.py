@@ -116,3 +116,112 @@ def pdu_switch_registers(name: str) -> dict[str, RegisterInfo]:
         f"{name}_shed": R(unit="bool", description=f"Load {name} shed by the bus (power short)"),
         f"{name}_current_a": R(unit="A", description=f"Current through switch {name}"),
     }
+
+
+# Slots holding a plug-in board (computesat.boards entry point): the board's own telemetry,
+# plus the slot's view of it (supply, plate, upsets delivered by hwsim).
+PLUGIN_SLOT_REGISTERS = {
+    "board": R(unit="", description="Entry-point name of the plug-in configured in this slot"),
+    "present": R(
+        unit="bool", description="A board is in the slot (false: plug-in unknown or refused)"
+    ),
+    "kind": R(unit="enum", description="Board class: gpu, accelerator, cpu, fpga ('' if empty)"),
+    "vendor": R(unit="", description="Board manufacturer"),
+    "part_number": R(unit="", description="Vendor part number"),
+    "firmware_version": R(unit="", description="Board firmware version"),
+    "power_state": R(unit="enum", description="off, booting, idle, busy, throttled, fault"),
+    "supply": R(
+        unit="enum",
+        description="Slot supply: on, shed (bus short of power), unpowered (PDU switch open); "
+        "losing supply powers the board off",
+    ),
+    "powered": R(unit="bool", description="The board is drawing power from the bus"),
+    "die_temp_k": R(unit="K", description="Die temperature"),
+    "memory_temp_k": R(unit="K", description="Memory (HBM/DRAM) temperature"),
+    "plate_temp_k": R(unit="K", description="Cold plate temperature under the board"),
+    "inlet_temp_k": R(unit="K", description="Coolant supply temperature of its loop"),
+    "max_die_temp_k": R(unit="K", description="Rated maximum die temperature"),
+    "overtemp": R(unit="bool", description="Die above its rated maximum"),
+    "power_w": R(unit="W", description="Electrical power drawn from the bus"),
+    "current_a": R(unit="A", description="Current at bus voltage"),
+    "utilisation": R(unit="", description="Fraction of compute in use, 0..1"),
+    "correctable_errors": R(unit="", description="Corrected memory errors since the model start"),
+    "uncorrectable_errors": R(
+        unit="", description="Uncorrectable memory errors since the model start"
+    ),
+    "seu_count": R(unit="", description="Radiation upsets hwsim delivered to this slot"),
+    "throttle_level": R(unit="", description="Effective throttle level, 0 = full speed"),
+    "commanded_throttle_level": R(unit="", description="Level set by set_throttle"),
+    "heartbeat": R(
+        unit="", description="Counts physics steps while alive; frozen when off, faulted or hung"
+    ),
+    "jobs_queued": R(unit="", description="Jobs waiting behind the running one"),
+    "jobs_running": R(unit="", description="Jobs executing now (0 or 1)"),
+    "active_job_id": R(unit="", description="Job executing now, -1 if none"),
+    "jobs_completed": R(unit="", description="Jobs completed since the model start"),
+    "jobs_failed": R(unit="", description="Jobs failed or cancelled since the model start"),
+    "boot_count": R(unit="", description="Boots started since the model start"),
+    "latchup": R(unit="bool", description="Latched up (power_cycle to clear)"),
+    "fault_reason": R(
+        unit="",
+        description="'' if none; latch_up, over_temperature, or 'plug-in <name> refused: "
+        "<reason>' / 'plug-in <name> unknown: ...' for an empty slot",
+    ),
+}
+PLUGIN_SLOT_COMMANDS = {
+    "power_on": C(description="Power the board on (off -> booting); result {}"),
+    "power_off": C(description="Power the board off (any state); result {}"),
+    "power_cycle": C(description="Power off then on: the cure for a latch-up; result {}"),
+    "reset": C(description="Warm reset (clears a hang, a cooled over-temperature); result {}"),
+    "self_test": C(description="Built-in self test; result: SelfTestResult fields"),
+    "identity": C(description="Result {identity, capabilities, thermal}: the board's models"),
+    "submit_job": C(
+        description="Queue a job; result {accepted: true} or {accepted: false, reject_code, "
+        "reason} (icd.kernels.JobRejectCode)",
+        args={
+            "job_id": "int >= 0, unique among the board's live jobs",
+            "kernel": "str: matmul, fft, mlp_inference",
+            "size": "int: kernel size",
+            "seed": "int >= 0: input generator seed",
+            "iterations": "int >= 1 (optional, default 1)",
+        },
+    ),
+    "cancel_job": C(
+        description="Cancel a running or queued job; result {cancelled: bool}",
+        args={"job_id": "int"},
+    ),
+    "take_results": C(
+        description="Drain ended jobs; result {results: [JobResult fields, job_id as str]}"
+    ),
+    "set_throttle": C(
+        description="Command a minimum throttle level; result {throttle_level: effective level}",
+        args={"level": "int, 0..max throttle level"},
+    ),
+}
+
+# The backplane: one read for the telemetry of every plug-in slot, as slot.<nnn>.<register>.
+BACKPLANE_SLOT_REGISTERS = (
+    "board",
+    "power_state",
+    "die_temp_k",
+    "power_w",
+    "utilisation",
+    "throttle_level",
+    "heartbeat",
+    "jobs_queued",
+    "jobs_running",
+    "correctable_errors",
+    "uncorrectable_errors",
+    "fault_reason",
+)
+
+
+def backplane_registers(slot_ids: list[str]) -> dict[str, RegisterInfo]:
+    out: dict[str, RegisterInfo] = {}
+    for sid in slot_ids:
+        for name in BACKPLANE_SLOT_REGISTERS:
+            info = PLUGIN_SLOT_REGISTERS[name]
+            out[f"slot.{sid}.{name}"] = R(
+                unit=info.unit, description=f"slot.{sid}: {info.description}"
+            )
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from hwsim.model.constants import SECONDS_PER_YEAR
 
-__all__ = ["BoardModel", "board_power_w", "seu_rate_per_s"]
+__all__ = ["BoardModel", "board_power_w", "plugin_upset_kind", "seu_rate_per_s"]
 
 
 @runtime_checkable
@@ -45,3 +45,28 @@ def board_power_w(
 def seu_rate_per_s(rate_per_year: np.ndarray, in_saa: bool, saa_factor: float) -> np.ndarray:
     """Poisson upset rate per board, multiplied inside the South Atlantic Anomaly."""
     return rate_per_year * ((saa_factor if in_saa else 1.0) / SECONDS_PER_YEAR)
+
+
+def plugin_upset_kind(
+    u: float,
+    busy: bool,
+    uncorrectable_fraction: float,
+    hang_fraction: float,
+    bit_flip_fraction: float,
+) -> str:
+    """Which upset a radiation hit is on a plug-in board, from a uniform draw ``u`` in [0, 1).
+
+    The unit interval is cut, in order, into ``hang_fraction`` (hang), ``uncorrectable_fraction``
+    (memory_ue), ``bit_flip_fraction`` (bit_flip_result if a job is running, else the hit lands
+    in memory and is corrected: memory_ce) and the rest (memory_ce). The AI1 default
+    (1 %, 15 %, 10 %) makes most hits correctable errors.
+    """
+    if u < hang_fraction:
+        return "hang"
+    u -= hang_fraction
+    if u < uncorrectable_fraction:
+        return "memory_ue"
+    u -= uncorrectable_fraction
+    if u < bit_flip_fraction and busy:
+        return "bit_flip_result"
+    return "memory_ce"

@@ -12,7 +12,7 @@ in plain Python lists; dictionaries and pydantic objects are built only in ``rea
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from hwsim.faults import (
     resolve_fault,
 )
 from hwsim.model import _tables as T
-from hwsim.model.compute import BoardModel, board_power_w, seu_rate_per_s
+from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
 from hwsim.model.constants import SECONDS_PER_YEAR, SIGMA_W_M2_K4, SOLAR_CONSTANT_W_M2
 from hwsim.model.devices import CommandInfo, DeviceDescription, DeviceError, RegisterInfo
 from hwsim.model.fluid import (
@@ -69,6 +69,12 @@ from hwsim.model.thermal import (
     radiation_step_k,
 )
 
+if TYPE_CHECKING:
+    from hwsim.boards.registry import BoardRegistry
+    from hwsim.boards.slots import PluginSlot, PluginSlots
+
+from icd.boards import PowerState, UpsetKind
+
 __all__ = ["ActiveFault", "Spacecraft"]
 
 _NS = 1_000_000_000
@@ -80,10 +86,20 @@ class Spacecraft:
 
     ``seed`` fixes every random process (sensor noise, upsets); two spacecraft built from the
     same config and seed and driven by the same calls produce identical series.
+
+    Slots that name a plug-in board (``board = "ref-gpu"``) get one from ``registry``
+    (default: the installed ``computesat.boards`` plug-ins, discovered once per process).
     """
 
-    def __init__(self, config: SpacecraftConfig, seed: int = 0, control_law: bool = False) -> None:
+    def __init__(
+        self,
+        config: SpacecraftConfig,
+        seed: int = 0,
+        control_law: bool = False,
+        registry: BoardRegistry | None = None,
+    ) -> None:
         self.config = config
+        self._registry = registry
         self.seed = int(seed)
         self.control_law = control_law
         ss = np.random.SeedSequence(self.seed)
@@ -110,6 +126,7 @@ class Spacecraft:
             "battery_stored_change_j": 0.0,
             "battery_loss_j": 0.0,
             "compute_heat_j": 0.0,
+            "compute_unbilled_standby_j": 0.0,
             "pump_heat_j": 0.0,
             "radiated_j": 0.0,
             "absorbed_env_j": 0.0,
@@ -316,6 +333,9 @@ class Spacecraft:
         self._s_seu = np.zeros(n, dtype=np.int64)
         self._s_unc = np.zeros(n, dtype=np.int64)
         self._s_power = np.zeros(n)  # served power this step
+        self._s_hang_frac = np.array([s.hang_fraction for s in slots])
+        self._s_flip_frac = np.array([s.bit_flip_fraction for s in slots])
+        self._init_plugins(slots)
         self._saa_factor = self.config.compute.saa_upset_factor
         self._seu_hazard = 0.0
         self._seu_threshold = float(self._seu_rng.exponential())
@@ -336,6 +356,36 @@ class Spacecraft:
         self._shed_k = -1
         self._shed_crit_w = 0.0
         self._shed_cum = np.zeros(0)
+
+    def _init_plugins(self, slots: list[Any]) -> None:
+        """Plug-in boards own their die: their entries in the slot vectors are neutralised
+        (no power, no heat capacity, no shutdown) and ``_s_vec`` masks them out of the
+        vectorised die step."""
+        n = len(slots)
+        self._s_vec = np.ones(n)
+        self._plug: PluginSlots | None = None
+        self._plug_sup = np.zeros(0, dtype=bool)
+        self._plug_ctl_t = -math.inf
+        wanted = [(i, s.slot_id, s.board) for i, s in enumerate(slots) if s.is_plugin]
+        if not wanted:
+            return
+        from hwsim.boards.slots import PluginSlots, default_registry
+
+        registry = self._registry if self._registry is not None else default_registry()
+        on = [slots[i].power_on_at_start for i, _, _ in wanted]
+        plug = PluginSlots(wanted, self._s_plate, self._cp_temp, registry, on)
+        for i, _, _ in wanted:
+            self._s_vec[i] = 0.0
+            self._s_idle[i] = self._s_peak[i] = self._s_util[i] = 0.0
+            self._s_enabled[i] = True
+            self._s_c[i] = self._s_r_nom[i] = self._s_r[i] = 1.0
+            self._s_shutdown_k[i] = math.inf
+            thermal = plug.by_slot[i].thermal
+            self._s_max[i] = thermal.max_die_temp_k if thermal is not None else 0.0
+        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
+        plug.poll_draw_w()
+        self._plug = plug
+        self._plug_sup = np.ones(len(plug.boards), dtype=bool)
 
     def _init_pdu(self) -> None:
         loads = self.config.power_bus.loads
@@ -441,7 +491,12 @@ class Spacecraft:
         self._step_wings(dt_s, t)
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
+        plug = self._plug
+        if plug is not None and plug.poll_draw_w():
+            self._slots_dirty = True
         self._step_power(dt_s)
+        if plug is not None:
+            self._plugin_supply(dt_s)
         self._step_thermal(dt_s)
         if self._seu_total_per_s > 0.0 or self._seu_cache_key is None:
             self._step_seu(dt_s)
@@ -585,6 +640,10 @@ class Spacecraft:
             p[i] = board.power_draw_w() + self._s_extra_w[i] if on[i] else 0.0
             if on[i] and self._s_latched[i]:
                 p[i] += self._s_latch_w[i]
+        plug = self._plug
+        if plug is not None and len(plug.boards):
+            idx = plug.live_slots
+            p[idx] = np.where(on[idx], plug.draw_w + self._s_extra_w[idx], 0.0)
         self._s_demand = p
         self._s_demand_w = float(p.sum())
         self._demand_version += 1
@@ -596,10 +655,32 @@ class Spacecraft:
         served = self._sw_served[self._slot_sw0 :]
         self._s_power = self._s_demand * served
         self._s_power_w = float(self._s_power.sum())
-        self._s_pr = self._s_power * self._s_r
+        self._s_pr = self._s_power * self._s_r * self._s_vec
+        # plug-in boards hand their plate the heat their own step returns (see _step_thermal)
         self._plate_p = np.bincount(
-            self._s_plate, weights=self._s_power, minlength=len(self._plate_ids)
+            self._s_plate, weights=self._s_power * self._s_vec, minlength=len(self._plate_ids)
         )
+
+    def _plugin_supply(self, dt_s: float) -> None:
+        """A plug-in board whose slot lost its supply (switch open, shed) is powered off."""
+        plug = self._plug
+        assert plug is not None
+        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
+        if supplied.all():
+            if not self._plug_sup.all():
+                self._plug_sup = supplied
+            return
+        self._plug_sup = supplied
+        for k in np.flatnonzero(~supplied).tolist():
+            board = plug.boards[k]
+            if board.state is not PowerState.OFF:
+                board.power_off()
+                self._slots_dirty = True
+        # An unpowered board still integrates its standby draw (the contract has no "no power
+        # at all" state); that heat is booked so that the thermal balance closes.
+        unbilled_w = float(plug.draw_w[~supplied].sum())
+        self._energy["compute_heat_j"] += unbilled_w * dt_s
+        self._energy["compute_unbilled_standby_j"] += unbilled_w * dt_s
 
     def _step_power(self, dt_s: float) -> None:
         b = self.config.battery
@@ -725,8 +806,8 @@ class Spacecraft:
         self._coeff_dirty = False
         cp = self._l_cp
         self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
-        self._s_pr = self._s_power * self._s_r
-        self._s_c_dt = self._s_c / dt_s
+        self._s_pr = self._s_power * self._s_r * self._s_vec
+        self._s_c_dt = self._s_c / dt_s * self._s_vec
         self._cp_g = hx_conductance_w_per_k(
             self._cp_ua,
             self._l_flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
@@ -764,6 +845,15 @@ class Spacecraft:
         # heat reaching each plate = P − C·dT/dt of its dies, so energy is kept exactly
         dq = self._board_group_sum((new_die - old) * self._s_c_dt)
         np.subtract(self._plate_p, dq, out=self._q_plate)
+        plug = self._plug
+        if plug is not None and len(plug.boards):
+            # each plug-in board steps its own die against its plate (held over the step, as
+            # the vector dies are) and returns the heat it delivered into the plate
+            heat = plug.step(dt_s, self._cp_temp)
+            extra = self._s_extra_w[plug.live_slots]
+            if extra.any():
+                heat = heat + extra * self._plug_sup
+            self._q_plate += np.bincount(plug.plates, weights=heat, minlength=len(self._q_plate))
         if self._rp_env:
             self._absorb_environment(dt_s)
         # plates, coolant legs and panels: one backward-Euler step of the linear network ...
@@ -828,11 +918,52 @@ class Spacecraft:
             self._seu_threshold = float(self._seu_rng.exponential())
             x = self._seu_rng.random() * self._seu_total_per_s
             i = min(int(np.searchsorted(self._seu_cum, x, side="right")), len(self._seu_cum) - 1)
+            plug = self._plug.by_slot.get(i) if self._plug is not None else None
+            if plug is not None:
+                self._plugin_upset(i, plug)
+                continue
             if self._s_power[i] <= 0.0:
                 continue
             self._s_seu[i] += 1
             if self._seu_rng.random() < self._s_unc_frac[i]:
                 self._s_unc[i] += 1
+
+    def _plugin_upset(self, i: int, slot: PluginSlot) -> None:
+        """Deliver one radiation hit to a plug-in board (the mix: plugin_upset_kind)."""
+        board = slot.board
+        if board is None or board.state is PowerState.OFF:
+            return
+        busy = board.health().active_job_id is not None
+        kind = plugin_upset_kind(
+            float(self._seu_rng.random()),
+            busy,
+            float(self._s_unc_frac[i]),
+            float(self._s_hang_frac[i]),
+            float(self._s_flip_frac[i]),
+        )
+        self.deliver_upset(i, kind)
+
+    def deliver_upset(self, i: int, kind: str) -> None:
+        """Apply an upset of ``kind`` (a UpsetKind value) to slot index ``i`` and count it.
+
+        A plug-in board gets ``inject_upset``; a simple slot models only latch_up, memory_ce
+        and memory_ue (FaultError for the others is raised by the fault catalogue)."""
+        plug = self._plug.by_slot.get(i) if self._plug is not None else None
+        if plug is not None:
+            if plug.board is None or plug.board.state is PowerState.OFF:
+                return
+            plug.board.inject_upset(UpsetKind(kind))
+            self._slots_dirty = True
+        elif kind == "latch_up":
+            if self._s_enabled[i] and self._sw_on[self._slot_sw0 + i]:
+                self._s_latched[i] = True
+                self._slots_dirty = True
+            return
+        elif self._s_power[i] <= 0.0:
+            return
+        self._s_seu[i] += 1
+        if kind == "memory_ue":
+            self._s_unc[i] += 1
 
     # slow fault processes ----------------------------------------------------------------
 
@@ -961,6 +1092,7 @@ class Spacecraft:
         ids.append("battery")
         ids.append("pdu")
         ids.extend(f"slot.{s}" for s in self._slot_ids)
+        ids.append("backplane")
         return ids
 
     def _kind(self, device_id: str) -> tuple[str, int]:
@@ -980,16 +1112,18 @@ class Spacecraft:
                 return "battery", 0
             if device_id == "pdu":
                 return "pdu", 0
+            if device_id == "backplane":
+                return "backplane", 0
         except KeyError:
             pass
         raise DeviceError(
             "unknown_device",
             f"no device {device_id!r}; kinds: pump.L<n>.<A|B>, loop.L<n>, radsensor.P<nn>.S<n>, "
-            "wing.W<n>, battery, pdu, slot.<nnn> (see device_ids())",
+            "wing.W<n>, battery, pdu, slot.<nnn>, backplane (see device_ids())",
         )
 
     def describe(self, device_id: str) -> DeviceDescription:
-        kind, _ = self._kind(device_id)
+        kind, i = self._kind(device_id)
         regs: dict[str, RegisterInfo]
         cmds: dict[str, CommandInfo] = {}
         if kind == "pump":
@@ -1003,7 +1137,12 @@ class Spacecraft:
         elif kind == "battery":
             regs = T.BATTERY_REGISTERS
         elif kind == "slot":
-            regs, cmds = T.SLOT_REGISTERS, T.SLOT_COMMANDS
+            if self._plug is not None and i in self._plug.by_slot:
+                regs, cmds = T.PLUGIN_SLOT_REGISTERS, T.PLUGIN_SLOT_COMMANDS
+            else:
+                regs, cmds = T.SLOT_REGISTERS, T.SLOT_COMMANDS
+        elif kind == "backplane":
+            regs = T.backplane_registers(self._plugin_slot_ids())
         else:
             regs = dict(T.PDU_FIXED_REGISTERS)
             for n in self._sw_names:
@@ -1132,7 +1271,49 @@ class Spacecraft:
             return "latched"
         return "on"
 
+    def _plugin_slot_ids(self) -> list[str]:
+        if self._plug is None:
+            return []
+        return [self._slot_ids[i] for i in sorted(self._plug.by_slot)]
+
+    def _slot_supply(self, i: int) -> str:
+        k = self._slot_sw0 + i
+        if not self._sw_on[k]:
+            return "unpowered"
+        return "on" if self._sw_served[k] else "shed"
+
+    def _read_plugin_slot(self, i: int, slot: PluginSlot) -> dict[str, float | int | bool | str]:
+        from hwsim.boards.slots import board_registers
+
+        supply = self._slot_supply(i)
+        power_w = 0.0
+        if supply == "on" and slot.board is not None:
+            power_w = float(slot.board.power_draw_w() + self._s_extra_w[i])
+        return board_registers(
+            slot,
+            supply=supply,
+            power_w=power_w,
+            plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
+            inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
+            bus_voltage_v=float(self._b_voltage),
+            seu_count=int(self._s_seu[i]),
+        )
+
+    def _read_backplane(self, _: int) -> dict[str, float | int | bool | str]:
+        out: dict[str, float | int | bool | str] = {}
+        if self._plug is None:
+            return out
+        for i in sorted(self._plug.by_slot):
+            regs = self._read_plugin_slot(i, self._plug.by_slot[i])
+            sid = self._slot_ids[i]
+            for name in T.BACKPLANE_SLOT_REGISTERS:
+                out[f"slot.{sid}.{name}"] = regs[name]
+        return out
+
     def _read_slot(self, i: int) -> dict[str, float | int | bool | str]:
+        plug = self._plug.by_slot.get(i) if self._plug is not None else None
+        if plug is not None:
+            return self._read_plugin_slot(i, plug)
         pw = float(self._s_power[i])
         return {
             "kind": self._slot_cfg[i].kind,
@@ -1157,10 +1338,11 @@ class Spacecraft:
         """Execute a device command; returns the device's registers after it."""
         kind, i = self._kind(device_id)
         desc_cmds = self.describe(device_id).commands if kind == "pdu" else None
+        plug = self._plug.by_slot.get(i) if self._plug is not None and kind == "slot" else None
         table = {
             "pump": T.PUMP_COMMANDS,
             "wing": T.WING_COMMANDS,
-            "slot": T.SLOT_COMMANDS,
+            "slot": T.SLOT_COMMANDS if plug is None else T.PLUGIN_SLOT_COMMANDS,
             "pdu": desc_cmds,
         }.get(kind) or {}
         if command not in table:
@@ -1176,8 +1358,32 @@ class Spacecraft:
                 f"{device_id}.{command}: unknown argument(s) {sorted(unknown)}; "
                 f"expected {sorted(table[command].args)}",
             )
+        if plug is not None:
+            return self._cmd_plugin_slot(i, plug, command, args)
         getattr(self, f"_cmd_{kind}")(i, command, args)
         return self.read(device_id)
+
+    # commands that need the board to have supply; the others work on an unpowered slot
+    _SUPPLIED_COMMANDS = frozenset(
+        {"power_on", "power_cycle", "reset", "self_test", "submit_job", "set_throttle"}
+    )
+
+    def _cmd_plugin_slot(
+        self, i: int, slot: PluginSlot, command: str, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A slot command on a plug-in board: returns the command's result (not registers)."""
+        from hwsim.boards.slots import board_command
+
+        sid = f"slot.{self._slot_ids[i]}"
+        if command in self._SUPPLIED_COMMANDS and slot.board is not None:
+            supply = self._slot_supply(i)
+            if supply == "unpowered":
+                raise DeviceError("device_off", f"{sid}.{command}: PDU switch is off")
+            if supply == "shed":
+                raise DeviceError("device_off", f"{sid}.{command}: slot shed by the bus")
+        result = board_command(slot, command, args)
+        self._slots_dirty = True
+        return result
 
     @staticmethod
     def _arg_float(args: dict[str, Any], name: str, lo: float, hi: float, where: str) -> float:
@@ -1258,9 +1464,13 @@ class Spacecraft:
         self._invalidate()
 
     def _power_cycle_slot(self, i: int) -> None:
-        """Removing power clears a latch-up and a thermal shutdown."""
+        """Removing power clears a latch-up and a thermal shutdown (and powers a plug-in
+        board off)."""
         self._s_latched[i] = False
         self._s_tshut[i] = False
+        plug = self._plug.by_slot.get(i) if self._plug is not None else None
+        if plug is not None and plug.board is not None:
+            plug.board.power_off()
         self._invalidate()
 
     def _cmd_pdu(self, _: int, command: str, args: dict[str, Any]) -> None:
@@ -1289,7 +1499,11 @@ class Spacecraft:
     # ------------------------------------------------------------------------------ truth
 
     def _thermal_energy_j(self) -> float:
-        return float((self._s_c * self._s_temp).sum() + (self._tn_c * self._tn).sum())
+        boards_j = self._plug.stored_energy_j() if self._plug is not None else 0.0
+        return (
+            float((self._s_c * self._s_temp * self._s_vec).sum() + (self._tn_c * self._tn).sum())
+            + boards_j
+        )
 
     def _loop_heat_w(self) -> np.ndarray:
         """Heat the coolant picks up from its plates (at their present temperatures) and pumps."""
@@ -1326,7 +1540,7 @@ class Spacecraft:
                 n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
             ],
             "wing_temp_k": [float(x) for x in self._w_temp],
-            "board_die_temp_k": self._s_temp.tolist(),
+            "board_die_temp_k": self._die_temps_k(),
             "cold_plate_temp_k": self._cp_temp.tolist(),
             "loop_supply_temp_k": self._l_supply.tolist(),
             "loop_return_temp_k": self._l_return.tolist(),
@@ -1339,7 +1553,24 @@ class Spacecraft:
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),
             "seu_total": int(self._s_seu.sum()),
             "uncorrectable_total": int(self._s_unc.sum()),
+            "plugin_slots": len(self._plug.by_slot) if self._plug is not None else 0,
+            "refused_plugins": list(self._plug.refused) if self._plug is not None else [],
+            "empty_slots": {
+                f"slot.{self._slot_ids[i]}": reason
+                for i, reason in (self._plug.empty.items() if self._plug is not None else ())
+            },
         }
+
+    def _die_temps_k(self) -> list[float]:
+        temps = self._s_temp.tolist()
+        if self._plug is not None:
+            for i, slot in self._plug.by_slot.items():
+                temps[i] = (
+                    float(slot.board.health().die_temp_k)
+                    if slot.board is not None
+                    else float(self._cp_temp[self._s_plate[i]])
+                )
+        return temps
 
     # ------------------------------------------------------------------------------ helpers
 

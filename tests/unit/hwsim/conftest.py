@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from hwsim.config import SpacecraftConfig, default_config, parse_config
+from hwsim.config import SpacecraftConfig, parse_config, simple_config
 
 
 @pytest.fixture(scope="session")
 def ai1() -> SpacecraftConfig:
-    return default_config()
+    # The AI1 spacecraft with its 150 simple (vectorised) slots: the model tests check the
+    # physics against closed forms with it. Plug-in boards: test_hwsim_boards_*.py.
+    return simple_config()
 
 
 def _variant(base: SpacecraftConfig, **changes: Any) -> SpacecraftConfig:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hwsim.config import ConfigError, default_config, default_config_path, load_config, parse_config
+from hwsim.config import (
+    ConfigError,
+    default_config,
+    default_config_path,
+    load_config,
+    parse_config,
+    simple_config,
+)
 
 
 def ai1_dict() -> dict:
@@ -19,7 +26,11 @@ def test_default_is_ai1() -> None:
     c = default_config()
     slots = c.compute.expanded_slots()
     assert len(slots) == 150
-    assert abs(sum(s.peak_w for s in slots) - 150e3) < 1e-6
+    # the default flies the three reference plug-in boards; ai1-simple.toml keeps 150 x 1 kW
+    assert {s.board for s in slots} == {"ref-gpu", "ref-npu", "ref-cpu"}
+    simple = simple_config().compute.expanded_slots()
+    assert len(simple) == 150 and {s.board for s in simple} == {"simple"}
+    assert abs(sum(s.peak_w for s in simple) - 150e3) < 1e-6
     assert sum(w.span_m for w in c.wings) == 70.0
     per_m2 = c.wings[0].efficiency * 1361.0
     assert 240.0 < per_m2 < 270.0

@@ -122,6 +122,12 @@ def _seu(sc: Spacecraft, before: dict[str, Any]) -> None:
     assert s["uncorrectable_errors"] <= s["seu_count"]
 
 
+def _upset(sc: Spacecraft, before: dict[str, Any]) -> None:
+    # a simple slot models memory errors only; plug-in boards: test_hwsim_boards_faults.py
+    s = sc.read("slot.001")
+    assert s["uncorrectable_errors"] == before["slot.001"]["uncorrectable_errors"] + 1
+
+
 CASES: dict[str, tuple[str, dict[str, Any], float, Check]] = {
     "pump_seizure": ("pump.L1.A", {}, 10.0, _seized),
     "pump_degradation": ("pump.L1.A", {"head_loss_per_hour": 0.5}, 1800.0, _degraded),
@@ -137,6 +143,7 @@ CASES: dict[str, tuple[str, dict[str, Any], float, Check]] = {
     "board_overtemp": ("slot.001", {"resistance_factor": 4.0}, 300.0, _overtemp),
     "board_latchup": ("slot.001", {}, 1.0, _latchup),
     "seu_burst": ("slot.001", {"rate_multiplier": 2e5}, 3600.0, _seu),
+    "board_upset": ("slot.001", {"kind": "memory_ue"}, 1.0, _upset),
 }
 
 

@@ -1,0 +1,372 @@
+"""Plug-in boards in hwsim's compute slots: building them, stepping them, their device API.
+
+`PluginSlots` holds the boards that the configuration names by entry-point name (see
+`hwsim.config.SlotConfig.board`). The spacecraft model asks it, each physics step, for the
+boards' electrical draw (`poll_draw_w`) and hands it the cold-plate temperatures
+(`step`), getting back the heat each board delivered into its plate. A slot whose plug-in is
+unknown or refused stays empty with a `fault_reason`; nothing a plug-in does stops hwsim.
+
+`board_registers` and `board_command` are the slot device API for a plug-in board (the
+registers and commands are described in `hwsim.model._tables`); they map the contract's
+errors onto device errors: a `BoardStateError` becomes `device_off` (board off or still
+booting) or `device_fault`; a `JobRejected` is a normal answer, `{"accepted": False, ...}`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from hwsim.boards.registry import BoardPluginError, BoardRegistry, discover_boards
+from hwsim.model.devices import DeviceError
+from icd.boards import (
+    BoardStateError,
+    ComputeBoard,
+    JobRejected,
+    JobSpec,
+    PowerState,
+    ThermalElectricalModel,
+)
+
+__all__ = [
+    "PluginSlot",
+    "PluginSlots",
+    "board_command",
+    "board_registers",
+    "default_registry",
+    "empty_slot_registers",
+]
+
+_log = logging.getLogger(__name__)
+
+
+@functools.cache
+def default_registry() -> BoardRegistry:
+    """The installed plug-ins, discovered once per process (discovery imports and probes)."""
+    return discover_boards()
+
+
+@dataclass
+class PluginSlot:
+    """One slot configured with a plug-in: its board, or why it is empty."""
+
+    slot_index: int
+    slot_id: str
+    board_name: str
+    board: ComputeBoard | None
+    fault_reason: str = ""
+    thermal: ThermalElectricalModel | None = None
+    live_index: int = -1  # position in PluginSlots.boards, -1 if empty
+
+
+class PluginSlots:
+    """The plug-in boards of a spacecraft, with per-board arrays for the physics step."""
+
+    def __init__(
+        self,
+        slots: Sequence[tuple[int, str, str]],
+        slot_plate: np.ndarray,
+        plate_temp_k: np.ndarray,
+        registry: BoardRegistry,
+        power_on: Sequence[bool],
+    ) -> None:
+        """``slots``: (slot index, slot id, board name) for every slot naming a plug-in."""
+        self.by_slot: dict[int, PluginSlot] = {}
+        self.refused: list[dict[str, str]] = [
+            {"name": r.name, "reason": r.reason} for r in registry.refused
+        ]
+        boards: list[ComputeBoard] = []
+        live: list[int] = []
+        for (i, sid, name), on in zip(slots, power_on, strict=True):
+            board: ComputeBoard | None = None
+            reason = ""
+            thermal: ThermalElectricalModel | None = None
+            try:
+                board = registry.create(
+                    name,
+                    f"slot.{sid}",
+                    mission_time_s=0.0,
+                    initial_temp_k=float(plate_temp_k[slot_plate[i]]),
+                )
+                thermal = board.thermal_model()
+                if on:
+                    board.power_on()
+            except KeyError:
+                refused = [r.reason for r in registry.refused if r.name == name]
+                reason = (
+                    f"plug-in {name} refused: {refused[0]}"
+                    if refused
+                    else f"plug-in {name} unknown: no such computesat.boards entry point"
+                )
+                board = None
+            except Exception as exc:
+                # A plug-in that cannot build a board here must not stop hwsim.
+                detail = exc.reason if isinstance(exc, BoardPluginError) else repr(exc)
+                reason = f"plug-in {name} refused: {detail}"
+                board = None
+            if board is None:
+                thermal = None
+                if not any(r["name"] == name for r in self.refused):
+                    self.refused.append({"name": name, "reason": reason})
+                _log.warning("slot.%s is empty: %s", sid, reason)
+            slot = PluginSlot(i, sid, name, board, reason, thermal)
+            if board is not None:
+                slot.live_index = len(boards)
+                boards.append(board)
+                live.append(i)
+            self.by_slot[i] = slot
+        self.boards = boards
+        self.live_slots = np.array(live, dtype=np.int64)
+        self.plates = slot_plate[self.live_slots] if live else np.zeros(0, dtype=np.int64)
+        n = len(boards)
+        self.thermal_mass_j_per_k = np.array(
+            [b.thermal_model().thermal_mass_j_per_k for b in boards], dtype=float
+        )
+        self.die_to_plate_k_per_w = np.array(
+            [b.thermal_model().die_to_plate_k_per_w for b in boards], dtype=float
+        )
+        self.draw_w = np.zeros(n)
+        self.heat_w = np.zeros(n)
+        # board_overtemp on a plug-in: extra resistance in series with the board's own, and
+        # extra dissipation through it (the board owns its die, so the slot raises the
+        # temperature the board sees at its plate interface).
+        self.extra_r_k_per_w = np.zeros(n)
+        self.extra_heat_w = np.zeros(n)
+        self._steps = [b.step for b in boards]
+        self._draws = [b.power_draw_w for b in boards]
+
+    @property
+    def empty(self) -> dict[int, str]:
+        """Slot index -> fault reason of every empty slot."""
+        return {i: s.fault_reason for i, s in self.by_slot.items() if s.board is None}
+
+    def poll_draw_w(self) -> bool:
+        """Refresh the boards' electrical draw; True if any changed since the last poll."""
+        new = np.fromiter((d() for d in self._draws), dtype=float, count=len(self._draws))
+        if np.array_equal(new, self.draw_w):
+            return False
+        self.draw_w = new
+        return True
+
+    def step(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray:
+        """Step every board with its plate temperature; heat into each plate, W."""
+        seen = plate_temp_k[self.plates]
+        if self.extra_r_k_per_w.any() or self.extra_heat_w.any():
+            seen = seen + self.extra_r_k_per_w * np.maximum(self.heat_w, 0.0)
+            seen += self.extra_heat_w * (self.die_to_plate_k_per_w + self.extra_r_k_per_w)
+        heat = self.heat_w
+        for k, (step, t) in enumerate(zip(self._steps, seen.tolist(), strict=True)):
+            heat[k] = step(dt_s, t)
+        return heat
+
+    def stored_energy_j(self) -> float:
+        """Heat held in the boards' dies, sum of C·T (for the energy balance)."""
+        temps = [b.health().die_temp_k for b in self.boards]
+        return float(np.dot(self.thermal_mass_j_per_k, temps)) if temps else 0.0
+
+
+# --------------------------------------------------------------------------------- device API
+
+
+def empty_slot_registers(slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float) -> dict:
+    """Registers of a slot whose plug-in is unknown or refused."""
+    return {
+        "board": slot.board_name,
+        "present": False,
+        "kind": "",
+        "vendor": "",
+        "part_number": "",
+        "firmware_version": "",
+        "power_state": PowerState.OFF.value,
+        "supply": "on",
+        "powered": False,
+        "die_temp_k": plate_temp_k,
+        "memory_temp_k": plate_temp_k,
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": 0.0,
+        "overtemp": False,
+        "power_w": 0.0,
+        "current_a": 0.0,
+        "utilisation": 0.0,
+        "correctable_errors": 0,
+        "uncorrectable_errors": 0,
+        "seu_count": 0,
+        "throttle_level": 0,
+        "commanded_throttle_level": 0,
+        "heartbeat": 0,
+        "jobs_queued": 0,
+        "jobs_running": 0,
+        "active_job_id": -1,
+        "jobs_completed": 0,
+        "jobs_failed": 0,
+        "boot_count": 0,
+        "latchup": False,
+        "fault_reason": slot.fault_reason,
+    }
+
+
+def _job_id_int(job_id: str | None) -> int:
+    if job_id is None:
+        return -1
+    try:
+        return int(job_id)
+    except ValueError:
+        return -1
+
+
+def board_registers(
+    slot: PluginSlot,
+    *,
+    supply: str,
+    power_w: float,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    bus_voltage_v: float,
+    seu_count: int,
+) -> dict[str, float | int | bool | str]:
+    """The slot registers of a plug-in board (see PLUGIN_SLOT_REGISTERS)."""
+    board = slot.board
+    if board is None:
+        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k)
+    h = board.health()
+    ident = board.identity
+    thermal = slot.thermal
+    assert thermal is not None
+    return {
+        "board": slot.board_name,
+        "present": True,
+        "kind": ident.kind.value,
+        "vendor": ident.vendor,
+        "part_number": ident.part_number,
+        "firmware_version": ident.firmware_version,
+        "power_state": h.power_state.value,
+        "supply": supply,
+        "powered": power_w > 0.0,
+        "die_temp_k": float(h.die_temp_k),
+        "memory_temp_k": float(h.memory_temp_k),
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": float(thermal.max_die_temp_k),
+        "overtemp": bool(h.die_temp_k > thermal.max_die_temp_k),
+        "power_w": power_w,
+        "current_a": power_w / max(bus_voltage_v, 1.0),
+        "utilisation": float(h.utilisation),
+        "correctable_errors": int(h.correctable_errors),
+        "uncorrectable_errors": int(h.uncorrectable_errors),
+        "seu_count": seu_count,
+        "throttle_level": int(h.throttle_level),
+        "commanded_throttle_level": int(h.commanded_throttle_level),
+        "heartbeat": int(h.heartbeat),
+        "jobs_queued": int(h.queued_jobs),
+        "jobs_running": 0 if h.active_job_id is None else 1,
+        "active_job_id": _job_id_int(h.active_job_id),
+        "jobs_completed": int(h.jobs_completed),
+        "jobs_failed": int(h.jobs_failed),
+        "boot_count": int(h.boot_count),
+        "latchup": h.fault_reason == "latch_up",
+        "fault_reason": h.fault_reason or "",
+    }
+
+
+def _int_arg(args: dict[str, Any], name: str, where: str, *, lo: int | None = None) -> int:
+    if name not in args:
+        raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
+    v = args[name]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise DeviceError("bad_argument", f"{where}: {name} must be an int, got {v!r}")
+    if lo is not None and v < lo:
+        raise DeviceError("bad_argument", f"{where}: {name} must be >= {lo}, got {v}")
+    return v
+
+
+def _state_error(where: str, exc: BoardStateError) -> DeviceError:
+    # The board is not up (off, or still booting): "device_off"; anything else it refuses
+    # (latched up, hot, busy...) is a fault of the board.
+    code = "device_off" if exc.state in (PowerState.OFF, PowerState.BOOTING) else "device_fault"
+    return DeviceError(code, f"{where}: {exc}")
+
+
+def board_command(slot: PluginSlot, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Execute a slot command on a plug-in board; returns the command's result dict.
+
+    The caller has checked the command name, the argument names and the slot's supply.
+    """
+    where = f"slot.{slot.slot_id}.{command}"
+    board = slot.board
+    if board is None:
+        raise DeviceError("device_fault", f"slot.{slot.slot_id} is empty: {slot.fault_reason}")
+    try:
+        if command == "power_on":
+            if board.state is not PowerState.OFF:
+                raise DeviceError(
+                    "device_fault", f"{where}: board is already powered ({board.state.value})"
+                )
+            board.power_on()
+            return {}
+        if command == "power_off":
+            board.power_off()
+            return {}
+        if command == "power_cycle":
+            board.power_cycle()
+            return {}
+        if command == "reset":
+            board.reset()
+            return {}
+        if command == "self_test":
+            return board.self_test().model_dump(mode="json")
+        if command == "identity":
+            return {
+                "identity": board.identity.model_dump(mode="json"),
+                "capabilities": board.capabilities().model_dump(mode="json"),
+                "thermal": board.thermal_model().model_dump(mode="json"),
+            }
+        if command == "submit_job":
+            return _submit(board, args, where)
+        if command == "cancel_job":
+            job_id = _int_arg(args, "job_id", where)
+            return {"cancelled": bool(board.cancel(str(job_id)))}
+        if command == "take_results":
+            return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
+        if command == "set_throttle":
+            level = _int_arg(args, "level", where)
+            try:
+                board.set_throttle(level)
+            except ValueError as exc:
+                raise DeviceError("bad_argument", f"{where}: {exc}") from None
+            return {"throttle_level": int(board.health().throttle_level)}
+    except BoardStateError as exc:
+        raise _state_error(where, exc) from None
+    raise DeviceError("unknown_command", f"{where}: no such command")
+
+
+def _submit(board: ComputeBoard, args: dict[str, Any], where: str) -> dict[str, Any]:
+    job_id = _int_arg(args, "job_id", where, lo=0)
+    kernel = args.get("kernel")
+    if not isinstance(kernel, str):
+        raise DeviceError("bad_argument", f"{where}: kernel must be a str, got {kernel!r}")
+    size = _int_arg(args, "size", where)
+    seed = _int_arg(args, "seed", where, lo=0)
+    iterations = _int_arg(args, "iterations", where) if "iterations" in args else 1
+    try:
+        job = JobSpec(
+            job_id=str(job_id), kernel=kernel, size=size, seed=seed, iterations=iterations
+        )
+    except ValidationError as exc:
+        raise DeviceError("bad_argument", f"{where}: {exc.errors()[0]['msg']}") from None
+    state = board.state
+    if state in (PowerState.OFF, PowerState.BOOTING):
+        raise DeviceError("device_off", f"{where}: board is {state.value}, not up")
+    if state is PowerState.FAULT:
+        raise DeviceError("device_fault", f"{where}: board is in fault")
+    try:
+        board.submit(job)
+    except JobRejected as exc:
+        return {"accepted": False, "reject_code": int(exc.code), "reason": exc.reason}
+    return {"accepted": True}
