@@ -73,12 +73,20 @@ async def serve(
     ready: asyncio.Future[tuple[str, str]] | None = None,
 ) -> None:
     """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints."""
+    from hwsim.boards.slots import default_registry
     from hwsim.config import default_config, load_config
     from hwsim.faults import fault_catalogue
     from hwsim.model import Spacecraft
 
     config = load_config(settings.config) if settings.config else default_config()
-    model = Spacecraft(config, seed=settings.seed)
+    # Discover the board plug-ins once, before the clock starts; a refused plug-in is logged
+    # and its slots boot empty (fault_reason on the slot), never stopping hwsim.
+    registry = default_registry()
+    for refused in registry.refused:
+        log.warning("hwsim: board plug-in %r refused: %s", refused.name, refused.reason)
+    model = Spacecraft(config, seed=settings.seed, registry=registry)
+    for slot_id, reason in model.truth()["empty_slots"].items():
+        log.warning("hwsim: %s is empty: %s", slot_id, reason)
     clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
     # The model counts from 0; this is the mission time of its 0 (its physics loop starts now).
     model_epoch_ns = clock.now_ns()
