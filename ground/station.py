@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,10 +25,12 @@ from typing import Any
 
 from computesat.clock import WallClock
 from icd import dictionary as dic
+from icd import kernels
+from icd.dictionary import BoardEntry, JobListEntry, JobReport, SubmitJob
 from icd.errors import DecodeError, ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm
 
-__all__ = ["CommandFailed", "CommandResult", "Ground", "Telemetry"]
+__all__ = ["CommandFailed", "CommandResult", "Ground", "JobReport", "Telemetry"]
 
 Predicate = Callable[["Telemetry"], bool]
 
@@ -45,6 +48,9 @@ class Telemetry:
     event_id: int | None = None
     event_name: str | None = None
     message: str | None = None
+    job_report: JobReport | None = None
+    jobs: list[JobListEntry] | None = None
+    boards: list[BoardEntry] | None = None
 
     @property
     def apid(self) -> int:
@@ -76,6 +82,16 @@ class Telemetry:
             return f"{head} HK sid {self.sid}: {len(self.parameters)} parameters"
         if self.event_id is not None:
             return f"{head} event {self.event_name}: {self.message}"
+        if self.job_report is not None:
+            r = self.job_report
+            return (
+                f"{head} job {r.job_id} {r.state.name.lower()} slots {list(r.slots)} "
+                f"digest {r.digest[:16] or '-'} retries {r.retries}"
+            )
+        if self.jobs is not None:
+            return f"{head} job list: {len(self.jobs)} jobs"
+        if self.boards is not None:
+            return f"{head} board report: {len(self.boards)} boards"
         return head
 
     def as_json(self) -> dict[str, Any]:
@@ -92,7 +108,23 @@ class Telemetry:
             "event_id": self.event_id,
             "event_name": self.event_name,
             "message": self.message,
+            "job_report": _plain(self.job_report),
+            "jobs": None if self.jobs is None else [_plain(e) for e in self.jobs],
+            "boards": None if self.boards is None else [_plain(e) for e in self.boards],
         }
+
+
+def _plain(value: Any) -> Any:
+    """A service 140 record as JSON-ready data (enums by name)."""
+    if value is None:
+        return None
+    out = dict(vars(value))
+    for key, item in out.items():
+        if isinstance(item, dic.JobState | dic.BoardState):
+            out[key] = item.name.lower()
+        elif isinstance(item, tuple):
+            out[key] = list(item)
+    return out
 
 
 def _error_name(code: int) -> str:
@@ -124,6 +156,12 @@ def decode_tm(datagram: bytes, received_wall_s: float) -> Telemetry:
             message=message,
             event_name=definition.name if definition else str(event_id),
         )
+    if tm.service == 140 and tm.subservice == 4:
+        return Telemetry(tm, received_wall_s, jobs=dic.unpack_job_list(data))
+    if tm.service == 140 and tm.subservice == 5:
+        return Telemetry(tm, received_wall_s, job_report=JobReport.unpack(data))
+    if tm.service == 140 and tm.subservice == 7:
+        return Telemetry(tm, received_wall_s, boards=dic.unpack_board_report(data))
     return Telemetry(tm, received_wall_s)
 
 
@@ -210,6 +248,9 @@ class Ground:
         self._waiters: list[tuple[Predicate, asyncio.Future[Telemetry]]] = []
         self._listeners: list[Callable[[Telemetry], None]] = []
         self._seq = itertools.count()
+        # Job ids start at random so two stations (or two runs) rarely pick the same one.
+        self._job_ids = itertools.count(secrets.randbelow(2**30) + 1)
+        self.submitted: dict[int, SubmitJob] = {}
         self._transport: asyncio.DatagramTransport | None = None
 
     async def __aenter__(self) -> Ground:
@@ -425,3 +466,82 @@ class Ground:
         return await self.command(
             8, 1, dic.pack_device_function(device, command, args), timeout=timeout
         )
+
+    # --- compute jobs (service 140, APID 2) ---------------------------------------------
+
+    async def submit_job(
+        self,
+        kernel: str,
+        size: int,
+        seed: int,
+        iterations: int = 1,
+        redundancy: int = 1,
+        priority: int = 0,
+        job_id: int | None = None,
+        timeout: float = 10.0,
+    ) -> int:
+        """Submit a compute job (140,1); returns its id once queued, else CommandFailed."""
+        job = SubmitJob(
+            job_id if job_id is not None else next(self._job_ids),
+            kernel,
+            size,
+            seed,
+            iterations,
+            redundancy,
+            priority,
+        )
+        self.submitted[job.job_id] = job
+        await self.command(140, 1, job.pack(), apid=dic.Apid.PAYLOAD, timeout=timeout, check=True)
+        return job.job_id
+
+    async def cancel_job(self, job_id: int, timeout: float = 10.0) -> CommandResult:
+        """Cancel a job (140,2); a job that is unknown or over fails with NOT_FOUND."""
+        return await self.command(
+            140, 2, dic.pack_job_id(job_id), apid=dic.Apid.PAYLOAD, timeout=timeout
+        )
+
+    async def list_jobs(self, timeout: float = 10.0) -> list[JobListEntry]:
+        """Live and recently finished jobs (140,3 → 140,4)."""
+        result = await self.command(
+            140, 3, apid=dic.Apid.PAYLOAD, timeout=timeout, reply=(140, 4), check=True
+        )
+        return list(result.replies[0].jobs or [])
+
+    async def list_boards(self, timeout: float = 10.0) -> list[BoardEntry]:
+        """Every slot with a board (140,6 → 140,7)."""
+        result = await self.command(
+            140, 6, apid=dic.Apid.PAYLOAD, timeout=timeout, reply=(140, 7), check=True
+        )
+        return list(result.replies[0].boards or [])
+
+    def job_report(self, job_id: int) -> JobReport | None:
+        """The result of ``job_id`` if it has already arrived."""
+        return next(
+            (
+                tm.job_report
+                for tm in reversed(self.archive)
+                if tm.job_report is not None and tm.job_report.job_id == job_id
+            ),
+            None,
+        )
+
+    async def wait_job(self, job_id: int, timeout: float = 60.0) -> JobReport:
+        """The job's result (140,5), waiting up to ``timeout`` mission seconds for it."""
+        report = self.job_report(job_id)
+        if report is not None:
+            return report
+        tm = await self.wait_for(
+            lambda tm: tm.job_report is not None and tm.job_report.job_id == job_id, timeout
+        )
+        assert tm.job_report is not None
+        return tm.job_report
+
+    def verify(self, report: JobReport, job: SubmitJob | None = None) -> bool:
+        """Recompute the job on the ground and compare digests (``icd.kernels.verify``).
+
+        ``job`` defaults to what this station submitted under ``report.job_id``.
+        """
+        job = job or self.submitted.get(report.job_id)
+        if job is None:
+            raise KeyError(f"job {report.job_id} was not submitted from this station")
+        return bool(report.digest) and kernels.verify(job.spec(), report.digest)

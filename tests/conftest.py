@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -33,7 +34,9 @@ class InProcessSatellite:
 
 @contextlib.asynccontextmanager
 async def in_process_satellite(
-    specs: list[ServiceSpec] | None = None, speed: float = SPEED
+    specs: list[ServiceSpec] | None = None,
+    speed: float = SPEED,
+    hwsim_config: Path | None = None,
 ) -> AsyncIterator[InProcessSatellite]:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -43,6 +46,7 @@ async def in_process_satellite(
         simctl_endpoint="tcp://127.0.0.1:0",
         clock="accelerated",
         speed=speed,
+        config=hwsim_config,
     )
     hw_task = asyncio.create_task(serve(hw_settings, stop, hw_ready))
     fsw_task: asyncio.Task[None] | None = None

@@ -61,6 +61,9 @@ class Config(BaseModel):
         1.0, ge=0, description="Mission seconds between two power-ons (inrush, bus transients)."
     )
     self_test: bool = Field(True, description="Self-test each board after every boot.")
+    setup_per_cycle: int = Field(
+        8, ge=1, description="Identities read and self-tests run per cycle, at most."
+    )
     watchdog_s: float = Field(
         10.0, gt=0, description="Heartbeat frozen this long while a job runs = hung, mission s."
     )
@@ -113,6 +116,7 @@ class _Job:
     executions: int = 0
     runs: dict[int, _Run] = field(default_factory=dict)
     done: dict[int, kernels.JobResult] = field(default_factory=dict)
+    started_ns: dict[int, int] = field(default_factory=dict)  # slot → flight time of submit
     avoid: set[int] = field(default_factory=set)
     final: dic.JobReport | None = None
 
@@ -237,6 +241,7 @@ class PayloadManager:
         self.admit = True
         self.soc: float | None = None
         self.next_power_on_ns = 0
+        self.tests_left = config.setup_per_cycle
         self.failing: set[str] = set()
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -284,6 +289,7 @@ class PayloadManager:
         if registers is not None:
             await self._update_boards(registers)
             await self._update_budgets()
+            self.tests_left = self.config.setup_per_cycle
             for board in list(self.boards.values()):
                 await self._supervise(board)
             await self._apply_throttle()
@@ -298,6 +304,7 @@ class PayloadManager:
             if len(parts) == 3 and parts[0] == "slot":
                 per_slot.setdefault(f"slot.{parts[1]}", {})[parts[2]] = value
         now_ns = self.ctx.clock.now_ns()
+        identify_budget = self.config.setup_per_cycle
         for device, values in sorted(per_slot.items()):
             if not values.get("board"):
                 continue
@@ -313,7 +320,9 @@ class PayloadManager:
             heartbeat = int(values.get("heartbeat", 0))
             if heartbeat != board.heartbeat:
                 board.heartbeat, board.heartbeat_ns = heartbeat, now_ns
-            if not board.identified:
+            if not board.identified and identify_budget > 0:
+                # A few per cycle: 150 boards at boot must not monopolise the device port.
+                identify_budget -= 1
                 await self._identify(board)
 
     async def _identify(self, board: _Board) -> None:
@@ -484,8 +493,9 @@ class PayloadManager:
 
     async def _self_test(self, board: _Board) -> None:
         boot = int(board.registers.get("boot_count", 0))
-        if board.tested_boot == boot or board.run is not None:
+        if board.tested_boot == boot or board.run is not None or self.tests_left <= 0:
             return
+        self.tests_left -= 1
         result = await self._call(board.device, "self_test")
         if result is None:
             return
@@ -547,6 +557,8 @@ class PayloadManager:
             job.runs.pop(board.slot, None)
             if result.status == kernels.JobStatus.COMPLETED:
                 job.done[board.slot] = result
+                if mine is not None and result.job_id == mine.execution_id:
+                    job.started_ns[board.slot] = mine.started_ns
                 self._check(job)
             else:
                 job.avoid.add(board.slot)
@@ -575,14 +587,21 @@ class PayloadManager:
     def _finish(self, job: _Job, state: JobState, reason: str = "") -> None:
         results = list(job.done.values())
         first = results[0] if results else None
+        # Times in flight-software mission time (the CUC epoch): execution starts when it is
+        # submitted (only idle boards get jobs), and lasts what the board measured.
+        starts = [job.started_ns.get(slot, 0) / _NS for slot in job.done]
+        ends = [
+            start + max(0.0, r.end_mission_time_s - r.start_mission_time_s)
+            for start, r in zip(starts, results, strict=True)
+        ]
         slots = tuple(sorted(job.done)) or tuple(sorted(job.runs))
         job.final = dic.JobReport(
             job_id=job.job_id,
             state=state,
             kernel=job.request.kernel,
             digest=(first.digest or "") if state == JobState.COMPLETED and first else "",
-            start_s=min((r.start_mission_time_s for r in results), default=0.0),
-            end_s=max((r.end_mission_time_s for r in results), default=0.0),
+            start_s=min(starts, default=0.0),
+            end_s=max(ends, default=0.0),
             redundancy=job.request.redundancy,
             retries=job.retries,
             slots=slots,
@@ -832,7 +851,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     wake = asyncio.Event()
 
     async def commands() -> None:
-        async with ctx.subscribe(TcDispatch) as requests:
+        async with ctx.subscribe((TcDispatch, 140)) as requests:
             ctx.ready()
             async for tc in requests:
                 if isinstance(tc, TcDispatch) and tc.service == 140:

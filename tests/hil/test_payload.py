@@ -1,0 +1,206 @@
+"""Compute jobs end to end: ground → RF link → payload manager → plug-in board → TM → ground.
+
+hwsim and flightsw run as separate processes (x20) on a small spacecraft with six plug-in
+boards (tests/_payload_sat.py: four ref-gpu, a ref-cpu and the third-party acme-photon7)
+and no random upsets; radiation effects come from simulation-control fault injection. Every
+wait is in mission seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from _payload_sat import BOARDS, write_payload_config
+
+from computesat.launcher import Satellite, launch_satellite
+from ground.simctl import SimControl
+from ground.station import CommandFailed, Ground
+from icd import dictionary as dic
+from icd.dictionary import BoardState, EventId, JobState
+from icd.errors import ErrorCode
+
+SPEED = 20.0
+# matmul 64 is 5.2e5 FLOP; 4e9 iterations keep a board busy for 17 s (ACME, 120 TFLOP/s) to
+# 47 s (ref-gpu) of mission time: long enough to be hit by an upset while it runs.
+LONG = {"kernel": "matmul", "size": 64, "seed": 99, "iterations": 4_000_000_000}
+
+
+@pytest.fixture
+async def satellite(tmp_path: Path) -> AsyncIterator[Satellite]:
+    config = write_payload_config(tmp_path)
+    sat = await launch_satellite(
+        ["--clock", "accelerated", "--speed", str(SPEED), "--config", str(config)],
+        ["--port", "0"],
+        device_endpoint="tcp://127.0.0.1:0",
+        simctl_endpoint="tcp://127.0.0.1:0",
+    )
+    async with sat:
+        yield sat
+
+
+@pytest.fixture
+async def simctl(satellite: Satellite) -> AsyncIterator[SimControl]:
+    async with SimControl(satellite.simctl_endpoint) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def ground(satellite: Satellite) -> AsyncIterator[Ground]:
+    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as station:
+        await station.ping()
+        await station.ping(apid=dic.Apid.PAYLOAD)
+        await _boards_up(station)
+        yield station
+
+
+async def _boards_up(ground: Ground, timeout_s: float = 240.0) -> list[dic.BoardEntry]:
+    """Wait (HK-paced, mission time) until every board is up and idle."""
+    deadline = ground.clock.now_s() + timeout_s
+    while True:
+        boards = await ground.list_boards()
+        if len(boards) == len(BOARDS) and all(b.state == BoardState.IDLE for b in boards):
+            return boards
+        if ground.clock.now_s() > deadline:
+            raise AssertionError(f"boards not up: {boards}")
+        await ground.wait_for(lambda tm: tm.sid == 3, timeout=10)
+
+
+async def _running_slots(ground: Ground, job_id: int, count: int = 1) -> tuple[int, ...]:
+    for _ in range(30):
+        entry = next(e for e in await ground.list_jobs() if e.job_id == job_id)
+        if entry.state == JobState.RUNNING and len(entry.slots) == count:
+            return entry.slots
+        await ground.wait_for(lambda tm: tm.sid == 3, timeout=10)
+    raise AssertionError(f"job {job_id} never ran on {count} boards")
+
+
+async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_digest(
+    ground: Ground,
+):
+    boards = {b.slot: b for b in await ground.list_boards()}
+    assert {slot: b.board for slot, b in boards.items()} == BOARDS
+    assert boards[6].vendor == "ACME Photonics"
+    job_id = await ground.submit_job("matmul", 256, seed=2027)
+    report = await ground.wait_job(job_id, timeout=60)
+    assert report.state == JobState.COMPLETED
+    assert report.slots == (6,)  # the fastest matmul board aboard
+    assert ground.verify(report)  # recomputed on the ground with icd.kernels
+    assert report.summary["trace"] != 0 and report.end_s >= report.start_s > 0
+    listed = {e.job_id: e for e in await ground.list_jobs()}
+    assert listed[job_id].state == JobState.COMPLETED
+    hk = await ground.wait_for(
+        lambda tm: tm.sid == 3 and tm.parameters["payload.jobs_completed"] >= 1, timeout=10
+    )
+    assert hk.parameters["payload.boards_powered"] == len(BOARDS)
+    assert any(tm.event_id == EventId.JOB_COMPLETED for tm in ground.archive)
+
+
+async def test_jobs_queue_run_and_cancel_and_hk_shows_their_states(ground: Ground):
+    first = await ground.submit_job(**LONG)
+    second = await ground.submit_job(**LONG, priority=5)
+    await _running_slots(ground, first)
+    await _running_slots(ground, second)
+    hk = await ground.wait_for(
+        lambda tm: tm.sid == 3 and tm.parameters["payload.jobs_running"] == 2, timeout=10
+    )
+    assert hk.parameters["payload.boards_busy"] == 2
+    assert (await ground.cancel_job(first)).ok
+    report = await ground.wait_job(first, timeout=10)
+    assert report.state == JobState.CANCELLED and report.digest == ""
+    again = await ground.cancel_job(first)
+    assert again.stages == [1, 3, 8] and again.error_code == ErrorCode.NOT_FOUND
+    await ground.wait_for(
+        lambda tm: (
+            tm.sid == 3
+            and tm.parameters["payload.jobs_cancelled"] == 1
+            and tm.parameters["payload.jobs_running"] == 1
+        ),
+        timeout=10,
+    )
+    assert (await ground.cancel_job(second)).ok
+
+
+async def test_redundant_job_with_a_flipped_result_is_caught_and_retried(
+    ground: Ground, simctl: SimControl
+):
+    job_id = await ground.submit_job(**LONG, redundancy=2)
+    slots = await _running_slots(ground, job_id, count=2)
+    await simctl.inject("board_upset", f"slot.{slots[0]:03d}", {"kind": "bit_flip_result"})
+    report = await ground.wait_job(job_id, timeout=300)
+    assert report.state == JobState.COMPLETED
+    assert report.retries >= 1 and not set(report.slots) & {slots[0]}
+    assert ground.verify(report)
+    mismatch = [tm for tm in ground.archive if tm.event_id == EventId.RESULT_MISMATCH]
+    assert mismatch and str(job_id) in (mismatch[0].message or "")
+    hk = await ground.hk(3)
+    assert hk["payload.mismatches"] == 1 and hk["payload.retries"] >= 1
+
+
+async def test_hung_board_is_power_cycled_by_the_watchdog_and_the_job_completes(
+    ground: Ground, simctl: SimControl
+):
+    job_id = await ground.submit_job(**LONG)
+    (slot,) = await _running_slots(ground, job_id)
+    await simctl.inject("board_upset", f"slot.{slot:03d}", {"kind": "hang"})
+    hung = await ground.wait_for(lambda tm: tm.event_id == EventId.BOARD_HUNG, timeout=60)
+    assert f"slot.{slot:03d}" in (hung.message or "")
+    report = await ground.wait_job(job_id, timeout=300)
+    assert report.state == JobState.COMPLETED and report.retries == 1
+    assert slot not in report.slots and ground.verify(report)
+    assert any(tm.event_id == EventId.BOARD_POWER_CYCLED for tm in ground.archive)
+    assert (await ground.hk(3))["payload.watchdog_cycles"] == 1
+
+
+async def test_latch_up_is_power_cycled_and_the_board_returns_to_service(
+    ground: Ground, simctl: SimControl
+):
+    job_id = await ground.submit_job(**LONG)
+    (slot,) = await _running_slots(ground, job_id)
+    await simctl.inject("board_upset", f"slot.{slot:03d}", {"kind": "latch_up"})
+    latch = await ground.wait_for(lambda tm: tm.event_id == EventId.BOARD_LATCHUP, timeout=30)
+    assert f"slot.{slot:03d}" in (latch.message or "")
+    report = await ground.wait_job(job_id, timeout=300)
+    assert report.state == JobState.COMPLETED and ground.verify(report)
+    assert (await ground.hk(3))["payload.latchup_recoveries"] == 1
+    await _boards_up(ground)  # the latched board rebooted and is idle again
+
+
+async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_it(
+    ground: Ground, simctl: SimControl
+):
+    await simctl.inject("pump_seizure", "pump.L1.A")  # pump B of loop 1 is on standby
+    changed = await ground.wait_for(lambda tm: tm.event_id == EventId.THROTTLE_CHANGED, timeout=30)
+    assert "flow lost" in (changed.message or "")
+    hk = await ground.wait_for(
+        lambda tm: tm.sid == 3 and tm.parameters["payload.throttle_level"] == 5, timeout=10
+    )
+    assert hk.parameters["payload.boards_throttled"] == len(BOARDS)
+    # No new work while cooling is lost: the job waits in the queue.
+    job_id = await ground.submit_job("matmul", 32, seed=1)
+    await ground.expect_none(
+        lambda tm: tm.job_report is not None and tm.job_report.job_id == job_id, within=5
+    )
+    assert (await ground.device_command("pump.L1.B", "start")).ok
+    await ground.wait_for(
+        lambda tm: tm.sid == 3 and tm.parameters["payload.throttle_level"] == 0, timeout=60
+    )
+    report = await ground.wait_job(job_id, timeout=60)
+    assert report.state == JobState.COMPLETED and ground.verify(report)
+
+
+async def test_bad_jobs_are_refused_with_documented_codes(ground: Ground):
+    unknown = dic.SubmitJob(7, "warp_drive", 8, 1).pack()
+    refused = await ground.command(140, 1, unknown, apid=dic.Apid.PAYLOAD)
+    assert refused.stages == [2] and refused.error_code == ErrorCode.INVALID_APP_DATA
+    too_big = dic.SubmitJob(8, "matmul", 5000, 1).pack()
+    refused = await ground.command(140, 1, too_big, apid=dic.Apid.PAYLOAD)
+    assert refused.error_code == ErrorCode.INVALID_APP_DATA
+    job_id = await ground.submit_job("matmul", 8, seed=3)
+    with pytest.raises(CommandFailed) as duplicate:
+        await ground.submit_job("matmul", 8, seed=3, job_id=job_id)
+    assert duplicate.value.result.stages == [1, 4]
+    assert duplicate.value.result.error_code == ErrorCode.INVALID_APP_DATA
+    on_platform = await ground.command(140, 3)  # service 140 lives on APID 2 only
+    assert on_platform.error_code == ErrorCode.ILLEGAL_SERVICE
