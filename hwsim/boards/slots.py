@@ -41,6 +41,8 @@ __all__ = [
     "board_registers",
     "default_registry",
     "empty_slot_registers",
+    "filler_job",
+    "uniform_throttle_level",
 ]
 
 _log = logging.getLogger(__name__)
@@ -370,3 +372,32 @@ def _submit(board: ComputeBoard, args: dict[str, Any], where: str) -> dict[str, 
     except JobRejected as exc:
         return {"accepted": False, "reject_code": int(exc.code), "reason": exc.reason}
     return {"accepted": True}
+
+
+# ------------------------------------------------------------------------- built-in control law
+
+
+def uniform_throttle_level(boards: Sequence[ComputeBoard], budget_w: float) -> int:
+    """Smallest throttle level at which every board, busy, fits in ``budget_w`` (a level
+    beyond a board's deepest counts as its deepest); the deepest level if none fits."""
+    models = [b.thermal_model() for b in boards]
+    deepest = max((m.max_throttle_level for m in models), default=0)
+    for level in range(deepest + 1):
+        total_w = 0.0
+        for m in models:
+            lv = m.throttle_levels[min(level, m.max_throttle_level)]
+            total_w += m.idle_w + (m.peak_w - m.idle_w) * lv.power_fraction
+        if total_w <= budget_w:
+            return level
+    return deepest
+
+
+def filler_job(board: ComputeBoard, job_id: str, duration_s: float = 600.0) -> JobSpec | None:
+    """A job that keeps ``board`` busy for about ``duration_s`` at full speed (what-if runs):
+    a small kernel repeated, so the host computes one small result per job."""
+    rates = board.capabilities().kernel_flops_per_s
+    for kernel, size, flops in (("mlp_inference", 64, 64 * 52_000.0), ("matmul", 64, 2 * 64**3)):
+        if kernel in rates:
+            iterations = max(1, int(rates[kernel] * duration_s / flops))
+            return JobSpec(job_id=job_id, kernel=kernel, size=size, seed=1, iterations=iterations)
+    return None

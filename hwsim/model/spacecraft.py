@@ -366,6 +366,8 @@ class Spacecraft:
         self._plug: PluginSlots | None = None
         self._plug_sup = np.zeros(0, dtype=bool)
         self._plug_ctl_t = -math.inf
+        self._plug_ctl_on = True
+        self._plug_beats: dict[int, int] = {}
         wanted = [(i, s.slot_id, s.board) for i, s in enumerate(slots) if s.is_plugin]
         if not wanted:
             return
@@ -990,6 +992,8 @@ class Spacecraft:
         sunlit = self._illum > 0.0
         slot_sw = self._sw_on[self._slot_sw0 :]
         want_on = sunlit or self._b_soc > 0.95
+        simple = self._s_vec > 0.0
+        plug_w = float(self._plug.draw_w.sum()) if self._plug is not None else 0.0
         changed = False
         if want_on:
             if not self._s_enabled.all() or self._s_tshut.any() or self._s_latched.any():
@@ -999,7 +1003,7 @@ class Spacecraft:
                 self._s_enabled[:] = True
                 changed = True
             avail = sum(self._w_avail)
-            hk = float(self._hk_power.sum()) + sum(self._p_power)
+            hk = float(self._hk_power.sum()) + sum(self._p_power) + plug_w
             charge = b.max_charge_power_w if self._b_soc < 0.95 else 0.0
             n_on = self._s_enabled & slot_sw & ~self._s_tshut
             idle = float((self._s_idle * n_on).sum())
@@ -1007,16 +1011,24 @@ class Spacecraft:
             u = 0.0 if dyn <= 0 else max(0.0, min(1.0, (avail - hk - charge - idle) / dyn))
             if not sunlit:
                 u = 0.0
-            target = np.where(self._s_temp > self._s_max - 3.0, 0.0, u)
+            target = np.where((self._s_temp > self._s_max - 3.0) | ~simple, 0.0, u)
             if not np.array_equal(target, self._s_util):
                 self._s_util = target
                 changed = True
-        elif self._s_enabled.any():
-            self._s_enabled[:] = False
+        elif (self._s_enabled & simple).any():
+            # plug-in slots stay "enabled": their boards are powered off by command below
+            self._s_enabled &= ~simple
             self._s_latched[:] = False
             changed = True
         if changed:
             self._slots_dirty = True
+        t = self._time_ns / _NS
+        if self._plug is not None and (
+            t - self._plug_ctl_t >= 30.0 or want_on != self._plug_ctl_on
+        ):
+            self._plug_ctl_t = t
+            self._plug_ctl_on = want_on
+            self._control_plugins(want_on, sunlit, plug_w)
         for li in range(len(self._loop_ids)):
             idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
             a = idx[0]
@@ -1035,6 +1047,51 @@ class Spacecraft:
             if target != self._p_target[primary]:
                 self._p_target[primary] = target
                 self._flows_dirty = True
+
+    def _control_plugins(self, want_on: bool, sunlit: bool, plug_w: float) -> None:
+        """The built-in law for plug-in boards (every 30 s and at eclipse edges): power them
+        off in eclipse and on in sunlight, keep them busy with a long filler job, throttle
+        them all to one level that fits the array power, and clear latch-ups (power cycle),
+        cooled over-temperature trips and hangs (reset)."""
+        from hwsim.boards.slots import filler_job, uniform_throttle_level
+
+        plug = self._plug
+        assert plug is not None
+        b = self.config.battery
+        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
+        avail = sum(self._w_avail) - float(self._hk_power.sum()) - sum(self._p_power)
+        avail -= float(self._s_power.sum()) - float(self._s_power[plug.live_slots].sum())
+        avail -= b.max_charge_power_w if self._b_soc < 0.95 else 0.0
+        level = uniform_throttle_level(plug.boards, avail) if sunlit else 0
+        for k, board in enumerate(plug.boards):
+            board.take_results()  # nobody collects the filler jobs' results
+            state = board.state
+            if not want_on or not supplied[k]:
+                if state is not PowerState.OFF:
+                    board.power_off()
+                continue
+            if state is PowerState.OFF:
+                board.power_on()
+                continue
+            health = board.health()
+            if state is PowerState.FAULT:
+                if health.fault_reason == "latch_up":
+                    board.power_cycle()
+                elif health.die_temp_k < board.thermal_model().throttle_temp_k:
+                    board.reset()
+                continue
+            if state is PowerState.BOOTING:
+                continue
+            if health.active_job_id is not None and self._plug_beats.get(k) == health.heartbeat:
+                board.reset()  # hung: heartbeat frozen since the last pass
+                continue
+            self._plug_beats[k] = health.heartbeat
+            board.set_throttle(min(level, board.thermal_model().max_throttle_level))
+            if sunlit and health.active_job_id is None and health.queued_jobs == 0:
+                job = filler_job(board, f"law-{int(self._time_ns // _NS)}-{k}")
+                if job is not None:
+                    board.submit(job)
+        self._slots_dirty = True
 
     # ------------------------------------------------------------------------------ faults
 
