@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from hwsim.config import SpacecraftConfig, default_config, parse_config
+from hwsim.config import SpacecraftConfig, default_config, parse_config, simple_config
 from hwsim.model import Spacecraft
 
 TARGET_RTF = 100_000.0
@@ -36,7 +36,7 @@ def emit(name: str, value: float, unit: str, baseline: float, ratio: float) -> N
 
 
 def with_slots(base: SpacecraftConfig, n_slots: int) -> SpacecraftConfig:
-    """The default spacecraft with ``n_slots`` boards sharing the same 150 kW peak."""
+    """The simple-slot spacecraft with ``n_slots`` boards sharing the same 150 kW peak."""
     data = base.model_dump(mode="python")
     group = data["compute"]["slot_groups"][0]
     group["count"] = n_slots
@@ -73,13 +73,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one orbit per case, one repeat")
     args = parser.parse_args()
-    base = default_config()
+    # the simple (vectorised) 150-slot AI1: the physics alone, comparable with earlier runs
+    base = simple_config()
     day = 86_400.0
     orbit = 5_801.0
     report(
         "hwsim_physics_default_1s",
         measure(base, orbit if args.quick else day, 1 if args.quick else 2),
     )
+    # the shipped AI1 default: 150 reference plug-in boards, each stepped by its own object
+    report("hwsim_physics_plugin_boards_1s", measure(default_config(), orbit, 1))
     for n in (10, 100, 1000):
         report(
             f"hwsim_physics_{n}_slots_1s",
