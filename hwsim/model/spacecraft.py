@@ -26,7 +26,13 @@ from hwsim.faults import (
 )
 from hwsim.model import _tables as T
 from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
-from hwsim.model.constants import SECONDS_PER_YEAR, SIGMA_W_M2_K4, SOLAR_CONSTANT_W_M2
+from hwsim.model.constants import (
+    EARTH_ROTATION_RAD_S,
+    R_EARTH_KM,
+    SECONDS_PER_YEAR,
+    SIGMA_W_M2_K4,
+    SOLAR_CONSTANT_W_M2,
+)
 from hwsim.model.devices import CommandInfo, DeviceDescription, DeviceError, RegisterInfo
 from hwsim.model.fluid import (
     inventory_flow_factor,
@@ -42,31 +48,22 @@ from hwsim.model.orbit import (
     sun_vector_body,
 )
 from hwsim.model.power import (
-    battery_soc_step,
-    battery_terminal_voltage_v,
     cell_ocv_v,
     serve_by_priority,
     served_count,
 )
 from hwsim.model.sensors import sensor_reading_k
 from hwsim.model.solar import (
-    array_mpp_power_w,
-    drive_angle_step_deg,
-    incidence_cosine,
-    mppt_output_power_w,
     sun_angle_in_drive_plane_deg,
-    wing_temp_step_k,
 )
 from hwsim.model.thermal import (
     board_die_decay,
     coolant_network_matrix,
-    die_temp_relax_k,
     earth_view_factor_vertical_plate,
     hx_conductance_w_per_k,
     implicit_network_operator,
-    network_step_k,
     panel_absorbed_w_per_m2,
-    radiation_step_k,
+    radiation_step_inplace_k,
 )
 
 if TYPE_CHECKING:
@@ -79,6 +76,9 @@ __all__ = ["ActiveFault", "Spacecraft"]
 
 _NS = 1_000_000_000
 _TWO_PI = 2.0 * math.pi
+_PI = math.pi
+_DEG = 180.0 / math.pi  # what math.degrees multiplies by
+_RAD = math.pi / 180.0  # what math.radians multiplies by
 
 
 class Spacecraft:
@@ -152,6 +152,14 @@ class Spacecraft:
         self._noon_argl = math.radians(o.noon_arg_of_latitude_deg)
         self._penumbra = o.penumbra
         self._saa = (o.saa.lat_min_deg, o.saa.lat_max_deg, o.saa.lon_min_deg, o.saa.lon_max_deg)
+        # hot-path constants (the same products illumination_fraction and
+        # subsatellite_lat_lon_deg form, so the inlined step is bit-identical to them)
+        a = R_EARTH_KM + o.altitude_km
+        self._a_cos_beta = a * math.cos(self._beta)
+        self._a2 = a * a
+        self._re2 = R_EARTH_KM * R_EARTH_KM
+        self._sin_incl = math.sin(self._incl)
+        self._cos_incl = math.cos(self._incl)
 
     def _init_wings(self) -> None:
         ws = self.config.wings
@@ -182,6 +190,13 @@ class Spacecraft:
             )
             for w in ws
         ]
+        # the same per wing, with the constant 2εσA of wing_temp_step_k, for the inlined step
+        self._w_fast = [
+            (i, rate, area, eff, tref, kt, deg, off, alpha, 2.0 * eps * SIGMA_W_M2_K4 * area, mass)
+            for i, (rate, area, eff, tref, kt, deg, off, alpha, eps, mass) in enumerate(
+                self._w_params
+            )
+        ]
 
     def _init_battery(self) -> None:
         b = self.config.battery
@@ -193,6 +208,20 @@ class Spacecraft:
         self._b_power = 0.0
         self._b_current = 0.0
         self._b_voltage = self._battery_ocv_v()
+        # battery parameters (frozen config) and the knees of cell_ocv_v, for the hot path
+        e, n, f = b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
+        self._b_const = (
+            b.min_soc,
+            b.max_discharge_power_w,
+            b.discharge_efficiency,
+            b.max_charge_power_w,
+            b.charge_efficiency,
+            b.internal_resistance_ohm,
+            b.thermal_mass_j_per_k,
+            b.conductance_to_sink_w_per_k,
+            b.sink_temp_k,
+        )
+        self._ocv_const = (e, f, e + 0.6 * (n - e), n + 0.5 * (f - n))
 
     def _init_loops(self) -> None:
         loops = self.config.loops
@@ -279,20 +308,12 @@ class Spacecraft:
         self._absorbed_sun = -1.0
         self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
         self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
-        self._absorbed_base = np.zeros(len(panels))
         self._rp_kemit = self._rp_eps * SIGMA_W_M2_K4 * self._rp_area_rad
-        # small thermal nodes in one vector (plates, hot legs, panels, cold legs); the named
-        # arrays are views into it so the network step updates them in place
-        n_p, n_l, n_k = len(plates), nl, len(panels)
+        # small thermal nodes in one vector (plates, hot legs, panels, cold legs); _bind_state
+        # moves it, with the dies, into the state vector z, the named arrays being views
         self._tn = np.concatenate([self._cp_temp, self._l_return, self._rp_temp, self._l_supply])
-        self._cp_temp = self._tn[:n_p]
-        self._l_return = self._tn[n_p : n_p + n_l]
-        self._rp_temp = self._tn[n_p + n_l : n_p + n_l + n_k]
-        self._l_supply = self._tn[n_p + n_l + n_k :]
-        self._q_ext = np.zeros(len(self._tn))
-        self._q_plate = self._q_ext[:n_p]
-        self._l_pump_heat = self._q_ext[n_p : n_p + n_l]
-        self._q_panel = self._q_ext[n_p + n_l : n_p + n_l + n_k]
+        self._cp_temp = self._tn[: len(plates)]
+        self._l_pump_heat = np.zeros(nl)
         self._tn_c = np.zeros(len(self._tn))
         self._rp_punctured = [False] * len(panels)
 
@@ -304,13 +325,6 @@ class Spacecraft:
         n = len(slots)
         self._s_plate = np.array([self._plate_index[s.cold_plate_id] for s in slots])
         self._s_loop = self._cp_loop[self._s_plate]
-        n_plates = len(self._plate_ids)
-        # boards listed plate by plate (the usual layout): per-plate sums by reduceat
-        contiguous = (
-            bool(np.all(np.diff(self._s_plate) >= 0))
-            and len(set(self._s_plate.tolist())) == n_plates
-        )
-        self._s_starts = np.searchsorted(self._s_plate, np.arange(n_plates)) if contiguous else None
         self._s_idle = np.array([s.idle_w for s in slots])
         self._s_peak = np.array([s.peak_w for s in slots])
         self._s_c = np.array([s.thermal_mass_j_per_k for s in slots])
@@ -326,7 +340,7 @@ class Spacecraft:
         self._s_latch_w = np.zeros(n)
         self._s_extra_w = np.zeros(n)
         self._s_tshut = np.zeros(n, dtype=bool)
-        self._s_temp = self._cp_temp[self._s_plate].copy()
+        self._bind_state(self._cp_temp[self._s_plate])
         self._s_seu_base = np.array([s.seu_rate_per_year for s in slots])
         self._s_seu_mult = np.ones(n)
         self._s_unc_frac = np.array([s.uncorrectable_fraction for s in slots])
@@ -356,6 +370,44 @@ class Spacecraft:
         self._shed_k = -1
         self._shed_crit_w = 0.0
         self._shed_cum = np.zeros(0)
+
+    def _bind_state(self, die_temp_k: np.ndarray) -> None:
+        """All linear thermal state in one vector z = [network nodes, dies, sun, albedo, 1].
+
+        The network nodes (plates, hot legs, panels, cold legs) and the vectorised dies are
+        views into it, updated in place. With the backward-Euler operator, the die-to-plate
+        coupling, the environment and the constant heat loads folded into one matrix A
+        (see _refresh_coeffs), the network step is the single product A·z.
+        """
+        n_net, n = len(self._tn), len(die_temp_k)
+        z = np.empty(n_net + n + 3)
+        z[:n_net] = self._tn
+        z[n_net : n_net + n] = die_temp_k
+        z[n_net + n :] = (0.0, 0.0, 1.0)
+        self._z = z
+        n_p, n_l, n_k = len(self._plate_ids), len(self._loop_ids), len(self._panel_ids)
+        self._tn = z[:n_net]
+        self._cp_temp = z[:n_p]
+        self._l_return = z[n_p : n_p + n_l]
+        self._rp_temp = z[n_p + n_l : n_p + n_l + n_k]
+        self._l_supply = z[n_p + n_l + n_k : n_net]
+        self._s_temp = z[n_net : n_net + n]
+        self._n_plates = n_p
+        self._iz_sun = n_net + n
+        self._iz_albedo = n_net + n + 1
+        self._iz_const = n_net + n + 2
+        self._za = np.zeros((n_net, len(z)))
+        self._tn_new = np.empty(n_net)
+        self._rad_work = np.empty(n_k)
+        self._panel_sl = slice(n_p + n_l, n_p + n_l + n_k)
+        self._qconst_dirty = True
+        # the panels' temperature drops to emission, summed over steps; times their heat
+        # capacity this is the radiated energy (booked into _energy on read)
+        self._rad_drop_sum = np.zeros(n_k)
+        # upper bounds for the thermal-shutdown test (see _step_thermal)
+        self._die_max_bound = math.inf
+        self._plate_max = math.inf
+        self._pr_max = 0.0
 
     def _init_plugins(self, slots: list[Any]) -> None:
         """Plug-in boards own their die: their entries in the slot vectors are neutralised
@@ -481,16 +533,94 @@ class Spacecraft:
         )
 
     def step(self, dt_s: float) -> None:
-        """Advance the hardware by ``dt_s`` seconds of mission time."""
+        """Advance the hardware by ``dt_s`` seconds of mission time.
+
+        The orbit, wing and upset arithmetic is inlined here (the pure functions of orbit.py
+        and solar.py, operation for operation) to keep the per-step cost near the floor of
+        CPython call overhead.
+        """
         if not dt_s > 0.0:
             raise ValueError("dt_s must be > 0")
         t = self._time_ns / _NS
         if t >= self._next_pending_s:
             self._activate_due(t)
-        self._update_orbit()
+        # orbit: phase, illumination (illumination_fraction), ground track, SAA
+        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
+        self._phase = u
+        cos_u = math.cos(u)
+        along = self._a_cos_beta * cos_u
+        if along >= 0.0:
+            illum = 1.0
+        elif not self._penumbra:
+            illum = 0.0 if self._a2 - along * along < self._re2 else 1.0
+        else:
+            illum = illumination_fraction(u, self._beta, self._alt_km, True)
+        self._illum = illum
+        arg = u + self._noon_argl
+        s_arg = math.sin(arg)
+        lat = math.asin(max(-1.0, min(1.0, self._sin_incl * s_arg)))
+        lon = (
+            math.atan2(self._cos_incl * s_arg, math.cos(arg))
+            + self._node_lon
+            - EARTH_ROTATION_RAD_S * t
+        )
+        lat = lat * _DEG
+        lon = ((lon + _PI) % _TWO_PI - _PI) * _DEG
+        self._lat = lat
+        self._lon = lon
+        lat_min, lat_max, lon_min, lon_max = self._saa
+        in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
+        self._in_saa = in_saa
         if self.control_law:
             self._control_law()
-        self._step_wings(dt_s, t)
+        # wings (solar.py: drive_angle_step_deg, incidence_cosine, array_mpp_power_w,
+        # mppt_output_power_w, wing_temp_step_k)
+        sun_angle = (u * _DEG + 180.0) % 360.0
+        irr = SOLAR_CONSTANT_W_M2 * illum
+        age_years = t / SECONDS_PER_YEAR
+        cos_beta = self._cos_beta
+        w_angle = self._w_angle
+        w_temp = self._w_temp
+        w_cos = self._w_cos
+        w_avail = self._w_avail
+        w_power = self._w_power
+        w_stuck = self._w_stuck
+        w_tracking = self._w_tracking
+        w_mppt_on = self._w_mppt_on
+        w_mppt_failed = self._w_mppt_failed
+        for i, rate, area, eff, tref, kt, deg, off, alpha, g, mass in self._w_fast:
+            angle = w_angle[i]
+            if not w_stuck[i]:
+                target = sun_angle if w_tracking[i] else self._w_target[i]
+                diff = (target - angle + 180.0) % 360.0 - 180.0
+                step = rate * dt_s
+                if diff > step:
+                    diff = step
+                elif diff < -step:
+                    diff = -step
+                angle = (angle + diff) % 360.0
+                w_angle[i] = angle
+            temp = w_temp[i]
+            if irr > 0:
+                cos_i = cos_beta * math.cos((sun_angle - angle) * _RAD)
+                if not cos_i > 0.0:
+                    cos_i = 0.0
+            else:
+                cos_i = 0.0
+            w_cos[i] = cos_i
+            if cos_i > 0.0:
+                eta = eff * (1.0 + kt * (temp - tref))
+                eta *= max(0.0, 1.0 - deg * age_years)
+                mpp = area * irr * cos_i * eta
+                if not mpp > 0.0:
+                    mpp = 0.0
+                w_avail[i] = mpp if w_mppt_on[i] and not w_mppt_failed[i] else mpp * off
+            else:
+                w_avail[i] = 0.0
+            e = g * temp**4
+            w_temp[i] = temp + (area * (alpha * irr * cos_i) - w_power[i] - e) / (
+                mass / dt_s + 4.0 * e / temp
+            )
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
         plug = self._plug
@@ -500,8 +630,17 @@ class Spacecraft:
         if plug is not None:
             self._plugin_supply(dt_s)
         self._step_thermal(dt_s)
-        if self._seu_total_per_s > 0.0 or self._seu_cache_key is None:
+        # upsets: one Poisson process; the full _step_seu only when one is due or the rates
+        # change (SAA entry/exit, seu_burst)
+        tot = self._seu_total_per_s
+        key = self._seu_cache_key
+        if key is None or key[0] != in_saa or key[1] != self._seu_version:
             self._step_seu(dt_s)
+        elif tot > 0.0:
+            if self._seu_hazard + tot * dt_s < self._seu_threshold:
+                self._seu_hazard += tot * dt_s
+            else:
+                self._step_seu(dt_s)
         if self._slow_faults:
             self._step_slow_faults(dt_s)
         self._time_ns += round(dt_s * _NS)
@@ -528,29 +667,6 @@ class Spacecraft:
         self._in_saa = in_saa_box(lat, lon, *self._saa)
 
     # wings -------------------------------------------------------------------------------
-
-    def _step_wings(self, dt_s: float, t: float) -> None:
-        sun_angle = sun_angle_in_drive_plane_deg(self._phase)
-        irr = SOLAR_CONSTANT_W_M2 * self._illum
-        age_years = t / SECONDS_PER_YEAR
-        for i, w in enumerate(self._w_params):
-            if not self._w_stuck[i]:
-                target = sun_angle if self._w_tracking[i] else self._w_target[i]
-                self._w_angle[i] = drive_angle_step_deg(self._w_angle[i], target, w[0], dt_s)
-            cos_i = incidence_cosine(sun_angle, self._w_angle[i], self._beta) if irr > 0 else 0.0
-            self._w_cos[i] = cos_i
-            if cos_i > 0.0:
-                mpp = array_mpp_power_w(
-                    w[1], w[2], irr, cos_i, self._w_temp[i], w[3], w[4], w[5], age_years
-                )
-                self._w_avail[i] = mppt_output_power_w(
-                    mpp, self._w_mppt_on[i] and not self._w_mppt_failed[i], w[6]
-                )
-            else:
-                self._w_avail[i] = 0.0
-            self._w_temp[i] = wing_temp_step_k(
-                self._w_temp[i], dt_s, w[1], w[7] * irr * cos_i, self._w_power[i], w[8], w[9]
-            )
 
     # pumps and flow ----------------------------------------------------------------------
 
@@ -617,6 +733,7 @@ class Spacecraft:
                 self._p_flow[i] = 0.0
                 self._p_power[i] = p.idle_power_w if energised else 0.0
         self._l_pump_heat[:] = pump_heat
+        self._qconst_dirty = True
         self._pump_heat_w = sum(pump_heat)
         self._pump_power_w = sum(self._p_power)
         if flows_before != self._l_flow.tolist():
@@ -658,10 +775,12 @@ class Spacecraft:
         self._s_power = self._s_demand * served
         self._s_power_w = float(self._s_power.sum())
         self._s_pr = self._s_power * self._s_r * self._s_vec
+        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
         # plug-in boards hand their plate the heat their own step returns (see _step_thermal)
         self._plate_p = np.bincount(
             self._s_plate, weights=self._s_power * self._s_vec, minlength=len(self._plate_ids)
         )
+        self._qconst_dirty = True
 
     def _plugin_supply(self, dt_s: float) -> None:
         """A plug-in board whose slot lost its supply (switch open, shed) is powered off."""
@@ -685,15 +804,29 @@ class Spacecraft:
         self._energy["compute_unbilled_standby_j"] += unbilled_w * dt_s
 
     def _step_power(self, dt_s: float) -> None:
-        b = self.config.battery
+        """Power balance, shedding, battery (power.py: battery_soc_step, cell_ocv_v and
+        battery_terminal_voltage_v inlined operation for operation)."""
+        (
+            min_soc,
+            max_dis_w,
+            dis_eff,
+            max_chg_w,
+            chg_eff,
+            r,
+            b_mass,
+            g_sink,
+            sink_k,
+        ) = self._b_const
         demand_changed = self._slots_dirty
         if demand_changed:
             self._refresh_slot_demand()
         demand_w = self._hk_on_w + self._pump_power_w + self._s_demand_w
-        array_w = sum(self._w_avail)
+        w_avail = self._w_avail
+        array_w = sum(w_avail)
+        soc = self._b_soc
         cap_j = self._b_capacity_wh * 3600.0
-        e_avail_floor = max(0.0, (self._b_soc - b.min_soc) * cap_j)
-        b_max = min(b.max_discharge_power_w, e_avail_floor * b.discharge_efficiency / dt_s)
+        e_avail_floor = max(0.0, (soc - min_soc) * cap_j)
+        b_max = min(max_dis_w, e_avail_floor * dis_eff / dt_s)
         served_changed = False
         if demand_w <= array_w + b_max:
             if not self._all_served:
@@ -711,10 +844,8 @@ class Spacecraft:
         if served_changed or demand_changed:
             self._refresh_slot_power()
         if array_w >= served_w:
-            headroom_j = max(0.0, (1.0 - self._b_soc) * cap_j)
-            charge_w = min(
-                b.max_charge_power_w, array_w - served_w, headroom_j / (b.charge_efficiency * dt_s)
-            )
+            headroom_j = max(0.0, (1.0 - soc) * cap_j)
+            charge_w = min(max_chg_w, array_w - served_w, headroom_j / (chg_eff * dt_s))
             batt_w = -charge_w
             array_used = served_w + charge_w
         else:
@@ -722,33 +853,44 @@ class Spacecraft:
             array_used = array_w
         # the arrays share the power drawn in proportion to what each can give
         frac = array_used / array_w if array_w > 0.0 else 0.0
-        self._w_power = [p * frac for p in self._w_avail]
+        self._w_power = [p * frac for p in w_avail]
         self._bus_array_w = array_used
         self._bus_load_w = served_w
         self._bus_demand_w = demand_w
-        soc, d_stored, loss = battery_soc_step(
-            self._b_soc,
-            batt_w,
-            dt_s,
-            self._b_capacity_wh,
-            b.charge_efficiency,
-            b.discharge_efficiency,
-        )
-        self._b_soc = min(1.0, max(0.0, soc))
+        # battery_soc_step
+        if batt_w >= 0.0:
+            d_stored = -batt_w / dis_eff * dt_s
+        else:
+            d_stored = -batt_w * chg_eff * dt_s
+        loss = abs(abs(batt_w) * dt_s - abs(d_stored))
+        soc = soc + d_stored / (self._b_capacity_wh * 3600.0)
+        soc = min(1.0, max(0.0, soc))
+        self._b_soc = soc
         self._b_power = batt_w
-        ocv = self._battery_ocv_v()
+        # pack OCV: (cells - failed) · cell_ocv_v(soc)
+        empty_v, full_v, k1, k2 = self._ocv_const
+        if soc <= 0.0:
+            cell_v = empty_v
+        elif soc < 0.1:
+            cell_v = empty_v + (k1 - empty_v) * soc / 0.1
+        elif soc < 0.9:
+            cell_v = k1 + (k2 - k1) * (soc - 0.1) / 0.8
+        elif soc < 1.0:
+            cell_v = k2 + (full_v - k2) * (soc - 0.9) / 0.1
+        else:
+            cell_v = full_v
+        ocv = (self._b_cells - self._b_failed_cells) * cell_v
         # current from P = I·(OCV − I·R), the physical root
-        r = b.internal_resistance_ohm
         if r > 0.0:
             disc = ocv * ocv - 4.0 * r * batt_w
-            self._b_current = (ocv - math.sqrt(max(disc, 0.0))) / (2.0 * r)
+            current = (ocv - math.sqrt(max(disc, 0.0))) / (2.0 * r)
         else:
-            self._b_current = batt_w / ocv if ocv > 0 else 0.0
-        self._b_voltage = battery_terminal_voltage_v(ocv, self._b_current, r)
+            current = batt_w / ocv if ocv > 0 else 0.0
+        self._b_current = current
+        self._b_voltage = ocv - current * r
         # battery heat: conversion losses into a node tied to its sink
-        c = b.thermal_mass_j_per_k / dt_s
-        g = b.conductance_to_sink_w_per_k
-        self._b_temp = (c * self._b_temp + loss / dt_s + g * b.sink_temp_k) / (c + g)
+        c = b_mass / dt_s
+        self._b_temp = (c * self._b_temp + loss / dt_s + g_sink * sink_k) / (c + g_sink)
         e = self._energy
         e["array_j"] += array_used * dt_s
         e["load_j"] += served_w * dt_s
@@ -803,12 +945,22 @@ class Spacecraft:
 
     def _refresh_coeffs(self, dt_s: float) -> None:
         """Coefficients of the linear thermal network; they change only with dt, flow,
-        inventory and board resistance, so they are computed once and reused."""
+        inventory and board resistance, so they are computed once and reused.
+
+        The step of the plates, legs and panels is T' = M·(C/dt·T + Q) with M = (C/dt + L)⁻¹
+        (implicit_network_operator). Q is linear in the state: each plate receives its
+        boards' power minus what their dies store, P − Σ C_b/dt·(T_b' − T_b), and the exact
+        die step makes T_b' − T_b = (1 − e^(−dt/RC))·(T_plate + P·R − T_b); the panels absorb
+        k_sun·sun + k_albedo·albedo + k_IR; the legs get the pump heat. So T' = A·z with
+        z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change (the constant
+        column, which carries the board and pump powers, in _refresh_qconst).
+        """
         self._dt_cache = dt_s
         self._coeff_dirty = False
         cp = self._l_cp
         self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
         self._s_pr = self._s_power * self._s_r * self._s_vec
+        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
         self._s_c_dt = self._s_c / dt_s * self._s_vec
         self._cp_g = hx_conductance_w_per_k(
             self._cp_ua,
@@ -832,21 +984,69 @@ class Spacecraft:
             self._rp_g,
             self._l_flow * cp,
         )
-        self._tn_m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
+        m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
+        self._tn_m = m
         self._rp_c_dt = self._rp_c / dt_s
+        self._rp_r = self._rp_c_dt / self._rp_kemit
+        # the assembled step matrix A (see the docstring)
+        n_net, n_p, n = len(self._tn), len(self._plate_ids), len(self._s_temp)
+        a = self._za
+        np.multiply(m, self._tn_c_dt, out=a[:, :n_net])
+        w = self._s_c_dt * (1.0 - self._s_decay)  # die weight: plate heat per K of T_p + PR − T_b
+        self._s_w = w
+        m_p = np.ascontiguousarray(m[:, :n_p])
+        self._tn_m_plates = m_p
+        a[:, :n_p] -= m_p * np.bincount(self._s_plate, weights=w, minlength=n_p)
+        a[:, n_net : n_net + n] = m_p[:, self._s_plate] * w
+        if self._rp_env:
+            m_k = m[:, self._panel_sl]
+            a[:, self._iz_sun] = m_k @ self._k_sun
+            a[:, self._iz_albedo] = m_k @ self._k_albedo
+        self._qconst_dirty = True
+
+    def _refresh_qconst(self) -> None:
+        """The constant column of A: M·(board power − Σ w·P·R per plate, pump heat, IR)."""
+        self._qconst_dirty = False
+        n_p = len(self._plate_ids)
+        q = np.zeros(len(self._tn))
+        q[:n_p] = self._plate_p - np.bincount(
+            self._s_plate, weights=self._s_w * self._s_pr, minlength=n_p
+        )
+        q[n_p : n_p + len(self._loop_ids)] = self._l_pump_heat
+        if self._rp_env:
+            q[self._panel_sl] += self._k_ir
+        self._za[:, self._iz_const] = self._tn_m @ q
 
     def _step_thermal(self, dt_s: float) -> None:
         if self._coeff_dirty or dt_s != self._dt_cache:
             self._refresh_coeffs(dt_s)
-        # boards: exact exponential step of each die toward plate + P·R (plates held)
-        old = self._s_temp
-        new_die = die_temp_relax_k(
-            old, self._cp_temp.take(self._s_plate), self._s_pr, self._s_decay
-        )
-        self._s_temp = new_die
-        # heat reaching each plate = P − C·dT/dt of its dies, so energy is kept exactly
-        dq = self._board_group_sum((new_die - old) * self._s_c_dt)
-        np.subtract(self._plate_p, dq, out=self._q_plate)
+        if self._qconst_dirty:
+            self._refresh_qconst()
+        z = self._z
+        if self._rp_env:
+            # absorbed sunlight, albedo and Earth IR (panel normals along ± orbit normal: the
+            # Sun lights one face at |sin β|, edge-on at β = 0; albedo and IR reach every
+            # face); both fluxes are linear in their driver, so unit values computed once by
+            # panel_absorbed_w_per_m2 are scaled here
+            sun = self._illum * self._sun_unit_w_m2
+            c = self._cos_beta * math.cos(self._phase)
+            albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
+            z[self._iz_sun] = sun
+            z[self._iz_albedo] = albedo
+            self._absorbed_sun = sun
+            total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
+            self._energy["absorbed_env_j"] += total * dt_s
+        # plates, coolant legs and panels: one backward-Euler step of the linear network,
+        # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs) ...
+        t_new = self._tn_new
+        np.dot(self._za, z, out=t_new)
+        # ... the boards: exact exponential step of each die toward plate + P·R (plates held)
+        die = self._s_temp
+        t_inf = self._cp_temp.take(self._s_plate)
+        t_inf += self._s_pr
+        die -= t_inf
+        die *= self._s_decay
+        die += t_inf
         plug = self._plug
         if plug is not None and len(plug.boards):
             # each plug-in board steps its own die against its plate (held over the step, as
@@ -855,27 +1055,27 @@ class Spacecraft:
             extra = self._s_extra_w[plug.live_slots]
             if extra.any():
                 heat = heat + extra * self._plug_sup
-            self._q_plate += np.bincount(plug.plates, weights=heat, minlength=len(self._q_plate))
-        if self._rp_env:
-            self._absorb_environment(dt_s)
-        # plates, coolant legs and panels: one backward-Euler step of the linear network ...
-        network_step_k(self._tn_m, self._tn_c_dt, self._tn, self._q_ext, out=self._tn)
+            q_plug = np.bincount(plug.plates, weights=heat, minlength=len(self._plate_ids))
+            t_new += self._tn_m_plates @ q_plug
+        self._tn[:] = t_new
         # ... then the panels' εσT⁴ emission (operator splitting)
-        tp = self._rp_temp
-        new_tp = radiation_step_k(tp, self._rp_c_dt, self._rp_kemit)
-        self._energy["radiated_j"] += float(np.dot(self._rp_c, tp - new_tp))
-        tp[:] = new_tp
-        if np.maximum.reduce(new_die) > self._s_shutdown_floor_k:
-            self._check_thermal_shutdown()
+        self._rad_drop_sum += radiation_step_inplace_k(self._rp_temp, self._rp_r, self._rad_work)
+        # thermal shutdown: each new die temperature lies between its old one and
+        # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
+        # dies are scanned only when that bound reaches the shutdown floor
+        bound = self._plate_max + self._pr_max
+        if bound < self._die_max_bound:
+            bound = self._die_max_bound
+        floor = self._s_shutdown_floor_k
+        if bound > floor:
+            bound = float(np.maximum.reduce(die)) if len(die) else -math.inf
+            if bound > floor:
+                self._check_thermal_shutdown()
+        self._die_max_bound = bound
+        self._plate_max = max(t_new.tolist()[: self._n_plates])
         if self._boards:
             for i, board in self._boards.items():
-                board.set_die_temp_k(float(new_die[i]))
-
-    def _board_group_sum(self, w: np.ndarray) -> np.ndarray:
-        """Per-plate sums of a per-board quantity."""
-        if self._s_starts is not None:
-            return np.add.reduceat(w, self._s_starts)
-        return np.bincount(self._s_plate, weights=w, minlength=len(self._plate_ids))
+                board.set_die_temp_k(float(die[i]))
 
     def _check_thermal_shutdown(self) -> None:
         trip = (self._s_temp > self._s_shutdown_k) & self._s_enabled & ~self._s_tshut
@@ -883,24 +1083,13 @@ class Spacecraft:
             self._s_tshut |= trip
             self._slots_dirty = True
 
-    def _absorb_environment(self, dt_s: float) -> None:
-        """Absorbed sunlight, albedo and Earth IR into the panels' heat input.
-
-        Panel normals lie along ±orbit normal: the Sun lights one face at |sin β| (edge-on at
-        β = 0); albedo and Earth IR reach every face.
-        """
-        # both fluxes are linear in their driver, so unit values computed once by
-        # panel_absorbed_w_per_m2 are scaled here
-        sun = self._illum * self._sun_unit_w_m2
-        c = self._cos_beta * math.cos(self._phase)
-        albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
-        if sun != self._absorbed_sun:
-            self._absorbed_sun = sun
-            self._absorbed_base = self._k_sun * sun + self._k_ir
-        np.multiply(self._k_albedo, albedo, out=self._q_panel)
-        self._q_panel += self._absorbed_base
-        total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
-        self._energy["absorbed_env_j"] += total * dt_s
+    def _panel_absorbed_w(self) -> np.ndarray:
+        """Environment heat absorbed by each panel in the last step (truth)."""
+        sun = self._absorbed_sun
+        if not self._rp_env or sun < 0.0:
+            return np.zeros(len(self._panel_ids))
+        albedo = float(self._z[self._iz_albedo])
+        return self._k_albedo * albedo + (self._k_sun * sun + self._k_ir)
 
     # upsets ------------------------------------------------------------------------------
 
@@ -1570,6 +1759,10 @@ class Spacecraft:
         )
 
     def _energy_snapshot(self) -> dict[str, float]:
+        drop = self._rad_drop_sum
+        if drop.any():
+            self._energy["radiated_j"] += float(np.dot(self._rp_c, drop))
+            drop[:] = 0.0
         return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:
@@ -1604,7 +1797,7 @@ class Spacecraft:
             "loop_flow_kg_s": self._l_flow.tolist(),
             "loop_inventory_kg": self._l_inv.tolist(),
             "radiator_temp_k": self._rp_temp.tolist(),
-            "radiator_absorbed_w": self._q_panel.tolist(),
+            "radiator_absorbed_w": self._panel_absorbed_w().tolist(),
             "battery_temp_k": float(self._b_temp),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),

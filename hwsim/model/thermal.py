@@ -34,6 +34,7 @@ __all__ = [
     "panel_absorbed_w_per_m2",
     "radiated_power_w",
     "radiating_node_temp_k",
+    "radiation_step_inplace_k",
     "radiation_step_k",
     "radiator_equilibrium_temp_k",
 ]
@@ -169,6 +170,24 @@ def radiation_step_k(
     t2 = temp_k * temp_k
     e = emission_coeff_w_per_k4 * t2 * t2
     return temp_k - e / (capacity_per_dt_w_per_k + 4.0 * e / temp_k)
+
+
+def radiation_step_inplace_k(
+    temp_k: np.ndarray, capacity_per_dt_over_emission_k3: np.ndarray, work: np.ndarray
+) -> np.ndarray:
+    """:func:`radiation_step_k` in place (hot path): T ← T − d; returns d, the temperature drop.
+
+    The same point-implicit step written as d = e/(C/dt + 4e/T) = T/(r/T³ + 4) with
+    r = (C/dt)/(εσA) precomputed, so it costs six small array operations and no temporaries;
+    ``work`` (same shape as ``temp_k``) receives d.
+    """
+    np.multiply(temp_k, temp_k, out=work)
+    work *= temp_k
+    np.divide(capacity_per_dt_over_emission_k3, work, out=work)
+    work += 4.0
+    np.divide(temp_k, work, out=work)
+    temp_k -= work
+    return work
 
 
 def coolant_network_matrix(
