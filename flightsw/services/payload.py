@@ -242,6 +242,7 @@ class PayloadManager:
         self.soc: float | None = None
         self.next_power_on_ns = 0
         self.tests_left = config.setup_per_cycle
+        self.lock = asyncio.Lock()
         self.failing: set[str] = set()
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -285,6 +286,12 @@ class PayloadManager:
     # --- the control cycle ----------------------------------------------------------------
 
     async def cycle(self) -> None:
+        # A cancel talks to boards too: one at a time keeps each cycle's view of a board
+        # consistent with what was just commanded.
+        async with self.lock:
+            await self._cycle()
+
+    async def _cycle(self) -> None:
         registers = await self._call(self.config.backplane, None)
         if registers is not None:
             await self._update_boards(registers)
@@ -793,8 +800,12 @@ class PayloadManager:
                     return
                 ctx.progress(tc.request_id, tc.apid, "started")
             case 2:
+                # Started at once (a cycle may hold the boards for a while); the cancel
+                # itself waits for the cycle to finish.
                 ctx.progress(tc.request_id, tc.apid, "started")
-                if not await self.cancel(dic.unpack_job_id(tc.app_data)):
+                async with self.lock:
+                    cancelled = await self.cancel(dic.unpack_job_id(tc.app_data))
+                if not cancelled:
                     ctx.progress(tc.request_id, tc.apid, "failed", ErrorCode.NOT_FOUND)
                     return
             case 3:
@@ -845,9 +856,6 @@ class PayloadManager:
 
 async def run(ctx: ServiceContext, config: Config) -> None:
     manager = PayloadManager(ctx, config)
-    # TCs and the control cycle both talk to boards: one at a time keeps each cycle's view
-    # of a board consistent with what was just commanded.
-    lock = asyncio.Lock()
     wake = asyncio.Event()
 
     async def commands() -> None:
@@ -855,16 +863,14 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             ctx.ready()
             async for tc in requests:
                 if isinstance(tc, TcDispatch) and tc.service == 140:
-                    async with lock:
-                        await manager.handle(tc)
+                    await manager.handle(tc)
                     if tc.subservice == 1:
                         wake.set()  # start it now rather than at the next period
 
     async def control() -> None:
         while True:
             wake.clear()
-            async with lock:
-                await manager.cycle()
+            await manager.cycle()
             sleeper = asyncio.ensure_future(ctx.clock.sleep(config.period_s))
             waker = asyncio.ensure_future(wake.wait())
             try:

@@ -49,17 +49,19 @@ async def simctl(satellite: Satellite) -> AsyncIterator[SimControl]:
 @pytest.fixture
 async def ground(satellite: Satellite) -> AsyncIterator[Ground]:
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as station:
-        await station.ping()
-        await station.ping(apid=dic.Apid.PAYLOAD)
+        # Generous mission-time bounds: on a loaded 2-core host the x20 clock runs on while
+        # the processes wait for CPU.
+        await station.ping(timeout=30)
+        await station.ping(apid=dic.Apid.PAYLOAD, timeout=30)
         await _boards_up(station)
         yield station
 
 
-async def _boards_up(ground: Ground, timeout_s: float = 240.0) -> list[dic.BoardEntry]:
+async def _boards_up(ground: Ground, timeout_s: float = 600.0) -> list[dic.BoardEntry]:
     """Wait (HK-paced, mission time) until every board is up and idle."""
     deadline = ground.clock.now_s() + timeout_s
     while True:
-        boards = await ground.list_boards()
+        boards = await ground.list_boards(timeout=30)
         if len(boards) == len(BOARDS) and all(b.state == BoardState.IDLE for b in boards):
             return boards
         if ground.clock.now_s() > deadline:
