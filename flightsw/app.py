@@ -122,7 +122,9 @@ async def boot(
             finally:
                 bus.close()
     finally:
-        context.term()
+        # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
+        # sure a socket left by a crashed path cannot hang term() and the process with it.
+        context.destroy(linger=0)
 
 
 async def _run_services(

@@ -136,7 +136,9 @@ async def serve(
             for task in owned:
                 task.cancel()
     finally:
-        context.term()
+        # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
+        # sure a socket left by a crashed path cannot hang term() and the process with it.
+        context.destroy(linger=0)
 
 
 def run(settings: HwsimSettings) -> int:
