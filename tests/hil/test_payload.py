@@ -206,3 +206,19 @@ async def test_bad_jobs_are_refused_with_documented_codes(ground: Ground):
     assert duplicate.value.result.error_code == ErrorCode.INVALID_APP_DATA
     on_platform = await ground.command(140, 3)  # service 140 lives on APID 2 only
     assert on_platform.error_code == ErrorCode.ILLEGAL_SERVICE
+
+
+async def test_the_third_party_board_survives_an_upset_with_a_correct_final_answer(
+    ground: Ground, simctl: SimControl
+):
+    """The example vendor board is one of the two redundant runs (it is the fastest matmul
+    board); its result is flipped by an upset, and the answer that comes down is still right."""
+    job_id = await ground.submit_job(**LONG, redundancy=2)
+    slots = await _running_slots(ground, job_id, count=2)
+    acme = next(slot for slot, name in BOARDS.items() if name == "acme-photon7")
+    assert acme in slots
+    await simctl.inject("board_upset", f"slot.{acme:03d}", {"kind": "bit_flip_result"})
+    report = await ground.wait_job(job_id, timeout=300)
+    assert report.state == JobState.COMPLETED
+    assert ground.verify(report)
+    assert any(tm.event_id == EventId.RESULT_MISMATCH for tm in ground.archive)
