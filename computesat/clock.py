@@ -93,6 +93,23 @@ class Clock(ABC):
                 pending.cancel()
             await asyncio.gather(work, timer, return_exceptions=True)
 
+    async def sleep_until_ns_or(self, mission_ns: int | None, wake: asyncio.Event) -> bool:
+        """Sleep until ``mission_ns`` (``None``: no limit) or until ``wake`` is set, whichever
+        comes first; returns whether ``wake`` ended it. For periodic loops that a command can
+        hurry along."""
+        if mission_ns is None:
+            await wake.wait()
+            return True
+        sleeper = asyncio.ensure_future(self.sleep_until_ns(mission_ns))
+        waker = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+            return waker.done()
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+            await asyncio.gather(sleeper, waker, return_exceptions=True)
+
     def wall_s_for(self, mission_s: float) -> float:
         """How long ``mission_s`` lasts on the wall clock (0 in stepped mode)."""
         return 0.0 if self.speed == float("inf") else mission_s / self.speed

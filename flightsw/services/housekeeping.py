@@ -98,19 +98,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     step_ns = int(interval_s[sid] * 1e9)
                     # Skip missed slots rather than bursting after a stall.
                     next_due_ns[sid] += max(1, (now_ns - next_due_ns[sid]) // step_ns + 1) * step_ns
-            due = [next_due_ns[sid] for sid in enabled]
             wake.clear()
-            if due:
-                sleeper = asyncio.ensure_future(ctx.clock.sleep_until_ns(min(due)))
-                waker = asyncio.ensure_future(wake.wait())
-                try:
-                    await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    sleeper.cancel()
-                    waker.cancel()
-                    await asyncio.gather(sleeper, waker, return_exceptions=True)
-            else:
-                await wake.wait()
+            due = min((next_due_ns[sid] for sid in enabled), default=None)
+            await ctx.clock.sleep_until_ns_or(due, wake)
 
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(inputs())

@@ -871,14 +871,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         while True:
             wake.clear()
             await manager.cycle()
-            sleeper = asyncio.ensure_future(ctx.clock.sleep(config.period_s))
-            waker = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
-                await asyncio.gather(sleeper, waker, return_exceptions=True)
+            next_cycle_ns = ctx.clock.now_ns() + round(config.period_s * 1e9)
+            await ctx.clock.sleep_until_ns_or(next_cycle_ns, wake)
 
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(commands())

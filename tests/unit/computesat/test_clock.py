@@ -94,3 +94,19 @@ def test_make_clock_modes():
     assert make_clock("stepped").mode == "stepped"
     assert make_clock("realtime").speed == 1.0
     assert make_clock("accelerated", speed=20).speed == 20
+
+
+async def test_sleep_until_or_ends_at_the_time_or_on_the_event():
+    clock = SteppedClock(start_ns=0)
+    wake = asyncio.Event()
+    assert await clock.sleep_until_ns_or(5 * NS_PER_S, wake) is False
+    assert clock.now_ns() == 5 * NS_PER_S
+
+    async def hurry() -> None:
+        await clock.sleep(1)
+        wake.set()
+
+    hurrying = asyncio.ensure_future(hurry())
+    assert await clock.sleep_until_ns_or(100 * NS_PER_S, wake) is True
+    assert clock.now_ns() == 6 * NS_PER_S
+    await hurrying
