@@ -371,35 +371,20 @@ class Spacecraft:
         self._shed_crit_w = 0.0
         self._shed_cum = np.zeros(0)
 
-    def _bind_state(self, die_temp_k: np.ndarray) -> None:
-        """All linear thermal state in one vector z = [network nodes, dies, sun, albedo, 1].
+    _LAZY_MAX_CLASSES = 32
+    """Die classes up to which the dies are carried by class (see _layout_state)."""
 
-        The network nodes (plates, hot legs, panels, cold legs) and the vectorised dies are
-        views into it, updated in place. With the backward-Euler operator, the die-to-plate
-        coupling, the environment and the constant heat loads folded into one matrix A
-        (see _refresh_coeffs), the network step is the single product A·z.
-        """
-        n_net, n = len(self._tn), len(die_temp_k)
-        z = np.empty(n_net + n + 3)
-        z[:n_net] = self._tn
-        z[n_net : n_net + n] = die_temp_k
-        z[n_net + n :] = (0.0, 0.0, 1.0)
-        self._z = z
+    def _bind_state(self, die_temp_k: np.ndarray) -> None:
+        """Initial die temperatures; the state vector z is laid out by _refresh_coeffs."""
         n_p, n_l, n_k = len(self._plate_ids), len(self._loop_ids), len(self._panel_ids)
-        self._tn = z[:n_net]
-        self._cp_temp = z[:n_p]
-        self._l_return = z[n_p : n_p + n_l]
-        self._rp_temp = z[n_p + n_l : n_p + n_l + n_k]
-        self._l_supply = z[n_p + n_l + n_k : n_net]
-        self._s_temp = z[n_net : n_net + n]
         self._n_plates = n_p
-        self._iz_sun = n_net + n
-        self._iz_albedo = n_net + n + 1
-        self._iz_const = n_net + n + 2
-        self._za = np.zeros((n_net, len(z)))
-        self._tn_new = np.empty(n_net)
-        self._rad_work = np.empty(n_k)
+        self._n_net = n_p + 2 * n_l + n_k
         self._panel_sl = slice(n_p + n_l, n_p + n_l + n_k)
+        self._lazy = False
+        self._die_view = np.array(die_temp_k, dtype=float)
+        self._z = np.zeros(0)
+        self._cls_key: tuple[np.ndarray, np.ndarray] | None = None
+        self._rad_work = np.empty(n_k)
         self._qconst_dirty = True
         # the panels' temperature drops to emission, summed over steps; times their heat
         # capacity this is the radiated energy (booked into _energy on read)
@@ -408,6 +393,88 @@ class Spacecraft:
         self._die_max_bound = math.inf
         self._plate_max = math.inf
         self._pr_max = 0.0
+
+    @property
+    def _s_temp(self) -> np.ndarray:
+        """Die temperature of every slot (computed from the class states when carried by class)."""
+        if self._lazy and not self._die_fresh:
+            self._materialize_dies()
+        return self._die_view
+
+    def _materialize_dies(self) -> None:
+        """T_b = p·T_b0 + b·h + b·P·R·g (see _layout_state), into _die_view."""
+        z = self._z
+        d = self._die_view
+        np.multiply(z.take(self._ix_p), self._die0, out=d)
+        d += z.take(self._ix_h) * self._s_b
+        d += z.take(self._ix_g) * self._s_bpr
+        self._die_fresh = True
+
+    def _rebase_dies(self) -> None:
+        """Start the class histories afresh from the present die temperatures (before the
+        die coefficients change, and now and then so that aⁿ never becomes subnormal)."""
+        if not self._lazy:
+            return
+        self._die0 = self._s_temp.copy()
+        k = self._n_cls
+        z = self._z
+        i = self._n_net + k
+        z[i : i + k] = 0.0  # h
+        z[i + k : i + 2 * k] = 1.0  # p
+        z[i + 2 * k : i + 3 * k] = 0.0  # g
+        self._rebase_in = self._rebase_every
+
+    def _layout_state(self, t_net: np.ndarray, die: np.ndarray, cls: np.ndarray, k: int) -> None:
+        """Lay out the linear thermal state vector z.
+
+        Per die only the exact step T_b' = a·T_b + b·T_plate + b·P·R is needed (a =
+        e^(−dt/RC), b = 1 − a). Dies with the same plate and the same a form a class; for a
+        class the plate sees only Y = Σ w·T_b (w = C/dt·b, see _refresh_coeffs), and every
+        die in it is T_b = p·T_b0 + b·h + b·P·R·g with p = aⁿ, h = Σ aⁿ⁻¹⁻ᵐ T_plate,m and
+        g = Σ aᵐ (n steps since the snapshot T_b0). Y, h, p and g all step linearly, so with
+        up to _LAZY_MAX_CLASSES classes z = [nodes, Y, h, p, g, sun, albedo, 1] and a step is
+        one product with A whatever the number of boards; the dies are computed only when
+        read. With more classes z = [nodes, dies, sun, albedo, 1] and the dies step as a
+        vector.
+        """
+        n_net, n_p = self._n_net, self._n_plates
+        n = len(die)
+        lazy = k <= self._LAZY_MAX_CLASSES
+        self._lazy = lazy
+        n_state = n_net + (4 * k if lazy else n)
+        z = np.empty(n_state + 3)
+        z[:n_net] = t_net
+        if lazy:
+            self._n_cls = k
+            self._cls = cls
+            self._die0 = die.copy()
+            self._die_view = die.copy()
+            self._die_fresh = True
+            z[n_net : n_net + k] = np.bincount(cls, weights=self._s_w * die, minlength=k)
+            z[n_net + k : n_net + 2 * k] = 0.0
+            z[n_net + 2 * k : n_net + 3 * k] = 1.0
+            z[n_net + 3 * k : n_state] = 0.0
+            self._ix_h = n_net + k + cls
+            self._ix_p = n_net + 2 * k + cls
+            self._ix_g = n_net + 3 * k + cls
+        else:
+            z[n_net:n_state] = die
+            self._die_view = z[n_net:n_state]
+        z[n_state:] = (0.0, 0.0, 1.0)
+        self._z = z
+        n_rows = n_state if lazy else n_net  # the states A·z steps
+        self._z_state = z[:n_rows]
+        self._tn = z[:n_net]
+        self._cp_temp = z[:n_p]
+        n_l = len(self._loop_ids)
+        self._l_return = z[n_p : n_p + n_l]
+        self._rp_temp = z[self._panel_sl]
+        self._l_supply = z[self._panel_sl.stop : n_net]
+        self._iz_sun = n_state
+        self._iz_albedo = n_state + 1
+        self._iz_const = n_state + 2
+        self._za = np.zeros((n_rows, len(z)))
+        self._tn_new = np.empty(n_rows)
 
     def _init_plugins(self, slots: list[Any]) -> None:
         """Plug-in boards own their die: their entries in the slot vectors are neutralised
@@ -771,11 +838,14 @@ class Spacecraft:
 
     def _refresh_slot_power(self) -> None:
         """Served slot power and what the thermal step derives from it."""
+        if self._lazy:
+            self._rebase_dies()  # the dies' P·R is about to change
         served = self._sw_served[self._slot_sw0 :]
         self._s_power = self._s_demand * served
         self._s_power_w = float(self._s_power.sum())
         self._s_pr = self._s_power * self._s_r * self._s_vec
         self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
+        self._s_bpr = self._s_b * self._s_pr
         # plug-in boards hand their plate the heat their own step returns (see _step_thermal)
         self._plate_p = np.bincount(
             self._s_plate, weights=self._s_power * self._s_vec, minlength=len(self._plate_ids)
@@ -957,6 +1027,8 @@ class Spacecraft:
         """
         self._dt_cache = dt_s
         self._coeff_dirty = False
+        t_net = self._tn.copy()
+        die = self._s_temp.copy()
         cp = self._l_cp
         self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
         self._s_pr = self._s_power * self._s_r * self._s_vec
@@ -989,19 +1061,47 @@ class Spacecraft:
         self._rp_c_dt = self._rp_c / dt_s
         self._rp_r = self._rp_c_dt / self._rp_kemit
         # the assembled step matrix A (see the docstring)
-        n_net, n_p, n = len(self._tn), len(self._plate_ids), len(self._s_temp)
-        a = self._za
-        np.multiply(m, self._tn_c_dt, out=a[:, :n_net])
-        w = self._s_c_dt * (1.0 - self._s_decay)  # die weight: plate heat per K of T_p + PR − T_b
+        self._s_b = 1.0 - self._s_decay
+        self._s_bpr = self._s_b * self._s_pr
+        w = self._s_c_dt * self._s_b  # die weight: plate heat per K of T_plate + P·R − T_b
         self._s_w = w
+        key = self._cls_key
+        if key is None or not np.array_equal(key[0], self._s_decay):
+            pairs = np.column_stack([self._s_plate.astype(float), self._s_decay])
+            uniq, cls = np.unique(pairs, axis=0, return_inverse=True)
+            key = (self._s_decay.copy(), cls.ravel(), uniq)
+            self._cls_key = key
+        _, cls, uniq = key
+        k = len(uniq)
+        self._layout_state(t_net, die, cls, k)
+        n_net, n_p, n = self._n_net, self._n_plates, len(die)
+        a = self._za
+        np.multiply(m, self._tn_c_dt, out=a[:n_net, :n_net])
         m_p = np.ascontiguousarray(m[:, :n_p])
         self._tn_m_plates = m_p
-        a[:, :n_p] -= m_p * np.bincount(self._s_plate, weights=w, minlength=n_p)
-        a[:, n_net : n_net + n] = m_p[:, self._s_plate] * w
+        a[:n_net, :n_p] -= m_p * np.bincount(self._s_plate, weights=w, minlength=n_p)
+        if self._lazy:
+            cls_plate = uniq[:, 0].astype(np.intp)
+            cls_a = uniq[:, 1]
+            r = np.arange(k)
+            iy, ih, ip, ig = n_net, n_net + k, n_net + 2 * k, n_net + 3 * k
+            a[:n_net, iy : iy + k] = m_p[:, cls_plate]  # the plates receive Σ w·T_b
+            a[iy + r, iy + r] = cls_a  # Y' = a·Y + Σ w·b·T_plate + Σ w·b·P·R
+            a[iy + r, cls_plate] = np.bincount(cls, weights=w * self._s_b, minlength=k)
+            a[ih + r, ih + r] = cls_a  # h' = a·h + T_plate
+            a[ih + r, cls_plate] = 1.0
+            a[ip + r, ip + r] = cls_a  # p' = a·p
+            a[ig + r, ig + r] = cls_a  # g' = a·g + 1
+            a_min = float(cls_a.min())
+            x = -math.log(a_min) if a_min > 0.0 else math.inf
+            self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
+            self._rebase_in = self._rebase_every
+        else:
+            a[:n_net, n_net : n_net + n] = m_p[:, self._s_plate] * w
         if self._rp_env:
             m_k = m[:, self._panel_sl]
-            a[:, self._iz_sun] = m_k @ self._k_sun
-            a[:, self._iz_albedo] = m_k @ self._k_albedo
+            a[:n_net, self._iz_sun] = m_k @ self._k_sun
+            a[:n_net, self._iz_albedo] = m_k @ self._k_albedo
         self._qconst_dirty = True
 
     def _refresh_qconst(self) -> None:
@@ -1015,7 +1115,15 @@ class Spacecraft:
         q[n_p : n_p + len(self._loop_ids)] = self._l_pump_heat
         if self._rp_env:
             q[self._panel_sl] += self._k_ir
-        self._za[:, self._iz_const] = self._tn_m @ q
+        col = self._za[:, self._iz_const]
+        n_net = self._n_net
+        col[:n_net] = self._tn_m @ q
+        if self._lazy:
+            k = self._n_cls
+            col[n_net : n_net + k] = np.bincount(
+                self._cls, weights=self._s_w * self._s_bpr, minlength=k
+            )
+            col[n_net + 3 * k : n_net + 4 * k] = 1.0
 
     def _step_thermal(self, dt_s: float) -> None:
         if self._coeff_dirty or dt_s != self._dt_cache:
@@ -1037,16 +1145,20 @@ class Spacecraft:
             total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
             self._energy["absorbed_env_j"] += total * dt_s
         # plates, coolant legs and panels: one backward-Euler step of the linear network,
-        # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs) ...
+        # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs and
+        # _layout_state) ...
         t_new = self._tn_new
         np.dot(self._za, z, out=t_new)
-        # ... the boards: exact exponential step of each die toward plate + P·R (plates held)
-        die = self._s_temp
-        t_inf = self._cp_temp.take(self._s_plate)
-        t_inf += self._s_pr
-        die -= t_inf
-        die *= self._s_decay
-        die += t_inf
+        lazy = self._lazy
+        if not lazy:
+            # ... the boards: exact exponential step of each die toward plate + P·R (plates
+            # held); when carried by class, A·z has stepped their class states
+            die = self._die_view
+            t_inf = self._cp_temp.take(self._s_plate)
+            t_inf += self._s_pr
+            die -= t_inf
+            die *= self._s_decay
+            die += t_inf
         plug = self._plug
         if plug is not None and len(plug.boards):
             # each plug-in board steps its own die against its plate (held over the step, as
@@ -1055,25 +1167,32 @@ class Spacecraft:
             extra = self._s_extra_w[plug.live_slots]
             if extra.any():
                 heat = heat + extra * self._plug_sup
-            q_plug = np.bincount(plug.plates, weights=heat, minlength=len(self._plate_ids))
-            t_new += self._tn_m_plates @ q_plug
-        self._tn[:] = t_new
+            q_plug = np.bincount(plug.plates, weights=heat, minlength=self._n_plates)
+            t_new[: self._n_net] += self._tn_m_plates @ q_plug
+        self._z_state[:] = t_new
+        if lazy:
+            self._die_fresh = False
+            self._rebase_in -= 1
+            if self._rebase_in <= 0:
+                self._rebase_dies()
         # ... then the panels' εσT⁴ emission (operator splitting)
         self._rad_drop_sum += radiation_step_inplace_k(self._rp_temp, self._rp_r, self._rad_work)
         # thermal shutdown: each new die temperature lies between its old one and
         # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
-        # dies are scanned only when that bound reaches the shutdown floor
+        # dies are computed and scanned only when that bound reaches the shutdown floor
         bound = self._plate_max + self._pr_max
         if bound < self._die_max_bound:
             bound = self._die_max_bound
         floor = self._s_shutdown_floor_k
         if bound > floor:
+            die = self._s_temp
             bound = float(np.maximum.reduce(die)) if len(die) else -math.inf
             if bound > floor:
                 self._check_thermal_shutdown()
         self._die_max_bound = bound
-        self._plate_max = max(t_new.tolist()[: self._n_plates])
+        self._plate_max = max(self._cp_temp.tolist())
         if self._boards:
+            die = self._s_temp
             for i, board in self._boards.items():
                 board.set_die_temp_k(float(die[i]))
 
