@@ -57,7 +57,6 @@ class Config(BaseModel):
         ge=1,
         description="Bad-datagram events per mission second before the rest are only counted.",
     )
-    uplink_queue: int = Field(1024, ge=1, description="Datagrams buffered before dropping.")
 
 
 # Counters named as in the platform HK structure.
@@ -162,15 +161,18 @@ UPLINK_STAGES: tuple[Callable[[PusTc], PusTc], ...] = (_authenticate, _sequence_
 
 
 class _UplinkProtocol(asyncio.DatagramProtocol):
-    def __init__(self, queue: asyncio.Queue[tuple[bytes, Address]], on_drop: Callable[[], None]):
-        self.queue = queue
-        self.on_drop = on_drop
+    """Hands each datagram to the uplink pipeline as it arrives.
+
+    The pipeline is synchronous and short (decode, route, publish), so running it in the
+    protocol callback saves a task wake-up per telecommand; the kernel's socket buffer is
+    the queue.
+    """
+
+    def __init__(self, on_datagram: Callable[[bytes, Address], None]) -> None:
+        self.on_datagram = on_datagram
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            self.queue.put_nowait((data, (addr[0], addr[1])))
-        except asyncio.QueueFull:
-            self.on_drop()
+        self.on_datagram(data, (addr[0], addr[1]))
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP port unreachable from a ground that went away: nothing to do
@@ -179,10 +181,6 @@ class _UplinkProtocol(asyncio.DatagramProtocol):
 async def run(ctx: ServiceContext, config: Config) -> None:
     loop = asyncio.get_running_loop()
     counters: dict[str, float] = defaultdict(float)
-    queue: asyncio.Queue[tuple[bytes, Address]] = asyncio.Queue(config.uplink_queue)
-
-    def dropped() -> None:
-        counters["link.uplink_dropped"] += 1
 
     push: Address | None = None
     if config.push:
@@ -321,13 +319,11 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     f"{request_id.hex()} not started in {config.start_timeout_s} s",
                 )
 
-    async def uplink_loop() -> None:
-        while True:
-            data, sender = await queue.get()
-            uplink(data, sender)
-            # Publish at once, ahead of anything this TC causes, so a housekeeping report
-            # requested after it already counts it (one publisher keeps bus order).
-            ctx.parameter_map(dict(counters))
+    def on_datagram(data: bytes, sender: Address) -> None:
+        uplink(data, sender)
+        # Publish at once, ahead of anything this TC causes, so a housekeeping report
+        # requested after it already counts it (one publisher keeps bus order).
+        ctx.parameter_map(dict(counters))
 
     async def downlink_loop(messages: Subscription) -> None:
         async for message in messages:
@@ -345,7 +341,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     # Listen for verification reports before accepting anything they would answer.
     async with ctx.subscribe(TcProgress, TmRequest) as messages:
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UplinkProtocol(queue, dropped), local_addr=(config.host, config.port)
+            lambda: _UplinkProtocol(on_datagram), local_addr=(config.host, config.port)
         )
         try:
             # A deep receive buffer rides out command bursts (the kernel caps it at rmem_max).
@@ -356,7 +352,6 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             ctx.log.info("link: uplink on udp %s:%s", config.host, bound_port)
             ctx.ready(bound_port)
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(uplink_loop())
                 tasks.create_task(downlink_loop(messages))
                 tasks.create_task(housekeeping_loop())
         finally:
