@@ -239,6 +239,7 @@ class Subscription:
         self._socket: zmq.asyncio.Socket | None = None
         self._drain_socket: zmq.Socket[bytes]
         self._wakeup: asyncio.Future[None] | None = None
+        self._readable: asyncio.Future[Any] | None = None
         self._frame_types: dict[bytes, type[BusMessage]] = {}
 
     async def __aenter__(self) -> Subscription:
@@ -283,6 +284,9 @@ class Subscription:
     async def __aexit__(self, *exc_info: object) -> None:
         if self in self._bus._local:
             self._bus._local.remove(self)
+        if self._readable is not None:
+            self._readable.cancel()
+            self._readable = None
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -350,15 +354,18 @@ class Subscription:
             if self._queue:
                 break
             # Wait for whichever comes first: a frame from the broker or an in-process message.
+            # The poll future outlives a wake-up by a local message and serves the next wait
+            # too: re-arming it costs a selector registration on every hop.
             wakeup = asyncio.get_running_loop().create_future()
             self._wakeup = wakeup
-            readable = sock.poll(flags=zmq.POLLIN)
+            if self._readable is None:
+                self._readable = sock.poll(flags=zmq.POLLIN)
             try:
-                await asyncio.wait((readable, wakeup), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((self._readable, wakeup), return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self._wakeup = None
-                if not readable.done():
-                    readable.cancel()
+                if self._readable.done():
+                    self._readable = None
         return self._queue.popleft()
 
     def drain_nowait(self) -> list[BusMessage]:
