@@ -63,7 +63,6 @@ from hwsim.model.thermal import (
     hx_conductance_w_per_k,
     implicit_network_operator,
     panel_absorbed_w_per_m2,
-    radiation_step_inplace_k,
 )
 
 if TYPE_CHECKING:
@@ -160,6 +159,11 @@ class Spacecraft:
         self._re2 = R_EARTH_KM * R_EARTH_KM
         self._sin_incl = math.sin(self._incl)
         self._cos_incl = math.cos(self._incl)
+        # bounds on sin(incl)·sin(arg of latitude) outside which the SAA box cannot hold the
+        # latitude (padded well beyond rounding; see step)
+        lo, hi = o.saa.lat_min_deg, o.saa.lat_max_deg
+        self._saa_x_lo = math.sin(math.radians(lo)) - 1e-9 if lo > -90.0 else -math.inf
+        self._saa_x_hi = math.sin(math.radians(hi)) + 1e-9 if hi < 90.0 else math.inf
 
     def _init_wings(self) -> None:
         ws = self.config.wings
@@ -388,7 +392,7 @@ class Spacecraft:
         self._qconst_dirty = True
         # the panels' temperature drops to emission, summed over steps; times their heat
         # capacity this is the radiated energy (booked into _energy on read)
-        self._rad_drop_sum = np.zeros(n_k)
+        self._rad_drop_sum = [0.0] * n_k
         # upper bounds for the thermal-shutdown test (see _step_thermal)
         self._die_max_bound = math.inf
         self._plate_max = math.inf
@@ -623,20 +627,17 @@ class Spacecraft:
         else:
             illum = illumination_fraction(u, self._beta, self._alt_km, True)
         self._illum = illum
-        arg = u + self._noon_argl
-        s_arg = math.sin(arg)
-        lat = math.asin(max(-1.0, min(1.0, self._sin_incl * s_arg)))
-        lon = (
-            math.atan2(self._cos_incl * s_arg, math.cos(arg))
-            + self._node_lon
-            - EARTH_ROTATION_RAD_S * t
-        )
-        lat = lat * _DEG
-        lon = ((lon + _PI) % _TWO_PI - _PI) * _DEG
-        self._lat = lat
-        self._lon = lon
-        lat_min, lat_max, lon_min, lon_max = self._saa
-        in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
+        # the ground track only when the latitude can be inside the SAA box: asin is
+        # monotonic, so sin(incl)·sin(arg) outside the (padded) sines of the box's latitude
+        # limits rules it out; latitude and longitude are otherwise computed when read
+        self._ll_t = t
+        x = self._sin_incl * math.sin(u + self._noon_argl)
+        if self._saa_x_lo <= x <= self._saa_x_hi:
+            lat, lon = self._ground_track(t, u)
+            lat_min, lat_max, lon_min, lon_max = self._saa
+            in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
+        else:
+            in_saa = False
         self._in_saa = in_saa
         if self.control_law:
             self._control_law()
@@ -655,10 +656,11 @@ class Spacecraft:
         w_tracking = self._w_tracking
         w_mppt_on = self._w_mppt_on
         w_mppt_failed = self._w_mppt_failed
+        w_target = self._w_target
         for i, rate, area, eff, tref, kt, deg, off, alpha, g, mass in self._w_fast:
             angle = w_angle[i]
             if not w_stuck[i]:
-                target = sun_angle if w_tracking[i] else self._w_target[i]
+                target = sun_angle if w_tracking[i] else w_target[i]
                 diff = (target - angle + 180.0) % 360.0 - 180.0
                 step = rate * dt_s
                 if diff > step:
@@ -677,7 +679,8 @@ class Spacecraft:
             w_cos[i] = cos_i
             if cos_i > 0.0:
                 eta = eff * (1.0 + kt * (temp - tref))
-                eta *= max(0.0, 1.0 - deg * age_years)
+                fade = 1.0 - deg * age_years
+                eta *= fade if fade > 0.0 else 0.0  # max(0.0, fade)
                 mpp = area * irr * cos_i * eta
                 if not mpp > 0.0:
                     mpp = 0.0
@@ -730,8 +733,21 @@ class Spacecraft:
         self._phase = u
         self._illum = illumination_fraction(u, self._beta, self._alt_km, self._penumbra)
         lat, lon = subsatellite_lat_lon_deg(t, u + self._noon_argl, self._incl, self._node_lon)
-        self._lat, self._lon = lat, lon
+        self._ll_t = t
         self._in_saa = in_saa_box(lat, lon, *self._saa)
+
+    def _ground_track(self, t: float, u: float) -> tuple[float, float]:
+        """Subsatellite latitude and longitude in degrees at time ``t`` and orbit phase ``u``
+        (subsatellite_lat_lon_deg, operation for operation)."""
+        arg = u + self._noon_argl
+        s_arg = math.sin(arg)
+        lat = math.asin(max(-1.0, min(1.0, self._sin_incl * s_arg)))
+        lon = (
+            math.atan2(self._cos_incl * s_arg, math.cos(arg))
+            + self._node_lon
+            - EARTH_ROTATION_RAD_S * t
+        )
+        return lat * _DEG, ((lon + _PI) % _TWO_PI - _PI) * _DEG
 
     # wings -------------------------------------------------------------------------------
 
@@ -895,8 +911,13 @@ class Spacecraft:
         array_w = sum(w_avail)
         soc = self._b_soc
         cap_j = self._b_capacity_wh * 3600.0
-        e_avail_floor = max(0.0, (soc - min_soc) * cap_j)
-        b_max = min(max_dis_w, e_avail_floor * dis_eff / dt_s)
+        # (min/max written as comparisons: same result, no builtin calls)
+        e_avail_floor = (soc - min_soc) * cap_j
+        if not e_avail_floor > 0.0:
+            e_avail_floor = 0.0
+        b_max = e_avail_floor * dis_eff / dt_s
+        if not b_max < max_dis_w:
+            b_max = max_dis_w
         served_changed = False
         if demand_w <= array_w + b_max:
             if not self._all_served:
@@ -914,8 +935,16 @@ class Spacecraft:
         if served_changed or demand_changed:
             self._refresh_slot_power()
         if array_w >= served_w:
-            headroom_j = max(0.0, (1.0 - soc) * cap_j)
-            charge_w = min(max_chg_w, array_w - served_w, headroom_j / (chg_eff * dt_s))
+            headroom_j = (1.0 - soc) * cap_j
+            if not headroom_j > 0.0:
+                headroom_j = 0.0
+            charge_w = max_chg_w
+            x = array_w - served_w
+            if x < charge_w:
+                charge_w = x
+            x = headroom_j / (chg_eff * dt_s)
+            if x < charge_w:
+                charge_w = x
             batt_w = -charge_w
             array_used = served_w + charge_w
         else:
@@ -933,8 +962,11 @@ class Spacecraft:
         else:
             d_stored = -batt_w * chg_eff * dt_s
         loss = abs(abs(batt_w) * dt_s - abs(d_stored))
-        soc = soc + d_stored / (self._b_capacity_wh * 3600.0)
-        soc = min(1.0, max(0.0, soc))
+        soc = soc + d_stored / cap_j
+        if not soc > 0.0:
+            soc = 0.0
+        if not soc < 1.0:
+            soc = 1.0
         self._b_soc = soc
         self._b_power = batt_w
         # pack OCV: (cells - failed) · cell_ocv_v(soc)
@@ -1060,6 +1092,7 @@ class Spacecraft:
         self._tn_m = m
         self._rp_c_dt = self._rp_c / dt_s
         self._rp_r = self._rp_c_dt / self._rp_kemit
+        self._rp_r_list = self._rp_r.tolist()
         # the assembled step matrix A (see the docstring)
         self._s_b = 1.0 - self._s_decay
         self._s_bpr = self._s_b * self._s_pr
@@ -1172,11 +1205,23 @@ class Spacecraft:
         self._z_state[:] = t_new
         if lazy:
             self._die_fresh = False
-            self._rebase_in -= 1
-            if self._rebase_in <= 0:
+            rebase_in = self._rebase_in - 1
+            self._rebase_in = rebase_in
+            if rebase_in <= 0:
                 self._rebase_dies()
-        # ... then the panels' εσT⁴ emission (operator splitting)
-        self._rad_drop_sum += radiation_step_inplace_k(self._rp_temp, self._rp_r, self._rad_work)
+        # ... then the panels' εσT⁴ emission (operator splitting): radiation_step_inplace_k
+        # operation for operation on Python floats (cheaper than six numpy calls for a few
+        # panels), the drops summed per panel
+        rp = self._rp_temp
+        drop_sum = self._rad_drop_sum
+        out = []
+        i = 0
+        for t_k, r_k in zip(rp.tolist(), self._rp_r_list, strict=True):
+            d = t_k / (r_k / (t_k * t_k * t_k) + 4.0)
+            out.append(t_k - d)
+            drop_sum[i] += d
+            i += 1
+        rp[:] = out
         # thermal shutdown: each new die temperature lies between its old one and
         # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
         # dies are computed and scanned only when that bound reaches the shutdown floor
@@ -1879,14 +1924,15 @@ class Spacecraft:
 
     def _energy_snapshot(self) -> dict[str, float]:
         drop = self._rad_drop_sum
-        if drop.any():
+        if any(drop):
             self._energy["radiated_j"] += float(np.dot(self._rp_c, drop))
-            drop[:] = 0.0
+            self._rad_drop_sum = [0.0] * len(drop)
         return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:
         """Ground-truth snapshot for tests and what-if output (not a device)."""
         sun = sun_vector_body(self._phase, self._beta)
+        lat, lon = self._ground_track(self._ll_t, self._phase)
         return {
             "time_s": float(self.time_s),
             "orbit_phase_rad": float(self._phase),
@@ -1894,8 +1940,8 @@ class Spacecraft:
             "illumination": float(self._illum),
             "eclipse": bool(self._illum <= 0.0),
             "sun_vector_body": [float(c) for c in sun],
-            "latitude_deg": float(self._lat),
-            "longitude_deg": float(self._lon),
+            "latitude_deg": float(lat),
+            "longitude_deg": float(lon),
             "in_saa": bool(self._in_saa),
             "array_power_w": float(self._bus_array_w),
             "array_available_w": float(sum(self._w_avail)),
