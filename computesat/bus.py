@@ -38,6 +38,8 @@ _BUS_NAMESPACE = b"\x01"
 # After one awaited receive, take what is already queued without awaiting again: one await
 # per message caps asyncio at a fraction of the socket's rate (REFERENCE.md, bus ceiling).
 _DRAIN_BATCH = 256
+# Publishes between two looks at which topics remote subscribers want.
+_SUBSCRIPTION_CHECK_EVERY = 16
 # Messages a socket queues before dropping (PUB, broker, SUB alike).
 QUEUE_DEPTH = 100_000
 
@@ -183,13 +185,17 @@ class Bus:
         self.sub_endpoint = sub_endpoint
         self.stats = BusStats()
         self.origin = os.urandom(8)
-        # PUB never blocks (it drops at the high-water mark), so a plain socket on the same
-        # libzmq context lets publish() stay synchronous and cheap.
+        # An XPUB never blocks (it drops at the high-water mark), so a plain socket on the
+        # same libzmq context keeps publish() synchronous. XPUB rather than PUB because it
+        # hears which topics remote subscribers want (forwarded by the broker): a message
+        # nobody outside this process wants is neither serialised nor sent.
         self._sync_context = zmq.Context.shadow(context.underlying)
-        self._pub = self._sync_context.socket(zmq.PUB)
+        self._pub = self._sync_context.socket(zmq.XPUB)
         self._pub.linger = 0
         self._pub.sndhwm = QUEUE_DEPTH
         self._pub.connect(pub_endpoint)
+        self._remote_prefixes: set[bytes] = set()
+        self._remote_wanted: dict[bytes, bool] = {}
         self._probe_ids = itertools.count()
         self._local: list[Subscription] = []
         self.on_rejected: list[Any] = []
@@ -199,10 +205,38 @@ class Bus:
         for subscription in self._local:
             if subscription.wants(frame):
                 subscription.deliver(message)
-        self._pub.send_multipart(
-            (_BUS_NAMESPACE + frame, msgpack.packb(message.__dict__, default=_plain), self.origin)
-        )
         self.stats.published += 1
+        # Asking the socket costs more than a publish; a new remote subscriber is noticed
+        # within a few messages, which PUB/SUB's slow-joiner semantics allow anyway.
+        if self.stats.published % _SUBSCRIPTION_CHECK_EVERY == 1 and (
+            self._pub.getsockopt(zmq.EVENTS) & zmq.POLLIN
+        ):
+            self._update_remote_subscriptions()
+        remote_frame = _BUS_NAMESPACE + frame
+        wanted = self._remote_wanted.get(remote_frame)
+        if wanted is None:
+            wanted = any(remote_frame.startswith(p) for p in self._remote_prefixes)
+            self._remote_wanted[remote_frame] = wanted
+        if wanted:
+            self._pub.send_multipart(
+                (remote_frame, msgpack.packb(message.__dict__, default=_plain), self.origin)
+            )
+
+    def _update_remote_subscriptions(self) -> None:
+        """Read the (un)subscriptions the broker forwarded: b"\x01"+prefix / b"\x00"+prefix."""
+        while True:
+            try:
+                change = self._pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            prefix = change[1:]
+            if not prefix.startswith(_BUS_NAMESPACE):
+                continue  # a plain-namespace or probe subscription: not for bus messages
+            if change[:1] == b"\x01":
+                self._remote_prefixes.add(prefix)
+            else:
+                self._remote_prefixes.discard(prefix)
+            self._remote_wanted.clear()
 
     def publish_raw(self, topic: str, payload: bytes) -> None:
         """Send bytes under a topic without validation (tests of the validation path use it)."""
