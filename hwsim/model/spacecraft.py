@@ -657,6 +657,7 @@ class Spacecraft:
         w_mppt_on = self._w_mppt_on
         w_mppt_failed = self._w_mppt_failed
         w_target = self._w_target
+        cos = math.cos
         for i, rate, area, eff, tref, kt, deg, off, alpha, g, mass in self._w_fast:
             angle = w_angle[i]
             if not w_stuck[i]:
@@ -671,7 +672,7 @@ class Spacecraft:
                 w_angle[i] = angle
             temp = w_temp[i]
             if irr > 0:
-                cos_i = cos_beta * math.cos((sun_angle - angle) * _RAD)
+                cos_i = cos_beta * cos((sun_angle - angle) * _RAD)
                 if not cos_i > 0.0:
                     cos_i = 0.0
             else:
@@ -699,7 +700,7 @@ class Spacecraft:
         self._step_power(dt_s)
         if plug is not None:
             self._plugin_supply(dt_s)
-        self._step_thermal(dt_s)
+        self._step_thermal(dt_s, cos_u)
         # upsets: one Poisson process; the full _step_seu only when one is due or the rates
         # change (SAA entry/exit, seu_burst)
         tot = self._seu_total_per_s
@@ -1158,7 +1159,8 @@ class Spacecraft:
             )
             col[n_net + 3 * k : n_net + 4 * k] = 1.0
 
-    def _step_thermal(self, dt_s: float) -> None:
+    def _step_thermal(self, dt_s: float, cos_u: float) -> None:
+        """One thermal step; ``cos_u`` is cos(orbit phase), which step() has at hand."""
         if self._coeff_dirty or dt_s != self._dt_cache:
             self._refresh_coeffs(dt_s)
         if self._qconst_dirty:
@@ -1170,7 +1172,7 @@ class Spacecraft:
             # face); both fluxes are linear in their driver, so unit values computed once by
             # panel_absorbed_w_per_m2 are scaled here
             sun = self._illum * self._sun_unit_w_m2
-            c = self._cos_beta * math.cos(self._phase)
+            c = self._cos_beta * cos_u
             albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
             z[self._iz_sun] = sun
             z[self._iz_albedo] = albedo
@@ -1180,8 +1182,10 @@ class Spacecraft:
         # plates, coolant legs and panels: one backward-Euler step of the linear network,
         # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs and
         # _layout_state) ...
+        # (the ndarray methods and [...] assignments below skip numpy's function dispatch
+        # and slice objects; same operations)
         t_new = self._tn_new
-        np.dot(self._za, z, out=t_new)
+        self._za.dot(z, t_new)
         lazy = self._lazy
         if not lazy:
             # ... the boards: exact exponential step of each die toward plate + P·R (plates
@@ -1202,7 +1206,7 @@ class Spacecraft:
                 heat = heat + extra * self._plug_sup
             q_plug = np.bincount(plug.plates, weights=heat, minlength=self._n_plates)
             t_new[: self._n_net] += self._tn_m_plates @ q_plug
-        self._z_state[:] = t_new
+        self._z_state[...] = t_new
         if lazy:
             self._die_fresh = False
             rebase_in = self._rebase_in - 1
@@ -1221,7 +1225,7 @@ class Spacecraft:
             out.append(t_k - d)
             drop_sum[i] += d
             i += 1
-        rp[:] = out
+        rp[...] = out
         # thermal shutdown: each new die temperature lies between its old one and
         # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
         # dies are computed and scanned only when that bound reaches the shutdown floor
