@@ -84,12 +84,18 @@ async def serve(
     registry = default_registry()
     for refused in registry.refused:
         log.warning("hwsim: board plug-in %r refused: %s", refused.name, refused.reason)
-    model = Spacecraft(config, seed=settings.seed, registry=registry)
+    clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
+    # The model counts from 0; this is the mission time of its 0 (the physics loop catches
+    # up from here once the model is built).
+    model_epoch_ns = clock.now_ns()
+    model = Spacecraft(
+        config,
+        seed=settings.seed,
+        registry=registry,
+        mission_time_origin_s=model_epoch_ns / NS_PER_S,
+    )
     for slot_id, reason in model.truth()["empty_slots"].items():
         log.warning("hwsim: %s is empty: %s", slot_id, reason)
-    clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
-    # The model counts from 0; this is the mission time of its 0 (its physics loop starts now).
-    model_epoch_ns = clock.now_ns()
     context = zmq.asyncio.Context()
     try:
         async with (

@@ -594,13 +594,10 @@ class PayloadManager:
     def _finish(self, job: _Job, state: JobState, reason: str = "") -> None:
         results = list(job.done.values())
         first = results[0] if results else None
-        # Times in flight-software mission time (the CUC epoch): execution starts when it is
-        # submitted (only idle boards get jobs), and lasts what the board measured.
-        starts = [job.started_ns.get(slot, 0) / _NS for slot in job.done]
-        ends = [
-            start + max(0.0, r.end_mission_time_s - r.start_mission_time_s)
-            for start, r in zip(starts, results, strict=True)
-        ]
+        # The boards' own mission times (hardware time, the CUC epoch): when each run really
+        # started and ended on its board.
+        starts = [r.start_mission_time_s for r in results]
+        ends = [r.end_mission_time_s for r in results]
         slots = tuple(sorted(job.done)) or tuple(sorted(job.runs))
         job.final = dic.JobReport(
             job_id=job.job_id,

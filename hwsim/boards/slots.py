@@ -77,8 +77,10 @@ class PluginSlots:
         plate_temp_k: np.ndarray,
         registry: BoardRegistry,
         power_on: Sequence[bool],
+        mission_time_s: float = 0.0,
     ) -> None:
-        """``slots``: (slot index, slot id, board name) for every slot naming a plug-in."""
+        """``slots``: (slot index, slot id, board name) for every slot naming a plug-in;
+        ``mission_time_s``: the boards' clock at model time 0."""
         self.by_slot: dict[int, PluginSlot] = {}
         self.refused: list[dict[str, str]] = [
             {"name": r.name, "reason": r.reason} for r in registry.refused
@@ -93,7 +95,7 @@ class PluginSlots:
                 board = registry.create(
                     name,
                     f"slot.{sid}",
-                    mission_time_s=0.0,
+                    mission_time_s=mission_time_s,
                     initial_temp_k=float(plate_temp_k[slot_plate[i]]),
                 )
                 thermal = board.thermal_model()

@@ -96,9 +96,13 @@ class Spacecraft:
         seed: int = 0,
         control_law: bool = False,
         registry: BoardRegistry | None = None,
+        mission_time_origin_s: float = 0.0,
     ) -> None:
         self.config = config
         self._registry = registry
+        # Model time counts from 0; plug-in boards keep mission time (what their job results
+        # carry), which is model time plus this origin (the mission time of model time 0).
+        self.mission_time_origin_s = float(mission_time_origin_s)
         self.seed = int(seed)
         self.control_law = control_law
         ss = np.random.SeedSequence(self.seed)
@@ -498,7 +502,9 @@ class Spacecraft:
 
         registry = self._registry if self._registry is not None else default_registry()
         on = [slots[i].power_on_at_start for i, _, _ in wanted]
-        plug = PluginSlots(wanted, self._s_plate, self._cp_temp, registry, on)
+        plug = PluginSlots(
+            wanted, self._s_plate, self._cp_temp, registry, on, self.mission_time_origin_s
+        )
         for i, _, _ in wanted:
             self._s_vec[i] = 0.0
             self._s_idle[i] = self._s_peak[i] = self._s_util[i] = 0.0

@@ -90,6 +90,8 @@ async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_dig
     assert report.slots == (6,)  # the fastest matmul board aboard
     assert ground.verify(report)  # recomputed on the ground with icd.kernels
     assert report.summary["trace"] != 0 and report.end_s >= report.start_s > 0
+    # The board's times are mission time (the CUC epoch of every TM), not model time.
+    assert abs(report.end_s - ground.clock.now_s()) < 60
     listed = {e.job_id: e for e in await ground.list_jobs()}
     assert listed[job_id].state == JobState.COMPLETED
     hk = await ground.wait_for(

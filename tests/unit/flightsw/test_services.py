@@ -7,7 +7,7 @@ import asyncio
 import msgpack
 import zmq
 import zmq.asyncio
-from conftest import SPEED, InProcessSatellite, in_process_satellite
+from _inprocess import SPEED, InProcessSatellite, in_process_satellite
 
 from computesat.service import ServiceSpec
 from flightsw.app import FlightSettings, services
