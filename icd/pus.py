@@ -138,7 +138,10 @@ class PusTc:
 
     @property
     def request_id(self) -> bytes:
-        return request_id_of(self.pack())
+        """The first four bytes of the packed TC, without packing it."""
+        word0 = (int(PacketType.TC) << 12) | (1 << 11) | self.apid
+        word1 = (UNSEGMENTED << 14) | (self.seq_count & MAX_SEQ_COUNT)
+        return word0.to_bytes(2, "big") + word1.to_bytes(2, "big")
 
     @classmethod
     def unpack(cls, datagram: bytes | memoryview, *, max_len: int = MAX_TC_LEN) -> PusTc:

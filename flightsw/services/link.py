@@ -217,7 +217,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         else:
             counters["link.events_suppressed"] += 1
 
-    def uplink(data: bytes, sender: Address) -> None:
+    def uplink(data: bytes, sender: Address) -> bool:
+        """Decode, check and hand over one datagram; returns whether it was accepted."""
         counters["link.tc_received"] += 1
         try:
             tc = PusTc.unpack(data)
@@ -239,7 +240,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     grounds.append(sender)
                 apid = exc.apid if exc.apid in APIDS else dic.Apid.PLATFORM
                 verification(apid, 2, exc.request_id, sender, exc.code)
-            return
+            return False
         if sender not in grounds:
             grounds.append(sender)
         request_id = tc.request_id
@@ -261,6 +262,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         )
         if tc.ack_flags & AckFlags.ACCEPTANCE:
             verification(tc.apid, 1, request_id, sender)
+        return True
 
     def on_progress(report: TcProgress) -> None:
         request = pending.get(report.request_id)
@@ -320,10 +322,11 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 )
 
     def on_datagram(data: bytes, sender: Address) -> None:
-        uplink(data, sender)
-        # Publish at once, ahead of anything this TC causes, so a housekeeping report
-        # requested after it already counts it (one publisher keeps bus order).
-        ctx.parameter_map(dict(counters))
+        if not uplink(data, sender):
+            # A rejection is published at once, so a housekeeping report requested after it
+            # already counts it (one publisher keeps bus order); accepted TCs are counted in
+            # the once-a-second update, off the command's critical path.
+            ctx.parameter_map(dict(counters))
 
     async def downlink_loop(messages: Subscription) -> None:
         async for message in messages:

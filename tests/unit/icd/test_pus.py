@@ -44,6 +44,7 @@ def test_ping_tc_layout_matches_reference():
 def test_tc_round_trip(apid, service, subservice, data, seq, source, ack):
     tc = PusTc(apid, service, subservice, data, seq, source, AckFlags(ack))
     assert PusTc.unpack(tc.pack(), max_len=65_542) == tc
+    assert tc.request_id == tc.pack()[:4]
 
 
 @given(apids, bytes8, bytes8, app_data, seqs, u16, st.integers(0, 15))
