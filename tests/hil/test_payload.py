@@ -41,12 +41,6 @@ async def satellite(tmp_path: Path) -> AsyncIterator[Satellite]:
 
 
 @pytest.fixture
-async def simctl(satellite: Satellite) -> AsyncIterator[SimControl]:
-    async with SimControl(satellite.simctl_endpoint) as sim:
-        yield sim
-
-
-@pytest.fixture
 async def ground(satellite: Satellite) -> AsyncIterator[Ground]:
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as station:
         # Generous mission-time bounds: on a loaded 2-core host the x20 clock runs on while

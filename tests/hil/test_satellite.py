@@ -33,12 +33,6 @@ async def satellite() -> AsyncIterator[Satellite]:
         yield sat
 
 
-@pytest.fixture
-async def simctl(satellite: Satellite) -> AsyncIterator[SimControl]:
-    async with SimControl(satellite.simctl_endpoint) as sim:
-        yield sim
-
-
 def test_independent_pus_c_client_pings_and_decodes_every_tm(satellite: Satellite):
     """Only spacepackets and a plain socket: what any third-party PUS-C tool would do."""
     ping = SpTc(service=17, message_subtype=1, apid=1, seq_count=9, source_id=0x42)
