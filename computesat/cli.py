@@ -69,6 +69,13 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
         help="Simulation-control endpoint hwsim binds.",
     )
     parser.add_argument("--seed", type=int, default=0, help="hwsim random seed.")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="Where hwsim's and flightsw's log lines go (default: stderr for 'satellite', "
+        "computesat.log for 'up', so they do not scroll through the console).",
+    )
 
 
 async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
@@ -84,13 +91,22 @@ async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] |
     if args.push:
         flightsw_args += ["--push", args.push]
 
+    log_path = args.log_file or (Path("computesat.log") if body is not None else None)
+
     async def main(stop: asyncio.Event) -> None:
+        with contextlib.ExitStack() as files:
+            log = files.enter_context(log_path.open("a")) if log_path else sys.stderr
+            if log_path:
+                print(f"satellite logs: {log_path.resolve()}", file=sys.stderr, flush=True)
+            await _run_satellite(stop, log)
+
+    async def _run_satellite(stop: asyncio.Event, log: Any) -> None:
         satellite = await launch_satellite(
             hwsim_args,
             flightsw_args,
             device_endpoint=args.device_endpoint,
             simctl_endpoint=args.simctl_endpoint,
-            echo=True,
+            log=log,
         )
         async with satellite:
             print(

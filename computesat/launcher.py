@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, field
+from typing import TextIO
 
 __all__ = ["ChildProcess", "Satellite", "launch_satellite"]
 
@@ -56,7 +57,9 @@ def _die_with_parent() -> None:
         pass  # not Linux: children outlive a killed launcher, as processes usually do
 
 
-async def _start_child(name: str, args: list[str], echo: bool, timeout_s: float) -> ChildProcess:
+async def _start_child(
+    name: str, args: list[str], log: TextIO | None, timeout_s: float
+) -> ChildProcess:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -78,8 +81,8 @@ async def _start_child(name: str, args: list[str], echo: bool, timeout_s: float)
             del child.output[:-200]
             if line.startswith("READY") and not ready.done():
                 ready.set_result(line)
-            elif echo:
-                print(f"[{name}] {line}", file=sys.stderr, flush=True)
+            elif log is not None:
+                print(f"[{name}] {line}", file=log, flush=True)
         if not ready.done():
             ready.set_exception(
                 RuntimeError(
@@ -122,7 +125,7 @@ async def launch_satellite(
     *,
     device_endpoint: str = "tcp://127.0.0.1:7320",
     simctl_endpoint: str = "tcp://127.0.0.1:7321",
-    echo: bool = False,
+    log: TextIO | None = None,
     timeout_s: float = 60.0,
 ) -> Satellite:
     """Start hwsim and flightsw; returns once flight software's link is up."""
@@ -137,7 +140,7 @@ async def launch_satellite(
             simctl_endpoint,
             *(hwsim_args or []),
         ],
-        echo,
+        log,
         timeout_s,
     )
     endpoints = dict(re.findall(r"(\w+)=(\S+)", hwsim.ready_line))
@@ -145,7 +148,7 @@ async def launch_satellite(
         flightsw = await _start_child(
             "flightsw",
             ["flightsw", "--device-endpoint", endpoints["device"], *(flightsw_args or [])],
-            echo,
+            log,
             timeout_s,
         )
     except BaseException:
