@@ -57,6 +57,33 @@ def test_independent_pus_c_client_pings_and_decodes_every_tm(satellite: Satellit
     assert [tm.source_data[:4] for tm in replies if tm.service == 1] == [request_id] * 3
 
 
+def test_every_kind_of_tm_the_satellite_sends_decodes_with_spacepackets(satellite: Satellite):
+    """Housekeeping of every structure, events, verification failures and payload reports:
+    spacepackets (CRC checked) decodes each, with our 7-byte CUC time field."""
+    target = (satellite.udp_host, satellite.udp_port)
+    wanted = {(1, 1), (1, 2), (1, 7), (3, 25), (5, 2), (140, 7), (17, 2)}
+    seen: set[tuple[int, int]] = set()
+    sids: set[int] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10.0)
+        sock.sendto(SpTc(service=17, message_subtype=1, apid=1).pack(), target)  # contact
+        bad_crc = bytearray(SpTc(service=17, message_subtype=1, apid=1, seq_count=1).pack())
+        bad_crc[-1] ^= 0xFF
+        sock.sendto(bytes(bad_crc), target)  # → TM(1,2) and a BAD_DATAGRAM event (5,2)
+        sock.sendto(SpTc(service=140, message_subtype=6, apid=2, seq_count=2).pack(), target)
+        for _ in range(2000):  # bounded: HK of every SID arrives within a few mission s
+            data, _ = sock.recvfrom(65_535)
+            tm = SpTm.unpack(data, timestamp_len=7)  # raises on a bad CRC or layout
+            assert tm.pus_tm_sec_header.pus_version == 2 and tm.timestamp[0] == 0x2E
+            seen.add((tm.service, tm.message_subtype))
+            if (tm.service, tm.message_subtype) == (3, 25):
+                sids.add(int.from_bytes(tm.source_data[:2], "big"))
+            if wanted <= seen and sids >= {1, 2, 3}:
+                break
+    assert wanted <= seen, f"missing {wanted - seen}"
+    assert sids >= {1, 2, 3}
+
+
 async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
         result = await ground.ping()
