@@ -188,10 +188,6 @@ class SteppedClock(Clock):
     def now_ns(self) -> int:
         return self._now_ns
 
-    def advance_ns(self, delta_ns: int) -> None:
-        """Move time forward by hand (for tests that drive the clock explicitly)."""
-        self._release_until(self._now_ns + int(delta_ns))
-
     async def sleep_until_ns(self, mission_ns: int) -> None:
         if mission_ns <= self._now_ns:
             await asyncio.sleep(0)
