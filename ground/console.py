@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from collections import deque
 from datetime import timedelta
@@ -19,8 +20,17 @@ def _mission_utc(time_s: float) -> str:
     return (MISSION_EPOCH + timedelta(seconds=time_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def render(ground: Ground, events: deque[Telemetry], status: str) -> str:
-    """The console screen as text (pure, so it is testable)."""
+_CELL_WIDTH = 54  # "name value unit" of one parameter, padded
+
+
+def _cell(name: str, value: float | int, unit: str) -> str:
+    shown = f"{value:12.3f}" if isinstance(value, float) else f"{value:12d}"
+    return f"{name[:32]:32s} {shown} {unit[:6]:6s}"
+
+
+def render(ground: Ground, events: deque[Telemetry], status: str, width: int = 110) -> str:
+    """The console screen as text (pure, so it is testable): header, recent events, then
+    every housekeeping structure laid out in as many columns as ``width`` allows."""
     lines = [f"computesat ground — {ground.target[0]}:{ground.target[1]} — {status}"]
     latest = max((tm.time_s for tm in ground.latest_hk.values()), default=None)
     if latest is not None:
@@ -28,15 +38,16 @@ def render(ground: Ground, events: deque[Telemetry], status: str) -> str:
             f"mission time {_mission_utc(latest)} (CUC {latest:.3f} s), "
             f"TM received {len(ground.archive)}, undecodable {ground.bad_tm}"
         )
+    lines.append(f"\n[events] last {events.maxlen}")
+    lines.extend(f"  {_mission_utc(tm.time_s)} {tm.event_name}: {tm.message}" for tm in events)
+    columns = max(1, width // (_CELL_WIDTH + 2))
     for sid, tm in sorted(ground.latest_hk.items()):
         structure = dic.HK_STRUCTURES[sid]
         lines.append(f"\n[HK {sid} {structure.name}] at {_mission_utc(tm.time_s)}")
-        for parameter in structure.parameters:
-            value = tm.parameters.get(parameter.name, 0)
-            shown = f"{value:12.3f}" if isinstance(value, float) else f"{value:12d}"
-            lines.append(f"  {parameter.name:32s} {shown} {parameter.unit}")
-    lines.append("\n[events]")
-    lines.extend(f"  {_mission_utc(tm.time_s)} {tm.event_name}: {tm.message}" for tm in events)
+        cells = [_cell(p.name, tm.parameters.get(p.name, 0), p.unit) for p in structure.parameters]
+        rows = -(-len(cells) // columns)
+        for row in range(rows):
+            lines.append("  " + "  ".join(cells[row::rows]).rstrip())
     return "\n".join(lines)
 
 
@@ -60,7 +71,7 @@ async def run_console(
         drawn = 0
         while count is None or drawn < count:
             await asyncio.sleep(refresh_s)  # a screen refresh is wall time by nature
-            screen = render(ground, events, status)
+            screen = render(ground, events, status, shutil.get_terminal_size().columns)
             out.write(("\x1b[2J\x1b[H" + screen + "\n") if interactive else screen + "\n\n")
             out.flush()
             drawn += 1
