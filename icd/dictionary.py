@@ -89,7 +89,7 @@ __all__ = [
     "unpack_job_list",
 ]
 
-DICTIONARY_VERSION = "1.0.0"
+DICTIONARY_VERSION = "2.0.0"  # 2.0: SID 2 extended (loop 2, loops), SID 4 power
 
 
 class Apid(IntEnum):
@@ -466,6 +466,49 @@ HK_STRUCTURES: dict[int, HkStructure] = {
                 _p("pump.L1.B.flow_kg_s", "f32", "kg/s", "Loop 1 pump B coolant flow."),
                 _p("radsensor.P01.S1.temp_k", "f32", "K", "Radiator panel 1 sensor 1."),
                 _p("radsensor.P01.S2.temp_k", "f32", "K", "Radiator panel 1 sensor 2."),
+                _p("pump.L2.A.speed_rpm", "f32", "rpm", "Loop 2 pump A shaft speed."),
+                _p("pump.L2.A.flow_kg_s", "f32", "kg/s", "Loop 2 pump A coolant flow."),
+                _p("pump.L2.B.speed_rpm", "f32", "rpm", "Loop 2 pump B shaft speed."),
+                _p("pump.L2.B.flow_kg_s", "f32", "kg/s", "Loop 2 pump B coolant flow."),
+                *(
+                    _p(f"loop.{loop}.{register}", "f32", unit, f"Loop {loop[1]} {what}.")
+                    for loop in ("L1", "L2")
+                    for register, unit, what in (
+                        ("flow_kg_s", "kg/s", "coolant flow"),
+                        ("pressure_kpa", "kPa", "loop pressure"),
+                        ("supply_temp_k", "K", "supply (cold-side) temperature"),
+                        ("return_temp_k", "K", "return (hot-side) temperature"),
+                        ("inventory_kg", "kg", "coolant inventory"),
+                        ("heat_load_w", "W", "heat picked up from the cold plates"),
+                    )
+                ),
+            ),
+        ),
+        HkStructure(
+            sid=4,
+            name="power",
+            default_interval_s=2.0,
+            parameters=(
+                _p("battery.soc", "f32", "fraction", "Battery state of charge."),
+                _p("battery.voltage_v", "f32", "V", "Battery voltage."),
+                _p("battery.current_a", "f32", "A", "Battery current (+ discharge)."),
+                _p("battery.power_w", "f32", "W", "Battery power (+ discharge)."),
+                _p("battery.temp_k", "f32", "K", "Battery temperature."),
+                _p("battery.cell_faults", "u8", "count", "Failed battery cells."),
+                _p("pdu.bus_voltage_v", "f32", "V", "Main power bus voltage."),
+                _p("pdu.array_power_w", "f32", "W", "Power delivered by the arrays."),
+                _p("pdu.load_power_w", "f32", "W", "Power drawn by all loads."),
+                _p("pdu.demand_power_w", "f32", "W", "Power the loads ask for."),
+                *(
+                    _p(f"wing.{wing}.{register}", fmt, unit, f"Wing {wing[1]} {what}.")
+                    for wing in ("W1", "W2")
+                    for register, fmt, unit, what in (
+                        ("power_w", "f32", "W", "array power"),
+                        ("incidence_cos", "f32", "cos", "sun incidence cosine"),
+                        ("drive_angle_deg", "f32", "deg", "array drive angle"),
+                        ("temp_k", "f32", "K", "array temperature"),
+                    )
+                ),
             ),
         ),
         HkStructure(

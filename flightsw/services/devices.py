@@ -27,7 +27,20 @@ class Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     polled: tuple[str, ...] = Field(
-        ("pump.L1.A", "pump.L1.B", "loop.L1", "radsensor.P01.S1", "radsensor.P01.S2"),
+        (
+            "pump.L1.A",
+            "pump.L1.B",
+            "pump.L2.A",
+            "pump.L2.B",
+            "loop.L1",
+            "loop.L2",
+            "radsensor.P01.S1",
+            "radsensor.P01.S2",
+            "battery",
+            "pdu",
+            "wing.W1",
+            "wing.W2",
+        ),
         description="Device ids read every period.",
     )
     period_s: float = Field(1.0, gt=0, description="Acquisition period, mission seconds.")

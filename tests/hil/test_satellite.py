@@ -78,10 +78,10 @@ def test_every_kind_of_tm_the_satellite_sends_decodes_with_spacepackets(satellit
             seen.add((tm.service, tm.message_subtype))
             if (tm.service, tm.message_subtype) == (3, 25):
                 sids.add(int.from_bytes(tm.source_data[:2], "big"))
-            if wanted <= seen and sids >= {1, 2, 3}:
+            if wanted <= seen and sids >= {1, 2, 3, 4}:
                 break
     assert wanted <= seen, f"missing {wanted - seen}"
-    assert sids >= {1, 2, 3}
+    assert sids >= {1, 2, 3, 4}
 
 
 async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
@@ -92,6 +92,10 @@ async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
         assert platform["time.synced"] == 1 and platform["time.clock_speed"] == SPEED
         thermal = await ground.hk(2)
         assert thermal["pump.L1.A.flow_kg_s"] > 0
+        assert thermal["loop.L2.flow_kg_s"] > 0 and thermal["loop.L1.inventory_kg"] > 0
+        power = await ground.hk(4)
+        assert 0 < power["battery.soc"] <= 1 and power["pdu.bus_voltage_v"] > 0
+        assert power["pdu.load_power_w"] > 0
         later = await ground.wait_for(lambda tm: tm.sid == 1, timeout=10)
         assert later.time_s > result.replies[0].time_s
 
