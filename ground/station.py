@@ -272,6 +272,14 @@ class Ground:
             future.cancel()
         self._waiters.clear()
 
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """Where this station receives telemetry (give it to the satellite's ``--push``)."""
+        if self._transport is None:
+            raise RuntimeError("ground station is not open: use 'async with Ground(...)'")
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return (host, port)
+
     # --- receiving ----------------------------------------------------------------------
 
     def _received(self, datagram: bytes) -> None:

@@ -34,6 +34,7 @@ async def in_process_satellite(
     specs: list[ServiceSpec] | None = None,
     speed: float = SPEED,
     hwsim_config: Path | None = None,
+    push: str | None = None,
 ) -> AsyncIterator[InProcessSatellite]:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -55,6 +56,7 @@ async def in_process_satellite(
             port=0,
             bus_pub_endpoint="tcp://127.0.0.1:0",
             bus_sub_endpoint="tcp://127.0.0.1:0",
+            push=push,
         )
         fsw_task = asyncio.create_task(boot(settings, stop, specs, ready=fsw_ready))
         flight = await _ready_or_failed(fsw_ready, fsw_task)

@@ -6,6 +6,7 @@ import os
 import random
 
 import pytest
+from _inprocess import SPEED, in_process_satellite
 
 from ground.station import Ground, Telemetry
 from icd.cuc import CucTime
@@ -134,3 +135,15 @@ async def test_bad_datagram_events_are_rate_limited_but_all_counted(ground: Grou
     assert (await ground.ping(timeout=120)).ok
     hk = await ground.request_hk(1)
     assert hk["link.bad_truncated"] == 100
+
+
+async def test_push_target_gets_telemetry_without_ever_sending_a_tc():
+    async with Ground("127.0.0.1", 9, speed=SPEED) as listener:  # never sends anything
+        host, port = listener.local_address
+        async with in_process_satellite(push=f"{host}:{port}") as sat:
+            hk = await listener.wait_for(lambda tm: tm.sid == 1, timeout=10)
+            assert hk.parameters["time.synced"] == 1
+            async with Ground("127.0.0.1", sat.udp_port, speed=SPEED) as operator:
+                copied = listener.expect(lambda tm: tm.kind == (17, 2))
+                await operator.ping()
+                assert (await listener.clock.wait_for(copied, 10)).apid == 1
