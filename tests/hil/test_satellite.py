@@ -145,6 +145,12 @@ async def test_sigterm_stops_cleanly_with_a_shutdown_event(satellite: Satellite)
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
         await ground.ping()
         shutdown = ground.expect(lambda tm: tm.event_name == "SHUTDOWN")
-        assert await satellite.flightsw.stop() == 0
-        await asyncio.wait_for(shutdown, 10)
-    assert await satellite.hwsim.stop() == 0
+        code = await satellite.flightsw.stop()
+        log = "\n".join(satellite.flightsw.output[-40:])
+        assert code == 0, f"flightsw exited with {code}:\n{log}"
+        try:
+            await asyncio.wait_for(shutdown, 10)
+        except TimeoutError:
+            raise AssertionError(f"no SHUTDOWN event came down:\n{log}") from None
+    code = await satellite.hwsim.stop()
+    assert code == 0, "\n".join(satellite.hwsim.output[-40:])
