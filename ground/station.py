@@ -387,10 +387,12 @@ class Ground:
         apid: int = dic.Apid.PLATFORM,
         ack: AckFlags = AckFlags.ALL,
         timeout: float = 10.0,
-        reply: tuple[int, int] | None = None,
+        reply: tuple[int, int] | Predicate | None = None,
         check: bool = False,
     ) -> CommandResult:
-        """Send a TC and wait for its verification (and ``reply`` TM kind, if given).
+        """Send a TC and wait for its verification (and its ``reply``, if given: a TM kind
+        on the TC's APID, or a predicate for replies that share their kind with periodic
+        telemetry, such as a one-shot housekeeping report).
 
         Returns when completion (1,7) or any failure arrives; with ``ack`` lacking the
         completion flag, when the last requested stage arrives. ``check`` raises
@@ -398,6 +400,12 @@ class Ground:
         """
         tc = self.telecommand(service, subservice, data, apid, ack)
         result = CommandResult(tc.request_id)
+
+        def is_reply(tm: Telemetry) -> bool:
+            if callable(reply):
+                return reply(tm)
+            return tm.kind == reply and tm.apid == apid
+
         final_stage = next(
             (
                 stage
@@ -418,7 +426,7 @@ class Ground:
         def watch(tm: Telemetry) -> None:
             if verification(tm):
                 result.reports.append(tm)
-            elif reply is not None and tm.kind == reply and tm.apid == apid:
+            elif reply is not None and is_reply(tm):
                 result.replies.append(tm)
             else:
                 return
@@ -463,7 +471,13 @@ class Ground:
     async def request_hk(self, sid: int, timeout: float = 10.0) -> dict[str, float | int]:
         """One-shot report (3,27) of ``sid``; returns its parameters."""
         result = await self.command(
-            3, 27, dic.pack_id_list([sid]), timeout=timeout, reply=(3, 25), check=True
+            3,
+            27,
+            dic.pack_id_list([sid]),
+            timeout=timeout,
+            # Periodic reports of other structures share the kind: the reply is this SID's.
+            reply=lambda tm: tm.kind == (3, 25) and tm.sid == sid,
+            check=True,
         )
         return result.replies[0].parameters
 
