@@ -82,18 +82,21 @@ def _model_error(exc: Exception) -> RequestFailed:
         protocol_code = DeviceErrorCode.BAD_ARGUMENT
     else:
         log.error("model error", exc_info=exc)
-        protocol_code = DeviceErrorCode.INTERNAL
+        return RequestFailed(DeviceErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
     return RequestFailed(protocol_code, getattr(exc, "message", None) or str(exc))
 
 
-def device_handler(model: DeviceModel, clock: Clock) -> Handler:
-    def timeref() -> dict[str, Any]:
-        return {
-            "mission_time_ns": clock.now_ns(),
-            "clock_speed": clock.speed,
-            "clock_mode": clock.mode,
-        }
+def _clock_reading(clock: Clock) -> dict[str, Any]:
+    return {"mission_time_ns": clock.now_ns(), "clock_speed": clock.speed, "clock_mode": clock.mode}
 
+
+def _required(args: dict[str, Any], name: str) -> str:
+    if name not in args:
+        raise RequestFailed(DeviceErrorCode.BAD_ARGUMENT, f"missing argument {name!r}")
+    return str(args[name])
+
+
+def device_handler(model: DeviceModel, clock: Clock) -> Handler:
     def handle(request: DeviceRequest) -> Any:
         op = request.op
         if op == DeviceOp.LIST:
@@ -102,7 +105,7 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
             raise RequestFailed(DeviceErrorCode.MALFORMED, f"op {op!r} needs a device id")
         if request.device == TIMEREF_DEVICE:
             if op == DeviceOp.READ:
-                return timeref()
+                return _clock_reading(clock)
             if op == DeviceOp.DESCRIBE:
                 return {
                     "kind": "timeref",
@@ -114,19 +117,14 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
                     "commands": {},
                 }
             raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
-        try:
-            if op == DeviceOp.READ:
-                return model.read(request.device)
-            if op == DeviceOp.DESCRIBE:
-                return _dump(model.describe(request.device))
-            if op == DeviceOp.COMMAND:
-                if not request.command:
-                    raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")
-                return model.command(request.device, request.command, request.args)
-        except RequestFailed:
-            raise
-        except Exception as exc:
-            raise _model_error(exc) from exc
+        if op == DeviceOp.READ:
+            return model.read(request.device)
+        if op == DeviceOp.DESCRIBE:
+            return _dump(model.describe(request.device))
+        if op == DeviceOp.COMMAND:
+            if not request.command:
+                raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")
+            return model.command(request.device, request.command, request.args)
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,
             f"unknown op {op!r}; expected one of {[o.value for o in DeviceOp]}",
@@ -146,37 +144,26 @@ def simctl_handler(
 
     def handle(request: DeviceRequest) -> Any:
         args = request.args
-        try:
-            match request.op:
-                case SimOp.TIME:
-                    return {
-                        "mission_time_ns": clock.now_ns(),
-                        "model_time_s": (clock.now_ns() - model_epoch_ns) / 1e9,
-                        "clock_speed": clock.speed,
-                        "clock_mode": clock.mode,
-                    }
-                case SimOp.FAULT_CATALOGUE:
-                    return _dump(catalogue())
-                case SimOp.INJECT_FAULT:
-                    fault_id, target = str(args["fault_id"]), str(args["target"])
-                    at_s = args.get("at_time_s")
-                    model.inject_fault(fault_id, target, args.get("params"), model_time_s(at_s))
-                    return {"injected": fault_id, "target": target, "at_time_s": at_s}
-                case SimOp.CLEAR_FAULT:
-                    model.clear_fault(str(args["fault_id"]), str(args["target"]))
-                    return {"cleared": args["fault_id"], "target": args["target"]}
-                case SimOp.ACTIVE_FAULTS:
-                    return _dump(model.active_faults())
-                case SimOp.TRUTH:
-                    return _dump(model.truth())
-        except KeyError as exc:
-            if exc.args and exc.args[0] in ("fault_id", "target"):
-                raise RequestFailed(
-                    DeviceErrorCode.BAD_ARGUMENT, f"missing argument {exc.args[0]!r}"
-                ) from exc
-            raise _model_error(exc) from exc
-        except Exception as exc:
-            raise _model_error(exc) from exc
+        match request.op:
+            case SimOp.TIME:
+                return _clock_reading(clock) | {
+                    "model_time_s": (clock.now_ns() - model_epoch_ns) / 1e9
+                }
+            case SimOp.FAULT_CATALOGUE:
+                return _dump(catalogue())
+            case SimOp.INJECT_FAULT:
+                fault_id, target = _required(args, "fault_id"), _required(args, "target")
+                at_s = args.get("at_time_s")
+                model.inject_fault(fault_id, target, args.get("params"), model_time_s(at_s))
+                return {"injected": fault_id, "target": target, "at_time_s": at_s}
+            case SimOp.CLEAR_FAULT:
+                fault_id, target = _required(args, "fault_id"), _required(args, "target")
+                model.clear_fault(fault_id, target)
+                return {"cleared": fault_id, "target": target}
+            case SimOp.ACTIVE_FAULTS:
+                return _dump(model.active_faults())
+            case SimOp.TRUTH:
+                return _dump(model.truth())
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,
             f"unknown op {request.op!r}; expected one of {[o.value for o in SimOp]}",
@@ -230,11 +217,9 @@ class PortServer:
             result = self._handler(request)
         except RequestFailed as exc:
             return DeviceReply.failure(request.id, now_ns, exc.code, str(exc))
-        except Exception as exc:  # a model bug must not take the hardware down
-            log.exception("%s: request %s failed", self.name, request)
-            return DeviceReply.failure(
-                request.id, now_ns, DeviceErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"
-            )
+        except Exception as exc:  # the model refused, or a model bug: never take hwsim down
+            failed = _model_error(exc)
+            return DeviceReply.failure(request.id, now_ns, failed.code, str(failed))
         return DeviceReply(id=request.id, ok=True, time_ns=now_ns, result=result)
 
     async def serve(self) -> None:
