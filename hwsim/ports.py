@@ -19,7 +19,14 @@ import zmq
 import zmq.asyncio
 
 from computesat.clock import Clock
-from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, SimOp
+from icd.device import (
+    DEVICE_PROTOCOL_VERSION,
+    DeviceErrorCode,
+    DeviceOp,
+    DeviceReply,
+    DeviceRequest,
+    SimOp,
+)
 from icd.errors import DecodeError
 
 __all__ = ["TIMEREF_DEVICE", "DeviceModel", "PortServer", "device_handler", "simctl_handler"]
@@ -206,12 +213,12 @@ class PortServer:
             request = DeviceRequest.unpack(frame)
         except DecodeError as exc:
             return DeviceReply.failure(-1, now_ns, DeviceErrorCode.MALFORMED, str(exc))
-        if request.v != 1:
+        if request.v != DEVICE_PROTOCOL_VERSION:
             return DeviceReply.failure(
                 request.id,
                 now_ns,
                 DeviceErrorCode.UNSUPPORTED_VERSION,
-                f"protocol version {request.v} unsupported; this is 1",
+                f"protocol version {request.v} unsupported; this is {DEVICE_PROTOCOL_VERSION}",
             )
         try:
             result = self._handler(request)
