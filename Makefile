@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run satellite test lint bench bench-quick clean
 
-$(STAMP): pyproject.toml examples/vendor_board/pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml examples/vendor_board/pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 		echo "python3 -m venv is unavailable here; using virtualenv from PyPI"; \
 		$(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ./sdk
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet ./examples/vendor_board
 	@touch $@

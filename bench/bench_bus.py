@@ -33,7 +33,7 @@ import zmq
 import zmq.asyncio
 from _common import emit, median, note, parse_args
 
-from computesat.bus import Broker, Bus, BusMessage
+from runtime.bus import Broker, Bus, BusMessage
 
 # The bus's own socket high-water marks (computesat/bus.py), used for the bare sockets too so
 # both paths buffer alike.

@@ -6,7 +6,7 @@
   accelerated so that mission-time control periods (the manager collects results once per
   mission second) do not dominate. ``sequential``: submit, wait for the result, repeat.
   ``pipelined``: submit a batch, then wait for all results.
-- baseline: ``icd.kernels.run_reference`` on the same job specs in this process (inputs,
+- baseline: ``computesat_sdk.kernels.run_reference`` on the same job specs in this process (inputs,
   kernel, digest), i.e. the numpy work alone.
 
 Every result is verified on the ground against the reference digest; the default spacecraft
@@ -21,10 +21,10 @@ import asyncio
 import time
 
 from _common import emit, note, parse_args
+from computesat_sdk import kernels
 
 from computesat.launcher import launch_satellite
 from ground.station import Ground
-from icd import kernels
 from icd.dictionary import BoardState, JobState
 
 SPEED = 200.0

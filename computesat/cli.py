@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from computesat.settings import SettingsError, add_settings_arguments, settings_from_args
+from runtime.settings import SettingsError, add_settings_arguments, settings_from_args
 
 __all__ = ["main"]
 
@@ -80,7 +80,7 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
     from computesat.launcher import launch_satellite
-    from computesat.service import run_until_signalled
+    from runtime.service import run_until_signalled
 
     hwsim_args = ["--seed", str(args.seed)]
     if args.speed != 1.0:

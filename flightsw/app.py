@@ -19,15 +19,15 @@ from typing import Any
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.bus import Broker, Bus
-from computesat.clock import WallClock
-from computesat.ports import DevicePort, DeviceTimeout
-from computesat.service import ServiceSpec, Supervisor, run_until_signalled
 from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
 from flightsw.services import devices, events, housekeeping, link, payload, ping, timesync
 from icd import dictionary as dic
 from icd.dictionary import EventId
+from runtime.bus import Broker, Bus
+from runtime.clock import WallClock
+from runtime.ports import DevicePort, DeviceTimeout
+from runtime.service import ServiceSpec, Supervisor, run_until_signalled
 
 __all__ = ["FlightReady", "FlightSettings", "boot", "run"]
 

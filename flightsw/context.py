@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from computesat.bus import Bus, BusMessage, Subscription, Topic
-from computesat.clock import Clock
-from computesat.ports import DevicePort
 from flightsw.messages import Event, ParameterUpdate, TcProgress, TmRequest
 from icd.errors import ErrorCode
+from runtime.bus import Bus, BusMessage, Subscription, Topic
+from runtime.clock import Clock
+from runtime.ports import DevicePort
 
 __all__ = ["ServiceContext"]
 

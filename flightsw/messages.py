@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from computesat.bus import BusMessage
+from runtime.bus import BusMessage
 
 __all__ = ["Event", "ParameterUpdate", "TcDispatch", "TcProgress", "TmRequest"]
 

@@ -9,9 +9,9 @@ from collections import deque
 from datetime import timedelta
 from typing import TextIO
 
-from computesat.clock import MISSION_EPOCH
 from ground.station import Ground, Telemetry
 from icd import dictionary as dic
+from runtime.clock import MISSION_EPOCH
 
 __all__ = ["render", "run_console"]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import zmq.asyncio
 
-from computesat.clock import WallClock
-from computesat.ports import DevicePort
 from icd.device import SimOp
+from runtime.clock import WallClock
+from runtime.ports import DevicePort
 
 __all__ = ["SimControl"]
 

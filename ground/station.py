@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from computesat.clock import WallClock
+from computesat_sdk import kernels
+
 from icd import dictionary as dic
-from icd import kernels
 from icd.dictionary import BoardEntry, JobListEntry, JobReport, SubmitJob
 from icd.errors import DecodeError, ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm
+from runtime.clock import WallClock
 
 __all__ = ["CommandFailed", "CommandResult", "Ground", "JobReport", "Telemetry"]
 
@@ -559,7 +560,7 @@ class Ground:
         return tm.job_report
 
     def verify(self, report: JobReport, job: SubmitJob | None = None) -> bool:
-        """Recompute the job on the ground and compare digests (``icd.kernels.verify``).
+        """Recompute the job on the ground and compare digests (``computesat_sdk.kernels.verify``).
 
         ``job`` defaults to what this station submitted under ``report.job_id``.
         """

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.clock import NS_PER_S, Clock, WallClock
-from computesat.service import run_until_signalled
 from hwsim.ports import PortServer, device_handler, simctl_handler
+from runtime.clock import NS_PER_S, Clock, WallClock
+from runtime.service import run_until_signalled
 
 __all__ = ["HwsimSettings", "physics_loop", "run", "serve"]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
+from computesat_sdk.contract import UpsetKind
 from pydantic import BaseModel, ConfigDict, Field
-
-from icd.boards import UpsetKind
 
 if TYPE_CHECKING:
     from hwsim.boards.slots import PluginSlot
@@ -270,7 +269,8 @@ CATALOGUE: list[FaultSpec] = [
             )
         },
         observable="bit_flip_result: the running (or next) job completes with a digest that "
-        "fails icd.kernels.verify; hang: heartbeat frozen, jobs stop progressing, power stays; "
+        "fails computesat_sdk.kernels.verify; hang: heartbeat frozen, jobs stop progressing, "
+        "power stays; "
         "latch_up: power_state=fault, fault_reason=latch_up, power_w jumps; memory_ce: "
         "correctable_errors + 1; memory_ue: uncorrectable_errors + 1, running job failed, "
         "self_test memory check fails until reboot",

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 import zmq
 import zmq.asyncio
 
-from computesat.clock import Clock
 from icd.device import (
     DEVICE_PROTOCOL_VERSION,
     DeviceErrorCode,
@@ -28,6 +27,7 @@ from icd.device import (
     SimOp,
 )
 from icd.errors import DecodeError
+from runtime.clock import Clock
 
 __all__ = ["TIMEREF_DEVICE", "DeviceModel", "PortServer", "device_handler", "simctl_handler"]
 

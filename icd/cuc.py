@@ -2,7 +2,7 @@
 
 Every TM packet carries mission time as a 7-byte field: one P-field octet, 4 coarse octets
 (whole seconds) and 2 fine octets (1/65 536 s). The epoch is agency-defined: 2000-01-01T00:00:00
-(``computesat.clock.MISSION_EPOCH``), signalled by time code id 0b010 in the P-field.
+(``runtime.clock.MISSION_EPOCH``), signalled by time code id 0b010 in the P-field.
 """
 
 from __future__ import annotations

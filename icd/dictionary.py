@@ -42,9 +42,9 @@ from enum import IntEnum
 from functools import cache
 from typing import Any
 
+from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field
 
-from icd import kernels
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
 __all__ = [

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from computesat.service import ServiceSpec
 from flightsw.app import FlightReady, FlightSettings, boot
 from hwsim.app import HwsimSettings, serve
+from runtime.service import ServiceSpec
 
 SPEED = 20.0
 T = TypeVar("T")

@@ -4,7 +4,7 @@
     python examples/scripts/run_matmul_job.py --size 512 --seed 7 --redundancy 2
 
 Pings both APIDs, lists the boards (140,6 → 140,7), submits the job (140,1), waits for its
-result (140,5), recomputes the digest on the ground (icd.kernels) and prints the outcome.
+result (140,5), recomputes the digest on the ground (computesat_sdk.kernels) and prints the outcome.
 Timeouts are mission seconds, so the script works at any clock speed. Exit status 0 only if
 the job completed and its digest verified.
 """

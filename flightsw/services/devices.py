@@ -13,12 +13,12 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.ports import DevicePortError, DeviceTimeout
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
+from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "registers_to_parameters", "run"]
 

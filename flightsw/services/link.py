@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.bus import Subscription
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch, TcProgress, TmRequest
 from icd import dictionary as dic
@@ -31,6 +30,7 @@ from icd.cuc import CucTime
 from icd.dictionary import APIDS, EventId
 from icd.errors import DecodeError, ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm, TcDecodeError
+from runtime.bus import Subscription
 
 __all__ = ["Config", "run"]
 

@@ -29,16 +29,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.clock import Clock
-from computesat.ports import DevicePortError, DeviceTimeout
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
-from icd import kernels
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
+from runtime.clock import Clock
+from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "PayloadManager", "run"]
 

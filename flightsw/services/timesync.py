@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from computesat.clock import WallClock
-from computesat.ports import DevicePort, DevicePortError, DeviceTimeout
 from flightsw.context import ServiceContext
 from icd.dictionary import EventId
+from runtime.clock import WallClock
+from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "run", "synchronise"]
 

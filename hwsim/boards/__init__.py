@@ -1,11 +1,10 @@
 """Compute boards for hwsim: the shared `BaseBoard`, the reference boards, plug-in discovery.
 
-The contract itself (abstract base class, models, errors) is in `icd.boards`.
+The contract itself (abstract base class, models, errors) is in `computesat_sdk.contract`.
 """
 
-from hwsim.boards.base import DEFAULT_INITIAL_TEMP_K, BaseBoard
-from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
-from hwsim.boards.registry import (
+from computesat_sdk.base import DEFAULT_INITIAL_TEMP_K, BaseBoard
+from computesat_sdk.registry import (
     BoardPlugin,
     BoardPluginError,
     BoardRegistry,
@@ -13,6 +12,8 @@ from hwsim.boards.registry import (
     UnknownBoardError,
     discover_boards,
 )
+
+from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
 
 __all__ = [
     "DEFAULT_INITIAL_TEMP_K",

@@ -11,10 +11,9 @@ Their figures are plausible for current hardware, not any product's data sheet.
 from __future__ import annotations
 
 import numpy as np
-
-from hwsim.boards.base import BaseBoard
-from icd import kernels
-from icd.boards import (
+from computesat_sdk import kernels
+from computesat_sdk.base import BaseBoard
+from computesat_sdk.contract import (
     BoardCapabilities,
     BoardIdentity,
     BoardKind,

@@ -21,11 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
-
-from hwsim.boards.registry import BoardPluginError, BoardRegistry, discover_boards
-from hwsim.model.devices import DeviceError
-from icd.boards import (
+from computesat_sdk.contract import (
     BoardStateError,
     ComputeBoard,
     JobRejected,
@@ -33,6 +29,10 @@ from icd.boards import (
     PowerState,
     ThermalElectricalModel,
 )
+from computesat_sdk.registry import BoardPluginError, BoardRegistry, discover_boards
+from pydantic import ValidationError
+
+from hwsim.model.devices import DeviceError
 
 __all__ = [
     "PluginSlot",

@@ -177,7 +177,7 @@ PLUGIN_SLOT_COMMANDS = {
     "identity": C(description="Result {identity, capabilities, thermal}: the board's models"),
     "submit_job": C(
         description="Queue a job; result {accepted: true} or {accepted: false, reject_code, "
-        "reason} (icd.kernels.JobRejectCode)",
+        "reason} (computesat_sdk.kernels.JobRejectCode)",
         args={
             "job_id": "int >= 0, unique among the board's live jobs",
             "kernel": "str: matmul, fft, mlp_inference",

@@ -66,10 +66,11 @@ from hwsim.model.thermal import (
 )
 
 if TYPE_CHECKING:
-    from hwsim.boards.registry import BoardRegistry
+    from computesat_sdk.registry import BoardRegistry
+
     from hwsim.boards.slots import PluginSlot, PluginSlots
 
-from icd.boards import PowerState, UpsetKind
+from computesat_sdk.contract import PowerState, UpsetKind
 
 __all__ = ["ActiveFault", "Spacecraft"]
 

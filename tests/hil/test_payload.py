@@ -82,7 +82,7 @@ async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_dig
     report = await ground.wait_job(job_id, timeout=60)
     assert report.state == JobState.COMPLETED
     assert report.slots == (6,)  # the fastest matmul board aboard
-    assert ground.verify(report)  # recomputed on the ground with icd.kernels
+    assert ground.verify(report)  # recomputed on the ground with computesat_sdk.kernels
     assert report.summary["trace"] != 0 and report.end_s >= report.start_s > 0
     # The board's times are mission time (the CUC epoch of every TM), not model time.
     assert abs(report.end_s - ground.clock.now_s()) < 60

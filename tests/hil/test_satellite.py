@@ -14,9 +14,9 @@ from spacepackets.ecss import PusTc as SpTc
 from spacepackets.ecss import PusTm as SpTm
 
 from computesat.launcher import Satellite, launch_satellite
-from computesat.ports import DevicePortError
 from ground.simctl import SimControl
 from ground.station import Ground
+from runtime.ports import DevicePortError
 
 SPEED = 20.0
 

@@ -11,9 +11,8 @@ Only characteristics and one kernel implementation are supplied here: everything
 from __future__ import annotations
 
 import numpy as np
-from hwsim.boards import BaseBoard
-from icd import kernels
-from icd.boards import (
+from computesat_sdk import kernels
+from computesat_sdk.contract import (
     BoardCapabilities,
     BoardIdentity,
     BoardKind,
@@ -21,6 +20,7 @@ from icd.boards import (
     ThermalElectricalModel,
     ThrottleLevel,
 )
+from hwsim.boards import BaseBoard
 
 __all__ = ["Photon7Board"]
 

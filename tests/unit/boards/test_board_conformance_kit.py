@@ -78,7 +78,7 @@ def bad_boards(tmp_path: Path) -> Path:
             import numpy as np
 
             from hwsim.boards import RefCpuBoard
-            from icd import kernels
+            from computesat_sdk import kernels
 
 
             class NeverThrottles(RefCpuBoard):

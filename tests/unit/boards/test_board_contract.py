@@ -3,11 +3,8 @@
 import pickle
 
 import pytest
-from pydantic import BaseModel, ValidationError
-
-from hwsim.boards import BaseBoard, RefCpuBoard, RefGpuBoard
-from icd import boards
-from icd.boards import (
+from computesat_sdk import contract as boards
+from computesat_sdk.contract import (
     BOARD_INTERFACE_VERSION,
     BoardCapabilities,
     BoardFactory,
@@ -23,6 +20,9 @@ from icd.boards import (
     interface_major,
     is_compatible,
 )
+from pydantic import BaseModel, ValidationError
+
+from hwsim.boards import BaseBoard, RefCpuBoard, RefGpuBoard
 
 
 def test_interface_version_rules() -> None:

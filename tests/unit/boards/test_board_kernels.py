@@ -4,10 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from icd.kernels import (
+from computesat_sdk.kernels import (
     KERNELS,
     JobRejectCode,
     JobRejected,
@@ -25,6 +22,8 @@ from icd.kernels import (
     verify,
     verify_result,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SMALL = {"matmul": 24, "fft": 128, "mlp_inference": 10}
 

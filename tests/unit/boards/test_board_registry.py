@@ -6,6 +6,12 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from computesat_sdk.contract import (
+    BOARD_ENTRY_POINT_GROUP,
+    BoardIdentity,
+    ComputeBoard,
+    board_factory,
+)
 
 from hwsim.boards import (
     BoardPluginError,
@@ -14,7 +20,6 @@ from hwsim.boards import (
     UnknownBoardError,
     discover_boards,
 )
-from icd.boards import BOARD_ENTRY_POINT_GROUP, BoardIdentity, ComputeBoard, board_factory
 
 MODULE = "fake_board_plugins"
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from computesat_sdk.contract import BOARD_ENTRY_POINT_GROUP
 
 from hwsim.boards import discover_boards
-from icd.boards import BOARD_ENTRY_POINT_GROUP
 
 DISTRIBUTION = "computesat-acme-board"
 ENTRY_POINT = "acme-photon7"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import zmq.asyncio
 
-from computesat.bus import Broker, Bus, BusMessage
+from runtime.bus import Broker, Bus, BusMessage
 
 
 class Reading(BusMessage):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from computesat.clock import NS_PER_S, SteppedClock, WallClock, make_clock
+from runtime.clock import NS_PER_S, SteppedClock, WallClock, make_clock
 
 
 async def test_stepped_clock_jumps_to_each_wake_in_order():

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from computesat.clock import SteppedClock
-from computesat.service import ServiceSpec, Supervisor
+from runtime.clock import SteppedClock
+from runtime.service import ServiceSpec, Supervisor
 
 
 class Empty(BaseModel):

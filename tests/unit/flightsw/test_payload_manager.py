@@ -1,6 +1,7 @@
 """The payload manager's logic against real reference boards behind a fake device port.
 
-The boards are the installed plug-ins (icd.boards contract), stepped here in mission time
+The boards are the installed plug-ins (the computesat_sdk.contract contract), stepped here in
+mission time
 the way an hwsim slot steps them, so scheduling, redundancy, watchdog, latch-up and
 throttling are checked cycle by cycle, deterministically, without processes or sockets.
 """
@@ -10,16 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from computesat_sdk import kernels
+from computesat_sdk.contract import BoardStateError, ComputeBoard, JobRejected, JobSpec, UpsetKind
+from computesat_sdk.registry import discover_boards
 
-from computesat.ports import DevicePortError
 from flightsw.messages import TcDispatch
 from flightsw.services.payload import Config, PayloadManager
-from hwsim.boards.registry import discover_boards
 from icd import dictionary as dic
-from icd import kernels
-from icd.boards import BoardStateError, ComputeBoard, JobRejected, JobSpec, UpsetKind
 from icd.dictionary import EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
+from runtime.ports import DevicePortError
 
 _NS = 1_000_000_000
 PLATE_K = 300.0

@@ -9,13 +9,13 @@ import zmq
 import zmq.asyncio
 from _inprocess import SPEED, InProcessSatellite, in_process_satellite
 
-from computesat.service import ServiceSpec
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from ground.station import Ground
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
+from runtime.service import ServiceSpec
 
 
 async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(ground: Ground):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint
 
 import pytest
+from computesat_sdk import kernels
+from computesat_sdk.contract import BOARD_ENTRY_POINT_GROUP
+from computesat_sdk.kernels import JobSpec
 
 from hwsim.boards import BoardRegistry, discover_boards
 from hwsim.config import SpacecraftConfig, default_config, simple_config, with_boards
 from hwsim.model import DeviceError, Spacecraft
-from icd import kernels
-from icd.boards import BOARD_ENTRY_POINT_GROUP
-from icd.kernels import JobSpec
 
 GPU, CPU, NPU = "slot.001", "slot.002", "slot.003"
 

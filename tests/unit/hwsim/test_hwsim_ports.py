@@ -11,13 +11,13 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from computesat.clock import SteppedClock, WallClock
-from computesat.ports import DevicePort, DevicePortError, DeviceTimeout
 from hwsim.config import SpacecraftConfig
 from hwsim.faults import fault_catalogue
 from hwsim.model import Spacecraft
 from hwsim.ports import PortServer, device_handler, simctl_handler
 from icd.device import DeviceReply
+from runtime.clock import SteppedClock, WallClock
+from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from icd.boards import (
+from computesat_sdk.contract import (
     BOARD_ENTRY_POINT_GROUP,
     BOARD_INTERFACE_VERSION,
     ComputeBoard,
@@ -164,7 +164,7 @@ def load_board_plugin(ep: EntryPoint) -> BoardPlugin:
         raise BoardPluginError(
             ep.name,
             "declares no interface_version (set the class attribute, or decorate a factory "
-            "with icd.boards.board_factory)",
+            "with computesat_sdk.contract.board_factory)",
         )
     try:
         major = interface_major(version)

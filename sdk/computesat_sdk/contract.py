@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from icd.kernels import (
+from computesat_sdk.kernels import (
     KERNELS,
     REFERENCE_DTYPE,
     JobRejectCode,

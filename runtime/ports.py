@@ -14,9 +14,9 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from computesat.clock import Clock
 from icd.device import DeviceOp, DeviceReply, DeviceRequest, RegisterValue
 from icd.errors import DecodeError
+from runtime.clock import Clock
 
 __all__ = ["DevicePort", "DevicePortError", "DeviceTimeout"]
 

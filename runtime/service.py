@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from computesat.clock import Clock
+from runtime.clock import Clock
 
 __all__ = ["ServiceSpec", "Supervisor", "run_until_signalled"]
 

@@ -12,7 +12,8 @@ and it imports nothing beyond pytest, so it cannot affect a project's own test r
 
 With the option, the test functions of this module are collected (as node
 ``computesat-conformance``) and parametrised over the named boards. They use only the
-`icd.boards.ComputeBoard` contract, never `BaseBoard` internals, so a board written from
+`computesat_sdk.contract.ComputeBoard` contract, never `BaseBoard` internals, so a board
+written from
 scratch is judged exactly like one built on `BaseBoard`. What is checked:
 
 - identity and interface version; characteristics that validate;
@@ -20,7 +21,7 @@ scratch is judged exactly like one built on `BaseBoard`. What is checked:
   utilisation 0..1, counters non-negative and monotonic, mission time advancing by dt);
 - power-state transitions (off -> booting -> idle -> busy -> idle) and refusal of illegal ones;
 - correct results on every reference kernel the board supports (digest verifies with
-  `icd.kernels.verify`), refusal of unsupported kernels and bad jobs with `JobRejected`;
+  `computesat_sdk.kernels.verify`), refusal of unsupported kernels and bad jobs with `JobRejected`;
 - job timing from the board's FLOP rate and throttle level;
 - thermal self-throttling (hot plate -> throttles, power falls; cool -> recovers), the
   over-temperature trip, and the lumped thermal model's steady state and energy balance;
@@ -40,8 +41,8 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from hwsim.boards.registry import BoardRegistry
-    from icd.boards import BoardHealth, ComputeBoard, JobResult, JobSpec
+    from computesat_sdk.contract import BoardHealth, ComputeBoard, JobResult, JobSpec
+    from computesat_sdk.registry import BoardRegistry
 
 __all__ = ["OPTION", "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure"]
 
@@ -105,7 +106,7 @@ class _Parametrize:
         if "computesat_board_name" in metafunc.fixturenames:
             metafunc.parametrize("computesat_board_name", self.names, ids=self.names)
         if "computesat_kernel" in metafunc.fixturenames:
-            from icd.kernels import KERNELS
+            from computesat_sdk.kernels import KERNELS
 
             metafunc.parametrize("computesat_kernel", sorted(KERNELS))
 
@@ -122,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def computesat_board_registry() -> BoardRegistry:
     """Every board plug-in installed, loaded once per session."""
-    from hwsim.boards.registry import discover_boards
+    from computesat_sdk.registry import discover_boards
 
     return discover_boards()
 
@@ -194,7 +195,7 @@ def _run(
 
 
 def _boot(board: ComputeBoard, plate_temp_k: float = _PLATE_NOMINAL_K) -> None:
-    from icd.boards import PowerState
+    from computesat_sdk.contract import PowerState
 
     board.power_on()
     boot_s = board.thermal_model().boot_time_s
@@ -210,7 +211,7 @@ def _boot(board: ComputeBoard, plate_temp_k: float = _PLATE_NOMINAL_K) -> None:
 
 
 def _small_job(kernel: str, job_id: str = "job-1", seed: int = 7) -> JobSpec:
-    from icd.kernels import JobSpec
+    from computesat_sdk.kernels import JobSpec
 
     size = {"matmul": 32, "fft": 256, "mlp_inference": 16}.get(kernel, 8)
     return JobSpec(job_id=job_id, kernel=kernel, size=size, seed=seed)
@@ -218,7 +219,7 @@ def _small_job(kernel: str, job_id: str = "job-1", seed: int = 7) -> JobSpec:
 
 def _long_job(board: ComputeBoard, duration_s: float, job_id: str = "long-1") -> JobSpec:
     """A cheap-to-compute job that keeps the board busy for `duration_s` at full speed."""
-    from icd.kernels import KERNELS
+    from computesat_sdk.kernels import KERNELS
 
     kernel = _kernels_supported(board)[0]
     job = _small_job(kernel, job_id)
@@ -228,7 +229,7 @@ def _long_job(board: ComputeBoard, duration_s: float, job_id: str = "long-1") ->
 
 
 def _kernels_supported(board: ComputeBoard) -> list[str]:
-    from icd.kernels import KERNELS
+    from computesat_sdk.kernels import KERNELS
 
     return sorted(k for k in board.capabilities().kernel_flops_per_s if k in KERNELS)
 
@@ -240,7 +241,7 @@ def _one_result(board: ComputeBoard) -> JobResult:
 
 
 def _check_health(board: ComputeBoard, health: BoardHealth) -> None:
-    from icd.boards import BoardHealth
+    from computesat_sdk.contract import BoardHealth
 
     assert isinstance(health, BoardHealth)
     model = board.thermal_model()
@@ -297,7 +298,7 @@ def test_identity_and_interface_version(
     computesat_board_name: str,
     computesat_new_board: Callable[[str], ComputeBoard],
 ) -> None:
-    from icd.boards import BoardIdentity, ComputeBoard, is_compatible
+    from computesat_sdk.contract import BoardIdentity, ComputeBoard, is_compatible
 
     board = computesat_new_board("conformance-id")
     assert isinstance(board, ComputeBoard)
@@ -312,7 +313,7 @@ def test_identity_and_interface_version(
 
 
 def test_characteristics_validate(computesat_board: ComputeBoard) -> None:
-    from icd.boards import BoardCapabilities, ThermalElectricalModel
+    from computesat_sdk.contract import BoardCapabilities, ThermalElectricalModel
 
     model = computesat_board.thermal_model()
     assert isinstance(model, ThermalElectricalModel)
@@ -325,7 +326,7 @@ def test_characteristics_validate(computesat_board: ComputeBoard) -> None:
 
 
 def test_new_board_is_off_and_draws_off_power(computesat_board: ComputeBoard) -> None:
-    from icd.boards import PowerState
+    from computesat_sdk.contract import PowerState
 
     board = computesat_board
     model = board.thermal_model()
@@ -342,8 +343,8 @@ def test_new_board_is_off_and_draws_off_power(computesat_board: ComputeBoard) ->
 
 
 def test_power_sequence(computesat_board: ComputeBoard) -> None:
-    from icd.boards import PowerState
-    from icd.kernels import verify_result
+    from computesat_sdk.contract import PowerState
+    from computesat_sdk.kernels import verify_result
 
     board = computesat_board
     model = board.thermal_model()
@@ -376,7 +377,7 @@ def test_power_sequence(computesat_board: ComputeBoard) -> None:
 
 
 def test_illegal_transitions_are_refused(computesat_board: ComputeBoard) -> None:
-    from icd.boards import BoardStateError, PowerState
+    from computesat_sdk.contract import BoardStateError, PowerState
 
     board = computesat_board
     job = _small_job(_kernels_supported(board)[0])
@@ -405,8 +406,8 @@ def test_illegal_transitions_are_refused(computesat_board: ComputeBoard) -> None
 
 
 def test_job_correctness(computesat_up_board: ComputeBoard, computesat_kernel: str) -> None:
-    from icd.boards import JobRejectCode, JobRejected, JobStatus, PowerState
-    from icd.kernels import job_flops, verify, verify_result
+    from computesat_sdk.contract import JobRejectCode, JobRejected, JobStatus, PowerState
+    from computesat_sdk.kernels import job_flops, verify, verify_result
 
     board = computesat_up_board
     caps = board.capabilities()
@@ -434,8 +435,8 @@ def test_job_correctness(computesat_up_board: ComputeBoard, computesat_kernel: s
 
 
 def test_bad_jobs_are_rejected(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import JobRejectCode, JobRejected, PowerState
-    from icd.kernels import KERNELS
+    from computesat_sdk.contract import JobRejectCode, JobRejected, PowerState
+    from computesat_sdk.kernels import KERNELS
 
     board = computesat_up_board
     kernel = _kernels_supported(board)[0]
@@ -479,7 +480,7 @@ def test_bad_jobs_are_rejected(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_telemetry_ranges_units_and_monotonic_counters(computesat_board: ComputeBoard) -> None:
-    from icd.boards import BoardHealth, PowerState, UpsetKind
+    from computesat_sdk.contract import BoardHealth, PowerState, UpsetKind
 
     for name, info in BoardHealth.model_fields.items():
         assert info.description, f"BoardHealth.{name} has no description"
@@ -514,7 +515,7 @@ def test_telemetry_ranges_units_and_monotonic_counters(computesat_board: Compute
 
 
 def test_memory_ue_fails_the_running_job(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import JobStatus, PowerState, UpsetKind
+    from computesat_sdk.contract import JobStatus, PowerState, UpsetKind
 
     board = computesat_up_board
     job = _long_job(board, 100.0)
@@ -528,8 +529,8 @@ def test_memory_ue_fails_the_running_job(computesat_up_board: ComputeBoard) -> N
 
 
 def test_commanded_throttle(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import PowerState
-    from icd.kernels import job_flops, verify_result
+    from computesat_sdk.contract import PowerState
+    from computesat_sdk.kernels import job_flops, verify_result
 
     board = computesat_up_board
     model = board.thermal_model()
@@ -559,7 +560,7 @@ def test_commanded_throttle(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_thermal_self_throttling_and_recovery(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import PowerState
+    from computesat_sdk.contract import PowerState
 
     board = computesat_up_board
     model = board.thermal_model()
@@ -604,7 +605,7 @@ def test_thermal_self_throttling_and_recovery(computesat_up_board: ComputeBoard)
 
 
 def test_over_temperature_trip_and_reset(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import BoardStateError, JobStatus, PowerState
+    from computesat_sdk.contract import BoardStateError, JobStatus, PowerState
 
     board = computesat_up_board
     model = board.thermal_model()
@@ -636,8 +637,8 @@ def test_over_temperature_trip_and_reset(computesat_up_board: ComputeBoard) -> N
 
 @pytest.mark.parametrize("recovery", ["reset", "power_cycle"])
 def test_hang_and_recovery(computesat_up_board: ComputeBoard, recovery: str) -> None:
-    from icd.boards import JobStatus, PowerState, UpsetKind
-    from icd.kernels import verify_result
+    from computesat_sdk.contract import JobStatus, PowerState, UpsetKind
+    from computesat_sdk.kernels import verify_result
 
     board = computesat_up_board
     job = _long_job(board, 2.0)
@@ -666,8 +667,8 @@ def test_hang_and_recovery(computesat_up_board: ComputeBoard, recovery: str) -> 
 
 
 def test_latch_up_needs_power_cycle(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import BoardStateError, JobStatus, PowerState, UpsetKind
-    from icd.kernels import verify_result
+    from computesat_sdk.contract import BoardStateError, JobStatus, PowerState, UpsetKind
+    from computesat_sdk.kernels import verify_result
 
     board = computesat_up_board
     model = board.thermal_model()
@@ -698,8 +699,8 @@ def test_latch_up_needs_power_cycle(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_bit_flip_result_is_silent(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import JobStatus, PowerState, UpsetKind
-    from icd.kernels import verify, verify_result
+    from computesat_sdk.contract import JobStatus, PowerState, UpsetKind
+    from computesat_sdk.kernels import verify, verify_result
 
     board = computesat_up_board
     job = _long_job(board, 2.0)
@@ -717,7 +718,7 @@ def test_bit_flip_result_is_silent(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_self_test(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import SelfTestResult
+    from computesat_sdk.contract import SelfTestResult
 
     board = computesat_up_board
     result = board.self_test()
@@ -727,7 +728,7 @@ def test_self_test(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_cancel(computesat_up_board: ComputeBoard) -> None:
-    from icd.boards import JobStatus, PowerState
+    from computesat_sdk.contract import JobStatus, PowerState
 
     board = computesat_up_board
     running = _long_job(board, 100.0, job_id="running")
@@ -745,7 +746,7 @@ def test_cancel(computesat_up_board: ComputeBoard) -> None:
 
 
 def test_power_off_from_every_state(computesat_new_board: Callable[[str], ComputeBoard]) -> None:
-    from icd.boards import JobStatus, PowerState, UpsetKind
+    from computesat_sdk.contract import JobStatus, PowerState, UpsetKind
 
     def off_and_check(board: ComputeBoard) -> None:
         board.power_off()
@@ -771,7 +772,7 @@ def test_power_off_from_every_state(computesat_new_board: Callable[[str], Comput
 
 
 def test_upsets_do_not_affect_an_unpowered_board(computesat_board: ComputeBoard) -> None:
-    from icd.boards import PowerState, UpsetKind
+    from computesat_sdk.contract import PowerState, UpsetKind
 
     board = computesat_board
     before = board.health()
@@ -815,7 +816,7 @@ def test_thermal_steady_state_and_energy_balance(computesat_up_board: ComputeBoa
 
 def test_determinism(computesat_new_board: Callable[[str], ComputeBoard]) -> None:
     def script() -> Iterator[Any]:
-        from icd.boards import PowerState, UpsetKind
+        from computesat_sdk.contract import PowerState, UpsetKind
 
         board = computesat_new_board("determinism")
         board.power_on()

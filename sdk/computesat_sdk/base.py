@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hwsim.boards._thermal import die_temp_after_k, heat_to_plate_j
-from icd import kernels
-from icd.boards import (
+from computesat_sdk import kernels
+from computesat_sdk._thermal import die_temp_after_k, heat_to_plate_j
+from computesat_sdk.contract import (
     BoardCapabilities,
     BoardHealth,
     BoardIdentity,

@@ -1,0 +1,1 @@
+"""The compute-board conformance kit (a pytest plugin): ``pytest --computesat-board=NAME``."""
