@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 BUILTIN_BOARDS = ("ref-gpu", "ref-npu", "ref-cpu")
+SUITE_AREAS = ("identity", "power", "jobs", "telemetry", "thermal", "faults", "determinism")
 
 
 def run_kit(
@@ -46,11 +47,31 @@ def test_builtin_boards_pass_the_kit(tmp_path: Path) -> None:
 def test_kit_is_inert_without_the_option(tmp_path: Path) -> None:
     run = run_kit(tmp_path)
     assert run.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, run.stdout + run.stderr
+    fixtures = run_kit(tmp_path, "--fixtures")
+    assert fixtures.returncode == 0, fixtures.stdout + fixtures.stderr
+    assert "computesat_board" not in fixtures.stdout, (
+        "the kit's fixtures are registered without --computesat-board:\n" + fixtures.stdout
+    )
+
+
+def test_suite_is_one_node_per_area_module(tmp_path: Path) -> None:
+    run = run_kit(tmp_path, "--collect-only", "--computesat-board=ref-cpu")
+    assert run.returncode == 0, run.stdout + run.stderr
+    modules = set(re.findall(r"^computesat-conformance/(test_\w+\.py)::", run.stdout, re.M))
+    expected = {f"test_{area}.py" for area in SUITE_AREAS}
+    assert modules == expected, f"expected suite modules {sorted(expected)}, got {sorted(modules)}"
+    assert (
+        "computesat-conformance/test_thermal.py::test_over_temperature_trip_and_reset[ref-cpu]"
+        in (run.stdout)
+    ), run.stdout
 
 
 def test_kit_is_registered_in_this_session(pytestconfig: pytest.Config) -> None:
     assert pytestconfig.pluginmanager.has_plugin("computesat_conformance")
     assert pytestconfig.getoption("computesat_board") == []
+    # Without the option the fixtures and the parametrisation stay out of this session.
+    assert not pytestconfig.pluginmanager.has_plugin("computesat_sdk.kit.fixtures")
+    assert not pytestconfig.pluginmanager.has_plugin("computesat-conformance-parametrize")
 
 
 @pytest.fixture
@@ -69,6 +90,7 @@ def bad_boards(tmp_path: Path) -> Path:
             never-throttles = bad_boards:NeverThrottles
             wrong-answers = bad_boards:WrongAnswers
             future = bad_boards:Future
+            over-busy = bad_boards:OverBusy
             """
         )
     )
@@ -93,6 +115,11 @@ def bad_boards(tmp_path: Path) -> Path:
 
             class Future(RefCpuBoard):
                 IDENTITY = RefCpuBoard.IDENTITY.model_copy(update={"interface_version": "2.0"})
+
+
+            class OverBusy(RefCpuBoard):
+                def health(self):
+                    return super().health().model_copy(update={"utilisation": 1.5})
             """
         )
     )
@@ -107,14 +134,21 @@ def test_kit_catches_non_conforming_boards(tmp_path: Path, bad_boards: Path) -> 
         "--computesat-board=never-throttles",
         "--computesat-board=wrong-answers",
         "--computesat-board=future",
+        "--computesat-board=over-busy",
         extra_path=bad_boards,
     )
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.stdout + run.stderr
     # A refused plug-in fails in fixture setup, which pytest reports as ERROR.
-    failed = set(re.findall(r"(?:FAILED|ERROR) computesat-conformance::(\S+)", run.stdout))
+    failed = set(re.findall(r"(?:FAILED|ERROR) computesat-conformance/\w+\.py::(\S+)", run.stdout))
     assert "test_thermal_self_throttling_and_recovery[never-throttles]" in failed
     assert not any("never-throttles" in name and "job_correctness" in name for name in failed)
     assert any("wrong-answers" in name and "job_correctness" in name for name in failed)
     assert not any("wrong-answers" in name and "throttling" in name for name in failed)
     assert "test_identity_and_interface_version[future]" in failed
     assert "was refused: interface version 2.0 is incompatible" in run.stdout
+    # The harness's telemetry check catches it, and its assert is rewritten by pytest: the
+    # failure shows the compared values, not only the message.
+    assert "test_telemetry_ranges_units_and_monotonic_counters[over-busy]" in failed
+    assert not any("over-busy" in name and "job_correctness" in name for name in failed)
+    assert "utilisation 1.5 not in 0..1" in run.stdout, run.stdout
+    assert "assert 1.5 <= 1.0" in run.stdout, "harness asserts are not rewritten:\n" + run.stdout
