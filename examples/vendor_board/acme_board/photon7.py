@@ -5,13 +5,14 @@ through the electronic side and is comparatively slow. It runs hot-sensitive opt
 throttles early (353 K) and in six fine steps.
 
 Only characteristics and one kernel implementation are supplied here: everything else
-(states, timing, thermal behaviour, throttling, upsets) comes from `hwsim.boards.BaseBoard`.
+(states, timing, thermal behaviour, throttling, upsets) comes from `computesat_sdk.base.BaseBoard`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from computesat_sdk import kernels
+from computesat_sdk.base import BaseBoard
 from computesat_sdk.contract import (
     BoardCapabilities,
     BoardIdentity,
@@ -20,7 +21,6 @@ from computesat_sdk.contract import (
     ThermalElectricalModel,
     ThrottleLevel,
 )
-from hwsim.boards import BaseBoard
 
 __all__ = ["Photon7Board"]
 

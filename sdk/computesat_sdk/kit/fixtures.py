@@ -34,7 +34,9 @@ def computesat_new_board(
     try:
         return harness.board_factory(computesat_board_name, computesat_board_registry)
     except harness.BoardUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        reason = str(exc)
+    # Outside the except block, so the report is the reason alone, not a chained traceback.
+    pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture
