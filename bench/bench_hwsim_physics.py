@@ -1,5 +1,14 @@
 """Stepped hwsim physics speed: real-time factor at a 1 s step, and scaling with board count.
 
+The cases, by name:
+
+- ``hwsim_physics_default_plugin_boards_1s``: the configuration ``computesat hwsim run`` and
+  ``computesat hwsim serve`` load by default (``hwsim/configs/ai1.toml``: 150 reference
+  plug-in boards, each stepped by its own object);
+- ``hwsim_physics_simple_slots_1s``: AI1 with 150 simple (vectorised, 1 kW) slots instead
+  (``hwsim/configs/ai1-simple.toml``): the physics alone, the figure the 100 000x target is for;
+- ``hwsim_physics_{10,100,1000}_slots_1s``: the simple-slot AI1 with that many slots.
+
 Run: ``python bench/bench_hwsim_physics.py [--quick]``. Prints one JSON object per line:
 ``{"name", "value", "unit", "baseline", "ratio"}``. The baseline is real time (1 simulated
 second per wall second); for the ``*_rtf`` lines the ratio is value / target, the target being
@@ -73,16 +82,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one orbit per case, one repeat")
     args = parser.parse_args()
-    # the simple (vectorised) 150-slot AI1: the physics alone, comparable with earlier runs
+    # The simple (vectorised) 150-slot AI1: the physics alone. Until 2026-12 this line was
+    # called hwsim_physics_default_1s, although `hwsim run` does not load it by default.
     base = simple_config()
     day = 86_400.0
     orbit = 5_801.0
     report(
-        "hwsim_physics_default_1s",
+        "hwsim_physics_simple_slots_1s",
         measure(base, orbit if args.quick else day, 1 if args.quick else 2),
     )
-    # the shipped AI1 default: 150 reference plug-in boards, each stepped by its own object
-    report("hwsim_physics_plugin_boards_1s", measure(default_config(), orbit, 1))
+    # What `computesat hwsim run` loads by default (hwsim.app: default_config(), ai1.toml):
+    # 150 reference plug-in boards, each stepped by its own object.
+    report("hwsim_physics_default_plugin_boards_1s", measure(default_config(), orbit, 1))
     for n in (10, 100, 1000):
         report(
             f"hwsim_physics_{n}_slots_1s",
