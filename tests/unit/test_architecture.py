@@ -68,12 +68,15 @@ def test_contracts_name_every_package_and_the_layers():
     expected = {"zmq", "msgpack", "matplotlib", "tqdm"} | (set(PACKAGES) - {"computesat_sdk"})
     assert expected <= set(sdk["forbidden_modules"]), sdk["forbidden_modules"]
     assert config.get("include_external_packages") is True, "zmq etc. need external packages"
+    core = _contract("sdk-core-without-pytest")
+    assert core["type"] == "forbidden" and set(core["forbidden_modules"]) >= {"pytest"}, core
+    assert "computesat_sdk.kit.harness" in core["source_modules"], core["source_modules"]
 
 
 def test_this_tree_keeps_the_contracts():
     run = _lint_imports(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 kept, 0 broken" in run.stdout, run.stdout
+    assert "3 kept, 0 broken" in run.stdout, run.stdout
 
 
 def test_the_contracts_catch_offenders(tmp_path):
@@ -90,16 +93,19 @@ def test_the_contracts_catch_offenders(tmp_path):
     }
     for relative, code in offenders.items():
         (tree / relative).write_text(code, encoding="utf-8")
+    registry = tree / "computesat_sdk" / "registry.py"
+    registry.write_text(registry.read_text(encoding="utf-8") + "\nimport pytest\n", "utf-8")
     run = _lint_imports(tree, pythonpath=tree)
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
-    assert "0 kept, 2 broken" in output, output
+    assert "0 kept, 3 broken" in output, output
     for found in (
         "flightsw.zz_offender -> hwsim",
         "runtime.zz_offender -> computesat.cli",
         "icd.zz_offender -> runtime",
         "computesat_sdk.zz_offender -> zmq",
         "computesat_sdk.zz_offender2 -> icd",
+        "computesat_sdk.registry -> pytest",
     ):
         assert found in output, f"lint-imports did not report {found!r}:\n{output}"
 
