@@ -155,9 +155,10 @@ async def test_restore_latest_at_start_skips_a_bad_newest(tmp_path: Path):
     finally:
         assert await child.stop() == 0
     header = read_header(saved["path"])
-    assert Path(saved["path"]).parent == tmp_path and header.mission_time_ns == saved[
-        "mission_time_ns"
-    ]
+    assert (
+        Path(saved["path"]).parent == tmp_path
+        and header.mission_time_ns == saved["mission_time_ns"]
+    )
     # a newer snapshot that is damaged is passed over
     newest = tmp_path / "hwsim-000099-t0.snap"
     shutil.copyfile(saved["path"], newest)

@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 
 from hwsim import snapshot as snap
+from hwsim.app import Simulation
 from hwsim.boards.slots import default_registry
 from hwsim.config import SpacecraftConfig, simple_config, with_boards
+from hwsim.faults import fault_catalogue
 from hwsim.model import Spacecraft
+from hwsim.ports import PortServer, simctl_handler
 from hwsim.snapshot import (
     SnapshotError,
     SnapshotStore,
@@ -23,6 +26,8 @@ from hwsim.snapshot import (
     restore_into,
     write_snapshot,
 )
+from icd.device import DeviceReply, DeviceRequest
+from runtime.clock import WallClock
 
 T1_S = 120.0  # the snapshot: the GPU job runs, another is queued, faults active and pending
 T2_S = 420.0  # by then the queued job has run and completed, the scheduled faults fired
@@ -328,3 +333,43 @@ def test_store_keeps_the_last_n_and_finds_the_newest_valid(
     assert store.next_path(0).name.startswith("hwsim-000006-"), store.next_path(0)
     empty, _ = SnapshotStore(tmp_path / "none").latest_valid()
     assert empty is None
+
+
+# ---------------------------------------------------------------------------- simctl ops
+
+
+def _ask(server: PortServer, op: str, **args: Any) -> DeviceReply:
+    return server.answer(DeviceRequest(id=1, op=op, args=args).pack())
+
+
+def test_simctl_snapshot_and_restore_ops(config: SpacecraftConfig, tmp_path: Path):
+    model = Spacecraft(config, seed=5, registry=default_registry())
+    clock = WallClock(start_ns=10**18)
+    sim = Simulation(model, clock, 10**18, registry=default_registry())
+    # answer() needs no socket: the handler is exercised without ZeroMQ
+    handler = simctl_handler(model, clock, fault_catalogue, lambda: sim.epoch_ns, snapshots=sim)
+    server = PortServer(None, "inproc://simctl", clock, handler, "simctl")  # type: ignore[arg-type]
+    no_dir = _ask(server, "snapshot")
+    assert not no_dir.ok and no_dir.error is not None
+    assert no_dir.error.code == "bad_argument" and "--snapshot-dir" in no_dir.error.message
+    bad_type = _ask(server, "snapshot", path=7)
+    assert bad_type.error is not None and bad_type.error.code == "bad_argument", bad_type
+    model.run(20.0, 1.0)
+    saved = _ask(server, "snapshot", path=str(tmp_path / "s.snap"))
+    assert saved.ok and saved.result is not None, saved
+    assert saved.result["mission_time_ns"] == 10**18 + 20 * 10**9, saved.result
+    model.run(30.0, 1.0)
+    before = model.truth()
+    refused = _ask(server, "restore", path=str(tmp_path / "missing.snap"))
+    assert refused.error is not None and refused.error.code == "bad_argument", refused
+    assert "missing.snap" in refused.error.message, refused.error.message
+    assert model.truth() == before, "a refused restore changed the model"
+    restored = _ask(server, "restore", path=str(tmp_path / "s.snap"))
+    assert restored.ok and restored.result is not None, restored
+    assert model.time_s == 20.0, model.time_s
+    assert 10**18 + 20 * 10**9 <= clock.now_ns() < 10**18 + 50 * 10**9, clock.now_ns()
+    assert sim.next_snapshot_ns == 10**18 + 20 * 10**9 + sim.period_ns
+    plain = simctl_handler(model, clock, fault_catalogue)
+    without = PortServer(None, "inproc://x", clock, plain, "simctl")  # type: ignore[arg-type]
+    reply = _ask(without, "snapshot", path=str(tmp_path / "t.snap"))
+    assert reply.error is not None and reply.error.code == "unknown_op", reply
