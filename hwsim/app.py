@@ -58,7 +58,7 @@ class HwsimSettings(BaseModel):
     snapshot_dir: Path | None = Field(
         None,
         description="Directory for periodic snapshots of the whole model, and for "
-        "'computesat hwsim snapshot' without --out (default: none, periodic snapshots off).",
+        "'computesat hwsim snapshot' without --out; periodic snapshots are off without it.",
     )
     snapshot_period_s: float = Field(
         600.0, gt=0, description="Mission seconds between periodic snapshots (--snapshot-dir)."

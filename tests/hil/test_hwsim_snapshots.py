@@ -7,9 +7,11 @@ anchored to hwsim's time reference.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,12 @@ async def test_periodic_snapshot_then_restore_through_simctl(
         local.step(1.0)
     assert _plain(local.truth()) == _plain(truth), "the served restore differs from the file"
 
+    # and the physics runs on from the restored time
+    async def stepping_on() -> bool:
+        return (await sim.truth())["time_s"] >= truth["time_s"] + 10.0
+
+    await _wait_until(clock, stepping_on, 20 * PERIOD_S, "physics after the restore")
+
 
 async def test_restore_latest_at_start_skips_a_bad_newest(tmp_path: Path):
     child = await _start("--snapshot-dir", str(tmp_path), "--restore", "latest")
@@ -187,3 +195,39 @@ async def test_restore_of_a_bad_file_at_start_says_why(tmp_path: Path):
     with pytest.raises(RuntimeError) as failed:
         await _start("--restore", str(bad))
     assert "magic" in str(failed.value) and "notes.snap" in str(failed.value), str(failed.value)
+
+
+async def _cli(cwd: Path, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "computesat",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_cli_snapshot_and_restore(hwsim: tuple[ChildProcess, SimControl], tmp_path: Path):
+    child, sim = hwsim
+    endpoint = _endpoints(child)["simctl"]
+    work = tmp_path / "work"
+    work.mkdir()
+    # a relative --out is the caller's, not hwsim's working directory
+    rc, out, err = await _cli(
+        work, "hwsim", "snapshot", "--out", "mine.snap", "--simctl-endpoint", endpoint
+    )
+    assert rc == 0, err
+    saved = json.loads(out)
+    assert saved["path"] == str(work / "mine.snap") and (work / "mine.snap").is_file(), saved
+    rc, out, err = await _cli(work, "hwsim", "restore", "mine.snap", "--simctl-endpoint", endpoint)
+    assert rc == 0, err
+    assert json.loads(out)["mission_time_ns"] == saved["mission_time_ns"], out
+    (work / "junk.snap").write_bytes(b"\x00" * 64)
+    rc, out, err = await _cli(work, "hwsim", "restore", "junk.snap", "--simctl-endpoint", endpoint)
+    assert rc == 1 and "magic" in err and "junk.snap" in err, (rc, err)
+    assert (await sim.time())["mission_time_ns"] >= saved["mission_time_ns"], "hwsim went on"

@@ -20,6 +20,8 @@ COMMANDS = [
     ["hwsim", "inject"],
     ["hwsim", "clear"],
     ["hwsim", "truth"],
+    ["hwsim", "snapshot"],
+    ["hwsim", "restore"],
     ["flightsw"],
     ["ground"],
     ["ground", "ping"],
