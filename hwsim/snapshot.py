@@ -31,7 +31,10 @@ program), not against a crafted file: do not restore snapshots from people you d
 Plug-in boards are saved as what they hold: power state, die temperature, throttle, the queue
 of job specs and the running job's progress (FLOPs done). A job's result is computed from its
 spec (kernel, size, seed) when the job completes, so a restored board finishes the same jobs
-at the same mission times with the same digests.
+at the same mission times with the same digests. A result a worker is computing (a
+``concurrent.futures.Future`` on the board) is waited for and saved as its outcome; the
+host's job executor and result listeners are not state: saved as a reference, loaded as
+None, re-attached by :func:`restore_into`.
 
 Written atomically: a temporary file in the target directory, fsync, rename over the target,
 fsync of the directory, so a crash mid-write never leaves a broken file under a snapshot's
@@ -52,6 +55,7 @@ import re
 import struct
 import sys
 from collections.abc import Iterable
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +94,9 @@ _NS_PER_S = 1_000_000_000
 # in the header, supplied again on load) and the plug-in registry (this process's).
 _CONFIG_REF = "config"
 _REGISTRY_REF = "registry"
+# Host wiring of the plug-in boards (a job executor, result listeners): this process's, not
+# the model's; saved as this reference, loaded as None and re-attached by restore_into.
+_HOST_REF = "host"
 
 
 class SnapshotError(ValueError):
@@ -147,6 +154,28 @@ def config_digest(config: SpacecraftConfig) -> str:
 # ------------------------------------------------------------------------------------ body
 
 
+def _settled_future(result: Any, error: str | None, cancelled: bool) -> futures.Future[Any]:
+    future: futures.Future[Any] = futures.Future()
+    if cancelled:
+        future.cancel()
+    elif error is not None:
+        future.set_exception(RuntimeError(error))
+    else:
+        future.set_result(result)
+    return future
+
+
+def _host_wiring(model: Spacecraft) -> list[Any]:
+    """The objects by which this process drives the boards (not part of the model)."""
+    plug = getattr(model, "_plug", None)
+    if plug is None:
+        return []
+    wiring = [getattr(plug, "_notify", None)]
+    for board in plug.boards:
+        wiring += [getattr(board, "_executor", None), getattr(board, "_on_result", None)]
+    return [w for w in wiring if w is not None]
+
+
 def _rebuild_view(
     root: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], dtype: Any
 ) -> np.ndarray:
@@ -165,15 +194,28 @@ class _Pickler(pickle.Pickler):
         super().__init__(file, protocol=5)
         self._config_id = id(model.config)
         self._registry_id = id(getattr(model, "_registry", None))
+        self._host_ids = {id(w) for w in _host_wiring(model)}
 
     def persistent_id(self, obj: Any) -> str | None:
         if id(obj) == self._config_id:
             return _CONFIG_REF
         if obj is not None and id(obj) == self._registry_id:
             return _REGISTRY_REF
+        if id(obj) in self._host_ids:
+            return _HOST_REF
         return None
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, futures.Future):
+            # A board's job result a worker computes: the snapshot waits for it (a bounded
+            # computation) and holds the outcome, so a restore needs no worker to finish it.
+            futures.wait((obj,))
+            if obj.cancelled():
+                return _settled_future, (None, None, True)
+            error = obj.exception()
+            if error is not None:
+                return _settled_future, (None, repr(error), False)
+            return _settled_future, (obj.result(), None, False)
         if type(obj) is not np.ndarray or obj.base is None:
             return NotImplemented
         root = obj
@@ -206,6 +248,7 @@ _ALLOWED_NAMES = {
     ("numpy", "dtype"),
     ("numpy", "ndarray"),
     (__name__, "_rebuild_view"),
+    (__name__, "_settled_future"),
 }
 
 
@@ -220,12 +263,12 @@ class _Unpickler(pickle.Unpickler):
     ) -> None:
         super().__init__(file)
         self._path = path
-        self._refs = {_CONFIG_REF: config, _REGISTRY_REF: registry}
+        self._refs = {_CONFIG_REF: config, _REGISTRY_REF: registry, _HOST_REF: None}
         self._board_modules = set(board_modules)
 
     def persistent_load(self, pid: Any) -> Any:
         if pid not in self._refs:
-            raise SnapshotError(self._path, "body reference", "config or registry", repr(pid))
+            raise SnapshotError(self._path, "body reference", "config, registry or host", repr(pid))
         return self._refs[pid]
 
     def find_class(self, module: str, name: str) -> Any:
@@ -457,10 +500,23 @@ def load_snapshot(
 
 
 def restore_into(model: Spacecraft, loaded: Spacecraft) -> None:
-    """Make ``model`` (the object every server holds) take the state of ``loaded``."""
+    """Make ``model`` (the object every server holds) take the state of ``loaded``; the
+    boards keep this process's job executor and result listener (``attach_executor``)."""
+    old_plug = getattr(model, "_plug", None)
+    executor = notify = None
+    if old_plug is not None:
+        notify = getattr(old_plug, "_notify", None)
+        executor = next(
+            (e for b in old_plug.boards if (e := getattr(b, "_executor", None)) is not None),
+            None,
+        )
     state = dict(vars(loaded))
     model.__dict__.clear()
     model.__dict__.update(state)
+    new_plug = getattr(model, "_plug", None)
+    attach = getattr(new_plug, "attach_executor", None)
+    if attach is not None and (executor is not None or notify is not None):
+        attach(executor, notify)
 
 
 # ------------------------------------------------------------------------------------ store

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -301,8 +303,6 @@ def test_a_failed_write_leaves_the_old_file(
 
 
 def test_unsaveable_board_state_is_a_clear_error(config: SpacecraftConfig, tmp_path: Path):
-    import threading
-
     sc = Spacecraft(config, seed=2, registry=default_registry())
     sc._plug.boards[0].lock = threading.Lock()  # type: ignore[union-attr]
     with pytest.raises(SnapshotError) as info:
@@ -373,3 +373,51 @@ def test_simctl_snapshot_and_restore_ops(config: SpacecraftConfig, tmp_path: Pat
     without = PortServer(None, "inproc://x", clock, plain, "simctl")  # type: ignore[arg-type]
     reply = _ask(without, "snapshot", path=str(tmp_path / "t.snap"))
     assert reply.error is not None and reply.error.code == "unknown_op", reply
+
+
+class _HostExecutor:
+    """Stands in for a job executor a host attaches to its boards (holds a lock, a pool)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(1)
+
+
+def test_host_wiring_and_worker_results(
+    config: SpacecraftConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A board with a job executor attached: the executor and listeners are the process's,
+    not state (loaded as None, re-attached on restore); a result a worker computes is waited
+    for and saved as its outcome."""
+    from hwsim.boards.slots import PluginSlots
+
+    sc = _prepared(config)
+    assert sc._plug is not None
+    executor = _HostExecutor()
+    try:
+        board = sc._plug.boards[0]
+        board._executor = executor  # type: ignore[attr-defined]
+        board._on_result = lambda: executor  # type: ignore[attr-defined]
+        sc._plug._notify = lambda: executor  # type: ignore[attr-defined]
+        computing = executor.pool.submit(lambda: ("digest-of-job-1", 64))
+        board._active.future = computing  # type: ignore[union-attr]
+        write_snapshot(sc, tmp_path / "wired.snap")
+        _, loaded = load_snapshot(tmp_path / "wired.snap", config)
+        loaded_board = loaded._plug.boards[0]  # type: ignore[union-attr]
+        assert loaded_board._executor is None and loaded_board._on_result is None
+        assert loaded._plug._notify is None  # type: ignore[union-attr]
+        saved = loaded_board._active.future
+        assert saved is not None and saved.done() and saved.result() == ("digest-of-job-1", 64)
+
+        attached: list[tuple[Any, Any]] = []
+        monkeypatch.setattr(
+            PluginSlots,
+            "attach_executor",
+            lambda self, ex, notify: attached.append((ex, notify)),
+            raising=False,
+        )
+        notify = sc._plug._notify  # type: ignore[attr-defined]
+        restore_into(sc, loaded)
+        assert attached == [(executor, notify)], "the restored boards lost the host's executor"
+    finally:
+        executor.pool.shutdown()
