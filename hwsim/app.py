@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import zmq.asyncio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hwsim.ports import PortServer, device_handler, simctl_handler
 from hwsim.snapshot import (
@@ -72,6 +72,12 @@ class HwsimSettings(BaseModel):
         "--snapshot-dir (none there: start fresh and log it). The snapshot's mission time, "
         "random state and boards replace --seed and the start time.",
     )
+
+    @model_validator(mode="after")
+    def _latest_needs_a_directory(self) -> HwsimSettings:
+        if self.restore == "latest" and self.snapshot_dir is None:
+            raise ValueError("--restore latest needs --snapshot-dir (where to look)")
+        return self
 
 
 class Simulation:
@@ -324,10 +330,7 @@ def _restore_at_start(
         return None
     if settings.restore != "latest":
         return load_snapshot(settings.restore, config, registry)
-    if store is None:
-        raise SnapshotError(
-            "latest", "snapshot directory", "--snapshot-dir with --restore latest", "none"
-        )
+    assert store is not None  # HwsimSettings requires --snapshot-dir with --restore latest
     for candidate in reversed(store.snapshots()):
         try:
             header, model = load_snapshot(candidate.path, config, registry)
