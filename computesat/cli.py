@@ -194,6 +194,19 @@ def cmd_hwsim_truth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hwsim_snapshot(args: argparse.Namespace) -> int:
+    # hwsim resolves paths against its own working directory: send an absolute one.
+    out = str(args.out.resolve()) if args.out is not None else None
+    print(json.dumps(_simctl(args.simctl_endpoint, lambda sim: sim.snapshot(out))))
+    return 0
+
+
+def cmd_hwsim_restore(args: argparse.Namespace) -> int:
+    path = str(args.file.resolve())
+    print(json.dumps(_simctl(args.simctl_endpoint, lambda sim: sim.restore(path))))
+    return 0
+
+
 # --- flightsw -------------------------------------------------------------------------------
 
 
@@ -368,6 +381,32 @@ def build_parser() -> argparse.ArgumentParser:
     truth = hwsim_commands.add_parser("truth", help="Print the model's true state.")
     truth.add_argument("--simctl-endpoint", default="tcp://127.0.0.1:7321")
     truth.set_defaults(handler=cmd_hwsim_truth)
+    snapshot = hwsim_commands.add_parser(
+        "snapshot",
+        help="Save the whole hardware model now (through simulation control).",
+        description="Save the whole hardware model (physics, faults, boards with their jobs, "
+        "random state) of a running 'hwsim serve' to one file; prints its path and mission "
+        "time as JSON. The file is written by hwsim, on its host.",
+    )
+    snapshot.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Snapshot file to write (default: the next file in hwsim's --snapshot-dir).",
+    )
+    snapshot.add_argument("--simctl-endpoint", default="tcp://127.0.0.1:7321")
+    snapshot.set_defaults(handler=cmd_hwsim_snapshot)
+    restore = hwsim_commands.add_parser(
+        "restore",
+        help="Restore a running hwsim from a snapshot file.",
+        description="A running 'hwsim serve' takes the state of a snapshot file and its "
+        "mission time. A truncated, corrupt or foreign file, or one of another version or "
+        "spacecraft configuration, is refused with the reason; hwsim then runs on unchanged. "
+        "Snapshot files are trusted local files (see docs/hwsim.md).",
+    )
+    restore.add_argument("file", type=Path, help="Snapshot file on the hwsim host.")
+    restore.add_argument("--simctl-endpoint", default="tcp://127.0.0.1:7321")
+    restore.set_defaults(handler=cmd_hwsim_restore)
 
     flightsw = commands.add_parser(
         "flightsw",

@@ -1,4 +1,4 @@
-"""Simulation control from ground scripts and tests: faults and the model's truth.
+"""Simulation control from ground scripts and tests: faults, the model's truth, snapshots.
 
 This talks to hwsim's simulation-control port (ZeroMQ), never to the satellite over the RF
 link: it is the test conductor's hand on the hardware, not an operator's telecommand.
@@ -6,6 +6,10 @@ link: it is the test conductor's hand on the hardware, not an operator's telecom
     async with SimControl("tcp://127.0.0.1:7321") as sim:
         await sim.inject("pump_seizure", "pump.L1.A")
         await sim.inject("sensor_stuck", "radsensor.P01.S1", at_time_s=t + 60)
+        saved = await sim.snapshot()          # {"path": ..., "mission_time_s": ...}
+        await sim.restore(saved["path"])      # the hardware goes back to that state and time
+
+Snapshot paths are paths on the host hwsim runs on (relative ones: to its working directory).
 """
 
 from __future__ import annotations
@@ -70,3 +74,15 @@ class SimControl:
 
     async def truth(self) -> dict[str, Any]:
         return dict(await self._port.request(SimOp.TRUTH))
+
+    async def snapshot(self, path: str | None = None) -> dict[str, Any]:
+        """Save the whole model now, to ``path`` or the next file of hwsim's --snapshot-dir;
+        returns the path, mission time (ns and s), model time and size."""
+        args = {} if path is None else {"path": path}
+        return dict(await self._port.request(SimOp.SNAPSHOT, args=args))
+
+    async def restore(self, path: str) -> dict[str, Any]:
+        """Restore the model from snapshot ``path``; hwsim's mission time goes to the
+        snapshot's. A bad file is refused (DevicePortError naming what is wrong) and the
+        running simulation goes on unchanged."""
+        return dict(await self._port.request(SimOp.RESTORE, args={"path": path}))

@@ -1,7 +1,9 @@
 """The hwsim process: steps the spacecraft model on the mission clock and serves its ports.
 
 Inputs: device-port requests (flight software), simulation-control requests (tests, ground
-scripts). Outputs: replies only; hwsim never initiates traffic.
+scripts). Outputs: replies only; hwsim never initiates traffic. With ``--snapshot-dir`` it
+writes a snapshot of the whole model there every ``--snapshot-period-s`` mission seconds;
+``--restore FILE|latest`` starts from one (see ``hwsim.snapshot``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import zmq.asyncio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hwsim.ports import PortServer, device_handler, simctl_handler
+from hwsim.snapshot import (
+    SnapshotError,
+    SnapshotHeader,
+    SnapshotStore,
+    load_snapshot,
+    restore_into,
+    write_snapshot,
+)
 from runtime.clock import NS_PER_S, Clock, WallClock
 from runtime.service import run_until_signalled
 
-__all__ = ["HwsimSettings", "physics_loop", "run", "serve"]
+__all__ = ["HwsimSettings", "Simulation", "physics_loop", "run", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +55,157 @@ class HwsimSettings(BaseModel):
     max_catch_up_steps: int = Field(
         1000, ge=1, description="Most physics steps taken at once when late."
     )
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Directory for periodic snapshots of the whole model, and for "
+        "'computesat hwsim snapshot' without --out; periodic snapshots are off without it.",
+    )
+    snapshot_period_s: float = Field(
+        600.0, gt=0, description="Mission seconds between periodic snapshots (--snapshot-dir)."
+    )
+    snapshot_keep: int = Field(
+        5, ge=1, description="Snapshots kept in --snapshot-dir; older ones are deleted."
+    )
+    restore: str | None = Field(
+        None,
+        description="Start from this snapshot file, or 'latest': the newest valid snapshot in "
+        "--snapshot-dir (none there: start fresh and log it). The snapshot's mission time, "
+        "random state and boards replace --seed and the start time.",
+    )
+
+    @model_validator(mode="after")
+    def _latest_needs_a_directory(self) -> HwsimSettings:
+        if self.restore == "latest" and self.snapshot_dir is None:
+            raise ValueError("--restore latest needs --snapshot-dir (where to look)")
+        return self
+
+
+class Simulation:
+    """The running model, its mission-time anchoring and its snapshots.
+
+    A restore replaces the model's state in place (the servers keep their reference), moves
+    the model epoch, re-anchors the clock to the snapshot's mission time and restarts the
+    physics loop from there (a loop asleep until the old time would stall until then).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        clock: WallClock,
+        model_epoch_ns: int,
+        *,
+        config_name: str = "built-in",
+        registry: Any = None,
+        store: SnapshotStore | None = None,
+        period_s: float = 600.0,
+    ) -> None:
+        self.model = model
+        self.clock = clock
+        self.epoch_ns = model_epoch_ns
+        self.config_name = config_name
+        self.registry = registry
+        self.store = store
+        self.period_ns = round(period_s * NS_PER_S)
+        self._tasks: asyncio.TaskGroup | None = None
+        self._physics: asyncio.Task[None] | None = None
+        self._physics_args: tuple[float, int] = (1.0, 1)
+        self.next_snapshot_ns = self.mission_time_ns() + self.period_ns
+        self.snapshots_written = 0
+        self.snapshot_failures = 0
+
+    def start_physics(self, tasks: asyncio.TaskGroup, step_s: float, max_catch_up: int) -> None:
+        """Run the physics loop in ``tasks`` (again, after a restore)."""
+        self._tasks = tasks
+        self._physics_args = (step_s, max_catch_up)
+        self._physics = tasks.create_task(
+            physics_loop(self.model, self.clock, step_s, max_catch_up, self.epoch_ns, self)
+        )
+
+    def stop_physics(self) -> None:
+        if self._physics is not None:
+            self._physics.cancel()
+
+    def mission_time_ns(self) -> int:
+        """Mission time of the model's state (one step behind the clock at most)."""
+        return self.epoch_ns + int(self.model._time_ns)
+
+    def snapshot(self, path: str | None = None) -> dict[str, Any]:
+        """Save the model now, to ``path`` or the next file of the snapshot directory."""
+        try:
+            if path is not None:
+                target = Path(path)
+                header = write_snapshot(
+                    self.model, target, config_name=self.config_name, model_epoch_ns=self.epoch_ns
+                )
+            elif self.store is not None:
+                target, header = self.store.write(
+                    self.model, config_name=self.config_name, model_epoch_ns=self.epoch_ns
+                )
+            else:
+                raise SnapshotError(
+                    "<none>", "path", "a path (no --snapshot-dir is set)", "no path"
+                )
+        except OSError as exc:
+            raise SnapshotError(
+                path or "<snapshot dir>", "write", "a writable file", exc.strerror or repr(exc)
+            ) from exc
+        self.snapshots_written += 1
+        return _describe(target, header)
+
+    def after_steps(self) -> None:
+        """The periodic snapshot, when the model has reached its mission time."""
+        if self.store is None or self.mission_time_ns() < self.next_snapshot_ns:
+            return
+        self.next_snapshot_ns = self.mission_time_ns() + self.period_ns
+        try:
+            result = self.snapshot()
+        except SnapshotError as exc:  # a full disk must not stop the hardware
+            self.snapshot_failures += 1
+            log.error("hwsim: periodic snapshot failed: %s", exc)
+            return
+        log.info("hwsim: snapshot %s at mission %.3f s", result["path"], result["mission_time_s"])
+
+    def restore(self, path: str) -> dict[str, Any]:
+        """Take the state of snapshot ``path``; on any error nothing running changes."""
+        header, loaded = load_snapshot(path, self.model.config, self.registry)
+        restore_into(self.model, loaded)
+        self.epoch_ns = header.model_epoch_ns
+        self.clock.anchor(header.mission_time_ns)
+        self.next_snapshot_ns = header.mission_time_ns + self.period_ns
+        if self._tasks is not None:
+            self.stop_physics()
+            self.start_physics(self._tasks, *self._physics_args)
+        log.info("hwsim: restored %s, mission time %.3f s", path, header.mission_time_s)
+        return {"restored": str(path)} | _describe(Path(path), header)
+
+
+def _describe(path: Path, header: SnapshotHeader) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "mission_time_ns": header.mission_time_ns,
+        "mission_time_s": header.mission_time_s,
+        "model_time_s": header.model_time_ns / NS_PER_S,
+        "config": header.config_name,
+        "bytes": header.body_bytes,
+    }
 
 
 async def physics_loop(
-    model: Any, clock: Clock, step_s: float, max_catch_up: int, model_epoch_ns: int
+    model: Any,
+    clock: Clock,
+    step_s: float,
+    max_catch_up: int,
+    model_epoch_ns: int,
+    sim: Simulation | None = None,
 ) -> None:
-    """Keep the model's time within one step of mission time, in whole fixed steps."""
+    """Keep the model's time within one step of mission time, in whole fixed steps.
+
+    With ``sim``: periodic snapshots after the steps (whole steps, so a snapshot always holds
+    a model between two steps).
+    """
     step = model.step
     step_ns = round(step_s * NS_PER_S)
-    model_time_ns = model_epoch_ns
+    model_time_ns = model_epoch_ns + int(getattr(model, "_time_ns", 0))
     while True:
         await clock.sleep_until_ns(model_time_ns + step_ns)
         due = (clock.now_ns() - model_time_ns) // step_ns
@@ -65,6 +217,8 @@ async def physics_loop(
         for _ in range(due):
             step(step_s)
             model_time_ns += step_ns
+        if sim is not None:
+            sim.after_steps()
 
 
 async def serve(
@@ -79,23 +233,46 @@ async def serve(
     from hwsim.model import Spacecraft
 
     config = load_config(settings.config) if settings.config else default_config()
+    config_name = settings.config.name if settings.config else "built-in"
     # Discover the board plug-ins once, before the clock starts; a refused plug-in is logged
     # and its slots boot empty (fault_reason on the slot), never stopping hwsim.
     registry = default_registry()
     for refused in registry.refused:
         log.warning("hwsim: board plug-in %r refused: %s", refused.name, refused.reason)
-    clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
-    # The model counts from 0; this is the mission time of its 0 (the physics loop catches
-    # up from here once the model is built).
-    model_epoch_ns = clock.now_ns()
-    model = Spacecraft(
-        config,
-        seed=settings.seed,
-        registry=registry,
-        mission_time_origin_s=model_epoch_ns / NS_PER_S,
+    store = (
+        SnapshotStore(settings.snapshot_dir, settings.snapshot_keep)
+        if settings.snapshot_dir is not None
+        else None
     )
-    for slot_id, reason in model.truth()["empty_slots"].items():
-        log.warning("hwsim: %s is empty: %s", slot_id, reason)
+    restored = _restore_at_start(settings, store, config, registry)
+    speed = settings.speed if settings.clock == "accelerated" else 1.0
+    if restored is not None:
+        header, model = restored
+        # The hardware's time reference continues from the snapshot's mission time.
+        clock = WallClock(speed, start_ns=header.mission_time_ns)
+        model_epoch_ns = header.model_epoch_ns
+    else:
+        clock = WallClock(speed)
+        # The model counts from 0; this is the mission time of its 0 (the physics loop
+        # catches up from here once the model is built).
+        model_epoch_ns = clock.now_ns()
+        model = Spacecraft(
+            config,
+            seed=settings.seed,
+            registry=registry,
+            mission_time_origin_s=model_epoch_ns / NS_PER_S,
+        )
+        for slot_id, reason in model.truth()["empty_slots"].items():
+            log.warning("hwsim: %s is empty: %s", slot_id, reason)
+    sim = Simulation(
+        model,
+        clock,
+        model_epoch_ns,
+        config_name=config_name,
+        registry=registry,
+        store=store,
+        period_s=settings.snapshot_period_s,
+    )
     context = zmq.asyncio.Context()
     try:
         async with (
@@ -110,21 +287,13 @@ async def serve(
                 context,
                 settings.simctl_endpoint,
                 clock,
-                simctl_handler(model, clock, fault_catalogue, model_epoch_ns),
+                simctl_handler(model, clock, fault_catalogue, lambda: sim.epoch_ns, snapshots=sim),
                 "simctl",
             ) as simctl,
             asyncio.TaskGroup() as tasks,
         ):
+            sim.start_physics(tasks, settings.physics_step_s, settings.max_catch_up_steps)
             owned = [
-                tasks.create_task(
-                    physics_loop(
-                        model,
-                        clock,
-                        settings.physics_step_s,
-                        settings.max_catch_up_steps,
-                        model_epoch_ns,
-                    )
-                ),
                 tasks.create_task(devices.serve()),
                 tasks.create_task(simctl.serve()),
             ]
@@ -139,12 +308,39 @@ async def serve(
             if ready is not None:
                 ready.set_result((devices.endpoint, simctl.endpoint))
             await stop.wait()
+            sim.stop_physics()
             for task in owned:
                 task.cancel()
     finally:
         # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
         # sure a socket left by a crashed path cannot hang term() and the process with it.
         context.destroy(linger=0)
+
+
+def _restore_at_start(
+    settings: HwsimSettings, store: SnapshotStore | None, config: Any, registry: Any
+) -> tuple[SnapshotHeader, Any] | None:
+    """The snapshot ``--restore`` asks for, loaded; None to start fresh.
+
+    An explicit file that fails its checks stops the start with its SnapshotError (the
+    operator asked for that state); ``latest`` passes over invalid snapshots to the newest
+    valid one and starts fresh, saying so, when there is none.
+    """
+    if settings.restore is None:
+        return None
+    if settings.restore != "latest":
+        return load_snapshot(settings.restore, config, registry)
+    assert store is not None  # HwsimSettings requires --snapshot-dir with --restore latest
+    for candidate in reversed(store.snapshots()):
+        try:
+            header, model = load_snapshot(candidate.path, config, registry)
+        except SnapshotError as exc:
+            log.warning("hwsim: passing over %s", exc)
+            continue
+        log.info("hwsim: restoring %s (mission time %.3f s)", candidate.path, header.mission_time_s)
+        return header, model
+    log.warning("hwsim: no valid snapshot in %s; starting fresh", store.directory)
+    return None
 
 
 def run(settings: HwsimSettings) -> int:

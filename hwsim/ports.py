@@ -2,8 +2,9 @@
 
 Both are ZeroMQ ROUTER sockets speaking ``icd.device``. The device port exposes the model's
 devices plus ``timeref`` (the spacecraft time reference flight software synchronises to). The
-simulation-control port injects and clears faults, lists the catalogue and shows the truth;
-it is for tests and ground scripts and is never reachable over the RF link.
+simulation-control port injects and clears faults, lists the catalogue, shows the truth and
+saves and restores snapshots of the whole model; it is for tests and ground scripts and is
+never reachable over the RF link.
 
 Nothing a client sends can stop the server: undecodable frames, unknown operations and model
 errors all become error replies.
@@ -29,7 +30,14 @@ from icd.device import (
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
-__all__ = ["TIMEREF_DEVICE", "DeviceModel", "PortServer", "device_handler", "simctl_handler"]
+__all__ = [
+    "TIMEREF_DEVICE",
+    "DeviceModel",
+    "PortServer",
+    "SnapshotControl",
+    "device_handler",
+    "simctl_handler",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,13 @@ class DeviceModel(Protocol):
     def clear_fault(self, fault_id: str, target: str) -> Any: ...
     def active_faults(self) -> list[Any]: ...
     def truth(self) -> dict[str, Any]: ...
+
+
+class SnapshotControl(Protocol):
+    """Snapshots on the simulation-control port (``hwsim.app.Simulation``)."""
+
+    def snapshot(self, path: str | None = None) -> dict[str, Any]: ...
+    def restore(self, path: str) -> dict[str, Any]: ...
 
 
 class RequestFailed(Exception):
@@ -141,21 +156,32 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
 
 
 def simctl_handler(
-    model: DeviceModel, clock: Clock, catalogue: Callable[[], Any], model_epoch_ns: int = 0
+    model: DeviceModel,
+    clock: Clock,
+    catalogue: Callable[[], Any],
+    model_epoch_ns: int | Callable[[], int] = 0,
+    snapshots: SnapshotControl | None = None,
 ) -> Handler:
     """Simulation control. Times on this port are mission seconds (the CUC time of TM);
-    the model counts from 0 at ``model_epoch_ns``, so they are converted here."""
+    the model counts from 0 at ``model_epoch_ns``, so they are converted here (a callable:
+    the epoch moves when a snapshot is restored)."""
+    epoch_ns = model_epoch_ns if callable(model_epoch_ns) else (lambda: model_epoch_ns)
 
     def model_time_s(mission_s: float | None) -> float | None:
-        return None if mission_s is None else float(mission_s) - model_epoch_ns / 1e9
+        return None if mission_s is None else float(mission_s) - epoch_ns() / 1e9
+
+    def snapshot_control() -> SnapshotControl:
+        if snapshots is None:
+            raise RequestFailed(
+                DeviceErrorCode.UNKNOWN_OP, "this simulation-control port has no snapshots"
+            )
+        return snapshots
 
     def handle(request: DeviceRequest) -> Any:
         args = request.args
         match request.op:
             case SimOp.TIME:
-                return _clock_reading(clock) | {
-                    "model_time_s": (clock.now_ns() - model_epoch_ns) / 1e9
-                }
+                return _clock_reading(clock) | {"model_time_s": (clock.now_ns() - epoch_ns()) / 1e9}
             case SimOp.FAULT_CATALOGUE:
                 return _dump(catalogue())
             case SimOp.INJECT_FAULT:
@@ -171,6 +197,15 @@ def simctl_handler(
                 return _dump(model.active_faults())
             case SimOp.TRUTH:
                 return _dump(model.truth())
+            case SimOp.SNAPSHOT:
+                path = args.get("path")
+                if path is not None and not isinstance(path, str):
+                    raise RequestFailed(
+                        DeviceErrorCode.BAD_ARGUMENT, f"path must be a string, got {path!r}"
+                    )
+                return snapshot_control().snapshot(path)
+            case SimOp.RESTORE:
+                return snapshot_control().restore(_required(args, "path"))
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,
             f"unknown op {request.op!r}; expected one of {[o.value for o in SimOp]}",

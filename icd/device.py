@@ -56,6 +56,8 @@ class SimOp(StrEnum):
     CLEAR_FAULT = "clear_fault"
     ACTIVE_FAULTS = "active_faults"
     TRUTH = "truth"
+    SNAPSHOT = "snapshot"  # args: path (optional, on the hwsim host); see hwsim.snapshot
+    RESTORE = "restore"  # args: path of a snapshot file on the hwsim host
 
 
 class DeviceErrorCode(StrEnum):

@@ -145,6 +145,17 @@ class PluginSlots:
         self._steps = [b.step for b in boards]
         self._draws = [b.power_draw_w for b in boards]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Snapshots (hwsim.snapshot) save the boards, not the bound methods cached from them.
+        state = dict(self.__dict__)
+        del state["_steps"], state["_draws"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._steps = [b.step for b in self.boards]
+        self._draws = [b.power_draw_w for b in self.boards]
+
     @property
     def empty(self) -> dict[int, str]:
         """Slot index -> fault reason of every empty slot."""

@@ -20,6 +20,8 @@ COMMANDS = [
     ["hwsim", "inject"],
     ["hwsim", "clear"],
     ["hwsim", "truth"],
+    ["hwsim", "snapshot"],
+    ["hwsim", "restore"],
     ["flightsw"],
     ["ground"],
     ["ground", "ping"],
@@ -71,3 +73,10 @@ def test_console_script_runs():
 def test_fault_catalogue_lists(capsys):
     assert main(["hwsim", "faults"]) == 0
     assert "pump" in capsys.readouterr().out
+
+
+def test_restore_latest_needs_a_snapshot_dir(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["hwsim", "serve", "--restore", "latest"])
+    assert exited.value.code == 2
+    assert "--restore latest needs --snapshot-dir" in capsys.readouterr().err
