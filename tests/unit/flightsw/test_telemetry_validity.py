@@ -199,9 +199,7 @@ async def test_silent_device_port_turns_its_parameters_invalid_then_valid_with_a
     silent_requests = [what for t, what in port.requests if silent_at <= t < back_at]
     assert sum(1 for what in silent_requests if what.startswith("read")) == 1, silent_requests
     # Valid again within one period + one timeout + one HK interval once it answers.
-    valid_again = next(
-        t for t, v in thermal if t > back_at and all(x == VALUE for x in v.values())
-    )
+    valid_again = next(t for t, v in thermal if t > back_at and all(x == VALUE for x in v.values()))
     assert valid_again <= back_at + PERIOD_S + TIMEOUT_S + 2.0, (back_at, valid_again)
     assert all(all(x == VALUE for x in v.values()) for t, v in power if t > valid_again + 0.1)
     timeouts = _events(bus, EventId.DEVICE_TIMEOUT)
