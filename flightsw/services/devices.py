@@ -128,6 +128,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     async def acquire() -> None:
         silent_since_ns: int | None = None
         recovered = False
+        ctx.parameter_map(dict(counters))  # valid zeros from the start
         while True:
             if silent_since_ns is not None:
                 if not await probe():

@@ -12,14 +12,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from _inprocess import SPEED, in_process_satellite
+
+from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from flightsw.messages import Event, ParameterUpdate, TmRequest
 from flightsw.services import devices, housekeeping
+from ground.station import Ground
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from runtime.bus import BusMessage, Topic
 from runtime.clock import SteppedClock
 from runtime.ports import DevicePortError, DeviceTimeout
+from runtime.service import ServiceSpec
 
 PERIOD_S = 1.0
 TIMEOUT_S = 2.0
@@ -234,3 +239,26 @@ async def test_a_device_answering_with_errors_goes_invalid_alone():
     errors = _events(bus, EventId.DEVICE_ERROR)
     assert len(errors) == 1 and "pump.L1.A" in errors[0].message, errors
     assert not _events(bus, EventId.DEVICES_RECOVERED), "the port itself never went silent"
+
+
+async def test_ground_gets_none_for_a_device_never_read_through_the_real_link():
+    """The whole chain: hwsim, flight software and a ground station over UDP (in-process)."""
+    polled = tuple(d for d in devices.Config().polled if d != "wing.W2")
+    specs = [
+        ServiceSpec("devices", devices.run, devices.Config(polled=polled))
+        if spec.name == "devices"
+        else spec
+        for spec in services(FlightSettings(port=0))
+    ]
+    async with (
+        in_process_satellite(specs) as sat,
+        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+    ):
+        await ground.ping()
+        power = await ground.wait_for(
+            lambda tm: tm.sid == 4 and tm.value("wing.W1.power_w") >= 0, timeout=20
+        )
+    assert power.parameters["wing.W2.power_w"] is None, power.parameters
+    assert power.parameters["wing.W2.temp_k"] is None
+    assert set(power.invalid) == {p for p in power.parameters if p.startswith("wing.W2.")}
+    assert power.value("battery.soc") > 0
