@@ -302,7 +302,7 @@ class PayloadManager:
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
-        self._publish_parameters()
+        self._publish_parameters(hardware_read=registers is not None)
 
     async def _update_boards(self, registers: dict[str, Any]) -> None:
         per_slot: dict[str, dict[str, Any]] = {}
@@ -819,7 +819,10 @@ class PayloadManager:
 
     # --- housekeeping ---------------------------------------------------------------------
 
-    def _publish_parameters(self) -> None:
+    def _publish_parameters(self, hardware_read: bool = True) -> None:
+        """Publish ``payload.*``; what comes from the backplane (boards by state, power, die
+        temperature, budget) is declared invalid when this cycle could not read it, rather
+        than repeated from an old reading. Job counts and the commanded level are our own."""
         boards = list(self.boards.values())
         states = [b.state for b in boards]
         values = dict(self.counters)
@@ -848,7 +851,27 @@ class PayloadManager:
                 "payload.throttle_level": self.level,
             }
         )
-        self.ctx.parameter_map(values)
+        if hardware_read:
+            self.ctx.parameter_map(values)
+            return
+        stale = tuple(name for name in values if name in _FROM_HARDWARE)
+        self.ctx.parameter_map(
+            {k: v for k, v in values.items() if k not in _FROM_HARDWARE}, invalid=stale
+        )
+
+
+# payload.* parameters that are only as fresh as the last backplane read.
+_FROM_HARDWARE = frozenset(
+    {
+        "payload.boards_powered",
+        "payload.boards_idle",
+        "payload.boards_throttled",
+        "payload.boards_fault",
+        "payload.power_w",
+        "payload.power_budget_w",
+        "payload.max_die_temp_k",
+    }
+)
 
 
 async def run(ctx: ServiceContext, config: Config) -> None:

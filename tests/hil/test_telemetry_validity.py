@@ -60,6 +60,12 @@ async def test_frozen_hardware_turns_device_parameters_invalid_then_valid_again(
                 tm = await ground.wait_for(lambda tm: tm.sid in (2, 4), timeout=10)
                 still = {k: v for k, v in tm.parameters.items() if v is not None}
                 assert not still, f"HK {tm.sid} at {tm.time_s} while frozen: {still}"
+            # The payload manager's board-derived values go stale too; its job counts do not.
+            payload = await ground.wait_for(
+                lambda tm: tm.sid == 3 and tm.parameters["payload.power_w"] is None, timeout=20
+            )
+            assert payload.parameters["payload.max_die_temp_k"] is None, payload.parameters
+            assert payload.value("payload.jobs_completed") == 0
             platform = await ground.wait_for(lambda tm: tm.sid == 1, timeout=10)
             assert platform.value("devices.timeouts") >= 1, platform.parameters
             recovered = ground.expect(lambda tm: tm.event_name == "DEVICES_RECOVERED")
@@ -72,3 +78,4 @@ async def test_frozen_hardware_turns_device_parameters_invalid_then_valid_again(
         )
         assert fresh.value("battery.soc") > 0
         assert (await ground.wait_for(lambda tm: tm.sid == 2, timeout=10)).invalid == ()
+        await ground.wait_for(lambda tm: tm.sid == 3 and tm.value("payload.power_w") > 0, 20)
