@@ -18,6 +18,8 @@ one device timeout (mission seconds).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +31,8 @@ from icd.errors import ErrorCode
 from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "registers_to_parameters", "run"]
+
+T = TypeVar("T")
 
 
 class Config(BaseModel):
@@ -92,10 +96,22 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         names = sorted(set().union(*(fed[device] for device in devices)))
         ctx.parameter_map(dict(counters), invalid=tuple(names))
 
+    async def answered(request: Awaitable[T], device: str | None) -> T:
+        # The port is shared (one request in flight): waiting behind another service's request
+        # to a silent port counts against the same timeout, so staleness is flagged within one
+        # period plus one timeout, whoever else is asking.
+        timeout_s = ctx.devices.timeout_s
+        try:
+            return await ctx.clock.wait_for(request, timeout_s)
+        except DeviceTimeout:
+            raise
+        except TimeoutError:
+            raise DeviceTimeout(ctx.devices.endpoint, device, timeout_s) from None
+
     async def read(device: str) -> bool:
         """Read one device and publish its values; False if the port is silent."""
         try:
-            registers = await ctx.devices.read(device)
+            registers = await answered(ctx.devices.read(device), device)
         except DeviceTimeout as exc:
             # One endpoint serves every device: it is the port that went quiet, not this one.
             n = len(config.polled)
@@ -116,7 +132,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     async def probe() -> bool:
         """One cheap request to a silent port: True once it answers (even with an error)."""
         try:
-            await ctx.devices.list()
+            await answered(ctx.devices.list(), None)
         except DeviceTimeout:
             counters["devices.timeouts"] += 1
             ctx.parameter_map(dict(counters))

@@ -244,6 +244,7 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.failing: set[str] = set()
+        self.timed_out = False  # a device request timed out during this cycle
         self.counters: dict[str, float] = dict.fromkeys(
             (
                 "payload.jobs_completed",
@@ -270,6 +271,11 @@ class PayloadManager:
                 result = await self.ctx.devices.command(device, command, args or {})
         except DeviceTimeout as exc:
             self.counters["payload.device_timeouts"] += 1
+            if not self.timed_out:
+                # The port is silent: flag what came from it now, not at the end of a cycle
+                # that may spend a timeout on every call still to make.
+                self.timed_out = True
+                self.ctx.parameter_map({}, invalid=tuple(sorted(_FROM_HARDWARE)))
             if key not in self.failing:
                 self.failing.add(key)
                 self.ctx.event(EventId.DEVICE_TIMEOUT, f"payload: {exc}")
@@ -292,6 +298,7 @@ class PayloadManager:
             await self._cycle()
 
     async def _cycle(self) -> None:
+        self.timed_out = False
         registers = await self._call(self.config.backplane, None)
         if registers is not None:
             await self._update_boards(registers)
@@ -302,7 +309,9 @@ class PayloadManager:
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
-        self._publish_parameters(hardware_read=registers is not None)
+        # A timeout later in the cycle means the port went silent after the backplane read:
+        # what that read said is no longer current.
+        self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
 
     async def _update_boards(self, registers: dict[str, Any]) -> None:
         per_slot: dict[str, dict[str, Any]] = {}
