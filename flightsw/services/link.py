@@ -59,7 +59,7 @@ class Config(BaseModel):
     )
 
 
-# Counters named as in the platform HK structure.
+# The platform HK counters this service owns (published from boot, as valid zeros).
 _OWN_COUNTERS = tuple(
     p.name
     for structure in dic.HK_STRUCTURES.values()
@@ -67,6 +67,7 @@ _OWN_COUNTERS = tuple(
     if p.name.startswith(("link.", "tc."))
 )
 
+# Counters named as in the platform HK structure.
 _REASON_COUNTER = {
     "truncated_header": "link.bad_truncated",
     "truncated_secondary_header": "link.bad_length",

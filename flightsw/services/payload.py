@@ -11,7 +11,8 @@ Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``s
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
-           ``payload.*`` parameters (HK SID 3: counts, W, K, level), events JOB_COMPLETED,
+           ``payload.*`` parameters (HK SID 3: counts, W, K, level; the board-derived ones
+           declared invalid while the backplane cannot be read), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
            BOARD_FAULT, THROTTLE_CHANGED, DEVICE_ERROR / DEVICE_TIMEOUT.
 
