@@ -48,8 +48,9 @@ class ServiceContext:
     def parameters(self, **values: float) -> None:
         self.publish(ParameterUpdate(values=values, time_ns=self.clock.now_ns()))
 
-    def parameter_map(self, values: dict[str, float]) -> None:
-        self.publish(ParameterUpdate(values=values, time_ns=self.clock.now_ns()))
+    def parameter_map(self, values: dict[str, float], invalid: tuple[str, ...] = ()) -> None:
+        """Publish ``values`` and mark ``invalid`` parameters as no longer valid."""
+        self.publish(ParameterUpdate(values=values, invalid=invalid, time_ns=self.clock.now_ns()))
 
     def tm(
         self,

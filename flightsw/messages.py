@@ -23,10 +23,16 @@ class Event(BusMessage):
 
 
 class ParameterUpdate(BusMessage):
-    """New values for parameters in the housekeeping pool ('device.register' names)."""
+    """New values for parameters in the housekeeping pool ('device.register' names), and
+    parameters that are no longer valid (their device stopped answering)."""
 
     TOPIC = "param"
     values: dict[str, float] = Field(description="Parameter name to value in its unit.")
+    invalid: tuple[str, ...] = Field(
+        (),
+        description="Parameters invalid from now on (stale source): packed as 0 and flagged "
+        "invalid in HK until a value comes again. Never-published parameters are invalid too.",
+    )
     time_ns: int = Field(description="Mission time the values were sampled, ns.")
 
 

@@ -1,4 +1,7 @@
-"""Live housekeeping console: pings the satellite, then shows HK and events until Ctrl-C."""
+"""Live housekeeping console: pings the satellite, then shows HK and events until Ctrl-C.
+
+A parameter the satellite flags invalid (not acquired yet, or its device stopped answering)
+shows as ``-- stale`` in place of a value (dimmed on a terminal), never as a number."""
 
 from __future__ import annotations
 
@@ -21,16 +24,24 @@ def _mission_utc(time_s: float) -> str:
 
 
 _CELL_WIDTH = 54  # "name value unit" of one parameter, padded
+STALE = "-- stale"  # in place of an invalid value
+_DIM, _UNDIM = "\x1b[2m", "\x1b[22m"
 
 
-def _cell(name: str, value: float | int, unit: str) -> str:
+def _cell(name: str, value: float | int | None, unit: str, dim: bool = False) -> str:
+    if value is None:
+        cell = f"{name[:32]:32s} {STALE:>12s} {'':6s}"
+        return f"{_DIM}{cell}{_UNDIM}" if dim else cell
     shown = f"{value:12.3f}" if isinstance(value, float) else f"{value:12d}"
     return f"{name[:32]:32s} {shown} {unit[:6]:6s}"
 
 
-def render(ground: Ground, events: deque[Telemetry], status: str, width: int = 110) -> str:
+def render(
+    ground: Ground, events: deque[Telemetry], status: str, width: int = 110, dim: bool = False
+) -> str:
     """The console screen as text (pure, so it is testable): header, recent events, then
-    every housekeeping structure laid out in as many columns as ``width`` allows."""
+    every housekeeping structure laid out in as many columns as ``width`` allows. Invalid
+    values show as ``STALE`` (dimmed with ANSI codes if ``dim``)."""
     lines = [f"computesat ground — {ground.target[0]}:{ground.target[1]} — {status}"]
     latest = max((tm.time_s for tm in ground.latest_hk.values()), default=None)
     if latest is not None:
@@ -43,8 +54,11 @@ def render(ground: Ground, events: deque[Telemetry], status: str, width: int = 1
     columns = max(1, width // (_CELL_WIDTH + 2))
     for sid, tm in sorted(ground.latest_hk.items()):
         structure = dic.HK_STRUCTURES[sid]
-        lines.append(f"\n[HK {sid} {structure.name}] at {_mission_utc(tm.time_s)}")
-        cells = [_cell(p.name, tm.parameters.get(p.name, 0), p.unit) for p in structure.parameters]
+        stale = f", {len(tm.invalid)} stale" if tm.invalid else ""
+        lines.append(f"\n[HK {sid} {structure.name}] at {_mission_utc(tm.time_s)}{stale}")
+        cells = [
+            _cell(p.name, tm.parameters.get(p.name), p.unit, dim) for p in structure.parameters
+        ]
         rows = -(-len(cells) // columns)
         for row in range(rows):
             lines.append("  " + "  ".join(cells[row::rows]).rstrip())
@@ -71,7 +85,8 @@ async def run_console(
         drawn = 0
         while count is None or drawn < count:
             await asyncio.sleep(refresh_s)  # a screen refresh is wall time by nature
-            screen = render(ground, events, status, shutil.get_terminal_size().columns)
+            columns = shutil.get_terminal_size().columns
+            screen = render(ground, events, status, columns, dim=interactive)
             out.write(("\x1b[2J\x1b[H" + screen + "\n") if interactive else screen + "\n\n")
             out.flush()
             drawn += 1

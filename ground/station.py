@@ -6,9 +6,21 @@
         hk = await g.wait_for(lambda tm: tm.sid == 1, timeout=10)
 
 Every TM received is decoded with the dictionary and kept in ``g.archive`` (and appended to
-an archive file when one is given). Timeouts are in mission seconds: the station keeps a clock
-anchored to the CUC time of the telemetry it receives, running at the satellite's clock speed
-(reported in platform housekeeping), so a test is the same at x1 and at x100.
+an archive file when one is given).
+
+Validity: a housekeeping parameter the satellite flags invalid (never acquired, or its device
+stopped answering) is ``None`` in ``tm.parameters`` and in ``hk()``, never 0; ``tm.invalid``
+names them and ``tm.value(name)`` raises :class:`InvalidParameter` for one. A ``wait_for``
+predicate that cannot judge a report because a value it reads is invalid (``None > 0``
+raises TypeError) does not match it, and the wait goes on: an invalid value satisfies no
+condition. If the wait then times out, its error names the invalid parameters it met. Any
+other exception from a predicate fails the wait with that exception. Beware ``!=``:
+``None != 0`` is true without raising, so write ``tm.value("x") != 0`` when an invalid value
+must not count as different.
+
+Timeouts are in mission seconds: the station keeps a clock anchored to the CUC time of the
+telemetry it receives, running at the satellite's clock speed (reported in platform
+housekeeping), so a test is the same at x1 and at x100.
 """
 
 from __future__ import annotations
@@ -31,9 +43,27 @@ from icd.errors import DecodeError, ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm
 from runtime.clock import WallClock
 
-__all__ = ["CommandFailed", "CommandResult", "Ground", "JobReport", "Telemetry"]
+__all__ = [
+    "CommandFailed",
+    "CommandResult",
+    "Ground",
+    "InvalidParameter",
+    "JobReport",
+    "Telemetry",
+]
 
 Predicate = Callable[["Telemetry"], bool]
+
+
+class InvalidParameter(ValueError):
+    """A housekeeping value that the satellite flagged invalid was asked for."""
+
+    def __init__(self, name: str, tm: Telemetry) -> None:
+        super().__init__(
+            f"{name} is invalid in HK {tm.sid} at t={tm.time_s:.3f} "
+            "(not acquired yet, or its device stopped answering)"
+        )
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -45,7 +75,8 @@ class Telemetry:
     request_id: bytes | None = None
     error_code: int | None = None
     sid: int | None = None
-    parameters: dict[str, float | int] = field(default_factory=dict)
+    # Housekeeping values by name; None = flagged invalid by the satellite.
+    parameters: dict[str, float | int | None] = field(default_factory=dict)
     event_id: int | None = None
     event_name: str | None = None
     message: str | None = None
@@ -74,13 +105,27 @@ class Telemetry:
         """Mission time of the packet (CUC), seconds since the mission epoch."""
         return self.packet.time.to_s()
 
+    @property
+    def invalid(self) -> tuple[str, ...]:
+        """Housekeeping parameters flagged invalid in this report (empty for other TM)."""
+        return tuple(name for name, value in self.parameters.items() if value is None)
+
+    def value(self, name: str) -> float | int:
+        """A housekeeping value; raises :class:`InvalidParameter` if it is flagged invalid
+        (and KeyError if this report has no such parameter)."""
+        value = self.parameters[name]
+        if value is None:
+            raise InvalidParameter(name, self)
+        return value
+
     def summary(self) -> str:
         head = f"TM({self.service},{self.subservice}) apid {self.apid} t={self.time_s:.3f}"
         if self.request_id is not None:
             code = "" if self.error_code is None else f" error {_error_name(self.error_code)}"
             return f"{head} request {self.request_id.hex()}{code}"
         if self.sid is not None:
-            return f"{head} HK sid {self.sid}: {len(self.parameters)} parameters"
+            invalid = f", {len(self.invalid)} invalid" if self.invalid else ""
+            return f"{head} HK sid {self.sid}: {len(self.parameters)} parameters{invalid}"
         if self.event_id is not None:
             return f"{head} event {self.event_name}: {self.message}"
         if self.job_report is not None:
@@ -208,6 +253,49 @@ class CommandResult:
         return f"request {self.request_id.hex()}: stages {self.stages}"
 
 
+@dataclass
+class _Waiter:
+    """A pending ``expect``: its predicate, its future, and the invalid values that kept the
+    predicate from judging a report (for the timeout message)."""
+
+    predicate: Predicate
+    future: asyncio.Future[Telemetry]
+    unjudged: int = 0
+    invalid_seen: dict[str, str] = field(default_factory=dict)  # name → last report summary
+
+    def offer(self, tm: Telemetry) -> bool:
+        """Whether this waiter is done with ``tm`` (matched or failed)."""
+        try:
+            matched = self.predicate(tm)
+        except (TypeError, InvalidParameter) as exc:
+            if not tm.invalid:
+                self.future.set_exception(exc)
+                return True
+            # The predicate read a value the satellite flagged invalid (None): no match.
+            self.unjudged += 1
+            names = [exc.name] if isinstance(exc, InvalidParameter) else list(tm.invalid)
+            for name in names:
+                self.invalid_seen[name] = tm.summary()
+            return False
+        except Exception as exc:
+            self.future.set_exception(exc)
+            return True
+        if matched:
+            self.future.set_result(tm)
+        return bool(matched)
+
+    def timeout_message(self, timeout: float) -> str:
+        message = f"no matching telemetry within {timeout} mission s"
+        if self.unjudged:
+            names = sorted(self.invalid_seen)
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            message += (
+                f"; {self.unjudged} report(s) could not match because values were invalid "
+                f"(None: not acquired or device silent): {shown}"
+            )
+        return message
+
+
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, station: Ground) -> None:
         self.station = station
@@ -246,7 +334,7 @@ class Ground:
         self._archive_path = archive_path
         self._archive_file: Any = None
         self._on_telemetry = on_telemetry
-        self._waiters: list[tuple[Predicate, asyncio.Future[Telemetry]]] = []
+        self._waiters: list[_Waiter] = []
         self._listeners: list[Callable[[Telemetry], None]] = []
         self._seq = itertools.count()
         # Job ids start at random so two stations (or two runs) rarely pick the same one.
@@ -269,8 +357,8 @@ class Ground:
             self._transport = None
         if self._archive_file is not None:
             self._archive_file.close()
-        for _, future in self._waiters:
-            future.cancel()
+        for waiter in self._waiters:
+            waiter.future.cancel()
         self._waiters.clear()
 
     @property
@@ -300,15 +388,9 @@ class Ground:
             self._on_telemetry(tm)
         for listener in list(self._listeners):
             listener(tm)
-        still_waiting = []
-        for predicate, future in self._waiters:
-            if future.done():
-                continue
-            if predicate(tm):
-                future.set_result(tm)
-            else:
-                still_waiting.append((predicate, future))
-        self._waiters = still_waiting
+        self._waiters = [
+            waiter for waiter in self._waiters if not waiter.future.done() and not waiter.offer(tm)
+        ]
 
     def _track_time(self, tm: Telemetry) -> None:
         speed = tm.parameters.get("time.clock_speed") if tm.sid == 1 else None
@@ -321,19 +403,28 @@ class Ground:
 
     # --- waiting ------------------------------------------------------------------------
 
-    def expect(self, predicate: Predicate) -> asyncio.Future[Telemetry]:
-        """A future for the next TM matching ``predicate`` (register before sending)."""
+    def _expect(self, predicate: Predicate) -> _Waiter:
         future: asyncio.Future[Telemetry] = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, future))
-        return future
+        waiter = _Waiter(predicate, future)
+        self._waiters.append(waiter)
+        return waiter
+
+    def expect(self, predicate: Predicate) -> asyncio.Future[Telemetry]:
+        """A future for the next TM matching ``predicate`` (register before sending).
+        A report whose invalid values the predicate trips over does not match."""
+        return self._expect(predicate).future
 
     async def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> Telemetry:
-        """The next TM matching ``predicate`` within ``timeout`` mission seconds."""
-        future = self.expect(predicate)
+        """The next TM matching ``predicate`` within ``timeout`` mission seconds.
+
+        A report whose invalid (``None``) values make the predicate raise TypeError or
+        :class:`InvalidParameter` does not match; on timeout the error names those values.
+        """
+        waiter = self._expect(predicate)
         try:
-            return await self.clock.wait_for(future, timeout)
+            return await self.clock.wait_for(waiter.future, timeout)
         except TimeoutError:
-            raise TimeoutError(f"no matching telemetry within {timeout} mission s") from None
+            raise TimeoutError(waiter.timeout_message(timeout)) from None
 
     async def expect_none(self, predicate: Predicate, within: float) -> None:
         """Assert that no TM matching ``predicate`` arrives within ``within`` mission seconds."""
@@ -343,8 +434,9 @@ class Ground:
             return
         raise AssertionError(f"unexpected telemetry: {tm.summary()}")
 
-    async def hk(self, sid: int = 1, timeout: float = 10.0) -> dict[str, float | int]:
-        """The parameters of the next housekeeping report of structure ``sid``."""
+    async def hk(self, sid: int = 1, timeout: float = 10.0) -> dict[str, float | int | None]:
+        """The parameters of the next housekeeping report of structure ``sid`` (``None`` for
+        a parameter the satellite flags invalid)."""
         return (await self.wait_for(lambda tm: tm.sid == sid, timeout)).parameters
 
     # --- sending ------------------------------------------------------------------------
@@ -469,8 +561,8 @@ class Ground:
     ) -> CommandResult:
         return await self.command(3, 31, dic.pack_intervals({sid: interval_s}), timeout=timeout)
 
-    async def request_hk(self, sid: int, timeout: float = 10.0) -> dict[str, float | int]:
-        """One-shot report (3,27) of ``sid``; returns its parameters."""
+    async def request_hk(self, sid: int, timeout: float = 10.0) -> dict[str, float | int | None]:
+        """One-shot report (3,27) of ``sid``; returns its parameters (``None`` = invalid)."""
         result = await self.command(
             3,
             27,

@@ -9,7 +9,11 @@ Application-data layouts (big-endian):
 - 1,1 / 1,3 / 1,7: request id (4 bytes). 1,2 / 1,4 / 1,8: request id + error code (u16).
 - 3,5 / 3,6 / 3,27 (enable / disable / one-shot): N (u8) then N SIDs (u16).
 - 3,31 (set interval): N (u8) then N × (SID u16, interval u32 in mission milliseconds).
-- 3,25 (report): SID (u16) then the structure's parameters in order, each in its format.
+- 3,25 (report): SID (u16), a validity bitmap of ceil(N/8) bytes for the structure's N
+  parameters (bit i set = parameter i valid; parameter 0 is the most significant bit of the
+  first byte; unused trailing bits 0), then the N parameters in order, each in its format. An
+  invalid parameter (never acquired, or its device stopped answering) is packed as 0 and must
+  not be used: ``unpack_hk_report`` gives ``None`` for it.
 - 5,1..5,4 (event by severity): event id (u16) then a UTF-8 message.
 - 5,5 / 5,6 (enable / disable events): N (u8) then N event ids (u16).
 - 8,1 (device function): device id length (u8), device id (ASCII), command length (u8),
@@ -36,14 +40,14 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
 from typing import Any
 
 from computesat_sdk import kernels
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
@@ -89,7 +93,9 @@ __all__ = [
     "unpack_job_list",
 ]
 
-DICTIONARY_VERSION = "2.0.0"  # 2.0: SID 2 extended (loop 2, loops), SID 4 power
+# 3.0: HK 3,25 carries a validity bitmap after the SID (a layout change: major).
+# 2.0: SID 2 extended (loop 2, loops), SID 4 power.
+DICTIONARY_VERSION = "3.0.0"
 
 
 class Apid(IntEnum):
@@ -253,6 +259,7 @@ class EventId(IntEnum):
     BOARD_LATCHUP = 17
     THROTTLE_CHANGED = 18
     BOARD_FAULT = 19
+    DEVICES_RECOVERED = 23
 
 
 class EventDef(_Frozen):
@@ -379,6 +386,15 @@ EVENTS: dict[int, EventDef] = {
             severity=Severity.MEDIUM,
             description="A board reported a fault other than latch-up, or failed its self-test.",
         ),
+        EventDef(
+            id=EventId.DEVICES_RECOVERED,
+            name="DEVICES_RECOVERED",
+            severity=Severity.INFO,
+            description=(
+                "The device port answered again after being silent; the message says for how "
+                "long and how many devices are valid again."
+            ),
+        ),
     )
 }
 
@@ -412,9 +428,27 @@ class HkStructure(_Frozen):
     enabled_at_boot: bool = True
     parameters: tuple[HkParameter, ...]
 
+    @computed_field(
+        description="Bytes of the validity bitmap that follows the SID: ceil(parameters / 8)."
+    )
+    @property
+    def validity_bytes(self) -> int:
+        return -(-len(self.parameters) // 8)
+
+    @computed_field(description="The 3,25 application data of this structure, field by field.")
+    @property
+    def layout(self) -> str:
+        return (
+            f"SID u16; validity bitmap {self.validity_bytes} bytes (bit i = parameter i valid, "
+            "parameter 0 = most significant bit of the first byte, unused bits 0; an invalid "
+            f"parameter is packed as 0); then the {len(self.parameters)} parameters in order, "
+            "each in its format, big-endian"
+        )
+
     @property
     def struct_format(self) -> str:
-        return ">H" + "".join(_FORMATS[p.fmt] for p in self.parameters)
+        """The whole report for ``struct``: SID, validity bitmap, parameters."""
+        return f">H{self.validity_bytes}s" + "".join(_FORMATS[p.fmt] for p in self.parameters)
 
 
 def _p(name: str, fmt: str, unit: str, description: str) -> HkParameter:
@@ -546,16 +580,24 @@ def hk_structure(sid: int) -> HkStructure | None:
     return HK_STRUCTURES.get(sid)
 
 
-def pack_hk_report(structure: HkStructure, pool: dict[str, float]) -> bytes:
-    """Pack a 3,25 report; parameters absent from the pool go down as 0 (never seen yet)."""
+def pack_hk_report(structure: HkStructure, pool: Mapping[str, float | None]) -> bytes:
+    """Pack a 3,25 report. A parameter absent from ``pool`` (never acquired) or ``None`` in it
+    (its source stopped answering) is invalid: its bit in the validity bitmap is clear and it
+    is packed as 0."""
     values: list[Any] = []
-    for parameter in structure.parameters:
-        value = pool.get(parameter.name, 0)
+    bitmap = bytearray(structure.validity_bytes)
+    for index, parameter in enumerate(structure.parameters):
+        value = pool.get(parameter.name)
+        if value is None:
+            value = 0
+        else:
+            bitmap[index // 8] |= 0x80 >> (index % 8)
         values.append(float(value) if parameter.fmt.startswith("f") else int(value))
-    return struct.pack(structure.struct_format, structure.sid, *values)
+    return struct.pack(structure.struct_format, structure.sid, bytes(bitmap), *values)
 
 
-def unpack_hk_report(data: bytes) -> tuple[int, dict[str, float | int]]:
+def unpack_hk_report(data: bytes) -> tuple[int, dict[str, float | int | None]]:
+    """Decode a 3,25 report: SID and every parameter of its structure, ``None`` if invalid."""
     if len(data) < 2:
         raise DecodeError("hk_report", expected=">= 2 bytes", got=f"{len(data)} bytes")
     sid = struct.unpack_from(">H", data)[0]
@@ -565,8 +607,11 @@ def unpack_hk_report(data: bytes) -> tuple[int, dict[str, float | int]]:
     expected_len = struct.calcsize(structure.struct_format)
     if len(data) != expected_len:
         raise DecodeError("hk_report_length", expected=expected_len, got=len(data))
-    _, *values = struct.unpack(structure.struct_format, data)
-    return sid, {p.name: v for p, v in zip(structure.parameters, values, strict=True)}
+    _, bitmap, *values = struct.unpack(structure.struct_format, data)
+    return sid, {
+        p.name: value if bitmap[i // 8] & (0x80 >> (i % 8)) else None
+        for i, (p, value) in enumerate(zip(structure.parameters, values, strict=True))
+    }
 
 
 def pack_device_function(device: str, command: str, args: dict[str, Any] | None = None) -> bytes:

@@ -2,14 +2,24 @@
 
 Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds);
 bus ``TcDispatch`` for service 8 subservice 1 (perform a device function).
-Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1),
-``devices.timeouts`` / ``devices.errors`` counters, ``DEVICE_TIMEOUT`` / ``DEVICE_ERROR``
-events when a device changes from answering to not, ``TcProgress``.
+Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1), one
+per device right after its read; ``devices.timeouts`` / ``devices.errors`` counters (always
+valid); ``DEVICE_TIMEOUT`` / ``DEVICE_ERROR`` events when a device changes from answering to
+not, ``DEVICES_RECOVERED`` when a silent device port answers again; ``TcProgress``.
+
+Validity: a device whose read fails has its parameters declared invalid at once. A timeout
+means the endpoint itself is silent (one port serves every device), so every polled device is
+declared invalid together and the port is probed (one cheap ``list`` per period) instead of
+spending a timeout per device per pass; when it answers, polling resumes and the pass that
+follows raises ``DEVICES_RECOVERED``. A stale source is thus flagged within one period plus
+one device timeout (mission seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +31,8 @@ from icd.errors import ErrorCode
 from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "registers_to_parameters", "run"]
+
+T = TypeVar("T")
 
 
 class Config(BaseModel):
@@ -54,28 +66,110 @@ def registers_to_parameters(device: str, registers: dict[str, object]) -> dict[s
     return values
 
 
+def _hk_names(device: str) -> set[str]:
+    """Housekeeping parameters fed by ``device`` (so a service restarted before its first read
+    can still invalidate what its predecessor published)."""
+    prefix = f"{device}."
+    return {
+        p.name
+        for structure in dic.HK_STRUCTURES.values()
+        for p in structure.parameters
+        if p.name.startswith(prefix)
+    }
+
+
 async def run(ctx: ServiceContext, config: Config) -> None:
     counters = {"devices.timeouts": 0.0, "devices.errors": 0.0}
     failing: set[str] = set()
+    # Every parameter name each device has fed (what to invalidate when it goes quiet).
+    fed: dict[str, set[str]] = {device: _hk_names(device) for device in config.polled}
 
-    def report_failure(device: str, exc: Exception) -> None:
+    def report_failure(device: str, exc: Exception, detail: str = "") -> None:
         timed_out = isinstance(exc, DeviceTimeout)
         counters["devices.timeouts" if timed_out else "devices.errors"] += 1
         if device not in failing:
             failing.add(device)
-            ctx.event(EventId.DEVICE_TIMEOUT if timed_out else EventId.DEVICE_ERROR, str(exc))
+            event = EventId.DEVICE_TIMEOUT if timed_out else EventId.DEVICE_ERROR
+            ctx.event(event, f"{exc}{detail}")
+
+    def invalidate(devices: list[str]) -> None:
+        names = sorted(set().union(*(fed[device] for device in devices)))
+        ctx.parameter_map(dict(counters), invalid=tuple(names))
+
+    async def answered(request: Awaitable[T], device: str | None) -> T:
+        # The port is shared (one request in flight): waiting behind another service's request
+        # to a silent port counts against the same timeout, so staleness is flagged within one
+        # period plus one timeout, whoever else is asking.
+        timeout_s = ctx.devices.timeout_s
+        try:
+            return await ctx.clock.wait_for(request, timeout_s)
+        except DeviceTimeout:
+            raise
+        except TimeoutError:
+            raise DeviceTimeout(ctx.devices.endpoint, device, timeout_s) from None
+
+    async def read(device: str) -> bool:
+        """Read one device and publish its values; False if the port is silent."""
+        try:
+            registers = await answered(ctx.devices.read(device), device)
+        except DeviceTimeout as exc:
+            # One endpoint serves every device: it is the port that went quiet, not this one.
+            n = len(config.polled)
+            report_failure(device, exc, f"; device port silent, all {n} polled devices invalid")
+            failing.update(config.polled)
+            invalidate(list(config.polled))
+            return False
+        except DevicePortError as exc:
+            report_failure(device, exc)
+            invalidate([device])
+            return True
+        values = registers_to_parameters(device, registers)
+        fed[device].update(values)
+        failing.discard(device)
+        ctx.parameter_map(values)
+        return True
+
+    async def probe() -> bool:
+        """One cheap request to a silent port: True once it answers (even with an error)."""
+        try:
+            await answered(ctx.devices.list(), None)
+        except DeviceTimeout:
+            counters["devices.timeouts"] += 1
+            ctx.parameter_map(dict(counters))
+            return False
+        except DevicePortError:
+            pass  # an answer, even an error, means the port is back
+        return True
 
     async def acquire() -> None:
+        silent_since_ns: int | None = None
+        recovered = False
+        ctx.parameter_map(dict(counters))  # valid zeros from the start
         while True:
-            values: dict[str, float] = {}
+            if silent_since_ns is not None:
+                if not await probe():
+                    await ctx.clock.sleep(config.period_s)
+                    continue
+                recovered = True
             for device in config.polled:
-                try:
-                    values.update(registers_to_parameters(device, await ctx.devices.read(device)))
-                    failing.discard(device)
-                except (DeviceTimeout, DevicePortError) as exc:
-                    report_failure(device, exc)
-            values.update(counters)
-            ctx.parameter_map(values)
+                asked_ns = ctx.clock.now_ns()
+                if not await read(device):
+                    if silent_since_ns is None:
+                        silent_since_ns = asked_ns  # silent since the request that timed out
+                    recovered = False
+                    break
+            else:
+                if recovered and silent_since_ns is not None:
+                    silent_s = (ctx.clock.now_ns() - silent_since_ns) / 1e9
+                    valid = sum(1 for d in config.polled if d not in failing)
+                    ctx.event(
+                        EventId.DEVICES_RECOVERED,
+                        f"device port answered again after {silent_s:.1f} s silent; "
+                        f"{valid} of {len(config.polled)} devices valid",
+                    )
+                silent_since_ns = None
+                recovered = False
+                ctx.parameter_map(dict(counters))
             await ctx.clock.sleep(config.period_s)
 
     async def perform(tc: TcDispatch) -> None:

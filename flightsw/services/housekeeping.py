@@ -1,9 +1,14 @@
 """Housekeeping (PUS 3): a parameter pool and periodic reports of its structures.
 
-Reads: bus ``ParameterUpdate`` (any service's parameters, 'device.register' names) and
-``TcDispatch`` for service 3 (5 enable, 6 disable, 27 one-shot, 31 set interval).
+Reads: bus ``ParameterUpdate`` (any service's parameters, 'device.register' names, and the
+names it declares invalid) and ``TcDispatch`` for service 3 (5 enable, 6 disable, 27 one-shot,
+31 set interval).
 Publishes: ``TmRequest`` (3,25) per enabled structure at its interval (mission seconds),
 ``TcProgress``, and an ``HK_CHANGED`` event when generation changes.
+
+Validity: a parameter never published, or declared invalid since its last value, is flagged
+invalid in the report's validity bitmap (and packed as 0), so the ground never takes a
+placeholder for a measurement.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ class Config(BaseModel):
 
 
 async def run(ctx: ServiceContext, config: Config) -> None:
-    pool: dict[str, float] = {}
+    # Absent = never acquired, None = its source stopped answering: both go down invalid.
+    pool: dict[str, float | None] = {}
     structures = dic.HK_STRUCTURES
     enabled = set(
         config.enabled
@@ -86,6 +92,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             async for message in messages:
                 if isinstance(message, ParameterUpdate):
                     pool.update(message.values)
+                    pool.update(dict.fromkeys(message.invalid))
                 elif isinstance(message, TcDispatch) and message.service == 3:
                     handle(message)
 

@@ -59,6 +59,14 @@ class Config(BaseModel):
     )
 
 
+# The platform HK counters this service owns (published from boot, as valid zeros).
+_OWN_COUNTERS = tuple(
+    p.name
+    for structure in dic.HK_STRUCTURES.values()
+    for p in structure.parameters
+    if p.name.startswith(("link.", "tc."))
+)
+
 # Counters named as in the platform HK structure.
 _REASON_COUNTER = {
     "truncated_header": "link.bad_truncated",
@@ -180,7 +188,9 @@ class _UplinkProtocol(asyncio.DatagramProtocol):
 
 async def run(ctx: ServiceContext, config: Config) -> None:
     loop = asyncio.get_running_loop()
-    counters: dict[str, float] = defaultdict(float)
+    # Every counter this service owns starts at a valid 0: housekeeping flags a parameter
+    # never published as invalid, and "nothing counted yet" is a measurement.
+    counters: dict[str, float] = defaultdict(float, dict.fromkeys(_OWN_COUNTERS, 0.0))
 
     push: Address | None = None
     if config.push:

@@ -11,7 +11,8 @@ Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``s
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
-           ``payload.*`` parameters (HK SID 3: counts, W, K, level), events JOB_COMPLETED,
+           ``payload.*`` parameters (HK SID 3: counts, W, K, level; the board-derived ones
+           declared invalid while the backplane cannot be read), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
            BOARD_FAULT, THROTTLE_CHANGED, DEVICE_ERROR / DEVICE_TIMEOUT.
 
@@ -244,6 +245,7 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.failing: set[str] = set()
+        self.timed_out = False  # a device request timed out during this cycle
         self.counters: dict[str, float] = dict.fromkeys(
             (
                 "payload.jobs_completed",
@@ -270,6 +272,11 @@ class PayloadManager:
                 result = await self.ctx.devices.command(device, command, args or {})
         except DeviceTimeout as exc:
             self.counters["payload.device_timeouts"] += 1
+            if not self.timed_out:
+                # The port is silent: flag what came from it now, not at the end of a cycle
+                # that may spend a timeout on every call still to make.
+                self.timed_out = True
+                self.ctx.parameter_map({}, invalid=tuple(sorted(_FROM_HARDWARE)))
             if key not in self.failing:
                 self.failing.add(key)
                 self.ctx.event(EventId.DEVICE_TIMEOUT, f"payload: {exc}")
@@ -292,6 +299,7 @@ class PayloadManager:
             await self._cycle()
 
     async def _cycle(self) -> None:
+        self.timed_out = False
         registers = await self._call(self.config.backplane, None)
         if registers is not None:
             await self._update_boards(registers)
@@ -302,7 +310,9 @@ class PayloadManager:
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
-        self._publish_parameters()
+        # A timeout later in the cycle means the port went silent after the backplane read:
+        # what that read said is no longer current.
+        self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
 
     async def _update_boards(self, registers: dict[str, Any]) -> None:
         per_slot: dict[str, dict[str, Any]] = {}
@@ -819,7 +829,10 @@ class PayloadManager:
 
     # --- housekeeping ---------------------------------------------------------------------
 
-    def _publish_parameters(self) -> None:
+    def _publish_parameters(self, hardware_read: bool = True) -> None:
+        """Publish ``payload.*``; what comes from the backplane (boards by state, power, die
+        temperature, budget) is declared invalid when this cycle could not read it, rather
+        than repeated from an old reading. Job counts and the commanded level are our own."""
         boards = list(self.boards.values())
         states = [b.state for b in boards]
         values = dict(self.counters)
@@ -848,7 +861,27 @@ class PayloadManager:
                 "payload.throttle_level": self.level,
             }
         )
-        self.ctx.parameter_map(values)
+        if hardware_read:
+            self.ctx.parameter_map(values)
+            return
+        stale = tuple(name for name in values if name in _FROM_HARDWARE)
+        self.ctx.parameter_map(
+            {k: v for k, v in values.items() if k not in _FROM_HARDWARE}, invalid=stale
+        )
+
+
+# payload.* parameters that are only as fresh as the last backplane read.
+_FROM_HARDWARE = frozenset(
+    {
+        "payload.boards_powered",
+        "payload.boards_idle",
+        "payload.boards_throttled",
+        "payload.boards_fault",
+        "payload.power_w",
+        "payload.power_budget_w",
+        "payload.max_die_temp_k",
+    }
+)
 
 
 async def run(ctx: ServiceContext, config: Config) -> None:

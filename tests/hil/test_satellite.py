@@ -16,6 +16,7 @@ from spacepackets.ecss import PusTm as SpTm
 from computesat.launcher import Satellite, launch_satellite
 from ground.simctl import SimControl
 from ground.station import Ground
+from icd import dictionary as dic
 from runtime.ports import DevicePortError
 
 SPEED = 20.0
@@ -78,10 +79,24 @@ def test_every_kind_of_tm_the_satellite_sends_decodes_with_spacepackets(satellit
             seen.add((tm.service, tm.message_subtype))
             if (tm.service, tm.message_subtype) == (3, 25):
                 sids.add(int.from_bytes(tm.source_data[:2], "big"))
+                _check_validity_bitmap(tm.source_data)
             if wanted <= seen and sids >= {1, 2, 3, 4}:
                 break
     assert wanted <= seen, f"missing {wanted - seen}"
     assert sids >= {1, 2, 3, 4}
+
+
+def _check_validity_bitmap(data: bytes) -> None:
+    """Read a 3,25 bitmap by the documented layout alone and compare with the decoder."""
+    structure = dic.HK_STRUCTURES[int.from_bytes(data[:2], "big")]
+    n = len(structure.parameters)
+    bitmap = int.from_bytes(data[2 : 2 + -(-n // 8)], "big")
+    width = 8 * -(-n // 8)
+    valid_bits = [bool(bitmap >> (width - 1 - i) & 1) for i in range(width)]
+    assert not any(valid_bits[n:]), f"SID {structure.sid}: unused bitmap bits set: {bitmap:b}"
+    _, values = dic.unpack_hk_report(data)
+    decoded = [values[p.name] is not None for p in structure.parameters]
+    assert decoded == valid_bits[:n], f"SID {structure.sid}: bitmap {bitmap:b}, decoded {values}"
 
 
 async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):

@@ -133,14 +133,15 @@ class Recorder:
         self.devices = devices
         self.events: list[tuple[int, str]] = []
         self.tms: list[tuple[int, int, bytes, bytes | None]] = []
-        self.params: dict[str, float] = {}
+        self.params: dict[str, float | None] = {}  # None = declared invalid
         self.progress_reports: list[tuple[bytes, str, int]] = []
 
     def event(self, event_id: int, message: str) -> None:
         self.events.append((int(event_id), message))
 
-    def parameter_map(self, values: dict[str, float]) -> None:
+    def parameter_map(self, values: dict[str, float], invalid: tuple[str, ...] = ()) -> None:
         self.params.update(values)
+        self.params.update(dict.fromkeys(invalid))
 
     def tm(self, apid, service, subservice, data=b"", reply_to=None) -> None:
         assert apid == dic.Apid.PAYLOAD and service == 140
@@ -436,7 +437,21 @@ async def test_device_errors_are_counted_and_evented_once_and_never_stop_the_cyc
     await rig.run(3)
     assert rig.out.params["payload.device_errors"] == 3
     assert rig.out.event_ids().count(EventId.DEVICE_ERROR) == 1
+    # What only the backplane can tell is invalid, not repeated; our own counts stay valid.
+    stale = {k for k, v in rig.out.params.items() if v is None}
+    assert stale == {
+        "payload.boards_powered",
+        "payload.boards_idle",
+        "payload.boards_throttled",
+        "payload.boards_fault",
+        "payload.power_w",
+        "payload.power_budget_w",
+        "payload.max_die_temp_k",
+    }, stale
+    assert rig.out.params["payload.jobs_queued"] == 0
     rig.hw.broken.clear()
+    await rig.run(1)
+    assert rig.out.params["payload.power_w"] is not None and rig.out.params["payload.power_w"] > 0
     assert rig.submit(SubmitJob(81, "matmul", 16, 1)) is None
     await rig.until(lambda: rig.report(81) is not None)
 

@@ -20,6 +20,30 @@ def test_hk_report_round_trip_in_declared_units():
     assert values == pytest.approx(pool)
 
 
+def test_hk_report_flags_absent_and_stale_parameters_invalid_in_its_bitmap():
+    structure = dic.HK_STRUCTURES[1]  # 20 parameters: a 3-byte bitmap, 4 bits unused
+    names = [p.name for p in structure.parameters]
+    pool: dict[str, float | None] = {names[0]: 20.0, names[1]: 1, names[9]: None, names[19]: 5}
+    report = dic.pack_hk_report(structure, pool)
+    assert structure.validity_bytes == 3
+    assert report[2:5] == bytes([0b1100_0000, 0b0000_0000, 0b0001_0000]), report[2:5].hex()
+    sid, values = dic.unpack_hk_report(report)
+    assert sid == 1
+    assert values[names[0]] == 20.0 and values[names[1]] == 1 and values[names[19]] == 5
+    invalid = [name for name, value in values.items() if value is None]
+    assert invalid == [n for i, n in enumerate(names) if i not in (0, 1, 19)], invalid
+    # An invalid parameter goes down as 0, never as a stale value.
+    assert report[5 + 4 + 1 + 4 * 7 : 5 + 4 + 1 + 4 * 8] == bytes(4)
+
+
+def test_export_documents_each_structures_validity_layout():
+    exported = {h["sid"]: h for h in json.loads(dic.export_json())["housekeeping"]}
+    for sid, structure in dic.HK_STRUCTURES.items():
+        assert exported[sid]["validity_bytes"] == -(-len(structure.parameters) // 8)
+        assert "validity bitmap" in exported[sid]["layout"], exported[sid]["layout"]
+    assert dic.DICTIONARY_VERSION.split(".")[0] == "3", "the HK layout change is a major bump"
+
+
 def test_hk_report_errors():
     with pytest.raises(DecodeError, match="hk_sid"):
         dic.unpack_hk_report(b"\x03\xe7")
