@@ -26,6 +26,8 @@ from icd.device import (
     DeviceRequest,
     SimOp,
 )
+from icd.devices import TimeRefRegisters
+from icd.devices.timeref import TIMEREF
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
@@ -112,17 +114,9 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
             raise RequestFailed(DeviceErrorCode.MALFORMED, f"op {op!r} needs a device id")
         if request.device == TIMEREF_DEVICE:
             if op == DeviceOp.READ:
-                return _clock_reading(clock)
+                return TimeRefRegisters(**_clock_reading(clock)).wire()
             if op == DeviceOp.DESCRIBE:
-                return {
-                    "kind": "timeref",
-                    "registers": {
-                        "mission_time_ns": {"unit": "ns", "description": "Mission time."},
-                        "clock_speed": {"unit": "x", "description": "Mission s per wall s."},
-                        "clock_mode": {"unit": "", "description": "realtime/accelerated/stepped"},
-                    },
-                    "commands": {},
-                }
+                return TIMEREF.describe(TIMEREF_DEVICE).model_dump(mode="json")
             raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
         if op == DeviceOp.READ:
             return model.read(request.device)
