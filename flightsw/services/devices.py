@@ -1,6 +1,8 @@
 """Device drivers: acquisition of device telemetry and execution of device commands.
 
-Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds);
+Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds,
+validated into its ICD register model: a reply with a missing or ill-typed register is a
+device error naming the register, and none of that device's values is published);
 bus ``TcDispatch`` for service 8 subservice 1 (perform a device function).
 Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1),
 ``devices.timeouts`` / ``devices.errors`` counters, ``DEVICE_TIMEOUT`` / ``DEVICE_ERROR``
@@ -10,12 +12,14 @@ events when a device changes from answering to not, ``TcProgress``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
+from icd.devices import DeviceRegisters
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from runtime.ports import DevicePortError, DeviceTimeout
@@ -46,9 +50,14 @@ class Config(BaseModel):
     period_s: float = Field(1.0, gt=0, description="Acquisition period, mission seconds.")
 
 
-def registers_to_parameters(device: str, registers: dict[str, object]) -> dict[str, float]:
+def registers_to_parameters(
+    device: str, registers: DeviceRegisters | Mapping[str, object]
+) -> dict[str, float]:
+    """'device.register' -> value of every numeric or flag register (text and enums are not
+    parameters); a model goes by its wire register names."""
+    flat = registers.wire() if isinstance(registers, DeviceRegisters) else registers
     values: dict[str, float] = {}
-    for name, value in registers.items():
+    for name, value in flat.items():
         if isinstance(value, bool | int | float):
             values[f"{device}.{name}"] = float(value)
     return values
@@ -70,7 +79,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             values: dict[str, float] = {}
             for device in config.polled:
                 try:
-                    values.update(registers_to_parameters(device, await ctx.devices.read(device)))
+                    values.update(
+                        registers_to_parameters(device, await ctx.devices.read_model(device))
+                    )
                     failing.discard(device)
                 except (DeviceTimeout, DevicePortError) as exc:
                     report_failure(device, exc)

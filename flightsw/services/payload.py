@@ -27,7 +27,7 @@ import asyncio
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +35,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
+from icd.devices import (
+    BackplaneRegisters,
+    BackplaneSlot,
+    BatteryRegisters,
+    BoardFault,
+    DeviceRegisters,
+    LoopRegisters,
+    PowerState,
+)
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
 from runtime.clock import Clock
@@ -43,7 +52,7 @@ from runtime.ports import DevicePortError, DeviceTimeout
 __all__ = ["Config", "PayloadManager", "run"]
 
 _NS = 1_000_000_000
-_UP = frozenset({"idle", "busy", "throttled"})
+_UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
 _EXECUTIONS_PER_JOB = 1000
 
 
@@ -149,7 +158,7 @@ class _Board:
     slot: int
     device: str
     name: str
-    registers: dict[str, Any] = field(default_factory=dict)
+    registers: BackplaneSlot  # the latest backplane entry, validated (icd.devices)
     vendor: str = ""
     thermal: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
@@ -165,8 +174,8 @@ class _Board:
     unsupported: set[str] = field(default_factory=set)
 
     @property
-    def state(self) -> str:
-        return str(self.registers.get("power_state", "unknown"))
+    def state(self) -> PowerState:
+        return self.registers.power_state
 
     def flops(self, kernel: str) -> float:
         return float(self.capabilities.get("kernel_flops_per_s", {}).get(kernel, 0.0))
@@ -189,7 +198,7 @@ class _Board:
 
 
 class _Devices(Protocol):
-    async def read(self, device: str) -> dict[str, Any]: ...
+    async def read_model(self, device: str, expected: type[R]) -> R: ...
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None
@@ -218,6 +227,9 @@ class _Outputs(Protocol):
     def progress(
         self, request_id: bytes, apid: int, stage: Any, error_code: ErrorCode | int = 0
     ) -> None: ...
+
+
+R = TypeVar("R", bound=DeviceRegisters)
 
 
 def _level_from_steps(value: float, steps: tuple[float, ...], rising: bool) -> int:
@@ -261,11 +273,22 @@ class PayloadManager:
 
     # --- device access: every error is counted and evented once per streak ---------------
 
-    async def _call(self, device: str, command: str | None, args: dict[str, Any] | None = None):
+    async def _read(self, device: str, expected: type[R]) -> R | None:
+        """The device's registers validated into ``expected``; None (counted, evented) if it
+        did not answer or answered what the ICD does not describe."""
+        return await self._call(device, None, expected=expected)
+
+    async def _call(
+        self,
+        device: str,
+        command: str | None,
+        args: dict[str, Any] | None = None,
+        expected: type[DeviceRegisters] = DeviceRegisters,
+    ):
         key = f"{device}:{command or 'read'}"
         try:
             if command is None:
-                result: Any = await self.ctx.devices.read(device)
+                result: Any = await self.ctx.devices.read_model(device, expected)
             else:
                 result = await self.ctx.devices.command(device, command, args or {})
         except DeviceTimeout as exc:
@@ -292,7 +315,7 @@ class PayloadManager:
             await self._cycle()
 
     async def _cycle(self) -> None:
-        registers = await self._call(self.config.backplane, None)
+        registers = await self._read(self.config.backplane, BackplaneRegisters)
         if registers is not None:
             await self._update_boards(registers)
             await self._update_budgets()
@@ -304,27 +327,22 @@ class PayloadManager:
             await self._schedule()
         self._publish_parameters()
 
-    async def _update_boards(self, registers: dict[str, Any]) -> None:
-        per_slot: dict[str, dict[str, Any]] = {}
-        for name, value in registers.items():
-            parts = name.split(".", 2)
-            if len(parts) == 3 and parts[0] == "slot":
-                per_slot.setdefault(f"slot.{parts[1]}", {})[parts[2]] = value
+    async def _update_boards(self, registers: BackplaneRegisters) -> None:
         now_ns = self.ctx.clock.now_ns()
         identify_budget = self.config.setup_per_cycle
-        for device, values in sorted(per_slot.items()):
-            if not values.get("board"):
+        for slot_id, values in sorted(registers.slots.items()):
+            if not values.board:
                 continue
             try:
-                slot = int(device.split(".")[1])
+                slot = int(slot_id)
             except ValueError:
                 continue
             board = self.boards.get(slot)
             if board is None:
-                board = _Board(slot, device, str(values["board"]), heartbeat_ns=now_ns)
+                board = _Board(slot, f"slot.{slot_id}", values.board, values, heartbeat_ns=now_ns)
                 self.boards[slot] = board
             board.registers = values
-            heartbeat = int(values.get("heartbeat", 0))
+            heartbeat = values.heartbeat
             if heartbeat != board.heartbeat:
                 board.heartbeat, board.heartbeat_ns = heartbeat, now_ns
             if not board.identified and identify_budget > 0:
@@ -344,21 +362,21 @@ class PayloadManager:
 
     async def _update_budgets(self) -> None:
         config = self.config
-        battery = await self._call(config.battery, None)
+        battery = await self._read(config.battery, BatteryRegisters)
         soc_level, supply_level = 0, 0
         relaxed_soc, relaxed_supply = 0, 0
         flow_lost = False
-        if battery is not None and isinstance(battery.get("soc"), int | float):
-            self.soc = float(battery["soc"])
+        if battery is not None:
+            self.soc = battery.soc
             soc_level = _level_from_steps(self.soc, config.soc_throttle_steps, rising=False)
             relaxed_soc = _level_from_steps(
                 self.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
             )
         for loop in config.loops:
-            values = await self._call(loop, None)
+            values = await self._read(loop, LoopRegisters)
             if values is None:
                 continue
-            supply_k = float(values.get("supply_temp_k", 0.0))
+            supply_k = values.supply_temp_k
             supply_level = max(
                 supply_level,
                 _level_from_steps(supply_k, config.supply_throttle_steps_k, rising=True),
@@ -371,7 +389,7 @@ class PayloadManager:
                     rising=True,
                 ),
             )
-            if float(values.get("flow_kg_s", 0.0)) < config.min_flow_kg_s:
+            if values.flow_kg_s < config.min_flow_kg_s:
                 flow_lost = True
         target = max(soc_level, supply_level)
         relaxed = max(relaxed_soc, relaxed_supply)
@@ -417,7 +435,11 @@ class PayloadManager:
         if now_ns < self.next_power_on_ns:
             return
         for board in self.boards.values():
-            if board.state == "off" and not board.failed and now_ns >= board.holdoff_until_ns:
+            if (
+                board.state is PowerState.OFF
+                and not board.failed
+                and now_ns >= board.holdoff_until_ns
+            ):
                 if await self._call(board.device, "power_on") is not None:
                     board.commanded_level = None
                     board.holdoff_until_ns = now_ns + int(self.config.recovery_holdoff_s * _NS)
@@ -429,29 +451,30 @@ class PayloadManager:
     async def _supervise(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
         state = board.state
-        reason = str(board.registers.get("fault_reason") or "")
-        power_w = float(board.registers.get("power_w", 0.0))
+        reason = board.registers.fault_reason
+        power_w = board.registers.power_w
         peak_w = board.thermal.get("peak_w")
-        if state in ("off", "booting"):
+        down = state in (PowerState.OFF, PowerState.BOOTING)
+        if down:
             board.commanded_level = None  # re-command after every reboot
         if now_ns < board.holdoff_until_ns:
             return
         over_envelope = (
             peak_w is not None
-            and state not in ("off", "booting")
+            and not down
             and power_w > float(peak_w) * self.config.latch_up_factor
         )
-        if (state == "fault" and "latch" in reason) or over_envelope:
+        if (state is PowerState.FAULT and reason is BoardFault.LATCH_UP) or over_envelope:
             self.counters["payload.latchup_recoveries"] += 1
             self.ctx.event(
                 EventId.BOARD_LATCHUP,
-                f"{board.device} {board.name}: {reason or 'over current'} at {power_w:.0f} W",
+                f"{board.device} {board.name}: {reason.value or 'over current'} at {power_w:.0f} W",
             )
             await self._power_cycle(board, "latch-up")
             return
-        if state == "fault":
-            die_k = float(board.registers.get("die_temp_k", 0.0))
-            if "temperature" in reason:
+        if state is PowerState.FAULT:
+            die_k = board.registers.die_temp_k
+            if reason is BoardFault.OVER_TEMPERATURE:
                 cool_k = float(board.thermal.get("throttle_temp_k", 0.0))
                 if die_k < cool_k:
                     self._lose_run(board, "over-temperature")
@@ -462,8 +485,10 @@ class PayloadManager:
                         )
                         self._hold(board)
                 return
-            self.ctx.event(EventId.BOARD_FAULT, f"{board.device} {board.name}: fault {reason}")
-            await self._power_cycle(board, f"fault {reason or '?'}")
+            self.ctx.event(
+                EventId.BOARD_FAULT, f"{board.device} {board.name}: fault {reason.value}"
+            )
+            await self._power_cycle(board, f"fault {reason.value or '?'}")
             return
         if (
             board.run is not None
@@ -481,9 +506,7 @@ class PayloadManager:
         if state in _UP and self.config.self_test:
             await self._self_test(board)
         if board.run is not None and state in _UP:
-            running = int(board.registers.get("jobs_running", 0))
-            queued = int(board.registers.get("jobs_queued", 0))
-            if running == 0 and queued == 0:
+            if board.registers.jobs_running == 0 and board.registers.jobs_queued == 0:
                 await self._collect(board)
 
     def _hold(self, board: _Board) -> None:
@@ -499,7 +522,7 @@ class PayloadManager:
         self._hold(board)
 
     async def _self_test(self, board: _Board) -> None:
-        boot = int(board.registers.get("boot_count", 0))
+        boot = board.registers.boot_count
         if board.tested_boot == boot or board.run is not None or self.tests_left <= 0:
             return
         self.tests_left -= 1
@@ -646,7 +669,7 @@ class PayloadManager:
         )
         if not waiting:
             return
-        power_w = sum(float(b.registers.get("power_w", 0.0)) for b in self.boards.values())
+        power_w = sum(b.registers.power_w for b in self.boards.values())
         for job in waiting:
             while job.needed > 0 and job.final is None:
                 board = self._pick(job, power_w)
@@ -657,12 +680,12 @@ class PayloadManager:
 
     def _free(self, board: _Board) -> bool:
         return (
-            board.state in ("idle", "throttled")
+            board.state in (PowerState.IDLE, PowerState.THROTTLED)
             and board.run is None
             and not board.failed
             and board.identified
-            and int(board.registers.get("jobs_running", 0)) == 0
-            and int(board.registers.get("jobs_queued", 0)) == 0
+            and board.registers.jobs_running == 0
+            and board.registers.jobs_queued == 0
             and self.ctx.clock.now_ns() >= board.holdoff_until_ns
         )
 
@@ -778,9 +801,9 @@ class PayloadManager:
                     board=board.name[:255],
                     vendor=board.vendor,
                     state=BoardState.FAULT if board.failed else BoardState.from_name(board.state),
-                    die_temp_k=float(board.registers.get("die_temp_k", 0.0)),
-                    throttle_level=int(board.registers.get("throttle_level", 0)),
-                    power_w=float(board.registers.get("power_w", 0.0)),
+                    die_temp_k=board.registers.die_temp_k,
+                    throttle_level=board.registers.throttle_level,
+                    power_w=board.registers.power_w,
                     job_id=int(run_.execution_id) // _EXECUTIONS_PER_JOB if run_ else 0,
                 )
             )
@@ -833,17 +856,21 @@ class PayloadManager:
                     for j in self.jobs.values()
                     if j.state in (JobState.RUNNING, JobState.VERIFYING)
                 ),
-                "payload.boards_powered": sum(1 for s in states if s in _UP or s == "booting"),
+                "payload.boards_powered": sum(
+                    1 for s in states if s in _UP or s is PowerState.BOOTING
+                ),
                 "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
                 "payload.boards_busy": sum(1 for b in boards if b.run is not None),
                 "payload.boards_throttled": sum(
-                    1 for b in boards if int(b.registers.get("throttle_level", 0)) > 0
+                    1 for b in boards if b.registers.throttle_level > 0
                 ),
-                "payload.boards_fault": sum(1 for b in boards if b.failed or b.state == "fault"),
-                "payload.power_w": sum(float(b.registers.get("power_w", 0.0)) for b in boards),
+                "payload.boards_fault": sum(
+                    1 for b in boards if b.failed or b.state is PowerState.FAULT
+                ),
+                "payload.power_w": sum(b.registers.power_w for b in boards),
                 "payload.power_budget_w": self.budget_w,
                 "payload.max_die_temp_k": max(
-                    (float(b.registers.get("die_temp_k", 0.0)) for b in boards), default=0.0
+                    (b.registers.die_temp_k for b in boards), default=0.0
                 ),
                 "payload.throttle_level": self.level,
             }
