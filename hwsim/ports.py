@@ -75,6 +75,11 @@ def _dump(value: Any) -> Any:
     return value
 
 
+def _description(description: Any) -> dict[str, Any]:
+    # absent, not null: an unbounded register has no "minimum" (the maps stay small)
+    return description.model_dump(mode="json", exclude_none=True)
+
+
 def _model_error(exc: Exception) -> RequestFailed:
     """Map a model exception to a protocol error.
 
@@ -116,12 +121,12 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
             if op == DeviceOp.READ:
                 return TimeRefRegisters(**_clock_reading(clock)).wire()
             if op == DeviceOp.DESCRIBE:
-                return TIMEREF.describe(TIMEREF_DEVICE).model_dump(mode="json")
+                return _description(TIMEREF.describe(TIMEREF_DEVICE))
             raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
         if op == DeviceOp.READ:
             return model.read(request.device)
         if op == DeviceOp.DESCRIBE:
-            return _dump(model.describe(request.device))
+            return _description(model.describe(request.device))
         if op == DeviceOp.COMMAND:
             if not request.command:
                 raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")

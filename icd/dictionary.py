@@ -45,6 +45,7 @@ from typing import Any
 from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field
 
+from icd.devices import device_tables
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
 __all__ = [
@@ -89,7 +90,7 @@ __all__ = [
     "unpack_job_list",
 ]
 
-DICTIONARY_VERSION = "2.0.0"  # 2.0: SID 2 extended (loop 2, loops), SID 4 power
+DICTIONARY_VERSION = "2.1.0"  # 2.0: SID 2 extended (loop 2, loops), SID 4 power; 2.1: devices
 
 
 class Apid(IntEnum):
@@ -994,6 +995,8 @@ def _dictionary() -> dict[str, Any]:
             {"code": c.value, "name": c.name, "description": ERROR_CODE_DESCRIPTIONS[c]}
             for c in ErrorCode
         ],
+        # the device-port interface: kinds, registers, commands, fault enums (icd.devices)
+        "devices": device_tables(),
     }
 
 
