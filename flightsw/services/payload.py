@@ -2,10 +2,11 @@
 
 Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            ``slot.NNN.<register>``: board, power_state, die_temp_k, power_w, throttle_level,
-           heartbeat, jobs_queued, jobs_running, fault_reason ...), ``identity`` of each board
-           once (capabilities, thermal/electrical envelope), ``battery`` (soc) and ``loop.L<n>``
-           (supply_temp_k, flow_kg_s) for the budgets, ``take_results`` of boards whose job is
-           over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
+           heartbeat, jobs_queued, jobs_running, boot_count, fault_reason ...), validated
+           into ``icd.devices.BackplaneRegisters`` (a reply off the ICD is a device error),
+           ``identity`` of each board once (capabilities, thermal/electrical envelope),
+           ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k, flow_kg_s) for the budgets,
+           ``take_results`` of boards whose job is over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
            6 list boards).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
