@@ -6,8 +6,8 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            into ``icd.devices.BackplaneRegisters`` (a reply off the ICD is a device error),
            ``identity`` of each board once (capabilities, thermal/electrical envelope),
            ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k, flow_kg_s) for the budgets,
-           ``take_results`` of boards whose job is over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
-           6 list boards).
+           ``take_results`` of boards whose job is over; bus ``TcDispatch`` for service 140
+           (1 submit, 2 cancel, 3 list jobs, 6 list boards).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
