@@ -1584,6 +1584,8 @@ class Spacecraft:
 
     def read(self, device_id: str) -> dict[str, float | int | bool | str]:
         """The device's registers as they go on the wire (see :meth:`read_model`)."""
+        if device_id == "backplane":  # the same map, without building the aggregate model
+            return BackplaneRegisters.wire_of(self._plugin_slot_registers())
         return self.read_model(device_id).wire()
 
     def read_model(self, device_id: str) -> DeviceRegisters:
@@ -1741,13 +1743,17 @@ class Spacecraft:
             seu_count=int(self._s_seu[i]),
         )
 
+    def _plugin_slot_registers(self) -> dict[str, BoardSlotRegisters]:
+        if self._plug is None:
+            return {}
+        return {
+            self._slot_ids[i]: self._read_plugin_slot(i, self._plug.by_slot[i])
+            for i in sorted(self._plug.by_slot)
+        }
+
     def _read_backplane(self, _: int) -> BackplaneRegisters:
-        slots: dict[str, BackplaneSlot] = {}
-        if self._plug is not None:
-            for i in sorted(self._plug.by_slot):
-                regs = self._read_plugin_slot(i, self._plug.by_slot[i])
-                slots[self._slot_ids[i]] = BackplaneSlot.of(regs)
-        return BackplaneRegisters(slots=slots)
+        slots = self._plugin_slot_registers()
+        return BackplaneRegisters(slots={sid: BackplaneSlot.of(r) for sid, r in slots.items()})
 
     def _read_slot(self, i: int) -> BoardSlotRegisters | BuiltinSlotRegisters:
         plug = self._plug.by_slot.get(i) if self._plug is not None else None

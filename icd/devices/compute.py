@@ -161,7 +161,10 @@ class BackplaneSlot(BaseModel):
 
     @classmethod
     def of(cls, slot: BoardSlotRegisters) -> BackplaneSlot:
-        return cls.model_validate({n: getattr(slot, n) for n in cls.model_fields}, strict=False)
+        return cls.model_validate({n: slot.__dict__[n] for n in cls.model_fields})
+
+
+_ENTRY = frozenset(BackplaneSlot.model_fields)
 
 
 class BackplaneRegisters(DeviceRegisters):
@@ -189,6 +192,17 @@ class BackplaneRegisters(DeviceRegisters):
         out: dict[str, RegisterValue] = {}
         for sid, entry in self.slots.items():
             for name, value in entry.model_dump(mode="json").items():
+                out[f"slot.{sid}.{name}"] = value
+        return out
+
+    @staticmethod
+    def wire_of(slots: dict[str, BoardSlotRegisters]) -> dict[str, RegisterValue]:
+        """The wire map of the backplane of these (validated) board slots, without building
+        the backplane model: equal to ``BackplaneRegisters(slots={sid: BackplaneSlot.of(r)})
+        .wire()`` at a fraction of the cost (hwsim serves it every second for 150 slots)."""
+        out: dict[str, RegisterValue] = {}
+        for sid, registers in slots.items():
+            for name, value in registers.model_dump(mode="json", include=_ENTRY).items():
                 out[f"slot.{sid}.{name}"] = value
         return out
 

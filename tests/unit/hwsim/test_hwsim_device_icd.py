@@ -182,3 +182,8 @@ def test_hwsim_cannot_send_what_the_icd_does_not_describe(model: Spacecraft):
     with pytest.raises(DeviceError) as err:
         model.command("battery", "charge", {})
     assert err.value.code == "unknown_command"
+
+
+def test_the_backplane_fast_path_is_the_model_wire(model: Spacecraft):
+    assert model.read("backplane") == model.read_model("backplane").wire()
+    assert model.read("backplane")["slot.003.fault_reason"] == "plugin_unknown"
