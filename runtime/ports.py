@@ -17,13 +17,21 @@ from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
+from pydantic import BaseModel
 
 from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, RegisterValue
-from icd.devices import DeviceRegisters, RegistersInvalid, UnknownDeviceKind, parse_registers
+from icd.devices import (
+    DeviceRegisters,
+    RegistersInvalid,
+    UnknownDeviceKind,
+    parse_registers,
+    parse_result,
+)
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
 R = TypeVar("R", bound=DeviceRegisters)
+M = TypeVar("M", bound=BaseModel)
 
 __all__ = ["DevicePort", "DevicePortError", "DeviceReplyInvalid", "DeviceTimeout"]
 
@@ -152,3 +160,14 @@ class DevicePort:
         self, device: str, command: str, args: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         return dict(await self.request(DeviceOp.COMMAND, device, command, args) or {})
+
+    async def command_model(
+        self, device: str, command: str, args: dict[str, Any] | None, expected: type[M]
+    ) -> M:
+        """A command whose result is validated into ``expected`` (an ICD result model, e.g.
+        ``icd.devices.IdentityResult``); DeviceReplyInvalid names what does not match."""
+        raw = await self.request(DeviceOp.COMMAND, device, command, args)
+        try:
+            return parse_result(device, command, expected, raw)
+        except RegistersInvalid as exc:
+            raise DeviceReplyInvalid(device, str(exc), exc.fields) from None

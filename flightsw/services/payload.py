@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from computesat_sdk import kernels
+from computesat_sdk.contract import BoardCapabilities, SelfTestResult, ThermalElectricalModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
@@ -42,8 +43,10 @@ from icd.devices import (
     BatteryRegisters,
     BoardFault,
     DeviceRegisters,
+    IdentityResult,
     LoopRegisters,
     PowerState,
+    SubmitResult,
 )
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
@@ -161,8 +164,8 @@ class _Board:
     name: str
     registers: BackplaneSlot  # the latest backplane entry, validated (icd.devices)
     vendor: str = ""
-    thermal: dict[str, Any] = field(default_factory=dict)
-    capabilities: dict[str, Any] = field(default_factory=dict)
+    thermal: ThermalElectricalModel | None = None  # from identity, validated
+    capabilities: BoardCapabilities | None = None  # from identity, validated
     identified: bool = False
     heartbeat: int = -1
     heartbeat_ns: int = 0
@@ -179,27 +182,33 @@ class _Board:
         return self.registers.power_state
 
     def flops(self, kernel: str) -> float:
-        return float(self.capabilities.get("kernel_flops_per_s", {}).get(kernel, 0.0))
+        if self.capabilities is None:
+            return 0.0
+        # a kernel the board does not list is one it does not run
+        return self.capabilities.kernel_flops_per_s.get(kernel, 0.0)
 
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
-        memory = self.capabilities.get("memory_bytes")
-        return memory is None or kernels.job_memory_bytes(request.spec()) <= memory
+        assert self.capabilities is not None  # flops > 0
+        return kernels.job_memory_bytes(request.spec()) <= self.capabilities.memory_bytes
 
     def power_fraction(self, level: int) -> float:
-        levels = self.thermal.get("throttle_levels") or []
-        if not levels:
+        if self.thermal is None:
             return 1.0
-        entry = levels[min(level, len(levels) - 1)]
-        return float(entry.get("power_fraction", 1.0))
+        levels = self.thermal.throttle_levels
+        return levels[min(level, len(levels) - 1)].power_fraction
 
     def max_level(self) -> int:
-        return max(0, len(self.thermal.get("throttle_levels") or [None]) - 1)
+        return 0 if self.thermal is None else self.thermal.max_throttle_level
 
 
 class _Devices(Protocol):
     async def read_model(self, device: str, expected: type[R]) -> R: ...
+
+    async def command_model(
+        self, device: str, command: str, args: dict[str, Any] | None, expected: type[M]
+    ) -> M: ...
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None
@@ -231,6 +240,7 @@ class _Outputs(Protocol):
 
 
 R = TypeVar("R", bound=DeviceRegisters)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _level_from_steps(value: float, steps: tuple[float, ...], rising: bool) -> int:
@@ -285,13 +295,18 @@ class PayloadManager:
         command: str | None,
         args: dict[str, Any] | None = None,
         expected: type[DeviceRegisters] = DeviceRegisters,
-    ):
+        result: type[BaseModel] | None = None,
+    ) -> Any:
+        """A read (validated into ``expected``) or a command (its result validated into
+        ``result`` if given); None, counted and evented once per streak, on any error."""
         key = f"{device}:{command or 'read'}"
         try:
             if command is None:
-                result: Any = await self.ctx.devices.read_model(device, expected)
+                reply: Any = await self.ctx.devices.read_model(device, expected)
+            elif result is not None:
+                reply = await self.ctx.devices.command_model(device, command, args or {}, result)
             else:
-                result = await self.ctx.devices.command(device, command, args or {})
+                reply = await self.ctx.devices.command(device, command, args or {})
         except DeviceTimeout as exc:
             self.counters["payload.device_timeouts"] += 1
             if key not in self.failing:
@@ -305,7 +320,7 @@ class PayloadManager:
                 self.ctx.event(EventId.DEVICE_ERROR, f"payload {command or 'read'}: {exc}")
             return None
         self.failing.discard(key)
-        return result
+        return reply
 
     # --- the control cycle ----------------------------------------------------------------
 
@@ -352,13 +367,12 @@ class PayloadManager:
                 await self._identify(board)
 
     async def _identify(self, board: _Board) -> None:
-        reply = await self._call(board.device, "identity")
+        reply = await self._call(board.device, "identity", result=IdentityResult)
         if reply is None:
             return
-        identity = reply.get("identity", {})
-        board.vendor = str(identity.get("vendor", ""))
-        board.capabilities = dict(reply.get("capabilities", {}))
-        board.thermal = dict(reply.get("thermal", {}))
+        board.vendor = reply.identity.vendor
+        board.capabilities = reply.capabilities
+        board.thermal = reply.thermal
         board.identified = True
 
     async def _update_budgets(self) -> None:
@@ -454,7 +468,7 @@ class PayloadManager:
         state = board.state
         reason = board.registers.fault_reason
         power_w = board.registers.power_w
-        peak_w = board.thermal.get("peak_w")
+        peak_w = board.thermal.peak_w if board.thermal is not None else None
         down = state in (PowerState.OFF, PowerState.BOOTING)
         if down:
             board.commanded_level = None  # re-command after every reboot
@@ -476,8 +490,8 @@ class PayloadManager:
         if state is PowerState.FAULT:
             die_k = board.registers.die_temp_k
             if reason is BoardFault.OVER_TEMPERATURE:
-                cool_k = float(board.thermal.get("throttle_temp_k", 0.0))
-                if die_k < cool_k:
+                cool_k = board.thermal.throttle_temp_k if board.thermal is not None else None
+                if cool_k is not None and die_k < cool_k:
                     self._lose_run(board, "over-temperature")
                     if await self._call(board.device, "reset") is not None:
                         self.ctx.event(
@@ -527,15 +541,15 @@ class PayloadManager:
         if board.tested_boot == boot or board.run is not None or self.tests_left <= 0:
             return
         self.tests_left -= 1
-        result = await self._call(board.device, "self_test")
+        result = await self._call(board.device, "self_test", result=SelfTestResult)
         if result is None:
             return
         board.tested_boot = boot
-        if result.get("passed", True):
+        if result.passed:
             board.test_failures = 0
             return
         board.test_failures += 1
-        detail = str(result.get("detail", ""))[:80]
+        detail = result.detail[:80]
         self.ctx.event(EventId.BOARD_FAULT, f"{board.device} self-test failed: {detail}")
         if board.test_failures >= 2:
             board.failed = True  # a power cycle did not help: keep it out of the schedule
@@ -691,8 +705,9 @@ class PayloadManager:
         )
 
     def _increment_w(self, board: _Board) -> float:
-        idle_w = float(board.thermal.get("idle_w", 0.0))
-        peak_w = float(board.thermal.get("peak_w", 0.0))
+        if board.thermal is None:
+            return 0.0
+        idle_w, peak_w = board.thermal.idle_w, board.thermal.peak_w
         return max(0.0, peak_w - idle_w) * board.power_fraction(self.level)
 
     def _pick(self, job: _Job, power_w: float) -> _Board | None:
@@ -727,12 +742,13 @@ class PayloadManager:
                 "seed": spec.seed,
                 "iterations": spec.iterations,
             },
+            result=SubmitResult,
         )
         if reply is None:
             board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
             return False
-        if not reply.get("accepted", False):
-            code = int(reply.get("reject_code", 0))
+        if not reply.accepted:
+            code = reply.reject_code
             if code in (
                 kernels.JobRejectCode.UNSUPPORTED_KERNEL,
                 kernels.JobRejectCode.TOO_LARGE_FOR_MEMORY,
@@ -742,7 +758,8 @@ class PayloadManager:
             else:
                 board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
             if not any(b.can_run(job.request) for b in self.boards.values()):
-                self._finish(job, JobState.FAILED, reason=f"no board accepts it: {reply}")
+                why = f"code {code}: {reply.reason or ''}"
+                self._finish(job, JobState.FAILED, reason=f"no board accepts it: {why}")
             return False
         run_ = _Run(board.slot, execution_id, self.ctx.clock.now_ns())
         board.run = run_

@@ -34,7 +34,15 @@ from pydantic import ValidationError
 
 from hwsim.model.devices import DeviceError
 from icd.devices import BoardFault, BoardSlotRegisters, CommandArgs
-from icd.devices.compute import CancelJob, SetThrottle, SubmitJob
+from icd.devices.compute import (
+    CancelJob,
+    CancelResult,
+    IdentityResult,
+    SetThrottle,
+    SubmitJob,
+    SubmitResult,
+    ThrottleResult,
+)
 
 __all__ = [
     "PluginSlot",
@@ -341,15 +349,15 @@ def board_command(slot: PluginSlot, command: str, args: CommandArgs) -> dict[str
         if command == "self_test":
             return board.self_test().model_dump(mode="json")
         if command == "identity":
-            return {
-                "identity": board.identity.model_dump(mode="json"),
-                "capabilities": board.capabilities().model_dump(mode="json"),
-                "thermal": board.thermal_model().model_dump(mode="json"),
-            }
+            return IdentityResult(
+                identity=board.identity,
+                capabilities=board.capabilities(),
+                thermal=board.thermal_model(),
+            ).model_dump(mode="json")
         if isinstance(args, SubmitJob):
             return _submit(board, args, where)
         if isinstance(args, CancelJob):
-            return {"cancelled": bool(board.cancel(str(args.job_id)))}
+            return CancelResult(cancelled=bool(board.cancel(str(args.job_id)))).model_dump()
         if command == "take_results":
             return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
         if isinstance(args, SetThrottle):
@@ -357,7 +365,7 @@ def board_command(slot: PluginSlot, command: str, args: CommandArgs) -> dict[str
                 board.set_throttle(args.level)
             except ValueError as exc:
                 raise DeviceError("bad_argument", f"{where}: level: {exc}") from None
-            return {"throttle_level": int(board.health().throttle_level)}
+            return ThrottleResult(throttle_level=int(board.health().throttle_level)).model_dump()
     except BoardStateError as exc:
         raise _state_error(where, exc) from None
     raise DeviceError("unknown_command", f"{where}: no such command")
@@ -384,8 +392,9 @@ def _submit(board: ComputeBoard, args: SubmitJob, where: str) -> dict[str, Any]:
     try:
         board.submit(job)
     except JobRejected as exc:
-        return {"accepted": False, "reject_code": int(exc.code), "reason": exc.reason}
-    return {"accepted": True}
+        refused = SubmitResult(accepted=False, reject_code=int(exc.code), reason=exc.reason)
+        return refused.model_dump()
+    return SubmitResult(accepted=True).model_dump(exclude_none=True)
 
 
 # ------------------------------------------------------------------------- built-in control law

@@ -29,6 +29,7 @@ from icd.devices._base import (
     RegistersInvalid,
     RegisterSpec,
     RegisterValue,
+    parse_result,
 )
 from icd.devices.compute import (
     BACKPLANE,
@@ -40,8 +41,12 @@ from icd.devices.compute import (
     BoardSlotRegisters,
     BuiltinSlotRegisters,
     BuiltinSlotState,
+    CancelResult,
+    IdentityResult,
     PowerState,
     SlotSupply,
+    SubmitResult,
+    ThrottleResult,
 )
 from icd.devices.loop import LOOP, LoopRegisters
 from icd.devices.power import (
@@ -68,6 +73,7 @@ __all__ = [
     "BoardSlotRegisters",
     "BuiltinSlotRegisters",
     "BuiltinSlotState",
+    "CancelResult",
     "ClockMode",
     "CommandArgs",
     "CommandArgsInvalid",
@@ -76,6 +82,7 @@ __all__ = [
     "DeviceKind",
     "DeviceRegisters",
     "DriveState",
+    "IdentityResult",
     "LoopRegisters",
     "MpptState",
     "NoArgs",
@@ -91,7 +98,9 @@ __all__ = [
     "SensorFault",
     "SensorRegisters",
     "SlotSupply",
+    "SubmitResult",
     "SwitchTrip",
+    "ThrottleResult",
     "TimeRefRegisters",
     "UnknownDeviceKind",
     "WingFault",
@@ -99,6 +108,7 @@ __all__ = [
     "device_tables",
     "kind_of",
     "parse_registers",
+    "parse_result",
 ]
 
 DEVICE_TABLES_VERSION = "1.0"

@@ -7,7 +7,7 @@ import enum
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,8 +26,11 @@ __all__ = [
     "RegisterValue",
     "RegistersInvalid",
     "arg",
+    "parse_result",
     "reg",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 RegisterValue = float | int | bool | str
 """What a register is on the wire (msgpack): a number, a flag or a text/enum value."""
@@ -137,13 +140,26 @@ def _describe_errors(exc: ValidationError, name_of: Any) -> tuple[list[str], str
 
 
 class RegistersInvalid(ValueError):
-    """A register set does not match its ICD model; ``fields`` names every offending one."""
+    """A register set (or a command result) does not match its ICD model; ``fields`` names
+    every offending one. ``what``: e.g. 'pump registers', 'identity result'."""
 
-    def __init__(self, device: str, kind: str, fields: list[str], detail: str) -> None:
-        super().__init__(f"{device}: {kind} registers invalid: {detail}")
+    def __init__(self, device: str, what: str, fields: list[str], detail: str) -> None:
+        super().__init__(f"{device}: {what} invalid: {detail}")
         self.device = device
-        self.kind = kind
+        self.what = what
         self.fields = fields
+
+
+def parse_result(device: str, command: str, model: type[M], raw: Any) -> M:
+    """Validate a command's result into ``model``; :class:`RegistersInvalid` names the fields."""
+    what = f"{command} result"
+    if not isinstance(raw, Mapping):
+        raise RegistersInvalid(device, what, ["<reply>"], f"expected a map, got {type(raw)}")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        fields, detail = _describe_errors(exc, lambda loc: ".".join(str(p) for p in loc))
+        raise RegistersInvalid(device, what, fields, detail) from None
 
 
 class CommandArgsInvalid(ValueError):
@@ -180,13 +196,16 @@ class DeviceRegisters(BaseModel):
     def parse(cls, device: str, kind: str, raw: Any) -> DeviceRegisters:
         if not isinstance(raw, Mapping):
             raise RegistersInvalid(
-                device, kind, ["<reply>"], f"expected a register map, got {type(raw).__name__}"
+                device,
+                f"{kind} registers",
+                ["<reply>"],
+                f"expected a register map, got {type(raw).__name__}",
             )
         try:
             return cls.model_validate(dict(raw))
         except ValidationError as exc:
             fields, detail = _describe_errors(exc, cls.wire_name)
-            raise RegistersInvalid(device, kind, fields, detail) from None
+            raise RegistersInvalid(device, f"{kind} registers", fields, detail) from None
 
 
 class CommandArgs(BaseModel):
@@ -242,6 +261,8 @@ class DeviceKind:
     ids: str  # the device ids of this kind, as a pattern for people
     registers: type[DeviceRegisters]
     commands: Mapping[str, type[CommandArgs]] = field(default_factory=dict)
+    # commands whose result is not the device's registers: command -> result model
+    results: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     faults: type[enum.Enum] | None = None
     # placeholder member names for the dictionary of kinds whose registers depend on the config
     members: tuple[str, ...] = ()
@@ -272,6 +293,7 @@ class DeviceKind:
             },
             "commands": {
                 n: s.model_dump(mode="json", exclude_none=True)
+                | {"result": self.results[n].__name__ if n in self.results else None}
                 for n, s in self.command_specs().items()
             },
             "faults": None

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
-from computesat_sdk.contract import PowerState
+from computesat_sdk.contract import (
+    BoardCapabilities,
+    BoardIdentity,
+    PowerState,
+    SelfTestResult,
+    ThermalElectricalModel,
+)
 from computesat_sdk.kernels import KernelName
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,11 +46,15 @@ __all__ = [
     "BuiltinSlotRegisters",
     "BuiltinSlotState",
     "CancelJob",
+    "CancelResult",
+    "IdentityResult",
     "PowerState",
     "SetThrottle",
     "SetUtilisation",
     "SlotSupply",
     "SubmitJob",
+    "SubmitResult",
+    "ThrottleResult",
 ]
 
 _Enum = Field(strict=False)  # enums take their wire value (a str) in strict models
@@ -275,6 +285,44 @@ class SetThrottle(CommandArgs):
     level: int = arg("", "Throttle level, 0 = full speed", ge=0)
 
 
+class IdentityResult(BaseModel):
+    """Result of ``identity``: the board's models (computesat_sdk.contract)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: BoardIdentity
+    capabilities: BoardCapabilities
+    thermal: ThermalElectricalModel
+
+
+class SubmitResult(BaseModel):
+    """Result of ``submit_job``: accepted, or refused with a JobRejectCode and a reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accepted: bool = Field(description="The board queued the job")
+    reject_code: int | None = Field(None, description="JobRejectCode when refused")
+    reason: str | None = Field(None, description="Why it was refused")
+
+    @model_validator(mode="after")
+    def _refusal_says_why(self) -> SubmitResult:
+        if not self.accepted and self.reject_code is None:
+            raise ValueError("reject_code: a refusal carries its JobRejectCode")
+        return self
+
+
+class CancelResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cancelled: bool = Field(description="The job was running or queued and is cancelled")
+
+
+class ThrottleResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    throttle_level: int = Field(ge=0, description="Effective level (>= the commanded one)")
+
+
 BOARD_SLOT = DeviceKind(
     name="slot",
     description="Compute slot holding a plug-in board (computesat.boards entry point)",
@@ -291,6 +339,13 @@ BOARD_SLOT = DeviceKind(
         "cancel_job": CancelJob,
         "take_results": TakeResults,
         "set_throttle": SetThrottle,
+    },
+    results={
+        "identity": IdentityResult,
+        "self_test": SelfTestResult,
+        "submit_job": SubmitResult,
+        "cancel_job": CancelResult,
+        "set_throttle": ThrottleResult,
     },
     faults=BoardFault,
 )

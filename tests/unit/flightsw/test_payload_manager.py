@@ -33,6 +33,7 @@ from icd.devices import (
     BatteryRegisters,
     CommandArgsInvalid,
     LoopRegisters,
+    PowerState,
 )
 from icd.devices.compute import BOARD_SLOT
 from icd.dictionary import EventId, JobState, SubmitJob
@@ -468,6 +469,49 @@ async def test_device_errors_are_counted_and_evented_once_and_never_stop_the_cyc
     rig.hw.broken.clear()
     assert rig.submit(SubmitJob(81, "matmul", 16, 1)) is None
     await rig.until(lambda: rig.report(81) is not None)
+
+
+async def test_replies_off_the_icd_are_device_errors_naming_the_field_never_defaults():
+    rig = Rig(["ref-gpu", "ref-cpu"])
+    real_read, real_command = rig.hw.read, rig.hw.command
+    corrupt = {"backplane": True, "identity": True, "self_test": True}
+
+    def read(device: str) -> dict[str, Any]:
+        registers = real_read(device)
+        if device == "backplane" and corrupt["backplane"]:
+            registers["slot.002.fault_reason"] = "latched, probably"  # not a BoardFault
+        return registers
+
+    def command(device: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = real_command(device, command, args)
+        if device == "slot.001" and command in corrupt and corrupt[command]:
+            if command == "identity":
+                del result["thermal"]["peak_w"]
+            else:
+                del result["passed"]  # once read as "passed" by default
+        return result
+
+    rig.hw.read, rig.hw.command = read, command  # type: ignore[method-assign]
+    await rig.run(2)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("slot.002.fault_reason" in m and "invalid_reply" in m for m in messages), messages
+    assert rig.manager.boards == {}, "nothing is built on a backplane read that did not validate"
+    corrupt["backplane"] = False
+    await rig.run(3)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("identity result invalid: thermal.peak_w: missing" in m for m in messages), messages
+    gpu, cpu = rig.manager.boards[1], rig.manager.boards[2]
+    assert not gpu.identified and gpu.thermal is None and cpu.identified
+    corrupt["identity"] = False
+    await rig.until(lambda: gpu.identified and gpu.state is PowerState.IDLE, timeout_s=120)
+    await rig.run(3)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("self_test result invalid: passed: missing" in m for m in messages), messages
+    assert gpu.tested_boot == -1, "a self-test result without 'passed' is no pass"
+    corrupt["self_test"] = False
+    await rig.until(lambda: gpu.tested_boot >= 1)
+    assert rig.submit(SubmitJob(82, "matmul", 16, 1)) is None
+    await rig.until(lambda: rig.report(82) is not None)
 
 
 @pytest.mark.parametrize("redundancy", [1, 2])
