@@ -447,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
     device.set_defaults(handler=cmd_ground_device)
 
-    dictionary = commands.add_parser("dictionary", help="Export the TC/TM dictionary as JSON.")
+    dictionary = commands.add_parser(
+        "dictionary", help="Export the TC/TM dictionary (with the device tables) as JSON."
+    )
     dictionary.add_argument("--out", type=Path, default=None, help="File to write.")
     dictionary.set_defaults(handler=cmd_dictionary)
     return parser

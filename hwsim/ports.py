@@ -27,6 +27,8 @@ from icd.device import (
     DeviceRequest,
     SimOp,
 )
+from icd.devices import TimeRefRegisters
+from icd.devices.timeref import TIMEREF
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
@@ -88,6 +90,11 @@ def _dump(value: Any) -> Any:
     return value
 
 
+def _description(description: Any) -> dict[str, Any]:
+    # absent, not null: an unbounded register has no "minimum" (the maps stay small)
+    return description.model_dump(mode="json", exclude_none=True)
+
+
 def _model_error(exc: Exception) -> RequestFailed:
     """Map a model exception to a protocol error.
 
@@ -127,22 +134,14 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
             raise RequestFailed(DeviceErrorCode.MALFORMED, f"op {op!r} needs a device id")
         if request.device == TIMEREF_DEVICE:
             if op == DeviceOp.READ:
-                return _clock_reading(clock)
+                return TimeRefRegisters(**_clock_reading(clock)).wire()
             if op == DeviceOp.DESCRIBE:
-                return {
-                    "kind": "timeref",
-                    "registers": {
-                        "mission_time_ns": {"unit": "ns", "description": "Mission time."},
-                        "clock_speed": {"unit": "x", "description": "Mission s per wall s."},
-                        "clock_mode": {"unit": "", "description": "realtime/accelerated/stepped"},
-                    },
-                    "commands": {},
-                }
+                return _description(TIMEREF.describe(TIMEREF_DEVICE))
             raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
         if op == DeviceOp.READ:
             return model.read(request.device)
         if op == DeviceOp.DESCRIBE:
-            return _dump(model.describe(request.device))
+            return _description(model.describe(request.device))
         if op == DeviceOp.COMMAND:
             if not request.command:
                 raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")

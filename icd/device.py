@@ -70,6 +70,8 @@ class DeviceErrorCode(StrEnum):
     DEVICE_FAULT = "device_fault"
     DEVICE_OFF = "device_off"
     INTERNAL = "internal"
+    # client side, never sent: a reply that does not validate into the ICD model
+    INVALID_REPLY = "invalid_reply"
 
 
 class _Wire(BaseModel):

@@ -49,6 +49,7 @@ from typing import Any
 from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from icd.devices import device_tables
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
 __all__ = [
@@ -93,9 +94,10 @@ __all__ = [
     "unpack_job_list",
 ]
 
+# 3.1: device tables (icd.devices) in the export.
 # 3.0: HK 3,25 carries a validity bitmap after the SID (a layout change: major).
 # 2.0: SID 2 extended (loop 2, loops), SID 4 power.
-DICTIONARY_VERSION = "3.0.0"
+DICTIONARY_VERSION = "3.1.0"
 
 
 class Apid(IntEnum):
@@ -1039,6 +1041,8 @@ def _dictionary() -> dict[str, Any]:
             {"code": c.value, "name": c.name, "description": ERROR_CODE_DESCRIPTIONS[c]}
             for c in ErrorCode
         ],
+        # the device-port interface: kinds, registers, commands, fault enums (icd.devices)
+        "devices": device_tables(),
     }
 
 

@@ -3,22 +3,37 @@
 One DEALER socket per endpoint; requests are serialised (one in flight) and replies are
 matched by id, so a late reply to a request that already timed out is recognised and dropped.
 Timeouts are in mission time.
+
+``read_model`` validates a read into the device's ICD register model (``icd.devices``): a reply
+with a missing, unknown or ill-typed register raises :class:`DeviceReplyInvalid` naming it,
+so a caller never works on a default.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
+from pydantic import BaseModel
 
-from icd.device import DeviceOp, DeviceReply, DeviceRequest, RegisterValue
+from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, RegisterValue
+from icd.devices import (
+    DeviceRegisters,
+    RegistersInvalid,
+    UnknownDeviceKind,
+    parse_registers,
+    parse_result,
+)
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
-__all__ = ["DevicePort", "DevicePortError", "DeviceTimeout"]
+R = TypeVar("R", bound=DeviceRegisters)
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["DevicePort", "DevicePortError", "DeviceReplyInvalid", "DeviceTimeout"]
 
 
 class DevicePortError(RuntimeError):
@@ -28,6 +43,15 @@ class DevicePortError(RuntimeError):
         super().__init__(f"{device or 'port'}: {code}: {message}")
         self.device = device
         self.code = code
+
+
+class DeviceReplyInvalid(DevicePortError):
+    """The hardware answered, but not with what the ICD says: ``fields`` names the missing,
+    unknown or ill-typed registers (code ``invalid_reply``)."""
+
+    def __init__(self, device: str, message: str, fields: list[str]) -> None:
+        super().__init__(device, DeviceErrorCode.INVALID_REPLY, message)
+        self.fields = fields
 
 
 class DeviceTimeout(TimeoutError):
@@ -70,23 +94,28 @@ class DevicePort:
         command: str | None = None,
         args: dict[str, Any] | None = None,
     ) -> Any:
-        sock = self._socket
-        if sock is None:
-            raise RuntimeError("device port is not open: use 'async with DevicePort(...)'")
         request = DeviceRequest(
             id=next(self._ids), op=op, device=device, command=command, args=args or {}
         )
-        async with self._lock:
-            await sock.send(request.pack())
-            try:
-                reply = await self._clock.wait_for(self._reply_to(sock, request.id), self.timeout_s)
-            except TimeoutError:
-                raise DeviceTimeout(self.endpoint, device, self.timeout_s) from None
+        reply = await self._exchange(request)
         self.last_time_ns = reply.time_ns
         if not reply.ok:
             assert reply.error is not None
             raise DevicePortError(device, reply.error.code, reply.error.message)
         return reply.result
+
+    async def _exchange(self, request: DeviceRequest) -> DeviceReply:
+        """Send one request and wait for its reply (the transport; a test double of the port
+        replaces only this)."""
+        sock = self._socket
+        if sock is None:
+            raise RuntimeError("device port is not open: use 'async with DevicePort(...)'")
+        async with self._lock:
+            await sock.send(request.pack())
+            try:
+                return await self._clock.wait_for(self._reply_to(sock, request.id), self.timeout_s)
+            except TimeoutError:
+                raise DeviceTimeout(self.endpoint, request.device, self.timeout_s) from None
 
     async def _reply_to(self, sock: zmq.asyncio.Socket, request_id: int) -> DeviceReply:
         while True:
@@ -105,9 +134,40 @@ class DevicePort:
         return dict(await self.request(DeviceOp.DESCRIBE, device))
 
     async def read(self, device: str) -> dict[str, RegisterValue]:
-        return dict(await self.request(DeviceOp.READ, device))
+        """The raw register map (unvalidated: tools and tests; flight software uses
+        :meth:`read_model`)."""
+        return dict(await self.request(DeviceOp.READ, device) or {})
+
+    async def read_model(self, device: str, expected: type[R] = DeviceRegisters) -> R:  # type: ignore[assignment]
+        """The device's registers validated into its ICD model (kind from the id);
+        ``expected``: the model the caller needs (a slot of another kind is invalid too)."""
+        raw = await self.request(DeviceOp.READ, device)
+        try:
+            registers = parse_registers(device, raw)
+        except RegistersInvalid as exc:
+            raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
+        except UnknownDeviceKind as exc:
+            raise DeviceReplyInvalid(device, str(exc), ["<device>"]) from None
+        if not isinstance(registers, expected):
+            raise DeviceReplyInvalid(
+                device,
+                f"{device}: expected {expected.__name__}, got {type(registers).__name__}",
+                ["<kind>"],
+            )
+        return registers
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         return dict(await self.request(DeviceOp.COMMAND, device, command, args) or {})
+
+    async def command_model(
+        self, device: str, command: str, args: dict[str, Any] | None, expected: type[M]
+    ) -> M:
+        """A command whose result is validated into ``expected`` (an ICD result model, e.g.
+        ``icd.devices.IdentityResult``); DeviceReplyInvalid names what does not match."""
+        raw = await self.request(DeviceOp.COMMAND, device, command, args)
+        try:
+            return parse_result(device, command, expected, raw)
+        except RegistersInvalid as exc:
+            raise DeviceReplyInvalid(device, str(exc), exc.fields) from None

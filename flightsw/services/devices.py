@@ -1,6 +1,8 @@
 """Device drivers: acquisition of device telemetry and execution of device commands.
 
-Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds);
+Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds,
+validated into its ICD register model: a reply with a missing or ill-typed register is a
+device error naming the register, and none of that device's values is published);
 bus ``TcDispatch`` for service 8 subservice 1 (perform a device function).
 Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1), one
 per device right after its read; ``devices.timeouts`` / ``devices.errors`` counters (always
@@ -18,7 +20,7 @@ one device timeout (mission seconds).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
+from icd.devices import DeviceRegisters
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from runtime.ports import DevicePortError, DeviceTimeout
@@ -58,9 +61,14 @@ class Config(BaseModel):
     period_s: float = Field(1.0, gt=0, description="Acquisition period, mission seconds.")
 
 
-def registers_to_parameters(device: str, registers: dict[str, object]) -> dict[str, float]:
+def registers_to_parameters(
+    device: str, registers: DeviceRegisters | Mapping[str, object]
+) -> dict[str, float]:
+    """'device.register' -> value of every numeric or flag register (text and enums are not
+    parameters); a model goes by its wire register names."""
+    flat = registers.wire() if isinstance(registers, DeviceRegisters) else registers
     values: dict[str, float] = {}
-    for name, value in registers.items():
+    for name, value in flat.items():
         if isinstance(value, bool | int | float):
             values[f"{device}.{name}"] = float(value)
     return values
@@ -111,7 +119,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     async def read(device: str) -> bool:
         """Read one device and publish its values; False if the port is silent."""
         try:
-            registers = await answered(ctx.devices.read(device), device)
+            registers = await answered(ctx.devices.read_model(device), device)
         except DeviceTimeout as exc:
             # One endpoint serves every device: it is the port that went quiet, not this one.
             n = len(config.polled)

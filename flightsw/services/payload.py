@@ -2,11 +2,12 @@
 
 Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            ``slot.NNN.<register>``: board, power_state, die_temp_k, power_w, throttle_level,
-           heartbeat, jobs_queued, jobs_running, fault_reason ...), ``identity`` of each board
-           once (capabilities, thermal/electrical envelope), ``battery`` (soc) and ``loop.L<n>``
-           (supply_temp_k, flow_kg_s) for the budgets, ``take_results`` of boards whose job is
-           over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
-           6 list boards).
+           heartbeat, jobs_queued, jobs_running, boot_count, fault_reason ...), validated
+           into ``icd.devices.BackplaneRegisters`` (a reply off the ICD is a device error),
+           ``identity`` of each board once (capabilities, thermal/electrical envelope),
+           ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k, flow_kg_s) for the budgets,
+           ``take_results`` of boards whose job is over; bus ``TcDispatch`` for service 140
+           (1 submit, 2 cancel, 3 list jobs, 6 list boards).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
@@ -28,14 +29,26 @@ import asyncio
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from computesat_sdk import kernels
+from computesat_sdk.contract import BoardCapabilities, SelfTestResult, ThermalElectricalModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
 from flightsw.messages import TcDispatch
 from icd import dictionary as dic
+from icd.devices import (
+    BackplaneRegisters,
+    BackplaneSlot,
+    BatteryRegisters,
+    BoardFault,
+    DeviceRegisters,
+    IdentityResult,
+    LoopRegisters,
+    PowerState,
+    SubmitResult,
+)
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
 from runtime.clock import Clock
@@ -44,7 +57,7 @@ from runtime.ports import DevicePortError, DeviceTimeout
 __all__ = ["Config", "PayloadManager", "run"]
 
 _NS = 1_000_000_000
-_UP = frozenset({"idle", "busy", "throttled"})
+_UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
 _EXECUTIONS_PER_JOB = 1000
 
 
@@ -150,10 +163,10 @@ class _Board:
     slot: int
     device: str
     name: str
-    registers: dict[str, Any] = field(default_factory=dict)
+    registers: BackplaneSlot  # the latest backplane entry, validated (icd.devices)
     vendor: str = ""
-    thermal: dict[str, Any] = field(default_factory=dict)
-    capabilities: dict[str, Any] = field(default_factory=dict)
+    thermal: ThermalElectricalModel | None = None  # from identity, validated
+    capabilities: BoardCapabilities | None = None  # from identity, validated
     identified: bool = False
     heartbeat: int = -1
     heartbeat_ns: int = 0
@@ -166,31 +179,37 @@ class _Board:
     unsupported: set[str] = field(default_factory=set)
 
     @property
-    def state(self) -> str:
-        return str(self.registers.get("power_state", "unknown"))
+    def state(self) -> PowerState:
+        return self.registers.power_state
 
     def flops(self, kernel: str) -> float:
-        return float(self.capabilities.get("kernel_flops_per_s", {}).get(kernel, 0.0))
+        if self.capabilities is None:
+            return 0.0
+        # a kernel the board does not list is one it does not run
+        return self.capabilities.kernel_flops_per_s.get(kernel, 0.0)
 
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
-        memory = self.capabilities.get("memory_bytes")
-        return memory is None or kernels.job_memory_bytes(request.spec()) <= memory
+        assert self.capabilities is not None  # flops > 0
+        return kernels.job_memory_bytes(request.spec()) <= self.capabilities.memory_bytes
 
     def power_fraction(self, level: int) -> float:
-        levels = self.thermal.get("throttle_levels") or []
-        if not levels:
+        if self.thermal is None:
             return 1.0
-        entry = levels[min(level, len(levels) - 1)]
-        return float(entry.get("power_fraction", 1.0))
+        levels = self.thermal.throttle_levels
+        return levels[min(level, len(levels) - 1)].power_fraction
 
     def max_level(self) -> int:
-        return max(0, len(self.thermal.get("throttle_levels") or [None]) - 1)
+        return 0 if self.thermal is None else self.thermal.max_throttle_level
 
 
 class _Devices(Protocol):
-    async def read(self, device: str) -> dict[str, Any]: ...
+    async def read_model(self, device: str, expected: type[R]) -> R: ...
+
+    async def command_model(
+        self, device: str, command: str, args: dict[str, Any] | None, expected: type[M]
+    ) -> M: ...
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None
@@ -219,6 +238,10 @@ class _Outputs(Protocol):
     def progress(
         self, request_id: bytes, apid: int, stage: Any, error_code: ErrorCode | int = 0
     ) -> None: ...
+
+
+R = TypeVar("R", bound=DeviceRegisters)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _level_from_steps(value: float, steps: tuple[float, ...], rising: bool) -> int:
@@ -263,13 +286,29 @@ class PayloadManager:
 
     # --- device access: every error is counted and evented once per streak ---------------
 
-    async def _call(self, device: str, command: str | None, args: dict[str, Any] | None = None):
+    async def _read(self, device: str, expected: type[R]) -> R | None:
+        """The device's registers validated into ``expected``; None (counted, evented) if it
+        did not answer or answered what the ICD does not describe."""
+        return await self._call(device, None, expected=expected)
+
+    async def _call(
+        self,
+        device: str,
+        command: str | None,
+        args: dict[str, Any] | None = None,
+        expected: type[DeviceRegisters] = DeviceRegisters,
+        result: type[BaseModel] | None = None,
+    ) -> Any:
+        """A read (validated into ``expected``) or a command (its result validated into
+        ``result`` if given); None, counted and evented once per streak, on any error."""
         key = f"{device}:{command or 'read'}"
         try:
             if command is None:
-                result: Any = await self.ctx.devices.read(device)
+                reply: Any = await self.ctx.devices.read_model(device, expected)
+            elif result is not None:
+                reply = await self.ctx.devices.command_model(device, command, args or {}, result)
             else:
-                result = await self.ctx.devices.command(device, command, args or {})
+                reply = await self.ctx.devices.command(device, command, args or {})
         except DeviceTimeout as exc:
             self.counters["payload.device_timeouts"] += 1
             if not self.timed_out:
@@ -288,7 +327,7 @@ class PayloadManager:
                 self.ctx.event(EventId.DEVICE_ERROR, f"payload {command or 'read'}: {exc}")
             return None
         self.failing.discard(key)
-        return result
+        return reply
 
     # --- the control cycle ----------------------------------------------------------------
 
@@ -300,7 +339,7 @@ class PayloadManager:
 
     async def _cycle(self) -> None:
         self.timed_out = False
-        registers = await self._call(self.config.backplane, None)
+        registers = await self._read(self.config.backplane, BackplaneRegisters)
         if registers is not None:
             await self._update_boards(registers)
             await self._update_budgets()
@@ -314,27 +353,22 @@ class PayloadManager:
         # what that read said is no longer current.
         self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
 
-    async def _update_boards(self, registers: dict[str, Any]) -> None:
-        per_slot: dict[str, dict[str, Any]] = {}
-        for name, value in registers.items():
-            parts = name.split(".", 2)
-            if len(parts) == 3 and parts[0] == "slot":
-                per_slot.setdefault(f"slot.{parts[1]}", {})[parts[2]] = value
+    async def _update_boards(self, registers: BackplaneRegisters) -> None:
         now_ns = self.ctx.clock.now_ns()
         identify_budget = self.config.setup_per_cycle
-        for device, values in sorted(per_slot.items()):
-            if not values.get("board"):
+        for slot_id, values in sorted(registers.slots.items()):
+            if not values.board:
                 continue
             try:
-                slot = int(device.split(".")[1])
+                slot = int(slot_id)
             except ValueError:
                 continue
             board = self.boards.get(slot)
             if board is None:
-                board = _Board(slot, device, str(values["board"]), heartbeat_ns=now_ns)
+                board = _Board(slot, f"slot.{slot_id}", values.board, values, heartbeat_ns=now_ns)
                 self.boards[slot] = board
             board.registers = values
-            heartbeat = int(values.get("heartbeat", 0))
+            heartbeat = values.heartbeat
             if heartbeat != board.heartbeat:
                 board.heartbeat, board.heartbeat_ns = heartbeat, now_ns
             if not board.identified and identify_budget > 0:
@@ -343,32 +377,31 @@ class PayloadManager:
                 await self._identify(board)
 
     async def _identify(self, board: _Board) -> None:
-        reply = await self._call(board.device, "identity")
+        reply = await self._call(board.device, "identity", result=IdentityResult)
         if reply is None:
             return
-        identity = reply.get("identity", {})
-        board.vendor = str(identity.get("vendor", ""))
-        board.capabilities = dict(reply.get("capabilities", {}))
-        board.thermal = dict(reply.get("thermal", {}))
+        board.vendor = reply.identity.vendor
+        board.capabilities = reply.capabilities
+        board.thermal = reply.thermal
         board.identified = True
 
     async def _update_budgets(self) -> None:
         config = self.config
-        battery = await self._call(config.battery, None)
+        battery = await self._read(config.battery, BatteryRegisters)
         soc_level, supply_level = 0, 0
         relaxed_soc, relaxed_supply = 0, 0
         flow_lost = False
-        if battery is not None and isinstance(battery.get("soc"), int | float):
-            self.soc = float(battery["soc"])
+        if battery is not None:
+            self.soc = battery.soc
             soc_level = _level_from_steps(self.soc, config.soc_throttle_steps, rising=False)
             relaxed_soc = _level_from_steps(
                 self.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
             )
         for loop in config.loops:
-            values = await self._call(loop, None)
+            values = await self._read(loop, LoopRegisters)
             if values is None:
                 continue
-            supply_k = float(values.get("supply_temp_k", 0.0))
+            supply_k = values.supply_temp_k
             supply_level = max(
                 supply_level,
                 _level_from_steps(supply_k, config.supply_throttle_steps_k, rising=True),
@@ -381,7 +414,7 @@ class PayloadManager:
                     rising=True,
                 ),
             )
-            if float(values.get("flow_kg_s", 0.0)) < config.min_flow_kg_s:
+            if values.flow_kg_s < config.min_flow_kg_s:
                 flow_lost = True
         target = max(soc_level, supply_level)
         relaxed = max(relaxed_soc, relaxed_supply)
@@ -427,7 +460,11 @@ class PayloadManager:
         if now_ns < self.next_power_on_ns:
             return
         for board in self.boards.values():
-            if board.state == "off" and not board.failed and now_ns >= board.holdoff_until_ns:
+            if (
+                board.state is PowerState.OFF
+                and not board.failed
+                and now_ns >= board.holdoff_until_ns
+            ):
                 if await self._call(board.device, "power_on") is not None:
                     board.commanded_level = None
                     board.holdoff_until_ns = now_ns + int(self.config.recovery_holdoff_s * _NS)
@@ -439,31 +476,32 @@ class PayloadManager:
     async def _supervise(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
         state = board.state
-        reason = str(board.registers.get("fault_reason") or "")
-        power_w = float(board.registers.get("power_w", 0.0))
-        peak_w = board.thermal.get("peak_w")
-        if state in ("off", "booting"):
+        reason = board.registers.fault_reason
+        power_w = board.registers.power_w
+        peak_w = board.thermal.peak_w if board.thermal is not None else None
+        down = state in (PowerState.OFF, PowerState.BOOTING)
+        if down:
             board.commanded_level = None  # re-command after every reboot
         if now_ns < board.holdoff_until_ns:
             return
         over_envelope = (
             peak_w is not None
-            and state not in ("off", "booting")
+            and not down
             and power_w > float(peak_w) * self.config.latch_up_factor
         )
-        if (state == "fault" and "latch" in reason) or over_envelope:
+        if (state is PowerState.FAULT and reason is BoardFault.LATCH_UP) or over_envelope:
             self.counters["payload.latchup_recoveries"] += 1
             self.ctx.event(
                 EventId.BOARD_LATCHUP,
-                f"{board.device} {board.name}: {reason or 'over current'} at {power_w:.0f} W",
+                f"{board.device} {board.name}: {reason.value or 'over current'} at {power_w:.0f} W",
             )
             await self._power_cycle(board, "latch-up")
             return
-        if state == "fault":
-            die_k = float(board.registers.get("die_temp_k", 0.0))
-            if "temperature" in reason:
-                cool_k = float(board.thermal.get("throttle_temp_k", 0.0))
-                if die_k < cool_k:
+        if state is PowerState.FAULT:
+            die_k = board.registers.die_temp_k
+            if reason is BoardFault.OVER_TEMPERATURE:
+                cool_k = board.thermal.throttle_temp_k if board.thermal is not None else None
+                if cool_k is not None and die_k < cool_k:
                     self._lose_run(board, "over-temperature")
                     if await self._call(board.device, "reset") is not None:
                         self.ctx.event(
@@ -472,8 +510,10 @@ class PayloadManager:
                         )
                         self._hold(board)
                 return
-            self.ctx.event(EventId.BOARD_FAULT, f"{board.device} {board.name}: fault {reason}")
-            await self._power_cycle(board, f"fault {reason or '?'}")
+            self.ctx.event(
+                EventId.BOARD_FAULT, f"{board.device} {board.name}: fault {reason.value}"
+            )
+            await self._power_cycle(board, f"fault {reason.value or '?'}")
             return
         if (
             board.run is not None
@@ -491,9 +531,7 @@ class PayloadManager:
         if state in _UP and self.config.self_test:
             await self._self_test(board)
         if board.run is not None and state in _UP:
-            running = int(board.registers.get("jobs_running", 0))
-            queued = int(board.registers.get("jobs_queued", 0))
-            if running == 0 and queued == 0:
+            if board.registers.jobs_running == 0 and board.registers.jobs_queued == 0:
                 await self._collect(board)
 
     def _hold(self, board: _Board) -> None:
@@ -509,19 +547,19 @@ class PayloadManager:
         self._hold(board)
 
     async def _self_test(self, board: _Board) -> None:
-        boot = int(board.registers.get("boot_count", 0))
+        boot = board.registers.boot_count
         if board.tested_boot == boot or board.run is not None or self.tests_left <= 0:
             return
         self.tests_left -= 1
-        result = await self._call(board.device, "self_test")
+        result = await self._call(board.device, "self_test", result=SelfTestResult)
         if result is None:
             return
         board.tested_boot = boot
-        if result.get("passed", True):
+        if result.passed:
             board.test_failures = 0
             return
         board.test_failures += 1
-        detail = str(result.get("detail", ""))[:80]
+        detail = result.detail[:80]
         self.ctx.event(EventId.BOARD_FAULT, f"{board.device} self-test failed: {detail}")
         if board.test_failures >= 2:
             board.failed = True  # a power cycle did not help: keep it out of the schedule
@@ -656,7 +694,7 @@ class PayloadManager:
         )
         if not waiting:
             return
-        power_w = sum(float(b.registers.get("power_w", 0.0)) for b in self.boards.values())
+        power_w = sum(b.registers.power_w for b in self.boards.values())
         for job in waiting:
             while job.needed > 0 and job.final is None:
                 board = self._pick(job, power_w)
@@ -667,18 +705,19 @@ class PayloadManager:
 
     def _free(self, board: _Board) -> bool:
         return (
-            board.state in ("idle", "throttled")
+            board.state in (PowerState.IDLE, PowerState.THROTTLED)
             and board.run is None
             and not board.failed
             and board.identified
-            and int(board.registers.get("jobs_running", 0)) == 0
-            and int(board.registers.get("jobs_queued", 0)) == 0
+            and board.registers.jobs_running == 0
+            and board.registers.jobs_queued == 0
             and self.ctx.clock.now_ns() >= board.holdoff_until_ns
         )
 
     def _increment_w(self, board: _Board) -> float:
-        idle_w = float(board.thermal.get("idle_w", 0.0))
-        peak_w = float(board.thermal.get("peak_w", 0.0))
+        if board.thermal is None:
+            return 0.0
+        idle_w, peak_w = board.thermal.idle_w, board.thermal.peak_w
         return max(0.0, peak_w - idle_w) * board.power_fraction(self.level)
 
     def _pick(self, job: _Job, power_w: float) -> _Board | None:
@@ -713,12 +752,13 @@ class PayloadManager:
                 "seed": spec.seed,
                 "iterations": spec.iterations,
             },
+            result=SubmitResult,
         )
         if reply is None:
             board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
             return False
-        if not reply.get("accepted", False):
-            code = int(reply.get("reject_code", 0))
+        if not reply.accepted:
+            code = reply.reject_code
             if code in (
                 kernels.JobRejectCode.UNSUPPORTED_KERNEL,
                 kernels.JobRejectCode.TOO_LARGE_FOR_MEMORY,
@@ -728,7 +768,8 @@ class PayloadManager:
             else:
                 board.holdoff_until_ns = self.ctx.clock.now_ns() + int(self.config.period_s * _NS)
             if not any(b.can_run(job.request) for b in self.boards.values()):
-                self._finish(job, JobState.FAILED, reason=f"no board accepts it: {reply}")
+                why = f"code {code}: {reply.reason or ''}"
+                self._finish(job, JobState.FAILED, reason=f"no board accepts it: {why}")
             return False
         run_ = _Run(board.slot, execution_id, self.ctx.clock.now_ns())
         board.run = run_
@@ -788,9 +829,9 @@ class PayloadManager:
                     board=board.name[:255],
                     vendor=board.vendor,
                     state=BoardState.FAULT if board.failed else BoardState.from_name(board.state),
-                    die_temp_k=float(board.registers.get("die_temp_k", 0.0)),
-                    throttle_level=int(board.registers.get("throttle_level", 0)),
-                    power_w=float(board.registers.get("power_w", 0.0)),
+                    die_temp_k=board.registers.die_temp_k,
+                    throttle_level=board.registers.throttle_level,
+                    power_w=board.registers.power_w,
                     job_id=int(run_.execution_id) // _EXECUTIONS_PER_JOB if run_ else 0,
                 )
             )
@@ -846,17 +887,21 @@ class PayloadManager:
                     for j in self.jobs.values()
                     if j.state in (JobState.RUNNING, JobState.VERIFYING)
                 ),
-                "payload.boards_powered": sum(1 for s in states if s in _UP or s == "booting"),
+                "payload.boards_powered": sum(
+                    1 for s in states if s in _UP or s is PowerState.BOOTING
+                ),
                 "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
                 "payload.boards_busy": sum(1 for b in boards if b.run is not None),
                 "payload.boards_throttled": sum(
-                    1 for b in boards if int(b.registers.get("throttle_level", 0)) > 0
+                    1 for b in boards if b.registers.throttle_level > 0
                 ),
-                "payload.boards_fault": sum(1 for b in boards if b.failed or b.state == "fault"),
-                "payload.power_w": sum(float(b.registers.get("power_w", 0.0)) for b in boards),
+                "payload.boards_fault": sum(
+                    1 for b in boards if b.failed or b.state is PowerState.FAULT
+                ),
+                "payload.power_w": sum(b.registers.power_w for b in boards),
                 "payload.power_budget_w": self.budget_w,
                 "payload.max_die_temp_k": max(
-                    (float(b.registers.get("die_temp_k", 0.0)) for b in boards), default=0.0
+                    (b.registers.die_temp_k for b in boards), default=0.0
                 ),
                 "payload.throttle_level": self.level,
             }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
+from icd.devices import TimeRefRegisters
 from icd.dictionary import EventId
 from runtime.clock import WallClock
 from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
@@ -30,9 +31,9 @@ class Config(BaseModel):
 async def synchronise(clock: WallClock, devices: DevicePort) -> float:
     """Anchor ``clock`` to the hardware time reference; returns the correction in seconds."""
     before_ns = clock.now_ns()
-    reference = await devices.read("timeref")
-    clock.anchor(int(reference["mission_time_ns"]), float(reference["clock_speed"]))
-    return (int(reference["mission_time_ns"]) - before_ns) / 1e9
+    reference = await devices.read_model("timeref", TimeRefRegisters)
+    clock.anchor(reference.mission_time_ns, reference.clock_speed)
+    return (reference.mission_time_ns - before_ns) / 1e9
 
 
 async def run(ctx: ServiceContext, config: Config) -> None:

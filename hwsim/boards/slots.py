@@ -7,7 +7,7 @@ boards' electrical draw (`poll_draw_w`) and hands it the cold-plate temperatures
 unknown or refused stays empty with a `fault_reason`; nothing a plug-in does stops hwsim.
 
 `board_registers` and `board_command` are the slot device API for a plug-in board (the
-registers and commands are described in `hwsim.model._tables`); they map the contract's
+registers and commands are the ICD models of `icd.devices.compute`); they map the contract's
 errors onto device errors: a `BoardStateError` becomes `device_off` (board off or still
 booting) or `device_fault`; a `JobRejected` is a normal answer, `{"accepted": False, ...}`.
 """
@@ -33,6 +33,16 @@ from computesat_sdk.registry import BoardPluginError, BoardRegistry, discover_bo
 from pydantic import ValidationError
 
 from hwsim.model.devices import DeviceError
+from icd.devices import BoardFault, BoardSlotRegisters, CommandArgs
+from icd.devices.compute import (
+    CancelJob,
+    CancelResult,
+    IdentityResult,
+    SetThrottle,
+    SubmitJob,
+    SubmitResult,
+    ThrottleResult,
+)
 
 __all__ = [
     "PluginSlot",
@@ -189,42 +199,50 @@ class PluginSlots:
 # --------------------------------------------------------------------------------- device API
 
 
-def empty_slot_registers(slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float) -> dict:
+def _empty_reason(slot: PluginSlot) -> BoardFault:
+    unknown = slot.fault_reason.startswith(f"plug-in {slot.board_name} unknown")
+    return BoardFault.PLUGIN_UNKNOWN if unknown else BoardFault.PLUGIN_REFUSED
+
+
+def empty_slot_registers(
+    slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float, supply: str = "on"
+) -> BoardSlotRegisters:
     """Registers of a slot whose plug-in is unknown or refused."""
-    return {
-        "board": slot.board_name,
-        "present": False,
-        "kind": "",
-        "vendor": "",
-        "part_number": "",
-        "firmware_version": "",
-        "power_state": PowerState.OFF.value,
-        "supply": "on",
-        "powered": False,
-        "die_temp_k": plate_temp_k,
-        "memory_temp_k": plate_temp_k,
-        "plate_temp_k": plate_temp_k,
-        "inlet_temp_k": inlet_temp_k,
-        "max_die_temp_k": 0.0,
-        "overtemp": False,
-        "power_w": 0.0,
-        "current_a": 0.0,
-        "utilisation": 0.0,
-        "correctable_errors": 0,
-        "uncorrectable_errors": 0,
-        "seu_count": 0,
-        "throttle_level": 0,
-        "commanded_throttle_level": 0,
-        "heartbeat": 0,
-        "jobs_queued": 0,
-        "jobs_running": 0,
-        "active_job_id": -1,
-        "jobs_completed": 0,
-        "jobs_failed": 0,
-        "boot_count": 0,
-        "latchup": False,
-        "fault_reason": slot.fault_reason,
-    }
+    return BoardSlotRegisters(
+        board=slot.board_name,
+        present=False,
+        kind="",
+        vendor="",
+        part_number="",
+        firmware_version="",
+        power_state=PowerState.OFF,
+        supply=supply,
+        powered=False,
+        die_temp_k=plate_temp_k,
+        memory_temp_k=plate_temp_k,
+        plate_temp_k=plate_temp_k,
+        inlet_temp_k=inlet_temp_k,
+        max_die_temp_k=0.0,
+        overtemp=False,
+        power_w=0.0,
+        current_a=0.0,
+        utilisation=0.0,
+        correctable_errors=0,
+        uncorrectable_errors=0,
+        seu_count=0,
+        throttle_level=0,
+        commanded_throttle_level=0,
+        heartbeat=0,
+        jobs_queued=0,
+        jobs_running=0,
+        active_job_id=-1,
+        jobs_completed=0,
+        jobs_failed=0,
+        boot_count=0,
+        latchup=False,
+        fault_reason=_empty_reason(slot),
+        fault_detail=slot.fault_reason,
+    )
 
 
 def _job_id_int(job_id: str | None) -> int:
@@ -236,6 +254,19 @@ def _job_id_int(job_id: str | None) -> int:
         return -1
 
 
+def _fault(reason: str | None) -> tuple[BoardFault, str]:
+    """The contract's free-text fault reason as the ICD enum, with the text as detail."""
+    if not reason:
+        return BoardFault.NONE, ""
+    try:
+        fault = BoardFault(reason)
+    except ValueError:
+        return BoardFault.OTHER, reason
+    if fault in (BoardFault.LATCH_UP, BoardFault.OVER_TEMPERATURE):
+        return fault, ""
+    return BoardFault.OTHER, reason
+
+
 def board_registers(
     slot: PluginSlot,
     *,
@@ -245,60 +276,51 @@ def board_registers(
     inlet_temp_k: float,
     bus_voltage_v: float,
     seu_count: int,
-) -> dict[str, float | int | bool | str]:
-    """The slot registers of a plug-in board (see PLUGIN_SLOT_REGISTERS)."""
+) -> BoardSlotRegisters:
+    """The slot registers of a plug-in board (``icd.devices.BoardSlotRegisters``)."""
     board = slot.board
     if board is None:
-        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k)
+        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k, supply)
     h = board.health()
     ident = board.identity
     thermal = slot.thermal
     assert thermal is not None
-    return {
-        "board": slot.board_name,
-        "present": True,
-        "kind": ident.kind.value,
-        "vendor": ident.vendor,
-        "part_number": ident.part_number,
-        "firmware_version": ident.firmware_version,
-        "power_state": h.power_state.value,
-        "supply": supply,
-        "powered": power_w > 0.0,
-        "die_temp_k": float(h.die_temp_k),
-        "memory_temp_k": float(h.memory_temp_k),
-        "plate_temp_k": plate_temp_k,
-        "inlet_temp_k": inlet_temp_k,
-        "max_die_temp_k": float(thermal.max_die_temp_k),
-        "overtemp": bool(h.die_temp_k > thermal.max_die_temp_k),
-        "power_w": power_w,
-        "current_a": power_w / max(bus_voltage_v, 1.0),
-        "utilisation": float(h.utilisation),
-        "correctable_errors": int(h.correctable_errors),
-        "uncorrectable_errors": int(h.uncorrectable_errors),
-        "seu_count": seu_count,
-        "throttle_level": int(h.throttle_level),
-        "commanded_throttle_level": int(h.commanded_throttle_level),
-        "heartbeat": int(h.heartbeat),
-        "jobs_queued": int(h.queued_jobs),
-        "jobs_running": 0 if h.active_job_id is None else 1,
-        "active_job_id": _job_id_int(h.active_job_id),
-        "jobs_completed": int(h.jobs_completed),
-        "jobs_failed": int(h.jobs_failed),
-        "boot_count": int(h.boot_count),
-        "latchup": h.fault_reason == "latch_up",
-        "fault_reason": h.fault_reason or "",
-    }
-
-
-def _int_arg(args: dict[str, Any], name: str, where: str, *, lo: int | None = None) -> int:
-    if name not in args:
-        raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
-    v = args[name]
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise DeviceError("bad_argument", f"{where}: {name} must be an int, got {v!r}")
-    if lo is not None and v < lo:
-        raise DeviceError("bad_argument", f"{where}: {name} must be >= {lo}, got {v}")
-    return v
+    fault, detail = _fault(h.fault_reason)
+    return BoardSlotRegisters(
+        board=slot.board_name,
+        present=True,
+        kind=ident.kind.value,
+        vendor=ident.vendor,
+        part_number=ident.part_number,
+        firmware_version=ident.firmware_version,
+        power_state=h.power_state,
+        supply=supply,
+        powered=power_w > 0.0,
+        die_temp_k=float(h.die_temp_k),
+        memory_temp_k=float(h.memory_temp_k),
+        plate_temp_k=plate_temp_k,
+        inlet_temp_k=inlet_temp_k,
+        max_die_temp_k=float(thermal.max_die_temp_k),
+        overtemp=bool(h.die_temp_k > thermal.max_die_temp_k),
+        power_w=power_w,
+        current_a=power_w / max(bus_voltage_v, 1.0),
+        utilisation=float(h.utilisation),
+        correctable_errors=int(h.correctable_errors),
+        uncorrectable_errors=int(h.uncorrectable_errors),
+        seu_count=seu_count,
+        throttle_level=int(h.throttle_level),
+        commanded_throttle_level=int(h.commanded_throttle_level),
+        heartbeat=int(h.heartbeat),
+        jobs_queued=int(h.queued_jobs),
+        jobs_running=0 if h.active_job_id is None else 1,
+        active_job_id=_job_id_int(h.active_job_id),
+        jobs_completed=int(h.jobs_completed),
+        jobs_failed=int(h.jobs_failed),
+        boot_count=int(h.boot_count),
+        latchup=fault is BoardFault.LATCH_UP,
+        fault_reason=fault,
+        fault_detail=detail,
+    )
 
 
 def _state_error(where: str, exc: BoardStateError) -> DeviceError:
@@ -308,10 +330,11 @@ def _state_error(where: str, exc: BoardStateError) -> DeviceError:
     return DeviceError(code, f"{where}: {exc}")
 
 
-def board_command(slot: PluginSlot, command: str, args: dict[str, Any]) -> dict[str, Any]:
+def board_command(slot: PluginSlot, command: str, args: CommandArgs) -> dict[str, Any]:
     """Execute a slot command on a plug-in board; returns the command's result dict.
 
-    The caller has checked the command name, the argument names and the slot's supply.
+    ``args`` is the validated ICD command model (``icd.devices.BOARD_SLOT.parse_args``); the
+    caller has checked the slot's supply.
     """
     where = f"slot.{slot.slot_id}.{command}"
     board = slot.board
@@ -337,44 +360,41 @@ def board_command(slot: PluginSlot, command: str, args: dict[str, Any]) -> dict[
         if command == "self_test":
             return board.self_test().model_dump(mode="json")
         if command == "identity":
-            return {
-                "identity": board.identity.model_dump(mode="json"),
-                "capabilities": board.capabilities().model_dump(mode="json"),
-                "thermal": board.thermal_model().model_dump(mode="json"),
-            }
-        if command == "submit_job":
+            return IdentityResult(
+                identity=board.identity,
+                capabilities=board.capabilities(),
+                thermal=board.thermal_model(),
+            ).model_dump(mode="json")
+        if isinstance(args, SubmitJob):
             return _submit(board, args, where)
-        if command == "cancel_job":
-            job_id = _int_arg(args, "job_id", where)
-            return {"cancelled": bool(board.cancel(str(job_id)))}
+        if isinstance(args, CancelJob):
+            return CancelResult(cancelled=bool(board.cancel(str(args.job_id)))).model_dump()
         if command == "take_results":
             return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
-        if command == "set_throttle":
-            level = _int_arg(args, "level", where)
+        if isinstance(args, SetThrottle):
             try:
-                board.set_throttle(level)
+                board.set_throttle(args.level)
             except ValueError as exc:
-                raise DeviceError("bad_argument", f"{where}: {exc}") from None
-            return {"throttle_level": int(board.health().throttle_level)}
+                raise DeviceError("bad_argument", f"{where}: level: {exc}") from None
+            return ThrottleResult(throttle_level=int(board.health().throttle_level)).model_dump()
     except BoardStateError as exc:
         raise _state_error(where, exc) from None
     raise DeviceError("unknown_command", f"{where}: no such command")
 
 
-def _submit(board: ComputeBoard, args: dict[str, Any], where: str) -> dict[str, Any]:
-    job_id = _int_arg(args, "job_id", where, lo=0)
-    kernel = args.get("kernel")
-    if not isinstance(kernel, str):
-        raise DeviceError("bad_argument", f"{where}: kernel must be a str, got {kernel!r}")
-    size = _int_arg(args, "size", where)
-    seed = _int_arg(args, "seed", where, lo=0)
-    iterations = _int_arg(args, "iterations", where) if "iterations" in args else 1
+def _submit(board: ComputeBoard, args: SubmitJob, where: str) -> dict[str, Any]:
     try:
         job = JobSpec(
-            job_id=str(job_id), kernel=kernel, size=size, seed=seed, iterations=iterations
+            job_id=str(args.job_id),
+            kernel=args.kernel.value,
+            size=args.size,
+            seed=args.seed,
+            iterations=args.iterations,
         )
     except ValidationError as exc:
-        raise DeviceError("bad_argument", f"{where}: {exc.errors()[0]['msg']}") from None
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise DeviceError("bad_argument", f"{where}: {field}: {err['msg']}") from None
     state = board.state
     if state in (PowerState.OFF, PowerState.BOOTING):
         raise DeviceError("device_off", f"{where}: board is {state.value}, not up")
@@ -383,8 +403,9 @@ def _submit(board: ComputeBoard, args: dict[str, Any], where: str) -> dict[str, 
     try:
         board.submit(job)
     except JobRejected as exc:
-        return {"accepted": False, "reject_code": int(exc.code), "reason": exc.reason}
-    return {"accepted": True}
+        refused = SubmitResult(accepted=False, reject_code=int(exc.code), reason=exc.reason)
+        return refused.model_dump()
+    return SubmitResult(accepted=True).model_dump(exclude_none=True)
 
 
 # ------------------------------------------------------------------------- built-in control law

@@ -1,4 +1,5 @@
-"""The device API types: descriptions of registers and commands, and :class:`DeviceError`.
+"""The device API types: :class:`DeviceError`, and the descriptions of registers and commands,
+which are the ICD's (``icd.devices``): hwsim generates ``describe`` from the ICD models.
 
 The device-port server wraps :class:`~hwsim.model.spacecraft.Spacecraft` ``device_ids``,
 ``describe``, ``read`` and ``command`` one-to-one; these are the types it carries.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from icd.devices import CommandSpec, DeviceDescription, RegisterSpec
 
 __all__ = [
     "DEVICE_ERROR_CODES",
@@ -17,6 +18,10 @@ __all__ = [
     "DeviceError",
     "RegisterInfo",
 ]
+
+# the ICD's names, under the names hwsim always used
+RegisterInfo = RegisterSpec
+CommandInfo = CommandSpec
 
 DEVICE_ERROR_CODES = (
     "unknown_device",
@@ -40,23 +45,3 @@ class DeviceError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-class RegisterInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    unit: str = Field(description="Unit of the value ('' for dimensionless, 'bool', 'enum')")
-    description: str = Field(description="What the register reports")
-
-
-class CommandInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    description: str = Field(description="What the command does")
-    args: dict[str, str] = Field(default_factory=dict, description="Argument name -> meaning")
-
-
-class DeviceDescription(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    device_id: str = Field(description="Device id, e.g. pump.L1.A")
-    kind: str = Field(description="Device kind: pump, loop, radsensor, wing, battery, pdu, slot")
-    registers: dict[str, RegisterInfo] = Field(description="Telemetry registers of read()")
-    commands: dict[str, CommandInfo] = Field(description="Commands accepted by command()")

@@ -24,7 +24,6 @@ from hwsim.faults import (
     deactivate_fault,
     resolve_fault,
 )
-from hwsim.model import _tables as T
 from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
 from hwsim.model.constants import (
     EARTH_ROTATION_RAD_S,
@@ -33,7 +32,7 @@ from hwsim.model.constants import (
     SIGMA_W_M2_K4,
     SOLAR_CONSTANT_W_M2,
 )
-from hwsim.model.devices import CommandInfo, DeviceDescription, DeviceError, RegisterInfo
+from hwsim.model.devices import DeviceDescription, DeviceError
 from hwsim.model.fluid import (
     inventory_flow_factor,
     loop_static_pressure_kpa,
@@ -64,6 +63,28 @@ from hwsim.model.thermal import (
     implicit_network_operator,
     panel_absorbed_w_per_m2,
 )
+from icd import devices as icd_devices
+from icd.devices import (
+    BackplaneRegisters,
+    BackplaneSlot,
+    BatteryRegisters,
+    BoardSlotRegisters,
+    BuiltinSlotRegisters,
+    CommandArgs,
+    CommandArgsInvalid,
+    DeviceKind,
+    DeviceRegisters,
+    LoopRegisters,
+    PduRegisters,
+    PduSwitch,
+    PumpRegisters,
+    SensorRegisters,
+    WingRegisters,
+)
+from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT, SetUtilisation
+from icd.devices.power import PduSwitchCommand
+from icd.devices.pump import PumpSetSpeed
+from icd.devices.wing import WingSetAngle
 
 if TYPE_CHECKING:
     from computesat_sdk.registry import BoardRegistry
@@ -1543,39 +1564,37 @@ class Spacecraft:
             "wing.W<n>, battery, pdu, slot.<nnn>, backplane (see device_ids())",
         )
 
+    def _device_kind(self, kind: str, i: int) -> DeviceKind:
+        """The ICD kind of a device (a slot is a board slot or a built-in one)."""
+        if kind == "slot":
+            return (
+                BOARD_SLOT if self._plug is not None and i in self._plug.by_slot else BUILTIN_SLOT
+            )
+        return icd_devices.DEVICE_KINDS[kind]
+
     def describe(self, device_id: str) -> DeviceDescription:
+        """Generated from the ICD models (``icd.devices``)."""
         kind, i = self._kind(device_id)
-        regs: dict[str, RegisterInfo]
-        cmds: dict[str, CommandInfo] = {}
-        if kind == "pump":
-            regs, cmds = T.PUMP_REGISTERS, T.PUMP_COMMANDS
-        elif kind == "loop":
-            regs = T.LOOP_REGISTERS
-        elif kind == "radsensor":
-            regs = T.SENSOR_REGISTERS
-        elif kind == "wing":
-            regs, cmds = T.WING_REGISTERS, T.WING_COMMANDS
-        elif kind == "battery":
-            regs = T.BATTERY_REGISTERS
-        elif kind == "slot":
-            if self._plug is not None and i in self._plug.by_slot:
-                regs, cmds = T.PLUGIN_SLOT_REGISTERS, T.PLUGIN_SLOT_COMMANDS
-            else:
-                regs, cmds = T.SLOT_REGISTERS, T.SLOT_COMMANDS
+        members: list[str] = []
+        if kind == "pdu":
+            members = self._sw_names
         elif kind == "backplane":
-            regs = T.backplane_registers(self._plugin_slot_ids())
-        else:
-            regs = dict(T.PDU_FIXED_REGISTERS)
-            for n in self._sw_names:
-                regs.update(T.pdu_switch_registers(n))
-            cmds = T.PDU_COMMANDS
-        return DeviceDescription(device_id=device_id, kind=kind, registers=regs, commands=cmds)
+            members = self._plugin_slot_ids()
+        return self._device_kind(kind, i).describe(device_id, members)
 
     def read(self, device_id: str) -> dict[str, float | int | bool | str]:
+        """The device's registers as they go on the wire (see :meth:`read_model`)."""
+        if device_id == "backplane":  # the same map, without building the aggregate model
+            return BackplaneRegisters.wire_of(self._plugin_slot_registers())
+        return self.read_model(device_id).wire()
+
+    def read_model(self, device_id: str) -> DeviceRegisters:
+        """The device's registers as its ICD model: built here, so hwsim cannot send what the
+        ICD does not describe."""
         kind, i = self._kind(device_id)
         return getattr(self, f"_read_{kind}")(i)
 
-    def _read_pump(self, i: int) -> dict[str, float | int | bool | str]:
+    def _read_pump(self, i: int) -> PumpRegisters:
         li = self._p_loop[i]
         sw = self._sw_on[self._pump_sw0 + i]
         if self._p_seized[i]:
@@ -1587,42 +1606,43 @@ class Spacecraft:
         else:
             state = "off"
         rise = self._l_dp[li] if self._p_speed[i] > 0.0 else 0.0
-        return {
-            "state": state,
-            "speed_rpm": float(self._p_speed[i]),
-            "target_speed_rpm": float(self._p_target[i]),
-            "flow_kg_s": float(self._p_flow[i]),
-            "outlet_pressure_kpa": float(self._l_static[li] + rise),
-            "power_w": float(self._p_power[i]),
-            "motor_current_a": float(self._p_power[i] / max(self._b_voltage, 1.0)),
-        }
+        return PumpRegisters(
+            state=state,
+            speed_rpm=float(self._p_speed[i]),
+            target_speed_rpm=float(self._p_target[i]),
+            flow_kg_s=float(self._p_flow[i]),
+            outlet_pressure_kpa=float(self._l_static[li] + rise),
+            power_w=float(self._p_power[i]),
+            motor_current_a=float(self._p_power[i] / max(self._b_voltage, 1.0)),
+        )
 
-    def _read_loop(self, li: int) -> dict[str, float | int | bool | str]:
-        return {
-            "flow_kg_s": float(self._l_flow[li]),
-            "pressure_kpa": float(self._l_static[li]),
-            "delta_p_kpa": float(self._l_dp[li]),
-            "supply_temp_k": float(self._l_supply[li]),
-            "return_temp_k": float(self._l_return[li]),
-            "inventory_kg": float(self._l_inv[li]),
-            "heat_load_w": float(self._loop_heat_w()[li]),
-        }
+    def _read_loop(self, li: int) -> LoopRegisters:
+        return LoopRegisters(
+            flow_kg_s=float(self._l_flow[li]),
+            pressure_kpa=float(self._l_static[li]),
+            delta_p_kpa=float(self._l_dp[li]),
+            supply_temp_k=float(self._l_supply[li]),
+            return_temp_k=float(self._l_return[li]),
+            inventory_kg=float(self._l_inv[li]),
+            heat_load_w=float(self._loop_heat_w()[li]),
+        )
 
-    def _read_radsensor(self, i: int) -> dict[str, float | int | bool | str]:
+    def _read_radsensor(self, i: int) -> SensorRegisters:
         true_k = self._rp_temp[self._rs_panel[i : i + 1]]
         mode = int(self._rs_mode[i])
         if mode == 4:
-            return {"temp_k": 0.0}
+            return SensorRegisters(temp_k=0.0)
         if mode == 1:
-            return {"temp_k": float(self._rs_stuck_k[i])}
+            return SensorRegisters(temp_k=float(self._rs_stuck_k[i]))
         bias = self._rs_bias[i : i + 1]
         if mode == 2:
             bias = bias + self._rs_drift_k_s[i] * (self.time_s - self._rs_t0[i])
         noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
         value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._sensor_rng)
-        return {"temp_k": float(value[0])}
+        # a noisy sensor near 0 K is not physical; the ICD bounds it at 0 (= open circuit)
+        return SensorRegisters(temp_k=max(float(value[0]), 0.0))
 
-    def _read_wing(self, i: int) -> dict[str, float | int | bool | str]:
+    def _read_wing(self, i: int) -> WingRegisters:
         w = self.config.wings[i]
         mppt_active = self._w_mppt_on[i] and not self._w_mppt_failed[i]
         v = (
@@ -1631,48 +1651,51 @@ class Spacecraft:
             else 0.0
         )
         state = "failed" if self._w_mppt_failed[i] else ("tracking" if mppt_active else "off")
-        return {
-            "sun_angle_deg": float(sun_angle_in_drive_plane_deg(self._phase)),
-            "drive_angle_deg": float(self._w_angle[i]),
-            "target_angle_deg": float(self._w_target[i]),
-            "tracking": bool(self._w_tracking[i]),
-            "drive_state": "stuck" if self._w_stuck[i] else "ok",
-            "incidence_cos": float(self._w_cos[i]),
-            "available_power_w": float(self._w_avail[i]),
-            "power_w": float(self._w_power[i]),
-            "voltage_v": float(v),
-            "current_a": float(self._w_power[i] / v) if v > 0 else 0.0,
-            "temp_k": float(self._w_temp[i]),
-            "mppt_enabled": bool(self._w_mppt_on[i]),
-            "mppt_state": state,
-        }
+        return WingRegisters(
+            sun_angle_deg=float(sun_angle_in_drive_plane_deg(self._phase)),
+            drive_angle_deg=float(self._w_angle[i]),
+            target_angle_deg=float(self._w_target[i]),
+            tracking=bool(self._w_tracking[i]),
+            drive_state="stuck" if self._w_stuck[i] else "ok",
+            incidence_cos=float(self._w_cos[i]),
+            available_power_w=float(self._w_avail[i]),
+            power_w=float(self._w_power[i]),
+            voltage_v=float(v),
+            current_a=float(self._w_power[i] / v) if v > 0 else 0.0,
+            temp_k=float(self._w_temp[i]),
+            mppt_enabled=bool(self._w_mppt_on[i]),
+            mppt_state=state,
+        )
 
-    def _read_battery(self, _: int) -> dict[str, float | int | bool | str]:
-        return {
-            "soc": float(self._b_soc),
-            "voltage_v": float(self._b_voltage),
-            "current_a": float(self._b_current),
-            "power_w": float(self._b_power),
-            "temp_k": float(self._b_temp),
-            "cell_faults": int(self._b_failed_cells),
-            "capacity_wh": float(self._b_capacity_wh),
-        }
+    def _read_battery(self, _: int) -> BatteryRegisters:
+        return BatteryRegisters(
+            soc=float(self._b_soc),
+            voltage_v=float(self._b_voltage),
+            current_a=float(self._b_current),
+            power_w=float(self._b_power),
+            temp_k=float(self._b_temp),
+            cell_faults=int(self._b_failed_cells),
+            capacity_wh=float(self._b_capacity_wh),
+        )
 
-    def _read_pdu(self, _: int) -> dict[str, float | int | bool | str]:
+    def _read_pdu(self, _: int) -> PduRegisters:
         v = max(self._b_voltage, 1.0)
-        out: dict[str, float | int | bool | str] = {
-            "bus_voltage_v": float(self._b_voltage),
-            "array_power_w": float(self._bus_array_w),
-            "load_power_w": float(self._bus_load_w),
-            "demand_power_w": float(self._bus_demand_w),
-        }
         sw_power = self._switch_power_w()
-        for k, n in enumerate(self._sw_names):
-            out[f"{n}_on"] = bool(self._sw_on[k])
-            out[f"{n}_tripped"] = bool(self._sw_tripped[k])
-            out[f"{n}_shed"] = bool(self._sw_on[k] and not self._sw_served[k])
-            out[f"{n}_current_a"] = float(sw_power[k] / v)
-        return out
+        return PduRegisters(
+            bus_voltage_v=float(self._b_voltage),
+            array_power_w=float(self._bus_array_w),
+            load_power_w=float(self._bus_load_w),
+            demand_power_w=float(self._bus_demand_w),
+            switches={
+                n: PduSwitch(
+                    on=bool(self._sw_on[k]),
+                    tripped=bool(self._sw_tripped[k]),
+                    shed=bool(self._sw_on[k] and not self._sw_served[k]),
+                    current_a=float(sw_power[k] / v),
+                )
+                for k, n in enumerate(self._sw_names)
+            },
+        )
 
     def _switch_power_w(self) -> np.ndarray:
         p = np.concatenate([self._hk_power, np.asarray(self._p_power, dtype=float), self._s_power])
@@ -1703,7 +1726,7 @@ class Spacecraft:
             return "unpowered"
         return "on" if self._sw_served[k] else "shed"
 
-    def _read_plugin_slot(self, i: int, slot: PluginSlot) -> dict[str, float | int | bool | str]:
+    def _read_plugin_slot(self, i: int, slot: PluginSlot) -> BoardSlotRegisters:
         from hwsim.boards.slots import board_registers
 
         supply = self._slot_supply(i)
@@ -1720,68 +1743,61 @@ class Spacecraft:
             seu_count=int(self._s_seu[i]),
         )
 
-    def _read_backplane(self, _: int) -> dict[str, float | int | bool | str]:
-        out: dict[str, float | int | bool | str] = {}
+    def _plugin_slot_registers(self) -> dict[str, BoardSlotRegisters]:
         if self._plug is None:
-            return out
-        for i in sorted(self._plug.by_slot):
-            regs = self._read_plugin_slot(i, self._plug.by_slot[i])
-            sid = self._slot_ids[i]
-            for name in T.BACKPLANE_SLOT_REGISTERS:
-                out[f"slot.{sid}.{name}"] = regs[name]
-        return out
+            return {}
+        return {
+            self._slot_ids[i]: self._read_plugin_slot(i, self._plug.by_slot[i])
+            for i in sorted(self._plug.by_slot)
+        }
 
-    def _read_slot(self, i: int) -> dict[str, float | int | bool | str]:
+    def _read_backplane(self, _: int) -> BackplaneRegisters:
+        slots = self._plugin_slot_registers()
+        return BackplaneRegisters(slots={sid: BackplaneSlot.of(r) for sid, r in slots.items()})
+
+    def _read_slot(self, i: int) -> BoardSlotRegisters | BuiltinSlotRegisters:
         plug = self._plug.by_slot.get(i) if self._plug is not None else None
         if plug is not None:
             return self._read_plugin_slot(i, plug)
         pw = float(self._s_power[i])
-        return {
-            "kind": self._slot_cfg[i].kind,
-            "power_state": self._slot_state(i),
-            "powered": pw > 0.0,
-            "utilisation": float(self._s_util[i]),
-            "power_w": pw,
-            "current_a": pw / max(self._b_voltage, 1.0),
-            "die_temp_k": float(self._s_temp[i]),
-            "plate_temp_k": float(self._cp_temp[self._s_plate[i]]),
-            "inlet_temp_k": float(self._l_supply[self._s_loop[i]]),
-            "max_die_temp_k": float(self._s_max[i]),
-            "overtemp": bool(self._s_temp[i] > self._s_max[i]),
-            "latchup": bool(self._s_latched[i]),
-            "seu_count": int(self._s_seu[i]),
-            "uncorrectable_errors": int(self._s_unc[i]),
-        }
+        return BuiltinSlotRegisters(
+            kind=self._slot_cfg[i].kind,
+            power_state=self._slot_state(i),
+            powered=pw > 0.0,
+            utilisation=float(self._s_util[i]),
+            power_w=pw,
+            current_a=pw / max(self._b_voltage, 1.0),
+            die_temp_k=float(self._s_temp[i]),
+            plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
+            inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
+            max_die_temp_k=float(self._s_max[i]),
+            overtemp=bool(self._s_temp[i] > self._s_max[i]),
+            latchup=bool(self._s_latched[i]),
+            seu_count=int(self._s_seu[i]),
+            uncorrectable_errors=int(self._s_unc[i]),
+        )
 
     # commands ----------------------------------------------------------------------------
 
     def command(self, device_id: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Execute a device command; returns the device's registers after it."""
+        """Execute a device command; returns the device's registers after it (a board slot:
+        the command's result). Arguments are checked against the ICD command model first."""
         kind, i = self._kind(device_id)
-        desc_cmds = self.describe(device_id).commands if kind == "pdu" else None
-        plug = self._plug.by_slot.get(i) if self._plug is not None and kind == "slot" else None
-        table = {
-            "pump": T.PUMP_COMMANDS,
-            "wing": T.WING_COMMANDS,
-            "slot": T.SLOT_COMMANDS if plug is None else T.PLUGIN_SLOT_COMMANDS,
-            "pdu": desc_cmds,
-        }.get(kind) or {}
-        if command not in table:
+        device_kind = self._device_kind(kind, i)
+        if command not in device_kind.commands:
             raise DeviceError(
                 "unknown_command",
-                f"{device_id} has no command {command!r}; valid: {sorted(table) or 'none'}",
+                f"{device_id} has no command {command!r}; "
+                f"valid: {sorted(device_kind.commands) or 'none'}",
             )
-        args = dict(args or {})
-        unknown = set(args) - set(table[command].args)
-        if unknown:
-            raise DeviceError(
-                "bad_argument",
-                f"{device_id}.{command}: unknown argument(s) {sorted(unknown)}; "
-                f"expected {sorted(table[command].args)}",
-            )
-        if plug is not None:
-            return self._cmd_plugin_slot(i, plug, command, args)
-        getattr(self, f"_cmd_{kind}")(i, command, args)
+        try:
+            parsed = device_kind.parse_args(device_id, command, args or {})
+        except CommandArgsInvalid as exc:
+            raise DeviceError("bad_argument", str(exc)) from None
+        if device_kind is BOARD_SLOT:
+            assert self._plug is not None
+            return self._cmd_plugin_slot(i, self._plug.by_slot[i], command, parsed)
+        getattr(self, f"_cmd_{kind}")(i, command, parsed)
         return self.read(device_id)
 
     # commands that need the board to have supply; the others work on an unpowered slot
@@ -1790,7 +1806,7 @@ class Spacecraft:
     )
 
     def _cmd_plugin_slot(
-        self, i: int, slot: PluginSlot, command: str, args: dict[str, Any]
+        self, i: int, slot: PluginSlot, command: str, args: CommandArgs
     ) -> dict[str, Any]:
         """A slot command on a plug-in board: returns the command's result (not registers)."""
         from hwsim.boards.slots import board_command
@@ -1806,36 +1822,19 @@ class Spacecraft:
         self._slots_dirty = True
         return result
 
-    @staticmethod
-    def _arg_float(args: dict[str, Any], name: str, lo: float, hi: float, where: str) -> float:
-        if name not in args:
-            raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
-        v = args[name]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise DeviceError("bad_argument", f"{where}: {name} must be a number, got {v!r}")
-        if not lo <= v <= hi:
-            raise DeviceError("bad_argument", f"{where}: {name}={v} outside [{lo}, {hi}]")
-        return float(v)
-
-    @staticmethod
-    def _arg_bool(args: dict[str, Any], name: str, where: str) -> bool:
-        if name not in args:
-            raise DeviceError("bad_argument", f"{where}: missing argument {name!r}")
-        v = args[name]
-        if not isinstance(v, bool):
-            raise DeviceError("bad_argument", f"{where}: {name} must be a bool, got {v!r}")
-        return v
-
-    def _cmd_pump(self, i: int, command: str, args: dict[str, Any]) -> None:
+    def _cmd_pump(self, i: int, command: str, args: CommandArgs) -> None:
         pid = self._p_ids[i]
-        if command == "set_speed_rpm":
+        if isinstance(args, PumpSetSpeed):
             cfg = self._p_cfg[i]
-            v = self._arg_float(args, "speed_rpm", 0.0, cfg.max_speed_rpm, pid)
-            if v <= 0.0:
-                raise DeviceError("bad_argument", f"{pid}: speed_rpm must be > 0 (use stop)")
+            if args.speed_rpm > cfg.max_speed_rpm:
+                raise DeviceError(
+                    "bad_argument",
+                    f"{pid}.set_speed_rpm: speed_rpm={args.speed_rpm} outside "
+                    f"(0, {cfg.max_speed_rpm}] (max_speed_rpm of this pump)",
+                )
             if self._p_seized[i]:
                 raise DeviceError("device_fault", f"{pid} is seized")
-            self._p_target[i] = v
+            self._p_target[i] = args.speed_rpm
             self._invalidate()
             return
         if command == "stop":
@@ -1849,32 +1848,27 @@ class Spacecraft:
         self._invalidate()
         self._update_flows(0.0)
 
-    def _cmd_wing(self, i: int, command: str, args: dict[str, Any]) -> None:
+    def _cmd_wing(self, i: int, command: str, args: CommandArgs) -> None:
         wid = f"wing.{self._wing_ids[i]}"
         if command == "mppt_enable":
-            self._w_mppt_on[i] = self._arg_bool(args, "enabled", wid)
+            self._w_mppt_on[i] = bool(args.enabled)  # type: ignore[attr-defined]
             return
-        if command == "set_tracking":
-            enabled = self._arg_bool(args, "enabled", wid)
-            if self._w_stuck[i]:
-                raise DeviceError("device_fault", f"{wid}: array drive is stuck")
-            self._w_tracking[i] = enabled
-        else:
-            angle = self._arg_float(args, "angle_deg", 0.0, 360.0, wid)
-            if self._w_stuck[i]:
-                raise DeviceError("device_fault", f"{wid}: array drive is stuck")
-            self._w_target[i] = angle % 360.0
+        if self._w_stuck[i]:
+            raise DeviceError("device_fault", f"{wid}: array drive is stuck")
+        if isinstance(args, WingSetAngle):
+            self._w_target[i] = args.angle_deg % 360.0
             self._w_tracking[i] = False
+        else:
+            self._w_tracking[i] = bool(args.enabled)  # type: ignore[attr-defined]
 
-    def _cmd_slot(self, i: int, command: str, args: dict[str, Any]) -> None:
+    def _cmd_slot(self, i: int, command: str, args: CommandArgs) -> None:
         sid = f"slot.{self._slot_ids[i]}"
-        if command == "set_utilisation":
-            v = self._arg_float(args, "value", 0.0, 1.0, sid)
+        if isinstance(args, SetUtilisation):
             if not self._sw_on[self._slot_sw0 + i]:
                 raise DeviceError("device_off", f"{sid}: PDU switch is off")
             if self._s_latched[i]:
                 raise DeviceError("device_fault", f"{sid} is latched up; power-cycle it")
-            self._s_util[i] = v
+            self._s_util[i] = args.value
         elif command == "power_on":
             if not self._sw_on[self._slot_sw0 + i]:
                 raise DeviceError("device_off", f"{sid}: PDU switch is off")
@@ -1894,8 +1888,9 @@ class Spacecraft:
             plug.board.power_off()
         self._invalidate()
 
-    def _cmd_pdu(self, _: int, command: str, args: dict[str, Any]) -> None:
-        name = args.get("switch")
+    def _cmd_pdu(self, _: int, command: str, args: CommandArgs) -> None:
+        assert isinstance(args, PduSwitchCommand)
+        name = args.switch
         if name not in self._sw_index:
             raise DeviceError(
                 "bad_argument",

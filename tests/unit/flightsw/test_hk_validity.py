@@ -94,7 +94,9 @@ class _FakePort:
             if self.read_s:
                 await self.clock.sleep(self.read_s)
 
-    async def read(self, device: str) -> dict[str, float]:
+    async def read_model(self, device: str) -> dict[str, float]:
+        # The port's timing is what is faked here, not hardware behaviour: the values are a
+        # flat map (registers_to_parameters takes one as it takes a validated model).
         await self._answer(f"read {device}", device)
         if device in self.broken:
             raise DevicePortError(device, "device_fault", "simulated")
@@ -194,7 +196,7 @@ async def _other_service(port: _FakePort) -> None:
     """Another user of the shared port (as the payload manager is), asking non-stop."""
     while True:
         with contextlib.suppress(DeviceTimeout):
-            await port.read("backplane")
+            await port.read_model("backplane")
         await port.clock.sleep(0.1)
 
 

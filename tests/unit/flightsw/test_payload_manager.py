@@ -1,9 +1,14 @@
-"""The payload manager's logic against real reference boards behind a fake device port.
+"""The payload manager's logic against real reference boards behind a test double of the
+device port.
 
-The boards are the installed plug-ins (the computesat_sdk.contract contract), stepped here in
-mission time
-the way an hwsim slot steps them, so scheduling, redundancy, watchdog, latch-up and
-throttling are checked cycle by cycle, deterministically, without processes or sockets.
+The boards are the installed plug-ins (the computesat_sdk.contract contract) in hwsim's own
+slot objects, stepped here in mission time the way an hwsim slot steps them; their registers
+and commands are hwsim's (``board_registers``, ``board_command``, the ICD command models) and
+every request goes through hwsim's port handler and the real DevicePort client, msgpack and
+ICD validation included. Only the budgets (battery, loops) are set by hand, as real ICD
+models. So scheduling, redundancy, watchdog, latch-up and throttling are checked cycle by
+cycle, deterministically, without processes or sockets, against the hardware's behaviour
+rather than a copy of it.
 """
 
 from __future__ import annotations
@@ -12,18 +17,32 @@ from typing import Any
 
 import pytest
 from computesat_sdk import kernels
-from computesat_sdk.contract import BoardStateError, ComputeBoard, JobRejected, JobSpec, UpsetKind
+from computesat_sdk.contract import ComputeBoard, UpsetKind
 from computesat_sdk.registry import discover_boards
 
 from flightsw.messages import TcDispatch
 from flightsw.services.payload import Config, PayloadManager
+from hwsim.boards.slots import PluginSlot, board_command, board_registers
+from hwsim.model.devices import DeviceError
+from hwsim.ports import PortServer, device_handler
 from icd import dictionary as dic
+from icd.device import DeviceReply, DeviceRequest
+from icd.devices import (
+    BackplaneRegisters,
+    BackplaneSlot,
+    BatteryRegisters,
+    CommandArgsInvalid,
+    LoopRegisters,
+    PowerState,
+)
+from icd.devices.compute import BOARD_SLOT
 from icd.dictionary import EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
-from runtime.ports import DevicePortError
+from runtime.ports import DevicePort
 
 _NS = 1_000_000_000
 PLATE_K = 300.0
+BUS_V = 120.0
 
 
 class FakeClock:
@@ -35,16 +54,21 @@ class FakeClock:
 
 
 class FakeHardware:
-    """Slots with plug-in boards, a battery and two loops, behind read/command."""
+    """hwsim's plug-in slots with their boards, a battery and two loops: the device model
+    hwsim's port handler serves (``device_ids``/``describe``/``read``/``command``)."""
 
     def __init__(self, clock: FakeClock, board_names: list[str]) -> None:
         registry = discover_boards()
         self.clock = clock
+        self.slots: dict[str, PluginSlot] = {}
+        for i, name in enumerate(board_names, start=1):
+            board = registry.create(name, f"slot.{i:03d}", initial_temp_k=PLATE_K)
+            self.slots[f"slot.{i:03d}"] = PluginSlot(
+                i - 1, f"{i:03d}", name, board, thermal=board.thermal_model()
+            )
         self.boards: dict[str, ComputeBoard] = {
-            f"slot.{i:03d}": registry.create(name, f"slot.{i:03d}", initial_temp_k=PLATE_K)
-            for i, name in enumerate(board_names, start=1)
+            d: s.board for d, s in self.slots.items() if s.board is not None
         }
-        self.names = {f"slot.{i:03d}": n for i, n in enumerate(board_names, start=1)}
         self.soc = 0.9
         self.supply_k = 300.0
         self.flow_kg_s = 2.0
@@ -57,78 +81,84 @@ class FakeHardware:
             board.step(dt_s, PLATE_K)
         self.clock.ns += round(dt_s * _NS)
 
-    async def read(self, device: str) -> dict[str, Any]:
-        if device in self.broken:
-            raise DevicePortError(device, "device_fault", "broken on purpose")
-        if device == "backplane":
-            values: dict[str, Any] = {}
-            for slot, board in self.boards.items():
-                h = board.health()
-                registers = {
-                    "board": self.names[slot],
-                    "power_state": h.power_state.value,
-                    "die_temp_k": h.die_temp_k,
-                    "power_w": board.power_draw_w() + self.extra_power_w.get(slot, 0.0),
-                    "utilisation": h.utilisation,
-                    "throttle_level": h.throttle_level,
-                    "heartbeat": h.heartbeat,
-                    "jobs_queued": h.queued_jobs,
-                    "jobs_running": 0 if h.active_job_id is None else 1,
-                    "correctable_errors": h.correctable_errors,
-                    "uncorrectable_errors": h.uncorrectable_errors,
-                    "boot_count": h.boot_count,
-                    "fault_reason": h.fault_reason or "",
-                }
-                values.update({f"{slot}.{k}": v for k, v in registers.items()})
-            return values
-        if device == "battery":
-            return {"soc": self.soc, "power_w": 0.0}
-        if device.startswith("loop."):
-            return {"supply_temp_k": self.supply_k, "flow_kg_s": self.flow_kg_s}
-        raise DevicePortError(device, "unknown_device", device)
+    def device_ids(self) -> list[str]:
+        return ["battery", "loop.L1", "loop.L2", *self.slots, "backplane"]
 
-    async def command(
-        self, device: str, command: str, args: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        args = args or {}
+    def describe(self, device: str) -> Any:
+        raise DeviceError("unknown_device", "describe is not part of this double")
+
+    def _slot_registers(self, device: str):
+        slot = self.slots[device]
+        assert slot.board is not None
+        return board_registers(
+            slot,
+            supply="on",
+            power_w=slot.board.power_draw_w() + self.extra_power_w.get(device, 0.0),
+            plate_temp_k=PLATE_K,
+            inlet_temp_k=self.supply_k,
+            bus_voltage_v=BUS_V,
+            seu_count=0,
+        )
+
+    def read(self, device: str) -> dict[str, Any]:
+        if device in self.broken:
+            raise DeviceError("device_fault", "broken on purpose")
+        if device == "backplane":
+            slots = {d[5:]: BackplaneSlot.of(self._slot_registers(d)) for d in self.slots}
+            return BackplaneRegisters(slots=slots).wire()
+        if device in self.slots:
+            return self._slot_registers(device).wire()
+        if device == "battery":
+            return BatteryRegisters(
+                soc=self.soc,
+                voltage_v=BUS_V,
+                current_a=0.0,
+                power_w=0.0,
+                temp_k=293.0,
+                cell_faults=0,
+                capacity_wh=100_000.0,
+            ).wire()
+        if device.startswith("loop."):
+            return LoopRegisters(
+                flow_kg_s=self.flow_kg_s,
+                pressure_kpa=200.0,
+                delta_p_kpa=50.0,
+                supply_temp_k=self.supply_k,
+                return_temp_k=self.supply_k + 10.0,
+                inventory_kg=50.0,
+                heat_load_w=0.0,
+            ).wire()
+        raise DeviceError("unknown_device", device)
+
+    def command(self, device: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
         self.commands.append((device, command, args))
-        board = self.boards[device]
+        if device not in self.slots:
+            raise DeviceError("unknown_device", device)
+        if command not in BOARD_SLOT.commands:
+            raise DeviceError("unknown_command", command)
         try:
-            match command:
-                case "identity":
-                    return {
-                        "identity": board.identity.model_dump(mode="json"),
-                        "capabilities": board.capabilities().model_dump(mode="json"),
-                        "thermal": board.thermal_model().model_dump(mode="json"),
-                    }
-                case "power_on" | "power_off" | "power_cycle" | "reset":
-                    getattr(board, command)()
-                    return {}
-                case "self_test":
-                    return board.self_test().model_dump(mode="json")
-                case "submit_job":
-                    spec = JobSpec(**{**args, "job_id": str(args["job_id"])})
-                    try:
-                        board.submit(spec)
-                    except JobRejected as exc:
-                        return {"accepted": False, "reject_code": int(exc.code), "reason": ""}
-                    return {"accepted": True}
-                case "cancel_job":
-                    return {"cancelled": board.cancel(str(args["job_id"]))}
-                case "take_results":
-                    return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
-                case "set_throttle":
-                    board.set_throttle(int(args["level"]))
-                    return {"throttle_level": board.health().throttle_level}
-        except BoardStateError as exc:
-            raise DevicePortError(device, "device_fault", str(exc)) from None
-        raise DevicePortError(device, "unknown_command", command)
+            parsed = BOARD_SLOT.parse_args(device, command, args)
+        except CommandArgsInvalid as exc:
+            raise DeviceError("bad_argument", str(exc)) from None
+        return board_command(self.slots[device], command, parsed)
+
+
+class HardwarePort(DevicePort):
+    """The real DevicePort client with its transport replaced by hwsim's port server."""
+
+    def __init__(self, clock: FakeClock, hardware: FakeHardware) -> None:
+        super().__init__(None, "inproc://payload-test", clock)  # type: ignore[arg-type]
+        handler = device_handler(hardware, clock)  # type: ignore[arg-type]
+        self._server = PortServer(None, self.endpoint, clock, handler, "test")  # type: ignore[arg-type]
+
+    async def _exchange(self, request: DeviceRequest) -> DeviceReply:
+        return DeviceReply.unpack(self._server.answer(request.pack()).pack())
 
 
 class Recorder:
     """The ServiceContext surface the manager uses, recording what it publishes."""
 
-    def __init__(self, clock: FakeClock, devices: FakeHardware) -> None:
+    def __init__(self, clock: FakeClock, devices: DevicePort) -> None:
         self.clock = clock
         self.devices = devices
         self.events: list[tuple[int, str]] = []
@@ -161,7 +191,7 @@ class Rig:
     def __init__(self, boards: list[str], **config: Any) -> None:
         self.clock = FakeClock()
         self.hw = FakeHardware(self.clock, boards)
-        self.out = Recorder(self.clock, self.hw)
+        self.out = Recorder(self.clock, HardwarePort(self.clock, self.hw))
         settings = {"stagger_s": 0.0, "recovery_holdoff_s": 2.0, **config}
         self.manager = PayloadManager(self.out, Config(**settings))
 
@@ -454,6 +484,49 @@ async def test_device_errors_are_counted_and_evented_once_and_never_stop_the_cyc
     assert rig.out.params["payload.power_w"] is not None and rig.out.params["payload.power_w"] > 0
     assert rig.submit(SubmitJob(81, "matmul", 16, 1)) is None
     await rig.until(lambda: rig.report(81) is not None)
+
+
+async def test_replies_off_the_icd_are_device_errors_naming_the_field_never_defaults():
+    rig = Rig(["ref-gpu", "ref-cpu"])
+    real_read, real_command = rig.hw.read, rig.hw.command
+    corrupt = {"backplane": True, "identity": True, "self_test": True}
+
+    def read(device: str) -> dict[str, Any]:
+        registers = real_read(device)
+        if device == "backplane" and corrupt["backplane"]:
+            registers["slot.002.fault_reason"] = "latched, probably"  # not a BoardFault
+        return registers
+
+    def command(device: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = real_command(device, command, args)
+        if device == "slot.001" and command in corrupt and corrupt[command]:
+            if command == "identity":
+                del result["thermal"]["peak_w"]
+            else:
+                del result["passed"]  # once read as "passed" by default
+        return result
+
+    rig.hw.read, rig.hw.command = read, command  # type: ignore[method-assign]
+    await rig.run(2)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("slot.002.fault_reason" in m and "invalid_reply" in m for m in messages), messages
+    assert rig.manager.boards == {}, "nothing is built on a backplane read that did not validate"
+    corrupt["backplane"] = False
+    await rig.run(3)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("identity result invalid: thermal.peak_w: missing" in m for m in messages), messages
+    gpu, cpu = rig.manager.boards[1], rig.manager.boards[2]
+    assert not gpu.identified and gpu.thermal is None and cpu.identified
+    corrupt["identity"] = False
+    await rig.until(lambda: gpu.identified and gpu.state is PowerState.IDLE, timeout_s=120)
+    await rig.run(3)
+    messages = [m for e, m in rig.out.events if e == EventId.DEVICE_ERROR]
+    assert any("self_test result invalid: passed: missing" in m for m in messages), messages
+    assert gpu.tested_boot == -1, "a self-test result without 'passed' is no pass"
+    corrupt["self_test"] = False
+    await rig.until(lambda: gpu.tested_boot >= 1)
+    assert rig.submit(SubmitJob(82, "matmul", 16, 1)) is None
+    await rig.until(lambda: rig.report(82) is not None)
 
 
 @pytest.mark.parametrize("redundancy", [1, 2])

@@ -180,8 +180,10 @@ def test_unknown_and_refused_plug_ins_leave_the_slot_empty(registry) -> None:
     sc = Spacecraft(cfg, seed=0, registry=reg)
     sc.run(31.0, 1.0)
     s2, s3 = sc.read("slot.002"), sc.read("slot.003")
-    assert s2["fault_reason"].startswith("plug-in broken-board refused: import failed")
-    assert s3["fault_reason"].startswith("plug-in no-such-board unknown")
+    assert s2["fault_reason"] == "plugin_refused", s2["fault_reason"]
+    assert s2["fault_detail"].startswith("plug-in broken-board refused: import failed")
+    assert s3["fault_reason"] == "plugin_unknown", s3["fault_reason"]
+    assert s3["fault_detail"].startswith("plug-in no-such-board unknown")
     assert not s2["present"] and s2["power_w"] == 0.0 and s2["power_state"] == "off"
     with pytest.raises(DeviceError) as e:
         sc.command("slot.002", "power_on", {})
@@ -233,7 +235,7 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
         desc = sc.describe(dev)
         assert set(sc.read(dev)) == set(desc.registers)
     bp = sc.read("backplane")
-    assert len(bp) == 3 * 12 and "slot.003.heartbeat" in bp
+    assert len(bp) == 3 * 13 and "slot.003.heartbeat" in bp and "slot.003.boot_count" in bp
     assert sc.describe("backplane").registers["slot.001.die_temp_k"].unit == "K"
 
 

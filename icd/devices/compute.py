@@ -1,0 +1,427 @@
+"""Compute slots (``slot.<nnn>``), their boards, and the backplane (``backplane``: the
+telemetry of every board slot in one read).
+
+A slot configured with a plug-in board (``computesat.boards``; every slot of the AI1
+configuration) is of kind ``slot``; a slot modelled by hwsim's built-in board arrays (a config
+slot with a ``kind`` and no ``board``) is of kind ``builtin_slot``. Both have ids
+``slot.<nnn>``; a board slot's registers carry ``board`` and ``present``, which tells them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any
+
+from computesat_sdk.contract import (
+    BoardCapabilities,
+    BoardIdentity,
+    PowerState,
+    SelfTestResult,
+    ThermalElectricalModel,
+)
+from computesat_sdk.kernels import KernelName
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from icd.devices._base import (
+    CommandArgs,
+    DeviceKind,
+    DeviceRegisters,
+    NoArgs,
+    RegisterSpec,
+    RegisterValue,
+    arg,
+    field_specs,
+    reg,
+)
+
+__all__ = [
+    "BACKPLANE",
+    "BOARD_SLOT",
+    "BUILTIN_SLOT",
+    "BackplaneRegisters",
+    "BackplaneSlot",
+    "BoardFault",
+    "BoardSlotRegisters",
+    "BuiltinSlotRegisters",
+    "BuiltinSlotState",
+    "CancelJob",
+    "CancelResult",
+    "IdentityResult",
+    "PowerState",
+    "SetThrottle",
+    "SetUtilisation",
+    "SlotSupply",
+    "SubmitJob",
+    "SubmitResult",
+    "ThrottleResult",
+]
+
+_Enum = Field(strict=False)  # enums take their wire value (a str) in strict models
+
+
+class SlotSupply(StrEnum):
+    """A board slot's supply: losing it powers the board off."""
+
+    ON = "on"
+    SHED = "shed"  # the bus is short of power
+    UNPOWERED = "unpowered"  # the slot's PDU switch is open
+
+
+class BoardFault(StrEnum):
+    """Why a board is in FAULT (``fault_reason``), or why its slot is empty; the text that
+    goes with it is in ``fault_detail``."""
+
+    NONE = ""
+    LATCH_UP = "latch_up"  # only a power cycle clears it
+    OVER_TEMPERATURE = "over_temperature"  # reset once cool
+    OTHER = "other"  # a reason the contract does not name (see fault_detail)
+    PLUGIN_REFUSED = "plugin_refused"  # slot empty: the plug-in failed to load or build
+    PLUGIN_UNKNOWN = "plugin_unknown"  # slot empty: no such computesat.boards entry point
+
+
+# Registers a board slot and its backplane entry share, defined once.
+Board = Annotated[str, reg("", "Entry-point name of the plug-in configured in this slot")]
+BoardPower = Annotated[
+    PowerState, _Enum, reg("", "Board state: off, booting, idle, busy, throttled, fault")
+]
+DieTemp = Annotated[float, reg("K", "Die temperature", ge=0.0)]
+PowerW = Annotated[float, reg("W", "Electrical power drawn from the bus", ge=0.0)]
+Utilisation = Annotated[float, reg("", "Fraction of compute in use, 0..1", ge=0.0, le=1.0)]
+Throttle = Annotated[int, reg("", "Effective throttle level, 0 = full speed", ge=0)]
+Heartbeat = Annotated[
+    int, reg("", "Counts physics steps while alive; frozen when off, faulted or hung", ge=0)
+]
+Queued = Annotated[int, reg("", "Jobs waiting behind the running one", ge=0)]
+Running = Annotated[int, reg("", "Jobs executing now (0 or 1)", ge=0, le=1)]
+Correctable = Annotated[int, reg("", "Corrected memory errors since the model start", ge=0)]
+Uncorrectable = Annotated[int, reg("", "Uncorrectable memory errors since the model start", ge=0)]
+BootCount = Annotated[int, reg("", "Boots started since the model start", ge=0)]
+Fault = Annotated[
+    BoardFault,
+    _Enum,
+    reg(
+        "",
+        "'' if none; latch_up, over_temperature, other; plugin_refused/plugin_unknown "
+        "for an empty slot",
+    ),
+]
+FaultDetail = Annotated[str, reg("", "Text of the fault or why the slot is empty ('' if none)")]
+
+
+class BoardSlotRegisters(DeviceRegisters):
+    """A slot holding a plug-in board: the board's own telemetry, plus the slot's view of it
+    (supply, plate, upsets delivered by hwsim)."""
+
+    board: Board
+    present: bool = reg("", "A board is in the slot (false: plug-in unknown or refused)")
+    kind: str = reg("", "Board class: gpu, accelerator, cpu, fpga ('' if empty)")
+    vendor: str = reg("", "Board manufacturer")
+    part_number: str = reg("", "Vendor part number")
+    firmware_version: str = reg("", "Board firmware version")
+    power_state: BoardPower
+    supply: Annotated[SlotSupply, _Enum] = reg(
+        "", "Slot supply: on, shed (bus short of power), unpowered (PDU switch open)"
+    )
+    powered: bool = reg("", "The board is drawing power from the bus")
+    die_temp_k: DieTemp
+    memory_temp_k: float = reg("K", "Memory (HBM/DRAM) temperature", ge=0.0)
+    plate_temp_k: float = reg("K", "Cold plate temperature under the board", ge=0.0)
+    inlet_temp_k: float = reg("K", "Coolant supply temperature of its loop", ge=0.0)
+    max_die_temp_k: float = reg("K", "Rated maximum die temperature (0 if empty)", ge=0.0)
+    overtemp: bool = reg("", "Die above its rated maximum")
+    power_w: PowerW
+    current_a: float = reg("A", "Current at bus voltage", ge=0.0)
+    utilisation: Utilisation
+    correctable_errors: Correctable
+    uncorrectable_errors: Uncorrectable
+    seu_count: int = reg("", "Radiation upsets hwsim delivered to this slot", ge=0)
+    throttle_level: Throttle
+    commanded_throttle_level: int = reg("", "Level set by set_throttle", ge=0)
+    heartbeat: Heartbeat
+    jobs_queued: Queued
+    jobs_running: Running
+    active_job_id: int = reg("", "Job executing now, -1 if none", ge=-1)
+    jobs_completed: int = reg("", "Jobs completed since the model start", ge=0)
+    jobs_failed: int = reg("", "Jobs failed or cancelled since the model start", ge=0)
+    boot_count: BootCount
+    latchup: bool = reg("", "Latched up (power_cycle to clear)")
+    fault_reason: Fault
+    fault_detail: FaultDetail
+
+
+class BackplaneSlot(BaseModel):
+    """One board slot's entry in the backplane read; on the wire ``slot.<nnn>.<register>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    board: Board
+    power_state: BoardPower
+    die_temp_k: DieTemp
+    power_w: PowerW
+    utilisation: Utilisation
+    throttle_level: Throttle
+    heartbeat: Heartbeat
+    jobs_queued: Queued
+    jobs_running: Running
+    correctable_errors: Correctable
+    uncorrectable_errors: Uncorrectable
+    boot_count: BootCount
+    fault_reason: Fault
+
+    @classmethod
+    def of(cls, slot: BoardSlotRegisters) -> BackplaneSlot:
+        return cls.model_validate({n: slot.__dict__[n] for n in cls.model_fields})
+
+
+_ENTRY = frozenset(BackplaneSlot.model_fields)
+
+
+class BackplaneRegisters(DeviceRegisters):
+    """Every board slot (``slots``: slot id, e.g. '001' -> its entry)."""
+
+    slots: dict[str, BackplaneSlot] = Field(description="Board slots by slot id")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "slots" in raw:
+            return raw
+        out: dict[str, Any] = {}
+        slots: dict[str, dict[str, Any]] = {}
+        for key, value in raw.items():
+            parts = key.split(".", 2) if isinstance(key, str) else []
+            if len(parts) == 3 and parts[0] == "slot":
+                slots.setdefault(parts[1], {})[parts[2]] = value
+            else:
+                out[key] = value
+        out["slots"] = slots
+        return out
+
+    def wire(self) -> dict[str, RegisterValue]:
+        out: dict[str, RegisterValue] = {}
+        for sid, entry in self.slots.items():
+            for name, value in entry.model_dump(mode="json").items():
+                out[f"slot.{sid}.{name}"] = value
+        return out
+
+    @staticmethod
+    def wire_of(slots: dict[str, BoardSlotRegisters]) -> dict[str, RegisterValue]:
+        """The wire map of the backplane of these (validated) board slots, without building
+        the backplane model: equal to ``BackplaneRegisters(slots={sid: BackplaneSlot.of(r)})
+        .wire()`` at a fraction of the cost (hwsim serves it every second for 150 slots)."""
+        out: dict[str, RegisterValue] = {}
+        for sid, registers in slots.items():
+            for name, value in registers.model_dump(mode="json", include=_ENTRY).items():
+                out[f"slot.{sid}.{name}"] = value
+        return out
+
+    @classmethod
+    def register_specs(cls, members: Sequence[str] = ()) -> dict[str, RegisterSpec]:
+        specs: dict[str, RegisterSpec] = {}
+        for sid in members:
+            for name, spec in field_specs(BackplaneSlot).items():
+                specs[f"slot.{sid}.{name}"] = spec.model_copy(
+                    update={"description": f"slot.{sid}: {spec.description}"}
+                )
+        return specs
+
+    @classmethod
+    def wire_name(cls, loc: tuple[Any, ...]) -> str:
+        if len(loc) >= 3 and loc[0] == "slots":
+            return f"slot.{loc[1]}.{loc[2]}"
+        return super().wire_name(loc)
+
+
+class PowerOn(NoArgs):
+    """Power the board on (off -> booting); result {}."""
+
+
+class PowerOff(NoArgs):
+    """Power the board off (any state); result {}."""
+
+
+class PowerCycle(NoArgs):
+    """Power off then on: the cure for a latch-up; result {}."""
+
+
+class Reset(NoArgs):
+    """Warm reset (clears a hang, a cooled over-temperature); result {}."""
+
+
+class SelfTest(NoArgs):
+    """Built-in self test; result: SelfTestResult fields."""
+
+
+class Identity(NoArgs):
+    """Result {identity, capabilities, thermal}: the board's models."""
+
+
+class TakeResults(NoArgs):
+    """Drain ended jobs; result {results: [JobResult fields, job_id as str]}."""
+
+
+class SubmitJob(CommandArgs):
+    """Queue a job; result {accepted: true} or {accepted: false, reject_code, reason}
+    (computesat_sdk.kernels.JobRejectCode)."""
+
+    job_id: int = arg("", "Job id, unique among the board's live jobs", ge=0, lt=2**63)
+    kernel: Annotated[KernelName, _Enum] = arg("", "Reference kernel")
+    size: int = arg("", "Kernel size: matrix order, transform length or batch", ge=1)
+    seed: int = arg("", "Input generator seed", ge=0, lt=2**63)
+    iterations: int = arg("", "Times the kernel runs", 1, ge=1)
+
+
+class CancelJob(CommandArgs):
+    """Cancel a running or queued job; result {cancelled: bool}."""
+
+    job_id: int = arg("", "Job id", ge=0, lt=2**63)
+
+
+class SetThrottle(CommandArgs):
+    """Command a minimum throttle level (at most the board's deepest); result
+    {throttle_level: effective level}."""
+
+    level: int = arg("", "Throttle level, 0 = full speed", ge=0)
+
+
+class IdentityResult(BaseModel):
+    """Result of ``identity``: the board's models (computesat_sdk.contract)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: BoardIdentity
+    capabilities: BoardCapabilities
+    thermal: ThermalElectricalModel
+
+
+class SubmitResult(BaseModel):
+    """Result of ``submit_job``: accepted, or refused with a JobRejectCode and a reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accepted: bool = Field(description="The board queued the job")
+    reject_code: int | None = Field(None, description="JobRejectCode when refused")
+    reason: str | None = Field(None, description="Why it was refused")
+
+    @model_validator(mode="after")
+    def _refusal_says_why(self) -> SubmitResult:
+        if not self.accepted and self.reject_code is None:
+            raise ValueError("reject_code: a refusal carries its JobRejectCode")
+        return self
+
+
+class CancelResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cancelled: bool = Field(description="The job was running or queued and is cancelled")
+
+
+class ThrottleResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    throttle_level: int = Field(ge=0, description="Effective level (>= the commanded one)")
+
+
+BOARD_SLOT = DeviceKind(
+    name="slot",
+    description="Compute slot holding a plug-in board (computesat.boards entry point)",
+    ids="slot.<nnn>",
+    registers=BoardSlotRegisters,
+    commands={
+        "power_on": PowerOn,
+        "power_off": PowerOff,
+        "power_cycle": PowerCycle,
+        "reset": Reset,
+        "self_test": SelfTest,
+        "identity": Identity,
+        "submit_job": SubmitJob,
+        "cancel_job": CancelJob,
+        "take_results": TakeResults,
+        "set_throttle": SetThrottle,
+    },
+    results={
+        "identity": IdentityResult,
+        "self_test": SelfTestResult,
+        "submit_job": SubmitResult,
+        "cancel_job": CancelResult,
+        "set_throttle": ThrottleResult,
+    },
+    faults=BoardFault,
+)
+
+BACKPLANE = DeviceKind(
+    name="backplane",
+    description="The telemetry of every board slot in one read",
+    ids="backplane",
+    registers=BackplaneRegisters,
+    faults=BoardFault,
+    members=("<nnn>",),
+)
+
+
+class BuiltinSlotState(StrEnum):
+    """Power state of a built-in slot; every value but on and off is a fault or trip."""
+
+    ON = "on"
+    OFF = "off"
+    SHED = "shed"
+    LATCHED = "latched"
+    THERMAL_SHUTDOWN = "thermal_shutdown"
+    UNPOWERED = "unpowered"
+
+
+class BuiltinSlotFault(StrEnum):
+    """Fault and trip states of a built-in slot (``power_state``)."""
+
+    SHED = "shed"
+    LATCHED = "latched"  # power-cycle to clear
+    THERMAL_SHUTDOWN = "thermal_shutdown"
+    UNPOWERED = "unpowered"
+
+
+class BuiltinSlotRegisters(DeviceRegisters):
+    kind: str = reg("", "Board kind name")
+    power_state: Annotated[BuiltinSlotState, _Enum] = reg(
+        "", "on, off, shed, latched, thermal_shutdown, unpowered (PDU switch off)"
+    )
+    powered: bool = reg("", "Board is drawing power")
+    utilisation: float = reg("", "Commanded utilisation 0..1", ge=0.0, le=1.0)
+    power_w: float = reg("W", "Electrical power drawn", ge=0.0)
+    current_a: float = reg("A", "Current at bus voltage", ge=0.0)
+    die_temp_k: float = reg("K", "Die temperature", ge=0.0)
+    plate_temp_k: float = reg("K", "Cold plate temperature under the board", ge=0.0)
+    inlet_temp_k: float = reg("K", "Coolant supply temperature of its loop", ge=0.0)
+    max_die_temp_k: float = reg("K", "Rated maximum die temperature", ge=0.0)
+    overtemp: bool = reg("", "Die above its rated maximum")
+    latchup: bool = reg("", "Latch-up detected (power cycle to clear)")
+    seu_count: int = reg("", "Single-event upsets (all) since power-on of the model", ge=0)
+    uncorrectable_errors: int = reg("", "Uncorrectable memory errors", ge=0)
+
+
+class SetUtilisation(CommandArgs):
+    """Set utilisation (refused while latched up or unpowered)."""
+
+    value: float = arg("", "Utilisation", ge=0.0, le=1.0)
+
+
+class BuiltinPowerOn(NoArgs):
+    """Power the board on (its PDU switch must be on)."""
+
+
+class BuiltinPowerOff(NoArgs):
+    """Power the board off (clears a latch-up)."""
+
+
+BUILTIN_SLOT = DeviceKind(
+    name="builtin_slot",
+    description="Compute slot modelled by hwsim's built-in board arrays (no plug-in)",
+    ids="slot.<nnn>",
+    registers=BuiltinSlotRegisters,
+    commands={
+        "power_on": BuiltinPowerOn,
+        "power_off": BuiltinPowerOff,
+        "set_utilisation": SetUtilisation,
+    },
+    faults=BuiltinSlotFault,
+)
