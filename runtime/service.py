@@ -24,11 +24,11 @@ import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from pydantic import BaseModel
 
+from icd.dictionary import ServiceState  # the numbers are in housekeeping: the ICD owns them
 from runtime.clock import NS_PER_S, Clock
 
 __all__ = [
@@ -46,18 +46,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RunFunction = Callable[[Any, Any], Awaitable[None]]
-
-
-class ServiceState(IntEnum):
-    """Where a service is in its life (the numbers go into housekeeping)."""
-
-    STARTING = 0  # started, not ready yet
-    RUNNING = 1  # ready
-    RESTARTING = 2  # crashed, waiting out the back-off
-    FAILED = 3  # crashed past its restart budget (or not restartable): stays down
-    FINISHED = 4  # returned on its own
-    STOPPED = 5  # stopped by the supervisor
-    ABANDONED = 6  # did not finish within its stop grace; left behind
 
 
 @dataclass(frozen=True)
