@@ -2,8 +2,10 @@
 
 Boot: open the ZeroMQ context and the bus broker, connect the device port, synchronise time to
 the hardware reference, then start services in order (link last, so nothing is accepted
-before its owner listens). Stop (SIGINT/SIGTERM or ``stop``): services in reverse order, then
-the bus, then the context.
+before its owner listens). Stop (SIGINT/SIGTERM or ``stop``): services in reverse order, each
+within its stop grace (failures are collected and reported together: exit code 1), then the
+bus, then the context; a second signal exits at once. A service past its restart budget is
+FAILED: event SERVICE_FAILED and ``supervisor.*`` in platform HK.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from typing import Any
 
 import pytest
@@ -291,3 +292,83 @@ async def test_a_second_signal_during_shutdown_forces_the_exit():
 
     await run_until_signalled(main, force=force)
     assert forced == [signal.SIGINT]
+
+
+# Real processes for what only a process can show: its exit. The waits are bounded guards
+# against a hang (the failure being tested), each step waits for the child's own line.
+_STUCK_SHUTDOWN = """
+import asyncio
+from runtime.service import run_process
+
+async def main(stop):
+    print("READY", flush=True)
+    await stop.wait()
+    print("STOPPING", flush=True)
+    await asyncio.Event().wait()  # a shutdown that never ends
+
+run_process(main)
+"""
+
+_TASK_IGNORING_CANCELLATION = """
+import asyncio
+from runtime.service import run_process
+
+async def stubborn():
+    while True:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass
+
+async def main(stop):
+    asyncio.get_running_loop().create_task(stubborn(), name="stubborn")
+    print("READY", flush=True)
+    await stop.wait()
+
+run_process(main, exit_grace_s=0.1)
+"""
+
+
+async def _child(script: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    return (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+
+
+async def _exit_code(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError("the process did not exit") from None
+    return process.returncode or 0, stderr.decode()
+
+
+async def test_a_second_sigterm_gets_a_stuck_process_out():
+    process = await _child(_STUCK_SHUTDOWN)
+    assert await _line(process) == "READY"
+    process.send_signal(signal.SIGTERM)
+    assert await _line(process) == "STOPPING"
+    process.send_signal(signal.SIGTERM)
+    code, stderr = await _exit_code(process)
+    assert code == 128 + signal.SIGTERM, f"expected exit {128 + signal.SIGTERM}, got {code}"
+    assert "second SIGTERM during shutdown: forcing exit" in stderr, stderr
+
+
+async def test_a_process_exits_even_when_a_task_ignores_cancellation():
+    process = await _child(_TASK_IGNORING_CANCELLATION)
+    assert await _line(process) == "READY"
+    process.send_signal(signal.SIGTERM)
+    code, stderr = await _exit_code(process)
+    assert code == 1, f"expected exit 1 for an abandoned task, got {code}:\n{stderr}"
+    assert "exiting without them" in stderr and "stubborn" in stderr, stderr
