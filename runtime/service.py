@@ -290,6 +290,12 @@ class Supervisor:
             task.cancel()
             await asyncio.wait((task,), timeout=grace_s / 2)
             if not task.done():
+                # A swallowed cancellation is a defect of the service: say so, then insist.
+                log.warning(
+                    "service %s still running %g s after it was cancelled; cancelling again",
+                    name,
+                    grace_s / 2,
+                )
                 task.cancel()
                 await asyncio.wait((task,), timeout=grace_s / 2)
             if not task.done():

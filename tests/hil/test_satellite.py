@@ -170,7 +170,7 @@ async def test_sigterm_mid_fault_stops_within_the_bound_with_exit_code_0(
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
         await ground.ping()
         await simctl.inject("pump_seizure", "pump.L1.A")
-        await ground.wait_for(lambda tm: tm.event_name == "THROTTLE_CHANGED", timeout=30)
+        await ground.wait_for(lambda tm: tm.event_name == "THROTTLE_CHANGED", timeout=120)
         loop = asyncio.get_running_loop()
         started = loop.time()
         code = await satellite.flightsw.stop(timeout_s=STOP_BOUND_S)
