@@ -106,6 +106,7 @@ class _Running:
     restart_times_ns: deque[int] = field(default_factory=deque)
     last_error: str = ""
     ready: asyncio.Future[Any] | None = None
+    was_ready: bool = False
 
 
 @dataclass
@@ -132,8 +133,9 @@ class Supervisor:
         """Start ``spec`` and wait until it reports ready (its inputs are open).
 
         Returns what the service passed to ``ready``. Raises if it does not get there within
-        ``ready_timeout_s`` seconds of wall time: readiness is about this host's CPU and
-        sockets, not about mission time, so an accelerated clock must not shorten it.
+        ``ready_timeout_s`` seconds of wall time (readiness is about this host's CPU and
+        sockets, not about mission time, so an accelerated clock must not shorten it), or if
+        it is FAILED before it gets there.
         """
         if self._stopping:
             raise RuntimeError(f"cannot start service {spec.name}: the supervisor is stopping")
@@ -143,17 +145,23 @@ class Supervisor:
         assert entry.ready is not None
         try:
             async with asyncio.timeout(ready_timeout_s):
-                return await asyncio.shield(entry.ready)
+                info = await asyncio.shield(entry.ready)
         except TimeoutError:
             raise RuntimeError(
                 f"service {spec.name} did not become ready in {ready_timeout_s} s "
                 f"({entry.last_error or 'no error'})"
             ) from None
+        if not entry.was_ready and entry.state == ServiceState.FAILED:
+            raise RuntimeError(
+                f"service {spec.name} FAILED before it became ready: {entry.last_error}"
+            )
+        return info
 
     @staticmethod
     def _ready(entry: _Running, info: Any) -> None:
         if entry.state in (ServiceState.STARTING, ServiceState.RESTARTING):
             entry.state = ServiceState.RUNNING
+        entry.was_ready = True
         if entry.ready is not None and not entry.ready.done():
             entry.ready.set_result(info)
 

@@ -372,3 +372,15 @@ async def test_a_process_exits_even_when_a_task_ignores_cancellation():
     code, stderr = await _exit_code(process)
     assert code == 1, f"expected exit 1 for an abandoned task, got {code}:\n{stderr}"
     assert "exiting without them" in stderr and "stubborn" in stderr, stderr
+
+
+async def test_a_service_failed_before_it_is_ready_fails_its_start():
+    clock = SteppedClock(start_ns=0)
+
+    async def broken(ctx: _Ctx, config: Empty) -> None:
+        raise RuntimeError("cannot open its inputs")
+
+    async with Supervisor(clock, _Ctx) as supervisor:
+        with pytest.raises(RuntimeError, match="FAILED before it became ready: RuntimeError: "):
+            await supervisor.start(ServiceSpec("broken", broken, Empty(), max_restarts=2))
+        assert supervisor.restarts("broken") == 2
