@@ -37,7 +37,7 @@ __all__ = [
     "ServiceStopError",
     "ServiceStopFailure",
     "Supervisor",
-    "describe",
+    "describe_error",
     "force_exit",
     "run_process",
     "run_until_signalled",
@@ -89,11 +89,11 @@ class ServiceStopError(ExceptionGroup):
         return ServiceStopError(self.message, excs)
 
 
-def describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """``Type: message`` of an error; of each leaf for an exception group (a TaskGroup
     wraps what a service's task raised, and the wrapper alone says nothing)."""
     if isinstance(error, BaseExceptionGroup):
-        return "; ".join(describe(inner) for inner in error.exceptions)
+        return "; ".join(describe_error(inner) for inner in error.exceptions)
     return f"{type(error).__name__}: {error}"
 
 
@@ -195,7 +195,7 @@ class Supervisor:
             log.exception("supervisor hook %r raised", hook)
 
     def _budget_left(self, entry: _Running) -> bool:
-        """Count this crash against the budget; whether a restart is still allowed."""
+        """Whether one more restart fits the budget (older restarts than the window drop out)."""
         spec = entry.spec
         now_ns = self.clock.now_ns()
         window_ns = round(spec.window_s * NS_PER_S)
@@ -215,7 +215,7 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                entry.last_error = describe(exc)
+                entry.last_error = describe_error(exc)
                 if self._stopping:
                     # Raised while being stopped (cancelled, or cleaning up): not a crash,
                     # never a restart. stop() collects it from the task.
@@ -318,7 +318,7 @@ class Supervisor:
         error = task.exception()
         if error is None:
             return None
-        failure = ServiceStopFailure(name, f"raised while stopping: {describe(error)}")
+        failure = ServiceStopFailure(name, f"raised while stopping: {describe_error(error)}")
         failure.__cause__ = error
         return failure
 
