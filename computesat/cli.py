@@ -412,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
         "flightsw",
         help="Run flight software against device ports.",
         description="Onboard services on the software bus, the "
-        "RF link, and drivers reaching hardware via device ports.",
+        "RF link, and drivers reaching hardware via device ports. SIGINT/SIGTERM stop it "
+        "(exit code 1 if a service did not stop cleanly); a second one exits at once.",
     )
     add_settings_arguments(flightsw, FlightSettings)
     flightsw.set_defaults(handler=cmd_flightsw)

@@ -2,8 +2,10 @@
 
 Boot: open the ZeroMQ context and the bus broker, connect the device port, synchronise time to
 the hardware reference, then start services in order (link last, so nothing is accepted
-before its owner listens). Stop (SIGINT/SIGTERM or ``stop``): services in reverse order, then
-the bus, then the context.
+before its owner listens). Stop (SIGINT/SIGTERM or ``stop``): services in reverse order, each
+within its stop grace (failures are collected and reported together: exit code 1), then the
+bus, then the context; a second signal exits at once. A service past its restart budget is
+FAILED: event SERVICE_FAILED and ``supervisor.*`` in platform HK.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from icd.dictionary import EventId
 from runtime.bus import Broker, Bus
 from runtime.clock import WallClock
 from runtime.ports import DevicePort, DeviceTimeout
-from runtime.service import ServiceSpec, Supervisor, run_until_signalled
+from runtime.service import ServiceSpec, ServiceStopError, Supervisor, run_process
 
 __all__ = ["FlightReady", "FlightSettings", "boot", "run"]
 
@@ -144,15 +146,35 @@ async def _run_services(
         )
 
     platform = context_for("platform")
+    supervisor: Supervisor
+
+    def publish_supervision() -> None:
+        platform.parameters(
+            **{
+                "supervisor.restarts": supervisor.total_restarts,
+                "supervisor.failed": len(supervisor.failed),
+                **{f"supervisor.state.{n}": int(s) for n, s in supervisor.states.items()},
+            }
+        )
 
     def on_restart(name: str, error: str, count: int) -> None:
         platform.event(EventId.SERVICE_RESTARTED, f"{name} restart {count}: {error}")
+
+    def on_failed(name: str, error: str, restarts: int) -> None:
+        spec = next(s for s in specs if s.name == name)
+        why = (
+            f"after {restarts} restarts in {spec.window_s:g} s"
+            if spec.restart
+            else "(not restartable)"
+        )
+        platform.event(EventId.SERVICE_FAILED, f"service {name} FAILED {why}: {error}")
+        publish_supervision()  # at once: the mode manager and the ground act on it
 
     bus.on_rejected.append(
         lambda reason: platform.event(EventId.BUS_MESSAGE_REJECTED, reason[:150])
     )
     specs = specs if specs is not None else services(settings)
-    async with Supervisor(clock, context_for, on_restart) as supervisor:
+    async with Supervisor(clock, context_for, on_restart, on_failed) as supervisor:
         # In order, each once its inputs are open: events first so it hears everything,
         # the link last so no TC is accepted before its owner listens.
         link_port = None
@@ -164,12 +186,8 @@ async def _run_services(
 
         async def platform_counters() -> None:
             while True:
-                platform.parameters(
-                    **{
-                        "supervisor.restarts": supervisor.total_restarts,
-                        "bus.rejected": bus.stats.rejected,
-                    }
-                )
+                publish_supervision()
+                platform.parameters(**{"bus.rejected": bus.stats.rejected})
                 await clock.sleep(1.0)
 
         counters = asyncio.create_task(platform_counters())
@@ -219,6 +237,11 @@ def run(settings: FlightSettings) -> int:
         )
         await boot(settings, stop, ready=ready)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_signalled(main))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run_process(main)
+    except ServiceStopError as failures:
+        # Each was logged as it happened; the exit code tells whoever started us.
+        log.error("flight software stopped with %s", failures)
+        return 1
     return 0

@@ -59,6 +59,7 @@ __all__ = [
     "EVENTS",
     "HK_STRUCTURES",
     "SERVICES",
+    "SUPERVISED_SERVICES",
     "Apid",
     "BoardEntry",
     "BoardState",
@@ -69,6 +70,7 @@ __all__ = [
     "JobListEntry",
     "JobReport",
     "JobState",
+    "ServiceState",
     "Severity",
     "SubmitJob",
     "check_app_data",
@@ -94,10 +96,11 @@ __all__ = [
     "unpack_job_list",
 ]
 
+# 4.0: platform SID 1 gains the supervisor's failed count and per-service states.
 # 3.1: device tables (icd.devices) in the export.
 # 3.0: HK 3,25 carries a validity bitmap after the SID (a layout change: major).
 # 2.0: SID 2 extended (loop 2, loops), SID 4 power.
-DICTIONARY_VERSION = "3.1.0"
+DICTIONARY_VERSION = "4.0.0"
 
 
 class Apid(IntEnum):
@@ -261,6 +264,7 @@ class EventId(IntEnum):
     BOARD_LATCHUP = 17
     THROTTLE_CHANGED = 18
     BOARD_FAULT = 19
+    SERVICE_FAILED = 20
     DEVICES_RECOVERED = 23
 
 
@@ -389,6 +393,15 @@ EVENTS: dict[int, EventDef] = {
             description="A board reported a fault other than latch-up, or failed its self-test.",
         ),
         EventDef(
+            id=EventId.SERVICE_FAILED,
+            name="SERVICE_FAILED",
+            severity=Severity.HIGH,
+            description=(
+                "A service crashed past its restart budget (or is not restartable) and stays "
+                "down: FAILED; the message names it, its restarts and its last error."
+            ),
+        ),
+        EventDef(
             id=EventId.DEVICES_RECOVERED,
             name="DEVICES_RECOVERED",
             severity=Severity.INFO,
@@ -453,6 +466,22 @@ class HkStructure(_Frozen):
         return f">H{self.validity_bytes}s" + "".join(_FORMATS[p.fmt] for p in self.parameters)
 
 
+class ServiceState(IntEnum):
+    """A supervised service's state (u8 ``supervisor.state.<name>`` in platform HK)."""
+
+    STARTING = 0  # started, not ready yet
+    RUNNING = 1  # ready
+    RESTARTING = 2  # crashed, waiting out the back-off before its restart
+    FAILED = 3  # crashed past its restart budget (or not restartable): stays down
+    FINISHED = 4  # returned on its own
+    STOPPED = 5  # stopped by the supervisor
+    ABANDONED = 6  # did not finish within its stop grace and was left behind
+
+
+# The flight-software services whose state platform HK carries, in start order.
+SUPERVISED_SERVICES = ("events", "housekeeping", "time", "devices", "ping", "payload", "link")
+
+
 def _p(name: str, fmt: str, unit: str, description: str) -> HkParameter:
     return HkParameter(name=name, fmt=fmt, unit=unit, description=description)
 
@@ -487,6 +516,11 @@ HK_STRUCTURES: dict[int, HkStructure] = {
                 _p("bus.rejected", "u32", _COUNTER, "Bus messages dropped by validation."),
                 _p("devices.timeouts", "u32", _COUNTER, "Device-port requests timed out."),
                 _p("devices.errors", "u32", _COUNTER, "Device-port requests answered with error."),
+                _p("supervisor.failed", "u32", _COUNTER, "Services FAILED (past restart budget)."),
+                *(
+                    _p(f"supervisor.state.{name}", "u8", "state", f"Service {name} (ServiceState).")
+                    for name in SUPERVISED_SERVICES
+                ),
             ),
         ),
         HkStructure(
@@ -1037,6 +1071,7 @@ def _dictionary() -> dict[str, Any]:
         "events": [e.model_dump(mode="json") for e in EVENTS.values()],
         "job_states": {s.name.lower(): s.value for s in JobState},
         "board_states": {s.name.lower(): s.value for s in BoardState},
+        "service_states": {s.name.lower(): s.value for s in ServiceState},
         "error_codes": [
             {"code": c.value, "name": c.name, "description": ERROR_CODE_DESCRIPTIONS[c]}
             for c in ErrorCode

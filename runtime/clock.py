@@ -148,8 +148,13 @@ class WallClock(Clock):
     async def wait_for(self, awaitable: Awaitable[T], mission_s: float) -> T:
         # One timer on the loop instead of a racing sleep task: this sits on every command's
         # round trip. A re-anchor to another speed during the wait is not followed.
+        # asyncio.timeout, not asyncio.wait_for: on Python 3.11 wait_for swallows a
+        # cancellation that arrives in the same loop iteration as the result (it returns the
+        # result instead), so a service cancelled mid device request kept running and its
+        # stop never finished.
         try:
-            return await asyncio.wait_for(awaitable, self.wall_s_for(mission_s))
+            async with asyncio.timeout(self.wall_s_for(mission_s)):
+                return await awaitable
         except TimeoutError:
             raise TimeoutError(f"no result within {mission_s} mission seconds") from None
 

@@ -7,6 +7,7 @@ from collections import deque
 
 from ground.console import render, run_console
 from ground.station import Ground, Telemetry
+from icd import dictionary as dic
 from icd.dictionary import EventId
 
 
@@ -21,7 +22,9 @@ async def test_screen_shows_every_hk_structure_in_columns_and_the_events(ground:
         assert heading in screen
     assert "BAD_DATAGRAM: 1 B from" in screen
     row = next(line for line in screen.splitlines() if "time.clock_speed" in line)
-    assert "link." in row  # two parameters side by side at 120 columns
+    names = {p.name for p in dic.HK_STRUCTURES[1].parameters}
+    beside = [word for word in row.split() if word in names]
+    assert len(beside) == 2, f"expected two parameters side by side at 120 columns: {row!r}"
     narrow = render(ground, events, "ping ok", width=60)
     assert len(narrow.splitlines()) > len(screen.splitlines())
 

@@ -110,3 +110,18 @@ async def test_sleep_until_or_ends_at_the_time_or_on_the_event():
     assert await clock.sleep_until_ns_or(100 * NS_PER_S, wake) is True
     assert clock.now_ns() == 6 * NS_PER_S
     await hurrying
+
+
+@pytest.mark.parametrize("make", [WallClock, SteppedClock], ids=["wall", "stepped"])
+async def test_wait_for_keeps_a_cancellation_that_arrives_with_the_result(make):
+    """A device request cancelled just as its reply lands must end cancelled: the service
+    being stopped must not carry on (Python 3.11's asyncio.wait_for returned the result)."""
+    clock = make()
+    reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    request = asyncio.ensure_future(clock.wait_for(reply, 60))
+    for _ in range(3):  # let the request reach its wait
+        await asyncio.sleep(0)
+    reply.set_result("late reply")
+    request.cancel()
+    outcome = (await asyncio.gather(request, return_exceptions=True))[0]
+    assert request.cancelled(), f"expected the request cancelled, it returned {outcome!r}"

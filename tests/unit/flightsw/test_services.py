@@ -13,7 +13,7 @@ from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from ground.station import Ground
 from icd import dictionary as dic
-from icd.dictionary import EventId
+from icd.dictionary import EventId, ServiceState
 from icd.errors import ErrorCode
 from runtime.service import ServiceSpec
 
@@ -108,6 +108,41 @@ async def test_crashed_service_is_restarted_and_reported_as_event_and_hk():
             lambda tm: tm.sid == 1 and tm.parameters["supervisor.restarts"] == 1, timeout=20
         )
         assert crash.runs == 2
+
+
+async def test_service_past_its_restart_budget_is_failed_with_an_event_and_hk():
+    go = asyncio.Event()  # crash only once the ground is in contact and hears events
+
+    async def defective_ping(ctx: ServiceContext, config: object) -> None:
+        ctx.ready()
+        await go.wait()
+        raise RuntimeError("simulated defect")
+
+    specs = [
+        ServiceSpec("ping", defective_ping, FlightSettings(), max_restarts=2, window_s=60)
+        if s.name == "ping"
+        else s
+        for s in services(FlightSettings(port=0))
+    ]
+    async with (
+        in_process_satellite(specs) as sat,
+        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+    ):
+        assert (await ground.request_hk(1))["supervisor.state.ping"] == ServiceState.RUNNING
+        failed = ground.expect(lambda tm: tm.event_id == EventId.SERVICE_FAILED)
+        go.set()
+        event = await ground.clock.wait_for(failed, 20)
+        assert event.message == (
+            "service ping FAILED after 2 restarts in 60 s: RuntimeError: simulated defect"
+        ), f"unexpected SERVICE_FAILED message {event.message!r}"
+        hk = await ground.wait_for(
+            lambda tm: tm.sid == 1 and tm.parameters["supervisor.failed"] == 1, timeout=20
+        )
+        assert hk.parameters["supervisor.state.ping"] == ServiceState.FAILED
+        assert hk.parameters["supervisor.state.link"] == ServiceState.RUNNING
+        assert hk.parameters["supervisor.restarts"] == 2
+        result = await ground.command(17, 1, timeout=30)
+        assert result.error_code == ErrorCode.SERVICE_UNAVAILABLE, result.describe()
 
 
 async def test_tc_whose_service_is_down_fails_with_service_unavailable():
