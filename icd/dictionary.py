@@ -253,6 +253,8 @@ class EventId(IntEnum):
     BOARD_LATCHUP = 17
     THROTTLE_CHANGED = 18
     BOARD_FAULT = 19
+    FLIGHTSW_RESTARTED = 21
+    HARDWARE_GAP = 22
 
 
 class EventDef(_Frozen):
@@ -379,6 +381,24 @@ EVENTS: dict[int, EventDef] = {
             severity=Severity.MEDIUM,
             description="A board reported a fault other than latch-up, or failed its self-test.",
         ),
+        EventDef(
+            id=EventId.FLIGHTSW_RESTARTED,
+            name="FLIGHTSW_RESTARTED",
+            severity=Severity.HIGH,
+            description="The flight-software process died and the process supervisor started "
+            "it again; the message says how it died and the boot number. Raised when the "
+            "first ground makes contact after the restart (at once if a push address is set). "
+            "Telecommands in flight at the crash get no further reports.",
+        ),
+        EventDef(
+            id=EventId.HARDWARE_GAP,
+            name="HARDWARE_GAP",
+            severity=Severity.HIGH,
+            description="The hardware simulator's process died (device telemetry is invalid "
+            "from then on) and, in a second event, is back: restarted by the process "
+            "supervisor from its latest snapshot or fresh; the message says how long the gap "
+            "was.",
+        ),
     )
 }
 
@@ -451,6 +471,7 @@ HK_STRUCTURES: dict[int, HkStructure] = {
                 _p("bus.rejected", "u32", _COUNTER, "Bus messages dropped by validation."),
                 _p("devices.timeouts", "u32", _COUNTER, "Device-port requests timed out."),
                 _p("devices.errors", "u32", _COUNTER, "Device-port requests answered with error."),
+                _p("flightsw.boot_count", "u32", _COUNTER, "Flight-software boots since launch."),
             ),
         ),
         HkStructure(
