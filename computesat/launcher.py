@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["ChildProcess", "Satellite", "launch_satellite"]
+__all__ = ["ChildExited", "ChildProcess", "Satellite", "launch_satellite"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -74,6 +74,14 @@ class ChildProcess:
                     await self._pump
 
 
+class ChildExited(RuntimeError):
+    """A child exited before it printed its READY line; ``child`` has its output."""
+
+    def __init__(self, child: ChildProcess, why: str = "exited before it was ready") -> None:
+        self.child = child
+        super().__init__(f"{child.name} {why}:\n" + child.last_lines(30))
+
+
 def _die_with(parent_pid: int) -> None:
     """Ask Linux to SIGTERM this child when the launcher dies, however it dies: a killed
     test run must not leave a satellite holding its ports."""
@@ -122,17 +130,17 @@ async def _start_child(
             elif log is not None:
                 print(f"[{child.label}] {line}", file=log, flush=True)
         if not ready.done():
-            ready.set_exception(
-                RuntimeError(
-                    f"{name} exited before it was ready:\n" + "\n".join(child.output[-30:])
-                )
-            )
+            ready.set_exception(ChildExited(child))
 
     child._pump = asyncio.create_task(pump(), name=f"output:{name}")
     try:
         child.ready_line = await asyncio.wait_for(ready, timeout_s)
+    except TimeoutError:
+        await child.stop(timeout_s=2.0)
+        raise ChildExited(child, f"was not ready within {timeout_s:g} s and was stopped") from None
     except BaseException:
-        await child.stop()
+        # Short: this also runs when a stop (SIGTERM, 5 s for everything) interrupts a start.
+        await child.stop(timeout_s=2.0)
         raise
     return child
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from computesat.launcher import ChildProcess, _start_child
+from computesat.launcher import ChildExited, ChildProcess, _start_child
 
 __all__ = [
     "EXIT_CRASH_LOOP",
@@ -308,8 +308,12 @@ class SatelliteSupervisor:
                 return
             try:
                 work.result()
-            except RuntimeError as exc:  # it died before READY: another death
-                self._say(f"{name} restart failed: {str(exc).splitlines()[0]}")
+            except ChildExited as exc:  # it died before READY: another death
+                self._say(f"{name} restart failed: it {exit_reason(exc.child.process.returncode)}")
+                if name == "hwsim":
+                    self.hwsim = exc.child
+                else:
+                    self.flightsw = exc.child
                 continue
             back = self._loop_time()
             self.history.append(RestartRecord(name, reason, now, back))
