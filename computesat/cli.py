@@ -48,6 +48,20 @@ def _parse_kv(items: list[str]) -> dict[str, Any]:
 # --- satellite / up -------------------------------------------------------------------------
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_s(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
 def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speed",
@@ -90,14 +104,14 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-restarts",
-        type=int,
+        type=_count,
         default=5,
         help="Restarts of hwsim or flightsw tolerated within --restart-window; one more "
         "stops the satellite with exit status 3 (default 5).",
     )
     parser.add_argument(
         "--restart-window",
-        type=float,
+        type=_positive_s,
         default=60.0,
         help="Wall seconds over which restarts are counted (default 60).",
     )
@@ -355,8 +369,9 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up",
         help="Start the satellite and a live ground console.",
-        description="Start hwsim and flightsw as separate processes, "
-        "ping the satellite and show live housekeeping until Ctrl-C.",
+        description="Start hwsim and flightsw as separate processes under the process "
+        "supervisor (see 'computesat satellite --help'), then show live housekeeping in a "
+        "console in this process until Ctrl-C.",
     )
     _add_satellite_arguments(up)
     up.set_defaults(handler=cmd_up)
@@ -364,8 +379,13 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     satellite = commands.add_parser(
         "satellite",
         help="Start the emulated satellite (hwsim + flightsw) until Ctrl-C.",
-        description="Start hwsim and flightsw as separate processes. Any PUS-C ground tool "
-        "can then command it on the RF-link UDP port.",
+        description="Start hwsim and flightsw as separate processes under a light process "
+        "supervisor (also the container's entry point): a flightsw that dies is restarted on "
+        "the same port (FLIGHTSW_RESTARTED event, flightsw.boot_count in HK), a hwsim that "
+        "dies is restarted from its latest snapshot (--snapshot-dir) and flightsw reports "
+        "the gap (HARDWARE_GAP). Exit status: 0 when stopped (SIGINT/SIGTERM stop everything "
+        "within 5 s), 1 when the satellite could not start, 3 on a crash loop. Any PUS-C "
+        "ground tool can command it on the RF-link UDP port.",
     )
     _add_satellite_arguments(satellite)
     satellite.set_defaults(handler=cmd_satellite)
