@@ -1,6 +1,6 @@
 """The process supervisor's pieces: light imports, restart command lines, messages.
 
-The supervisor with real processes is tested in tests/hil/test_supervisor.py.
+The supervisor with real processes is tested in tests/hil/test_hil_supervisor.py.
 """
 
 from __future__ import annotations
