@@ -38,6 +38,9 @@ SPEED = 20.0
 # because on a loaded 2-core host the clock runs on while the processes wait for CPU.
 BACK_WITHIN_S = 400.0
 REPO = Path(__file__).resolve().parents[2]
+# kill -9 of flightsw in a row, as the issue asks (~17 s wall for ten on a loaded 2-core
+# host); COMPUTESAT_HIL_KILLS changes it (3 for a quick run, 50 for a soak).
+KILLS = int(os.environ.get("COMPUTESAT_HIL_KILLS", "10"))
 
 
 def _plan(**changes: object) -> SupervisorPlan:
@@ -54,8 +57,10 @@ def _plan(**changes: object) -> SupervisorPlan:
 
 @contextlib.asynccontextmanager
 async def supervised(
-    plan: SupervisorPlan,
+    plan: SupervisorPlan, crash_loop_expected: bool = False
 ) -> AsyncIterator[tuple[SatelliteSupervisor, asyncio.Task[None]]]:
+    """The supervisor running (watching) for the test; a crash loop the test did not expect
+    fails it here, with the supervisor's own message."""
     stop = asyncio.Event()
     async with SatelliteSupervisor(plan) as supervisor:
         watch = asyncio.create_task(supervisor.watch(stop))
@@ -63,7 +68,7 @@ async def supervised(
             yield supervisor, watch
         finally:
             stop.set()
-            with contextlib.suppress(CrashLoop):
+            with contextlib.suppress(*((CrashLoop,) if crash_loop_expected else ())):
                 await watch
 
 
@@ -89,13 +94,15 @@ def _event(name: str, text: str = "") -> object:
     return lambda tm: tm.event_name == name and text in (tm.message or "")
 
 
-async def test_flightsw_killed_is_restarted_on_the_same_port_and_says_why(
-    satellite: SatelliteSupervisor,
-):
-    async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
+async def test_flightsw_killed_is_restarted_on_the_same_port_and_says_why():
+    plan = _plan(budget=RestartBudget(KILLS, 3600.0))  # every kill within the budget
+    async with (
+        supervised(plan) as (satellite, _),
+        Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground,
+    ):
         await ground.ping(timeout=60)
         port = satellite.udp_port
-        for boot in (2, 3, 4):
+        for boot in range(2, KILLS + 2):
             assert satellite.flightsw is not None
             restarted = ground.expect(_event("FLIGHTSW_RESTARTED", f"boot {boot}"))
             os.kill(satellite.flightsw.pid, signal.SIGKILL)
@@ -105,7 +112,7 @@ async def test_flightsw_killed_is_restarted_on_the_same_port_and_says_why(
             platform = await ground.hk(1, timeout=60)
             assert platform["flightsw.boot_count"] == boot, platform["flightsw.boot_count"]
             assert satellite.udp_port == port, "the restarted flightsw moved to another port"
-        assert [r.child for r in satellite.history] == ["flightsw"] * 3
+        assert [r.child for r in satellite.history] == ["flightsw"] * KILLS
         assert satellite.hwsim_starts == 1, "hwsim was restarted though it never died"
 
 
@@ -230,7 +237,7 @@ async def test_a_crash_loop_stops_everything_and_names_the_child():
             return ["hwsim", "serve", "--no-such-flag"]
 
     plan = BrokenRestart(**{**_plan().__dict__, "budget": RestartBudget(2, 3600.0)})
-    async with supervised(plan) as (satellite, watch):
+    async with supervised(plan, crash_loop_expected=True) as (satellite, watch):
         assert satellite.hwsim is not None
         os.kill(satellite.hwsim.pid, signal.SIGKILL)
         with pytest.raises(CrashLoop) as loop:
