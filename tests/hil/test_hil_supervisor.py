@@ -203,7 +203,16 @@ def _snapshots(directory: Path) -> dict[str, int]:
 )
 async def test_hwsim_killed_comes_back_from_its_latest_snapshot(tmp_path: Path):
     async with (
-        supervised(_plan(snapshot_dir=tmp_path)) as (satellite, _),
+        # A snapshot every 20 mission s (1 s wall): the test need not wait for the default.
+        supervised(
+            _plan(
+                snapshot_dir=tmp_path,
+                hwsim_args=[
+                    *("--clock", "accelerated", "--speed", str(SPEED)),
+                    *("--snapshot-period-s", "20"),
+                ],
+            )
+        ) as (satellite, _),
         Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground,
         SimControl(satellite.simctl_endpoint) as sim,
     ):
