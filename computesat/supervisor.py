@@ -319,7 +319,8 @@ class SatelliteSupervisor:
             self.history.append(RestartRecord(name, reason, now, back))
             gap_s = back - now
             if name == "hwsim":
-                self._say(f"hwsim back after {gap_s:.2f} s ({self._restore_text()})")
+                where = f" in {self.plan.snapshot_dir}" if self.plan.snapshot_dir else ""
+                self._say(f"hwsim back after {gap_s:.2f} s ({self._restore_text()}{where})")
                 self._notify_flightsw(
                     {
                         "notice": "hwsim_up",
@@ -334,9 +335,10 @@ class SatelliteSupervisor:
             return
 
     def _restore_text(self) -> str:
+        # Short: it ends up in an event message (200 characters at most).
         if self.plan.snapshot_dir is None:
             return "started fresh: no snapshot directory"
-        return f"restored from the latest snapshot in {self.plan.snapshot_dir}"
+        return "restored from the latest snapshot"
 
     def _notify_flightsw(self, notice: dict[str, object]) -> None:
         """One JSON line on flight software's stdin; lost if it is down too (it then learns
