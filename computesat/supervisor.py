@@ -206,7 +206,7 @@ class SatelliteSupervisor:
             await self.stop()
             raise
 
-    async def _start_hwsim(self, *, first: bool, reason: str = "") -> None:
+    async def _start_hwsim(self, *, first: bool) -> None:
         plan = self.plan
         if first:
             args = plan.hwsim_start_args(plan.device_endpoint, plan.simctl_endpoint)
@@ -294,7 +294,7 @@ class SatelliteSupervisor:
                     }
                 )
             restart: Awaitable[None] = (
-                self._start_hwsim(first=False, reason=reason)
+                self._start_hwsim(first=False)
                 if name == "hwsim"
                 else self._start_flightsw(self.device_endpoint, first=False, reason=reason)
             )
