@@ -300,7 +300,8 @@ def _satellite_command(*extra: str) -> Iterator[tuple[subprocess.Popen[str], lis
         else:
             raise AssertionError("satellite never came up:\n" + "\n".join(lines[-30:]))
         yield process, lines
-        left = _marked(mark)
+        # Grandchildren too (a job worker pool, say): everything carrying the mark.
+        left = _gone_within(_marked(mark), 5.0)
         assert left == [], f"processes left behind: {left}"
     finally:
         if process.poll() is None:
