@@ -12,7 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.settings import SettingsError, add_settings_arguments, settings_from_args
+# Nothing heavy at module level: `computesat satellite` (the process supervisor, also the
+# container's entry point) must start in milliseconds and hold little memory, so each command
+# imports what it needs (pydantic, zmq, numpy, the ground console) inside its handler, and the
+# parser populates only the subcommand being run (see build_parser).
 
 __all__ = ["main"]
 
@@ -28,6 +31,8 @@ device ports (ZeroMQ) and a CCSDS/PUS-C RF link (UDP 7301). Start with:
 
 
 def _parse_kv(items: list[str]) -> dict[str, Any]:
+    from runtime.settings import SettingsError
+
     values: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -41,6 +46,20 @@ def _parse_kv(items: list[str]) -> dict[str, Any]:
 
 
 # --- satellite / up -------------------------------------------------------------------------
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_s(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
 
 
 def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,11 +95,30 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
         help="Where hwsim's and flightsw's log lines go (default: stderr for 'satellite', "
         "computesat.log for 'up', so they do not scroll through the console).",
     )
+    parser.add_argument(
+        "--snapshot-dir",
+        type=Path,
+        default=None,
+        help="Directory where hwsim writes periodic snapshots; a hwsim that dies is restarted "
+        "from the latest one (default: none, a restarted hwsim starts fresh).",
+    )
+    parser.add_argument(
+        "--max-restarts",
+        type=_count,
+        default=5,
+        help="Restarts of hwsim or flightsw tolerated within --restart-window; one more "
+        "stops the satellite with exit status 3 (default 5).",
+    )
+    parser.add_argument(
+        "--restart-window",
+        type=_positive_s,
+        default=60.0,
+        help="Wall seconds over which restarts are counted (default 60).",
+    )
 
 
-async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
-    from computesat.launcher import launch_satellite
-    from runtime.service import run_until_signalled
+def _satellite_plan(args: argparse.Namespace) -> Any:
+    from computesat.supervisor import RestartBudget, SupervisorPlan
 
     hwsim_args = ["--seed", str(args.seed)]
     if args.speed != 1.0:
@@ -90,44 +128,41 @@ async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] |
     flightsw_args = ["--host", args.host, "--port", str(args.port)]
     if args.push:
         flightsw_args += ["--push", args.push]
+    return SupervisorPlan(
+        hwsim_args,
+        flightsw_args,
+        device_endpoint=args.device_endpoint,
+        simctl_endpoint=args.simctl_endpoint,
+        snapshot_dir=args.snapshot_dir,
+        budget=RestartBudget(args.max_restarts, args.restart_window),
+    )
+
+
+async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
+    """Run the satellite under the process supervisor (standard library only) until Ctrl-C,
+    SIGTERM or the end of ``body``; a crash loop exits with status 3."""
+    from computesat.supervisor import EXIT_CRASH_LOOP, CrashLoop, run_supervised
 
     log_path = args.log_file or (Path("computesat.log") if body is not None else None)
 
-    async def main(stop: asyncio.Event) -> None:
-        with contextlib.ExitStack() as files:
-            log = files.enter_context(log_path.open("a")) if log_path else sys.stderr
-            if log_path:
-                print(f"satellite logs: {log_path.resolve()}", file=sys.stderr, flush=True)
-            await _run_satellite(stop, log)
-
-    async def _run_satellite(stop: asyncio.Event, log: Any) -> None:
-        satellite = await launch_satellite(
-            hwsim_args,
-            flightsw_args,
-            device_endpoint=args.device_endpoint,
-            simctl_endpoint=args.simctl_endpoint,
-            log=log,
+    def announce(satellite: Any) -> None:
+        print(
+            f"satellite up: RF link udp {satellite.udp_host}:{satellite.udp_port}, "
+            f"device ports {satellite.device_endpoint}, "
+            f"simulation control {satellite.simctl_endpoint}; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
         )
-        async with satellite:
-            print(
-                f"satellite up: RF link udp {satellite.udp_host}:{satellite.udp_port}, "
-                f"device ports {satellite.device_endpoint}, "
-                f"simulation control {satellite.simctl_endpoint}; Ctrl-C stops",
-                file=sys.stderr,
-                flush=True,
-            )
-            if body is None:
-                await stop.wait()
-                return
-            work = asyncio.ensure_future(body(satellite))
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait((work, stopper), return_when=asyncio.FIRST_COMPLETED)
-            for task in (work, stopper):
-                task.cancel()
-            await asyncio.gather(work, stopper, return_exceptions=True)
 
-    await run_until_signalled(main)
-    return 0
+    with contextlib.ExitStack() as files:
+        log = files.enter_context(log_path.open("a")) if log_path else sys.stderr
+        if log_path:
+            print(f"satellite logs: {log_path.resolve()}", file=sys.stderr, flush=True)
+        try:
+            return await run_supervised(_satellite_plan(args), log, body, announce)
+        except CrashLoop as exc:
+            print(f"computesat: {exc}", file=sys.stderr, flush=True)
+            return EXIT_CRASH_LOOP
 
 
 def cmd_satellite(args: argparse.Namespace) -> int:
@@ -135,12 +170,16 @@ def cmd_satellite(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from ground.console import run_console
-
     host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
-    return asyncio.run(
-        _with_satellite(args, lambda satellite: run_console(host, satellite.udp_port))
-    )
+
+    async def console(satellite: Any) -> None:
+        # The console runs in this process once the satellite is up; only `up` pays for
+        # its imports (the ground station, pydantic), never `satellite` or the container.
+        from ground.console import run_console
+
+        await run_console(host, satellite.udp_port)
+
+    return asyncio.run(_with_satellite(args, console))
 
 
 # --- hwsim ----------------------------------------------------------------------------------
@@ -148,6 +187,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_hwsim_serve(args: argparse.Namespace) -> int:
     from hwsim.app import HwsimSettings, run
+    from runtime.settings import settings_from_args
 
     return run(settings_from_args(HwsimSettings, args))
 
@@ -212,6 +252,7 @@ def cmd_hwsim_restore(args: argparse.Namespace) -> int:
 
 def cmd_flightsw(args: argparse.Namespace) -> int:
     from flightsw.app import FlightSettings, run
+    from runtime.settings import settings_from_args
 
     return run(settings_from_args(FlightSettings, args))
 
@@ -296,9 +337,34 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from flightsw.app import FlightSettings
-    from hwsim.app import HwsimSettings
+def _command_path(argv: list[str]) -> tuple[str, ...]:
+    """The subcommand words of ``argv`` (``("hwsim", "serve")``), skipping global options;
+    only a guess for the parser to populate just what is run: a wrong guess costs time,
+    never correctness (``()`` populates everything)."""
+    words: list[str] = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--log-level":
+            skip = True
+        elif token.startswith("-"):
+            if words:
+                break
+        else:
+            words.append(token)
+            if len(words) == 2 or words[0] not in ("hwsim", "ground"):
+                break
+    return tuple(words)
+
+
+def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the options of that subcommand alone are
+    added (the others keep their names and help lines): the settings models and what-if
+    options live in heavy modules that a command not using them should not import."""
+
+    def wanted(*path: str) -> bool:
+        return not only or only == path
 
     parser = argparse.ArgumentParser(
         prog="computesat",
@@ -316,8 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up",
         help="Start the satellite and a live ground console.",
-        description="Start hwsim and flightsw as separate processes, "
-        "ping the satellite and show live housekeeping until Ctrl-C.",
+        description="Start hwsim and flightsw as separate processes under the process "
+        "supervisor (see 'computesat satellite --help'), then show live housekeeping in a "
+        "console in this process until Ctrl-C.",
     )
     _add_satellite_arguments(up)
     up.set_defaults(handler=cmd_up)
@@ -325,8 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     satellite = commands.add_parser(
         "satellite",
         help="Start the emulated satellite (hwsim + flightsw) until Ctrl-C.",
-        description="Start hwsim and flightsw as separate processes. Any PUS-C ground tool "
-        "can then command it on the RF-link UDP port.",
+        description="Start hwsim and flightsw as separate processes under a light process "
+        "supervisor (also the container's entry point): a flightsw that dies is restarted on "
+        "the same port (FLIGHTSW_RESTARTED event, flightsw.boot_count in HK), a hwsim that "
+        "dies is restarted from its latest snapshot (--snapshot-dir) and flightsw reports "
+        "the gap (HARDWARE_GAP). Exit status: 0 when stopped (SIGINT/SIGTERM stop everything "
+        "within 5 s), 1 when the satellite could not start, 3 on a crash loop. Any PUS-C "
+        "ground tool can command it on the RF-link UDP port.",
     )
     _add_satellite_arguments(satellite)
     satellite.set_defaults(handler=cmd_satellite)
@@ -339,16 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hwsim_commands = hwsim.add_subparsers(dest="hwsim_command", required=True, metavar="ACTION")
     serve = hwsim_commands.add_parser("serve", help="Serve device ports and simulation control.")
-    add_settings_arguments(serve, HwsimSettings)
+    if wanted("hwsim", "serve"):
+        from hwsim.app import HwsimSettings
+        from runtime.settings import add_settings_arguments
+
+        add_settings_arguments(serve, HwsimSettings)
     serve.set_defaults(handler=cmd_hwsim_serve)
     what_if = hwsim_commands.add_parser(
         "run",
         help="A what-if run: step the spacecraft with a built-in control law, "
         "write CSV and a PNG plot.",
     )
-    from hwsim import whatif
+    if wanted("hwsim", "run"):
+        from hwsim import whatif
 
-    whatif.add_arguments(what_if)
+        whatif.add_arguments(what_if)
     what_if.set_defaults(handler=cmd_hwsim_run)
     faults = hwsim_commands.add_parser("faults", help="List the fault catalogue.")
     faults.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
@@ -415,7 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
         "RF link, and drivers reaching hardware via device ports. SIGINT/SIGTERM stop it "
         "(exit code 1 if a service did not stop cleanly); a second one exits at once.",
     )
-    add_settings_arguments(flightsw, FlightSettings)
+    if wanted("flightsw"):
+        from flightsw.app import FlightSettings
+        from runtime.settings import add_settings_arguments
+
+        add_settings_arguments(flightsw, FlightSettings)
     flightsw.set_defaults(handler=cmd_flightsw)
 
     ground = commands.add_parser(
@@ -456,8 +537,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_settings_error(exc: BaseException) -> bool:
+    # runtime.settings imports pydantic: a command that never loaded it raised no SettingsError.
+    settings = sys.modules.get("runtime.settings")
+    return settings is not None and isinstance(exc, settings.SettingsError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # No subcommand (top-level --help, or an error): nothing to populate.
+    parser = build_parser(_command_path(argv) or ("",))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level,
@@ -466,9 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except SettingsError as exc:
-        parser.error(str(exc))
     except (TimeoutError, RuntimeError, ValueError, OSError) as exc:
+        if _is_settings_error(exc):
+            parser.error(str(exc))
         print(f"computesat: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -3,6 +3,11 @@
 Each child prints one ``READY ...`` line once it serves; the launcher reads the bound
 endpoints from it, so ports can be 0 (any free port) in tests. Stopping sends SIGTERM to
 flightsw then hwsim (the reverse of start), and kills what has not exited in time.
+
+Standard library only: the process supervisor (``computesat.supervisor``) builds on this and
+must stay light. Each child leads its own process group, so a stop reaches anything it
+started, and a Ctrl-C at the terminal reaches the parent alone, which stops the children in
+order.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["ChildProcess", "Satellite", "launch_satellite"]
+__all__ = ["ChildExited", "ChildProcess", "Satellite", "launch_satellite"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -26,9 +31,23 @@ _PR_SET_PDEATHSIG = 1
 class ChildProcess:
     name: str
     process: asyncio.subprocess.Process
+    label: str = ""  # how log lines are tagged ("flightsw", "flightsw boot 2")
     ready_line: str = ""
     output: list[str] = field(default_factory=list)
     _pump: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def last_lines(self, count: int = 20) -> str:
+        return "\n".join(self.output[-count:])
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the child's process group (a grandchild, say). The
+        group id cannot be reused while any member lives, so this never hits a stranger."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     async def stop(self, timeout_s: float = 10.0) -> int:
         if self.process.returncode is None:
@@ -40,37 +59,64 @@ class ChildProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 await self.process.wait()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        self.kill_group()
+        await self.drain()
         return self.process.returncode or 0
 
+    async def drain(self) -> None:
+        """Wait until the child's last output line is read (it has exited)."""
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._pump), 1.0)
+            if not self._pump.done():
+                self._pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._pump
 
-def _die_with_parent() -> None:
+
+class ChildExited(RuntimeError):
+    """A child exited before it printed its READY line; ``child`` has its output."""
+
+    def __init__(self, child: ChildProcess, why: str = "exited before it was ready") -> None:
+        self.child = child
+        super().__init__(f"{child.name} {why}:\n" + child.last_lines(30))
+
+
+def _die_with(parent_pid: int) -> None:
     """Ask Linux to SIGTERM this child when the launcher dies, however it dies: a killed
     test run must not leave a satellite holding its ports."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
-        pass  # not Linux: children outlive a killed launcher, as processes usually do
+        return  # not Linux: children outlive a killed launcher, as processes usually do
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent died between fork and prctl: nobody will send the signal
 
 
 async def _start_child(
-    name: str, args: list[str], log: TextIO | None, timeout_s: float
+    name: str,
+    args: list[str],
+    log: TextIO | None,
+    timeout_s: float,
+    *,
+    stdin: int | None = None,
+    label: str = "",
 ) -> ChildProcess:
+    parent = os.getpid()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "computesat",
         *args,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        preexec_fn=(lambda: _die_with(parent)) if sys.platform == "linux" else None,
+        process_group=0,
     )
-    child = ChildProcess(name, process)
+    child = ChildProcess(name, process, label or name)
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def pump() -> None:
@@ -82,19 +128,19 @@ async def _start_child(
             if line.startswith("READY") and not ready.done():
                 ready.set_result(line)
             elif log is not None:
-                print(f"[{name}] {line}", file=log, flush=True)
+                print(f"[{child.label}] {line}", file=log, flush=True)
         if not ready.done():
-            ready.set_exception(
-                RuntimeError(
-                    f"{name} exited before it was ready:\n" + "\n".join(child.output[-30:])
-                )
-            )
+            ready.set_exception(ChildExited(child))
 
     child._pump = asyncio.create_task(pump(), name=f"output:{name}")
     try:
         child.ready_line = await asyncio.wait_for(ready, timeout_s)
+    except TimeoutError:
+        await child.stop(timeout_s=2.0)
+        raise ChildExited(child, f"was not ready within {timeout_s:g} s and was stopped") from None
     except BaseException:
-        await child.stop()
+        # Short: this also runs when a stop (SIGTERM, 5 s for everything) interrupts a start.
+        await child.stop(timeout_s=2.0)
         raise
     return child
 

@@ -23,7 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
-from flightsw.services import devices, events, housekeeping, link, payload, ping, timesync
+from flightsw.services import (
+    devices,
+    events,
+    housekeeping,
+    link,
+    payload,
+    ping,
+    restarts,
+    timesync,
+)
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from runtime.bus import Broker, Bus
@@ -61,6 +70,14 @@ class FlightSettings(BaseModel):
     boot_timeout_s: float = Field(
         30.0, gt=0, description="Wall seconds to wait for the hardware time reference at boot."
     )
+    # Set by the process supervisor (computesat.supervisor), which counts the boots.
+    boot_count: int = Field(1, ge=1, description="This boot's number since launch (1 = first).")
+    restart_reason: str = Field(
+        "", description="How the previous flight-software process ended (on a restart)."
+    )
+    supervised: bool = Field(
+        False, description="Read the process supervisor's notices (JSON lines) on stdin."
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,16 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
         ServiceSpec("payload", payload.run, payload.Config()),
+        ServiceSpec(
+            "restarts",
+            restarts.run,
+            restarts.Config(
+                boot_count=settings.boot_count,
+                restart_reason=settings.restart_reason,
+                announce_at_once=settings.push is not None,
+                notices_from_stdin=settings.supervised,
+            ),
+        ),
         ServiceSpec(
             "link",
             link.run,
@@ -182,7 +209,10 @@ async def _run_services(
             info = await supervisor.start(spec)
             if spec.name == "link":
                 link_port = info
-        platform.event(EventId.BOOT, f"computesat flight software {VERSION} pid {os.getpid()}")
+        platform.event(
+            EventId.BOOT,
+            f"computesat flight software {VERSION} pid {os.getpid()} boot {settings.boot_count}",
+        )
 
         async def platform_counters() -> None:
             while True:

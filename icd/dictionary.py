@@ -265,6 +265,8 @@ class EventId(IntEnum):
     THROTTLE_CHANGED = 18
     BOARD_FAULT = 19
     SERVICE_FAILED = 20
+    FLIGHTSW_RESTARTED = 21
+    HARDWARE_GAP = 22
     DEVICES_RECOVERED = 23
 
 
@@ -410,6 +412,24 @@ EVENTS: dict[int, EventDef] = {
                 "long and how many devices are valid again."
             ),
         ),
+        EventDef(
+            id=EventId.FLIGHTSW_RESTARTED,
+            name="FLIGHTSW_RESTARTED",
+            severity=Severity.HIGH,
+            description="The flight-software process died and the process supervisor started "
+            "it again; the message says how it died and the boot number. Raised when the "
+            "first ground makes contact after the restart (at once if a push address is set). "
+            "Telecommands in flight at the crash get no further reports.",
+        ),
+        EventDef(
+            id=EventId.HARDWARE_GAP,
+            name="HARDWARE_GAP",
+            severity=Severity.HIGH,
+            description="The hardware simulator's process died (device telemetry is invalid "
+            "from then on) and, in a second event, is back: restarted by the process "
+            "supervisor from its latest snapshot or fresh; the message says how long the gap "
+            "was.",
+        ),
     )
 }
 
@@ -479,7 +499,16 @@ class ServiceState(IntEnum):
 
 
 # The flight-software services whose state platform HK carries, in start order.
-SUPERVISED_SERVICES = ("events", "housekeeping", "time", "devices", "ping", "payload", "link")
+SUPERVISED_SERVICES = (
+    "events",
+    "housekeeping",
+    "time",
+    "devices",
+    "ping",
+    "payload",
+    "restarts",
+    "link",
+)
 
 
 def _p(name: str, fmt: str, unit: str, description: str) -> HkParameter:
@@ -516,6 +545,7 @@ HK_STRUCTURES: dict[int, HkStructure] = {
                 _p("bus.rejected", "u32", _COUNTER, "Bus messages dropped by validation."),
                 _p("devices.timeouts", "u32", _COUNTER, "Device-port requests timed out."),
                 _p("devices.errors", "u32", _COUNTER, "Device-port requests answered with error."),
+                _p("flightsw.boot_count", "u32", _COUNTER, "Flight-software boots since launch."),
                 _p("supervisor.failed", "u32", _COUNTER, "Services FAILED (past restart budget)."),
                 *(
                     _p(f"supervisor.state.{name}", "u8", "state", f"Service {name} (ServiceState).")
