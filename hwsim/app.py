@@ -71,8 +71,16 @@ async def serve(
     settings: HwsimSettings,
     stop: asyncio.Event,
     ready: asyncio.Future[tuple[str, str]] | None = None,
+    *,
+    clock: Clock | None = None,
+    context: zmq.asyncio.Context | None = None,
 ) -> None:
-    """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints."""
+    """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints.
+
+    ``clock`` and ``context`` are for an in-process satellite (tests), whose parts share one
+    mission clock (a stepped one) and one ZeroMQ context (``inproc://`` endpoints); by default
+    hwsim builds its clock from ``settings`` and owns its context.
+    """
     from hwsim.boards.slots import default_registry
     from hwsim.config import default_config, load_config
     from hwsim.faults import fault_catalogue
@@ -84,7 +92,8 @@ async def serve(
     registry = default_registry()
     for refused in registry.refused:
         log.warning("hwsim: board plug-in %r refused: %s", refused.name, refused.reason)
-    clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
+    if clock is None:
+        clock = WallClock(settings.speed if settings.clock == "accelerated" else 1.0)
     # The model counts from 0; this is the mission time of its 0 (the physics loop catches
     # up from here once the model is built).
     model_epoch_ns = clock.now_ns()
@@ -96,7 +105,8 @@ async def serve(
     )
     for slot_id, reason in model.truth()["empty_slots"].items():
         log.warning("hwsim: %s is empty: %s", slot_id, reason)
-    context = zmq.asyncio.Context()
+    own_context = context is None
+    context = zmq.asyncio.Context() if context is None else context
     try:
         async with (
             PortServer(
@@ -144,7 +154,8 @@ async def serve(
     finally:
         # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
         # sure a socket left by a crashed path cannot hang term() and the process with it.
-        context.destroy(linger=0)
+        if own_context:
+            context.destroy(linger=0)
 
 
 def run(settings: HwsimSettings) -> int:
