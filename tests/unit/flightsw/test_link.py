@@ -6,13 +6,14 @@ import os
 import random
 
 import pytest
-from _inprocess import SPEED, in_process_satellite
+from _inprocess import in_process_satellite
 
 from ground.station import Ground, Telemetry
 from icd.cuc import CucTime
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm, crc16
+from runtime.clock import SteppedClock
 
 
 async def test_ping_every_apid_gets_full_verification_and_reply(ground: Ground):
@@ -144,12 +145,13 @@ async def test_bad_datagram_events_are_rate_limited_but_all_counted(ground: Grou
 
 
 async def test_push_target_gets_telemetry_without_ever_sending_a_tc():
-    async with Ground("127.0.0.1", 9, speed=SPEED) as listener:  # never sends anything
+    clock = SteppedClock()
+    async with Ground("127.0.0.1", 9, clock=clock) as listener:  # never sends anything
         host, port = listener.local_address
-        async with in_process_satellite(push=f"{host}:{port}") as sat:
+        async with in_process_satellite(push=f"{host}:{port}", clock=clock) as sat:
             hk = await listener.wait_for(lambda tm: tm.sid == 1, timeout=10)
             assert hk.parameters["time.synced"] == 1
-            async with Ground("127.0.0.1", sat.udp_port, speed=SPEED) as operator:
+            async with Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as operator:
                 copied = listener.expect(lambda tm: tm.kind == (17, 2))
                 await operator.ping()
                 assert (await listener.clock.wait_for(copied, 10)).apid == 1

@@ -8,7 +8,7 @@ import itertools
 import msgpack
 import zmq
 import zmq.asyncio
-from _inprocess import SPEED, InProcessSatellite, in_process_satellite
+from _inprocess import InProcessSatellite, in_process_satellite
 
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
@@ -23,7 +23,7 @@ from runtime.service import ServiceSpec
 async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(ground: Ground):
     platform = await ground.hk(1)
     assert platform["time.synced"] == 1
-    assert platform["time.clock_speed"] == SPEED
+    assert platform["time.clock_speed"] == 0  # stepped: the clock is its own reference
     # Right after boot a value may not be acquired yet (a device read that timed out on a
     # loaded host shows as 0 until the next poll): wait, in mission time, for live values.
     report = await ground.wait_for(
@@ -133,7 +133,7 @@ async def test_crashed_service_is_restarted_and_reported_as_event_and_hk():
     specs = [*services(FlightSettings(port=0)), ServiceSpec("crashy", crash.run, FlightSettings())]
     async with (
         in_process_satellite(specs) as sat,
-        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
         await ground.ping()
         assert crash.runs == 1, f"expected one run before the crash, got {crash.runs}"
@@ -152,7 +152,7 @@ async def test_tc_whose_service_is_down_fails_with_service_unavailable():
     without_ping = [s for s in services(FlightSettings(port=0)) if s.name != "ping"]
     async with (
         in_process_satellite(without_ping) as sat,
-        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
         result = await ground.command(17, 1, timeout=30)
         assert result.stages == [1, 4]
@@ -166,12 +166,17 @@ async def test_invalid_bus_messages_are_dropped_counted_and_reported(
     try:
         intruder = context.socket(zmq.PUB)
         intruder.linger = 0
+        handshake = intruder.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         intruder.connect(satellite.bus_pub_endpoint)
         event = ground.expect(lambda tm: tm.event_id == EventId.BUS_MESSAGE_REJECTED)
-        # Publish until the connection is up and flight software has seen one (PUB drops
-        # messages sent before the connection completes); each try is a mission-time wait,
-        # and there are enough of them (100 mission s, 5 s of wall time at x20) for a loaded
-        # host to complete a loopback connection.
+        # The connection is the host's business (a loopback TCP handshake in ZeroMQ's I/O
+        # threads), not mission time, which the stepped clock may race through meanwhile:
+        # wait for it (the bound is a hang guard), then publish until flight software has
+        # seen one (PUB drops messages until the broker's subscriptions reach it), a
+        # mission-time wait per try, bounded by count.
+        await asyncio.wait_for(handshake.recv_multipart(), 30)
+        intruder.disable_monitor()
+        handshake.close()
         for _ in range(500):
             await intruder.send_multipart((b"param\x00", msgpack.packb({"values": "nope"})))
             if event.done():
