@@ -25,6 +25,9 @@ from icd.dictionary import BoardState, EventId, JobState
 from icd.errors import ErrorCode
 
 SPEED = 20.0
+# Bound for a reply or a report that comes within a mission second or two: generous (1.5 s of
+# wall time at x20) so that a loaded host is slow, not failing. Only a failure waits it out.
+WAIT_S = 30.0
 # matmul 64 is 5.2e5 FLOP; 4e9 iterations keep a board busy for 17 s (ACME, 120 TFLOP/s) to
 # 47 s (ref-gpu) of mission time: long enough to be hit by an upset while it runs.
 LONG = {"kernel": "matmul", "size": 64, "seed": 99, "iterations": 4_000_000_000}
@@ -74,13 +77,13 @@ async def _boards_up(ground: Ground, timeout_s: float = 600.0) -> list[dic.Board
             return boards
         if ground.clock.now_s() > deadline:
             break
-        await ground.wait_for(lambda tm: tm.sid == 3, timeout=10)
+        await ground.wait_for(lambda tm: tm.sid == 3, timeout=WAIT_S)
     raise AssertionError(f"boards not up, identified and idle within {timeout_s} s: {boards}")
 
 
 async def _payload_hk(ground: Ground) -> dict[str, float | int]:
     """The payload counters now (a one-shot report, not a periodic one from before)."""
-    return await ground.request_hk(3)
+    return await ground.request_hk(3, timeout=WAIT_S)
 
 
 def _report_tm(ground: Ground, job_id: int) -> Telemetry:
@@ -91,22 +94,22 @@ def _report_tm(ground: Ground, job_id: int) -> Telemetry:
 
 async def _running_slots(ground: Ground, job_id: int, count: int = 1) -> tuple[int, ...]:
     for _ in range(30):
-        entry = next(e for e in await ground.list_jobs() if e.job_id == job_id)
+        entry = next(e for e in await ground.list_jobs(timeout=WAIT_S) if e.job_id == job_id)
         if entry.state == JobState.RUNNING and len(entry.slots) == count:
             return entry.slots
-        await ground.wait_for(lambda tm: tm.sid == 3, timeout=10)
+        await ground.wait_for(lambda tm: tm.sid == 3, timeout=WAIT_S)
     raise AssertionError(f"job {job_id} never ran on {count} boards")
 
 
 async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_digest(
     ground: Ground,
 ):
-    boards = {b.slot: b for b in await ground.list_boards()}
+    boards = {b.slot: b for b in await ground.list_boards(timeout=WAIT_S)}
     assert {slot: b.board for slot, b in boards.items()} == BOARDS
     assert boards[6].vendor == "ACME Photonics"
     # The ground clock never runs ahead of the satellite's: the job cannot start before this.
     submitted_s = ground.clock.now_s()
-    job_id = await ground.submit_job("matmul", 256, seed=2027)
+    job_id = await ground.submit_job("matmul", 256, seed=2027, timeout=WAIT_S)
     report = await ground.wait_job(job_id, timeout=60)
     assert report.state == JobState.COMPLETED
     assert report.slots == (6,)  # the fastest matmul board aboard
@@ -118,7 +121,7 @@ async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_dig
     assert submitted_s - 1 <= report.start_s <= report.end_s <= reported_s + 1, (
         f"job ran {report.start_s}..{report.end_s}, submitted {submitted_s}, reported {reported_s}"
     )
-    listed = {e.job_id: e for e in await ground.list_jobs()}
+    listed = {e.job_id: e for e in await ground.list_jobs(timeout=WAIT_S)}
     assert listed[job_id].state == JobState.COMPLETED
     hk = await ground.wait_for(
         lambda tm: tm.sid == 3 and tm.parameters["payload.jobs_completed"] >= 1, timeout=10
@@ -129,18 +132,18 @@ async def test_matmul_job_runs_on_the_acme_board_and_the_ground_verifies_its_dig
 
 async def test_jobs_queue_run_and_cancel_and_hk_shows_their_states(ground: Ground):
     cancelled_before = (await _payload_hk(ground))["payload.jobs_cancelled"]
-    first = await ground.submit_job(**LONG)
-    second = await ground.submit_job(**LONG, priority=5)
+    first = await ground.submit_job(**LONG, timeout=WAIT_S)
+    second = await ground.submit_job(**LONG, priority=5, timeout=WAIT_S)
     await _running_slots(ground, first)
     await _running_slots(ground, second)
     hk = await ground.wait_for(
         lambda tm: tm.sid == 3 and tm.parameters["payload.jobs_running"] == 2, timeout=10
     )
     assert hk.parameters["payload.boards_busy"] == 2
-    assert (await ground.cancel_job(first)).ok
-    report = await ground.wait_job(first, timeout=10)
+    assert (await ground.cancel_job(first, timeout=WAIT_S)).ok
+    report = await ground.wait_job(first, timeout=WAIT_S)
     assert report.state == JobState.CANCELLED and report.digest == ""
-    again = await ground.cancel_job(first)
+    again = await ground.cancel_job(first, timeout=WAIT_S)
     assert again.stages == [1, 3, 8] and again.error_code == ErrorCode.NOT_FOUND
     await ground.wait_for(
         lambda tm: (
@@ -148,9 +151,9 @@ async def test_jobs_queue_run_and_cancel_and_hk_shows_their_states(ground: Groun
             and tm.parameters["payload.jobs_cancelled"] == cancelled_before + 1
             and tm.parameters["payload.jobs_running"] == 1
         ),
-        timeout=10,
+        timeout=WAIT_S,
     )
-    assert (await ground.cancel_job(second)).ok
+    assert (await ground.cancel_job(second, timeout=WAIT_S)).ok
     # Leave the shared satellite idle for the next test.
     assert (await ground.wait_job(second, timeout=30)).state == JobState.CANCELLED
 
@@ -159,7 +162,7 @@ async def test_redundant_job_with_a_flipped_result_is_caught_and_retried(
     ground: Ground, simctl: SimControl
 ):
     before = await _payload_hk(ground)
-    job_id = await ground.submit_job(**LONG, redundancy=2)
+    job_id = await ground.submit_job(**LONG, redundancy=2, timeout=WAIT_S)
     slots = await _running_slots(ground, job_id, count=2)
     await simctl.inject("board_upset", f"slot.{slots[0]:03d}", {"kind": "bit_flip_result"})
     report = await ground.wait_job(job_id, timeout=300)
@@ -177,7 +180,7 @@ async def test_hung_board_is_power_cycled_by_the_watchdog_and_the_job_completes(
     ground: Ground, simctl: SimControl
 ):
     cycles_before = (await _payload_hk(ground))["payload.watchdog_cycles"]
-    job_id = await ground.submit_job(**LONG)
+    job_id = await ground.submit_job(**LONG, timeout=WAIT_S)
     (slot,) = await _running_slots(ground, job_id)
     await simctl.inject("board_upset", f"slot.{slot:03d}", {"kind": "hang"})
     hung = await ground.wait_for(lambda tm: tm.event_id == EventId.BOARD_HUNG, timeout=60)
@@ -193,7 +196,7 @@ async def test_latch_up_is_power_cycled_and_the_board_returns_to_service(
     ground: Ground, simctl: SimControl
 ):
     recoveries_before = (await _payload_hk(ground))["payload.latchup_recoveries"]
-    job_id = await ground.submit_job(**LONG)
+    job_id = await ground.submit_job(**LONG, timeout=WAIT_S)
     (slot,) = await _running_slots(ground, job_id)
     await simctl.inject("board_upset", f"slot.{slot:03d}", {"kind": "latch_up"})
     latch = await ground.wait_for(lambda tm: tm.event_id == EventId.BOARD_LATCHUP, timeout=30)
@@ -224,12 +227,12 @@ async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_
     # satellite's own account 5 mission s later (payload HK stamped then), not over a span of
     # ground time that a loaded host may spend doing nothing.
     submitted_s = ground.clock.now_s()  # the ground clock never runs ahead of the satellite's
-    job_id = await ground.submit_job("matmul", 32, seed=1)
+    job_id = await ground.submit_job("matmul", 32, seed=1, timeout=WAIT_S)
     later = await ground.wait_for(lambda tm: tm.sid == 3 and tm.time_s >= submitted_s + 5, 30)
     assert later.parameters["payload.jobs_queued"] >= 1, "the job is not waiting in the queue"
     assert later.parameters["payload.jobs_running"] == 0, "a job runs while cooling is lost"
     assert ground.job_report(job_id) is None, "the job ran while cooling was lost"
-    assert (await ground.device_command("pump.L1.B", "start")).ok
+    assert (await ground.device_command("pump.L1.B", "start", timeout=WAIT_S)).ok
     await ground.wait_for(
         lambda tm: tm.sid == 3 and tm.parameters["payload.throttle_level"] == 0, timeout=60
     )
@@ -241,18 +244,18 @@ async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_
 
 async def test_bad_jobs_are_refused_with_documented_codes(ground: Ground):
     unknown = dic.SubmitJob(7, "warp_drive", 8, 1).pack()
-    refused = await ground.command(140, 1, unknown, apid=dic.Apid.PAYLOAD)
+    refused = await ground.command(140, 1, unknown, apid=dic.Apid.PAYLOAD, timeout=WAIT_S)
     assert refused.stages == [2] and refused.error_code == ErrorCode.INVALID_APP_DATA
     too_big = dic.SubmitJob(8, "matmul", 5000, 1).pack()
-    refused = await ground.command(140, 1, too_big, apid=dic.Apid.PAYLOAD)
+    refused = await ground.command(140, 1, too_big, apid=dic.Apid.PAYLOAD, timeout=WAIT_S)
     assert refused.error_code == ErrorCode.INVALID_APP_DATA
-    job_id = await ground.submit_job("matmul", 8, seed=3)
+    job_id = await ground.submit_job("matmul", 8, seed=3, timeout=WAIT_S)
     with pytest.raises(CommandFailed) as duplicate:
-        await ground.submit_job("matmul", 8, seed=3, job_id=job_id)
+        await ground.submit_job("matmul", 8, seed=3, job_id=job_id, timeout=WAIT_S)
     assert duplicate.value.result.stages == [1, 4]
     assert duplicate.value.result.error_code == ErrorCode.INVALID_APP_DATA
     assert (await ground.wait_job(job_id, timeout=60)).state == JobState.COMPLETED
-    on_platform = await ground.command(140, 3)  # service 140 lives on APID 2 only
+    on_platform = await ground.command(140, 3, timeout=WAIT_S)  # on APID 2 only
     assert on_platform.error_code == ErrorCode.ILLEGAL_SERVICE
 
 
@@ -261,7 +264,7 @@ async def test_the_third_party_board_survives_an_upset_with_a_correct_final_answ
 ):
     """The example vendor board is one of the two redundant runs (it is the fastest matmul
     board); its result is flipped by an upset, and the answer that comes down is still right."""
-    job_id = await ground.submit_job(**LONG, redundancy=2)
+    job_id = await ground.submit_job(**LONG, redundancy=2, timeout=WAIT_S)
     slots = await _running_slots(ground, job_id, count=2)
     acme = next(slot for slot, name in BOARDS.items() if name == "acme-photon7")
     assert acme in slots

@@ -15,6 +15,10 @@ from icd.errors import ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm, crc16
 from runtime.clock import SteppedClock
 
+# The in-process satellite runs on a stepped clock: each test takes a second or two, so a
+# hang shows within a minute even on a loaded host.
+pytestmark = pytest.mark.timeout(60)
+
 
 async def test_ping_every_apid_gets_full_verification_and_reply(ground: Ground):
     for apid in (1, 2):

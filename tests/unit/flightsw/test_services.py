@@ -6,6 +6,7 @@ import asyncio
 import itertools
 
 import msgpack
+import pytest
 import zmq
 import zmq.asyncio
 from _inprocess import InProcessSatellite, in_process_satellite
@@ -18,6 +19,10 @@ from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from icd.pus import PusTc
 from runtime.service import ServiceSpec
+
+# The in-process satellite runs on a stepped clock: each test takes a second or two, so a
+# hang shows within a minute even on a loaded host.
+pytestmark = pytest.mark.timeout(60)
 
 
 async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(ground: Ground):
