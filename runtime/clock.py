@@ -148,8 +148,12 @@ class WallClock(Clock):
     async def wait_for(self, awaitable: Awaitable[T], mission_s: float) -> T:
         # One timer on the loop instead of a racing sleep task: this sits on every command's
         # round trip. A re-anchor to another speed during the wait is not followed.
+        # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for returns the result
+        # and swallows a cancellation that lands as the result arrives, so a service stopped
+        # during a device request (likely on a loaded host) would run on and stop would hang.
         try:
-            return await asyncio.wait_for(awaitable, self.wall_s_for(mission_s))
+            async with asyncio.timeout(self.wall_s_for(mission_s)):
+                return await awaitable
         except TimeoutError:
             raise TimeoutError(f"no result within {mission_s} mission seconds") from None
 

@@ -124,3 +124,24 @@ async def test_sleep_until_or_ends_at_the_time_or_on_the_event():
     assert await clock.sleep_until_ns_or(100 * NS_PER_S, wake) is True
     assert clock.now_ns() == 6 * NS_PER_S
     await hurrying
+
+
+@pytest.mark.parametrize("make", [lambda: WallClock(speed=20), lambda: SteppedClock(start_ns=0)])
+async def test_a_cancel_that_lands_with_the_result_is_not_swallowed(make):
+    """A service stopped just as its device reply arrives must stop, not run on: the
+    supervisor cancels it once. (asyncio.wait_for on Python 3.11 returns the result instead.)"""
+    clock = make()
+    reply: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    after: list[int] = []
+
+    async def service() -> None:
+        after.append(await clock.wait_for(reply, 10))
+
+    task = asyncio.ensure_future(service())
+    for _ in range(3):  # let it reach the wait
+        await asyncio.sleep(0)
+    reply.set_result(1)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)  # a hang bound, not a window
+    assert task in done, "the cancelled task never finished"
+    assert task.cancelled(), f"the cancel was swallowed: the service went on with {after}"
