@@ -36,7 +36,7 @@ from flightsw.services import (
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from runtime.bus import Broker, Bus
-from runtime.clock import WallClock
+from runtime.clock import Clock, WallClock
 from runtime.ports import DevicePort, DeviceTimeout
 from runtime.service import ServiceSpec, ServiceStopError, Supervisor, run_process
 
@@ -134,16 +134,26 @@ async def boot(
     stop: asyncio.Event,
     specs: list[ServiceSpec] | None = None,
     ready: asyncio.Future[FlightReady] | None = None,
+    *,
+    clock: Clock | None = None,
+    context: zmq.asyncio.Context | None = None,
 ) -> None:
-    """Run flight software until ``stop``; ``ready`` says where it can be reached."""
-    context = zmq.asyncio.Context()
-    clock = WallClock()
+    """Run flight software until ``stop``; ``ready`` says where it can be reached.
+
+    ``clock`` and ``context`` are for an in-process satellite (tests) that shares hwsim's
+    mission clock (a stepped one: nothing to synchronise) and ZeroMQ context; by default
+    flight software anchors its own clock to the hardware time reference and owns its context.
+    """
+    own_context = context is None
+    context = zmq.asyncio.Context() if context is None else context
+    clock = WallClock() if clock is None else clock
     try:
         async with (
             Broker(context, settings.bus_pub_endpoint, settings.bus_sub_endpoint) as broker,
             DevicePort(context, settings.device_endpoint, clock, timeout_s=0.5) as port,
         ):
-            await _await_time_reference(clock, port, settings.boot_timeout_s)
+            if isinstance(clock, WallClock):
+                await _await_time_reference(clock, port, settings.boot_timeout_s)
             port.timeout_s = settings.device_timeout_s
             bus = Bus(context, broker.pub_endpoint, broker.sub_endpoint)
             try:
@@ -153,13 +163,14 @@ async def boot(
     finally:
         # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
         # sure a socket left by a crashed path cannot hang term() and the process with it.
-        context.destroy(linger=0)
+        if own_context:
+            context.destroy(linger=0)
 
 
 async def _run_services(
     settings: FlightSettings,
     stop: asyncio.Event,
-    clock: WallClock,
+    clock: Clock,
     bus: Bus,
     port: DevicePort,
     specs: list[ServiceSpec] | None,

@@ -41,7 +41,7 @@ from icd import dictionary as dic
 from icd.dictionary import BoardEntry, JobListEntry, JobReport, SubmitJob
 from icd.errors import DecodeError, ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm
-from runtime.clock import WallClock
+from runtime.clock import Clock, WallClock
 
 __all__ = [
     "CommandFailed",
@@ -321,11 +321,14 @@ class Ground:
         speed: float = 1.0,
         archive_path: Path | None = None,
         on_telemetry: Callable[[Telemetry], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.target = (host, port)
         self.local = (local_host, local_port)
         self.source_id = source_id
-        self.clock = WallClock(speed)
+        # A given clock (an in-process test's stepped clock, shared with the satellite) is
+        # already the satellite's time; a station of its own follows the telemetry.
+        self.clock: Clock = WallClock(speed) if clock is None else clock
         self._clock_anchored = False
         self.archive: list[Telemetry] = []
         self.bad_tm = 0
@@ -393,6 +396,8 @@ class Ground:
         ]
 
     def _track_time(self, tm: Telemetry) -> None:
+        if not isinstance(self.clock, WallClock):
+            return
         speed = tm.parameters.get("time.clock_speed") if tm.sid == 1 else None
         time_ns = tm.packet.time.to_ns()
         if speed and speed > 0 and speed != self.clock.speed:

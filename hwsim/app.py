@@ -225,8 +225,16 @@ async def serve(
     settings: HwsimSettings,
     stop: asyncio.Event,
     ready: asyncio.Future[tuple[str, str]] | None = None,
+    *,
+    clock: Clock | None = None,
+    context: zmq.asyncio.Context | None = None,
 ) -> None:
-    """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints."""
+    """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints.
+
+    ``clock`` and ``context`` are for an in-process satellite (tests), whose parts share one
+    mission clock (a stepped one) and one ZeroMQ context (``inproc://`` endpoints); by default
+    hwsim builds its clock from ``settings`` and owns its context.
+    """
     from hwsim.boards.slots import default_registry
     from hwsim.config import default_config, load_config
     from hwsim.faults import fault_catalogue
@@ -248,11 +256,14 @@ async def serve(
     speed = settings.speed if settings.clock == "accelerated" else 1.0
     if restored is not None:
         header, model = restored
-        # The hardware's time reference continues from the snapshot's mission time.
-        clock = WallClock(speed, start_ns=header.mission_time_ns)
+        # The hardware's time reference continues from the snapshot's mission time (an
+        # injected clock is the caller's: it should stand at that time).
+        if clock is None:
+            clock = WallClock(speed, start_ns=header.mission_time_ns)
         model_epoch_ns = header.model_epoch_ns
     else:
-        clock = WallClock(speed)
+        if clock is None:
+            clock = WallClock(speed)
         # The model counts from 0; this is the mission time of its 0 (the physics loop
         # catches up from here once the model is built).
         model_epoch_ns = clock.now_ns()
@@ -273,7 +284,8 @@ async def serve(
         store=store,
         period_s=settings.snapshot_period_s,
     )
-    context = zmq.asyncio.Context()
+    own_context = context is None
+    context = zmq.asyncio.Context() if context is None else context
     try:
         async with (
             PortServer(
@@ -314,7 +326,8 @@ async def serve(
     finally:
         # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
         # sure a socket left by a crashed path cannot hang term() and the process with it.
-        context.destroy(linger=0)
+        if own_context:
+            context.destroy(linger=0)
 
 
 def _restore_at_start(

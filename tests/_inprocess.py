@@ -1,24 +1,35 @@
 """An in-process satellite (hwsim + flightsw in the test's event loop) for fast tests.
 
-The in-process form is a convenience for fast tests; tests/hil starts real processes.
-Both run the clock accelerated, and every wait is a mission-time timeout.
+The in-process form is a convenience for fast, deterministic tests; tests/hil starts real
+processes on an accelerated clock. Here hwsim, flight software and the test's ground station
+share one stepped mission clock (``runtime.clock.SteppedClock``): mission time jumps to the
+next wake-up whenever the event loop goes quiet, so a run is as fast as the CPU allows, and a
+loaded host makes it slower, never different. Every wait is a mission-time timeout.
+
+The device ports run over ``inproc://`` in one shared ZeroMQ context: a request is in the
+server's queue when ``send`` returns, so no I/O thread stands between a request and its reply
+while the stepped clock watches for quiet. The link to the ground is loopback UDP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import zmq.asyncio
+
 from flightsw.app import FlightReady, FlightSettings, boot
 from hwsim.app import HwsimSettings, serve
+from runtime.clock import SteppedClock
 from runtime.service import ServiceSpec
 
-SPEED = 20.0
 T = TypeVar("T")
+_names = itertools.count()
 
 
 @dataclass
@@ -27,26 +38,34 @@ class InProcessSatellite:
     device_endpoint: str
     simctl_endpoint: str
     bus_pub_endpoint: str
+    clock: SteppedClock
+    context: zmq.asyncio.Context
 
 
 @contextlib.asynccontextmanager
 async def in_process_satellite(
     specs: list[ServiceSpec] | None = None,
-    speed: float = SPEED,
     hwsim_config: Path | None = None,
     push: str | None = None,
+    clock: SteppedClock | None = None,
 ) -> AsyncIterator[InProcessSatellite]:
+    """``clock``: the mission clock to run on (a test's ground may need it first)."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    # Flight software stops first, as the launcher stops it: hardware that vanished under
+    # running services would only add device timeouts to the end of every test.
+    stop_flight, stop_hardware = asyncio.Event(), asyncio.Event()
+    clock = SteppedClock() if clock is None else clock
+    context = zmq.asyncio.Context()
+    name = f"inprocess-{next(_names)}"
     hw_ready: asyncio.Future[tuple[str, str]] = loop.create_future()
     hw_settings = HwsimSettings(
-        device_endpoint="tcp://127.0.0.1:0",
-        simctl_endpoint="tcp://127.0.0.1:0",
-        clock="accelerated",
-        speed=speed,
+        device_endpoint=f"inproc://{name}-devices",
+        simctl_endpoint=f"inproc://{name}-simctl",
         config=hwsim_config,
     )
-    hw_task = asyncio.create_task(serve(hw_settings, stop, hw_ready))
+    hw_task = asyncio.create_task(
+        serve(hw_settings, stop_hardware, hw_ready, clock=clock, context=context)
+    )
     fsw_task: asyncio.Task[None] | None = None
     try:
         device_endpoint, simctl_endpoint = await _ready_or_failed(hw_ready, hw_task)
@@ -58,16 +77,26 @@ async def in_process_satellite(
             bus_sub_endpoint="tcp://127.0.0.1:0",
             push=push,
         )
-        fsw_task = asyncio.create_task(boot(settings, stop, specs, ready=fsw_ready))
+        fsw_task = asyncio.create_task(
+            boot(settings, stop_flight, specs, ready=fsw_ready, clock=clock, context=context)
+        )
         flight = await _ready_or_failed(fsw_ready, fsw_task)
         yield InProcessSatellite(
-            flight.udp_port, device_endpoint, simctl_endpoint, flight.bus_pub_endpoint
+            flight.udp_port,
+            device_endpoint,
+            simctl_endpoint,
+            flight.bus_pub_endpoint,
+            clock,
+            context,
         )
     finally:
-        stop.set()
-        for task in (fsw_task, hw_task):
-            if task is not None:
-                await asyncio.wait_for(task, 30)
+        try:
+            for stop, task in ((stop_flight, fsw_task), (stop_hardware, hw_task)):
+                stop.set()
+                if task is not None:
+                    await asyncio.wait_for(task, 30)  # a hang bound (wall), not a window
+        finally:
+            context.destroy(linger=0)
 
 
 async def _ready_or_failed(ready: asyncio.Future[T], task: asyncio.Task[None]) -> T:

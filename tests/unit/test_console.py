@@ -5,10 +5,16 @@ from __future__ import annotations
 import io
 from collections import deque
 
+import pytest
+
 from ground.console import render, run_console
 from ground.station import Ground, Telemetry
 from icd import dictionary as dic
 from icd.dictionary import EventId
+
+# The in-process satellite runs on a stepped clock: each test takes a second or two, so a
+# hang shows within a minute even on a loaded host.
+pytestmark = pytest.mark.timeout(60)
 
 
 async def test_screen_shows_every_hk_structure_in_columns_and_the_events(ground: Ground):

@@ -6,7 +6,11 @@ import asyncio
 
 import pytest
 
+from runtime import clock as clock_module
 from runtime.clock import NS_PER_S, SteppedClock, WallClock, make_clock
+
+# Stepped-clock tests finish in milliseconds; a clock that stops advancing would hang them.
+pytestmark = pytest.mark.timeout(30)
 
 
 async def test_stepped_clock_jumps_to_each_wake_in_order():
@@ -68,13 +72,23 @@ async def test_cancelled_sleeper_does_not_hold_time_back():
     assert clock.now_ns() == NS_PER_S
 
 
-async def test_accelerated_clock_runs_faster_than_the_wall():
+async def test_accelerated_clock_runs_faster_than_the_wall(monkeypatch: pytest.MonkeyPatch):
+    # What the clock asks the event loop for, not how long the host took to give it: a
+    # wall-time window would fail whenever the cores are busy.
+    requested_wall_s: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: object) -> None:
+        requested_wall_s.append(delay)
+        await real_sleep(delay, *args)
+
     clock = WallClock(speed=1000, start_ns=0)
-    loop = asyncio.get_running_loop()
-    wall_start = loop.time()
+    monkeypatch.setattr(clock_module.asyncio, "sleep", recording_sleep)
     await clock.sleep(5)  # 5 mission seconds = 5 ms of wall time
-    assert clock.now_ns() >= 5 * NS_PER_S
-    assert loop.time() - wall_start < 2.0
+    assert clock.now_ns() >= 5 * NS_PER_S, f"woke at {clock.now_ns()} ns, before 5 s"
+    assert requested_wall_s, "the accelerated clock never slept on the loop"
+    assert requested_wall_s[0] <= 0.005, f"asked for {requested_wall_s[0]} s of wall time, not 5 ms"
+    assert clock.wall_s_for(5) == pytest.approx(0.005)
 
 
 def test_anchor_sets_time_and_speed():

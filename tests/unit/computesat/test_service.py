@@ -21,6 +21,9 @@ from runtime.service import (
     run_until_signalled,
 )
 
+# Stepped-clock tests finish in milliseconds; a clock that stops advancing would hang them.
+pytestmark = pytest.mark.timeout(30)
+
 
 class Empty(BaseModel):
     pass
@@ -47,8 +50,11 @@ async def test_crashed_service_is_restarted_and_reported():
 
     async with Supervisor(clock, _Ctx, lambda *r: restarts.append(r)) as supervisor:
         await supervisor.start(ServiceSpec("flaky", flaky, Empty()))
-        while attempts < 3:
+        for _ in range(600):  # bounded in mission time: restarts come within seconds
+            if attempts >= 3:
+                break
             await clock.sleep(1)
+        assert attempts == 3, f"expected 3 runs (2 restarts) within 600 mission s, got {attempts}"
         assert supervisor.restarts("flaky") == 2
     assert restarts == [("flaky", "RuntimeError: boom 1", 1), ("flaky", "RuntimeError: boom 2", 2)]
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import pytest
-from _inprocess import SPEED, in_process_satellite
+from _inprocess import in_process_satellite
 
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
@@ -284,7 +284,7 @@ async def test_ground_gets_none_for_a_device_never_read_through_the_real_link():
     ]
     async with (
         in_process_satellite(specs) as sat,
-        Ground("127.0.0.1", sat.udp_port, speed=SPEED) as ground,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
         await ground.ping()
         power = await ground.wait_for(

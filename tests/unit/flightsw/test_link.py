@@ -6,13 +6,18 @@ import os
 import random
 
 import pytest
-from _inprocess import SPEED, in_process_satellite
+from _inprocess import in_process_satellite
 
 from ground.station import Ground, Telemetry
 from icd.cuc import CucTime
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from icd.pus import AckFlags, PusTc, PusTm, crc16
+from runtime.clock import SteppedClock
+
+# The in-process satellite runs on a stepped clock: each test takes a second or two, so a
+# hang shows within a minute even on a loaded host.
+pytestmark = pytest.mark.timeout(60)
 
 
 async def test_ping_every_apid_gets_full_verification_and_reply(ground: Ground):
@@ -92,17 +97,23 @@ async def test_bad_input_is_reported_counted_and_survived(
     before = (await ground.request_hk(1))[counter]
     event = ground.expect(lambda tm: tm.event_id in (EventId.BAD_DATAGRAM, EventId.TC_REJECTED))
     failure = ground.expect(lambda tm: tm.kind == (1, 2) and tm.request_id == datagram[:4])
+    any_failure = ground.expect(lambda tm: tm.kind == (1, 2))
     ground.send_raw(datagram)
     bad_event: Telemetry = await ground.clock.wait_for(event, 10)
     assert f"{len(datagram)} B" in (bad_event.message or "")
-    if code is None:
-        await ground.expect_none(lambda tm: tm.kind == (1, 2), within=2)
-        failure.cancel()
-    else:
+    if code is not None:
         report = await ground.clock.wait_for(failure, 10)
         assert report.error_code == code
     # Still alive, and the counter moved by exactly one.
     assert (await ground.ping()).ok
+    if code is None:
+        # The link sends a failure report while it handles the datagram, before the event (a
+        # bus round trip) and before the reply to any later TC: with the event and the ping
+        # down, a report for the unparseable datagram would already be here. (Independent
+        # of load, unlike watching for one over a span of time.)
+        assert not any_failure.done(), f"unexpected report: {any_failure.result().summary()}"
+        failure.cancel()
+    any_failure.cancel()
     after = await ground.request_hk(1)
     assert after[counter] == before + 1
     assert after["link.tc_rejected"] >= 1
@@ -138,12 +149,13 @@ async def test_bad_datagram_events_are_rate_limited_but_all_counted(ground: Grou
 
 
 async def test_push_target_gets_telemetry_without_ever_sending_a_tc():
-    async with Ground("127.0.0.1", 9, speed=SPEED) as listener:  # never sends anything
+    clock = SteppedClock()
+    async with Ground("127.0.0.1", 9, clock=clock) as listener:  # never sends anything
         host, port = listener.local_address
-        async with in_process_satellite(push=f"{host}:{port}") as sat:
+        async with in_process_satellite(push=f"{host}:{port}", clock=clock) as sat:
             hk = await listener.wait_for(lambda tm: tm.sid == 1, timeout=10)
             assert hk.parameters["time.synced"] == 1
-            async with Ground("127.0.0.1", sat.udp_port, speed=SPEED) as operator:
+            async with Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as operator:
                 copied = listener.expect(lambda tm: tm.kind == (17, 2))
                 await operator.ping()
                 assert (await listener.clock.wait_for(copied, 10)).apid == 1
