@@ -99,8 +99,9 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
         "--snapshot-dir",
         type=Path,
         default=None,
-        help="Directory where hwsim writes periodic snapshots; a hwsim that dies is restarted "
-        "from the latest one (default: none, a restarted hwsim starts fresh).",
+        help="Directory where hwsim writes periodic snapshots (every 10 mission minutes) and "
+        "keeps them; a hwsim that dies is restarted from the latest one (default: a temporary "
+        "directory for this run, removed when the satellite stops).",
     )
     parser.add_argument(
         "--max-restarts",
@@ -158,8 +159,16 @@ async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] |
         log = files.enter_context(log_path.open("a")) if log_path else sys.stderr
         if log_path:
             print(f"satellite logs: {log_path.resolve()}", file=sys.stderr, flush=True)
+        plan = _satellite_plan(args)
+        if plan.snapshot_dir is None:
+            # Without a directory of the user's, snapshots live for this run only: a hwsim
+            # that dies still comes back from its latest state, and nothing is left behind.
+            import tempfile
+
+            run_dir = files.enter_context(tempfile.TemporaryDirectory(prefix="computesat-"))
+            plan.snapshot_dir = Path(run_dir)
         try:
-            return await run_supervised(_satellite_plan(args), log, body, announce)
+            return await run_supervised(plan, log, body, announce)
         except CrashLoop as exc:
             print(f"computesat: {exc}", file=sys.stderr, flush=True)
             return EXIT_CRASH_LOOP

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
@@ -390,6 +391,40 @@ def test_sigterm_stops_everything_within_5_s_in_any_state(state: str):
         log = _drain(process, lines) if not still else ""
         assert still == [], f"still running 5 s after SIGTERM: {still}"
         assert process.wait() == 0, log
+
+
+def test_the_command_restores_a_killed_hwsim_from_its_run_snapshots_by_default():
+    """No --snapshot-dir: the run keeps snapshots in a temporary directory of its own, so a
+    hwsim killed after its first snapshot comes back from it; the directory goes at the end."""
+    with _satellite_command() as (process, lines):
+        assert process.stderr is not None
+        hwsim = _child(process.pid, "hwsim serve")
+        cmdline = Path(f"/proc/{hwsim}/cmdline").read_bytes().split(b"\0")
+        run_dir = Path(cmdline[cmdline.index(b"--snapshot-dir") + 1].decode())
+        assert run_dir.name.startswith("computesat-"), run_dir
+        # One snapshot now, into the run's directory, rather than waiting 600 mission s.
+        simctl = re.search(r"simulation control (\S+);", lines[-1])
+        assert simctl is not None, lines[-1]
+        ep = simctl.group(1)
+        subprocess.run(
+            [sys.executable, "-m", "computesat", "hwsim", "snapshot", "--simctl-endpoint", ep],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        assert list(run_dir.glob("hwsim-*.snap")), "the snapshot is not in the run's directory"
+        os.kill(hwsim, signal.SIGKILL)
+        for line in process.stderr:
+            lines.append(line.rstrip())
+            if "hwsim back after" in line:
+                break
+        back = next(line for line in reversed(lines) if "hwsim back after" in line)
+        assert f"restored from the latest snapshot in {run_dir}" in back, back
+        process.send_signal(signal.SIGTERM)
+        assert _gone_within([process.pid], 5.0) == []
+        log = _drain(process, lines)
+        assert process.wait() == 0, log
+    assert not run_dir.exists(), "the run's snapshot directory was left behind"
 
 
 def test_the_command_exits_non_zero_on_a_crash_loop_and_says_why():
