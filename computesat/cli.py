@@ -106,9 +106,9 @@ def _add_satellite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-restarts",
         type=_count,
-        default=5,
+        default=10,
         help="Restarts of hwsim or flightsw tolerated within --restart-window; one more "
-        "stops the satellite with exit status 3 (default 5).",
+        "stops the satellite with exit status 3 (default 10).",
     )
     parser.add_argument(
         "--restart-window",

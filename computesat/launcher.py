@@ -40,6 +40,18 @@ class ChildProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def has_exited(self) -> bool:
+        """Dead, even before asyncio has reaped it (it does so only once the child's pipes
+        close, which a killed process's own children may delay): a zombie counts as dead."""
+        if self.process.returncode is not None:
+            return True
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return sys.platform.startswith("linux")  # no such pid in /proc: reaped meanwhile
+        return state in (b"Z", b"X")
+
     def last_lines(self, count: int = 20) -> str:
         return "\n".join(self.output[-count:])
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -62,7 +63,9 @@ EXIT_CRASH_LOOP = 3
 class RestartBudget:
     """How many restarts of one child are tolerated within a sliding wall-time window."""
 
-    restarts: int = 5
+    # Ten: an operator (or a test) may kill flight software ten times in a minute and still
+    # expect it back; a process that cannot stay up trips this within seconds anyway.
+    restarts: int = 10
     window_s: float = 60.0
 
 
@@ -275,6 +278,8 @@ class SatelliteSupervisor:
             assert child is not None
             await child.drain()
             child.kill_group()
+            with contextlib.suppress(TimeoutError):  # dead: reaped once its pipes have closed
+                await asyncio.wait_for(child.process.wait(), 2.0)
             reason = exit_reason(child.process.returncode)
             now = self._loop_time()
             deaths = self._deaths[name]
@@ -284,6 +289,13 @@ class SatelliteSupervisor:
             self._say(f"{name} (pid {child.pid}) {reason}")
             if len(deaths) > self.plan.budget.restarts:
                 raise CrashLoop(name, reason, self.plan.budget, child.last_lines())
+            hwsim = self.hwsim
+            if name == "flightsw" and hwsim is not None and hwsim.has_exited():
+                # Both died (or hwsim while flight software restarted): flight software cannot
+                # boot without the hardware's time reference, so hwsim comes back first.
+                await self._recover("hwsim", stopper)
+                if stopper.done():
+                    return
             if name == "hwsim":
                 self._notify_flightsw(
                     {
@@ -299,7 +311,28 @@ class SatelliteSupervisor:
                 else self._start_flightsw(self.device_endpoint, first=False, reason=reason)
             )
             work = asyncio.ensure_future(restart)
-            await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
+            hwsim_died: asyncio.Future[object] | None = None
+            if name == "flightsw" and self.hwsim is not None:
+                hwsim_died = asyncio.ensure_future(self._exited(self.hwsim))
+            await asyncio.wait(
+                [work, stopper, *([hwsim_died] if hwsim_died else [])],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if hwsim_died is not None:
+                hwsim_died.cancel()
+                if hwsim_died.done() and not hwsim_died.cancelled() and not work.done():
+                    # hwsim died while flight software was booting against it: abandon that
+                    # boot, bring hwsim back, then boot flight software again (one death).
+                    work.cancel()
+                    with contextlib.suppress(BaseException):
+                        await work
+                    await self._recover("hwsim", stopper)
+                    if stopper.done():
+                        return
+                    work = asyncio.ensure_future(
+                        self._start_flightsw(self.device_endpoint, first=False, reason=reason)
+                    )
+                    await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
                 # Stopping mid-restart: the half-started child is stopped with the rest.
                 work.cancel()
@@ -334,10 +367,32 @@ class SatelliteSupervisor:
                 self._say(f"flightsw boot {self.boot_count} up after {gap_s:.2f} s")
             return
 
+    @staticmethod
+    async def _exited(child: ChildProcess) -> None:
+        """Until ``child`` has died, zombie included (asyncio's own wait ends only once the
+        child's pipes close, which its own children may hold open): a pidfd becomes readable
+        when the process exits (Linux); elsewhere, the ordinary wait."""
+        try:
+            pidfd = os.pidfd_open(child.pid)
+        except (AttributeError, OSError):
+            await child.process.wait()
+            return
+        exited = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(pidfd, exited.set)
+        try:
+            if not child.has_exited():
+                await exited.wait()
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+
     def _restore_text(self) -> str:
         # Short: it ends up in an event message (200 characters at most).
         if self.plan.snapshot_dir is None:
             return "started fresh: no snapshot directory"
+        if not any(Path(self.plan.snapshot_dir).glob("hwsim-*.snap")):
+            return "started fresh: no snapshot taken yet"
         return "restored from the latest snapshot"
 
     def _notify_flightsw(self, notice: dict[str, object]) -> None:

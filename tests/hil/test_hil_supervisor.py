@@ -117,6 +117,25 @@ async def test_flightsw_killed_is_restarted_on_the_same_port_and_says_why():
         assert satellite.hwsim_starts == 1, "hwsim was restarted though it never died"
 
 
+async def test_flightsw_and_hwsim_killed_together_both_come_back():
+    """Both die at once (flight software first): flight software cannot boot without the
+    hardware's time reference, so the supervisor must bring hwsim back first, not wait on a
+    flight software that keeps failing."""
+    async with (
+        supervised(_plan()) as (satellite, _),
+        Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground,
+    ):
+        await ground.ping(timeout=60)
+        assert satellite.flightsw is not None and satellite.hwsim is not None
+        os.kill(satellite.flightsw.pid, signal.SIGKILL)
+        os.kill(satellite.hwsim.pid, signal.SIGKILL)
+        await _ping_until_answered(ground)
+        platform = await ground.hk(1, timeout=60)
+        assert platform["flightsw.boot_count"] == 2, platform["flightsw.boot_count"]
+        assert satellite.hwsim_starts == 2, "hwsim was not restarted"
+        assert sorted(r.child for r in satellite.history) == ["flightsw", "hwsim"]
+
+
 async def test_tc_in_flight_at_the_crash_never_gets_a_completion_report():
     # A device command that cannot finish: hwsim is frozen (SIGSTOP) while flightsw waits
     # for its answer, with a device timeout far longer than the test.
