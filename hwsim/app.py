@@ -15,6 +15,7 @@ from typing import Any, Literal
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, Field
 
+from hwsim.boards.executor import ResultWatch, SlotExecutor
 from hwsim.ports import PortServer, device_handler, simctl_handler
 from runtime.clock import NS_PER_S, Clock, WallClock
 from runtime.service import run_until_signalled
@@ -44,6 +45,17 @@ class HwsimSettings(BaseModel):
     seed: int = Field(0, ge=0, description="Seed for sensor noise and random upsets.")
     max_catch_up_steps: int = Field(
         1000, ge=1, description="Most physics steps taken at once when late."
+    )
+    job_executor: Literal["process", "thread", "inline"] = Field(
+        "process",
+        description=(
+            "Where board jobs compute their results: worker processes (the event loop never "
+            "waits for numpy), worker threads, or inline in the physics step (blocks the "
+            "ports while a big job computes)."
+        ),
+    )
+    job_workers: int = Field(
+        0, ge=0, le=64, description="Job worker processes/threads (0: one per CPU core)."
     )
 
 
@@ -96,6 +108,20 @@ async def serve(
     )
     for slot_id, reason in model.truth()["empty_slots"].items():
         log.warning("hwsim: %s is empty: %s", slot_id, reason)
+    # Jobs compute off the event loop (hwsim.boards.executor); results are announced to the
+    # long poll backplane.await_results as soon as they are ready.
+    plugins = model.plugin_slots
+    executor: SlotExecutor | None = None
+    watch: ResultWatch | None = None
+    if plugins is not None:
+        watch = ResultWatch(clock, plugins.gather, model.read)
+        if settings.job_executor != "inline":
+            executor = SlotExecutor(
+                workers=settings.job_workers or None,
+                processes=settings.job_executor == "process",
+            )
+            await asyncio.to_thread(executor.warm)
+        plugins.attach_executor(executor, watch.notify)
     context = zmq.asyncio.Context()
     try:
         async with (
@@ -103,7 +129,7 @@ async def serve(
                 context,
                 settings.device_endpoint,
                 clock,
-                device_handler(model, clock),
+                device_handler(model, clock, watch.wait if watch is not None else None),
                 "device-port",
             ) as devices,
             PortServer(
@@ -145,6 +171,8 @@ async def serve(
         # Every socket is closed by its owner on the way out; destroy() (linger 0) makes
         # sure a socket left by a crashed path cannot hang term() and the process with it.
         context.destroy(linger=0)
+        if executor is not None:
+            executor.close()
 
 
 def run(settings: HwsimSettings) -> int:

@@ -160,6 +160,10 @@ PLUGIN_SLOT_REGISTERS = {
     "active_job_id": R(unit="", description="Job executing now, -1 if none"),
     "jobs_completed": R(unit="", description="Jobs completed since the model start"),
     "jobs_failed": R(unit="", description="Jobs failed or cancelled since the model start"),
+    "results_pending": R(
+        unit="",
+        description="Jobs over in mission time whose result the host is still computing",
+    ),
     "boot_count": R(unit="", description="Boots started since the model start"),
     "latchup": R(unit="bool", description="Latched up (power_cycle to clear)"),
     "fault_reason": R(
@@ -213,7 +217,17 @@ BACKPLANE_SLOT_REGISTERS = (
     "correctable_errors",
     "uncorrectable_errors",
     "fault_reason",
+    "results_pending",
 )
+
+BACKPLANE_COMMANDS = {
+    "await_results": C(
+        description="Answered as soon as any plug-in slot has job results ready (take them "
+        "with slot.<nnn>.take_results), or after timeout_s without; result {slots: {slot.<nnn>:"
+        " registers}}. Served by a running hwsim's device port only (a long poll)",
+        args={"timeout_s": "float >= 0: mission seconds to wait at most (capped at 60)"},
+    ),
+}
 
 
 def backplane_registers(slot_ids: list[str]) -> dict[str, RegisterInfo]:

@@ -1504,6 +1504,12 @@ class Spacecraft:
 
     # ------------------------------------------------------------------------------ devices
 
+    @property
+    def plugin_slots(self) -> PluginSlots | None:
+        """The plug-in boards and their slots (None if the configuration names none); the
+        serve process attaches its job executor to them."""
+        return self._plug
+
     def device_ids(self) -> list[str]:
         ids: list[str] = []
         ids.extend(self._p_ids)
@@ -1563,7 +1569,7 @@ class Spacecraft:
             else:
                 regs, cmds = T.SLOT_REGISTERS, T.SLOT_COMMANDS
         elif kind == "backplane":
-            regs = T.backplane_registers(self._plugin_slot_ids())
+            regs, cmds = T.backplane_registers(self._plugin_slot_ids()), T.BACKPLANE_COMMANDS
         else:
             regs = dict(T.PDU_FIXED_REGISTERS)
             for n in self._sw_names:
@@ -1765,6 +1771,7 @@ class Spacecraft:
             "wing": T.WING_COMMANDS,
             "slot": T.SLOT_COMMANDS if plug is None else T.PLUGIN_SLOT_COMMANDS,
             "pdu": desc_cmds,
+            "backplane": T.BACKPLANE_COMMANDS,
         }.get(kind) or {}
         if command not in table:
             raise DeviceError(
@@ -1783,6 +1790,13 @@ class Spacecraft:
             return self._cmd_plugin_slot(i, plug, command, args)
         getattr(self, f"_cmd_{kind}")(i, command, args)
         return self.read(device_id)
+
+    def _cmd_backplane(self, i: int, command: str, args: dict[str, Any]) -> None:
+        raise DeviceError(
+            "unknown_command",
+            f"backplane.{command} is a long poll served by a running hwsim's device port, "
+            "not by the model alone",
+        )
 
     # commands that need the board to have supply; the others work on an unpowered slot
     _SUPPLIED_COMMANDS = frozenset(

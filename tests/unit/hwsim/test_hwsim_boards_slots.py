@@ -233,7 +233,7 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
         desc = sc.describe(dev)
         assert set(sc.read(dev)) == set(desc.registers)
     bp = sc.read("backplane")
-    assert len(bp) == 3 * 12 and "slot.003.heartbeat" in bp
+    assert len(bp) == 3 * 13 and "slot.003.heartbeat" in bp
     assert sc.describe("backplane").registers["slot.001.die_temp_k"].unit == "K"
 
 
