@@ -253,6 +253,7 @@ class EventId(IntEnum):
     BOARD_LATCHUP = 17
     THROTTLE_CHANGED = 18
     BOARD_FAULT = 19
+    JOB_REFUSED = 25
 
 
 class EventDef(_Frozen):
@@ -378,6 +379,15 @@ EVENTS: dict[int, EventDef] = {
             name="BOARD_FAULT",
             severity=Severity.MEDIUM,
             description="A board reported a fault other than latch-up, or failed its self-test.",
+        ),
+        EventDef(
+            id=EventId.JOB_REFUSED,
+            name="JOB_REFUSED",
+            severity=Severity.LOW,
+            description="A 140,1 job is beyond the limits of every board that could run it "
+            "(matrix size, iterations, memory: computesat_sdk.contract.JobLimits); the message "
+            "names the limit, e.g. 'matmul n=8192 exceeds board limit 4096'. The TC fails "
+            "with INVALID_APP_DATA.",
         ),
     )
 }

@@ -111,3 +111,13 @@ class DevicePort:
         self, device: str, command: str, args: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         return dict(await self.request(DeviceOp.COMMAND, device, command, args) or {})
+
+    def sibling(self, timeout_s: float | None = None) -> DevicePort:
+        """Another client of the same endpoint, with its own socket (open it with ``async
+        with``): for a long poll that must not hold up this port's one-at-a-time requests."""
+        return DevicePort(
+            self._context,
+            self.endpoint,
+            self._clock,
+            self.timeout_s if timeout_s is None else timeout_s,
+        )

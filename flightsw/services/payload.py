@@ -6,14 +6,20 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            once (capabilities, thermal/electrical envelope), ``battery`` (soc) and ``loop.L<n>``
            (supply_temp_k, flow_kg_s) for the budgets, ``take_results`` of boards whose job is
            over; bus ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs,
-           6 list boards).
+           6 list boards). Job ends are event-driven: a long poll ``backplane.await_results``
+           (on a socket of its own) is answered by hwsim as soon as a board has results ready,
+           with that slot's registers, so a result is collected and the board given its next
+           job at once, not at the next period. One round trip per batch of job ends (~70 µs,
+           REFERENCE.md) against a 1 s period's worth of delay per job; while no job runs the
+           poll just waits (a timeout every ``results_poll_s``).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
+           ``PayloadLimits`` (the boards' job limits, for acceptance checks in the link),
            ``payload.*`` parameters (HK SID 3: counts, W, K, level), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
-           BOARD_FAULT, THROTTLE_CHANGED, DEVICE_ERROR / DEVICE_TIMEOUT.
+           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT.
 
 A job of redundancy r needs r completed executions on r different boards; an execution lost
 to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
@@ -30,15 +36,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from computesat_sdk import kernels
-from pydantic import BaseModel, ConfigDict, Field
+from computesat_sdk.contract import JobLimits
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flightsw.context import ServiceContext
-from flightsw.messages import TcDispatch
+from flightsw.messages import BoardJobLimits, PayloadLimits, TcDispatch
 from icd import dictionary as dic
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
 from runtime.clock import Clock
-from runtime.ports import DevicePortError, DeviceTimeout
+from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "PayloadManager", "run"]
 
@@ -95,6 +102,14 @@ class Config(BaseModel):
     max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
+    )
+    results_poll_s: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "Longest a backplane.await_results long poll waits for a job end, mission s "
+            "(0: no long poll, results are collected once per period)."
+        ),
     )
 
 
@@ -163,6 +178,7 @@ class _Board:
     test_failures: int = 0
     failed: bool = False
     unsupported: set[str] = field(default_factory=set)
+    limits: JobLimits | None = None
 
     @property
     def state(self) -> str:
@@ -174,6 +190,8 @@ class _Board:
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
+        if self.limits is not None:
+            return self.limits.violation(request.kernel, request.size, request.iterations) is None
         memory = self.capabilities.get("memory_bytes")
         return memory is None or kernels.job_memory_bytes(request.spec()) <= memory
 
@@ -243,6 +261,7 @@ class PayloadManager:
         self.next_power_on_ns = 0
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
+        self.published_limits: list[BoardJobLimits] = []
         self.failing: set[str] = set()
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -340,7 +359,26 @@ class PayloadManager:
         board.vendor = str(identity.get("vendor", ""))
         board.capabilities = dict(reply.get("capabilities", {}))
         board.thermal = dict(reply.get("thermal", {}))
+        try:
+            board.limits = JobLimits.model_validate(reply["limits"]) if "limits" in reply else None
+        except ValidationError:
+            board.limits = None  # a board stating nonsense limits: judged on capabilities
         board.identified = True
+        self._publish_limits()
+
+    def _publish_limits(self) -> None:
+        """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance)."""
+        counts: dict[str, tuple[JobLimits, int]] = {}
+        for board in self.boards.values():
+            if board.identified and not board.failed and board.limits is not None:
+                key = board.limits.model_dump_json()
+                counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
+        kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+        if kinds != self.published_limits:
+            self.published_limits = kinds
+            publish = getattr(self.ctx, "publish", None)
+            if publish is not None:
+                publish(PayloadLimits(kinds=kinds))
 
     async def _update_budgets(self) -> None:
         config = self.config
@@ -483,7 +521,9 @@ class PayloadManager:
         if board.run is not None and state in _UP:
             running = int(board.registers.get("jobs_running", 0))
             queued = int(board.registers.get("jobs_queued", 0))
-            if running == 0 and queued == 0:
+            # A result the host is still computing is not lost: it comes with a later poll.
+            pending = int(board.registers.get("results_pending", 0))
+            if running == 0 and queued == 0 and pending == 0:
                 await self._collect(board)
 
     def _hold(self, board: _Board) -> None:
@@ -541,7 +581,7 @@ class PayloadManager:
         if job.retries > self.config.max_retries:
             self._finish(job, JobState.FAILED, reason=f"retries exhausted: {why}")
 
-    async def _collect(self, board: _Board) -> None:
+    async def _collect(self, board: _Board, lost_if_missing: bool = True) -> None:
         reply = await self._call(board.device, "take_results")
         if reply is None:
             return
@@ -570,7 +610,7 @@ class PayloadManager:
             else:
                 job.avoid.add(board.slot)
                 self._retry(job, f"{result.status} on slot {board.slot}: {result.error}")
-        if mine is not None and not seen:
+        if mine is not None and not seen and lost_if_missing:
             self._lose_run(board, "result lost")
 
     def _check(self, job: _Job) -> None:
@@ -727,6 +767,61 @@ class PayloadManager:
         self.executions[execution_id] = (job.job_id, board.slot)
         return True
 
+    # --- job ends, event-driven ----------------------------------------------------------
+
+    async def results_ready(self, reply: dict[str, Any]) -> None:
+        """A ``backplane.await_results`` answer: collect the named slots' results now and
+        give their boards the next jobs (their registers came with the answer)."""
+        slots = reply.get("slots")
+        if not isinstance(slots, dict) or not slots:
+            return
+        async with self.lock:
+            for device, registers in slots.items():
+                try:
+                    board = self.boards.get(int(str(device).split(".")[1]))
+                except (IndexError, ValueError):
+                    continue
+                if board is None or not isinstance(registers, dict):
+                    continue
+                board.registers.update(registers)
+                # Take them even without a run here: results of executions given up on
+                # would otherwise keep the poll answering at once.
+                await self._collect(board, lost_if_missing=self._idle(board))
+            await self._schedule()
+            self._publish_parameters()
+
+    @staticmethod
+    def _idle(board: _Board) -> bool:
+        registers = board.registers
+        return (
+            int(registers.get("jobs_running", 0)) == 0
+            and int(registers.get("jobs_queued", 0)) == 0
+            and int(registers.get("results_pending", 0)) == 0
+        )
+
+    async def watch_results(self, port: _Devices) -> None:
+        """Keep a ``backplane.await_results`` long poll open on ``port`` (a socket of its
+        own); hand every answer to `results_ready`. A hardware without the long poll leaves
+        the manager on its periodic collection."""
+        wait_s = self.config.results_poll_s
+        while True:
+            try:
+                reply = await port.command(
+                    self.config.backplane, "await_results", {"timeout_s": wait_s}
+                )
+            except DeviceTimeout:
+                continue  # hwsim busy or restarting: ask again
+            except DevicePortError as exc:
+                if exc.code in ("unknown_command", "bad_argument"):
+                    self.ctx.event(
+                        EventId.DEVICE_ERROR,
+                        f"payload: no backplane.await_results ({exc}); collecting per period",
+                    )
+                    return
+                await self.ctx.clock.sleep(self.config.period_s)
+                continue
+            await self.results_ready(reply)
+
     # --- telecommands ---------------------------------------------------------------------
 
     def submit(self, request: SubmitJob) -> ErrorCode | None:
@@ -738,6 +833,15 @@ class PayloadManager:
             return ErrorCode.BUSY
         able = [b for b in self.boards.values() if b.identified and b.can_run(request)]
         if len(able) < request.redundancy:
+            # Normally the link refused it at acceptance already (PayloadLimits); this is
+            # the same check against what the manager knows now.
+            reason = PayloadLimits(kinds=self.published_limits).refusal(
+                request.kernel, request.size, request.iterations, request.redundancy
+            )
+            self.ctx.event(
+                EventId.JOB_REFUSED,
+                f"job {request.job_id} refused: {reason or 'no board can run it'}"[:200],
+            )
             return ErrorCode.INVALID_APP_DATA
         self.jobs[request.job_id] = _Job(request, next(self.seq))
         return None
@@ -871,6 +975,16 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             next_cycle_ns = ctx.clock.now_ns() + round(config.period_s * 1e9)
             await ctx.clock.sleep_until_ns_or(next_cycle_ns, wake)
 
+    async def results() -> None:
+        devices = ctx.devices
+        if config.results_poll_s <= 0 or not isinstance(devices, DevicePort):
+            return
+        # Its own socket: the poll waits up to results_poll_s, the shared port serves one
+        # request at a time.
+        async with devices.sibling(config.results_poll_s + devices.timeout_s) as port:
+            await manager.watch_results(port)
+
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(commands())
         tasks.create_task(control())
+        tasks.create_task(results())

@@ -378,6 +378,7 @@ def board_command(slot: PluginSlot, command: str, args: dict[str, Any]) -> dict[
                 "identity": board.identity.model_dump(mode="json"),
                 "capabilities": board.capabilities().model_dump(mode="json"),
                 "thermal": board.thermal_model().model_dump(mode="json"),
+                "limits": board.job_limits().model_dump(mode="json"),
             }
         if command == "submit_job":
             return _submit(board, args, where)

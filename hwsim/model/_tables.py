@@ -178,7 +178,10 @@ PLUGIN_SLOT_COMMANDS = {
     "power_cycle": C(description="Power off then on: the cure for a latch-up; result {}"),
     "reset": C(description="Warm reset (clears a hang, a cooled over-temperature); result {}"),
     "self_test": C(description="Built-in self test; result: SelfTestResult fields"),
-    "identity": C(description="Result {identity, capabilities, thermal}: the board's models"),
+    "identity": C(
+        description="Result {identity, capabilities, thermal, limits}: the board's models "
+        "(limits: computesat_sdk.contract.JobLimits, the largest job it accepts)"
+    ),
     "submit_job": C(
         description="Queue a job; result {accepted: true} or {accepted: false, reject_code, "
         "reason} (computesat_sdk.kernels.JobRejectCode)",
