@@ -45,6 +45,9 @@ async def in_process_satellite(
         clock="accelerated",
         speed=speed,
         config=hwsim_config,
+        # Threads: no worker processes to spawn per test satellite (tests/hil and
+        # test_hwsim_jobs run the process pool).
+        job_executor="thread",
     )
     hw_task = asyncio.create_task(serve(hw_settings, stop, hw_ready))
     fsw_task: asyncio.Task[None] | None = None

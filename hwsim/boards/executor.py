@@ -32,6 +32,7 @@ per control period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -171,7 +172,8 @@ class ResultWatch:
 
     def notify(self) -> None:
         """Something may be ready: wake the waiters (thread-safe)."""
-        self._loop.call_soon_threadsafe(self._wake)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         for event in self._waiters:
