@@ -321,6 +321,7 @@ class PayloadManager:
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
+            self._publish_limits(again=True)
         self._publish_parameters()
 
     async def _update_boards(self, registers: dict[str, Any]) -> None:
@@ -366,15 +367,16 @@ class PayloadManager:
         board.identified = True
         self._publish_limits()
 
-    def _publish_limits(self) -> None:
-        """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance)."""
+    def _publish_limits(self, again: bool = False) -> None:
+        """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance):
+        on a change, and ``again`` once per cycle for a link that (re)started since."""
         counts: dict[str, tuple[JobLimits, int]] = {}
         for board in self.boards.values():
             if board.identified and not board.failed and board.limits is not None:
                 key = board.limits.model_dump_json()
                 counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
         kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
-        if kinds != self.published_limits:
+        if kinds != self.published_limits or (again and kinds):
             self.published_limits = kinds
             publish = getattr(self.ctx, "publish", None)
             if publish is not None:

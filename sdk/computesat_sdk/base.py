@@ -614,6 +614,7 @@ class BaseBoard(ComputeBoard):
         if executor is not None and executor.wait_at_end:
             futures.wait((future,))  # block for the worker: the run stays deterministic
             self._deliver_ready()
+            self._notify()
         elif self._on_result is not None:
             listener = self._on_result
             future.add_done_callback(lambda _: listener())

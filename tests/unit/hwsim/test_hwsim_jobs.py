@@ -191,9 +191,12 @@ async def test_a_heavy_job_does_not_hold_up_device_or_simctl_replies(tmp_path: P
             assert answer["slots"]["slot.001"]["results_pending"] == 0, answer
             (result,) = (await devices.command("slot.001", "take_results"))["results"]
             assert result["status"] == "completed" and result["job_id"] == "7", result
-            assert result["digest"] == kernels.run_reference(
-                JobSpec(job_id="7", kernel="matmul", size=2048, seed=5)
-            ).digest
+            assert (
+                result["digest"]
+                == kernels.run_reference(
+                    JobSpec(job_id="7", kernel="matmul", size=2048, seed=5)
+                ).digest
+            )
     finally:
         context.destroy(linger=0)
 
