@@ -57,6 +57,13 @@ class HwsimSettings(BaseModel):
     job_workers: int = Field(
         0, ge=0, le=64, description="Job worker processes/threads (0: one per CPU core)."
     )
+    job_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of job worker processes (higher: the ports win the "
+        "CPU over a running job, but jobs starve under other load on the host).",
+    )
 
 
 async def physics_loop(
@@ -119,6 +126,7 @@ async def serve(
             executor = SlotExecutor(
                 workers=settings.job_workers or None,
                 processes=settings.job_executor == "process",
+                nice=settings.job_nice,
             )
             await asyncio.to_thread(executor.warm)
         plugins.attach_executor(executor, watch.notify)

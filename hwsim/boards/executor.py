@@ -80,7 +80,7 @@ class SlotExecutor:
         workers: int | None = None,
         processes: bool = True,
         wait_at_end: bool = False,
-        nice: int = 19,
+        nice: int = 0,
     ) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.wait_at_end = wait_at_end
