@@ -790,7 +790,14 @@ class PayloadManager:
                 # would otherwise keep the poll answering at once.
                 await self._collect(board, lost_if_missing=self._idle(board))
             await self._schedule()
-            self._publish_parameters()
+
+    async def schedule_now(self) -> bool:
+        """Place waiting jobs on free boards now, on the registers already known (the last
+        cycle's, refreshed by every await_results answer): a new job starts without waiting
+        for a full cycle's reads. True if nothing is left waiting."""
+        async with self.lock:
+            await self._schedule()
+            return not any(j.final is None and j.needed > 0 for j in self.jobs.values())
 
     @staticmethod
     def _idle(board: _Board) -> bool:
@@ -960,6 +967,7 @@ class PayloadManager:
 async def run(ctx: ServiceContext, config: Config) -> None:
     manager = PayloadManager(ctx, config)
     wake = asyncio.Event()
+    place = asyncio.Event()
 
     async def commands() -> None:
         async with ctx.subscribe((TcDispatch, 140)) as requests:
@@ -968,7 +976,16 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 if isinstance(tc, TcDispatch) and tc.service == 140:
                     await manager.handle(tc)
                     if tc.subservice == 1:
-                        wake.set()  # start it now rather than at the next period
+                        place.set()  # start it now rather than at the next period
+
+    async def placer() -> None:
+        # Apart from the command loop, so a burst of 140,1 is acknowledged at once while
+        # the jobs are placed; a full cycle (fresh reads) only if no free board was known.
+        while True:
+            await place.wait()
+            place.clear()
+            if not await manager.schedule_now():
+                wake.set()
 
     async def control() -> None:
         while True:
@@ -989,4 +1006,5 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(commands())
         tasks.create_task(control())
+        tasks.create_task(placer())
         tasks.create_task(results())
