@@ -34,12 +34,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import multiprocessing
 import os
 import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from typing import Any
 
 from computesat_sdk.base import BaseBoard, ComputedJob
@@ -50,6 +52,8 @@ from runtime.clock import Clock
 __all__ = ["ResultWatch", "SlotExecutor"]
 
 _NS = 1_000_000_000
+
+log = logging.getLogger(__name__)
 
 
 def _lower_priority(nice: int) -> None:
@@ -134,17 +138,35 @@ class SlotExecutor:
         self.submitted += 1
         pool: Executor
         if self._by_process(board):
-            pool = self._process_pool()
-            return pool.submit(_compute_in_worker, type(board), job, corrupt)
+            try:
+                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
+            except BrokenExecutor:
+                # A worker died (killed, out of memory): its jobs fail with that reason;
+                # a new pool takes the next ones. This runs inside the physics step, which
+                # must not raise.
+                log.warning("job worker pool broken; starting a new one")
+                self._discard_processes()
+                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
         pool = self._thread_pool()
         return pool.submit(board.compute, job, corrupt)
 
+    def _discard_processes(self) -> None:
+        with self._lock:
+            pool, self._processes = self._processes, None
+        if pool is not None:
+            # A running kernel cannot be interrupted politely, and shutting down would wait
+            # for it (seconds for a big matmul): the workers are terminated.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def close(self) -> None:
         """Stop the workers; jobs not started are cancelled, running ones are abandoned."""
-        for pool in (self._processes, self._threads):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-        self._processes = self._threads = None
+        self._discard_processes()
+        with self._lock:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)
 
 
 class ResultWatch:

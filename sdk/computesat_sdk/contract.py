@@ -379,34 +379,24 @@ class JobLimits(BaseModel):
 def _largest_fitting_size(kernel: str, memory_bytes: int) -> int | None:
     """Largest valid size of ``kernel`` whose working set fits ``memory_bytes`` (None if none).
 
-    Memory grows with size for every kernel, so a binary search over the valid range finds
-    it; power-of-two kernels are searched over exponents.
+    Working sets grow with size, so a binary search finds it: over every integer for kernels
+    that take any size, over powers of two for those that take only those (fft).
     """
     spec = KERNELS[kernel]
-
-    def fits(size: int) -> bool:
-        return spec.check_size(size) is None and spec.memory_bytes(size) <= memory_bytes
-
-    if spec.check_size(spec.max_size) is None and fits(spec.max_size):
-        return spec.max_size
-    candidates = [
-        size
-        for size in (1 << k for k in range(spec.max_size.bit_length() + 1))
-        if spec.min_size <= size <= spec.max_size
-    ]
-    if all(spec.check_size(size) is None for size in range(spec.min_size, spec.min_size + 3)):
-        lo, hi = spec.min_size, spec.max_size
-        if not fits(lo):
-            return None
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if fits(mid):
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
-    fitting = [size for size in candidates if fits(size)]
-    return max(fitting) if fitting else None
+    powers_only = spec.check_size(spec.min_size + 1) is not None
+    if powers_only:
+        candidates = [1 << k for k in range(spec.max_size.bit_length())]
+        sizes = [n for n in candidates if spec.check_size(n) is None]
+    else:
+        sizes = range(spec.min_size, spec.max_size + 1)
+    lo, hi = 0, len(sizes)  # sizes[:lo] fit, sizes[hi:] do not
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if spec.memory_bytes(sizes[mid]) <= memory_bytes:
+            lo = mid + 1
+        else:
+            hi = mid
+    return sizes[lo - 1] if lo else None
 
 
 class SelfTestResult(BaseModel):

@@ -222,3 +222,27 @@ async def test_await_results_times_out_empty_and_refuses_bad_arguments(tmp_path:
             assert (await devices.read("battery"))["soc"] > 0, "the port keeps serving"
     finally:
         context.destroy(linger=0)
+
+
+def test_a_dead_worker_fails_at_most_its_job_and_the_next_jobs_run() -> None:
+    executor = SlotExecutor(workers=1, processes=True, wait_at_end=True)
+    try:
+        executor.warm()
+        board = _up(RefGpuBoard("slot.001"))
+        board.attach_executor(executor)
+        for process in list(executor._process_pool()._processes.values()):
+            process.kill()  # as the OOM killer would
+            process.join()
+        board.submit(_job("1", seed=1))
+        board.step(1.0, PLATE_K)  # waits for the worker: a dead pool fails the future
+        board.submit(_job("2", seed=2))
+        board.step(1.0, PLATE_K)
+        first, second = board.take_results()
+        assert first.status is JobStatus.COMPLETED or "BrokenProcessPool" in (first.error or ""), (
+            first
+        )
+        assert second.status is JobStatus.COMPLETED, second
+        assert kernels.verify(_job("2", seed=2), second.digest or "")
+        assert board.state is PowerState.IDLE, "the board itself is unharmed"
+    finally:
+        executor.close()
