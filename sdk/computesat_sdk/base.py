@@ -381,6 +381,7 @@ class BaseBoard(ComputeBoard):
         )
 
     def health(self) -> BoardHealth:
+        self._deliver_ready()  # a worker that finished since: no longer pending
         model = self.THERMAL
         plate_k = self._plate_temp_k
         level = self._effective_level()
