@@ -583,10 +583,11 @@ class PayloadManager:
         if job.retries > self.config.max_retries:
             self._finish(job, JobState.FAILED, reason=f"retries exhausted: {why}")
 
-    async def _collect(self, board: _Board, lost_if_missing: bool = True) -> None:
+    async def _collect(self, board: _Board, lost_if_missing: bool = True) -> bool:
+        """Take the board's results into the jobs; False if the board did not answer."""
         reply = await self._call(board.device, "take_results")
         if reply is None:
-            return
+            return False
         mine = board.run
         seen = False
         for raw in reply.get("results", []):
@@ -614,6 +615,7 @@ class PayloadManager:
                 self._retry(job, f"{result.status} on slot {board.slot}: {result.error}")
         if mine is not None and not seen and lost_if_missing:
             self._lose_run(board, "result lost")
+        return True
 
     def _check(self, job: _Job) -> None:
         if len(job.done) < job.request.redundancy:
@@ -771,12 +773,14 @@ class PayloadManager:
 
     # --- job ends, event-driven ----------------------------------------------------------
 
-    async def results_ready(self, reply: dict[str, Any]) -> None:
+    async def results_ready(self, reply: dict[str, Any]) -> bool:
         """A ``backplane.await_results`` answer: collect the named slots' results now and
-        give their boards the next jobs (their registers came with the answer)."""
+        give their boards the next jobs (their registers came with the answer). False if a
+        board did not hand its results over (they stay ready in hwsim)."""
         slots = reply.get("slots")
         if not isinstance(slots, dict) or not slots:
-            return
+            return True
+        taken = True
         async with self.lock:
             for device, registers in slots.items():
                 try:
@@ -788,8 +792,9 @@ class PayloadManager:
                 board.registers.update(registers)
                 # Take them even without a run here: results of executions given up on
                 # would otherwise keep the poll answering at once.
-                await self._collect(board, lost_if_missing=self._idle(board))
+                taken &= await self._collect(board, lost_if_missing=self._idle(board))
             await self._schedule()
+        return taken
 
     async def schedule_now(self) -> bool:
         """Place waiting jobs on free boards now, on the registers already known (the last
@@ -829,7 +834,10 @@ class PayloadManager:
                     return
                 await self.ctx.clock.sleep(self.config.period_s)
                 continue
-            await self.results_ready(reply)
+            if not await self.results_ready(reply):
+                # The results are still ready in hwsim, so the next poll would answer at
+                # once: wait a period rather than spin on a failing take_results.
+                await self.ctx.clock.sleep(self.config.period_s)
 
     # --- telecommands ---------------------------------------------------------------------
 
