@@ -217,3 +217,21 @@ async def test_a_job_beyond_every_board_is_refused_at_acceptance_naming_the_limi
         await ground.ping(apid=dic.Apid.PAYLOAD, timeout=30)
         boards = await ground.list_boards(timeout=30)
         assert [b.state for b in boards] == [dic.BoardState.IDLE] * 2, boards
+
+
+async def test_without_the_long_poll_in_hwsim_the_manager_says_so_and_keeps_its_period() -> None:
+    class OldHardware:
+        calls = 0
+
+        async def command(self, device: str, command: str, args: dict | None = None) -> dict:
+            self.calls += 1
+            raise DevicePortError(device, "unknown_command", f"{device} has no command {command}")
+
+    clock = SteppedClock(start_ns=START_NS)
+    hardware = OldHardware()
+    out = Outputs(clock, hardware)  # type: ignore[arg-type]
+    manager = PayloadManager(out, Config())
+    await manager.watch_results(hardware)  # returns: no spin, no retry loop
+    assert hardware.calls == 1, hardware.calls
+    assert [e for e, _ in out.events] == [EventId.DEVICE_ERROR], out.events
+    assert "collecting per period" in out.events[0][1], out.events
