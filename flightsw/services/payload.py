@@ -179,6 +179,7 @@ class _Board:
     failed: bool = False
     unsupported: set[str] = field(default_factory=set)
     limits: JobLimits | None = None
+    limits_key: str = ""  # limits as JSON, computed once: boards of a kind share it
 
     @property
     def state(self) -> str:
@@ -262,6 +263,7 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.published_limits: list[BoardJobLimits] = []
+        self.limits_due_ns = 0
         self.failing: set[str] = set()
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -364,20 +366,26 @@ class PayloadManager:
             board.limits = JobLimits.model_validate(reply["limits"]) if "limits" in reply else None
         except ValidationError:
             board.limits = None  # a board stating nonsense limits: judged on capabilities
+        board.limits_key = board.limits.model_dump_json() if board.limits is not None else ""
         board.identified = True
         self._publish_limits()
 
     def _publish_limits(self, again: bool = False) -> None:
         """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance):
-        on a change, and ``again`` once per cycle for a link that (re)started since."""
+        on a change, and with ``again`` once per ``period_s`` for a link that (re)started
+        since (the link starts after this service)."""
+        now_ns = self.ctx.clock.now_ns()
+        if again and now_ns < self.limits_due_ns:
+            return
         counts: dict[str, tuple[JobLimits, int]] = {}
         for board in self.boards.values():
             if board.identified and not board.failed and board.limits is not None:
-                key = board.limits.model_dump_json()
+                key = board.limits_key
                 counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
         kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
         if kinds != self.published_limits or (again and kinds):
             self.published_limits = kinds
+            self.limits_due_ns = now_ns + round(self.config.period_s * _NS)
             publish = getattr(self.ctx, "publish", None)
             if publish is not None:
                 publish(PayloadLimits(kinds=kinds))
