@@ -147,7 +147,7 @@ async def main() -> None:
     # >= 100 ms jobs. The baseline runs first, in this process, while the satellite idles;
     # its digests verify the path's results.
     heavy_n = 4 if args.quick else 20
-    size = heavy_size()
+    size = await asyncio.to_thread(heavy_size)
     seq_seeds = list(range(20_000, 20_000 + heavy_n))
     pipe_seeds = list(range(30_000, 30_000 + heavy_n))
     heavy_specs = [
@@ -156,7 +156,9 @@ async def main() -> None:
     ]
     async with satellite(HEAVY_SPEED) as ground:
         note(f"direct: {len(heavy_specs)} matmul {size}")
-        heavy_baseline, digests = direct_digests(heavy_specs)
+        # In a thread: the ground's loop must keep draining the satellite's telemetry (a
+        # ground blocked for seconds loses its link, a ground API limitation).
+        heavy_baseline, digests = await asyncio.to_thread(direct_digests, heavy_specs)
         note(f"path: {heavy_n} sequential, then {heavy_n} pipelined matmul {size}")
         heavy_sequential, seq_reports = await heavy_path(ground, size, seq_seeds, False)
         heavy_pipelined, pipe_reports = await heavy_path(ground, size, pipe_seeds, True)
