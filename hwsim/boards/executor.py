@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -56,7 +58,29 @@ _NS = 1_000_000_000
 log = logging.getLogger(__name__)
 
 
-def _lower_priority(nice: int) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(nice: int, parent_pid: int) -> None:
+    """Runs first in every worker process.
+
+    A worker must not outlive hwsim nor hold its output: spawned workers inherit hwsim's
+    stdout/stderr, and a supervisor (``computesat satellite``) learns that a SIGKILLed hwsim
+    is gone when those pipes close, so a worker left holding them hid the death and the
+    restart never came. Its output goes to /dev/null (a job's error comes back through its
+    future), and Linux kills it when hwsim dies.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the supervisor's process-group kill still reaches the worker
+    if os.getppid() != parent_pid:
+        os._exit(1)  # hwsim died while this worker started
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
     if nice > 0:
         os.nice(nice)
 
@@ -102,8 +126,8 @@ class SlotExecutor:
                 self._processes = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_lower_priority,
-                    initargs=(self._nice,),
+                    initializer=_init_worker,
+                    initargs=(self._nice, os.getpid()),
                 )
             return self._processes
 
