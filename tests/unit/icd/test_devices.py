@@ -102,7 +102,6 @@ def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
     assert err.value.fields == ["slot.007.fault_reason"] and "latch_up" in str(err.value)
 
 
-
 def test_backplane_await_results_is_an_icd_command():
     from icd.devices import CommandArgsInvalid
     from icd.devices.compute import BACKPLANE
@@ -114,6 +113,7 @@ def test_backplane_await_results_is_an_icd_command():
         with pytest.raises(CommandArgsInvalid) as err:
             BACKPLANE.parse_args("backplane", "await_results", bad)
         assert err.value.fields == [next(iter(bad))], (bad, err.value.fields)
+
 
 def test_kinds_from_ids():
     assert kind_of("pump.L2.B").name == "pump"
