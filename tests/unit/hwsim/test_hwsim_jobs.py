@@ -246,3 +246,76 @@ def test_a_dead_worker_fails_at_most_its_job_and_the_next_jobs_run() -> None:
         assert board.state is PowerState.IDLE, "the board itself is unharmed"
     finally:
         executor.close()
+
+
+async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_saved_result(
+    tmp_path: Path,
+) -> None:
+    """``hwsim serve --restore`` of a snapshot taken while a worker process computed a job's
+    result: the saved result is announced to ``backplane.await_results`` and verifies, and
+    the restored board runs the next job and announces it too (the long poll and the job
+    listeners are wired to the restored model, not to the one built before it)."""
+    from hwsim.boards.slots import default_registry
+    from hwsim.config import load_config
+    from hwsim.model import Spacecraft
+    from hwsim.snapshot import write_snapshot
+
+    config_path = write_payload_config(tmp_path, {1: "ref-gpu"})
+    model = Spacecraft(load_config(config_path), seed=2, registry=default_registry())
+    assert model.plugin_slots is not None
+    executor = SlotExecutor(workers=1, processes=True)
+    try:
+        model.plugin_slots.attach_executor(executor)
+        model.run(70.0, 1.0)
+        # ~1.1 GFLOP for the host; 0.2 s of the GPU's model: over before the snapshot.
+        iterations = int(45e12 * 0.2 / (2 * 800**3))
+        args = {"job_id": 5, "kernel": "matmul", "size": 800, "seed": 8, "iterations": iterations}
+        assert model.command("slot.001", "submit_job", args) == {"accepted": True}
+        model.run(3.0, 1.0)
+        registers = model.read("slot.001")
+        assert registers["jobs_running"] == 0 and registers["jobs_queued"] == 0, registers
+        write_snapshot(model, tmp_path / "saved.snap", config_name=config_path.name)
+    finally:
+        executor.close()
+
+    speed = 50.0
+    clock = WallClock(speed)
+    context = zmq.asyncio.Context()
+    stop = asyncio.Event()
+    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    settings = HwsimSettings(
+        config=config_path,
+        device_endpoint="tcp://127.0.0.1:0",
+        simctl_endpoint="tcp://127.0.0.1:0",
+        clock="accelerated",
+        speed=speed,
+        job_workers=1,
+        restore=str(tmp_path / "saved.snap"),
+    )
+    task = asyncio.create_task(serve(settings, stop, ready))
+    try:
+        done, _ = await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        device_endpoint, _ = ready.result()
+        async with DevicePort(context, device_endpoint, clock, timeout_s=60.0) as devices:
+            answer = await devices.command("backplane", "await_results", {"timeout_s": 30.0})
+            assert list(answer["slots"]) == ["slot.001"], f"the saved result unannounced: {answer}"
+            (result,) = (await devices.command("slot.001", "take_results"))["results"]
+            spec = JobSpec(job_id="5", kernel="matmul", size=800, seed=8, iterations=iterations)
+            assert result["status"] == "completed" and kernels.verify(spec, result["digest"]), (
+                result
+            )
+            # The restored boards compute new jobs in the serving process's pool.
+            args["job_id"] = 6
+            assert (await devices.command("slot.001", "submit_job", args))["accepted"]
+            for _ in range(10):
+                answer = await devices.command("backplane", "await_results", {"timeout_s": 30.0})
+                if answer["slots"]:
+                    break
+            (result,) = (await devices.command("slot.001", "take_results"))["results"]
+            assert result["job_id"] == "6" and result["status"] == "completed", result
+    finally:
+        stop.set()
+        await task
+        context.destroy(linger=0)
