@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from computesat_sdk.contract import JobLimits
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.bus import BusMessage
 
-__all__ = ["Event", "ParameterUpdate", "TcDispatch", "TcProgress", "TmRequest"]
+__all__ = [
+    "BoardJobLimits",
+    "Event",
+    "ParameterUpdate",
+    "PayloadLimits",
+    "PayloadLimitsWanted",
+    "TcDispatch",
+    "TcProgress",
+    "TmRequest",
+]
 
 
 class Event(BusMessage):
@@ -69,3 +79,45 @@ class TmRequest(BusMessage):
     source_data: bytes
     reply_to: bytes | None = Field(None, description="Request id this answers, if any.")
     time_ns: int = Field(description="Mission time of the data, ns (goes into the CUC).")
+
+
+class BoardJobLimits(BaseModel):
+    """One kind of board's job limits and how many such boards the payload manager knows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limits: JobLimits = Field(description="The largest job such a board accepts.")
+    boards: int = Field(ge=1, description="Boards with exactly these limits.")
+
+
+class PayloadLimitsWanted(BusMessage):
+    """Asks the payload manager for its `PayloadLimits` now (the link, once it listens: a
+    link that starts after the boards were identified would otherwise accept a 140,1 beyond
+    them until the manager's next periodic publication)."""
+
+    TOPIC = "payload.limits_wanted"
+
+
+class PayloadLimits(BusMessage):
+    """The job limits of the compute boards, as the payload manager learnt them through the
+    device port (slot ``identity``); the link refuses a 140,1 beyond them at acceptance."""
+
+    TOPIC = "payload.limits"
+    kinds: list[BoardJobLimits] = Field(description="Distinct limits, with board counts.")
+
+    def refusal(self, kernel: str, size: int, iterations: int, redundancy: int = 1) -> str | None:
+        """Why no ``redundancy`` boards can run such a job (naming the limit), or None."""
+        able = sum(
+            kind.boards
+            for kind in self.kinds
+            if kind.limits.violation(kernel, size, iterations) is None
+        )
+        if able >= redundancy:
+            return None
+        if able:
+            return f"{kernel} job needs {redundancy} boards, {able} can run it"
+        # Name the limit of the most capable board: the one a smaller job would fit.
+        best = max(self.kinds, key=lambda k: k.limits.max_size.get(kernel, 0), default=None)
+        if best is None:
+            return "no compute board known"
+        return best.limits.violation(kernel, size, iterations)

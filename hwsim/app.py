@@ -17,6 +17,7 @@ from typing import Any, Literal
 import zmq.asyncio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hwsim.boards.executor import ResultWatch, SlotExecutor
 from hwsim.ports import PortServer, device_handler, simctl_handler
 from hwsim.snapshot import (
     SnapshotError,
@@ -71,6 +72,25 @@ class HwsimSettings(BaseModel):
         description="Start from this snapshot file, or 'latest': the newest valid snapshot in "
         "--snapshot-dir (none there: start fresh and log it). The snapshot's mission time, "
         "random state and boards replace --seed and the start time.",
+    )
+
+    job_executor: Literal["process", "thread", "inline"] = Field(
+        "process",
+        description=(
+            "Where board jobs compute their results: worker processes (the event loop never "
+            "waits for numpy), worker threads, or inline in the physics step (blocks the "
+            "ports while a big job computes)."
+        ),
+    )
+    job_workers: int = Field(
+        0, ge=0, le=64, description="Job worker processes/threads (0: one per CPU core)."
+    )
+    job_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of job worker processes (higher: the ports win the "
+        "CPU over a running job, but jobs starve under other load on the host).",
     )
 
     @model_validator(mode="after")
@@ -284,6 +304,31 @@ async def serve(
         store=store,
         period_s=settings.snapshot_period_s,
     )
+    # Jobs compute off the event loop (hwsim.boards.executor); results are announced to the
+    # long poll backplane.await_results as soon as they are ready. Attached after the fresh or
+    # restored model is built (a snapshot holds no executor), and again by every restore
+    # (hwsim.snapshot.restore_into), so the watch asks the model's current slots.
+    executor: SlotExecutor | None = None
+    watch: ResultWatch | None = None
+    if model.plugin_slots is not None:
+
+        def gather() -> list[str]:
+            plugins = model.plugin_slots
+            return plugins.gather() if plugins is not None else []
+
+        watch = ResultWatch(clock, gather, model.read)
+        if settings.job_executor != "inline":
+            executor = SlotExecutor(
+                workers=settings.job_workers or None,
+                processes=settings.job_executor == "process",
+                # On a stepped clock mission time would run on while a worker computes (the
+                # loop is quiet): a job's result is waited for at its modelled end, so a run
+                # is the same for a seed as with results computed inline.
+                wait_at_end=clock.mode == "stepped",
+                nice=settings.job_nice,
+            )
+            await asyncio.to_thread(executor.warm)
+        model.plugin_slots.attach_executor(executor, watch.notify)
     own_context = context is None
     context = zmq.asyncio.Context() if context is None else context
     try:
@@ -292,7 +337,7 @@ async def serve(
                 context,
                 settings.device_endpoint,
                 clock,
-                device_handler(model, clock),
+                device_handler(model, clock, watch.wait if watch is not None else None),
                 "device-port",
             ) as devices,
             PortServer(
@@ -328,6 +373,8 @@ async def serve(
         # sure a socket left by a crashed path cannot hang term() and the process with it.
         if own_context:
             context.destroy(linger=0)
+        if executor is not None:
+            executor.close()
 
 
 def _restore_at_start(

@@ -8,12 +8,18 @@ never reachable over the RF link.
 
 Nothing a client sends can stop the server: undecodable frames, unknown operations and model
 errors all become error replies.
+
+A handler answers at once, except for a long poll (``backplane.await_results``): it returns an
+awaitable, which the server awaits in a task of its own while it goes on answering everything
+else, and replies when it is done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import zmq
@@ -27,12 +33,14 @@ from icd.device import (
     DeviceRequest,
     SimOp,
 )
-from icd.devices import TimeRefRegisters
+from icd.devices import CommandArgsInvalid, TimeRefRegisters
+from icd.devices.compute import BACKPLANE, AwaitResults
 from icd.devices.timeref import TIMEREF
 from icd.errors import DecodeError
 from runtime.clock import Clock
 
 __all__ = [
+    "BACKPLANE_DEVICE",
     "TIMEREF_DEVICE",
     "DeviceModel",
     "PortServer",
@@ -125,7 +133,27 @@ def _required(args: dict[str, Any], name: str) -> str:
     return str(args[name])
 
 
-def device_handler(model: DeviceModel, clock: Clock) -> Handler:
+BACKPLANE_DEVICE = "backplane"
+
+
+def _timeout_arg(args: dict[str, Any]) -> float:
+    """``timeout_s`` of ``backplane.await_results``, checked against its ICD command model."""
+    try:
+        parsed = BACKPLANE.parse_args(BACKPLANE_DEVICE, "await_results", args)
+    except CommandArgsInvalid as exc:
+        raise RequestFailed(DeviceErrorCode.BAD_ARGUMENT, str(exc)) from None
+    assert isinstance(parsed, AwaitResults)
+    return parsed.timeout_s
+
+
+def device_handler(
+    model: DeviceModel,
+    clock: Clock,
+    await_results: Callable[[float], Awaitable[Any]] | None = None,
+) -> Handler:
+    """``await_results`` (a `hwsim.boards.executor.ResultWatch.wait`) serves the long poll
+    ``backplane.await_results``; without it the model refuses the command."""
+
     def handle(request: DeviceRequest) -> Any:
         op = request.op
         if op == DeviceOp.LIST:
@@ -145,6 +173,12 @@ def device_handler(model: DeviceModel, clock: Clock) -> Handler:
         if op == DeviceOp.COMMAND:
             if not request.command:
                 raise RequestFailed(DeviceErrorCode.MALFORMED, "op 'command' needs a command")
+            if (
+                await_results is not None
+                and request.device == BACKPLANE_DEVICE
+                and request.command == "await_results"
+            ):
+                return await_results(_timeout_arg(request.args))
             return model.command(request.device, request.command, request.args)
         raise RequestFailed(
             DeviceErrorCode.UNKNOWN_OP,
@@ -213,6 +247,14 @@ def simctl_handler(
     return handle
 
 
+class _LongPoll:
+    """A request whose answer comes later (see the module docstring)."""
+
+    def __init__(self, request_id: int, result: Awaitable[Any]) -> None:
+        self.id = request_id
+        self.result = result
+
+
 class PortServer:
     """A ROUTER socket answering requests with ``handler``; run :meth:`serve` as a task."""
 
@@ -225,6 +267,7 @@ class PortServer:
         self._handler = handler
         self.name = name
         self._socket: zmq.asyncio.Socket | None = None
+        self._polls: set[asyncio.Task[None]] = set()
         self.requests = 0
         self.errors = 0
 
@@ -237,11 +280,15 @@ class PortServer:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        for task in self._polls:
+            task.cancel()
+        if self._polls:
+            await asyncio.gather(*self._polls, return_exceptions=True)
         if self._socket is not None:
             self._socket.close()
             self._socket = None
 
-    def answer(self, frame: bytes) -> DeviceReply:
+    def answer(self, frame: bytes) -> DeviceReply | _LongPoll:
         now_ns = self._clock.now_ns()
         try:
             request = DeviceRequest.unpack(frame)
@@ -261,7 +308,31 @@ class PortServer:
         except Exception as exc:  # the model refused, or a model bug: never take hwsim down
             failed = _model_error(exc)
             return DeviceReply.failure(request.id, now_ns, failed.code, str(failed))
+        if inspect.isawaitable(result):
+            return _LongPoll(request.id, result)
         return DeviceReply(id=request.id, ok=True, time_ns=now_ns, result=result)
+
+    async def settle(self, poll: _LongPoll) -> DeviceReply:
+        """The reply to a long poll (an `answer` that came back unfinished), once its result
+        is there."""
+        try:
+            result = await poll.result
+        except RequestFailed as exc:
+            reply = DeviceReply.failure(poll.id, self._clock.now_ns(), exc.code, str(exc))
+        except Exception as exc:
+            failed = _model_error(exc)
+            reply = DeviceReply.failure(poll.id, self._clock.now_ns(), failed.code, str(failed))
+        else:
+            reply = DeviceReply(id=poll.id, ok=True, time_ns=self._clock.now_ns(), result=result)
+        if not reply.ok:
+            self.errors += 1
+        return reply
+
+    async def _finish(self, identity: bytes, poll: _LongPoll) -> None:
+        """Await a long poll's result and send its reply (in a task the server owns)."""
+        reply = await self.settle(poll)
+        if self._socket is not None:
+            await self._socket.send_multipart((identity, reply.pack()))
 
     async def serve(self) -> None:
         sock = self._socket
@@ -274,6 +345,11 @@ class PortServer:
                 self.errors += 1
                 continue  # a client that is not a DEALER speaking one frame per request
             reply = self.answer(frames[1])
+            if isinstance(reply, _LongPoll):
+                task = asyncio.create_task(self._finish(frames[0], reply))
+                self._polls.add(task)
+                task.add_done_callback(self._polls.discard)
+                continue
             if not reply.ok:
                 self.errors += 1
             await sock.send_multipart((frames[0], reply.pack()))

@@ -268,6 +268,7 @@ class EventId(IntEnum):
     FLIGHTSW_RESTARTED = 21
     HARDWARE_GAP = 22
     DEVICES_RECOVERED = 23
+    JOB_REFUSED = 25
 
 
 class EventDef(_Frozen):
@@ -429,6 +430,15 @@ EVENTS: dict[int, EventDef] = {
             "from then on) and, in a second event, is back: restarted by the process "
             "supervisor from its latest snapshot or fresh; the message says how long the gap "
             "was.",
+        ),
+        EventDef(
+            id=EventId.JOB_REFUSED,
+            name="JOB_REFUSED",
+            severity=Severity.LOW,
+            description="A 140,1 job is beyond the limits of every board that could run it "
+            "(matrix size, iterations, memory: computesat_sdk.contract.JobLimits); the message "
+            "names the limit, e.g. 'matmul n=8192 exceeds board limit 4096'. The TC fails "
+            "with INVALID_APP_DATA.",
         ),
     )
 }

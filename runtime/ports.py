@@ -171,3 +171,13 @@ class DevicePort:
             return parse_result(device, command, expected, raw)
         except RegistersInvalid as exc:
             raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
+
+    def sibling(self, timeout_s: float | None = None) -> DevicePort:
+        """Another client of the same endpoint, with its own socket (open it with ``async
+        with``): for a long poll that must not hold up this port's one-at-a-time requests."""
+        return DevicePort(
+            self._context,
+            self.endpoint,
+            self._clock,
+            self.timeout_s if timeout_s is None else timeout_s,
+        )

@@ -62,6 +62,9 @@ async def in_process_satellite(
         device_endpoint=f"inproc://{name}-devices",
         simctl_endpoint=f"inproc://{name}-simctl",
         config=hwsim_config,
+        # Threads: no worker processes to spawn per test satellite (tests/hil and
+        # test_hwsim_jobs run the process pool).
+        job_executor="thread",
     )
     hw_task = asyncio.create_task(
         serve(hw_settings, stop_hardware, hw_ready, clock=clock, context=context)

@@ -26,9 +26,9 @@ BOARDS: dict[int, str] = {
 _PLATES = ("CP01", "CP02", "CP03", "CP06", "CP07", "CP08")
 
 
-def _compute_section() -> str:
+def _compute_section(boards: dict[int, str]) -> str:
     lines = ["[compute]", "saa_upset_factor = 20.0", "thermal_shutdown_margin_k = 10.0", ""]
-    for (slot, board), plate in zip(BOARDS.items(), _PLATES, strict=True):
+    for (slot, board), plate in zip(boards.items(), _PLATES[: len(boards)], strict=True):
         lines += [
             "[[compute.slots]]",
             f'slot_id = "{slot:03d}"',
@@ -41,10 +41,11 @@ def _compute_section() -> str:
     return "\n".join(lines)
 
 
-def write_payload_config(directory: Path) -> Path:
-    """Write the TOML into ``directory`` and return its path."""
+def write_payload_config(directory: Path, boards: dict[int, str] | None = None) -> Path:
+    """Write the TOML into ``directory`` and return its path (``boards``: slot number →
+    entry-point name, at most six; default BOARDS)."""
     base = simple_config_path().read_text(encoding="utf-8")
     head = base[: base.index("\n[compute]")]
     path = directory / "payload_sat.toml"
-    path.write_text(head + "\n\n" + _compute_section(), encoding="utf-8")
+    path.write_text(head + "\n\n" + _compute_section(boards or BOARDS), encoding="utf-8")
     return path

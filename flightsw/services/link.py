@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
-from flightsw.messages import TcDispatch, TcProgress, TmRequest
+from flightsw.messages import (
+    PayloadLimits,
+    PayloadLimitsWanted,
+    TcDispatch,
+    TcProgress,
+    TmRequest,
+)
 from icd import dictionary as dic
 from icd.cuc import CucTime
 from icd.dictionary import APIDS, EventId
@@ -155,6 +161,24 @@ def _route(tc: PusTc) -> PusTc:
     return tc
 
 
+def _check_job_limits(tc: PusTc, limits: PayloadLimits, ctx: ServiceContext) -> None:
+    """Refuse a 140,1 that no board (or too few for its redundancy) would run, naming the
+    limit in a JOB_REFUSED event; the caller reports 1,2 INVALID_APP_DATA."""
+    request = dic.SubmitJob.unpack(tc.app_data)  # already checked by _route
+    reason = limits.refusal(request.kernel, request.size, request.iterations, request.redundancy)
+    if reason is None:
+        return
+    ctx.event(EventId.JOB_REFUSED, f"job {request.job_id} refused: {reason}"[:200])
+    raise TcDecodeError(
+        "app_data",
+        ErrorCode.INVALID_APP_DATA,
+        request_id=tc.request_id,
+        apid=tc.apid,
+        expected="a job within the boards' limits",
+        got=reason,
+    )
+
+
 def _authenticate(tc: PusTc) -> PusTc:
     # SDLS-style authentication slots in here; until then every decoded TC is authentic.
     return tc
@@ -200,6 +224,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     pending: dict[bytes, _Pending] = {}
     grounds: deque[Address] = deque(maxlen=config.ground_memory)
     event_budget = {"second": -1, "used": 0}
+    # The boards' job limits, once the payload manager has read them: a 140,1 beyond every
+    # board is refused here, at acceptance (1,2), not after it was accepted.
+    job_limits: list[PayloadLimits] = []
 
     transport: asyncio.DatagramTransport
 
@@ -234,6 +261,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             tc = PusTc.unpack(data)
             for stage in UPLINK_STAGES:
                 tc = stage(tc)
+            if (tc.service, tc.subservice) == (140, 1) and job_limits:
+                _check_job_limits(tc, job_limits[-1], ctx)
         except TcDecodeError as exc:
             counters[_REASON_COUNTER.get(exc.reason, "link.bad_header")] += 1
             counters["link.tc_rejected"] += 1
@@ -344,6 +373,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 on_progress(message)
             elif isinstance(message, TmRequest):
                 on_tm(message)
+            elif isinstance(message, PayloadLimits):
+                job_limits[:] = [message]
 
     async def housekeeping_loop() -> None:
         while True:
@@ -352,7 +383,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             await ctx.clock.sleep(1.0)
 
     # Listen for verification reports before accepting anything they would answer.
-    async with ctx.subscribe(TcProgress, TmRequest) as messages:
+    async with ctx.subscribe(TcProgress, TmRequest, PayloadLimits) as messages:
+        ctx.publish(PayloadLimitsWanted())  # the limits known so far, before any TC comes
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _UplinkProtocol(on_datagram), local_addr=(config.host, config.port)
         )

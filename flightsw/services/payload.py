@@ -2,20 +2,28 @@
 
 Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            ``slot.NNN.<register>``: board, power_state, die_temp_k, power_w, throttle_level,
-           heartbeat, jobs_queued, jobs_running, boot_count, fault_reason ...), validated
-           into ``icd.devices.BackplaneRegisters`` (a reply off the ICD is a device error),
-           ``identity`` of each board once (capabilities, thermal/electrical envelope),
-           ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k, flow_kg_s) for the budgets,
-           ``take_results`` of boards whose job is over; bus ``TcDispatch`` for service 140
-           (1 submit, 2 cancel, 3 list jobs, 6 list boards).
+           heartbeat, jobs_queued, jobs_running, results_pending, boot_count, fault_reason
+           ...), validated into ``icd.devices.BackplaneRegisters`` (a reply off the ICD is a
+           device error), ``identity`` of each board once (capabilities, thermal/electrical
+           envelope, job limits), ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k,
+           flow_kg_s) for the budgets, ``take_results`` of boards whose job is over; bus
+           ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs, 6 list boards).
+           Job ends are event-driven: a long poll ``backplane.await_results`` (on a socket of
+           its own, its answer validated into ``icd.devices.AwaitResultsResult``) is answered
+           by hwsim as soon as a board has results ready, with that slot's registers, so a
+           result is collected and the board given its next job at once, not at the next
+           period. One round trip per batch of job ends (~70 µs, REFERENCE.md) against a 1 s
+           period's worth of delay per job; while no job runs the poll just waits (a timeout
+           every ``results_poll_s``).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
            (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
+           ``PayloadLimits`` (the boards' job limits, for acceptance checks in the link),
            ``payload.*`` parameters (HK SID 3: counts, W, K, level; the board-derived ones
            declared invalid while the backplane cannot be read), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
-           BOARD_FAULT, THROTTLE_CHANGED, DEVICE_ERROR / DEVICE_TIMEOUT.
+           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT.
 
 A job of redundancy r needs r completed executions on r different boards; an execution lost
 to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
@@ -32,13 +40,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from computesat_sdk import kernels
-from computesat_sdk.contract import BoardCapabilities, SelfTestResult, ThermalElectricalModel
+from computesat_sdk.contract import (
+    BoardCapabilities,
+    JobLimits,
+    SelfTestResult,
+    ThermalElectricalModel,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
-from flightsw.messages import TcDispatch
+from flightsw.messages import BoardJobLimits, PayloadLimits, PayloadLimitsWanted, TcDispatch
 from icd import dictionary as dic
 from icd.devices import (
+    AwaitResultsResult,
     BackplaneRegisters,
     BackplaneSlot,
     BatteryRegisters,
@@ -52,7 +66,7 @@ from icd.devices import (
 from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
 from icd.errors import ErrorCode
 from runtime.clock import Clock
-from runtime.ports import DevicePortError, DeviceTimeout
+from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 
 __all__ = ["Config", "PayloadManager", "run"]
 
@@ -109,6 +123,14 @@ class Config(BaseModel):
     max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
+    )
+    results_poll_s: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "Longest a backplane.await_results long poll waits for a job end, mission s "
+            "(0: no long poll, results are collected once per period)."
+        ),
     )
 
 
@@ -177,6 +199,8 @@ class _Board:
     test_failures: int = 0
     failed: bool = False
     unsupported: set[str] = field(default_factory=set)
+    limits: JobLimits | None = None
+    limits_key: str = ""  # limits as JSON, computed once: boards of a kind share it
 
     @property
     def state(self) -> PowerState:
@@ -191,6 +215,8 @@ class _Board:
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
+        if self.limits is not None:
+            return self.limits.violation(request.kernel, request.size, request.iterations) is None
         assert self.capabilities is not None  # flops > 0
         return kernels.job_memory_bytes(request.spec()) <= self.capabilities.memory_bytes
 
@@ -267,6 +293,8 @@ class PayloadManager:
         self.next_power_on_ns = 0
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
+        self.published_limits: list[BoardJobLimits] = []
+        self.limits_due_ns = 0
         self.failing: set[str] = set()
         self.timed_out = False  # a device request timed out during this cycle
         self.counters: dict[str, float] = dict.fromkeys(
@@ -349,6 +377,7 @@ class PayloadManager:
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
+            self._publish_limits(again=True)
         # A timeout later in the cycle means the port went silent after the backplane read:
         # what that read said is no longer current.
         self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
@@ -383,7 +412,31 @@ class PayloadManager:
         board.vendor = reply.identity.vendor
         board.capabilities = reply.capabilities
         board.thermal = reply.thermal
+        board.limits = reply.limits
+        board.limits_key = reply.limits.model_dump_json()
         board.identified = True
+        self._publish_limits()
+
+    def _publish_limits(self, again: bool = False, now: bool = False) -> None:
+        """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance):
+        on a change, ``now`` when the link asks (`PayloadLimitsWanted`, as it starts), and
+        with ``again`` once per ``period_s`` for a link whose request was lost."""
+        now_ns = self.ctx.clock.now_ns()
+        if again and not now and now_ns < self.limits_due_ns:
+            return
+        again = again or now
+        counts: dict[str, tuple[JobLimits, int]] = {}
+        for board in self.boards.values():
+            if board.identified and not board.failed and board.limits is not None:
+                key = board.limits_key
+                counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
+        kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+        if kinds != self.published_limits or (again and kinds):
+            self.published_limits = kinds
+            self.limits_due_ns = now_ns + round(self.config.period_s * _NS)
+            publish = getattr(self.ctx, "publish", None)
+            if publish is not None:
+                publish(PayloadLimits(kinds=kinds))
 
     async def _update_budgets(self) -> None:
         config = self.config
@@ -531,7 +584,13 @@ class PayloadManager:
         if state in _UP and self.config.self_test:
             await self._self_test(board)
         if board.run is not None and state in _UP:
-            if board.registers.jobs_running == 0 and board.registers.jobs_queued == 0:
+            registers = board.registers
+            # A result the host is still computing is not lost: it comes with a later poll.
+            if (
+                registers.jobs_running == 0
+                and registers.jobs_queued == 0
+                and registers.results_pending == 0
+            ):
                 await self._collect(board)
 
     def _hold(self, board: _Board) -> None:
@@ -589,10 +648,11 @@ class PayloadManager:
         if job.retries > self.config.max_retries:
             self._finish(job, JobState.FAILED, reason=f"retries exhausted: {why}")
 
-    async def _collect(self, board: _Board) -> None:
+    async def _collect(self, board: _Board, lost_if_missing: bool = True) -> bool:
+        """Take the board's results into the jobs; False if the board did not answer."""
         reply = await self._call(board.device, "take_results")
         if reply is None:
-            return
+            return False
         mine = board.run
         seen = False
         for raw in reply.get("results", []):
@@ -618,8 +678,9 @@ class PayloadManager:
             else:
                 job.avoid.add(board.slot)
                 self._retry(job, f"{result.status} on slot {board.slot}: {result.error}")
-        if mine is not None and not seen:
+        if mine is not None and not seen and lost_if_missing:
             self._lose_run(board, "result lost")
+        return True
 
     def _check(self, job: _Job) -> None:
         if len(job.done) < job.request.redundancy:
@@ -778,6 +839,76 @@ class PayloadManager:
         self.executions[execution_id] = (job.job_id, board.slot)
         return True
 
+    # --- job ends, event-driven ----------------------------------------------------------
+
+    async def results_ready(self, reply: AwaitResultsResult) -> bool:
+        """A ``backplane.await_results`` answer: collect the named slots' results now and
+        give their boards the next jobs (their registers came with the answer). False if a
+        board did not hand its results over (they stay ready in hwsim)."""
+        if not reply.slots:
+            return True
+        taken = True
+        async with self.lock:
+            for device, registers in reply.slots.items():
+                try:
+                    board = self.boards.get(int(device.split(".")[1]))
+                except (IndexError, ValueError):
+                    continue
+                if board is None:
+                    continue
+                board.registers = BackplaneSlot.of(registers)
+                # Take them even without a run here: results of executions given up on
+                # would otherwise keep the poll answering at once.
+                taken &= await self._collect(board, lost_if_missing=self._idle(board))
+            await self._schedule()
+        return taken
+
+    async def schedule_now(self) -> bool:
+        """Place waiting jobs on free boards now, on the registers already known (the last
+        cycle's, refreshed by every await_results answer): a new job starts without waiting
+        for a full cycle's reads. True if nothing is left waiting."""
+        async with self.lock:
+            await self._schedule()
+            return not any(j.final is None and j.needed > 0 for j in self.jobs.values())
+
+    @staticmethod
+    def _idle(board: _Board) -> bool:
+        registers = board.registers
+        return (
+            registers.jobs_running == 0
+            and registers.jobs_queued == 0
+            and registers.results_pending == 0
+        )
+
+    async def watch_results(self, port: _Devices) -> None:
+        """Keep a ``backplane.await_results`` long poll open on ``port`` (a socket of its
+        own); hand every answer to `results_ready`. A hardware without the long poll leaves
+        the manager on its periodic collection."""
+        wait_s = self.config.results_poll_s
+        while True:
+            try:
+                reply = await port.command_model(
+                    self.config.backplane,
+                    "await_results",
+                    {"timeout_s": wait_s},
+                    AwaitResultsResult,
+                )
+            except DeviceTimeout:
+                continue  # hwsim busy or restarting: ask again
+            except DevicePortError as exc:
+                if exc.code in ("unknown_command", "bad_argument"):
+                    self.ctx.event(
+                        EventId.DEVICE_ERROR,
+                        f"payload: no backplane.await_results ({exc}); collecting per period",
+                    )
+                    return
+                await self.ctx.clock.sleep(self.config.period_s)
+                continue
+            if not await self.results_ready(reply):
+                # The results are still ready in hwsim, so the next poll would answer at
+                # once: wait a period rather than spin on a failing take_results.
+                await self.ctx.clock.sleep(self.config.period_s)
+
     # --- telecommands ---------------------------------------------------------------------
 
     def submit(self, request: SubmitJob) -> ErrorCode | None:
@@ -789,6 +920,15 @@ class PayloadManager:
             return ErrorCode.BUSY
         able = [b for b in self.boards.values() if b.identified and b.can_run(request)]
         if len(able) < request.redundancy:
+            # Normally the link refused it at acceptance already (PayloadLimits); this is
+            # the same check against what the manager knows now.
+            reason = PayloadLimits(kinds=self.published_limits).refusal(
+                request.kernel, request.size, request.iterations, request.redundancy
+            )
+            self.ctx.event(
+                EventId.JOB_REFUSED,
+                f"job {request.job_id} refused: {reason or 'no board can run it'}"[:200],
+            )
             return ErrorCode.INVALID_APP_DATA
         self.jobs[request.job_id] = _Job(request, next(self.seq))
         return None
@@ -932,6 +1072,7 @@ _FROM_HARDWARE = frozenset(
 async def run(ctx: ServiceContext, config: Config) -> None:
     manager = PayloadManager(ctx, config)
     wake = asyncio.Event()
+    place = asyncio.Event()
 
     async def commands() -> None:
         async with ctx.subscribe((TcDispatch, 140)) as requests:
@@ -940,7 +1081,21 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 if isinstance(tc, TcDispatch) and tc.service == 140:
                     await manager.handle(tc)
                     if tc.subservice == 1:
-                        wake.set()  # start it now rather than at the next period
+                        place.set()  # start it now rather than at the next period
+
+    async def limits_wanted() -> None:
+        async with ctx.subscribe(PayloadLimitsWanted) as requests:
+            async for _ in requests:
+                manager._publish_limits(now=True)
+
+    async def placer() -> None:
+        # Apart from the command loop, so a burst of 140,1 is acknowledged at once while
+        # the jobs are placed; a full cycle (fresh reads) only if no free board was known.
+        while True:
+            await place.wait()
+            place.clear()
+            if not await manager.schedule_now():
+                wake.set()
 
     async def control() -> None:
         while True:
@@ -949,6 +1104,18 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             next_cycle_ns = ctx.clock.now_ns() + round(config.period_s * 1e9)
             await ctx.clock.sleep_until_ns_or(next_cycle_ns, wake)
 
+    async def results() -> None:
+        devices = ctx.devices
+        if config.results_poll_s <= 0 or not isinstance(devices, DevicePort):
+            return
+        # Its own socket: the poll waits up to results_poll_s, the shared port serves one
+        # request at a time.
+        async with devices.sibling(config.results_poll_s + devices.timeout_s) as port:
+            await manager.watch_results(port)
+
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(commands())
         tasks.create_task(control())
+        tasks.create_task(placer())
+        tasks.create_task(limits_wanted())
+        tasks.create_task(results())

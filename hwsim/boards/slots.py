@@ -6,6 +6,11 @@ boards' electrical draw (`poll_draw_w`) and hands it the cold-plate temperatures
 (`step`), getting back the heat each board delivered into its plate. A slot whose plug-in is
 unknown or refused stays empty with a `fault_reason`; nothing a plug-in does stops hwsim.
 
+Job results are computed synchronously inside `step` unless `attach_executor` hands the
+boards a `hwsim.boards.executor.SlotExecutor` (the serve process does: jobs then run off the
+event loop). `gather` moves ready results into per-slot buffers and names the slots that have
+some, for ``backplane.await_results``; a slot's ``take_results`` drains its buffer first.
+
 `board_registers` and `board_command` are the slot device API for a plug-in board (the
 registers and commands are the ICD models of `icd.devices.compute`); they map the contract's
 errors onto device errors: a `BoardStateError` becomes `device_off` (board off or still
@@ -16,15 +21,17 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from computesat_sdk.base import BaseBoard, JobExecutor
 from computesat_sdk.contract import (
     BoardStateError,
     ComputeBoard,
     JobRejected,
+    JobResult,
     JobSpec,
     PowerState,
     ThermalElectricalModel,
@@ -75,6 +82,7 @@ class PluginSlot:
     fault_reason: str = ""
     thermal: ThermalElectricalModel | None = None
     live_index: int = -1  # position in PluginSlots.boards, -1 if empty
+    ready: list[JobResult] = field(default_factory=list)  # taken by gather, not yet drained
 
 
 class PluginSlots:
@@ -154,6 +162,51 @@ class PluginSlots:
         self.extra_heat_w = np.zeros(n)
         self._steps = [b.step for b in boards]
         self._draws = [b.power_draw_w for b in boards]
+        # Boards that said a result may be ready (indices into boards); boards that cannot
+        # say so (not a BaseBoard) are asked on every gather instead.
+        self._marked: set[int] = set()
+        self._unhooked: list[int] = []
+        self._notify: Callable[[], None] | None = None
+
+    def attach_executor(
+        self, executor: JobExecutor | None, notify: Callable[[], None] | None = None
+    ) -> None:
+        """Compute the boards' results with ``executor`` (None: synchronously, in `step`).
+
+        ``notify`` (thread-safe) is called whenever a board may have a result ready. Only
+        `BaseBoard` boards can hand their work out; any other board computes in `step` and is
+        polled by `gather`.
+        """
+        self._notify = notify
+        self._unhooked = []
+        hooked = []
+        for k, board in enumerate(self.boards):
+            if isinstance(board, BaseBoard):
+                board.attach_executor(executor, functools.partial(self._mark, k))
+                hooked.append(k)
+            else:
+                self._unhooked.append(k)
+        # Boards restored from a snapshot may hold results already (a worker's result saved
+        # as its outcome has no callback left to announce it): look at every board once.
+        self._marked.update(hooked)
+        if notify is not None and hooked:
+            notify()
+
+    def _mark(self, k: int) -> None:
+        self._marked.add(k)  # set.add is atomic: this runs on worker threads too
+        if self._notify is not None:
+            self._notify()
+
+    def gather(self) -> list[str]:
+        """Take ready results into the slots' buffers; the slot ids (``slot.NNN``) that hold
+        results, in slot order."""
+        marked = list(self._marked)
+        self._marked.difference_update(marked)
+        for k in {*marked, *self._unhooked}:
+            taken = self.boards[k].take_results()
+            if taken:
+                self.by_slot[int(self.live_slots[k])].ready.extend(taken)
+        return [f"slot.{s.slot_id}" for _, s in sorted(self.by_slot.items()) if s.ready]
 
     def __getstate__(self) -> dict[str, Any]:
         # Snapshots (hwsim.snapshot) save the boards, not the bound methods cached from them.
@@ -238,6 +291,7 @@ def empty_slot_registers(
         active_job_id=-1,
         jobs_completed=0,
         jobs_failed=0,
+        results_pending=0,
         boot_count=0,
         latchup=False,
         fault_reason=_empty_reason(slot),
@@ -316,6 +370,7 @@ def board_registers(
         active_job_id=_job_id_int(h.active_job_id),
         jobs_completed=int(h.jobs_completed),
         jobs_failed=int(h.jobs_failed),
+        results_pending=int(h.results_pending),
         boot_count=int(h.boot_count),
         latchup=fault is BoardFault.LATCH_UP,
         fault_reason=fault,
@@ -364,13 +419,16 @@ def board_command(slot: PluginSlot, command: str, args: CommandArgs) -> dict[str
                 identity=board.identity,
                 capabilities=board.capabilities(),
                 thermal=board.thermal_model(),
+                limits=board.job_limits(),
             ).model_dump(mode="json")
         if isinstance(args, SubmitJob):
             return _submit(board, args, where)
         if isinstance(args, CancelJob):
             return CancelResult(cancelled=bool(board.cancel(str(args.job_id)))).model_dump()
         if command == "take_results":
-            return {"results": [r.model_dump(mode="json") for r in board.take_results()]}
+            results = [*slot.ready, *board.take_results()]
+            slot.ready.clear()
+            return {"results": [r.model_dump(mode="json") for r in results]}
         if isinstance(args, SetThrottle):
             try:
                 board.set_throttle(args.level)

@@ -1525,6 +1525,12 @@ class Spacecraft:
 
     # ------------------------------------------------------------------------------ devices
 
+    @property
+    def plugin_slots(self) -> PluginSlots | None:
+        """The plug-in boards and their slots (None if the configuration names none); the
+        serve process attaches its job executor to them."""
+        return self._plug
+
     def device_ids(self) -> list[str]:
         ids: list[str] = []
         ids.extend(self._p_ids)
@@ -1799,6 +1805,13 @@ class Spacecraft:
             return self._cmd_plugin_slot(i, self._plug.by_slot[i], command, parsed)
         getattr(self, f"_cmd_{kind}")(i, command, parsed)
         return self.read(device_id)
+
+    def _cmd_backplane(self, i: int, command: str, args: object) -> None:
+        raise DeviceError(
+            "unknown_command",
+            f"backplane.{command} is a long poll served by a running hwsim's device port, "
+            "not by the model alone",
+        )
 
     # commands that need the board to have supply; the others work on an unpowered slot
     _SUPPLIED_COMMANDS = frozenset(

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from computesat_sdk.contract import (
     BoardCapabilities,
     BoardIdentity,
+    JobLimits,
     PowerState,
     SelfTestResult,
     ThermalElectricalModel,
@@ -39,6 +40,8 @@ __all__ = [
     "BACKPLANE",
     "BOARD_SLOT",
     "BUILTIN_SLOT",
+    "AwaitResults",
+    "AwaitResultsResult",
     "BackplaneRegisters",
     "BackplaneSlot",
     "BoardFault",
@@ -94,6 +97,10 @@ Heartbeat = Annotated[
 ]
 Queued = Annotated[int, reg("", "Jobs waiting behind the running one", ge=0)]
 Running = Annotated[int, reg("", "Jobs executing now (0 or 1)", ge=0, le=1)]
+ResultsPending = Annotated[
+    int,
+    reg("", "Jobs over in mission time whose result the host is still computing", ge=0),
+]
 Correctable = Annotated[int, reg("", "Corrected memory errors since the model start", ge=0)]
 Uncorrectable = Annotated[int, reg("", "Uncorrectable memory errors since the model start", ge=0)]
 BootCount = Annotated[int, reg("", "Boots started since the model start", ge=0)]
@@ -144,6 +151,7 @@ class BoardSlotRegisters(DeviceRegisters):
     active_job_id: int = reg("", "Job executing now, -1 if none", ge=-1)
     jobs_completed: int = reg("", "Jobs completed since the model start", ge=0)
     jobs_failed: int = reg("", "Jobs failed or cancelled since the model start", ge=0)
+    results_pending: ResultsPending
     boot_count: BootCount
     latchup: bool = reg("", "Latched up (power_cycle to clear)")
     fault_reason: Fault
@@ -164,6 +172,7 @@ class BackplaneSlot(BaseModel):
     heartbeat: Heartbeat
     jobs_queued: Queued
     jobs_running: Running
+    results_pending: ResultsPending
     correctable_errors: Correctable
     uncorrectable_errors: Uncorrectable
     boot_count: BootCount
@@ -254,7 +263,8 @@ class SelfTest(NoArgs):
 
 
 class Identity(NoArgs):
-    """Result {identity, capabilities, thermal}: the board's models."""
+    """Result {identity, capabilities, thermal, limits}: the board's models (limits:
+    computesat_sdk.contract.JobLimits, the largest job it accepts)."""
 
 
 class TakeResults(NoArgs):
@@ -293,6 +303,7 @@ class IdentityResult(BaseModel):
     identity: BoardIdentity
     capabilities: BoardCapabilities
     thermal: ThermalElectricalModel
+    limits: JobLimits
 
 
 class SubmitResult(BaseModel):
@@ -321,6 +332,25 @@ class ThrottleResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     throttle_level: int = Field(ge=0, description="Effective level (>= the commanded one)")
+
+
+class AwaitResults(CommandArgs):
+    """Answered as soon as any plug-in slot has job results ready (take them with
+    slot.<nnn>.take_results), or after timeout_s without; result {slots: {slot.<nnn>:
+    registers}}. Served by a running hwsim's device port only (a long poll)."""
+
+    timeout_s: float = arg("s", "Mission seconds to wait at most (capped at 60)", 0.0, ge=0.0)
+
+
+class AwaitResultsResult(BaseModel):
+    """Result of ``backplane.await_results``: the registers of every slot with results ready
+    (none: the wait timed out)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    slots: dict[str, BoardSlotRegisters] = Field(
+        description="slot.<nnn> -> its registers, for every slot holding results"
+    )
 
 
 BOARD_SLOT = DeviceKind(
@@ -355,6 +385,8 @@ BACKPLANE = DeviceKind(
     description="The telemetry of every board slot in one read",
     ids="backplane",
     registers=BackplaneRegisters,
+    commands={"await_results": AwaitResults},
+    results={"await_results": AwaitResultsResult},
     faults=BoardFault,
     members=("<nnn>",),
 )

@@ -2,17 +2,34 @@
 
 A vendor board subclasses `BaseBoard` and sets three class attributes (`IDENTITY`, `THERMAL`,
 `CAPABILITIES`); it may override `execute` to run kernels its own way (the digest must still
-verify). Everything the contract demands — the state machine, job timing in mission time,
-thermal integration, stepwise throttling with hysteresis, over-temperature trip and radiation
-upsets — lives here, once.
+verify) and set `LIMITS` (default: derived from `CAPABILITIES`). Everything the contract
+demands — the state machine, job timing in mission time, thermal integration, stepwise
+throttling with hysteresis, over-temperature trip and radiation upsets — lives here, once.
+
+Where results are computed. A job's mission-time duration comes from the board's model
+(FLOP / rate); its result is real numpy work on the emulator host. By default that work runs
+synchronously when the job's modelled end is reached inside `step` (what the conformance kit
+and what-if runs see: deterministic). A host that must not block while a big job computes
+(hwsim serving device ports) attaches a `JobExecutor` with `attach_executor`: the work is then
+handed to the executor when the job *starts*, and the result is delivered at the modelled end
+or when the worker finishes, whichever is later. Until then the job is over for the board
+(it goes idle, power and heat follow the model) and counts in `BoardHealth.results_pending`;
+`take_results` returns it once it is ready, in order. An executor with ``wait_at_end`` set
+blocks at the modelled end instead, so a stepped run stays deterministic for a seed.
+`execute` must therefore be a function of the job alone (it may run in a worker process, on
+another instance of the board class).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
+from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -24,6 +41,7 @@ from computesat_sdk.contract import (
     BoardIdentity,
     BoardStateError,
     ComputeBoard,
+    JobLimits,
     JobRejectCode,
     JobRejected,
     JobResult,
@@ -35,7 +53,7 @@ from computesat_sdk.contract import (
     UpsetKind,
 )
 
-__all__ = ["DEFAULT_INITIAL_TEMP_K", "BaseBoard"]
+__all__ = ["DEFAULT_INITIAL_TEMP_K", "BaseBoard", "ComputedJob", "JobExecutor"]
 
 DEFAULT_INITIAL_TEMP_K = 293.15
 """Die temperature of a newly created board unless told otherwise, K."""
@@ -48,6 +66,34 @@ _FAULT_OVER_TEMPERATURE = "over_temperature"
 _SELF_TEST_SIZES = {"matmul": 16, "fft": 64, "mlp_inference": 4}
 
 
+@dataclass(frozen=True)
+class ComputedJob:
+    """What the host work of a job yields: the result's digest and summary (small, so it
+    crosses a process boundary cheaply; the result array itself never leaves the worker)."""
+
+    digest: str
+    summary: dict[str, float]
+
+
+class JobExecutor(Protocol):
+    """Runs a board's result computation off the caller's thread (hwsim's slot layer has one).
+
+    ``submit`` must not block: it returns a future of `BaseBoard.compute` (or of an
+    equivalent computation in another process). ``wait_at_end``: block at the modelled end of
+    the job for the worker (deterministic), instead of delivering the result late.
+    """
+
+    wait_at_end: bool
+
+    def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]: ...
+
+
+@functools.cache
+def _derived_limits(board_class: type[BaseBoard]) -> JobLimits:
+    # Per class, once: the search over sizes is cheap but submit() asks on every job.
+    return JobLimits.from_capabilities(board_class.CAPABILITIES)
+
+
 @dataclass
 class _ActiveJob:
     job: JobSpec
@@ -55,6 +101,19 @@ class _ActiveJob:
     flops_done: float
     start_mission_time_s: float
     corrupt: bool
+    future: Future[ComputedJob] | None = None
+    future_corrupt: bool = False
+
+
+@dataclass
+class _PendingResult:
+    """A job over in mission time whose result the executor has not delivered yet."""
+
+    future: Future[ComputedJob]
+    job: JobSpec
+    start_mission_time_s: float
+    end_mission_time_s: float
+    flops: float
 
 
 class BaseBoard(ComputeBoard):
@@ -73,6 +132,8 @@ class BaseBoard(ComputeBoard):
     IDENTITY: ClassVar[BoardIdentity]
     THERMAL: ClassVar[ThermalElectricalModel]
     CAPABILITIES: ClassVar[BoardCapabilities]
+    LIMITS: ClassVar[JobLimits | None] = None
+    """The largest job accepted; None: derived from CAPABILITIES (JobLimits.from_capabilities)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -119,7 +180,9 @@ class BaseBoard(ComputeBoard):
         self._cool_timer_s = 0.0
         self._active: _ActiveJob | None = None
         self._queue: deque[JobSpec] = deque()
-        self._results: list[JobResult] = []
+        self._results: list[JobResult | _PendingResult] = []
+        self._executor: JobExecutor | None = None
+        self._on_result: Callable[[], None] | None = None
         self._corrupt_next = False
         self._correctable_errors = 0
         self._uncorrectable_errors = 0
@@ -132,8 +195,33 @@ class BaseBoard(ComputeBoard):
     # --- vendor hook ----------------------------------------------------------------------
 
     def execute(self, job: JobSpec) -> np.ndarray:
-        """Compute a job's result for real. Override to use the board's own implementation."""
+        """Compute a job's result for real. Override to use the board's own implementation
+        (a function of the job alone: it may run in a worker, see the module docstring)."""
         return kernels.execute(job)
+
+    def compute(self, job: JobSpec, corrupt: bool = False) -> ComputedJob:
+        """The host work of a job: `execute`, the upset (if ``corrupt``), digest and summary.
+        Raises whatever `execute` raises."""
+        result = np.asarray(self.execute(job))
+        if corrupt:
+            result = kernels.corrupt_result(result, job.seed)
+        return ComputedJob(
+            digest=kernels.digest_result(job.kernel, result),
+            summary=kernels.summarise_result(job.kernel, result),
+        )
+
+    # --- host hooks (hwsim) ---------------------------------------------------------------
+
+    def attach_executor(
+        self, executor: JobExecutor | None, on_result: Callable[[], None] | None = None
+    ) -> None:
+        """Compute results with ``executor`` from the next job on (None: synchronously).
+
+        ``on_result`` is called, from any thread, whenever a result may have become ready
+        for `take_results` (a job ended, failed or was cancelled, or a worker finished).
+        """
+        self._executor = executor
+        self._on_result = on_result
 
     # --- identity and characteristics -----------------------------------------------------
 
@@ -156,6 +244,10 @@ class BaseBoard(ComputeBoard):
 
     def capabilities(self) -> BoardCapabilities:
         return self.CAPABILITIES
+
+    def job_limits(self) -> JobLimits:
+        limits = type(self).LIMITS
+        return limits if limits is not None else _derived_limits(type(self))
 
     # --- power ----------------------------------------------------------------------------
 
@@ -220,6 +312,9 @@ class BaseBoard(ComputeBoard):
         live_ids = {queued.job_id for queued in self._queue}
         if self._active is not None:
             live_ids.add(self._active.job.job_id)
+        beyond = self.job_limits().violation(job.kernel, job.size, job.iterations)
+        if beyond is not None:
+            raise JobRejected(JobRejectCode.BAD_SIZE, beyond)
         if job.job_id in live_ids:
             raise JobRejected(JobRejectCode.DUPLICATE_JOB_ID, f"job {job.job_id!r} is live")
         would_wait = self._active is not None or self._hung
@@ -242,8 +337,15 @@ class BaseBoard(ComputeBoard):
         return False
 
     def take_results(self) -> list[JobResult]:
-        results, self._results = self._results, []
-        return results
+        self._deliver_ready()
+        ready = 0
+        for entry in self._results:
+            if isinstance(entry, _PendingResult):
+                break  # oldest first: a later result waits behind one still computing
+            ready += 1
+        results = self._results[:ready]
+        del self._results[:ready]
+        return results  # type: ignore[return-value]
 
     # --- throttle, self test, telemetry ---------------------------------------------------
 
@@ -279,6 +381,7 @@ class BaseBoard(ComputeBoard):
         )
 
     def health(self) -> BoardHealth:
+        self._deliver_ready()  # a worker that finished since: no longer pending
         model = self.THERMAL
         plate_k = self._plate_temp_k
         level = self._effective_level()
@@ -300,6 +403,7 @@ class BaseBoard(ComputeBoard):
             queued_jobs=len(self._queue),
             jobs_completed=self._jobs_completed,
             jobs_failed=self._jobs_failed,
+            results_pending=sum(isinstance(r, _PendingResult) for r in self._results),
             boot_count=self._boot_count,
             fault_reason=self._fault_reason,
         )
@@ -477,37 +581,132 @@ class BaseBoard(ComputeBoard):
         )
         self._corrupt_next = False
         self._state = PowerState.BUSY
+        if self._executor is not None:
+            # The host starts computing now, overlapping the job's modelled duration.
+            self._active.future = self._executor.submit(self, job, self._active.corrupt)
+            self._active.future_corrupt = self._active.corrupt
 
     def _finish_active(self) -> None:
         active = self._active
         assert active is not None
         job = active.job
-        try:
-            result = np.asarray(self.execute(job))
-            if active.corrupt:
-                result = kernels.corrupt_result(result, job.seed)
-            digest = kernels.digest_result(job.kernel, result)
-            summary = kernels.summarise_result(job.kernel, result)
-        except Exception as exc:
-            # A vendor kernel that raises is a failed job, not a crashed simulator.
-            self._end_active(JobStatus.FAILED, f"kernel execution error: {exc!r}")
+        future = active.future
+        executor = self._executor
+        if future is not None and executor is not None and active.future_corrupt != active.corrupt:
+            # An upset hit the job after its computation was handed out: compute it again
+            # as corrupted (rare; the first computation is abandoned).
+            future.cancel()
+            future = executor.submit(self, job, active.corrupt)
+        self._active = None
+        self._state = PowerState.IDLE
+        if future is None:
+            try:
+                computed = self.compute(job, active.corrupt)
+            except Exception as exc:
+                # A vendor kernel that raises is a failed job, not a crashed simulator.
+                self._fail_finished(active, f"kernel execution error: {exc!r}")
+                return
+            self._complete(active, computed)
             return
-        self._results.append(
-            JobResult(
-                job_id=job.job_id,
-                kernel=job.kernel,
+        pending = _PendingResult(
+            future, job, active.start_mission_time_s, self._mission_time_s, active.flops_total
+        )
+        self._results.append(pending)
+        if executor is not None and executor.wait_at_end:
+            futures.wait((future,))  # block for the worker: the run stays deterministic
+            self._deliver_ready()
+            self._notify()
+        elif self._on_result is not None:
+            listener = self._on_result
+            future.add_done_callback(lambda _: listener())
+
+    def _deliver_ready(self) -> None:
+        """Turn pending results whose worker is done into results, in place (order kept)."""
+        for index, entry in enumerate(self._results):
+            if not isinstance(entry, _PendingResult) or not entry.future.done():
+                continue
+            failure = "worker cancelled" if entry.future.cancelled() else None
+            if failure is None and entry.future.exception() is not None:
+                failure = f"kernel execution error: {entry.future.exception()!r}"
+            if failure is not None:
+                self._results[index] = self._result_of(
+                    entry.job,
+                    JobStatus.FAILED,
+                    entry.start_mission_time_s,
+                    entry.end_mission_time_s,
+                    0.0,
+                    error=failure,
+                )
+                self._jobs_failed += 1
+                continue
+            computed = entry.future.result()
+            self._results[index] = JobResult(
+                job_id=entry.job.job_id,
+                kernel=entry.job.kernel,
                 board_id=self._board_id,
                 status=JobStatus.COMPLETED,
-                digest=digest,
-                summary=summary,
+                digest=computed.digest,
+                summary=computed.summary,
+                start_mission_time_s=entry.start_mission_time_s,
+                end_mission_time_s=entry.end_mission_time_s,
+                flops=entry.flops,
+            )
+            self._jobs_completed += 1
+
+    def _complete(self, active: _ActiveJob, computed: ComputedJob) -> None:
+        self._results.append(
+            JobResult(
+                job_id=active.job.job_id,
+                kernel=active.job.kernel,
+                board_id=self._board_id,
+                status=JobStatus.COMPLETED,
+                digest=computed.digest,
+                summary=computed.summary,
                 start_mission_time_s=active.start_mission_time_s,
                 end_mission_time_s=self._mission_time_s,
                 flops=active.flops_total,
             )
         )
         self._jobs_completed += 1
-        self._active = None
-        self._state = PowerState.IDLE
+        self._notify()
+
+    def _fail_finished(self, active: _ActiveJob, reason: str) -> None:
+        self._results.append(
+            self._result_of(
+                active.job,
+                JobStatus.FAILED,
+                active.start_mission_time_s,
+                self._mission_time_s,
+                active.flops_done,
+                error=reason,
+            )
+        )
+        self._jobs_failed += 1
+        self._notify()
+
+    def _result_of(
+        self,
+        job: JobSpec,
+        status: JobStatus,
+        start_s: float,
+        end_s: float,
+        flops: float,
+        error: str,
+    ) -> JobResult:
+        return JobResult(
+            job_id=job.job_id,
+            kernel=job.kernel,
+            board_id=self._board_id,
+            status=status,
+            start_mission_time_s=start_s,
+            end_mission_time_s=end_s,
+            flops=flops,
+            error=error,
+        )
+
+    def _notify(self) -> None:
+        if self._on_result is not None:
+            self._on_result()
 
     def _end_active(self, status: JobStatus, reason: str) -> None:
         active = self._active
@@ -526,8 +725,11 @@ class BaseBoard(ComputeBoard):
         )
         self._jobs_failed += 1
         self._active = None
+        if active.future is not None:
+            active.future.cancel()  # a worker already running finishes; its result is dropped
         if self._state is PowerState.BUSY:
             self._state = PowerState.IDLE
+        self._notify()
 
     def _emit_dropped(self, job: JobSpec, status: JobStatus, reason: str) -> None:
         self._results.append(
@@ -543,6 +745,7 @@ class BaseBoard(ComputeBoard):
             )
         )
         self._jobs_failed += 1
+        self._notify()
 
     def _drop_jobs(self, reason: str) -> None:
         if self._active is not None:

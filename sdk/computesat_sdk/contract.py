@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from computesat_sdk.kernels import (
     KERNELS,
+    MAX_ITERATIONS,
     REFERENCE_DTYPE,
     JobRejectCode,
     JobRejected,
@@ -54,6 +55,7 @@ __all__ = [
     "BoardKind",
     "BoardStateError",
     "ComputeBoard",
+    "JobLimits",
     "JobRejectCode",
     "JobRejected",
     "JobResult",
@@ -305,6 +307,98 @@ class BoardCapabilities(BaseModel):
         return self
 
 
+class JobLimits(BaseModel):
+    """The largest job a board accepts, stated up front so a scheduler (flight software, at
+    telecommand acceptance) can refuse what no board would run, naming the limit.
+
+    A job is within limits when its kernel is in ``max_size``, ``size <= max_size[kernel]``,
+    ``iterations <= max_iterations`` and its working set (``kernels.job_memory_bytes``) is at
+    most ``max_memory_bytes``. ``submit`` refuses anything beyond them with `JobRejected`.
+    """
+
+    model_config = _FROZEN
+
+    max_size: dict[str, int] = Field(
+        min_length=1,
+        description=(
+            "Largest problem size per supported kernel: matrix order n (matmul), transform "
+            "length (fft), batch (mlp_inference); no larger than the kernel's protocol maximum "
+            "and fitting max_memory_bytes"
+        ),
+    )
+    max_iterations: int = Field(
+        ge=1, le=MAX_ITERATIONS, description="Most iterations of one job (JobSpec.iterations)"
+    )
+    max_memory_bytes: int = Field(gt=0, description="Largest working set of one job, bytes")
+
+    @model_validator(mode="after")
+    def _known_kernels(self) -> Self:
+        unknown = set(self.max_size) - set(KERNELS)
+        if unknown:
+            raise ValueError(f"unknown kernels {sorted(unknown)}; known: {sorted(KERNELS)}")
+        for name, size in self.max_size.items():
+            if not KERNELS[name].min_size <= size <= KERNELS[name].max_size:
+                raise ValueError(f"max_size[{name}] must be {KERNELS[name].size_rule}, got {size}")
+        return self
+
+    def violation(self, kernel: str, size: int, iterations: int = 1) -> str | None:
+        """Why a job of this shape is beyond the limits (names the limit), or None."""
+        if kernel not in self.max_size:
+            return f"kernel {kernel} not supported (board runs {', '.join(sorted(self.max_size))})"
+        spec = KERNELS[kernel]
+        dimension = "n" if kernel == "matmul" else "size"
+        if size > self.max_size[kernel]:
+            return f"{kernel} {dimension}={size} exceeds board limit {self.max_size[kernel]}"
+        if iterations > self.max_iterations:
+            return f"{kernel} iterations={iterations} exceeds board limit {self.max_iterations}"
+        if spec.check_size(size) is None and spec.memory_bytes(size) > self.max_memory_bytes:
+            return (
+                f"{kernel} {dimension}={size} needs {spec.memory_bytes(size)} bytes, "
+                f"exceeds board limit {self.max_memory_bytes} bytes"
+            )
+        return None
+
+    @classmethod
+    def from_capabilities(
+        cls, capabilities: BoardCapabilities, max_iterations: int = MAX_ITERATIONS
+    ) -> JobLimits:
+        """The limits that follow from a board's capabilities: per kernel the largest valid
+        size whose working set fits its memory, capped by the kernel's protocol maximum."""
+        sizes: dict[str, int] = {}
+        for name in capabilities.kernel_flops_per_s:
+            largest = _largest_fitting_size(name, capabilities.memory_bytes)
+            if largest is not None:
+                sizes[name] = largest
+        return cls(
+            max_size=sizes,
+            max_iterations=max_iterations,
+            max_memory_bytes=capabilities.memory_bytes,
+        )
+
+
+def _largest_fitting_size(kernel: str, memory_bytes: int) -> int | None:
+    """Largest valid size of ``kernel`` whose working set fits ``memory_bytes`` (None if none).
+
+    Working sets grow with size, so a binary search finds it: over every integer for kernels
+    that take any size, over powers of two for those that take only those (fft).
+    """
+    spec = KERNELS[kernel]
+    powers_only = spec.check_size(spec.min_size + 1) is not None
+    if powers_only:
+        candidates = [1 << k for k in range(spec.max_size.bit_length())]
+        sizes = [n for n in candidates if spec.check_size(n) is None]
+    else:
+        sizes = range(spec.min_size, spec.max_size + 1)
+    lo, hi = 0, len(sizes)  # sizes[:lo] fit, sizes[hi:] do not
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if spec.memory_bytes(sizes[mid]) <= memory_bytes:
+            lo = mid + 1
+        else:
+            hi = mid
+    return sizes[lo - 1] if lo else None
+
+
 class SelfTestResult(BaseModel):
     """Outcome of a built-in self test."""
 
@@ -343,6 +437,14 @@ class BoardHealth(BaseModel):
     queued_jobs: int = Field(ge=0, description="Jobs waiting behind the active one")
     jobs_completed: int = Field(ge=0, description="Jobs completed since creation")
     jobs_failed: int = Field(ge=0, description="Jobs failed or cancelled since creation")
+    results_pending: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Jobs whose mission-time run is over but whose result the emulator host is still "
+            "computing (delivered to take_results when it is done); 0 for a synchronous board"
+        ),
+    )
     boot_count: int = Field(ge=0, description="Boots started since creation")
     fault_reason: str | None = Field(
         default=None, description="Why the board is in FAULT: 'latch_up' or 'over_temperature'"
@@ -387,6 +489,14 @@ class ComputeBoard(abc.ABC):
     @abc.abstractmethod
     def capabilities(self) -> BoardCapabilities:
         """Supported kernels, their rates, memory and queue depth."""
+
+    def job_limits(self) -> JobLimits:
+        """The largest job this board accepts (see `JobLimits`).
+
+        Not abstract, so boards written before it existed keep loading: the default derives
+        the limits from `capabilities` (memory and the kernels' protocol maxima).
+        """
+        return JobLimits.from_capabilities(self.capabilities())
 
     @abc.abstractmethod
     def power_on(self) -> None:

@@ -65,7 +65,8 @@ def test_reference_boards_fly_in_slots_and_boot(mixed, registry) -> None:
     assert sc.read("slot.004")["kind"] == "generic-accelerator"  # simple slots unchanged
     ident = sc.command(NPU, "identity", {})
     assert ident["identity"]["part_number"] == "CS-REF-NPU75"
-    assert set(ident) == {"identity", "capabilities", "thermal"}
+    assert set(ident) == {"identity", "capabilities", "thermal", "limits"}
+    assert ident["limits"]["max_size"]["matmul"] == 3344, "256 MiB holds 3 n² float64 to 3344"
     assert ident["thermal"]["peak_w"] == 75.0
     st = sc.command(CPU, "self_test", {})
     assert st["passed"] and st["board_id"] == CPU
@@ -235,7 +236,7 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
         desc = sc.describe(dev)
         assert set(sc.read(dev)) == set(desc.registers)
     bp = sc.read("backplane")
-    assert len(bp) == 3 * 13 and "slot.003.heartbeat" in bp and "slot.003.boot_count" in bp
+    assert len(bp) == 3 * 14 and "slot.003.heartbeat" in bp and "slot.003.results_pending" in bp
     assert sc.describe("backplane").registers["slot.001.die_temp_k"].unit == "K"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from computesat_sdk.kernels import verify as kernels_verify
 
 from hwsim import snapshot as snap
 from hwsim.app import Simulation
@@ -421,3 +422,69 @@ def test_host_wiring_and_worker_results(
         assert attached == [(executor, notify)], "the restored boards lost the host's executor"
     finally:
         executor.pool.shutdown()
+
+
+def test_snapshot_while_the_real_worker_pool_computes_restores_the_same_result(
+    config: SpacecraftConfig, tmp_path: Path
+):
+    """hwsim's own job executor (worker processes, as `hwsim serve` attaches it): a snapshot
+    taken while a worker computes the running job's result waits for it; restored into a
+    running hwsim (restore_into) or at start (the executor attached after loading), the job
+    ends at the same mission time with the same digest as a run that computed it inline."""
+    from computesat_sdk.contract import JobSpec
+
+    from hwsim.boards.executor import SlotExecutor
+
+    # ~1.1 GFLOP on the host (tens of ms to a second); 5 s of the GPU's model.
+    job = {"job_id": 9, "kernel": "matmul", "size": 800, "seed": 4, "iterations": 0}
+    job["iterations"] = int(45e12 * 5.0 / (2 * 800**3))
+    spec = JobSpec(job_id="9", kernel="matmul", size=800, seed=4, iterations=job["iterations"])
+
+    def booted() -> Spacecraft:
+        sc = Spacecraft(config, seed=11, registry=default_registry())
+        sc.run(70.0, 1.0)
+        return sc
+
+    def finish(sc: Spacecraft) -> tuple[str | None, float, str]:
+        _drive(sc, sc.time_s + 10.0)
+        (result,) = sc.command("slot.001", "take_results", {})["results"]
+        return result["digest"], result["end_mission_time_s"], result["status"]
+
+    inline = booted()
+    assert inline.command("slot.001", "submit_job", job) == {"accepted": True}
+    expected = finish(inline)
+    assert expected[2] == "completed" and kernels_verify(spec, expected[0]), expected
+
+    executor = SlotExecutor(workers=1, processes=True)
+    try:
+        executor.warm()
+        notified: list[int] = []
+        live = booted()
+        assert live._plug is not None
+        live._plug.attach_executor(executor, lambda: notified.append(1))
+        assert live.command("slot.001", "submit_job", job) == {"accepted": True}
+        live.step(1.0)  # the job starts: its result is handed to a worker process
+        board = live._plug.boards[0]
+        future = board._active.future  # type: ignore[attr-defined, union-attr]
+        assert future is not None and executor.submitted == 1, "the job went to the pool"
+        write_snapshot(live, tmp_path / "computing.snap")
+        assert future.done(), "the snapshot waited for the worker's result"
+
+        # Restored into a running hwsim whose boards have the pool attached.
+        _, loaded = load_snapshot(tmp_path / "computing.snap", config, default_registry())
+        running = booted()
+        assert running._plug is not None
+        running._plug.attach_executor(executor, lambda: notified.append(2))
+        restore_into(running, loaded)
+        assert running._plug.boards[0]._executor is executor  # type: ignore[attr-defined]
+        assert finish(running) == expected, "restored into a running hwsim"
+
+        # Restored at start: loaded, then the executor attached (hwsim serve's order).
+        _, at_start = load_snapshot(tmp_path / "computing.snap", config, default_registry())
+        assert at_start._plug is not None
+        at_start._plug.attach_executor(executor, lambda: notified.append(3))
+        assert finish(at_start) == expected, "restored at start"
+        assert finish(live) == expected, "the snapshotted model itself"
+        assert executor.submitted == 1, "restored models reuse the saved result, no recompute"
+    finally:
+        executor.close()

@@ -87,6 +87,7 @@ def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
         "heartbeat": 12,
         "jobs_queued": 0,
         "jobs_running": 0,
+        "results_pending": 0,
         "correctable_errors": 0,
         "uncorrectable_errors": 0,
         "boot_count": 1,
@@ -99,6 +100,19 @@ def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
     with pytest.raises(RegistersInvalid) as err:
         parse_registers("backplane", raw | {"slot.007.fault_reason": "latched somehow"})
     assert err.value.fields == ["slot.007.fault_reason"] and "latch_up" in str(err.value)
+
+
+def test_backplane_await_results_is_an_icd_command():
+    from icd.devices import CommandArgsInvalid
+    from icd.devices.compute import BACKPLANE
+
+    spec = BACKPLANE.describe("backplane", ["001"]).commands["await_results"]
+    assert spec.args["timeout_s"].unit == "s" and spec.args["timeout_s"].minimum == 0.0, spec
+    assert BACKPLANE.parse_args("backplane", "await_results", {"timeout_s": 2}).timeout_s == 2.0
+    for bad in ({"timeout_s": -1.0}, {"timeout_s": "soon"}, {"wait": 1}):
+        with pytest.raises(CommandArgsInvalid) as err:
+            BACKPLANE.parse_args("backplane", "await_results", bad)
+        assert err.value.fields == [next(iter(bad))], (bad, err.value.fields)
 
 
 def test_kinds_from_ids():

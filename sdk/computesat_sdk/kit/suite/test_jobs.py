@@ -1,4 +1,5 @@
-"""Jobs: results on every reference kernel, rejections, timing, throttle, cancel, self-test."""
+"""Jobs: results on every reference kernel, rejections, job limits, timing, throttle, cancel,
+self-test."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from computesat_sdk.contract import (
+    JobLimits,
     JobRejectCode,
     JobRejected,
     JobStatus,
     PowerState,
     SelfTestResult,
 )
-from computesat_sdk.kernels import KERNELS, job_flops, verify, verify_result
+from computesat_sdk.kernels import KERNELS, MAX_ITERATIONS, job_flops, verify, verify_result
 from computesat_sdk.kit.harness import (
     long_job,
     one_result,
@@ -101,6 +103,42 @@ def test_bad_jobs_are_rejected(computesat_up_board: ComputeBoard) -> None:
         board.submit(long.model_copy(update={"job_id": f"queued-{index}"}))
     assert board.health().queued_jobs == depth, (board.health().queued_jobs, depth)
     rejected(long.model_copy(update={"job_id": "one-too-many"}), JobRejectCode.QUEUE_FULL)
+
+
+def test_job_limits_are_stated_and_enforced(computesat_up_board: ComputeBoard) -> None:
+    board = computesat_up_board
+    limits = board.job_limits()
+    assert isinstance(limits, JobLimits), f"job_limits() returned {type(limits).__name__}"
+    assert JobLimits.model_validate(limits.model_dump()) == limits
+    caps = board.capabilities()
+    assert set(limits.max_size) <= set(caps.kernel_flops_per_s), (
+        f"limits name kernels {sorted(limits.max_size)} the board does not run "
+        f"({sorted(caps.kernel_flops_per_s)})"
+    )
+    assert limits.max_memory_bytes <= caps.memory_bytes, (limits, caps.memory_bytes)
+    for kernel, size in limits.max_size.items():
+        spec = KERNELS[kernel]
+        assert spec.check_size(size) is None, f"max_size[{kernel}]={size}: {spec.size_rule}"
+        assert spec.memory_bytes(size) <= limits.max_memory_bytes, (kernel, size)
+        bigger = size + 1
+        while bigger <= spec.max_size and spec.check_size(bigger) is not None:
+            bigger += 1
+        if bigger <= spec.max_size:
+            job = small_job(kernel, job_id=f"beyond-{kernel}").model_copy(update={"size": bigger})
+            assert limits.violation(kernel, bigger) is not None
+            with pytest.raises(JobRejected) as info:
+                board.submit(job)
+            assert info.value.code in (JobRejectCode.BAD_SIZE, JobRejectCode.TOO_LARGE_FOR_MEMORY)
+    if limits.max_iterations < MAX_ITERATIONS:
+        kernel = sorted(limits.max_size)[0]
+        job = small_job(kernel, job_id="beyond-iterations").model_copy(
+            update={"iterations": limits.max_iterations + 1}
+        )
+        assert limits.violation(kernel, job.size, job.iterations) is not None
+        with pytest.raises(JobRejected) as info:
+            board.submit(job)
+        assert info.value.code is JobRejectCode.BAD_SIZE, (info.value.code, info.value.reason)
+    assert board.take_results() == [], "a refused job must leave no result"
 
 
 def test_commanded_throttle(computesat_up_board: ComputeBoard) -> None:

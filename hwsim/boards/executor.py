@@ -1,0 +1,252 @@
+"""Board jobs off hwsim's event loop: a worker pool for results, a watch for job ends.
+
+Why: a job's *mission-time* duration is the board's model (FLOP / rate), but its *result* is
+real numpy work on the emulator host. Computed inside the physics step (the SDK default, what
+the conformance kit and what-if runs use), one 4096×4096 matmul held the serving event loop
+for seconds: no device-port or simulation-control reply went out meanwhile.
+
+`SlotExecutor` is the `computesat_sdk.base.JobExecutor` that hwsim's serve process attaches
+to every `BaseBoard` in a slot (`PluginSlots.attach_executor`). A board hands it the job when
+the job starts; the result is delivered at the job's modelled end or when the worker finishes,
+whichever is later (until then the board counts it in ``results_pending``). Workers:
+
+- processes (default) for boards whose class can be pickled by reference: the kernels hold
+  the GIL in places (input generation, digest), so only a process keeps the loop free. A
+  worker builds its own instance of the board class and calls `BaseBoard.compute`; only the
+  job goes in and only the digest and summary come back (never the result array). Workers
+  run at a lower scheduling priority (``nice``) so that, on a busy host, the serving loop
+  gets the CPU first. The spawn start method: forking a process that holds ZeroMQ sockets and
+  an event loop is not safe.
+- threads for a board class that cannot be pickled (defined in a function, say).
+
+``wait_at_end=True`` makes a board wait for its worker at the modelled end: results (and
+everything that depends on them) are then exactly those of the synchronous default, which is
+what a stepped run needs to stay deterministic for a seed.
+
+`ResultWatch` answers ``backplane.await_results``: a device-port request that flight software
+leaves open and that hwsim answers as soon as any slot has results ready (or after a
+mission-time timeout), so results reach the payload manager when a job ends rather than once
+per control period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import functools
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
+from typing import Any
+
+from computesat_sdk.base import BaseBoard, ComputedJob
+from computesat_sdk.contract import JobSpec
+
+from runtime.clock import Clock
+
+__all__ = ["ResultWatch", "SlotExecutor"]
+
+_NS = 1_000_000_000
+
+log = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(nice: int, parent_pid: int) -> None:
+    """Runs first in every worker process.
+
+    A worker must not outlive hwsim nor hold its output: spawned workers inherit hwsim's
+    stdout/stderr, and a supervisor (``computesat satellite``) learns that a SIGKILLed hwsim
+    is gone when those pipes close, so a worker left holding them hid the death and the
+    restart never came. Its output goes to /dev/null (a job's error comes back through its
+    future), and Linux kills it when hwsim dies.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the supervisor's process-group kill still reaches the worker
+    if os.getppid() != parent_pid:
+        os._exit(1)  # hwsim died while this worker started
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    if nice > 0:
+        os.nice(nice)
+
+
+@functools.cache
+def _worker_board(board_class: type[BaseBoard]) -> BaseBoard:
+    return board_class("worker")
+
+
+def _compute_in_worker(board_class: type[BaseBoard], job: JobSpec, corrupt: bool) -> ComputedJob:
+    """Runs in a worker process: the board class's own `compute` on a board of its own."""
+    return _worker_board(board_class).compute(job, corrupt)
+
+
+def _warm() -> int:
+    return os.getpid()
+
+
+class SlotExecutor:
+    """Where hwsim's slot boards compute their results (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        processes: bool = True,
+        wait_at_end: bool = False,
+        nice: int = 0,
+    ) -> None:
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.wait_at_end = wait_at_end
+        self._nice = nice
+        self._use_processes = processes
+        self._processes: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._picklable: dict[type, bool] = {}
+        self._lock = threading.Lock()
+        self.submitted = 0
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._processes is None:
+                self._processes = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(self._nice, os.getpid()),
+                )
+            return self._processes
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="board-job")
+            return self._threads
+
+    def warm(self) -> None:
+        """Start the worker processes now (spawning them costs ~0.5 s each), not on the
+        first job."""
+        if self._use_processes:
+            pool = self._process_pool()
+            for future in [pool.submit(_warm) for _ in range(self.workers)]:
+                future.result()
+
+    def _by_process(self, board: BaseBoard) -> bool:
+        if not self._use_processes:
+            return False
+        cls = type(board)
+        known = self._picklable.get(cls)
+        if known is None:
+            try:
+                known = pickle.loads(pickle.dumps(cls)) is cls
+            except Exception:
+                known = False
+            self._picklable[cls] = known
+        return known
+
+    def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]:
+        self.submitted += 1
+        pool: Executor
+        if self._by_process(board):
+            try:
+                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
+            except BrokenExecutor:
+                # A worker died (killed, out of memory): its jobs fail with that reason;
+                # a new pool takes the next ones. This runs inside the physics step, which
+                # must not raise.
+                log.warning("job worker pool broken; starting a new one")
+                self._discard_processes()
+                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
+        pool = self._thread_pool()
+        return pool.submit(board.compute, job, corrupt)
+
+    def _discard_processes(self) -> None:
+        with self._lock:
+            pool, self._processes = self._processes, None
+        if pool is not None:
+            # A running kernel cannot be interrupted politely, and shutting down would wait
+            # for it (seconds for a big matmul): the workers are terminated.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers; jobs not started are cancelled, running ones are abandoned."""
+        self._discard_processes()
+        with self._lock:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)
+
+
+class ResultWatch:
+    """Waits, on the serving event loop, for plug-in slots to have job results ready.
+
+    ``gather`` is the model's `PluginSlots.gather` (slot indices with results ready, taking
+    them into the slots' buffers); ``registers`` reads one slot's registers. `notify` may be
+    called from any thread (a worker's done-callback): it wakes every waiter.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        gather: Callable[[], list[str]],
+        registers: Callable[[str], dict[str, Any]],
+        max_timeout_s: float = 60.0,
+    ) -> None:
+        self._clock = clock
+        self._gather = gather
+        self._registers = registers
+        self._loop = asyncio.get_running_loop()
+        self._waiters: set[asyncio.Event] = set()
+        self.max_timeout_s = max_timeout_s
+        self.answered = 0
+
+    def notify(self) -> None:
+        """Something may be ready: wake the waiters (thread-safe)."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for event in self._waiters:
+            event.set()
+
+    def _ready(self) -> dict[str, Any] | None:
+        devices = self._gather()
+        if not devices:
+            return None
+        return {"slots": {device: self._registers(device) for device in devices}}
+
+    async def wait(self, timeout_s: float) -> dict[str, Any]:
+        """``{"slots": {device: registers}}`` for every slot with results ready, as soon as
+        there is one; ``{"slots": {}}`` after ``timeout_s`` mission seconds without."""
+        timeout_s = min(max(0.0, float(timeout_s)), self.max_timeout_s)
+        deadline_ns = self._clock.now_ns() + round(timeout_s * _NS)
+        event = asyncio.Event()
+        self._waiters.add(event)
+        try:
+            while True:
+                event.clear()
+                ready = self._ready()
+                if ready is not None:
+                    self.answered += 1
+                    return ready
+                if self._clock.now_ns() >= deadline_ns:
+                    return {"slots": {}}
+                await self._clock.sleep_until_ns_or(deadline_ns, event)
+        finally:
+            self._waiters.discard(event)

@@ -1,0 +1,321 @@
+"""Board jobs off hwsim's event loop: the executor seam in BaseBoard, the slot layer's worker
+pool, and the serving process answering ports while a heavy job computes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+import zmq.asyncio
+from computesat_sdk import kernels
+from computesat_sdk.base import BaseBoard, ComputedJob
+from computesat_sdk.contract import JobSpec, JobStatus, PowerState
+
+from hwsim.app import HwsimSettings, serve
+from hwsim.boards import RefGpuBoard
+from hwsim.boards.executor import SlotExecutor
+from runtime.clock import WallClock
+from runtime.ports import DevicePort, DevicePortError
+from tests._payload_sat import write_payload_config
+
+PLATE_K = 300.0
+
+
+class HeldExecutor:
+    """A JobExecutor whose futures the test completes by hand: deterministic "late" workers."""
+
+    wait_at_end = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[JobSpec, bool, Future[ComputedJob]]] = []
+
+    def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]:
+        future: Future[ComputedJob] = Future()
+        self.calls.append((job, corrupt, future))
+        return future
+
+    def finish(self, index: int, board: BaseBoard) -> None:
+        job, corrupt, future = self.calls[index]
+        future.set_result(board.compute(job, corrupt))
+
+
+def _up(board: BaseBoard) -> BaseBoard:
+    board.power_on()
+    board.step(board.thermal_model().boot_time_s + 1.0, PLATE_K)
+    assert board.state is PowerState.IDLE, board.state
+    return board
+
+
+def _job(job_id: str, size: int = 32, seed: int = 3) -> JobSpec:
+    return JobSpec(job_id=job_id, kernel="matmul", size=size, seed=seed)
+
+
+def test_a_late_worker_delivers_after_the_modelled_end_in_order() -> None:
+    board = _up(RefGpuBoard("slot.001"))
+    executor = HeldExecutor()
+    notified: list[int] = []
+    board.attach_executor(executor, lambda: notified.append(1))
+    board.submit(_job("1", seed=1))
+    board.submit(_job("2", seed=2))
+    assert [c[0].job_id for c in executor.calls] == ["1"], "work is handed out when a job starts"
+    board.step(1.0, PLATE_K)  # both jobs are microseconds of board time
+    health = board.health()
+    assert health.power_state is PowerState.IDLE and health.results_pending == 2, health
+    assert board.take_results() == [], "no result before its worker is done"
+    executor.finish(1, board)
+    assert board.take_results() == [], "job 2 is ready but waits behind job 1 (oldest first)"
+    executor.finish(0, board)
+    assert notified, "the board tells the host when a worker is done"
+    results = board.take_results()
+    assert [(r.job_id, r.status) for r in results] == [
+        ("1", JobStatus.COMPLETED),
+        ("2", JobStatus.COMPLETED),
+    ], results
+    for result in results:
+        assert kernels.verify(_job(result.job_id, seed=int(result.job_id)), result.digest or "")
+        assert result.end_mission_time_s < board.health().mission_time_s, (
+            "the end is the modelled one, not the delivery time"
+        )
+    assert board.health().results_pending == 0 and board.health().jobs_completed == 2
+
+
+def test_a_bit_flip_after_the_work_was_handed_out_is_computed_again_corrupted() -> None:
+    from computesat_sdk.contract import UpsetKind
+
+    board = _up(RefGpuBoard("slot.001"))
+    executor = HeldExecutor()
+    board.attach_executor(executor)
+    job = _job("1").model_copy(update={"iterations": 10**9})  # long enough to be hit
+    board.submit(job)
+    board.inject_upset(UpsetKind.BIT_FLIP_RESULT)
+    board.step(10.0, PLATE_K)
+    assert [corrupt for _, corrupt, _ in executor.calls] == [False, True], executor.calls
+    executor.finish(1, board)
+    (result,) = board.take_results()
+    assert result.status is JobStatus.COMPLETED and not kernels.verify(job, result.digest or "")
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_waiting_executor_gives_exactly_the_synchronous_results(processes: bool) -> None:
+    def run(executor: SlotExecutor | None) -> list[tuple[str, str | None, float]]:
+        board = _up(RefGpuBoard("slot.001"))
+        board.attach_executor(executor)
+        for i in range(3):
+            board.submit(_job(str(i), size=48, seed=i))
+        out = []
+        for _ in range(5):
+            board.step(0.5, PLATE_K)
+            out += [(r.job_id, r.digest, r.end_mission_time_s) for r in board.take_results()]
+        return out
+
+    executor = SlotExecutor(workers=2, processes=processes, wait_at_end=True)
+    try:
+        assert run(executor) == run(None)
+        assert executor.submitted == 3, executor.submitted
+    finally:
+        executor.close()
+
+
+# ------------------------------------------------------------------ the serving process
+
+
+@contextlib.asynccontextmanager
+async def _hwsim(tmp_path: Path, speed: float) -> AsyncIterator[tuple[str, str]]:
+    stop = asyncio.Event()
+    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    settings = HwsimSettings(
+        config=write_payload_config(tmp_path),
+        device_endpoint="tcp://127.0.0.1:0",
+        simctl_endpoint="tcp://127.0.0.1:0",
+        clock="accelerated",
+        speed=speed,
+        job_workers=1,
+    )
+    task = asyncio.create_task(serve(settings, stop, ready))
+    try:
+        done, _ = await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        yield ready.result()
+    finally:
+        stop.set()
+        await task
+
+
+async def _until_up(port: DevicePort, clock: WallClock, device: str) -> None:
+    for _ in range(600):
+        if (await port.read(device))["power_state"] == "idle":
+            return
+        await clock.sleep(1.0)
+    raise AssertionError(f"{device} did not boot in 600 mission s")
+
+
+async def test_a_heavy_job_does_not_hold_up_device_or_simctl_replies(tmp_path: Path) -> None:
+    speed = 50.0
+    clock = WallClock(speed)
+    context = zmq.asyncio.Context()
+    try:
+        async with (
+            _hwsim(tmp_path, speed) as (device_endpoint, simctl_endpoint),
+            DevicePort(context, device_endpoint, clock, timeout_s=60.0) as devices,
+            DevicePort(context, simctl_endpoint, clock, timeout_s=60.0) as simctl,
+            devices.sibling(timeout_s=600.0) as poller,
+        ):
+            await _until_up(devices, clock, "slot.001")
+            # ~17 GFLOP for the host (about a second here); 0.4 ms of the GPU's model.
+            args = {"job_id": 7, "kernel": "matmul", "size": 2048, "seed": 5, "iterations": 3}
+            assert (await devices.command("slot.001", "submit_job", args))["accepted"]
+            registers = await devices.read("slot.001")
+            while registers["results_pending"] == 0:
+                assert registers["jobs_running"] == 1, registers
+                registers = await devices.read("slot.001")
+            # The job is over in mission time and its result is still being computed: the
+            # ports answer meanwhile (inline, these replies would wait for the result).
+            for _ in range(3):
+                reply = await simctl.request("time")
+                assert reply["mission_time_ns"] > 0, reply
+                assert (await devices.read("battery"))["soc"] > 0
+            still = await devices.read("slot.001")
+            assert still["results_pending"] == 1, (
+                f"replies were expected before the job's result; slot registers now {still}"
+            )
+            for _ in range(100):  # each poll waits at most 60 mission s
+                answer = await poller.command("backplane", "await_results", {"timeout_s": 60.0})
+                if answer["slots"]:
+                    break
+            assert list(answer["slots"]) == ["slot.001"], answer
+            assert answer["slots"]["slot.001"]["results_pending"] == 0, answer
+            (result,) = (await devices.command("slot.001", "take_results"))["results"]
+            assert result["status"] == "completed" and result["job_id"] == "7", result
+            assert (
+                result["digest"]
+                == kernels.run_reference(
+                    JobSpec(job_id="7", kernel="matmul", size=2048, seed=5)
+                ).digest
+            )
+    finally:
+        context.destroy(linger=0)
+
+
+async def test_await_results_times_out_empty_and_refuses_bad_arguments(tmp_path: Path) -> None:
+    speed = 50.0
+    clock = WallClock(speed)
+    context = zmq.asyncio.Context()
+    try:
+        async with (
+            _hwsim(tmp_path, speed) as (device_endpoint, _),
+            DevicePort(context, device_endpoint, clock, timeout_s=60.0) as devices,
+        ):
+            assert await devices.command("backplane", "await_results", {"timeout_s": 2.0}) == {
+                "slots": {}
+            }
+            with pytest.raises(DevicePortError) as info:
+                await devices.command("backplane", "await_results", {"timeout_s": "soon"})
+            assert info.value.code == "bad_argument" and "timeout_s" in str(info.value)
+            with pytest.raises(DevicePortError) as info:
+                await devices.command("backplane", "await_results", {"wait": 1})
+            assert info.value.code == "bad_argument" and "wait" in str(info.value)
+            assert (await devices.read("battery"))["soc"] > 0, "the port keeps serving"
+    finally:
+        context.destroy(linger=0)
+
+
+def test_a_dead_worker_fails_at_most_its_job_and_the_next_jobs_run() -> None:
+    executor = SlotExecutor(workers=1, processes=True, wait_at_end=True)
+    try:
+        executor.warm()
+        board = _up(RefGpuBoard("slot.001"))
+        board.attach_executor(executor)
+        for process in list(executor._process_pool()._processes.values()):
+            process.kill()  # as the OOM killer would
+            process.join()
+        board.submit(_job("1", seed=1))
+        board.step(1.0, PLATE_K)  # waits for the worker: a dead pool fails the future
+        board.submit(_job("2", seed=2))
+        board.step(1.0, PLATE_K)
+        first, second = board.take_results()
+        assert first.status is JobStatus.COMPLETED or "BrokenProcessPool" in (first.error or ""), (
+            first
+        )
+        assert second.status is JobStatus.COMPLETED, second
+        assert kernels.verify(_job("2", seed=2), second.digest or "")
+        assert board.state is PowerState.IDLE, "the board itself is unharmed"
+    finally:
+        executor.close()
+
+
+async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_saved_result(
+    tmp_path: Path,
+) -> None:
+    """``hwsim serve --restore`` of a snapshot taken while a worker process computed a job's
+    result: the saved result is announced to ``backplane.await_results`` and verifies, and
+    the restored board runs the next job and announces it too (the long poll and the job
+    listeners are wired to the restored model, not to the one built before it)."""
+    from hwsim.boards.slots import default_registry
+    from hwsim.config import load_config
+    from hwsim.model import Spacecraft
+    from hwsim.snapshot import write_snapshot
+
+    config_path = write_payload_config(tmp_path, {1: "ref-gpu"})
+    model = Spacecraft(load_config(config_path), seed=2, registry=default_registry())
+    assert model.plugin_slots is not None
+    executor = SlotExecutor(workers=1, processes=True)
+    try:
+        model.plugin_slots.attach_executor(executor)
+        model.run(70.0, 1.0)
+        # ~1.1 GFLOP for the host; 0.2 s of the GPU's model: over before the snapshot.
+        iterations = int(45e12 * 0.2 / (2 * 800**3))
+        args = {"job_id": 5, "kernel": "matmul", "size": 800, "seed": 8, "iterations": iterations}
+        assert model.command("slot.001", "submit_job", args) == {"accepted": True}
+        model.run(3.0, 1.0)
+        registers = model.read("slot.001")
+        assert registers["jobs_running"] == 0 and registers["jobs_queued"] == 0, registers
+        write_snapshot(model, tmp_path / "saved.snap", config_name=config_path.name)
+    finally:
+        executor.close()
+
+    speed = 50.0
+    clock = WallClock(speed)
+    context = zmq.asyncio.Context()
+    stop = asyncio.Event()
+    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    settings = HwsimSettings(
+        config=config_path,
+        device_endpoint="tcp://127.0.0.1:0",
+        simctl_endpoint="tcp://127.0.0.1:0",
+        clock="accelerated",
+        speed=speed,
+        job_workers=1,
+        restore=str(tmp_path / "saved.snap"),
+    )
+    task = asyncio.create_task(serve(settings, stop, ready))
+    try:
+        done, _ = await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        device_endpoint, _ = ready.result()
+        async with DevicePort(context, device_endpoint, clock, timeout_s=60.0) as devices:
+            answer = await devices.command("backplane", "await_results", {"timeout_s": 30.0})
+            assert list(answer["slots"]) == ["slot.001"], f"the saved result unannounced: {answer}"
+            (result,) = (await devices.command("slot.001", "take_results"))["results"]
+            spec = JobSpec(job_id="5", kernel="matmul", size=800, seed=8, iterations=iterations)
+            assert result["status"] == "completed" and kernels.verify(spec, result["digest"]), (
+                result
+            )
+            # The restored boards compute new jobs in the serving process's pool.
+            args["job_id"] = 6
+            assert (await devices.command("slot.001", "submit_job", args))["accepted"]
+            for _ in range(10):
+                answer = await devices.command("backplane", "await_results", {"timeout_s": 30.0})
+                if answer["slots"]:
+                    break
+            (result,) = (await devices.command("slot.001", "take_results"))["results"]
+            assert result["job_id"] == "6" and result["status"] == "completed", result
+    finally:
+        stop.set()
+        await task
+        context.destroy(linger=0)
