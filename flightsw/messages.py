@@ -13,6 +13,7 @@ from runtime.bus import BusMessage
 __all__ = [
     "BoardJobLimits",
     "Event",
+    "HardwareDown",
     "ParameterUpdate",
     "PayloadLimits",
     "PayloadLimitsWanted",
@@ -88,6 +89,15 @@ class BoardJobLimits(BaseModel):
 
     limits: JobLimits = Field(description="The largest job such a board accepts.")
     boards: int = Field(ge=1, description="Boards with exactly these limits.")
+
+
+class HardwareDown(BusMessage):
+    """The process supervisor says the hardware simulator died (HARDWARE_GAP): every value
+    read from it is invalid from now until a device answers again, even if the gap is shorter
+    than a device timeout."""
+
+    TOPIC = "hardware.down"
+    reason: str = Field(description="How the hardware simulator's process ended.")
 
 
 class PayloadLimitsWanted(BusMessage):

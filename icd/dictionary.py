@@ -712,6 +712,14 @@ def unpack_device_function(data: bytes) -> tuple[str, str, dict[str, Any]]:
         raise DecodeError("device_function", expected=layout, got=str(exc)) from exc
     if not isinstance(args, dict):
         raise DecodeError("device_function", expected="a JSON object", got=type(args).__name__)
+    for name, value in args.items():
+        # The device port carries msgpack: an integer beyond 64 bits cannot cross it.
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            raise DecodeError(
+                "device_function",
+                expected=f"argument {name}: an integer within 64 bits",
+                got=f"{value.bit_length()}-bit integer",
+            )
     return device, command, args
 
 

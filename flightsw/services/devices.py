@@ -3,7 +3,8 @@
 Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds,
 validated into its ICD register model: a reply with a missing or ill-typed register is a
 device error naming the register, and none of that device's values is published);
-bus ``TcDispatch`` for service 8 subservice 1 (perform a device function).
+bus ``TcDispatch`` for service 8 subservice 1 (perform a device function); bus
+``HardwareDown`` (the process supervisor saw hwsim die: every device value invalid at once).
 Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1), one
 per device right after its read; ``devices.timeouts`` / ``devices.errors`` counters (always
 valid); ``DEVICE_TIMEOUT`` / ``DEVICE_ERROR`` events when a device changes from answering to
@@ -23,10 +24,11 @@ import asyncio
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
+import msgpack
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
-from flightsw.messages import TcDispatch
+from flightsw.messages import HardwareDown, TcDispatch
 from icd import dictionary as dic
 from icd.devices import DeviceRegisters
 from icd.dictionary import EventId
@@ -168,7 +170,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     break
             else:
                 if recovered and silent_since_ns is not None:
-                    silent_s = (ctx.clock.now_ns() - silent_since_ns) / 1e9
+                    # Never negative, even when onboard time was corrected backwards meanwhile.
+                    silent_s = max(0.0, (ctx.clock.now_ns() - silent_since_ns) / 1e9)
                     valid = sum(1 for d in config.polled if d not in failing)
                     ctx.event(
                         EventId.DEVICES_RECOVERED,
@@ -182,21 +185,38 @@ async def run(ctx: ServiceContext, config: Config) -> None:
 
     async def perform(tc: TcDispatch) -> None:
         device, command, args = dic.unpack_device_function(tc.app_data)
+        try:
+            msgpack.packb(args)
+        except (OverflowError, TypeError, ValueError) as exc:
+            # Decodable on the link but not expressible on the device port (an integer beyond
+            # 64 bits, say): refused before anything is sent, never a crash of this service.
+            ctx.event(EventId.DEVICE_ERROR, f"8,1 {device}.{command}: arguments {exc}")
+            ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.INVALID_APP_DATA)
+            return
         ctx.progress(tc.request_id, tc.apid, "started")
         try:
             await ctx.devices.command(device, command, args)
         except (DeviceTimeout, DevicePortError) as exc:
-            report_failure(device, exc)
+            timed_out = isinstance(exc, DeviceTimeout)
+            counters["devices.timeouts" if timed_out else "devices.errors"] += 1
+            # Every failed command says why (the acquisition's once-per-outage rule would
+            # swallow the reason of a second bad command to the same device).
+            event = EventId.DEVICE_TIMEOUT if timed_out else EventId.DEVICE_ERROR
+            ctx.event(event, f"8,1 {device}.{command}: {exc}")
             ctx.progress(tc.request_id, tc.apid, "failed", ErrorCode.DEVICE_ERROR)
             return
         ctx.progress(tc.request_id, tc.apid, "completed")
 
     async def commands() -> None:
-        async with ctx.subscribe((TcDispatch, 8)) as requests:
+        async with ctx.subscribe((TcDispatch, 8), HardwareDown) as requests:
             ctx.ready()
-            async for tc in requests:
-                if isinstance(tc, TcDispatch) and tc.service == 8:
-                    await perform(tc)
+            async for message in requests:
+                if isinstance(message, HardwareDown):
+                    # Whatever the last pass read came from a process that is gone now.
+                    failing.update(config.polled)
+                    invalidate(list(config.polled))
+                elif isinstance(message, TcDispatch) and message.service == 8:
+                    await perform(message)
 
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(acquire())

@@ -100,9 +100,14 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         while True:
             now_ns = ctx.clock.now_ns()
             for sid in sorted(enabled):
+                step_ns = int(interval_s[sid] * 1e9)
+                if next_due_ns[sid] - now_ns > step_ns:
+                    # Onboard time was corrected backwards (TIME_SYNCED after the hardware
+                    # came back from an older state): a slot more than one interval ahead
+                    # would silence this SID for as long as the correction.
+                    next_due_ns[sid] = now_ns
                 if now_ns >= next_due_ns[sid]:
                     report(sid)
-                    step_ns = int(interval_s[sid] * 1e9)
                     # Skip missed slots rather than bursting after a stall.
                     next_due_ns[sid] += max(1, (now_ns - next_due_ns[sid]) // step_ns + 1) * step_ns
             wake.clear()

@@ -26,7 +26,7 @@ import sys
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
-from flightsw.messages import TcDispatch
+from flightsw.messages import HardwareDown, TcDispatch
 from icd.dictionary import EventId
 
 __all__ = ["Config", "hardware_gap_message", "run"]
@@ -97,6 +97,8 @@ async def _notices(ctx: ServiceContext) -> None:
                 ctx.log.warning("restarts: not a supervisor notice: %r", line[:100])
                 continue
             ctx.event(EventId.HARDWARE_GAP, message)
+            if notice.get("notice") == "hwsim_down":
+                ctx.publish(HardwareDown(reason=str(notice.get("reason", "died"))))
     finally:
         transport.close()
 

@@ -131,7 +131,9 @@ async def test_flightsw_and_hwsim_killed_together_both_come_back():
         os.kill(satellite.hwsim.pid, signal.SIGKILL)
         await _ping_until_answered(ground)
         platform = await ground.hk(1, timeout=60)
-        assert platform["flightsw.boot_count"] == 2, platform["flightsw.boot_count"]
+        # 2, or 3 when the supervisor had already begun a boot against the dying hwsim (that
+        # boot is abandoned, but its process was started: it counts).
+        assert platform["flightsw.boot_count"] in (2, 3), platform["flightsw.boot_count"]
         assert satellite.hwsim_starts == 2, "hwsim was not restarted"
         assert sorted(r.child for r in satellite.history) == ["flightsw", "hwsim"]
 

@@ -18,7 +18,7 @@ from _inprocess import in_process_satellite
 
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
-from flightsw.messages import Event, ParameterUpdate, TmRequest
+from flightsw.messages import Event, HardwareDown, ParameterUpdate, TmRequest
 from flightsw.services import devices, housekeeping
 from ground.station import Ground
 from icd import dictionary as dic
@@ -294,3 +294,22 @@ async def test_ground_gets_none_for_a_device_never_read_through_the_real_link():
     assert power.parameters["wing.W2.temp_k"] is None
     assert set(power.invalid) == {p for p in power.parameters if p.startswith("wing.W2.")}
     assert power.value("battery.soc") > 0
+
+
+async def test_a_hardware_down_notice_invalidates_every_device_value_at_once():
+    """A hwsim that dies and comes back faster than a device timeout must not leave its last
+    readings valid: the supervisor's notice (HardwareDown) invalidates them at once."""
+    clock = SteppedClock(start_ns=0)
+    bus, port = _MemoryBus(), _FakePort(clock)
+    # A long period: no read between the notice and the next HK report.
+    async with _flight(port, bus, clock, devices.Config(period_s=30.0)):
+        await clock.sleep(3)
+        assert _reports(bus, 2)[-1][1]["pump.L1.A.speed_rpm"] == VALUE
+        down_s = clock.now_s()
+        bus.publish(HardwareDown(reason="was killed by SIGKILL"))
+        await clock.sleep(4.5)
+    after = [values for time_s, values in _reports(bus, 2) if time_s > down_s]
+    assert after, "no HK 2 after the notice"
+    for values in after:
+        assert values["pump.L1.A.speed_rpm"] is None, f"still valid after the notice: {values}"
+        assert values["radsensor.P01.S1.temp_k"] is None, values
