@@ -190,13 +190,18 @@ async def test_hwsim_killed_is_restarted_and_the_gap_is_reported(
         gap = await ground.clock.wait_for(back, BACK_WITHIN_S)
         assert "started fresh" in (gap.message or ""), gap.summary()
         # Valid again: live values from the new hwsim, reached on the same endpoints.
+        # (devices are published as they are read: one report may carry the pump already
+        # and the loop not yet, so both are waited for)
         after = await ground.wait_for(
             lambda tm: (
-                tm.sid == 2 and tm.time_s > gap.time_s and tm.parameters["pump.L1.A.flow_kg_s"] > 0
+                tm.sid == 2
+                and tm.time_s > gap.time_s
+                and tm.parameters["pump.L1.A.flow_kg_s"] > 0
+                and tm.parameters["loop.L1.inventory_kg"] > 0
             ),
             timeout=BACK_WITHIN_S,
         )
-        assert after.parameters["loop.L1.inventory_kg"] > 0
+        assert after.time_s > gap.time_s
         await ground.ping(timeout=60)
     assert (satellite.device_endpoint, satellite.simctl_endpoint) == endpoints
     async with SimControl(satellite.simctl_endpoint) as sim:

@@ -128,18 +128,28 @@ async def test_ground_pings_and_reads_live_housekeeping(satellite: Satellite):
         assert result.stages == [1, 3, 7]
         platform = await ground.hk(1, timeout=WAIT_S)
         assert platform["time.synced"] == 1 and platform["time.clock_speed"] == SPEED
-        # Right after boot a value may not be acquired yet (a device read that timed out on a
-        # loaded host shows as 0 until the next poll): wait, in mission time, for live values.
-        thermal = await ground.wait_for(
-            lambda tm: tm.sid == 2 and tm.parameters["pump.L1.A.flow_kg_s"] > 0, timeout=60
+        # Right after boot a value may not be acquired yet (invalid: None until a device read
+        # succeeds, and devices are published one by one): wait, in mission time, for a report
+        # whose every checked value is live. A value that never becomes plausible times out
+        # with a message naming what was invalid.
+        await ground.wait_for(
+            lambda tm: (
+                tm.sid == 2
+                and tm.parameters["pump.L1.A.flow_kg_s"] > 0
+                and tm.parameters["loop.L2.flow_kg_s"] > 0
+                and tm.parameters["loop.L1.inventory_kg"] > 0
+            ),
+            timeout=60,
         )
-        assert thermal.parameters["loop.L2.flow_kg_s"] > 0
-        assert thermal.parameters["loop.L1.inventory_kg"] > 0
-        power = await ground.wait_for(
-            lambda tm: tm.sid == 4 and tm.parameters["pdu.bus_voltage_v"] > 0, timeout=60
+        await ground.wait_for(
+            lambda tm: (
+                tm.sid == 4
+                and tm.parameters["pdu.bus_voltage_v"] > 0
+                and 0 < tm.parameters["battery.soc"] <= 1
+                and tm.parameters["pdu.load_power_w"] > 0
+            ),
+            timeout=60,
         )
-        assert 0 < power.parameters["battery.soc"] <= 1
-        assert power.parameters["pdu.load_power_w"] > 0
         later = await ground.wait_for(lambda tm: tm.sid == 1, timeout=WAIT_S)
         assert later.time_s > result.replies[0].time_s
 

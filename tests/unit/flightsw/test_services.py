@@ -29,8 +29,8 @@ async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(gr
     platform = await ground.hk(1)
     assert platform["time.synced"] == 1
     assert platform["time.clock_speed"] == 0  # stepped: the clock is its own reference
-    # Right after boot a value may not be acquired yet (a device read that timed out on a
-    # loaded host shows as 0 until the next poll): wait, in mission time, for live values.
+    # Right after boot a value may not be acquired yet (invalid, None, until a device read
+    # succeeds): wait, in mission time, for live values.
     report = await ground.wait_for(
         lambda tm: tm.sid == 2 and tm.parameters["pump.L1.A.speed_rpm"] > 0, timeout=30
     )
@@ -38,7 +38,7 @@ async def test_platform_and_thermal_hk_arrive_periodically_with_device_values(gr
     assert thermal["pump.L1.A.flow_kg_s"] > 0  # pump A runs at boot, B is standby
     assert thermal["pump.L1.B.speed_rpm"] == 0
     sensor = await ground.wait_for(
-        lambda tm: tm.sid == 2 and tm.parameters["radsensor.P01.S1.temp_k"] != 0, timeout=30
+        lambda tm: tm.sid == 2 and tm.parameters["radsensor.P01.S1.temp_k"] > 0, timeout=30
     )
     assert 150 < sensor.parameters["radsensor.P01.S1.temp_k"] < 450
 
