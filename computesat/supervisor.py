@@ -129,6 +129,13 @@ class SupervisorPlan:
             args += ["--snapshot-dir", str(self.snapshot_dir)]
         return args
 
+    def mission_speed(self) -> float:
+        """Mission seconds per wall second of hwsim's clock, from its arguments."""
+        args = self.hwsim_args
+        if "--speed" in args and "accelerated" in args:
+            return float(args[args.index("--speed") + 1])
+        return 1.0
+
     def hwsim_restart_args(self, device: str, simctl: str) -> list[str]:
         """A restart binds the endpoints the first hwsim bound (flight software is connected
         to them) and restores the latest snapshot when there is a snapshot directory."""
@@ -171,6 +178,9 @@ class SatelliteSupervisor:
         self.hwsim_starts = 0
         self.history: list[RestartRecord] = []
         self._deaths: dict[str, deque[float]] = {"hwsim": deque(), "flightsw": deque()}
+        # hwsim's mission time at its last READY and the loop time then: where its clock
+        # stands now, so a restarted hwsim continues from there (mission time never goes back)
+        self._hwsim_clock: tuple[int, float] | None = None
         self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
 
     # --- start --------------------------------------------------------------------------
@@ -215,6 +225,13 @@ class SatelliteSupervisor:
             args = plan.hwsim_start_args(plan.device_endpoint, plan.simctl_endpoint)
         else:
             args = plan.hwsim_restart_args(self.device_endpoint, self.simctl_endpoint)
+            if self._hwsim_clock is not None:
+                ready_ns, ready_at = self._hwsim_clock
+                elapsed_s = self._loop_time() - ready_at
+                now_ns = ready_ns + int(elapsed_s * plan.mission_speed() * 1e9)
+                # hwsim's clock runs on from this instant while the new process starts.
+                at_ns = int(ready_at * 1e9) + int(elapsed_s * 1e9)
+                args += ["--start-time-ns", str(now_ns), "--start-time-at-monotonic-ns", str(at_ns)]
         self.hwsim_starts += 1
         label = "hwsim" if first else f"hwsim start {self.hwsim_starts}"
         self.hwsim = child = await _start_child(
@@ -228,6 +245,8 @@ class SatelliteSupervisor:
         endpoints = dict(re.findall(r"(\w+)=(\S+)", child.ready_line))
         self.device_endpoint = endpoints.get("device", self.device_endpoint)
         self.simctl_endpoint = endpoints.get("simctl", self.simctl_endpoint)
+        if endpoints.get("time_ns", "").isdigit():
+            self._hwsim_clock = (int(endpoints["time_ns"]), self._loop_time())
 
     async def _start_flightsw(self, device: str, *, first: bool, reason: str = "") -> None:
         self.boot_count += 1

@@ -73,6 +73,20 @@ class HwsimSettings(BaseModel):
         "--snapshot-dir (none there: start fresh and log it). The snapshot's mission time, "
         "random state and boards replace --seed and the start time.",
     )
+    start_time_ns: int | None = Field(
+        None,
+        ge=0,
+        description="Mission time (ns since the mission epoch) hwsim's clock starts at; with "
+        "--restore the restored model catches up to it (physics stepped through the gap). "
+        "The process supervisor passes the time at which a dead hwsim died, so mission time "
+        "never goes back. Default: the mission's start, or the snapshot's time.",
+    )
+    start_time_at_monotonic_ns: int | None = Field(
+        None,
+        ge=0,
+        description="The host's CLOCK_MONOTONIC instant (ns) at which --start-time-ns held "
+        "(default: when hwsim builds its clock): the clock runs on while hwsim starts.",
+    )
 
     job_executor: Literal["process", "thread", "inline"] = Field(
         "process",
@@ -244,7 +258,7 @@ async def physics_loop(
 async def serve(
     settings: HwsimSettings,
     stop: asyncio.Event,
-    ready: asyncio.Future[tuple[str, str]] | None = None,
+    ready: asyncio.Future[tuple[str, str, int]] | None = None,
     *,
     clock: Clock | None = None,
     context: zmq.asyncio.Context | None = None,
@@ -279,11 +293,22 @@ async def serve(
         # The hardware's time reference continues from the snapshot's mission time (an
         # injected clock is the caller's: it should stand at that time).
         if clock is None:
-            clock = WallClock(speed, start_ns=header.mission_time_ns)
+            if settings.start_time_ns is not None and (
+                settings.start_time_ns > header.mission_time_ns
+            ):
+                clock = WallClock(
+                    speed, settings.start_time_ns, settings.start_time_at_monotonic_ns
+                )
+            else:
+                clock = WallClock(speed, start_ns=header.mission_time_ns)
         model_epoch_ns = header.model_epoch_ns
     else:
         if clock is None:
-            clock = WallClock(speed)
+            clock = (
+                WallClock(speed)
+                if settings.start_time_ns is None
+                else WallClock(speed, settings.start_time_ns, settings.start_time_at_monotonic_ns)
+            )
         # The model counts from 0; this is the mission time of its 0 (the physics loop
         # catches up from here once the model is built).
         model_epoch_ns = clock.now_ns()
@@ -363,7 +388,7 @@ async def serve(
                 clock.speed,
             )
             if ready is not None:
-                ready.set_result((devices.endpoint, simctl.endpoint))
+                ready.set_result((devices.endpoint, simctl.endpoint, clock.now_ns()))
             await stop.wait()
             sim.stop_physics()
             for task in owned:
@@ -407,10 +432,14 @@ def run(settings: HwsimSettings) -> int:
     """Entry point of ``computesat hwsim serve``; prints a READY line once serving."""
 
     async def main(stop: asyncio.Event) -> None:
-        ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[tuple[str, str, int]] = asyncio.get_running_loop().create_future()
         ready.add_done_callback(
             lambda f: (
-                print(f"READY hwsim device={f.result()[0]} simctl={f.result()[1]}", flush=True)
+                print(
+                    f"READY hwsim device={f.result()[0]} simctl={f.result()[1]} "
+                    f"time_ns={f.result()[2]}",
+                    flush=True,
+                )
                 if not f.cancelled() and not f.exception()
                 else None
             )

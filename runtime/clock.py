@@ -118,11 +118,21 @@ class Clock(ABC):
 class WallClock(Clock):
     """Real-time (speed 1) or accelerated (speed N) mission time driven by the host clock."""
 
-    def __init__(self, speed: float = 1.0, start_ns: int = DEFAULT_START_NS) -> None:
+    def __init__(
+        self,
+        speed: float = 1.0,
+        start_ns: int = DEFAULT_START_NS,
+        start_at_monotonic_ns: int | None = None,
+    ) -> None:
+        """``start_at_monotonic_ns``: the host's CLOCK_MONOTONIC instant (shared by every
+        process of the host) at which mission time was ``start_ns``; default: now. A process
+        restarted mid-mission continues a clock that ran on while it was starting."""
         if not speed > 0 or speed == float("inf"):
             raise ValueError(f"clock speed must be a finite number > 0, got {speed!r}")
         self._speed = float(speed)
         self.anchor(start_ns)
+        if start_at_monotonic_ns is not None:
+            self._anchor_wall_ns = int(start_at_monotonic_ns)
 
     @property
     def mode(self) -> ClockMode:

@@ -57,7 +57,7 @@ async def in_process_satellite(
     clock = SteppedClock() if clock is None else clock
     context = zmq.asyncio.Context()
     name = f"inprocess-{next(_names)}"
-    hw_ready: asyncio.Future[tuple[str, str]] = loop.create_future()
+    hw_ready: asyncio.Future[tuple[str, str, int]] = loop.create_future()
     hw_settings = HwsimSettings(
         device_endpoint=f"inproc://{name}-devices",
         simctl_endpoint=f"inproc://{name}-simctl",
@@ -71,7 +71,7 @@ async def in_process_satellite(
     )
     fsw_task: asyncio.Task[None] | None = None
     try:
-        device_endpoint, simctl_endpoint = await _ready_or_failed(hw_ready, hw_task)
+        device_endpoint, simctl_endpoint, _ = await _ready_or_failed(hw_ready, hw_task)
         fsw_ready: asyncio.Future[FlightReady] = loop.create_future()
         settings = FlightSettings(
             device_endpoint=device_endpoint,

@@ -176,11 +176,19 @@ async def test_hwsim_killed_is_restarted_and_the_gap_is_reported(
     async with Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground:
         await ground.ping(timeout=60)
         # Acquired (before the first acquisition HK carries no value yet).
-        await ground.wait_for(
+        before = await ground.wait_for(
             lambda tm: tm.sid == 2 and tm.parameters["pump.L1.A.flow_kg_s"] > 0, timeout=60
         )
         assert satellite.hwsim is not None
         down = ground.expect(_event("HARDWARE_GAP", "killed by SIGKILL; restarting"))
+        # The new hwsim continues the mission clock: onboard time is never set back.
+        set_back = ground.expect(
+            lambda tm: (
+                tm.event_name == "TIME_SYNCED"
+                and "corrected by -" in (tm.message or "")
+                and float((tm.message or "").rsplit("by ", 1)[1].split()[0]) < -5
+            )
+        )
         silent = ground.expect(_event("DEVICE_TIMEOUT"))
         back = ground.expect(_event("HARDWARE_GAP", "back after"))
         os.kill(satellite.hwsim.pid, signal.SIGKILL)
@@ -201,8 +209,12 @@ async def test_hwsim_killed_is_restarted_and_the_gap_is_reported(
             ),
             timeout=BACK_WITHIN_S,
         )
-        assert after.time_s > gap.time_s
+        assert after.time_s > gap.time_s > before.time_s
         await ground.ping(timeout=60)
+        # Flight software re-reads the hardware's time every 60 mission s: past one such
+        # read after the gap, a clock set back would have raised TIME_SYNCED by now.
+        await ground.wait_for(lambda tm: tm.time_s > gap.time_s + 65, timeout=BACK_WITHIN_S)
+        assert not set_back.done(), f"onboard time was set back: {set_back.result().summary()}"
     assert (satellite.device_endpoint, satellite.simctl_endpoint) == endpoints
     async with SimControl(satellite.simctl_endpoint) as sim:
         assert "pump_seizure" in {fault["id"] for fault in await sim.catalogue()}

@@ -126,7 +126,7 @@ def test_waiting_executor_gives_exactly_the_synchronous_results(processes: bool)
 @contextlib.asynccontextmanager
 async def _hwsim(tmp_path: Path, speed: float) -> AsyncIterator[tuple[str, str]]:
     stop = asyncio.Event()
-    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    ready: asyncio.Future[tuple[str, str, int]] = asyncio.get_running_loop().create_future()
     settings = HwsimSettings(
         config=write_payload_config(tmp_path),
         device_endpoint="tcp://127.0.0.1:0",
@@ -140,7 +140,8 @@ async def _hwsim(tmp_path: Path, speed: float) -> AsyncIterator[tuple[str, str]]
         done, _ = await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
-        yield ready.result()
+        device_endpoint, simctl_endpoint, _ = ready.result()
+        yield device_endpoint, simctl_endpoint
     finally:
         stop.set()
         await task
@@ -282,7 +283,7 @@ async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_save
     clock = WallClock(speed)
     context = zmq.asyncio.Context()
     stop = asyncio.Event()
-    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    ready: asyncio.Future[tuple[str, str, int]] = asyncio.get_running_loop().create_future()
     settings = HwsimSettings(
         config=config_path,
         device_endpoint="tcp://127.0.0.1:0",
@@ -297,7 +298,7 @@ async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_save
         done, _ = await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
-        device_endpoint, _ = ready.result()
+        device_endpoint, _, _ = ready.result()
         async with DevicePort(context, device_endpoint, clock, timeout_s=60.0) as devices:
             answer = await devices.command("backplane", "await_results", {"timeout_s": 30.0})
             assert list(answer["slots"]) == ["slot.001"], f"the saved result unannounced: {answer}"
