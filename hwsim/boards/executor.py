@@ -51,7 +51,7 @@ from computesat_sdk.contract import JobSpec
 
 from runtime.clock import Clock
 
-__all__ = ["ResultWatch", "SlotExecutor"]
+__all__ = ["ResultWatch", "SlotExecutor", "blas_threads_here"]
 
 _NS = 1_000_000_000
 
@@ -61,7 +61,26 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(nice: int, parent_pid: int) -> None:
+def _limit_blas_threads(threads: int) -> None:
+    """Cap the worker's BLAS (OpenBLAS, MKL) thread pool at ``threads``.
+
+    Why: numpy's OpenBLAS starts one thread per core in every process, and its threads spin
+    for a while after each call before they sleep. Two workers of two threads each, beside
+    hwsim, flight software and the ground on a 2-core host, ran a 768 matmul at ~300 ms
+    instead of ~35 ms: the spinning threads of one worker took the cores from the other.
+    numpy is imported already when this runs (the initializer's own module needs it), so
+    the environment variables (OPENBLAS_NUM_THREADS, ...) would come too late: threadpoolctl
+    sets the loaded libraries' limit. Without threadpoolctl the workers keep the default.
+    """
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):  # an unknown BLAS build: keep its default
+        threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+
+
+def _init_worker(nice: int, parent_pid: int, blas_threads: int = 0) -> None:
     """Runs first in every worker process.
 
     A worker must not outlive hwsim nor hold its output: spawned workers inherit hwsim's
@@ -83,6 +102,8 @@ def _init_worker(nice: int, parent_pid: int) -> None:
     os.close(devnull)
     if nice > 0:
         os.nice(nice)
+    if blas_threads > 0:
+        _limit_blas_threads(blas_threads)
 
 
 @functools.cache
@@ -99,6 +120,19 @@ def _warm() -> int:
     return os.getpid()
 
 
+def blas_threads_here() -> int | None:
+    """The BLAS thread limit of the calling process (None: unknown, no threadpoolctl).
+    Submitted to a worker, it tells what `_init_worker` left there."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    blas = [
+        lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"
+    ]
+    return max(blas, default=None)
+
+
 class SlotExecutor:
     """Where hwsim's slot boards compute their results (see the module docstring)."""
 
@@ -109,8 +143,14 @@ class SlotExecutor:
         processes: bool = True,
         wait_at_end: bool = False,
         nice: int = 0,
+        blas_threads: int | None = None,
     ) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
+        # BLAS threads per worker process: the cores shared out among the workers (one
+        # each on a 2-core host with two workers); 0 keeps the library's default.
+        self.blas_threads = (
+            max(1, (os.cpu_count() or 1) // self.workers) if blas_threads is None else blas_threads
+        )
         self.wait_at_end = wait_at_end
         self._nice = nice
         self._use_processes = processes
@@ -127,7 +167,7 @@ class SlotExecutor:
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker,
-                    initargs=(self._nice, os.getpid()),
+                    initargs=(self._nice, os.getpid(), self.blas_threads),
                 )
             return self._processes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -17,7 +18,7 @@ from computesat_sdk.contract import JobSpec, JobStatus, PowerState
 
 from hwsim.app import HwsimSettings, serve
 from hwsim.boards import RefGpuBoard
-from hwsim.boards.executor import SlotExecutor
+from hwsim.boards.executor import SlotExecutor, blas_threads_here
 from runtime.clock import WallClock
 from runtime.ports import DevicePort, DevicePortError
 from tests._payload_sat import write_payload_config
@@ -320,3 +321,27 @@ async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_save
         stop.set()
         await task
         context.destroy(linger=0)
+
+
+def test_worker_processes_share_out_the_cores_as_blas_threads() -> None:
+    # Two workers with a BLAS pool of a thread per core each oversubscribe the host (their
+    # spinning threads slowed a 768 matmul ~8x on 2 cores): each gets its share instead.
+    cores = os.cpu_count() or 1
+    assert SlotExecutor(workers=1).blas_threads == cores, "one worker: every core"
+    shared = SlotExecutor(workers=2 * cores).blas_threads
+    assert shared == 1, f"more workers than cores: one thread each, got {shared}"
+    executor = SlotExecutor(workers=1, processes=True, wait_at_end=True, blas_threads=1)
+    try:
+        threads = executor._process_pool().submit(blas_threads_here).result()
+        assert threads == 1, f"worker BLAS threads: expected 1, got {threads}"
+        # And the limit does not cost results: the job computes what the SDK computes.
+        board = _up(RefGpuBoard("slot.001"))
+        board.attach_executor(executor)
+        job = _job("1", size=64, seed=5)
+        board.submit(job)
+        board.step(1.0, PLATE_K)  # stepped: waits for the worker at the modelled end
+        (result,) = board.take_results()
+        assert result.status is JobStatus.COMPLETED, result
+        assert kernels.verify(job, result.digest or ""), "worker digest differs from the SDK's"
+    finally:
+        executor.close()
