@@ -499,7 +499,11 @@ class PayloadManager:
         for board in self.boards.values():
             if board.state not in _UP or board.failed:
                 continue
-            level = min(self.level, board.max_level()) if board.thermal else self.level
+            if board.thermal is None:
+                # Not identified yet: its throttle range is unknown, and a level beyond it is
+                # refused (again every cycle). It is throttled once its identity is read.
+                continue
+            level = min(self.level, board.max_level())
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})

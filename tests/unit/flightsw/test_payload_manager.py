@@ -541,3 +541,20 @@ async def test_hk_counts_follow_job_states(redundancy: int):
     assert params["payload.jobs_queued"] == (redundancy == 2)
     assert params["payload.boards_busy"] == 2
     assert params["payload.power_w"] > 2 * 180
+
+
+async def test_a_board_is_not_throttled_before_its_throttle_range_is_known():
+    """Boards already up when the manager starts, cooling lost: a board not identified yet
+    has no known throttle range, so it must not be commanded the manager's deepest level
+    (refused as bad_argument, again every cycle), only its own once identified."""
+    rig = Rig(["ref-cpu"] * 4, setup_per_cycle=1, self_test=False)
+    for board in rig.hw.boards.values():
+        board.power_on()
+    rig.hw.step(60.0)  # booted: idle before the manager's first cycle
+    rig.hw.flow_kg_s = 0.0
+    await rig.run(8)
+    assert rig.manager.level == Config().max_level
+    assert rig.out.params["payload.device_errors"] == 0, "a throttle level was refused"
+    deepest = {b.max_level() for b in rig.manager.boards.values()}
+    levels = {b.health().commanded_throttle_level for b in rig.hw.boards.values()}
+    assert levels == deepest and max(deepest) < Config().max_level, (levels, deepest)
