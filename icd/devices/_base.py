@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -122,6 +122,20 @@ def _value_spec(info: FieldInfo) -> dict[str, Any]:
 
 def field_specs(model: type[BaseModel]) -> dict[str, RegisterSpec]:
     return {name: RegisterSpec(**_value_spec(f)) for name, f in model.model_fields.items()}
+
+
+def member_specs(
+    model: type[BaseModel], members: Sequence[str], wire_name: Callable[[str, str], str]
+) -> dict[str, RegisterSpec]:
+    """The flat wire registers of a group of like members (backplane slots, PDU switches):
+    ``wire_name(member, register)`` names each, its description says which member."""
+    specs: dict[str, RegisterSpec] = {}
+    for member in members:
+        for name, spec in field_specs(model).items():
+            specs[wire_name(member, name)] = spec.model_copy(
+                update={"description": f"{wire_name(member, '').rstrip('._')}: {spec.description}"}
+            )
+    return specs
 
 
 def _describe_errors(exc: ValidationError, name_of: Any) -> tuple[list[str], str]:

@@ -32,7 +32,7 @@ from icd.devices._base import (
     RegisterSpec,
     RegisterValue,
     arg,
-    field_specs,
+    member_specs,
     reg,
 )
 
@@ -227,13 +227,7 @@ class BackplaneRegisters(DeviceRegisters):
 
     @classmethod
     def register_specs(cls, members: Sequence[str] = ()) -> dict[str, RegisterSpec]:
-        specs: dict[str, RegisterSpec] = {}
-        for sid in members:
-            for name, spec in field_specs(BackplaneSlot).items():
-                specs[f"slot.{sid}.{name}"] = spec.model_copy(
-                    update={"description": f"slot.{sid}: {spec.description}"}
-                )
-        return specs
+        return member_specs(BackplaneSlot, members, lambda sid, name: f"slot.{sid}.{name}")
 
     @classmethod
     def wire_name(cls, loc: tuple[Any, ...]) -> str:

@@ -17,6 +17,7 @@ from icd.devices._base import (
     RegisterValue,
     arg,
     field_specs,
+    member_specs,
     reg,
 )
 
@@ -123,11 +124,7 @@ class PduRegisters(DeviceRegisters):
     def register_specs(cls, members: Sequence[str] = ()) -> dict[str, RegisterSpec]:
         specs = field_specs(cls)
         specs.pop("switches")
-        for name in members:
-            for reg_name, spec in field_specs(PduSwitch).items():
-                specs[f"{name}_{reg_name}"] = spec.model_copy(
-                    update={"description": f"{name}: {spec.description}"}
-                )
+        specs.update(member_specs(PduSwitch, members, lambda name, reg: f"{name}_{reg}"))
         return specs
 
     @classmethod

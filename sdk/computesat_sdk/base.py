@@ -639,36 +639,42 @@ class BaseBoard(ComputeBoard):
                 )
                 self._jobs_failed += 1
                 continue
-            computed = entry.future.result()
-            self._results[index] = JobResult(
-                job_id=entry.job.job_id,
-                kernel=entry.job.kernel,
-                board_id=self._board_id,
-                status=JobStatus.COMPLETED,
-                digest=computed.digest,
-                summary=computed.summary,
-                start_mission_time_s=entry.start_mission_time_s,
-                end_mission_time_s=entry.end_mission_time_s,
-                flops=entry.flops,
+            self._results[index] = self._completed(
+                entry.job,
+                entry.future.result(),
+                entry.start_mission_time_s,
+                entry.end_mission_time_s,
+                entry.flops,
             )
-            self._jobs_completed += 1
 
     def _complete(self, active: _ActiveJob, computed: ComputedJob) -> None:
         self._results.append(
-            JobResult(
-                job_id=active.job.job_id,
-                kernel=active.job.kernel,
-                board_id=self._board_id,
-                status=JobStatus.COMPLETED,
-                digest=computed.digest,
-                summary=computed.summary,
-                start_mission_time_s=active.start_mission_time_s,
-                end_mission_time_s=self._mission_time_s,
-                flops=active.flops_total,
+            self._completed(
+                active.job,
+                computed,
+                active.start_mission_time_s,
+                self._mission_time_s,
+                active.flops_total,
             )
         )
-        self._jobs_completed += 1
         self._notify()
+
+    def _completed(
+        self, job: JobSpec, computed: ComputedJob, start_s: float, end_s: float, flops: float
+    ) -> JobResult:
+        """The result of a job that computed (counted as completed), inline or by a worker."""
+        self._jobs_completed += 1
+        return JobResult(
+            job_id=job.job_id,
+            kernel=job.kernel,
+            board_id=self._board_id,
+            status=JobStatus.COMPLETED,
+            digest=computed.digest,
+            summary=computed.summary,
+            start_mission_time_s=start_s,
+            end_mission_time_s=end_s,
+            flops=flops,
+        )
 
     def _fail_finished(self, active: _ActiveJob, reason: str) -> None:
         self._results.append(
