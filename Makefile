@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run satellite test lint bench bench-quick clean
+.PHONY: setup bytecode run satellite test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml sdk/pyproject.toml examples/vendor_board/pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -20,10 +20,16 @@ $(STAMP): pyproject.toml sdk/pyproject.toml examples/vendor_board/pyproject.toml
 
 setup: $(STAMP)
 
-run: setup
+# What pip does at a regular install and an editable install skips: compile the bytecode, so
+# each process of the satellite starts without compiling ~50 modules (~0.5 s of CPU a process
+# when PYTHONDONTWRITEBYTECODE is set; otherwise only the first start pays it). Incremental.
+bytecode: setup
+	@$(BIN)/python -m compileall -q computesat runtime icd flightsw hwsim ground sdk/computesat_sdk >/dev/null
+
+run: bytecode
 	$(BIN)/computesat up
 
-satellite: setup
+satellite: bytecode
 	$(BIN)/computesat satellite
 
 lint: setup
@@ -34,10 +40,10 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q
 
-bench: setup
+bench: bytecode
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
-bench-quick: setup
+bench-quick: bytecode
 	@for b in bench/bench_*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 clean:

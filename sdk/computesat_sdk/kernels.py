@@ -30,9 +30,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    # numpy is imported where a kernel runs: flight software validates job specs against
+    # these models and never computes, so it does not pay numpy's ~70 ms import at boot.
+    import numpy as np
 
 __all__ = [
     "KERNELS",
@@ -197,6 +202,8 @@ class Kernel:
 
 
 def _matmul_generate(seed: int, n: int) -> tuple[np.ndarray, ...]:
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     a = rng.integers(-4, 5, size=(n, n)).astype(np.float64)
     b = rng.integers(-4, 5, size=(n, n)).astype(np.float64)
@@ -209,6 +216,8 @@ def _matmul_run(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 def _matmul_summary(result: np.ndarray) -> dict[str, float]:
+    import numpy as np
+
     return {
         "checksum": float(result.sum()),
         "trace": float(np.trace(result)),
@@ -220,6 +229,8 @@ def _matmul_summary(result: np.ndarray) -> dict[str, float]:
 
 
 def _fft_generate(seed: int, n: int) -> tuple[np.ndarray, ...]:
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     return (rng.uniform(-1.0, 1.0, size=n),)
 
@@ -227,10 +238,14 @@ def _fft_generate(seed: int, n: int) -> tuple[np.ndarray, ...]:
 def _fft_run(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
     # Orthonormal scaling keeps coefficients of order one for any n, which the fixed absolute
     # digest quantum relies on.
+    import numpy as np
+
     return np.fft.fft(inputs[0], norm="ortho")
 
 
 def _fft_summary(result: np.ndarray) -> dict[str, float]:
+    import numpy as np
+
     return {
         "checksum_real": float(result.real.sum()),
         "checksum_imag": float(result.imag.sum()),
@@ -246,6 +261,8 @@ _MLP_LAYERS = (64, 128, 128, 10)
 
 
 def _mlp_generate(seed: int, batch: int) -> tuple[np.ndarray, ...]:
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     arrays: list[np.ndarray] = [rng.standard_normal((batch, _MLP_LAYERS[0]))]
     for fan_in, fan_out in itertools.pairwise(_MLP_LAYERS):
@@ -255,6 +272,8 @@ def _mlp_generate(seed: int, batch: int) -> tuple[np.ndarray, ...]:
 
 
 def _mlp_run(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    import numpy as np
+
     x = inputs[0]
     layers = [(inputs[i], inputs[i + 1]) for i in range(1, len(inputs), 2)]
     for index, (weights, bias) in enumerate(layers):
@@ -405,6 +424,8 @@ def digest_result(kernel: str, result: np.ndarray) -> str:
     Non-finite values hash as a fixed sentinel so a board producing NaN gets a stable digest
     that simply does not verify.
     """
+    import numpy as np
+
     spec = get_kernel(kernel)
     values = np.asarray(result)
     if np.iscomplexobj(values):
@@ -467,6 +488,8 @@ def corrupt_result(result: np.ndarray, seed: int) -> np.ndarray:
     never lost in a zero, and bit 51 moves the value by a quarter to a half of itself: far
     beyond any digest quantum.
     """
+    import numpy as np
+
     corrupted = np.array(result, copy=True)
     flat = corrupted.reshape(-1)
     if flat.size == 0:
