@@ -143,6 +143,8 @@ class Simulation:
         self._tasks: asyncio.TaskGroup | None = None
         self._physics: asyncio.Task[None] | None = None
         self._physics_args: tuple[float, int] = (1.0, 1)
+        # Set when a job worker finishes (ResultWatch.worker_done); None on a stepped clock.
+        self.job_wake: asyncio.Event | None = None
         self.next_snapshot_ns = self.mission_time_ns() + self.period_ns
         self.snapshots_written = 0
         self.snapshot_failures = 0
@@ -152,7 +154,9 @@ class Simulation:
         self._tasks = tasks
         self._physics_args = (step_s, max_catch_up)
         self._physics = tasks.create_task(
-            physics_loop(self.model, self.clock, step_s, max_catch_up, self.epoch_ns, self)
+            physics_loop(
+                self.model, self.clock, step_s, max_catch_up, self.epoch_ns, self, self.job_wake
+            )
         )
 
     def stop_physics(self) -> None:
@@ -231,18 +235,35 @@ async def physics_loop(
     max_catch_up: int,
     model_epoch_ns: int,
     sim: Simulation | None = None,
+    job_wake: asyncio.Event | None = None,
 ) -> None:
-    """Keep the model's time within one step of mission time, in whole fixed steps.
+    """Keep the model's time within one step of mission time, in fixed steps.
 
-    With ``sim``: periodic snapshots after the steps (whole steps, so a snapshot always holds
-    a model between two steps).
+    With ``sim``: periodic snapshots after the steps (a snapshot always holds a model between
+    two steps). With ``job_wake`` (set when a job's worker finishes): the model is stepped to
+    the present at once, a step shorter than ``step_s``, so the board sees its job's modelled
+    end now rather than at the next whole step: at x1 that was up to a second of wall time
+    added to every job. The steps go on from there, whole again.
     """
     step = model.step
     step_ns = round(step_s * NS_PER_S)
+    # Shorter than this, a wake is not worth a step (the next whole step is that close).
+    min_partial_ns = max(1, step_ns // 1000)
     model_time_ns = model_epoch_ns + int(getattr(model, "_time_ns", 0))
     while True:
-        await clock.sleep_until_ns(model_time_ns + step_ns)
-        due = (clock.now_ns() - model_time_ns) // step_ns
+        if job_wake is None:
+            await clock.sleep_until_ns(model_time_ns + step_ns)
+            woken = False
+        else:
+            woken = await clock.sleep_until_ns_or(model_time_ns + step_ns, job_wake)
+            job_wake.clear()
+        now_ns = clock.now_ns()
+        due = (now_ns - model_time_ns) // step_ns
+        if due == 0:
+            if woken and now_ns - model_time_ns >= min_partial_ns:
+                step((now_ns - model_time_ns) / NS_PER_S)
+                model_time_ns = now_ns
+            continue
         if due > max_catch_up:
             # Falling behind (slow host at a high speed): drop the backlog rather than spiral.
             log.warning("physics %d steps behind; skipping %d", due, due - max_catch_up)
@@ -353,6 +374,17 @@ async def serve(
                 nice=settings.job_nice,
             )
             await asyncio.to_thread(executor.warm)
+            if clock.mode != "stepped":
+                # A worker that finishes wakes the physics loop (from a pool thread), which
+                # steps to the present so the board sees its job's end now.
+                job_wake = sim.job_wake = asyncio.Event()
+                loop = asyncio.get_running_loop()
+
+                def computed() -> None:
+                    with contextlib.suppress(RuntimeError):  # the loop is closed
+                        loop.call_soon_threadsafe(job_wake.set)
+
+                executor.on_computed = computed
         model.plugin_slots.attach_executor(executor, watch.notify)
     own_context = context is None
     context = zmq.asyncio.Context() if context is None else context

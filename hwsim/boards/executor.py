@@ -36,22 +36,27 @@ import contextlib
 import ctypes
 import functools
 import logging
+import math
 import multiprocessing
 import os
 import pickle
 import signal
+import statistics
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from typing import Any
 
+from computesat_sdk import kernels
 from computesat_sdk.base import BaseBoard, ComputedJob
 from computesat_sdk.contract import JobSpec
 
 from runtime.clock import Clock
 
-__all__ = ["ResultWatch", "SlotExecutor", "blas_threads_here"]
+__all__ = ["BlasThreadTuner", "ResultWatch", "SlotExecutor", "blas_threads_here"]
 
 _NS = 1_000_000_000
 
@@ -111,8 +116,19 @@ def _worker_board(board_class: type[BaseBoard]) -> BaseBoard:
     return board_class("worker")
 
 
-def _compute_in_worker(board_class: type[BaseBoard], job: JobSpec, corrupt: bool) -> ComputedJob:
-    """Runs in a worker process: the board class's own `compute` on a board of its own."""
+# The BLAS limit this worker process runs at now (0: as `_init_worker` left it).
+_worker_blas_threads = 0
+
+
+def _compute_in_worker(
+    board_class: type[BaseBoard], job: JobSpec, corrupt: bool, blas_threads: int = 0
+) -> ComputedJob:
+    """Runs in a worker process: the board class's own `compute` on a board of its own,
+    with BLAS limited to ``blas_threads`` (0: leave the limit as it is)."""
+    global _worker_blas_threads
+    if blas_threads > 0 and blas_threads != _worker_blas_threads:
+        _limit_blas_threads(blas_threads)
+        _worker_blas_threads = blas_threads
     return _worker_board(board_class).compute(job, corrupt)
 
 
@@ -133,6 +149,48 @@ def blas_threads_here() -> int | None:
     return max(blas, default=None)
 
 
+class BlasThreadTuner:
+    """How many BLAS threads a big job computing alone runs at: measured here, not assumed.
+
+    The options are one thread and every core. Each is tried once (FLOP/s of a whole job,
+    worker round trip included), then the one with the higher median of its recent figures
+    is used, and the other is tried again every ``explore_every``-th job, because what is
+    faster changes with what else the host runs.
+    """
+
+    MIN_FLOPS = 1e8  # smaller jobs (~10 ms) gain nothing from threads, and time poorly
+
+    def __init__(self, cores: int, recent: int = 5, explore_every: int = 16) -> None:
+        self.options = sorted({1, max(1, cores)})
+        self.rates: dict[int, deque[float]] = {t: deque(maxlen=recent) for t in self.options}
+        self.explore_every = explore_every
+        self.chosen = 0
+        self._lock = threading.Lock()
+
+    def best(self) -> int:
+        with self._lock:
+            return max(self.options, key=lambda t: statistics.median(self.rates[t] or [0.0]))
+
+    def choose(self) -> int:
+        if len(self.options) == 1:
+            return self.options[0]
+        with self._lock:
+            self.chosen += 1
+            untried = [t for t in self.options if not self.rates[t]]
+            chosen = self.chosen
+        if untried:
+            return untried[0]
+        best = self.best()
+        if chosen % self.explore_every == 0:
+            return next(t for t in self.options if t != best)
+        return best
+
+    def record(self, threads: int, flops_per_s: float) -> None:
+        with self._lock:
+            if threads in self.rates:
+                self.rates[threads].append(flops_per_s)
+
+
 class SlotExecutor:
     """Where hwsim's slot boards compute their results (see the module docstring)."""
 
@@ -146,11 +204,19 @@ class SlotExecutor:
         blas_threads: int | None = None,
     ) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
-        # BLAS threads per worker process: the cores shared out among the workers (one
-        # each on a 2-core host with two workers); 0 keeps the library's default.
+        self.cores = max(1, os.cpu_count() or 1)
+        # BLAS threads per worker process at start: the cores shared out among the workers
+        # (one each on a 2-core host with two workers); 0 keeps the library's default.
         self.blas_threads = (
-            max(1, (os.cpu_count() or 1) // self.workers) if blas_threads is None else blas_threads
+            max(1, self.cores // self.workers) if blas_threads is None else blas_threads
         )
+        # None: BLAS threads chosen per job (`blas_threads_for_next_job`); a number: fixed.
+        self.dynamic_blas = blas_threads is None
+        self.tuner = BlasThreadTuner(self.cores)
+        # Called (from a pool thread) whenever a job's computation ends: hwsim wakes its
+        # physics loop with it, so the job's modelled end is seen now (hwsim.app).
+        self.on_computed: Callable[[], None] | None = None
+        self._computing: set[Future[ComputedJob]] = set()
         self.wait_at_end = wait_at_end
         self._nice = nice
         self._use_processes = processes
@@ -198,21 +264,70 @@ class SlotExecutor:
             self._picklable[cls] = known
         return known
 
+    def blas_threads_for_next_job(self, flops: float = math.inf) -> tuple[int, bool]:
+        """BLAS threads for a job of ``flops`` starting now (0: leave the worker's limit as
+        it is), and whether its time should be measured for the tuner.
+
+        Jobs side by side share the cores out (two on two cores: one thread each; a thread
+        per core in each oversubscribed the host, OpenBLAS threads spinning after each
+        call). A big job computing alone runs at what the tuner measured to be faster here:
+        every core on an idle host (one thread made a sequential job run at half numpy's
+        direct speed), one thread on a host whose cores are busy with other work (two threads
+        there ran ~1.7x slower than one: each waits for the other at every barrier).
+        """
+        if not self.dynamic_blas:
+            return 0, False
+        with self._lock:
+            computing = sum(not f.done() for f in self._computing)
+        if computing or flops < BlasThreadTuner.MIN_FLOPS:
+            return max(1, self.cores // (computing + 1)), False
+        return self.tuner.choose(), True
+
+    def _measure(self, future: Future[ComputedJob], threads: int, flops: float) -> None:
+        """Tell the tuner how fast the job ran, if it computed alone from start to end."""
+        started = time.perf_counter()
+        submitted = self.submitted
+
+        def done(f: Future[ComputedJob]) -> None:
+            if f.cancelled() or f.exception() is not None or self.submitted != submitted:
+                return  # failed, or shared the cores with a later job: not a clean figure
+            self.tuner.record(threads, flops / max(1e-9, time.perf_counter() - started))
+
+        future.add_done_callback(done)
+
     def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]:
         self.submitted += 1
         pool: Executor
         if self._by_process(board):
+            flops = kernels.job_flops(job)
+            threads, measure = self.blas_threads_for_next_job(flops)
             try:
-                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
+                future = self._process_pool().submit(
+                    _compute_in_worker, type(board), job, corrupt, threads
+                )
             except BrokenExecutor:
                 # A worker died (killed, out of memory): its jobs fail with that reason;
                 # a new pool takes the next ones. This runs inside the physics step, which
                 # must not raise.
                 log.warning("job worker pool broken; starting a new one")
                 self._discard_processes()
-                return self._process_pool().submit(_compute_in_worker, type(board), job, corrupt)
+                future = self._process_pool().submit(
+                    _compute_in_worker, type(board), job, corrupt, threads
+                )
+            if measure:
+                self._measure(future, threads, flops)
+            return self._track(future)
         pool = self._thread_pool()
-        return pool.submit(board.compute, job, corrupt)
+        return self._track(pool.submit(board.compute, job, corrupt))
+
+    def _track(self, future: Future[ComputedJob]) -> Future[ComputedJob]:
+        with self._lock:
+            self._computing = {f for f in self._computing if not f.done()}
+            self._computing.add(future)
+        if self.on_computed is not None:
+            listener = self.on_computed
+            future.add_done_callback(lambda _: listener())
+        return future
 
     def _discard_processes(self) -> None:
         with self._lock:

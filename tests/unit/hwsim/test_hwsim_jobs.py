@@ -18,7 +18,12 @@ from computesat_sdk.contract import JobSpec, JobStatus, PowerState
 
 from hwsim.app import HwsimSettings, serve
 from hwsim.boards import RefGpuBoard
-from hwsim.boards.executor import SlotExecutor, blas_threads_here
+from hwsim.boards.executor import (
+    BlasThreadTuner,
+    SlotExecutor,
+    _compute_in_worker,
+    blas_threads_here,
+)
 from runtime.clock import WallClock
 from runtime.ports import DevicePort, DevicePortError
 from tests._payload_sat import write_payload_config
@@ -345,3 +350,84 @@ def test_worker_processes_share_out_the_cores_as_blas_threads() -> None:
         assert kernels.verify(job, result.digest or ""), "worker digest differs from the SDK's"
     finally:
         executor.close()
+
+
+def test_jobs_side_by_side_share_the_cores_and_a_job_alone_runs_at_what_was_faster() -> None:
+    # One thread a worker made a sequential job run at half numpy's direct speed on an idle
+    # 2-core host; a thread per core in each of two workers oversubscribed it.
+    cores = 4
+    executor = SlotExecutor(workers=2)
+    executor.cores = cores
+    executor.tuner = BlasThreadTuner(cores, explore_every=4)
+    big = 1e10
+    # Nothing measured yet: each option is tried once. Every core measures 3x faster than
+    # one thread here.
+    measured = {1: [1e9], 4: [3e9]}
+    tried = []
+    for _ in range(2):
+        threads, measure = executor.blas_threads_for_next_job(big)
+        tried.append((threads, measure))
+        executor.tuner.record(threads, measured[threads].pop())
+    assert tried == [(1, True), (4, True)], tried
+    assert executor.blas_threads_for_next_job(1e6) == (4, False), "a small job: cores, unmeasured"
+    running: Future[ComputedJob] = Future()
+    executor._track(running)
+    assert executor.blas_threads_for_next_job(big) == (2, False), "beside one job: half each"
+    running.set_result(None)  # type: ignore[arg-type]
+    # Every core is chosen, and one thread re-tried now and then (every 4th choice).
+    picks = [executor.blas_threads_for_next_job(big)[0] for _ in range(8)]
+    assert picks.count(4) == 6 and picks.count(1) == 2, f"mostly every core: {picks}"
+    # The host got busy: every core now measures slower than one thread; the tuner follows.
+    for _ in range(5):
+        executor.tuner.record(4, 0.5e9)
+    assert executor.tuner.best() == 1, f"rates {dict(executor.tuner.rates)}"
+    fixed = SlotExecutor(workers=2, blas_threads=1)
+    assert fixed.blas_threads_for_next_job(big) == (0, False), "an explicit limit stays"
+
+
+def test_the_worker_runs_the_job_at_the_threads_it_was_given() -> None:
+    executor = SlotExecutor(workers=1, processes=True, wait_at_end=True, blas_threads=1)
+    try:
+        pool = executor._process_pool()
+        board_class = type(_up(RefGpuBoard("slot.001")))
+        pool.submit(_compute_in_worker, board_class, _job("1", size=8, seed=1), False, 2).result()
+        threads = pool.submit(blas_threads_here).result()
+        assert threads == 2, f"worker BLAS threads after a job given 2: got {threads}"
+    finally:
+        executor.close()
+
+
+class _StepRecorder:
+    """A model that only records the steps it is given (mission seconds)."""
+
+    def __init__(self) -> None:
+        self._time_ns = 0
+        self.steps: list[float] = []
+
+    def step(self, dt_s: float) -> None:
+        self.steps.append(dt_s)
+        self._time_ns += round(dt_s * 1e9)
+
+
+async def test_a_worker_finishing_between_steps_has_the_physics_stepped_to_the_present() -> None:
+    # At x1 a job's modelled end was seen only at the next whole step: up to a second of wall
+    # time added to every job. A wake (a worker finished) steps the model to now.
+    from hwsim.app import physics_loop
+    from runtime.clock import SteppedClock
+
+    clock = SteppedClock(start_ns=0)
+    model = _StepRecorder()
+    wake = asyncio.Event()
+    loop = asyncio.create_task(physics_loop(model, clock, 1.0, 1000, 0, None, wake))
+    try:
+        await clock.sleep(0.25)
+        wake.set()  # a worker finished a quarter of a step after the last step
+        await clock.sleep(1e-4)
+        wake.set()  # 0.1 ms later: not worth a step of its own (under a thousandth of one)
+        await clock.sleep(2.0)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert model.steps[0] == pytest.approx(0.25), f"expected a 0.25 s step first: {model.steps}"
+    assert model.steps[1:] == [1.0, 1.0], f"then whole steps from there: {model.steps}"
