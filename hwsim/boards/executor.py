@@ -161,7 +161,8 @@ class BlasThreadTuner:
     MIN_FLOPS = 1e8  # smaller jobs (~10 ms) gain nothing from threads, and time poorly
 
     def __init__(self, cores: int, recent: int = 5, explore_every: int = 16) -> None:
-        self.options = sorted({1, max(1, cores)})
+        # Every core first: the common case (an idle host) and, for the ports, the worst one.
+        self.options = sorted({1, max(1, cores)}, reverse=True)
         self.rates: dict[int, deque[float]] = {t: deque(maxlen=recent) for t in self.options}
         self.explore_every = explore_every
         self.chosen = 0
