@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
-from hwsim.faults import FaultError
+from hwsim.faults import ActiveFault, FaultError
 from hwsim.model import Spacecraft
 from hwsim.model.orbit import orbital_period_s
 from hwsim.scenario import (
@@ -219,16 +219,19 @@ def _simulate(
 
     The one place the model is built and stepped. The faults are all scheduled (and so
     validated against the spacecraft) before the first step. Returns the spacecraft, the steps
-    taken and the clear log.
+    taken and the faults that ran (parameters with defaults, activation and clear times).
     """
     sc = Spacecraft(config, seed=seed, control_law=True)
+    scheduled: list[ActiveFault] = []  # the model marks these active when they start
     for ev in faults:
         try:
-            sc.inject_fault(ev.fault, ev.target, dict(ev.params), ev.at_s)
+            scheduled.append(sc.inject_fault(ev.fault, ev.target, dict(ev.params), ev.at_s))
         except FaultError as err:
             raise WhatIfError(f"{ev.label}: {err}") from None
-    clears = sorted((ev.clear_s, ev.fault, ev.target) for ev in faults if ev.clear_s is not None)
-    cleared: list[dict[str, Any]] = []
+    clears = sorted(
+        (ev.clear_s, k, ev.fault, ev.target) for k, ev in enumerate(faults) if ev.clear_s
+    )
+    cleared_at: dict[int, float] = {}
     n_steps = math.ceil(duration_s / step_s - 1e-9)
     record(sc)
     bar = tqdm(
@@ -243,9 +246,9 @@ def _simulate(
     try:
         for k in range(1, n_steps + 1):
             while clears and clears[0][0] <= sc.time_s + 1e-9:
-                _, fid, target = clears.pop(0)
+                _, k_fault, fid, target = clears.pop(0)
                 sc.clear_fault(fid, target)
-                cleared.append({"fault": fid, "target": target, "cleared_at_s": sc.time_s})
+                cleared_at[k_fault] = sc.time_s
             sc.step(min(step_s, duration_s - (k - 1) * step_s))
             chunk += 1
             if k == n_steps or record_due(sc.time_s):
@@ -255,7 +258,18 @@ def _simulate(
                 chunk = 0
     finally:
         bar.close()
-    return sc, n_steps, cleared
+    ran = [
+        {
+            "fault": f.fault_id,
+            "target": f.target,
+            "params": dict(f.params),
+            "at_s": ev.at_s,
+            "activated_at_s": f.activated_at_s,
+            "cleared_at_s": cleared_at.get(k),
+        }
+        for k, (ev, f) in enumerate(zip(faults, scheduled, strict=True))
+    ]
+    return sc, n_steps, ran
 
 
 def _sampler(sample_s: float, step_s: float, events_s: list[float]) -> Callable[[float], bool]:
@@ -323,7 +337,7 @@ def run_whatif(
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
-    sc, n_steps, cleared = _simulate(
+    sc, n_steps, ran = _simulate(
         config,
         seed,
         faults,
@@ -334,7 +348,6 @@ def run_whatif(
         progress,
     )
     cols = rec.columns()
-    ran = _fault_log(sc, faults, cleared)
     margins = _margins(cols, config, warmup_s, ran)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = _write_tables(cols, out_dir)
@@ -388,28 +401,6 @@ def run_whatif(
         summary=summary,
         margins=margins,
     )
-
-
-def _fault_log(
-    sc: Spacecraft, faults: list[FaultEvent], cleared: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The faults that ran: scheduled time, activation, parameters and clear time."""
-    out: list[dict[str, Any]] = []
-    done = {(c["fault"], c["target"]): c["cleared_at_s"] for c in cleared}
-    active = {(f.fault_id, f.target): f for f in sc.active_faults()}
-    for ev in faults:
-        f = active.get((ev.fault, ev.target))
-        out.append(
-            {
-                "fault": ev.fault,
-                "target": ev.target,
-                "params": dict(f.params) if f is not None else dict(ev.params),
-                "at_s": ev.at_s,
-                "activated_at_s": f.activated_at_s if f is not None else ev.at_s,
-                "cleared_at_s": done.get((ev.fault, ev.target)),
-            }
-        )
-    return out
 
 
 def _write_tables(cols: dict[str, np.ndarray], out_dir: Path) -> tuple[Path, Path]:

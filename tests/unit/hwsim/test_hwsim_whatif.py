@@ -239,6 +239,9 @@ def test_faults_run_and_show_in_the_outputs(ai1, tmp_path: Path) -> None:
     assert ran[("pump_seizure", "pump.L1.A")]["activated_at_s"] == 1800.0
     assert ran[("radiator_puncture", "radiator.P06")]["params"] == {"leak_rate_kg_s": 0.005}
     assert ran[("sensor_drift", "radsensor.P03.S1")]["cleared_at_s"] == 2400.0
+    assert ran[("sensor_drift", "radsensor.P03.S1")]["activated_at_s"] == 600.0
+    assert ran[("sensor_stuck", "radsensor.P02.S2")]["params"] == {"value_k": None}, "defaults"
+    assert ran[("pump_seizure", "pump.L1.A")]["cleared_at_s"] is None
     assert doc["margins"]["loops"]["loop"] == "L2", doc["margins"]["loops"]
     assert doc["configuration"] == "AI1" and res.png_path.stat().st_size > 50_000
 
