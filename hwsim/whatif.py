@@ -72,6 +72,7 @@ class WhatIfResult(BaseModel):
     parquet_path: Path = Field(description="The same columns and dtypes as Parquet")
     summary_path: Path = Field(description="summary.json: worst margin per subsystem, faults")
     png_path: Path = Field(description="Plot of the run")
+    title: str = Field(description="Plot title: configuration, scenario, overrides")
     duration_s: float = Field(description="Simulated mission time")
     step_s: float = Field(description="Physics step")
     steps: int = Field(description="Physics steps taken")
@@ -392,6 +393,7 @@ def run_whatif(
         parquet_path=parquet_path,
         summary_path=summary_path,
         png_path=png_path,
+        title=title,
         duration_s=duration_s,
         step_s=step_s,
         steps=n_steps,

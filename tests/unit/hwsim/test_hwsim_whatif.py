@@ -335,9 +335,19 @@ def test_cli_runs_a_scenario_with_flags_over_the_file(tmp_path: Path, capsys) ->
     assert "min_battery_soc" in capsys.readouterr().out
     doc = json.loads((out / "summary.json").read_text())
     assert doc["scenario"] == "short" and doc["duration_s"] == 5400.0 and doc["seed"] == 3
+    assert doc["configuration"] == "AI1"
     assert doc["overrides"] == {"beta_deg": 60.0}
     assert [f["fault"] for f in doc["faults"]] == ["pump_seizure", "sensor_stuck"]
     names = pq.read_schema(out / "whatif.parquet").names
     assert "pump.L2.A.speed_rpm" in names and not any(n.startswith("slot.") for n in names)
     for f in ("whatif.csv", "whatif.png"):
         assert (out / f).stat().st_size > 0
+
+
+def test_plot_titles_tell_configurations_apart(ai1, variant, tmp_path: Path) -> None:
+    ov = Overrides(beta_deg=30.0)
+    other = apply_overrides(variant(ai1, name="AI1-hot"), ov)
+    a = run_whatif(ai1, 600.0, 10.0, tmp_path / "a", progress=False, scenario_name="s1")
+    b = run_whatif(other, 600.0, 10.0, tmp_path / "b", progress=False, overrides=ov)
+    assert a.title.startswith("AI1 / scenario s1"), a.title
+    assert b.title.startswith("AI1-hot") and "β=30°" in b.title, b.title
