@@ -1,14 +1,31 @@
-"""What-if runner: durations, CLI validation, outputs."""
+"""What-if runner: durations, fault schedules, overrides, bad input, outputs and margins."""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
+from hwsim.config import default_config, simple_config_path
+from hwsim.model import Spacecraft
+from hwsim.scenario import (
+    Overrides,
+    ScenarioError,
+    apply_overrides,
+    check_faults,
+    load_scenario,
+    parse_board_mix,
+    parse_fault,
+)
 from hwsim.whatif import add_arguments, main, parse_duration, run_whatif
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO / "examples" / "scenarios" / "pump_radiator_sensor_day.toml"
 
 
 @pytest.mark.parametrize(
@@ -32,23 +49,39 @@ def test_parse_duration_rejects(text: str) -> None:
         parse_duration(text)
 
 
-def test_run_writes_csv_and_png(ai1, tmp_path: Path) -> None:
-    res = run_whatif(ai1, 3 * 3600.0, 10.0, tmp_path, seed=1, progress=False)
-    assert res.csv_path.exists() and res.png_path.stat().st_size > 10_000
-    rows = list(csv.DictReader(res.csv_path.open()))
-    assert len(rows) == res.rows == 3 * 3600 // 30 + 1
-    assert float(rows[-1]["time_s"]) == 3 * 3600.0
-    assert {"battery_soc", "loop1_supply_temp_k", "radiator_temp_max_k", "eclipse"} <= set(rows[0])
-    # the built-in law sheds compute in eclipse, so the battery stays well above its floor
-    assert res.summary["min_battery_soc"] > ai1.battery.min_soc + 0.2
-    eclipse_compute = [float(r["compute_power_w"]) for r in rows[1:] if r["eclipse"] == "1"]
-    assert eclipse_compute and max(eclipse_compute[3:]) < 25e3
+def test_parse_fault_forms() -> None:
+    f = parse_fault("pump_seizure pump.L1.A at 2h")
+    assert (f.fault, f.target, f.at_s, f.clear_s, f.params) == (
+        "pump_seizure",
+        "pump.L1.A",
+        7200.0,
+        None,
+        {},
+    ), f
+    f = parse_fault("sensor_drift radsensor.P01.S1 at 30m for 1h rate_k_per_hour=3.5")
+    assert (f.at_s, f.clear_s, f.params) == (1800.0, 5400.0, {"rate_k_per_hour": 3.5}), f
+    f = parse_fault("switch_trip pdu.avionics clear at 8h persistent=true")
+    assert (f.at_s, f.clear_s, f.params) == (0.0, 28800.0, {"persistent": True}), f
+    for bad in ("pump_seizure", "pump_seizure pump.L1.A at", "pump_seizure pump.L1.A soon"):
+        with pytest.raises(ScenarioError, match="expected 'FAULT TARGET"):
+            parse_fault(bad)
+
+
+def test_parse_board_mix() -> None:
+    assert parse_board_mix("ref-gpu:140, ref-cpu:5") == {"ref-gpu": 140, "ref-cpu": 5}
+    for bad in ("ref-gpu", "ref-gpu:x", ":3", "ref-gpu:1,ref-gpu:2"):
+        with pytest.raises(ScenarioError, match="--board-mix"):
+            parse_board_mix(bad)
 
 
 def _args(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     add_arguments(p)
     return p.parse_args(list(argv))
+
+
+def _simple(*argv: str) -> argparse.Namespace:
+    return _args("--config", str(simple_config_path()), "--no-progress", *argv)
 
 
 def test_cli_validates_speed_and_duration(tmp_path: Path, capsys) -> None:
@@ -62,8 +95,259 @@ def test_cli_validates_speed_and_duration(tmp_path: Path, capsys) -> None:
     assert "invalid spacecraft configuration" in capsys.readouterr().err
 
 
-def test_cli_runs(tmp_path: Path, capsys) -> None:
-    rc = main(_args("--duration", "30m", "--step", "5s", "--out", str(tmp_path), "--no-progress"))
-    assert rc == 0
-    assert (tmp_path / "whatif.csv").exists()
+# Each bad input: exit 2, one line naming what is wrong and what is valid, no step taken and no
+# output written.
+BAD_INPUTS = [
+    (["--fault", "pump_melt pump.L1.A at 1h"], ["unknown fault 'pump_melt'", "pump_seizure"]),
+    (["--fault", "pump_seizure pump.L9.A at 1h"], ["'pump.L9.A'", "pump.L1.A", "pump.L2.B"]),
+    (
+        ["--fault", "radiator_puncture radiator.P03 at 1h severity=0.5"],
+        ["unknown parameter 'severity'", "leak_rate_kg_s"],
+    ),
+    (
+        ["--fault", "radiator_puncture radiator.P03 at 1h leak_rate_kg_s=-1"],
+        ["leak_rate_kg_s must be >= 0"],
+    ),
+    (
+        ["--fault", "pump_degradation pump.L1.A at 1h min_head_fraction=1.5"],
+        ["min_head_fraction must be a number in [0, 1]", "1.5"],
+    ),
+    (
+        ["--fault", "board_upset slot.001 at 1h kind=meltdown"],
+        ["kind must be one of", "bit_flip_result"],
+    ),
+    (["--fault", "pump_seizure pump.L1.A at 3h"], ["not before the end of the run"]),
+    (["--fault", "pump_seizure pump.L1.A at 1h for 10m"], ["cannot be cleared"]),
+    (["--board-mix", "warp-core:3"], ["unknown board type 'warp-core'", "simple", "ref-gpu"]),
+    (["--beta", "95"], ["orbit.beta_deg", "<= 90"]),
+    (["--altitude", "100"], ["orbit.altitude_km", "150 <"]),
+    (["--warmup", "2h"], ["warm-up 7200 s", "shorter than the run"]),
+    (["--devices", "pmp.*"], ["'pmp.*' matches no device", "pump.L1.A"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "needles"), BAD_INPUTS, ids=[a[-1] for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_error_and_nothing_runs(
+    argv: list[str], needles: list[str], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    def no_step(self: Spacecraft, dt_s: float) -> None:
+        raise AssertionError("a step was taken although the input is invalid")
+
+    monkeypatch.setattr(Spacecraft, "step", no_step)
+    out = tmp_path / "out"
+    rc = main(_simple("--duration", "2h", "--out", str(out), *argv))
+    err = capsys.readouterr().err
+    assert rc == 2, f"expected exit 2 for {argv}, got {rc}; stderr: {err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("computesat hwsim run: "), err
+    for needle in needles:
+        assert needle in err, f"expected {needle!r} in the error, got: {err}"
+    assert not out.exists(), f"no output expected for invalid input, found {list(out.iterdir())}"
+
+
+def test_bad_scenario_override_field_and_fault_field(tmp_path: Path, capsys) -> None:
+    sc = tmp_path / "s.toml"
+    sc.write_text('duration = "1h"\n[overrides]\nbeta = 30\n')
+    assert main(_simple("--scenario", str(sc), "--out", str(tmp_path / "o"))) == 2
+    err = capsys.readouterr().err
+    assert "unknown field 'overrides.beta'" in err and "beta_deg" in err, err
+    sc.write_text('[[faults]]\nfault = "pump_seizure"\ntarget = "pump.L1.A"\nwhen = "1h"\n')
+    assert main(_simple("--scenario", str(sc), "--out", str(tmp_path / "o"))) == 2
+    err = capsys.readouterr().err
+    assert "unknown field 'faults.0.when'" in err and "at" in err and "clear_at" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sample_scenario_is_valid_for_the_default_config() -> None:
+    scenario = load_scenario(SAMPLE)
+    kinds = sorted(f.fault for f in scenario.faults)
+    assert kinds == ["pump_seizure", "radiator_puncture", "sensor_stuck"], kinds
+    assert scenario.duration_s == 86400.0 and scenario.name == "pump-radiator-sensor-day"
+    check_faults(scenario.faults, scenario.duration_s)
+    sc = Spacecraft(apply_overrides(default_config(), scenario.overrides), seed=1)
+    for f in scenario.faults:  # targets exist on AI1
+        sc.inject_fault(f.fault, f.target, dict(f.params), f.at_s)
+    assert len(sc.active_faults()) == 3
+
+
+def test_overrides_reach_the_config(ai1) -> None:
+    cfg = apply_overrides(
+        ai1, Overrides(beta_deg=40.0, altitude_km=700.0, board_mix={"ref-npu": 4, "simple": 6})
+    )
+    assert cfg.orbit.beta_deg == 40.0 and cfg.orbit.altitude_km == 700.0
+    slots = cfg.compute.expanded_slots()
+    assert [s.board for s in slots] == ["ref-npu"] * 4 + ["simple"] * 6
+    assert [s.slot_id for s in slots] == [f"{k:03d}" for k in range(1, 11)]
+    plates = [p.plate_id for p in ai1.cold_plates]
+    assert [s.cold_plate_id for s in slots[:4]] == plates[:4], "each kind spreads over plates"
+    assert apply_overrides(ai1, Overrides()) is ai1
+
+
+def _day_part(ai1, tmp_path: Path, faults: list[str], hours: float = 2.0, **kw):
+    return run_whatif(
+        ai1,
+        hours * 3600.0,
+        5.0,
+        tmp_path,
+        seed=1,
+        progress=False,
+        faults=[parse_fault(f) for f in faults],
+        **kw,
+    )
+
+
+def test_faults_run_and_show_in_the_outputs(ai1, tmp_path: Path) -> None:
+    res = _day_part(
+        ai1,
+        tmp_path,
+        [
+            "pump_seizure pump.L1.A at 30m",
+            "radiator_puncture radiator.P06 at 20m leak_rate_kg_s=0.005",
+            "sensor_stuck radsensor.P02.S2 at 40m",
+            "sensor_drift radsensor.P03.S1 at 10m for 30m rate_k_per_hour=20",
+        ],
+        warmup_s=0.0,
+    )
+    table = pq.read_table(res.parquet_path)
+    cols = {n: table.column(n).to_numpy() for n in table.column_names}
+    t = cols["time_s"]
+    before, after = t < 1800.0, t > 1800.0 + 60.0
+    # the seized pump stops; the control law's standby takes the loop over
+    assert cols["pump.L1.A.speed_rpm"][before].min() > 1000.0
+    assert np.all(cols["pump.L1.A.speed_rpm"][after] == 0.0)
+    assert np.all(cols["pump.L1.A.flow_kg_s"][after] == 0.0)
+    assert cols["pump.L1.B.flow_kg_s"][after].min() > 0.1
+    # every step is recorded for two minutes after the seizure (the standby spins up within
+    # a step here; with 1 s steps the loop's flow dip shows)
+    dense = (t > 1800.0) & (t <= 1920.0)
+    assert dense.sum() == 120 // 5, f"expected every 5 s step recorded, got {t[dense]}"
+    # the punctured panel's loop loses inventory and pressure from 20 min on, the other not
+    inv = cols["loop.L2.inventory_kg"]
+    assert np.all(inv[t <= 1200.0] == 150.0) and inv[-1] < 150.0 - 0.005 * 5000.0
+    assert cols["loop.L2.pressure_kpa"][-1] < cols["loop.L2.pressure_kpa"][0]
+    assert np.all(cols["loop.L1.inventory_kg"] == 150.0)
+    # the stuck sensor flatlines while its panel's other sensors follow the orbit
+    stuck = cols["radsensor.P02.S2.temp_k"][t > 2400.0]
+    other = cols["radsensor.P02.S1.temp_k"][t > 2400.0]
+    assert np.ptp(stuck) == 0.0 and np.ptp(other) > 10.0, (np.ptp(stuck), np.ptp(other))
+    # the drift runs 10..40 min and is cleared: the sensor reads with its panel again
+    drift = cols["radsensor.P03.S1.temp_k"] - cols["radsensor.P03.S2.temp_k"]
+    assert drift[(t > 2300.0) & (t < 2400.0)].min() > 5.0
+    assert np.abs(drift[t > 2500.0]).max() < 2.0
+    doc = json.loads(res.summary_path.read_text())
+    ran = {(f["fault"], f["target"]): f for f in doc["faults"]}
+    assert ran[("pump_seizure", "pump.L1.A")]["activated_at_s"] == 1800.0
+    assert ran[("radiator_puncture", "radiator.P06")]["params"] == {"leak_rate_kg_s": 0.005}
+    assert ran[("sensor_drift", "radsensor.P03.S1")]["cleared_at_s"] == 2400.0
+    assert ran[("sensor_drift", "radsensor.P03.S1")]["activated_at_s"] == 600.0
+    assert ran[("sensor_stuck", "radsensor.P02.S2")]["params"] == {"value_k": None}, "defaults"
+    assert ran[("pump_seizure", "pump.L1.A")]["cleared_at_s"] is None
+    assert doc["margins"]["loops"]["loop"] == "L2", doc["margins"]["loops"]
+    assert doc["configuration"] == "AI1" and res.png_path.stat().st_size > 50_000
+
+
+def test_columns_come_from_the_device_models(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path, [], hours=0.25)
+    names = set(pq.read_schema(res.parquet_path).names)
+    sc = Spacecraft(ai1, seed=1)
+    for dev in sc.device_ids():
+        if dev == "backplane":
+            assert not any(n.startswith("backplane.") for n in names)
+            continue
+        model = sc.read_model(dev)
+        for field, value in type(model).model_fields.items():
+            v = getattr(model, field)
+            if isinstance(v, bool | int | float) and not hasattr(v, "value"):
+                assert f"{dev}.{field}" in names, f"missing column {dev}.{field} ({value})"
+    for sw in ("avionics", "pump_L1_A", "slot_001"):
+        for reg in ("on", "tripped", "shed", "current_a"):
+            assert f"pdu.switches.{sw}.{reg}" in names
+    for must in ("battery.power_w", "battery_power_w", "shed_loads", "loop.L1.flow_kg_s"):
+        assert must in names
+    sensors = [n for n in names if n.startswith("radsensor.") and n.endswith(".temp_k")]
+    assert len(sensors) == sum(len(p.sensors) for p in ai1.radiators.panels)
+
+
+def test_csv_and_parquet_have_the_same_columns_and_dtypes(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path, ["sensor_dead radsensor.P01.S1 at 5m"], hours=0.25)
+    pt = pq.read_table(res.parquet_path)
+    ct = pacsv.read_csv(res.csv_path, convert_options=pacsv.ConvertOptions(column_types=pt.schema))
+    assert ct.column_names == pt.column_names
+    assert ct.schema == pt.schema
+    assert ct.equals(pt), "the CSV must hold the same values as the Parquet file"
+    assert str(pt.schema.field("pdu.switches.avionics.tripped").type) == "bool"
+    assert str(pt.schema.field("slot.001.seu_count").type) == "int64"
+    assert str(pt.schema.field("battery.power_w").type) == "double"
+    inferred = pacsv.read_csv(res.csv_path)  # and a reader that guesses gets the same types
+    assert inferred.schema.field("pdu.switches.avionics.tripped").type == "bool"
+    # a row every 30 s, and every 5 s step for 2 min after the fault (4 of them on the grid)
+    assert res.rows == pt.num_rows == (15 * 60 // 30 + 1) + (120 // 5 - 4)
+
+
+def test_summary_leaves_out_the_warmup(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path, [], hours=2.0, warmup_s=1200.0)
+    table = pq.read_table(res.parquet_path)
+    t = table.column("time_s").to_numpy()
+    soc = table.column("battery_soc").to_numpy()
+    assert soc[t < 1200.0].min() < soc[t >= 1200.0].min(), "the start is the unsettled part"
+    assert res.summary["min_battery_soc"] == soc[t >= 1200.0].min()
+    power = res.margins["power"]
+    assert power["time_s"] >= 1200.0 and power["min_battery_soc"] == soc[t >= 1200.0].min()
+    assert abs(power["margin"] - (power["min_battery_soc"] - ai1.battery.min_soc)) < 1e-12
+    die = res.margins["thermal"]["die"]
+    assert die["limit_k"] == 368.0 and abs(die["margin_k"] - (368.0 - die["max_temp_k"])) < 1e-9
+
+
+def test_default_warmup_is_one_orbit_for_long_runs(ai1) -> None:
+    from hwsim.model.orbit import orbital_period_s
+    from hwsim.whatif import default_warmup_s
+
+    period = orbital_period_s(ai1.orbit.altitude_km)
+    assert default_warmup_s(ai1, 86400.0) == period
+    assert default_warmup_s(ai1, 1.5 * period) == 0.0
+
+
+def test_cli_runs_a_scenario_with_flags_over_the_file(tmp_path: Path, capsys) -> None:
+    sc = tmp_path / "s.toml"
+    sc.write_text(
+        'name = "short"\nduration = "2h"\nstep = "10s"\nseed = 3\n'
+        "[overrides]\nbeta_deg = 10.0\n"
+        '[[faults]]\nfault = "pump_seizure"\ntarget = "pump.L2.A"\nat = "1h"\n'
+    )
+    out = tmp_path / "out"
+    rc = main(
+        _simple(
+            "--scenario",
+            str(sc),
+            "--duration",
+            "90m",
+            "--beta",
+            "60",
+            "--out",
+            str(out),
+            "--fault",
+            "sensor_stuck radsensor.P01.S1 at 10m",
+            "--devices",
+            "pump.*,radsensor.*",
+        )
+    )
+    assert rc == 0, capsys.readouterr().err
     assert "min_battery_soc" in capsys.readouterr().out
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["scenario"] == "short" and doc["duration_s"] == 5400.0 and doc["seed"] == 3
+    assert doc["configuration"] == "AI1"
+    assert doc["overrides"] == {"beta_deg": 60.0}
+    assert [f["fault"] for f in doc["faults"]] == ["pump_seizure", "sensor_stuck"]
+    names = pq.read_schema(out / "whatif.parquet").names
+    assert "pump.L2.A.speed_rpm" in names and not any(n.startswith("slot.") for n in names)
+    for f in ("whatif.csv", "whatif.png"):
+        assert (out / f).stat().st_size > 0
+
+
+def test_plot_titles_tell_configurations_apart(ai1, variant, tmp_path: Path) -> None:
+    ov = Overrides(beta_deg=30.0)
+    other = apply_overrides(variant(ai1, name="AI1-hot"), ov)
+    a = run_whatif(ai1, 600.0, 10.0, tmp_path / "a", progress=False, scenario_name="s1")
+    b = run_whatif(other, 600.0, 10.0, tmp_path / "b", progress=False, overrides=ov)
+    assert a.title.startswith("AI1 / scenario s1"), a.title
+    assert b.title.startswith("AI1-hot") and "β=30°" in b.title, b.title
