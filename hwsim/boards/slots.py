@@ -272,14 +272,14 @@ class PluginSlots:
 
     def step(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray:
         """Step every board with its plate temperature; heat into each plate, W."""
-        seen = plate_temp_k[self.plates]
+        seen = plate_temp_k.take(self.plates)
         if np.count_nonzero(self.extra_r_k_per_w) or np.count_nonzero(self.extra_heat_w):
             seen = seen + self.extra_r_k_per_w * np.maximum(self.heat_w, 0.0)
             seen += self.extra_heat_w * (self.die_to_plate_k_per_w + self.extra_r_k_per_w)
         arrays = self.arrays
         if self._all_fast:
             assert arrays is not None
-            heat = arrays.step(dt_s, seen)
+            heat = arrays.step(dt_s, seen, owned=True)
         else:
             heat = np.zeros(len(self.boards))
             if arrays is not None:

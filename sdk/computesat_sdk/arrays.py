@@ -89,6 +89,7 @@ class BoardArrays:
         self._dirty: set[int] = set()
         self._dt_s = math.nan
         self._decay = np.zeros(n)
+        self._power_dt_j: np.ndarray | None = None  # P·dt for the cached dt
         self._any_booting = False
         self._any_busy = False
         self._throttling = False
@@ -155,14 +156,17 @@ class BoardArrays:
         """Heat held in the dies, sum of C·T, J."""
         return float(np.dot(self.thermal_mass_j_per_k, self.die_temp_k))
 
-    def step(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray:
+    def step(self, dt_s: float, plate_temp_k: np.ndarray, *, owned: bool = False) -> np.ndarray:
         """Advance every board ``dt_s`` with its plate at ``plate_temp_k`` (one per board,
-        held over the step). Returns the mean heat flow of each board into its plate over
-        the step, W."""
+        held over the step; ``owned``: a float array the caller hands over, kept as the
+        boards' plate temperatures instead of a copy). Returns the mean heat flow of each
+        board into its plate over the step, W."""
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt_s must be finite and >= 0, got {dt_s}")
-        self.refresh()
-        plate_temp_k = np.array(plate_temp_k, dtype=float)  # the boards' own copy
+        if self._dirty:
+            self.refresh()
+        if not owned:
+            plate_temp_k = np.array(plate_temp_k, dtype=float)
         die = self.die_temp_k
         if dt_s == 0.0:
             self.plate_temp_k = plate_temp_k
@@ -170,8 +174,11 @@ class BoardArrays:
         if dt_s != self._dt_s:
             self._decay = die_decay(dt_s, self.thermal_mass_j_per_k, self.die_to_plate_k_per_w)
             self._dt_s = dt_s
+            self._power_dt_j = None
+        if self._power_dt_j is None:
+            self._power_dt_j = self.power_w * dt_s
         new = die_temp_after_k_array(die, plate_temp_k, self.power_r_k, self._decay)
-        heat = heat_to_plate_j_array(self.power_w * dt_s, die, new, self.thermal_mass_j_per_k)
+        heat = heat_to_plate_j_array(self._power_dt_j, die, new, self.thermal_mass_j_per_k)
         heat /= dt_s
         events: np.ndarray | None = None
         rate_dt = None
@@ -234,6 +241,7 @@ class BoardArrays:
     def _load(self, k: int, row: ArrayRow) -> None:
         if row.power_w != self.power_w[k]:
             self.power_changed = True
+            self._power_dt_j = None
         self.die_temp_k[k] = row.die_temp_k
         self.plate_temp_k[k] = row.plate_temp_k
         self.heartbeat[k] = row.heartbeat
