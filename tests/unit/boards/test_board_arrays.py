@@ -256,3 +256,32 @@ def test_default_board_mix_reaches_150_kw_peak() -> None:
     peak_w = sum(registry.create(s.board, "peak").thermal_model().peak_w for s in slots)
     assert peak_w >= 150_000.0, f"default AI1 board mix peaks at {peak_w} W, announced 150 kW"
     assert math.isclose(peak_w, 151_625.0), peak_w
+
+
+def test_pickled_slots_continue_bit_identically_with_their_arrays() -> None:
+    """What hwsim.snapshot relies on: the arrays are saved with the boards bound to them (one
+    pickle), so a restored copy steps on exactly as the original, mid-job."""
+    import pickle
+
+    names = ["gpu", "cpu", "own", "gpu"]
+    original = _slots(names, True)
+    plate = np.array([330.0, 336.0])
+    for t in range(150):
+        if t == 70:
+            for k, b in enumerate(original.boards):
+                b.submit(_job(b, f"p{k}", 60.0 + 13.0 * k))
+        original.poll_draw_w()
+        original.step(1.0, plate)
+    restored = pickle.loads(pickle.dumps(original))
+    assert restored.arrays is not None and restored.arrays.boards[0] is restored.boards[0]
+    assert restored.boards[0]._host is restored.arrays, "restored board lost its arrays"
+    for t in range(200):
+        hs = []
+        for s in (original, restored):
+            s.poll_draw_w()
+            hs.append(s.step(1.0, plate))
+        assert np.array_equal(hs[0], hs[1]), f"t={t}: heat {hs[0]} vs {hs[1]}"
+    for a, b in zip(original.boards, restored.boards, strict=True):
+        assert _health(a) == _health(b), f"{a.board_id}: {_health(a)} vs {_health(b)}"
+        ra = [r.model_dump() for r in a.take_results()]
+        assert ra == [r.model_dump() for r in b.take_results()] and ra, f"{a.board_id}: {ra}"
