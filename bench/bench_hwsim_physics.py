@@ -3,8 +3,9 @@
 The cases, by name:
 
 - ``hwsim_physics_default_plugin_boards_1s``: the configuration ``computesat hwsim run`` and
-  ``computesat hwsim serve`` load by default (``hwsim/configs/ai1.toml``: 150 reference
-  plug-in boards, each stepped by its own object);
+  ``computesat hwsim serve`` load by default (``hwsim/configs/ai1.toml``: 160 reference
+  plug-in boards, 151.6 kW, stepped as arrays by ``computesat_sdk.arrays.BoardArrays``, their
+  Python only on events); target 20 000x (a day in under 5 s, 50 us per step);
 - ``hwsim_physics_simple_slots_1s``: AI1 with 150 simple (vectorised, 1 kW) slots instead
   (``hwsim/configs/ai1-simple.toml``): the physics alone, the figure the 100 000x target is for;
 - ``hwsim_physics_{10,100,1000}_slots_1s``: the simple-slot AI1 with that many slots.
@@ -12,20 +13,26 @@ The cases, by name:
 Run: ``python bench/bench_hwsim_physics.py [--quick]``. Prints one JSON object per line:
 ``{"name", "value", "unit", "baseline", "ratio"}``. The baseline is real time (1 simulated
 second per wall second); for the ``*_rtf`` lines the ratio is value / target, the target being
-100 000x (one day of mission time in under a second at a 1 s step, ~10 us per step); the
-``*_vs_realtime`` lines give the raw factor (ratio = value / 1.0).
+100 000x (one day of mission time in under a second at a 1 s step, ~10 us per step) and
+20 000x for the default plug-in configuration (~50 us per step); the ``*_vs_realtime`` lines
+give the raw factor (ratio = value / 1.0); the ``*_step_time`` lines the wall time per step
+against the target's (ratio > 1: slower than the target). Each figure is the median of the
+repeats (the host is shared: the best run flatters, the median is what to expect).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 from hwsim.config import SpacecraftConfig, default_config, parse_config, simple_config
 from hwsim.model import Spacecraft
 
 TARGET_RTF = 100_000.0
+TARGET_PLUGIN_RTF = 20_000.0
+"""Target for the default plug-in configuration (issue 8: a day in under 5 s)."""
 STEP_S = 1.0
 
 
@@ -55,8 +62,8 @@ def with_slots(base: SpacecraftConfig, n_slots: int) -> SpacecraftConfig:
 
 
 def measure(config: SpacecraftConfig, sim_seconds: float, repeats: int) -> float:
-    """Best real-time factor over ``repeats`` runs of ``sim_seconds`` at a 1 s step."""
-    best = 0.0
+    """Median real-time factor over ``repeats`` runs of ``sim_seconds`` at a 1 s step."""
+    factors = []
     for r in range(repeats):
         sc = Spacecraft(config, seed=r)
         sc.run(600.0, STEP_S)  # warm caches and leave the t=0 transient
@@ -66,16 +73,16 @@ def measure(config: SpacecraftConfig, sim_seconds: float, repeats: int) -> float
         for _ in range(steps):
             step(STEP_S)
         wall = time.perf_counter() - t0
-        best = max(best, steps * STEP_S / wall)
-    return best
+        factors.append(steps * STEP_S / wall)
+    return statistics.median(factors)
 
 
-def report(name: str, rtf: float) -> None:
-    emit(f"{name}_rtf", rtf, "sim_s/wall_s", 1.0, rtf / TARGET_RTF)
+def report(name: str, rtf: float, target: float = TARGET_RTF) -> None:
+    emit(f"{name}_rtf", rtf, "sim_s/wall_s", 1.0, rtf / target)
     emit(f"{name}_vs_realtime", rtf, "x", 1.0, rtf / 1.0)
-    # step time against the ~10 us/step the target implies (ratio > 1: slower than target)
+    # step time against the step time the target implies (ratio > 1: slower than target)
     us = 1e6 * STEP_S / rtf
-    emit(f"{name}_step_time", us, "us/step", 1e6 * STEP_S / TARGET_RTF, us / (1e6 / TARGET_RTF))
+    emit(f"{name}_step_time", us, "us/step", 1e6 * STEP_S / target, us / (1e6 / target))
 
 
 def main() -> None:
@@ -92,8 +99,12 @@ def main() -> None:
         measure(base, orbit if args.quick else day, 1 if args.quick else 2),
     )
     # What `computesat hwsim run` loads by default (hwsim.app: default_config(), ai1.toml):
-    # 150 reference plug-in boards, each stepped by its own object.
-    report("hwsim_physics_default_plugin_boards_1s", measure(default_config(), orbit, 1))
+    # 160 reference plug-in boards, stepped as arrays (events only in Python).
+    report(
+        "hwsim_physics_default_plugin_boards_1s",
+        measure(default_config(), orbit if args.quick else day, 1 if args.quick else 3),
+        TARGET_PLUGIN_RTF,
+    )
     for n in (10, 100, 1000):
         report(
             f"hwsim_physics_{n}_slots_1s",

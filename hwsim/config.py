@@ -540,7 +540,7 @@ def default_config_path() -> Path:
 
 def default_config() -> SpacecraftConfig:
     """The AI1 configuration of REFERENCE.md (``hwsim/configs/ai1.toml``): the three
-    reference plug-in boards (``ref-gpu``, ``ref-cpu``, ``ref-npu``) in 150 slots."""
+    reference plug-in boards (``ref-gpu``, ``ref-cpu``, ``ref-npu``) in 160 slots, 151.6 kW."""
     return load_config(default_config_path())
 
 

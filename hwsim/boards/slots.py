@@ -3,8 +3,13 @@
 `PluginSlots` holds the boards that the configuration names by entry-point name (see
 `hwsim.config.SlotConfig.board`). The spacecraft model asks it, each physics step, for the
 boards' electrical draw (`poll_draw_w`) and hands it the cold-plate temperatures
-(`step`), getting back the heat each board delivered into its plate. A slot whose plug-in is
-unknown or refused stays empty with a `fault_reason`; nothing a plug-in does stops hwsim.
+(`step`), getting back the heat each board delivered into its plate. Boards whose class is
+array-steppable (every `BaseBoard` that does not override how it steps: the reference boards,
+the example vendor board) are advanced together as numpy arrays by a
+`computesat_sdk.arrays.BoardArrays`, their Python running only on events (command, boot and
+job end, throttle or trip crossing, upset); any other board's `step` is called every step.
+A slot whose plug-in is unknown or refused stays empty with a `fault_reason`; nothing a
+plug-in does stops hwsim.
 
 Job results are computed synchronously inside `step` unless `attach_executor` hands the
 boards a `hwsim.boards.executor.SlotExecutor` (the serve process does: jobs then run off the
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from computesat_sdk.arrays import BoardArrays, array_steppable
 from computesat_sdk.base import BaseBoard, JobExecutor
 from computesat_sdk.contract import (
     BoardStateError,
@@ -87,6 +93,10 @@ class PluginSlot:
 
 class PluginSlots:
     """The plug-in boards of a spacecraft, with per-board arrays for the physics step."""
+
+    ARRAY_STEPPING = True
+    """Step array-steppable boards as arrays (False: every board per object, as before; the
+    tests compare the two)."""
 
     def __init__(
         self,
@@ -160,8 +170,14 @@ class PluginSlots:
         # temperature the board sees at its plate interface).
         self.extra_r_k_per_w = np.zeros(n)
         self.extra_heat_w = np.zeros(n)
-        self._steps = [b.step for b in boards]
-        self._draws = [b.power_draw_w for b in boards]
+        fast = [k for k, b in enumerate(boards) if self.ARRAY_STEPPING and array_steppable(b)]
+        self.arrays: BoardArrays | None = None
+        if fast:
+            self.arrays = BoardArrays([boards[k] for k in fast], mission_time_s)  # type: ignore[misc]
+        self._fast = np.array(fast, dtype=np.int64)
+        self._all_fast = len(fast) == n
+        self._slow = [k for k in range(n) if k not in set(fast)]
+        self._bind_slow()
         # Boards that said a result may be ready (indices into boards); boards that cannot
         # say so (not a BaseBoard) are asked on every gather instead.
         self._marked: set[int] = set()
@@ -208,6 +224,11 @@ class PluginSlots:
                 self.by_slot[int(self.live_slots[k])].ready.extend(taken)
         return [f"slot.{s.slot_id}" for _, s in sorted(self.by_slot.items()) if s.ready]
 
+    def _bind_slow(self) -> None:
+        # bound methods of the boards stepped per object, cached for the hot loop
+        self._steps = [self.boards[k].step for k in self._slow]
+        self._draws = [self.boards[k].power_draw_w for k in self._slow]
+
     def __getstate__(self) -> dict[str, Any]:
         # Snapshots (hwsim.snapshot) save the boards, not the bound methods cached from them.
         state = dict(self.__dict__)
@@ -216,8 +237,7 @@ class PluginSlots:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._steps = [b.step for b in self.boards]
-        self._draws = [b.power_draw_w for b in self.boards]
+        self._bind_slow()
 
     @property
     def empty(self) -> dict[int, str]:
@@ -226,7 +246,25 @@ class PluginSlots:
 
     def poll_draw_w(self) -> bool:
         """Refresh the boards' electrical draw; True if any changed since the last poll."""
-        new = np.fromiter((d() for d in self._draws), dtype=float, count=len(self._draws))
+        arrays = self.arrays
+        if self._all_fast:
+            assert arrays is not None
+            arrays.refresh()
+            if not arrays.power_changed:
+                return False
+            arrays.power_changed = False
+            new = arrays.power_w.copy()
+            if np.array_equal(new, self.draw_w):
+                return False
+            self.draw_w = new
+            return True
+        new = self.draw_w.copy()
+        if arrays is not None:
+            arrays.refresh()
+            new[self._fast] = arrays.power_w
+            arrays.power_changed = False
+        for k, draw in zip(self._slow, self._draws, strict=True):
+            new[k] = draw()
         if np.array_equal(new, self.draw_w):
             return False
         self.draw_w = new
@@ -234,19 +272,32 @@ class PluginSlots:
 
     def step(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray:
         """Step every board with its plate temperature; heat into each plate, W."""
-        seen = plate_temp_k[self.plates]
-        if self.extra_r_k_per_w.any() or self.extra_heat_w.any():
+        seen = plate_temp_k.take(self.plates)
+        if np.count_nonzero(self.extra_r_k_per_w) or np.count_nonzero(self.extra_heat_w):
             seen = seen + self.extra_r_k_per_w * np.maximum(self.heat_w, 0.0)
             seen += self.extra_heat_w * (self.die_to_plate_k_per_w + self.extra_r_k_per_w)
-        heat = self.heat_w
-        for k, (step, t) in enumerate(zip(self._steps, seen.tolist(), strict=True)):
-            heat[k] = step(dt_s, t)
+        arrays = self.arrays
+        if self._all_fast:
+            assert arrays is not None
+            heat = arrays.step(dt_s, seen, owned=True)
+        else:
+            heat = np.zeros(len(self.boards))
+            if arrays is not None:
+                heat[self._fast] = arrays.step(dt_s, seen[self._fast])
+            temps = seen.tolist()
+            for k, step in zip(self._slow, self._steps, strict=True):
+                heat[k] = step(dt_s, temps[k])
+        self.heat_w = heat
         return heat
 
     def stored_energy_j(self) -> float:
         """Heat held in the boards' dies, sum of C·T (for the energy balance)."""
-        temps = [b.health().die_temp_k for b in self.boards]
-        return float(np.dot(self.thermal_mass_j_per_k, temps)) if temps else 0.0
+        temps = np.zeros(len(self.boards))
+        if self.arrays is not None:
+            temps[self._fast] = self.arrays.die_temp_k
+        for k in self._slow:
+            temps[k] = self.boards[k].health().die_temp_k
+        return float(np.dot(self.thermal_mass_j_per_k, temps)) if len(temps) else 0.0
 
 
 # --------------------------------------------------------------------------------- device API

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["die_temp_after_k", "heat_to_plate_j"]
+import numpy as np
+
+__all__ = [
+    "die_decay",
+    "die_temp_after_k",
+    "die_temp_after_k_array",
+    "heat_to_plate_j",
+    "heat_to_plate_j_array",
+]
 
 
 def die_temp_after_k(
@@ -34,3 +42,48 @@ def heat_to_plate_j(
 ) -> float:
     """Heat delivered into the plate over a step: energy in minus energy stored, J."""
     return power_w * dt_s - thermal_mass_j_per_k * (die_temp_after_k - die_temp_before_k)
+
+
+# The array forms below step many dies at once (computesat_sdk.arrays). They perform, board by
+# board, the same IEEE operations in the same order as the scalar functions above, so their
+# results are bit-identical (tests/unit/sdk/test_sdk_arrays.py proves it).
+
+
+def die_decay(
+    dt_s: float, thermal_mass_j_per_k: np.ndarray, die_to_plate_k_per_w: np.ndarray
+) -> np.ndarray:
+    """exp(-dt/(C·R)) per die, with `math.exp` as `die_temp_after_k` uses (numpy's exp may
+    differ in the last bit)."""
+    return np.array(
+        [
+            math.exp(-dt_s / (c * r))
+            for c, r in zip(
+                thermal_mass_j_per_k.tolist(), die_to_plate_k_per_w.tolist(), strict=True
+            )
+        ],
+        dtype=float,
+    )
+
+
+def die_temp_after_k_array(
+    die_temp_k: np.ndarray, plate_temp_k: np.ndarray, power_r_k: np.ndarray, decay: np.ndarray
+) -> np.ndarray:
+    """`die_temp_after_k` for arrays of dies, K: ``power_r_k`` is P·R per die (K), ``decay``
+    `die_decay` for the step."""
+    steady_k = plate_temp_k + power_r_k
+    out = die_temp_k - steady_k
+    out *= decay
+    out += steady_k
+    return out
+
+
+def heat_to_plate_j_array(
+    power_dt_j: np.ndarray,
+    die_temp_before_k: np.ndarray,
+    die_temp_after_k: np.ndarray,
+    thermal_mass_j_per_k: np.ndarray,
+) -> np.ndarray:
+    """`heat_to_plate_j` for arrays of dies, J: ``power_dt_j`` is P·dt per die."""
+    stored = die_temp_after_k - die_temp_before_k
+    stored *= thermal_mass_j_per_k
+    return power_dt_j - stored

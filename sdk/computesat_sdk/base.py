@@ -18,6 +18,17 @@ or when the worker finishes, whichever is later. Until then the job is over for 
 blocks at the modelled end instead, so a stepped run stays deterministic for a seed.
 `execute` must therefore be a function of the job alone (it may run in a worker process, on
 another instance of the board class).
+
+Array stepping. `BaseBoard` classes are ``ARRAY_STEPPING`` (see `computesat_sdk.contract`): a
+host may bind them to a `computesat_sdk.arrays.BoardArrays` (``bind_array_host``), which then
+advances their die temperature, heartbeat, boot, job progress and throttle timers as numpy
+arrays and calls ``step_event`` only for a board with an event in the step. While bound, the
+host's arrays hold those values: every public method that reads or changes them first takes
+the board's row back from the host, and a method that changes the board tells the host
+(``touch``), which takes the new row before its next step. A subclass that overrides how the
+board steps (`step`, `power_draw_w`, `_flops_rate`, `_update_thermal_throttle`, ...) is
+stepped per object unless it declares ``ARRAY_STEPPING = True`` itself (and so vouches that
+its override agrees with the arrays; the conformance kit checks that it does).
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ import numpy as np
 from computesat_sdk import kernels
 from computesat_sdk._thermal import die_temp_after_k, heat_to_plate_j
 from computesat_sdk.contract import (
+    ArrayHost,
+    ArrayRow,
     BoardCapabilities,
     BoardHealth,
     BoardIdentity,
@@ -88,6 +101,42 @@ class JobExecutor(Protocol):
     def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]: ...
 
 
+_STEPPING_METHODS = (
+    "step",
+    "step_event",
+    "_advance",
+    "power_draw_w",
+    "_flops_rate",
+    "_utilisation",
+    "_effective_level",
+    "_update_thermal_throttle",
+    "array_row",
+    "load_array_row",
+)
+"""Methods that define how a board steps: a subclass overriding one is stepped per object."""
+
+
+def _host_synced(touch: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a public method of an array-stepped board: take the board's row back from its host
+    first (the host's arrays are ahead of the attributes), and with ``touch`` tell the host
+    the board changed (it takes the new row before its next step)."""
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def synced(self: BaseBoard, *args: Any, **kwargs: Any) -> Any:
+            host = self._host
+            if host is not None:
+                if self._host_epoch != host.epoch:
+                    self.load_array_row(host.row(self._host_index), host.time_s)
+                if touch:
+                    host.touch(self._host_index)
+            return method(self, *args, **kwargs)
+
+        return synced
+
+    return wrap
+
+
 @functools.cache
 def _derived_limits(board_class: type[BaseBoard]) -> JobLimits:
     # Per class, once: the search over sizes is cheap but submit() asks on every job.
@@ -134,9 +183,15 @@ class BaseBoard(ComputeBoard):
     CAPABILITIES: ClassVar[BoardCapabilities]
     LIMITS: ClassVar[JobLimits | None] = None
     """The largest job accepted; None: derived from CAPABILITIES (JobLimits.from_capabilities)."""
+    ARRAY_STEPPING: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "ARRAY_STEPPING" not in cls.__dict__ and any(
+            name in cls.__dict__ for name in _STEPPING_METHODS
+        ):
+            # Its own stepping code: the arrays would not know what it does.
+            cls.ARRAY_STEPPING = False
         identity = cls.__dict__.get("IDENTITY")
         if identity is None:
             return
@@ -191,6 +246,11 @@ class BaseBoard(ComputeBoard):
         self._jobs_completed = 0
         self._jobs_failed = 0
         self._boot_count = 0
+        # The array host stepping this board (None: stepped per object) and the host epoch
+        # the attributes above are current for.
+        self._host: ArrayHost | None = None
+        self._host_index = -1
+        self._host_epoch = 0
 
     # --- vendor hook ----------------------------------------------------------------------
 
@@ -223,6 +283,75 @@ class BaseBoard(ComputeBoard):
         self._executor = executor
         self._on_result = on_result
 
+    def bind_array_host(self, host: ArrayHost | None, index: int = -1) -> None:
+        """Let ``host`` step this board as row ``index`` of its arrays (it then takes the
+        board's row with `array_row`); None: step it per object again, from the state the
+        host holds now."""
+        if self._host is not None and self._host_epoch != self._host.epoch:
+            self.load_array_row(self._host.row(self._host_index), self._host.time_s)
+        self._host = host
+        self._host_index = index if host is not None else -1
+        self._host_epoch = host.epoch if host is not None else 0
+
+    def array_row(self) -> ArrayRow:
+        """The board as the array host holds it (`ArrayRow`), from its current attributes.
+
+        The host calls it when it binds the board, after a ``touch`` and after `step_event`;
+        from then on the host's row and the board agree until the host's next step.
+        """
+        host = self._host
+        if host is not None:
+            self._host_epoch = host.epoch
+        active = self._active
+        progressing = not self._hung
+        state = self._state
+        busy = state is PowerState.BUSY and active is not None and progressing
+        return ArrayRow(
+            die_temp_k=self._die_temp_k,
+            plate_temp_k=self._plate_temp_k,
+            heartbeat=self._heartbeat,
+            boot_remaining_s=self._boot_remaining_s,
+            flops_done=active.flops_done if active is not None else 0.0,
+            hot_timer_s=self._hot_timer_s,
+            cool_timer_s=self._cool_timer_s,
+            was_hot=self._was_hot,
+            power_w=self.power_draw_w(),
+            utilisation=self._utilisation(),
+            flops_total=active.flops_total if busy and active is not None else math.inf,
+            flops_rate_per_s=(
+                self._flops_rate(active.job.kernel) if busy and active is not None else 0.0
+            ),
+            booting=state is PowerState.BOOTING and progressing,
+            alive=state not in (PowerState.OFF, PowerState.FAULT) and progressing,
+            up=state in (PowerState.IDLE, PowerState.BUSY),
+            powered=state not in (PowerState.OFF, PowerState.FAULT),
+            thermal_level=self._thermal_level,
+        )
+
+    def load_array_row(self, row: ArrayRow, mission_time_s: float) -> None:
+        """Take back the state the host advanced (the inverse of `array_row`)."""
+        self._die_temp_k = float(row.die_temp_k)
+        self._plate_temp_k = float(row.plate_temp_k)
+        self._heartbeat = int(row.heartbeat)
+        self._boot_remaining_s = float(row.boot_remaining_s)
+        if self._active is not None:
+            self._active.flops_done = float(row.flops_done)
+        self._hot_timer_s = float(row.hot_timer_s)
+        self._cool_timer_s = float(row.cool_timer_s)
+        self._was_hot = bool(row.was_hot)
+        self._mission_time_s = float(mission_time_s)
+        if self._host is not None:
+            self._host_epoch = self._host.epoch
+
+    def step_event(self, dt_s: float, plate_temp_k: float) -> float:
+        """The host's call for a bound board with an event in this step (boot or job end,
+        throttle or trip crossing): the whole step per object, exactly as `step`. The host
+        takes the board's row afterwards."""
+        host = self._host
+        if host is not None and self._host_epoch != host.epoch:
+            self.load_array_row(host.row(self._host_index), host.time_s)
+        return self._advance(dt_s, plate_temp_k)
+
     # --- identity and characteristics -----------------------------------------------------
 
     @property
@@ -251,21 +380,25 @@ class BaseBoard(ComputeBoard):
 
     # --- power ----------------------------------------------------------------------------
 
+    @_host_synced(touch=True)
     def power_on(self) -> None:
         if self._state is not PowerState.OFF:
             raise BoardStateError("power_on", self.state, "board is already powered")
         self._boot()
 
+    @_host_synced(touch=True)
     def power_off(self) -> None:
         self._drop_jobs("power removed")
         self._state = PowerState.OFF
         self._boot_remaining_s = 0.0
         self._clear_volatile()
 
+    @_host_synced(touch=True)
     def power_cycle(self) -> None:
         self.power_off()
         self.power_on()
 
+    @_host_synced(touch=True)
     def reset(self) -> None:
         if self._state is PowerState.OFF:
             raise BoardStateError("reset", self.state, "board is powered off")
@@ -289,6 +422,7 @@ class BaseBoard(ComputeBoard):
 
     # --- jobs -----------------------------------------------------------------------------
 
+    @_host_synced(touch=True)
     def submit(self, job: JobSpec) -> None:
         if self._state not in (PowerState.IDLE, PowerState.BUSY):
             raise BoardStateError("submit", self.state, "board is not up")
@@ -324,6 +458,7 @@ class BaseBoard(ComputeBoard):
         if self._active is None:
             self._start_next()
 
+    @_host_synced(touch=True)
     def cancel(self, job_id: str) -> bool:
         if self._active is not None and self._active.job.job_id == job_id:
             self._end_active(JobStatus.CANCELLED, "cancelled by command")
@@ -349,6 +484,7 @@ class BaseBoard(ComputeBoard):
 
     # --- throttle, self test, telemetry ---------------------------------------------------
 
+    @_host_synced(touch=True)
     def set_throttle(self, level: int) -> None:
         if self._state is PowerState.OFF:
             raise BoardStateError("set_throttle", self.state, "board is powered off")
@@ -360,6 +496,7 @@ class BaseBoard(ComputeBoard):
             )
         self._commanded_level = level
 
+    @_host_synced(touch=False)
     def self_test(self) -> SelfTestResult:
         if self._state in (PowerState.OFF, PowerState.BOOTING, PowerState.BUSY):
             raise BoardStateError("self_test", self.state, "needs an idle or faulted board")
@@ -380,6 +517,7 @@ class BaseBoard(ComputeBoard):
             mission_time_s=self._mission_time_s,
         )
 
+    @_host_synced(touch=False)
     def health(self) -> BoardHealth:
         self._deliver_ready()  # a worker that finished since: no longer pending
         model = self.THERMAL
@@ -410,6 +548,7 @@ class BaseBoard(ComputeBoard):
 
     # --- upsets ---------------------------------------------------------------------------
 
+    @_host_synced(touch=True)
     def inject_upset(self, kind: UpsetKind) -> None:
         kind = UpsetKind(kind)
         if self._state is PowerState.OFF:
@@ -437,6 +576,14 @@ class BaseBoard(ComputeBoard):
     # --- time -----------------------------------------------------------------------------
 
     def step(self, dt_s: float, plate_temp_k: float) -> float:
+        if self._host is not None:
+            raise RuntimeError(
+                f"{self._board_id} is stepped by its array host; unbind it to step it alone"
+            )
+        return self._advance(dt_s, plate_temp_k)
+
+    def _advance(self, dt_s: float, plate_temp_k: float) -> float:
+        """One step per object (`step`; `step_event` for a board stepped as arrays)."""
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt_s must be finite and >= 0, got {dt_s}")
         if not (math.isfinite(plate_temp_k) and plate_temp_k > 0.0):

@@ -18,6 +18,18 @@ States (`PowerState`)::
      +--- power_off (from any state);  power_cycle = power_off + power_on
     fault: over-temperature trip (reset once cool) or latch-up (power cycle only)
 
+Array stepping (the fast path). Stepping every board's Python `step` every physics step costs
+~4 us a board; a host with a hundred boards steps them as arrays instead. A board class opts in
+with ``ARRAY_STEPPING = True``: its per-step behaviour is then fully described by its
+`ThermalElectricalModel` (exact exponential die step, power from the power levels, throttle
+with dwell and hysteresis, over-temperature trip) plus an `ArrayRow` (the state the host
+advances and what it needs to know when the next event is: power draw, the running job's
+remaining work and rate). The host (`computesat_sdk.arrays.BoardArrays`) advances the rows of
+all such boards with numpy and calls the board's own Python only on events: a command, boot
+end, job end, a throttle or trip crossing, an upset. `BaseBoard` implements all of this; a
+board that overrides how it steps (its own `step`, `power_draw_w`...) is stepped per object,
+as before.
+
 This module holds only the contract. The shared behaviour (state machine, thermal integration,
 throttling, upsets) is in `hwsim.boards.BaseBoard`, so a vendor supplies characteristics and,
 optionally, its own kernel implementations.
@@ -28,6 +40,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -47,6 +60,8 @@ from computesat_sdk.kernels import (
 __all__ = [
     "BOARD_ENTRY_POINT_GROUP",
     "BOARD_INTERFACE_VERSION",
+    "ArrayHost",
+    "ArrayRow",
     "BoardCapabilities",
     "BoardError",
     "BoardFactory",
@@ -467,6 +482,11 @@ class ComputeBoard(abc.ABC):
     interface_version: ClassVar[str]
     """Contract version the implementation was written against (a literal, e.g. "1.0")."""
 
+    ARRAY_STEPPING: ClassVar[bool] = False
+    """True if the host may step this board as arrays (module docstring, "Array stepping"):
+    the class then implements ``array_row``, ``load_array_row``, ``bind_array_host`` and
+    ``step_event`` (`BaseBoard` does). False: the host calls `step` every physics step."""
+
     @property
     @abc.abstractmethod
     def board_id(self) -> str:
@@ -560,6 +580,69 @@ class ComputeBoard(abc.ABC):
     @abc.abstractmethod
     def inject_upset(self, kind: UpsetKind) -> None:
         """Apply a radiation upset. An unpowered board is unaffected."""
+
+
+@dataclass(slots=True)
+class ArrayRow:
+    """One board as the array host holds it: the state it advances every step without calling
+    the board, and what it needs to find the board's next event (all as of now).
+
+    A board's ``array_row()`` reports it; the host hands it back (advanced) before any call
+    that reads or changes the board (``load_array_row``).
+    """
+
+    die_temp_k: float
+    """Die temperature, K (advanced by the exact exponential step)."""
+    plate_temp_k: float
+    """Cold-plate temperature the board saw over the last step, K."""
+    heartbeat: int
+    """Heartbeat counter (advanced by one a step while `alive`)."""
+    boot_remaining_s: float
+    """Boot time left while booting, s (decremented while `booting`)."""
+    flops_done: float
+    """FLOPs of the running job done so far (0 without one)."""
+    hot_timer_s: float
+    """Thermal-throttle dwell timer while above throttle_temp_k, s."""
+    cool_timer_s: float
+    """Thermal-throttle recovery timer while below the hysteresis band, s."""
+    was_hot: bool
+    """The die was above throttle_temp_k at the end of the last step."""
+    power_w: float
+    """Electrical draw until the next event, W (`ComputeBoard.power_draw_w`)."""
+    utilisation: float
+    """Fraction of compute in use until the next event, 0..1."""
+    flops_total: float
+    """FLOPs of the running job (inf without one: it never ends)."""
+    flops_rate_per_s: float
+    """FLOP rate of the running job at the current throttle, FLOP/s (0 if none or hung)."""
+    booting: bool
+    """Boot is progressing (BOOTING and not hung)."""
+    alive: bool
+    """The heartbeat counts (neither off, faulted nor hung)."""
+    up: bool
+    """Idle or busy: the thermal throttle logic applies."""
+    powered: bool
+    """Neither off nor faulted: the over-temperature trip applies."""
+    thermal_level: int
+    """Throttle level taken for temperature (0 = none)."""
+
+
+@runtime_checkable
+class ArrayHost(Protocol):
+    """What an array-stepped board needs of its host (``computesat_sdk.arrays.BoardArrays``).
+
+    ``epoch`` counts the host's array steps: a board whose copy of its state is older must
+    ask for its row (``row``) before it reads or changes anything; a board that changed
+    (command, upset) says so with ``touch`` and the host takes its new row before the next
+    step. ``time_s`` is the mission time of every board of the host.
+    """
+
+    epoch: int
+    time_s: float
+
+    def row(self, index: int) -> ArrayRow: ...
+
+    def touch(self, index: int) -> None: ...
 
 
 @runtime_checkable

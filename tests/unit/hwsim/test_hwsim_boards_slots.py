@@ -242,9 +242,10 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
 
 def test_default_config_flies_the_reference_mix(registry) -> None:
     sc = Spacecraft(default_config(), seed=0, registry=registry)
-    boards = {sc.read(f"slot.{k:03d}")["board"] for k in (1, 140, 141, 150)}
+    boards = {sc.read(f"slot.{k:03d}")["board"] for k in (1, 140, 141, 150, 160)}
     assert boards == {"ref-gpu", "ref-cpu", "ref-npu"}
-    assert sc.truth()["refused_plugins"] == [] and sc.truth()["plugin_slots"] == 150
+    assert sc.read("slot.160")["board"] == "ref-gpu"
+    assert sc.truth()["refused_plugins"] == [] and sc.truth()["plugin_slots"] == 160
 
 
 def test_energy_is_conserved_with_plug_in_boards(registry) -> None:

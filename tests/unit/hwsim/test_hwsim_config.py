@@ -25,7 +25,7 @@ def ai1_dict() -> dict:
 def test_default_is_ai1() -> None:
     c = default_config()
     slots = c.compute.expanded_slots()
-    assert len(slots) == 150
+    assert len(slots) == 160
     # the default flies the three reference plug-in boards; ai1-simple.toml keeps 150 x 1 kW
     assert {s.board for s in slots} == {"ref-gpu", "ref-npu", "ref-cpu"}
     simple = simple_config().compute.expanded_slots()

@@ -133,5 +133,6 @@ def test_the_kit_runs_and_passes_the_vendor_board(
     # collects nothing, or only part of the suite, must fail here.
     assert counts.get("passed", 0) >= 20, f"expected the whole suite to run, summary: {summary!r}"
     areas = {"identity", "power", "jobs", "telemetry", "thermal", "faults", "determinism"}
+    areas.add("arrays")
     ran = set(re.findall(r"^PASSED computesat-conformance/test_(\w+)\.py::", run.stdout, re.M))
     assert ran == areas, f"expected every suite module to pass, got {sorted(ran)}"
