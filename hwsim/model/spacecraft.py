@@ -26,11 +26,7 @@ from hwsim.faults import (
 )
 from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
 from hwsim.model.constants import (
-    EARTH_ROTATION_RAD_S,
-    R_EARTH_KM,
-    SECONDS_PER_YEAR,
     SIGMA_W_M2_K4,
-    SOLAR_CONSTANT_W_M2,
 )
 from hwsim.model.devices import DeviceDescription, DeviceError
 from hwsim.model.fluid import (
@@ -39,22 +35,12 @@ from hwsim.model.fluid import (
     operating_flow_kg_s,
     pump_electrical_power_w,
 )
-from hwsim.model.orbit import (
-    illumination_fraction,
-    in_saa_box,
-    mean_motion_rad_s,
-    subsatellite_lat_lon_deg,
-    sun_vector_body,
-)
 from hwsim.model.power import (
     cell_ocv_v,
     serve_by_priority,
     served_count,
 )
 from hwsim.model.sensors import sensor_reading_k
-from hwsim.model.solar import (
-    sun_angle_in_drive_plane_deg,
-)
 from hwsim.model.thermal import (
     board_die_decay,
     coolant_network_matrix,
@@ -63,6 +49,8 @@ from hwsim.model.thermal import (
     implicit_network_operator,
     panel_absorbed_w_per_m2,
 )
+from hwsim.subsystems.orbit_env import OrbitEnv
+from hwsim.subsystems.wings import Wings
 from icd import devices as icd_devices
 from icd.devices import (
     BackplaneRegisters,
@@ -84,7 +72,6 @@ from icd.devices import (
 from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT, SetUtilisation
 from icd.devices.power import PduSwitchCommand
 from icd.devices.pump import PumpSetSpeed
-from icd.devices.wing import WingSetAngle
 
 if TYPE_CHECKING:
     from computesat_sdk.registry import BoardRegistry
@@ -133,8 +120,8 @@ class Spacecraft:
         self._seu_rng = np.random.default_rng(s_seu)
         self._time_ns = 0
         self._dt_cache = -1.0
-        self._init_orbit()
-        self._init_wings()
+        self._orbit = OrbitEnv(config.orbit)
+        self._wings = Wings(config.wings)
         self._init_battery()
         self._init_loops()
         self._init_thermal()
@@ -159,74 +146,11 @@ class Spacecraft:
         self._invalidate()
         self._refresh_coeffs(1.0)
         self._thermal_energy_0_j = self._thermal_energy_j()
-        self._update_orbit()
         self._update_flows(0.0)
         self._refresh_slot_demand()
         self._refresh_slot_power()
 
     # ------------------------------------------------------------------------------ setup
-
-    def _init_orbit(self) -> None:
-        o = self.config.orbit
-        self._alt_km = o.altitude_km
-        self._n_rad_s = mean_motion_rad_s(o.altitude_km)
-        self._phase0 = math.radians(o.initial_phase_deg)
-        self._beta = math.radians(o.beta_deg)
-        self._incl = math.radians(o.inclination_deg)
-        self._node_lon = math.radians(o.ascending_node_lon_deg)
-        self._noon_argl = math.radians(o.noon_arg_of_latitude_deg)
-        self._penumbra = o.penumbra
-        self._saa = (o.saa.lat_min_deg, o.saa.lat_max_deg, o.saa.lon_min_deg, o.saa.lon_max_deg)
-        # hot-path constants (the same products illumination_fraction and
-        # subsatellite_lat_lon_deg form, so the inlined step is bit-identical to them)
-        a = R_EARTH_KM + o.altitude_km
-        self._a_cos_beta = a * math.cos(self._beta)
-        self._a2 = a * a
-        self._re2 = R_EARTH_KM * R_EARTH_KM
-        self._sin_incl = math.sin(self._incl)
-        self._cos_incl = math.cos(self._incl)
-        # bounds on sin(incl)·sin(arg of latitude) outside which the SAA box cannot hold the
-        # latitude (padded well beyond rounding; see step)
-        lo, hi = o.saa.lat_min_deg, o.saa.lat_max_deg
-        self._saa_x_lo = math.sin(math.radians(lo)) - 1e-9 if lo > -90.0 else -math.inf
-        self._saa_x_hi = math.sin(math.radians(hi)) + 1e-9 if hi < 90.0 else math.inf
-
-    def _init_wings(self) -> None:
-        ws = self.config.wings
-        self._wing_ids = [w.wing_id for w in ws]
-        self._wing_index = {w: i for i, w in enumerate(self._wing_ids)}
-        self._w_angle = [w.array_drive.initial_angle_deg % 360.0 for w in ws]
-        self._w_target = list(self._w_angle)
-        self._w_tracking = [w.array_drive.tracking_at_start for w in ws]
-        self._w_stuck = [False] * len(ws)
-        self._w_mppt_on = [True] * len(ws)
-        self._w_mppt_failed = [False] * len(ws)
-        self._w_temp = [w.initial_temp_k for w in ws]
-        self._w_avail = [0.0] * len(ws)
-        self._w_power = [0.0] * len(ws)
-        self._w_cos = [0.0] * len(ws)
-        self._w_params = [
-            (
-                w.array_drive.max_rate_deg_s,
-                w.area_m2,
-                w.efficiency,
-                w.reference_temp_k,
-                w.temp_coeff_per_k,
-                w.degradation_per_year,
-                w.mppt.off_mpp_fraction,
-                w.absorptivity,
-                w.emissivity,
-                w.thermal_mass_j_per_k,
-            )
-            for w in ws
-        ]
-        # the same per wing, with the constant 2εσA of wing_temp_step_k, for the inlined step
-        self._w_fast = [
-            (i, rate, area, eff, tref, kt, deg, off, alpha, 2.0 * eps * SIGMA_W_M2_K4 * area, mass)
-            for i, (rate, area, eff, tref, kt, deg, off, alpha, eps, mass) in enumerate(
-                self._w_params
-            )
-        ]
 
     def _init_battery(self) -> None:
         b = self.config.battery
@@ -324,10 +248,10 @@ class Spacecraft:
         self._rp_per_loop = np.bincount(self._rp_loop, minlength=nl).astype(float)
         self._rp_env = cfg.radiators.include_environment
         vf = cfg.radiators.earth_view_factor_per_face
-        self._rp_vf = earth_view_factor_vertical_plate(self._alt_km) if vf is None else vf
+        self._rp_vf = (
+            earth_view_factor_vertical_plate(self._orbit.altitude_km) if vf is None else vf
+        )
         # absorbed environment = k_sun·(sun flux) + k_albedo·(albedo flux) + k_ir
-        self._sin_beta = abs(math.sin(self._beta))
-        self._cos_beta = math.cos(self._beta)
         self._k_sun = self._rp_area_face * self._rp_alpha
         self._k_albedo = self._rp_area_face * self._rp_alpha * self._rp_faces
         ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
@@ -336,7 +260,9 @@ class Spacecraft:
         self._k_albedo_sum = float(self._k_albedo.sum())
         self._k_ir_sum = float(self._k_ir.sum())
         self._absorbed_sun = -1.0
-        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(
+            1.0, self._orbit.sin_beta_abs, 0.0, 0.0, 1.0, 0.0
+        )
         self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
         self._rp_kemit = self._rp_eps * SIGMA_W_M2_K4 * self._rp_area_rad
         # small thermal nodes in one vector (plates, hot legs, panels, cold legs); _bind_state
@@ -643,83 +569,11 @@ class Spacecraft:
         t = self._time_ns / _NS
         if t >= self._next_pending_s:
             self._activate_due(t)
-        # orbit: phase, illumination (illumination_fraction), ground track, SAA
-        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
-        self._phase = u
-        cos_u = math.cos(u)
-        along = self._a_cos_beta * cos_u
-        if along >= 0.0:
-            illum = 1.0
-        elif not self._penumbra:
-            illum = 0.0 if self._a2 - along * along < self._re2 else 1.0
-        else:
-            illum = illumination_fraction(u, self._beta, self._alt_km, True)
-        self._illum = illum
-        # the ground track only when the latitude can be inside the SAA box: asin is
-        # monotonic, so sin(incl)·sin(arg) outside the (padded) sines of the box's latitude
-        # limits rules it out; latitude and longitude are otherwise computed when read
-        self._ll_t = t
-        x = self._sin_incl * math.sin(u + self._noon_argl)
-        if self._saa_x_lo <= x <= self._saa_x_hi:
-            lat, lon = self._ground_track(t, u)
-            lat_min, lat_max, lon_min, lon_max = self._saa
-            in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
-        else:
-            in_saa = False
-        self._in_saa = in_saa
+        orbit = self._orbit
+        orbit.step(t)
         if self.control_law:
             self._control_law()
-        # wings (solar.py: drive_angle_step_deg, incidence_cosine, array_mpp_power_w,
-        # mppt_output_power_w, wing_temp_step_k)
-        sun_angle = (u * _DEG + 180.0) % 360.0
-        irr = SOLAR_CONSTANT_W_M2 * illum
-        age_years = t / SECONDS_PER_YEAR
-        cos_beta = self._cos_beta
-        w_angle = self._w_angle
-        w_temp = self._w_temp
-        w_cos = self._w_cos
-        w_avail = self._w_avail
-        w_power = self._w_power
-        w_stuck = self._w_stuck
-        w_tracking = self._w_tracking
-        w_mppt_on = self._w_mppt_on
-        w_mppt_failed = self._w_mppt_failed
-        w_target = self._w_target
-        cos = math.cos
-        for i, rate, area, eff, tref, kt, deg, off, alpha, g, mass in self._w_fast:
-            angle = w_angle[i]
-            if not w_stuck[i]:
-                target = sun_angle if w_tracking[i] else w_target[i]
-                diff = (target - angle + 180.0) % 360.0 - 180.0
-                step = rate * dt_s
-                if diff > step:
-                    diff = step
-                elif diff < -step:
-                    diff = -step
-                angle = (angle + diff) % 360.0
-                w_angle[i] = angle
-            temp = w_temp[i]
-            if irr > 0:
-                cos_i = cos_beta * cos((sun_angle - angle) * _RAD)
-                if not cos_i > 0.0:
-                    cos_i = 0.0
-            else:
-                cos_i = 0.0
-            w_cos[i] = cos_i
-            if cos_i > 0.0:
-                eta = eff * (1.0 + kt * (temp - tref))
-                fade = 1.0 - deg * age_years
-                eta *= fade if fade > 0.0 else 0.0  # max(0.0, fade)
-                mpp = area * irr * cos_i * eta
-                if not mpp > 0.0:
-                    mpp = 0.0
-                w_avail[i] = mpp if w_mppt_on[i] and not w_mppt_failed[i] else mpp * off
-            else:
-                w_avail[i] = 0.0
-            e = g * temp**4
-            w_temp[i] = temp + (area * (alpha * irr * cos_i) - w_power[i] - e) / (
-                mass / dt_s + 4.0 * e / temp
-            )
+        self._wings.step(dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta)
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
         plug = self._plug
@@ -728,10 +582,11 @@ class Spacecraft:
         self._step_power(dt_s)
         if plug is not None:
             self._plugin_supply(dt_s)
-        self._step_thermal(dt_s, cos_u)
+        self._step_thermal(dt_s, orbit.cos_phase)
         # upsets: one Poisson process; the full _step_seu only when one is due or the rates
         # change (SAA entry/exit, seu_burst)
         tot = self._seu_total_per_s
+        in_saa = orbit.in_saa
         key = self._seu_cache_key
         if key is None or key[0] != in_saa or key[1] != self._seu_version:
             self._step_seu(dt_s)
@@ -753,32 +608,6 @@ class Spacecraft:
         rest = end_ns - self._time_ns
         if rest > 0:
             self.step(rest / _NS)
-
-    # orbit -------------------------------------------------------------------------------
-
-    def _update_orbit(self) -> None:
-        t = self._time_ns / _NS
-        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
-        self._phase = u
-        self._illum = illumination_fraction(u, self._beta, self._alt_km, self._penumbra)
-        lat, lon = subsatellite_lat_lon_deg(t, u + self._noon_argl, self._incl, self._node_lon)
-        self._ll_t = t
-        self._in_saa = in_saa_box(lat, lon, *self._saa)
-
-    def _ground_track(self, t: float, u: float) -> tuple[float, float]:
-        """Subsatellite latitude and longitude in degrees at time ``t`` and orbit phase ``u``
-        (subsatellite_lat_lon_deg, operation for operation)."""
-        arg = u + self._noon_argl
-        s_arg = math.sin(arg)
-        lat = math.asin(max(-1.0, min(1.0, self._sin_incl * s_arg)))
-        lon = (
-            math.atan2(self._cos_incl * s_arg, math.cos(arg))
-            + self._node_lon
-            - EARTH_ROTATION_RAD_S * t
-        )
-        return lat * _DEG, ((lon + _PI) % _TWO_PI - _PI) * _DEG
-
-    # wings -------------------------------------------------------------------------------
 
     # pumps and flow ----------------------------------------------------------------------
 
@@ -936,7 +765,7 @@ class Spacecraft:
         if demand_changed:
             self._refresh_slot_demand()
         demand_w = self._hk_on_w + self._pump_power_w + self._s_demand_w
-        w_avail = self._w_avail
+        w_avail = self._wings.available_w
         array_w = sum(w_avail)
         soc = self._b_soc
         cap_j = self._b_capacity_wh * 3600.0
@@ -981,7 +810,7 @@ class Spacecraft:
             array_used = array_w
         # the arrays share the power drawn in proportion to what each can give
         frac = array_used / array_w if array_w > 0.0 else 0.0
-        self._w_power = [p * frac for p in w_avail]
+        self._wings.deliver(frac)
         self._bus_array_w = array_used
         self._bus_load_w = served_w
         self._bus_demand_w = demand_w
@@ -1199,8 +1028,8 @@ class Spacecraft:
             # Sun lights one face at |sin β|, edge-on at β = 0; albedo and IR reach every
             # face); both fluxes are linear in their driver, so unit values computed once by
             # panel_absorbed_w_per_m2 are scaled here
-            sun = self._illum * self._sun_unit_w_m2
-            c = self._cos_beta * cos_u
+            sun = self._orbit.illumination * self._sun_unit_w_m2
+            c = self._orbit.cos_beta * cos_u
             albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
             z[self._iz_sun] = sun
             z[self._iz_albedo] = albedo
@@ -1290,11 +1119,11 @@ class Spacecraft:
     # upsets ------------------------------------------------------------------------------
 
     def _step_seu(self, dt_s: float) -> None:
-        key = (self._in_saa, self._seu_version)
+        key = (self._orbit.in_saa, self._seu_version)
         if key != self._seu_cache_key:
             self._seu_cache_key = key
             rate = seu_rate_per_s(
-                self._s_seu_base * self._s_seu_mult, self._in_saa, self._saa_factor
+                self._s_seu_base * self._s_seu_mult, self._orbit.in_saa, self._saa_factor
             )
             self._seu_cum = np.cumsum(rate)
             self._seu_total_per_s = float(self._seu_cum[-1]) if len(rate) else 0.0
@@ -1374,7 +1203,7 @@ class Spacecraft:
         are throttled. Pumps: keep A running, start B if A cannot run; speed by return temp.
         """
         b = self.config.battery
-        sunlit = self._illum > 0.0
+        sunlit = self._orbit.illumination > 0.0
         slot_sw = self._sw_on[self._slot_sw0 :]
         want_on = sunlit or self._b_soc > 0.95
         simple = self._s_vec > 0.0
@@ -1387,7 +1216,7 @@ class Spacecraft:
                 self._s_latched[:] = False
                 self._s_enabled[:] = True
                 changed = True
-            avail = sum(self._w_avail)
+            avail = self._wings.available_total_w
             hk = float(self._hk_power.sum()) + sum(self._p_power) + plug_w
             charge = b.max_charge_power_w if self._b_soc < 0.95 else 0.0
             n_on = self._s_enabled & slot_sw & ~self._s_tshut
@@ -1444,7 +1273,7 @@ class Spacecraft:
         assert plug is not None
         b = self.config.battery
         supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
-        avail = sum(self._w_avail) - float(self._hk_power.sum()) - sum(self._p_power)
+        avail = self._wings.available_total_w - float(self._hk_power.sum()) - sum(self._p_power)
         avail -= float(self._s_power.sum()) - float(self._s_power[plug.live_slots].sum())
         avail -= b.max_charge_power_w if self._b_soc < 0.95 else 0.0
         level = uniform_throttle_level(plug.boards, avail) if sunlit else 0
@@ -1519,6 +1348,140 @@ class Spacecraft:
                     return
         raise FaultError(f"no active or scheduled fault {fault_id!r} on {target!r}")
 
+    def fault_targets(self, kind: str) -> dict[str, int]:
+        """Fault targets of a catalogue target kind: full target id -> index in its owner."""
+        if kind == "pump":
+            return dict(self._pump_index)
+        if kind == "radiator":
+            return {f"radiator.{p}": i for i, p in enumerate(self._panel_ids)}
+        if kind == "radsensor":
+            return dict(self._rs_index)
+        if kind == "wing":
+            return {d: i for i, d in enumerate(self._wings.device_ids())}
+        if kind == "battery":
+            return {"battery": 0}
+        if kind == "switch":
+            return {f"pdu.{n}": i for i, n in enumerate(self._sw_names)}
+        if kind == "slot":
+            return {f"slot.{s}": i for i, s in enumerate(self._slot_ids)}
+        raise ValueError(f"unknown fault target kind {kind!r}")
+
+    def dispatch_fault(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any], time_s: float
+    ) -> None:
+        """Hand a resolved catalogue fault to the subsystem owning target ``i`` of ``kind``
+        (``hwsim.faults.activate_fault`` calls this), then let the others see its effect."""
+        if kind == "wing":
+            self._wings.apply_fault(fault_id, i, params, time_s)
+        else:
+            self._apply_fault_here(fault_id, i, params, time_s)
+        self._invalidate()
+
+    def dispatch_fault_clear(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any]
+    ) -> None:
+        """Undo what is reversible of a fault, in the subsystem owning its target."""
+        if kind == "wing":
+            self._wings.clear_fault(fault_id, i, params)
+        else:
+            self._clear_fault_here(fault_id, i, params)
+        self._invalidate()
+
+    def _apply_fault_here(self, fid: str, i: int, p: dict[str, Any], time_s: float) -> None:
+        if fid == "pump_seizure":
+            self._p_seized[i] = True
+            self._invalidate()
+            self._update_flows(0.0)
+        elif fid == "pump_degradation":
+            self._p_wear_per_s[i] = float(p["head_loss_per_hour"]) / 3600.0
+            self._p_min_head[i] = float(p["min_head_fraction"])
+        elif fid == "radiator_puncture":
+            li = int(self._rp_loop[i])
+            self._rp_punctured[i] = True
+            self._l_leak[li] += float(p["leak_rate_kg_s"])
+        elif fid.startswith("sensor_"):
+            self._rs_t0[i] = time_s
+            if fid == "sensor_stuck":
+                v = p["value_k"]
+                self._rs_stuck_k[i] = (
+                    float(self._rp_temp[self._rs_panel[i]]) if v is None else float(v)
+                )
+                self._rs_mode[i] = 1
+            elif fid == "sensor_drift":
+                self._rs_drift_k_s[i] = float(p["rate_k_per_hour"]) / 3600.0
+                self._rs_mode[i] = 2
+            elif fid == "sensor_noisy":
+                self._rs_noise_extra[i] = float(p["noise_std_k"])
+                self._rs_mode[i] = 3
+            else:
+                self._rs_mode[i] = 4
+        elif fid == "battery_cell_failure":
+            cells = int(p["cells"])
+            self._b_failed_cells = min(self._b_cells - 1, self._b_failed_cells + cells)
+            self._b_capacity_wh *= max(0.0, 1.0 - float(p["capacity_loss_fraction"]))
+            self._b_voltage = self._battery_ocv_v()
+        elif fid == "switch_trip":
+            self._sw_on[i] = False
+            self._sw_tripped[i] = True
+            self._sw_trip_persistent[i] = bool(p["persistent"])
+            if i >= self._slot_sw0:
+                self._power_cycle_slot(i - self._slot_sw0)
+            self._invalidate()
+            self._update_flows(0.0)
+        elif fid == "board_overtemp":
+            plug = self._plug.by_slot.get(i) if self._plug is not None else None
+            if plug is not None:
+                if plug.board is not None and self._plug is not None:
+                    k = plug.live_index
+                    r_board = float(self._plug.die_to_plate_k_per_w[k])
+                    factor = float(p["resistance_factor"])
+                    self._plug.extra_r_k_per_w[k] = max(0.0, factor - 1.0) * r_board
+                    self._plug.extra_heat_w[k] = float(p["extra_heat_w"])
+                    self._s_extra_w[i] = float(p["extra_heat_w"])
+            else:
+                self._s_r[i] = self._s_r_nom[i] * float(p["resistance_factor"])
+                self._s_extra_w[i] = float(p["extra_heat_w"])
+            self._invalidate()
+        elif fid == "board_upset":
+            self.deliver_upset(i, str(p["kind"]))
+        elif fid == "board_latchup":
+            plug = self._plug.by_slot.get(i) if self._plug is not None else None
+            if plug is not None:
+                if plug.board is not None:
+                    plug.board.inject_upset(UpsetKind.LATCH_UP)
+            elif self._s_enabled[i] and self._sw_on[self._slot_sw0 + i]:
+                self._s_latched[i] = True
+                self._s_latch_w[i] = float(p["extra_power_w"])
+                self._slots_dirty = True
+        elif fid == "seu_burst":
+            self._s_seu_mult[i] = float(p["rate_multiplier"])
+            self._seu_version += 1
+
+    def _clear_fault_here(self, fid: str, i: int, params: dict[str, Any]) -> None:
+        if fid == "pump_degradation":
+            self._p_wear_per_s[i] = 0.0
+        elif fid == "radiator_puncture":
+            li = int(self._rp_loop[i])
+            self._l_leak[li] = max(0.0, self._l_leak[li] - float(params["leak_rate_kg_s"]))
+            self._rp_punctured[i] = False
+        elif fid.startswith("sensor_"):
+            self._rs_mode[i] = 0
+            self._rs_noise_extra[i] = 0.0
+            self._rs_drift_k_s[i] = 0.0
+        elif fid == "switch_trip":
+            self._sw_trip_persistent[i] = False
+        elif fid == "board_overtemp":
+            self._s_r[i] = self._s_r_nom[i]
+            self._s_extra_w[i] = 0.0
+            plug = self._plug.by_slot.get(i) if self._plug is not None else None
+            if plug is not None and plug.board is not None and self._plug is not None:
+                self._plug.extra_r_k_per_w[plug.live_index] = 0.0
+                self._plug.extra_heat_w[plug.live_index] = 0.0
+            self._invalidate()
+        elif fid == "seu_burst":
+            self._s_seu_mult[i] = 1.0
+            self._seu_version += 1
+
     def active_faults(self) -> list[ActiveFault]:
         """Active faults, then scheduled ones (``active`` False)."""
         return [*self._faults, *self._pending]
@@ -1536,7 +1499,7 @@ class Spacecraft:
         ids.extend(self._p_ids)
         ids.extend(f"loop.{lp}" for lp in self._loop_ids)
         ids.extend(self._rs_ids)
-        ids.extend(f"wing.{w}" for w in self._wing_ids)
+        ids.extend(self._wings.device_ids())
         ids.append("battery")
         ids.append("pdu")
         ids.extend(f"slot.{s}" for s in self._slot_ids)
@@ -1553,7 +1516,7 @@ class Spacecraft:
             if head == "radsensor":
                 return "radsensor", self._rs_index[device_id]
             if head == "wing":
-                return "wing", self._wing_index[rest]
+                return "wing", self._wings.index[rest]
             if head == "slot":
                 return "slot", self._slot_index[rest]
             if device_id == "battery":
@@ -1649,29 +1612,7 @@ class Spacecraft:
         return SensorRegisters(temp_k=max(float(value[0]), 0.0))
 
     def _read_wing(self, i: int) -> WingRegisters:
-        w = self.config.wings[i]
-        mppt_active = self._w_mppt_on[i] and not self._w_mppt_failed[i]
-        v = (
-            (w.mppt.mpp_voltage_v if mppt_active else w.mppt.off_mpp_voltage_v)
-            if (self._w_avail[i] > 0.0)
-            else 0.0
-        )
-        state = "failed" if self._w_mppt_failed[i] else ("tracking" if mppt_active else "off")
-        return WingRegisters(
-            sun_angle_deg=float(sun_angle_in_drive_plane_deg(self._phase)),
-            drive_angle_deg=float(self._w_angle[i]),
-            target_angle_deg=float(self._w_target[i]),
-            tracking=bool(self._w_tracking[i]),
-            drive_state="stuck" if self._w_stuck[i] else "ok",
-            incidence_cos=float(self._w_cos[i]),
-            available_power_w=float(self._w_avail[i]),
-            power_w=float(self._w_power[i]),
-            voltage_v=float(v),
-            current_a=float(self._w_power[i] / v) if v > 0 else 0.0,
-            temp_k=float(self._w_temp[i]),
-            mppt_enabled=bool(self._w_mppt_on[i]),
-            mppt_state=state,
-        )
+        return self._wings.read(i, self._orbit.phase_rad)
 
     def _read_battery(self, _: int) -> BatteryRegisters:
         return BatteryRegisters(
@@ -1862,17 +1803,7 @@ class Spacecraft:
         self._update_flows(0.0)
 
     def _cmd_wing(self, i: int, command: str, args: CommandArgs) -> None:
-        wid = f"wing.{self._wing_ids[i]}"
-        if command == "mppt_enable":
-            self._w_mppt_on[i] = bool(args.enabled)  # type: ignore[attr-defined]
-            return
-        if self._w_stuck[i]:
-            raise DeviceError("device_fault", f"{wid}: array drive is stuck")
-        if isinstance(args, WingSetAngle):
-            self._w_target[i] = args.angle_deg % 360.0
-            self._w_tracking[i] = False
-        else:
-            self._w_tracking[i] = bool(args.enabled)  # type: ignore[attr-defined]
+        self._wings.command(i, command, args)
 
     def _cmd_slot(self, i: int, command: str, args: CommandArgs) -> None:
         sid = f"slot.{self._slot_ids[i]}"
@@ -1950,20 +1881,21 @@ class Spacecraft:
 
     def truth(self) -> dict[str, Any]:
         """Ground-truth snapshot for tests and what-if output (not a device)."""
-        sun = sun_vector_body(self._phase, self._beta)
-        lat, lon = self._ground_track(self._ll_t, self._phase)
+        orbit = self._orbit
+        sun = orbit.sun_vector_body()
+        lat, lon = orbit.lat_lon_deg()
         return {
             "time_s": float(self.time_s),
-            "orbit_phase_rad": float(self._phase),
-            "orbit_phase_deg": float(math.degrees(self._phase)),
-            "illumination": float(self._illum),
-            "eclipse": bool(self._illum <= 0.0),
+            "orbit_phase_rad": float(orbit.phase_rad),
+            "orbit_phase_deg": float(math.degrees(orbit.phase_rad)),
+            "illumination": float(orbit.illumination),
+            "eclipse": bool(orbit.illumination <= 0.0),
             "sun_vector_body": [float(c) for c in sun],
             "latitude_deg": float(lat),
             "longitude_deg": float(lon),
-            "in_saa": bool(self._in_saa),
+            "in_saa": bool(orbit.in_saa),
             "array_power_w": float(self._bus_array_w),
-            "array_available_w": float(sum(self._w_avail)),
+            "array_available_w": float(self._wings.available_total_w),
             "load_power_w": float(self._bus_load_w),
             "demand_power_w": float(self._bus_demand_w),
             "compute_power_w": float(self._s_power.sum()),
@@ -1973,7 +1905,7 @@ class Spacecraft:
             "shed_loads": [
                 n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
             ],
-            "wing_temp_k": [float(x) for x in self._w_temp],
+            "wing_temp_k": [float(x) for x in self._wings.temp_k],
             "board_die_temp_k": self._die_temps_k(),
             "cold_plate_temp_k": self._cp_temp.tolist(),
             "loop_supply_temp_k": self._l_supply.tolist(),
