@@ -35,11 +35,6 @@ from hwsim.model.fluid import (
     operating_flow_kg_s,
     pump_electrical_power_w,
 )
-from hwsim.model.power import (
-    cell_ocv_v,
-    serve_by_priority,
-    served_count,
-)
 from hwsim.model.sensors import sensor_reading_k
 from hwsim.model.thermal import (
     board_die_decay,
@@ -50,6 +45,7 @@ from hwsim.model.thermal import (
     panel_absorbed_w_per_m2,
 )
 from hwsim.subsystems.orbit_env import OrbitEnv
+from hwsim.subsystems.power_bus import PowerBus
 from hwsim.subsystems.wings import Wings
 from icd import devices as icd_devices
 from icd.devices import (
@@ -64,13 +60,11 @@ from icd.devices import (
     DeviceRegisters,
     LoopRegisters,
     PduRegisters,
-    PduSwitch,
     PumpRegisters,
     SensorRegisters,
     WingRegisters,
 )
 from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT, SetUtilisation
-from icd.devices.power import PduSwitchCommand
 from icd.devices.pump import PumpSetSpeed
 
 if TYPE_CHECKING:
@@ -120,18 +114,6 @@ class Spacecraft:
         self._seu_rng = np.random.default_rng(s_seu)
         self._time_ns = 0
         self._dt_cache = -1.0
-        self._orbit = OrbitEnv(config.orbit)
-        self._wings = Wings(config.wings)
-        self._init_battery()
-        self._init_loops()
-        self._init_thermal()
-        self._init_slots()
-        self._init_pdu()
-        self._init_sensors()
-        self._faults: list[ActiveFault] = []
-        self._pending: list[ActiveFault] = []
-        self._next_pending_s = math.inf
-        self._boards: dict[int, BoardModel] = {}
         self._energy = {
             "array_j": 0.0,
             "load_j": 0.0,
@@ -143,6 +125,24 @@ class Spacecraft:
             "radiated_j": 0.0,
             "absorbed_env_j": 0.0,
         }
+        self._orbit = OrbitEnv(config.orbit)
+        self._wings = Wings(config.wings)
+        self._init_loops()
+        self._init_thermal()
+        self._init_slots()
+        self._bus = PowerBus(
+            config.battery,
+            config.power_bus,
+            self._p_ids,
+            self._slot_ids,
+            [int(p) for p in self._s_prio],
+            self._energy,
+        )
+        self._init_sensors()
+        self._faults: list[ActiveFault] = []
+        self._pending: list[ActiveFault] = []
+        self._next_pending_s = math.inf
+        self._boards: dict[int, BoardModel] = {}
         self._invalidate()
         self._refresh_coeffs(1.0)
         self._thermal_energy_0_j = self._thermal_energy_j()
@@ -151,31 +151,6 @@ class Spacecraft:
         self._refresh_slot_power()
 
     # ------------------------------------------------------------------------------ setup
-
-    def _init_battery(self) -> None:
-        b = self.config.battery
-        self._b_soc = b.initial_soc
-        self._b_capacity_wh = b.capacity_wh
-        self._b_cells = b.cells_in_series
-        self._b_failed_cells = 0
-        self._b_temp = b.sink_temp_k
-        self._b_power = 0.0
-        self._b_current = 0.0
-        self._b_voltage = self._battery_ocv_v()
-        # battery parameters (frozen config) and the knees of cell_ocv_v, for the hot path
-        e, n, f = b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
-        self._b_const = (
-            b.min_soc,
-            b.max_discharge_power_w,
-            b.discharge_efficiency,
-            b.max_charge_power_w,
-            b.charge_efficiency,
-            b.internal_resistance_ohm,
-            b.thermal_mass_j_per_k,
-            b.conductance_to_sink_w_per_k,
-            b.sink_temp_k,
-        )
-        self._ocv_const = (e, f, e + 0.6 * (n - e), n + 0.5 * (f - n))
 
     def _init_loops(self) -> None:
         loops = self.config.loops
@@ -319,13 +294,7 @@ class Spacecraft:
         self._s_power_w = 0.0
         self._s_pr = np.zeros(n)
         self._plate_p = np.zeros(len(self._plate_ids))
-        self._hk_on_w = 0.0
-        self._all_served = True
         self._demand_version = 0
-        self._shed_key: tuple[int, tuple[float, ...]] | None = None
-        self._shed_k = -1
-        self._shed_crit_w = 0.0
-        self._shed_cum = np.zeros(0)
 
     _LAZY_MAX_CLASSES = 32
     """Die classes up to which the dies are carried by class (see _layout_state)."""
@@ -466,36 +435,6 @@ class Spacecraft:
         self._plug = plug
         self._plug_sup = np.ones(len(plug.boards), dtype=bool)
 
-    def _init_pdu(self) -> None:
-        loads = self.config.power_bus.loads
-        names = [ld.name for ld in loads]
-        prio = [ld.priority for ld in loads]
-        self._hk_power = np.array([ld.power_w for ld in loads])
-        self._n_hk = len(loads)
-        self._n_pump = len(self._p_ids)
-        for pid in self._p_ids:
-            names.append("pump_" + pid.split(".", 1)[1].replace(".", "_"))
-            prio.append(self.config.power_bus.pump_priority)
-        for sid in self._slot_ids:
-            names.append(f"slot_{sid}")
-        prio.extend(int(p) for p in self._s_prio)
-        self._sw_names = names
-        self._sw_index = {n: i for i, n in enumerate(names)}
-        nsw = len(names)
-        self._sw_prio = np.array(prio)
-        self._sw_on = np.ones(nsw, dtype=bool)
-        self._sw_tripped = np.zeros(nsw, dtype=bool)
-        self._sw_trip_persistent = np.zeros(nsw, dtype=bool)
-        self._sw_served = np.ones(nsw, dtype=bool)
-        self._sw_order = np.argsort(self._sw_prio, kind="stable")
-        self._sw_critical = self._sw_prio == 0
-        self._pump_sw0 = self._n_hk
-        self._slot_sw0 = self._n_hk + self._n_pump
-        self._demand = np.zeros(nsw)
-        self._bus_array_w = 0.0
-        self._bus_load_w = 0.0
-        self._bus_demand_w = 0.0
-
     def _init_sensors(self) -> None:
         ids: list[str] = []
         panel: list[int] = []
@@ -616,11 +555,11 @@ class Spacecraft:
         n_run = [0] * nl
         s_sum = [0.0] * nl
         h_sum = [0.0] * nl
-        sw_on = self._sw_on
+        sw_on = self._bus.on
         steady = True
         for i, p in enumerate(self._p_cfg):
             li = self._p_loop[i]
-            energised = self._p_running[i] and self._p_served[i] and sw_on[self._pump_sw0 + i]
+            energised = self._p_running[i] and self._p_served[i] and sw_on[self._bus.pump_sw0 + i]
             if self._p_seized[i]:
                 self._p_speed[i] = 0.0
                 continue
@@ -657,7 +596,7 @@ class Spacecraft:
         pump_heat = [0.0] * nl
         for i, p in enumerate(self._p_cfg):
             li = self._p_loop[i]
-            energised = self._p_running[i] and sw_on[self._pump_sw0 + i]
+            energised = self._p_running[i] and sw_on[self._bus.pump_sw0 + i]
             if self._p_seized[i]:
                 # a seized, energised motor draws stall power until it is stopped
                 self._p_power[i] = p.max_power_w if energised else 0.0
@@ -684,16 +623,9 @@ class Spacecraft:
 
     # power -------------------------------------------------------------------------------
 
-    def _battery_ocv_v(self) -> float:
-        b = self.config.battery
-        good = self._b_cells - self._b_failed_cells
-        return good * cell_ocv_v(
-            self._b_soc, b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
-        )
-
     def _refresh_slot_demand(self) -> None:
         """Requested power of each slot (before bus shedding) and housekeeping total."""
-        on = self._s_enabled & ~self._s_tshut & self._sw_on[self._slot_sw0 :]
+        on = self._s_enabled & ~self._s_tshut & self._bus.on[self._bus.slot_sw0 :]
         p = board_power_w(on, self._s_util, self._s_idle, self._s_peak)
         p += np.where(on, self._s_extra_w + self._s_latch_w * self._s_latched, 0.0)
         for i, board in self._boards.items():
@@ -707,14 +639,14 @@ class Spacecraft:
         self._s_demand = p
         self._s_demand_w = float(p.sum())
         self._demand_version += 1
-        self._hk_on_w = float((self._hk_power * self._sw_on[: self._n_hk]).sum())
+        self._bus.refresh_housekeeping()
         self._slots_dirty = bool(self._boards)  # plug-in boards may change every step
 
     def _refresh_slot_power(self) -> None:
         """Served slot power and what the thermal step derives from it."""
         if self._lazy:
             self._rebase_dies()  # the dies' P·R is about to change
-        served = self._sw_served[self._slot_sw0 :]
+        served = self._bus.served[self._bus.slot_sw0 :]
         self._s_power = self._s_demand * served
         self._s_power_w = float(self._s_power.sum())
         self._s_pr = self._s_power * self._s_r * self._s_vec
@@ -730,7 +662,7 @@ class Spacecraft:
         """A plug-in board whose slot lost its supply (switch open, shed) is powered off."""
         plug = self._plug
         assert plug is not None
-        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
+        supplied = (self._bus.on & self._bus.served)[self._bus.slot_sw0 :][plug.live_slots]
         if supplied.all():
             if not self._plug_sup.all():
                 self._plug_sup = supplied
@@ -748,160 +680,31 @@ class Spacecraft:
         self._energy["compute_unbilled_standby_j"] += unbilled_w * dt_s
 
     def _step_power(self, dt_s: float) -> None:
-        """Power balance, shedding, battery (power.py: battery_soc_step, cell_ocv_v and
-        battery_terminal_voltage_v inlined operation for operation)."""
-        (
-            min_soc,
-            max_dis_w,
-            dis_eff,
-            max_chg_w,
-            chg_eff,
-            r,
-            b_mass,
-            g_sink,
-            sink_k,
-        ) = self._b_const
+        """Bus balance with shedding, then the battery (PowerBus); the slots and pumps see what
+        was served, the wings how much of their power was drawn."""
+        bus = self._bus
         demand_changed = self._slots_dirty
         if demand_changed:
             self._refresh_slot_demand()
-        demand_w = self._hk_on_w + self._pump_power_w + self._s_demand_w
-        w_avail = self._wings.available_w
-        array_w = sum(w_avail)
-        soc = self._b_soc
-        cap_j = self._b_capacity_wh * 3600.0
-        # (min/max written as comparisons: same result, no builtin calls)
-        e_avail_floor = (soc - min_soc) * cap_j
-        if not e_avail_floor > 0.0:
-            e_avail_floor = 0.0
-        b_max = e_avail_floor * dis_eff / dt_s
-        if not b_max < max_dis_w:
-            b_max = max_dis_w
-        served_changed = False
-        if demand_w <= array_w + b_max:
-            if not self._all_served:
-                self._sw_served[:] = True
-                self._all_served = True
-                served_changed = True
-            served_w = demand_w
-        else:
-            served_w, served_changed = self._shed(array_w, b_max, cap_j, dt_s)
+        array_w = sum(self._wings.available_w)
+        demand_w = bus.hk_on_w + self._pump_power_w + self._s_demand_w
+        served_changed = bus.balance(
+            dt_s, array_w, demand_w, self._p_power, self._s_demand, self._demand_version
+        )
         if served_changed:
-            new_p = [bool(x) for x in self._sw_served[self._pump_sw0 : self._slot_sw0]]
+            new_p = [bool(x) for x in bus.served[bus.pump_sw0 : bus.slot_sw0]]
             if new_p != self._p_served:
                 self._p_served = new_p
                 self._flows_dirty = True
         if served_changed or demand_changed:
             self._refresh_slot_power()
-        if array_w >= served_w:
-            headroom_j = (1.0 - soc) * cap_j
-            if not headroom_j > 0.0:
-                headroom_j = 0.0
-            charge_w = max_chg_w
-            x = array_w - served_w
-            if x < charge_w:
-                charge_w = x
-            x = headroom_j / (chg_eff * dt_s)
-            if x < charge_w:
-                charge_w = x
-            batt_w = -charge_w
-            array_used = served_w + charge_w
-        else:
-            batt_w = served_w - array_w
-            array_used = array_w
-        # the arrays share the power drawn in proportion to what each can give
-        frac = array_used / array_w if array_w > 0.0 else 0.0
-        self._wings.deliver(frac)
-        self._bus_array_w = array_used
-        self._bus_load_w = served_w
-        self._bus_demand_w = demand_w
-        # battery_soc_step
-        if batt_w >= 0.0:
-            d_stored = -batt_w / dis_eff * dt_s
-        else:
-            d_stored = -batt_w * chg_eff * dt_s
-        loss = abs(abs(batt_w) * dt_s - abs(d_stored))
-        soc = soc + d_stored / cap_j
-        if not soc > 0.0:
-            soc = 0.0
-        if not soc < 1.0:
-            soc = 1.0
-        self._b_soc = soc
-        self._b_power = batt_w
-        # pack OCV: (cells - failed) · cell_ocv_v(soc)
-        empty_v, full_v, k1, k2 = self._ocv_const
-        if soc <= 0.0:
-            cell_v = empty_v
-        elif soc < 0.1:
-            cell_v = empty_v + (k1 - empty_v) * soc / 0.1
-        elif soc < 0.9:
-            cell_v = k1 + (k2 - k1) * (soc - 0.1) / 0.8
-        elif soc < 1.0:
-            cell_v = k2 + (full_v - k2) * (soc - 0.9) / 0.1
-        else:
-            cell_v = full_v
-        ocv = (self._b_cells - self._b_failed_cells) * cell_v
-        # current from P = I·(OCV − I·R), the physical root
-        if r > 0.0:
-            disc = ocv * ocv - 4.0 * r * batt_w
-            current = (ocv - math.sqrt(max(disc, 0.0))) / (2.0 * r)
-        else:
-            current = batt_w / ocv if ocv > 0 else 0.0
-        self._b_current = current
-        self._b_voltage = ocv - current * r
-        # battery heat: conversion losses into a node tied to its sink
-        c = b_mass / dt_s
-        self._b_temp = (c * self._b_temp + loss / dt_s + g_sink * sink_k) / (c + g_sink)
+        bus.step_battery(dt_s, array_w)
+        self._wings.deliver(bus.array_fraction)
         e = self._energy
-        e["array_j"] += array_used * dt_s
-        e["load_j"] += served_w * dt_s
-        e["battery_stored_change_j"] += d_stored
-        e["battery_loss_j"] += loss
         e["compute_heat_j"] += self._s_power_w * dt_s
         e["pump_heat_j"] += self._pump_heat_w * dt_s
 
     # thermal -----------------------------------------------------------------------------
-
-    def _shed(self, array_w: float, b_max: float, cap_j: float, dt_s: float) -> tuple[float, bool]:
-        """Bus protection when demand exceeds array + battery: serve loads by priority.
-
-        Priority-0 (critical) loads may draw the battery below its floor; the rest must fit in
-        array + battery above the floor. The demand order is cached, so a step where the cut
-        does not move costs one search.
-        """
-        b = self.config.battery
-        key = (self._demand_version, tuple(self._p_power))
-        crit = self._sw_critical
-        if key != self._shed_key:
-            d = self._demand
-            d[: self._n_hk] = self._hk_power
-            d[self._pump_sw0 : self._slot_sw0] = self._p_power
-            d[self._slot_sw0 :] = self._s_demand
-            d *= self._sw_on
-            self._shed_key = key
-            self._shed_crit_w = float((d * crit).sum())
-            self._shed_cum = np.cumsum(np.where(crit, 0.0, d)[self._sw_order])
-            self._shed_k = -1
-        d = self._demand
-        crit_w = self._shed_crit_w
-        e_avail_zero = max(0.0, self._b_soc * cap_j)
-        b_max0 = min(b.max_discharge_power_w, e_avail_zero * b.discharge_efficiency / dt_s)
-        if crit_w <= array_w + b_max0:
-            k = served_count(self._shed_cum, array_w + b_max - crit_w)
-            served_w = crit_w + (float(self._shed_cum[k - 1]) if k > 0 else 0.0)
-            if k == self._shed_k and not self._all_served:
-                return served_w, False
-            self._shed_k = k
-            served = crit.copy()
-            served[self._sw_order[:k]] = True
-        else:
-            self._shed_k = -1
-            served = serve_by_priority(d, self._sw_order, array_w + b_max0)
-            served_w = float((d * served).sum())
-        served |= d == 0.0
-        changed = self._all_served or not np.array_equal(served, self._sw_served)
-        self._sw_served[:] = served
-        self._all_served = False
-        return served_w, changed
 
     def _refresh_coeffs(self, dt_s: float) -> None:
         """Coefficients of the linear thermal network; they change only with dt, flow,
@@ -1171,7 +974,7 @@ class Spacecraft:
             plug.board.inject_upset(UpsetKind(kind))
             self._slots_dirty = True
         elif kind == "latch_up":
-            if self._s_enabled[i] and self._sw_on[self._slot_sw0 + i]:
+            if self._s_enabled[i] and self._bus.on[self._bus.slot_sw0 + i]:
                 self._s_latched[i] = True
                 self._slots_dirty = True
             return
@@ -1204,8 +1007,8 @@ class Spacecraft:
         """
         b = self.config.battery
         sunlit = self._orbit.illumination > 0.0
-        slot_sw = self._sw_on[self._slot_sw0 :]
-        want_on = sunlit or self._b_soc > 0.95
+        slot_sw = self._bus.on[self._bus.slot_sw0 :]
+        want_on = sunlit or self._bus.soc > 0.95
         simple = self._s_vec > 0.0
         plug_w = float(self._plug.draw_w.sum()) if self._plug is not None else 0.0
         changed = False
@@ -1217,8 +1020,8 @@ class Spacecraft:
                 self._s_enabled[:] = True
                 changed = True
             avail = self._wings.available_total_w
-            hk = float(self._hk_power.sum()) + sum(self._p_power) + plug_w
-            charge = b.max_charge_power_w if self._b_soc < 0.95 else 0.0
+            hk = float(self._bus.hk_power_w.sum()) + sum(self._p_power) + plug_w
+            charge = b.max_charge_power_w if self._bus.soc < 0.95 else 0.0
             n_on = self._s_enabled & slot_sw & ~self._s_tshut
             idle = float((self._s_idle * n_on).sum())
             dyn = float(((self._s_peak - self._s_idle) * n_on).sum())
@@ -1246,7 +1049,9 @@ class Spacecraft:
         for li in range(len(self._loop_ids)):
             idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
             a = idx[0]
-            usable = [i for i in idx if not self._p_seized[i] and self._sw_on[self._pump_sw0 + i]]
+            usable = [
+                i for i in idx if not self._p_seized[i] and self._bus.on[self._bus.pump_sw0 + i]
+            ]
             if not usable:
                 continue
             primary = a if a in usable else usable[0]
@@ -1272,10 +1077,12 @@ class Spacecraft:
         plug = self._plug
         assert plug is not None
         b = self.config.battery
-        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
-        avail = self._wings.available_total_w - float(self._hk_power.sum()) - sum(self._p_power)
+        supplied = (self._bus.on & self._bus.served)[self._bus.slot_sw0 :][plug.live_slots]
+        avail = (
+            self._wings.available_total_w - float(self._bus.hk_power_w.sum()) - sum(self._p_power)
+        )
         avail -= float(self._s_power.sum()) - float(self._s_power[plug.live_slots].sum())
-        avail -= b.max_charge_power_w if self._b_soc < 0.95 else 0.0
+        avail -= b.max_charge_power_w if self._bus.soc < 0.95 else 0.0
         level = uniform_throttle_level(plug.boards, avail) if sunlit else 0
         for k, board in enumerate(plug.boards):
             board.take_results()  # nobody collects the filler jobs' results
@@ -1361,7 +1168,7 @@ class Spacecraft:
         if kind == "battery":
             return {"battery": 0}
         if kind == "switch":
-            return {f"pdu.{n}": i for i, n in enumerate(self._sw_names)}
+            return {f"pdu.{n}": i for i, n in enumerate(self._bus.switch_names)}
         if kind == "slot":
             return {f"slot.{s}": i for i, s in enumerate(self._slot_ids)}
         raise ValueError(f"unknown fault target kind {kind!r}")
@@ -1373,6 +1180,10 @@ class Spacecraft:
         (``hwsim.faults.activate_fault`` calls this), then let the others see its effect."""
         if kind == "wing":
             self._wings.apply_fault(fault_id, i, params, time_s)
+        elif kind in ("battery", "switch"):
+            self._bus.apply_fault(fault_id, i, params, time_s)
+            if kind == "switch":
+                self._apply_fault_here(fault_id, i, params, time_s)
         else:
             self._apply_fault_here(fault_id, i, params, time_s)
         self._invalidate()
@@ -1383,6 +1194,8 @@ class Spacecraft:
         """Undo what is reversible of a fault, in the subsystem owning its target."""
         if kind == "wing":
             self._wings.clear_fault(fault_id, i, params)
+        elif kind in ("battery", "switch"):
+            self._bus.clear_fault(fault_id, i, params)
         else:
             self._clear_fault_here(fault_id, i, params)
         self._invalidate()
@@ -1415,17 +1228,9 @@ class Spacecraft:
                 self._rs_mode[i] = 3
             else:
                 self._rs_mode[i] = 4
-        elif fid == "battery_cell_failure":
-            cells = int(p["cells"])
-            self._b_failed_cells = min(self._b_cells - 1, self._b_failed_cells + cells)
-            self._b_capacity_wh *= max(0.0, 1.0 - float(p["capacity_loss_fraction"]))
-            self._b_voltage = self._battery_ocv_v()
         elif fid == "switch_trip":
-            self._sw_on[i] = False
-            self._sw_tripped[i] = True
-            self._sw_trip_persistent[i] = bool(p["persistent"])
-            if i >= self._slot_sw0:
-                self._power_cycle_slot(i - self._slot_sw0)
+            if i >= self._bus.slot_sw0:
+                self._power_cycle_slot(i - self._bus.slot_sw0)
             self._invalidate()
             self._update_flows(0.0)
         elif fid == "board_overtemp":
@@ -1449,7 +1254,7 @@ class Spacecraft:
             if plug is not None:
                 if plug.board is not None:
                     plug.board.inject_upset(UpsetKind.LATCH_UP)
-            elif self._s_enabled[i] and self._sw_on[self._slot_sw0 + i]:
+            elif self._s_enabled[i] and self._bus.on[self._bus.slot_sw0 + i]:
                 self._s_latched[i] = True
                 self._s_latch_w[i] = float(p["extra_power_w"])
                 self._slots_dirty = True
@@ -1468,8 +1273,6 @@ class Spacecraft:
             self._rs_mode[i] = 0
             self._rs_noise_extra[i] = 0.0
             self._rs_drift_k_s[i] = 0.0
-        elif fid == "switch_trip":
-            self._sw_trip_persistent[i] = False
         elif fid == "board_overtemp":
             self._s_r[i] = self._s_r_nom[i]
             self._s_extra_w[i] = 0.0
@@ -1546,7 +1349,7 @@ class Spacecraft:
         kind, i = self._kind(device_id)
         members: list[str] = []
         if kind == "pdu":
-            members = self._sw_names
+            members = self._bus.switch_names
         elif kind == "backplane":
             members = self._plugin_slot_ids()
         return self._device_kind(kind, i).describe(device_id, members)
@@ -1565,7 +1368,7 @@ class Spacecraft:
 
     def _read_pump(self, i: int) -> PumpRegisters:
         li = self._p_loop[i]
-        sw = self._sw_on[self._pump_sw0 + i]
+        sw = self._bus.on[self._bus.pump_sw0 + i]
         if self._p_seized[i]:
             state = "seized"
         elif not sw:
@@ -1582,7 +1385,7 @@ class Spacecraft:
             flow_kg_s=float(self._p_flow[i]),
             outlet_pressure_kpa=float(self._l_static[li] + rise),
             power_w=float(self._p_power[i]),
-            motor_current_a=float(self._p_power[i] / max(self._b_voltage, 1.0)),
+            motor_current_a=float(self._p_power[i] / max(self._bus.voltage_v, 1.0)),
         )
 
     def _read_loop(self, li: int) -> LoopRegisters:
@@ -1615,48 +1418,24 @@ class Spacecraft:
         return self._wings.read(i, self._orbit.phase_rad)
 
     def _read_battery(self, _: int) -> BatteryRegisters:
-        return BatteryRegisters(
-            soc=float(self._b_soc),
-            voltage_v=float(self._b_voltage),
-            current_a=float(self._b_current),
-            power_w=float(self._b_power),
-            temp_k=float(self._b_temp),
-            cell_faults=int(self._b_failed_cells),
-            capacity_wh=float(self._b_capacity_wh),
-        )
+        return self._bus.read_battery()
 
     def _read_pdu(self, _: int) -> PduRegisters:
-        v = max(self._b_voltage, 1.0)
-        sw_power = self._switch_power_w()
-        return PduRegisters(
-            bus_voltage_v=float(self._b_voltage),
-            array_power_w=float(self._bus_array_w),
-            load_power_w=float(self._bus_load_w),
-            demand_power_w=float(self._bus_demand_w),
-            switches={
-                n: PduSwitch(
-                    on=bool(self._sw_on[k]),
-                    tripped=bool(self._sw_tripped[k]),
-                    shed=bool(self._sw_on[k] and not self._sw_served[k]),
-                    current_a=float(sw_power[k] / v),
-                )
-                for k, n in enumerate(self._sw_names)
-            },
-        )
+        return self._bus.read_pdu(self._p_power, self._s_power)
 
-    def _switch_power_w(self) -> np.ndarray:
-        p = np.concatenate([self._hk_power, np.asarray(self._p_power, dtype=float), self._s_power])
-        p[: self._slot_sw0] *= self._sw_on[: self._slot_sw0] & self._sw_served[: self._slot_sw0]
-        return p
+    @property
+    def _sw_names(self) -> list[str]:
+        """PDU switch names (the power bus's ``switch_names``; kept for old callers)."""
+        return self._bus.switch_names
 
     def _slot_state(self, i: int) -> str:
-        if not self._sw_on[self._slot_sw0 + i]:
+        if not self._bus.on[self._bus.slot_sw0 + i]:
             return "unpowered"
         if self._s_tshut[i]:
             return "thermal_shutdown"
         if not self._s_enabled[i]:
             return "off"
-        if not self._sw_served[self._slot_sw0 + i]:
+        if not self._bus.served[self._bus.slot_sw0 + i]:
             return "shed"
         if self._s_latched[i]:
             return "latched"
@@ -1668,10 +1447,10 @@ class Spacecraft:
         return [self._slot_ids[i] for i in sorted(self._plug.by_slot)]
 
     def _slot_supply(self, i: int) -> str:
-        k = self._slot_sw0 + i
-        if not self._sw_on[k]:
+        k = self._bus.slot_sw0 + i
+        if not self._bus.on[k]:
             return "unpowered"
-        return "on" if self._sw_served[k] else "shed"
+        return "on" if self._bus.served[k] else "shed"
 
     def _read_plugin_slot(self, i: int, slot: PluginSlot) -> BoardSlotRegisters:
         from hwsim.boards.slots import board_registers
@@ -1686,7 +1465,7 @@ class Spacecraft:
             power_w=power_w,
             plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
             inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
-            bus_voltage_v=float(self._b_voltage),
+            bus_voltage_v=float(self._bus.voltage_v),
             seu_count=int(self._s_seu[i]),
         )
 
@@ -1713,7 +1492,7 @@ class Spacecraft:
             powered=pw > 0.0,
             utilisation=float(self._s_util[i]),
             power_w=pw,
-            current_a=pw / max(self._b_voltage, 1.0),
+            current_a=pw / max(self._bus.voltage_v, 1.0),
             die_temp_k=float(self._s_temp[i]),
             plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
             inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
@@ -1794,7 +1573,7 @@ class Spacecraft:
         if command == "stop":
             self._p_running[i] = False
         elif command == "start":
-            if not self._sw_on[self._pump_sw0 + i]:
+            if not self._bus.on[self._bus.pump_sw0 + i]:
                 raise DeviceError("device_off", f"{pid}: PDU switch is off")
             if self._p_seized[i]:
                 raise DeviceError("device_fault", f"{pid} is seized and cannot start")
@@ -1808,13 +1587,13 @@ class Spacecraft:
     def _cmd_slot(self, i: int, command: str, args: CommandArgs) -> None:
         sid = f"slot.{self._slot_ids[i]}"
         if isinstance(args, SetUtilisation):
-            if not self._sw_on[self._slot_sw0 + i]:
+            if not self._bus.on[self._bus.slot_sw0 + i]:
                 raise DeviceError("device_off", f"{sid}: PDU switch is off")
             if self._s_latched[i]:
                 raise DeviceError("device_fault", f"{sid} is latched up; power-cycle it")
             self._s_util[i] = args.value
         elif command == "power_on":
-            if not self._sw_on[self._slot_sw0 + i]:
+            if not self._bus.on[self._bus.slot_sw0 + i]:
                 raise DeviceError("device_off", f"{sid}: PDU switch is off")
             self._s_enabled[i] = True
         else:
@@ -1833,27 +1612,12 @@ class Spacecraft:
         self._invalidate()
 
     def _cmd_pdu(self, _: int, command: str, args: CommandArgs) -> None:
-        assert isinstance(args, PduSwitchCommand)
-        name = args.switch
-        if name not in self._sw_index:
-            raise DeviceError(
-                "bad_argument",
-                f"pdu.{command}: unknown switch {name!r}; valid: {', '.join(self._sw_names[:8])}"
-                f"... ({len(self._sw_names)} switches, see describe('pdu'))",
-            )
-        k = self._sw_index[name]
-        if command == "switch_off":
-            self._sw_on[k] = False
-            if k >= self._slot_sw0:
-                self._power_cycle_slot(k - self._slot_sw0)
-        else:
-            if self._sw_trip_persistent[k]:
-                self._sw_on[k] = False
-                raise DeviceError("device_fault", f"switch {name} trips again (load fault)")
-            self._sw_tripped[k] = False
-            self._sw_on[k] = True
+        k = self._bus.command_pdu(command, args)
+        bus = self._bus
+        if command == "switch_off" and k >= bus.slot_sw0:
+            self._power_cycle_slot(k - bus.slot_sw0)
         self._invalidate()
-        if self._pump_sw0 <= k < self._slot_sw0:
+        if bus.pump_sw0 <= k < bus.slot_sw0:
             self._update_flows(0.0)
 
     # ------------------------------------------------------------------------------ truth
@@ -1894,17 +1658,15 @@ class Spacecraft:
             "latitude_deg": float(lat),
             "longitude_deg": float(lon),
             "in_saa": bool(orbit.in_saa),
-            "array_power_w": float(self._bus_array_w),
+            "array_power_w": float(self._bus.array_used_w),
             "array_available_w": float(self._wings.available_total_w),
-            "load_power_w": float(self._bus_load_w),
-            "demand_power_w": float(self._bus_demand_w),
+            "load_power_w": float(self._bus.load_w),
+            "demand_power_w": float(self._bus.demand_w),
             "compute_power_w": float(self._s_power.sum()),
             "pump_power_w": float(sum(self._p_power)),
-            "battery_soc": float(self._b_soc),
-            "battery_power_w": float(self._b_power),
-            "shed_loads": [
-                n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
-            ],
+            "battery_soc": float(self._bus.soc),
+            "battery_power_w": float(self._bus.power_w),
+            "shed_loads": self._bus.shed_names(),
             "wing_temp_k": [float(x) for x in self._wings.temp_k],
             "board_die_temp_k": self._die_temps_k(),
             "cold_plate_temp_k": self._cp_temp.tolist(),
@@ -1914,7 +1676,7 @@ class Spacecraft:
             "loop_inventory_kg": self._l_inv.tolist(),
             "radiator_temp_k": self._rp_temp.tolist(),
             "radiator_absorbed_w": self._panel_absorbed_w().tolist(),
-            "battery_temp_k": float(self._b_temp),
+            "battery_temp_k": float(self._bus.temp_k),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),
             "seu_total": int(self._s_seu.sum()),

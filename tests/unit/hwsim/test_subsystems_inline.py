@@ -11,10 +11,12 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 
 from hwsim.config import SpacecraftConfig
 from hwsim.model.constants import SECONDS_PER_YEAR, SOLAR_CONSTANT_W_M2
 from hwsim.model.orbit import in_saa_box, subsatellite_lat_lon_deg
+from hwsim.model.power import battery_soc_step, battery_terminal_voltage_v, cell_ocv_v
 from hwsim.model.solar import (
     array_mpp_power_w,
     drive_angle_step_deg,
@@ -24,6 +26,7 @@ from hwsim.model.solar import (
     wing_temp_step_k,
 )
 from hwsim.subsystems.orbit_env import OrbitEnv
+from hwsim.subsystems.power_bus import PowerBus
 from hwsim.subsystems.wings import Wings
 
 _RNG = np.random.default_rng(20240808)
@@ -130,3 +133,46 @@ def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
             lit += avail > 0.0
             dark += avail == 0.0
     assert lit > 1000 and dark > 1000, f"spread must cover lit and dark arrays: {lit}, {dark}"
+
+
+def test_battery_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
+    """PowerBus.step_battery vs battery_soc_step, cell_ocv_v and battery_terminal_voltage_v
+    over SoC across every knee of the OCV curve, charge and discharge, failed cells and dt."""
+    b = ai1.battery
+    ledger = dict.fromkeys(("array_j", "load_j", "battery_stored_change_j", "battery_loss_j"), 0.0)
+    bus = PowerBus(b, ai1.power_bus, [], [], [], ledger)
+    charging = discharging = 0
+    socs = np.concatenate([[0.0, 1e-9, 0.05, 0.1, 0.5, 0.9, 0.95, 1.0], _RNG.uniform(0, 1, 3000)])
+    for soc0 in socs:
+        bus.soc = float(soc0)
+        bus.failed_cells = int(_RNG.integers(0, 5))
+        bus.served_w = float(_RNG.uniform(0.0, 2.0e5))
+        array_w = float(_RNG.choice([0.0, _RNG.uniform(0.0, 2.5e5)]))
+        dt = float(_RNG.choice([0.1, 1.0, 10.0]))
+        stored0 = ledger["battery_stored_change_j"]
+        bus.step_battery(dt, array_w)
+        batt_w = bus.power_w
+        if array_w >= bus.served_w:  # charging from the surplus, within the limits
+            headroom_w = max(0.0, (1.0 - soc0) * b.capacity_wh * 3600.0) / (
+                b.charge_efficiency * dt
+            )
+            assert batt_w == -min(b.max_charge_power_w, array_w - bus.served_w, headroom_w)
+            charging += 1
+        else:
+            assert batt_w == bus.served_w - array_w
+            discharging += 1
+        soc, d_stored, _ = battery_soc_step(
+            float(soc0), batt_w, dt, b.capacity_wh, b.charge_efficiency, b.discharge_efficiency
+        )
+        soc = min(1.0, max(0.0, soc))
+        assert bus.soc == soc, f"SoC {bus.soc!r} != {soc!r} (from {soc0}, {batt_w} W)"
+        assert ledger["battery_stored_change_j"] - stored0 == pytest.approx(d_stored, abs=1e-6)
+        ocv = (b.cells_in_series - bus.failed_cells) * cell_ocv_v(
+            soc, b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
+        )
+        r = b.internal_resistance_ohm
+        current = (ocv - math.sqrt(max(ocv * ocv - 4.0 * r * batt_w, 0.0))) / (2.0 * r)
+        assert bus.current_a == current, f"current {bus.current_a!r} != {current!r}"
+        assert bus.voltage_v == battery_terminal_voltage_v(ocv, current, r)
+        assert bus.current_a * bus.voltage_v == pytest.approx(batt_w, abs=1e-6), "P != I·V"
+    assert charging > 500 and discharging > 500, f"{charging} charging, {discharging} discharging"
