@@ -1,4 +1,4 @@
-"""What-if runner: step the spacecraft under the built-in control law, write CSV and a plot.
+"""What-if runner: step the spacecraft under the what-if controller, write CSV and a plot.
 
 ``computesat hwsim run --config PATH --duration 1d --step 1s --speed max --out DIR --seed N``
 is :func:`add_arguments` + :func:`main`. Only the stepped clock (``--speed max``) is supported:
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
 from hwsim.model import Spacecraft
+from hwsim.whatif_control import WhatIfController
 
 __all__ = ["WhatIfResult", "add_arguments", "main", "parse_duration", "run_whatif"]
 
@@ -105,14 +106,16 @@ def run_whatif(
     seed: int = 0,
     progress: bool = True,
 ) -> WhatIfResult:
-    """Run the spacecraft under its built-in control law and write ``whatif.csv``/``.png``."""
+    """Run the spacecraft under :class:`~hwsim.whatif_control.WhatIfController` (which drives
+    it through the device API, before every step) and write ``whatif.csv``/``.png``."""
     if not duration_s > 0.0:
         raise ValueError("duration_s must be > 0")
     if not 0.0 < step_s <= duration_s:
         raise ValueError("step_s must be > 0 and not longer than duration_s")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sc = Spacecraft(config, seed=seed, control_law=True)
+    sc = Spacecraft(config, seed=seed)
+    law = WhatIfController(sc)
     n_loops = len(config.loops)
     n_steps = math.ceil(duration_s / step_s - 1e-9)
     every = max(1, round(30.0 / step_s))
@@ -129,6 +132,7 @@ def run_whatif(
     try:
         for k in range(1, n_steps + 1):
             dt = min(step_s, duration_s - (k - 1) * step_s)
+            law.act()
             sc.step(dt)
             chunk += 1
             if k % every == 0 or k == n_steps:

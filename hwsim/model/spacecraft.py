@@ -97,7 +97,6 @@ class Spacecraft:
         self,
         config: SpacecraftConfig,
         seed: int = 0,
-        control_law: bool = False,
         registry: BoardRegistry | None = None,
         mission_time_origin_s: float = 0.0,
     ) -> None:
@@ -107,7 +106,6 @@ class Spacecraft:
         # carry), which is model time plus this origin (the mission time of model time 0).
         self.mission_time_origin_s = float(mission_time_origin_s)
         self.seed = int(seed)
-        self.control_law = control_law
         ss = np.random.SeedSequence(self.seed)
         s_sensor, s_seu = ss.spawn(2)
         self._sensor_rng = np.random.default_rng(s_sensor)
@@ -409,9 +407,6 @@ class Spacecraft:
         self._s_vec = np.ones(n)
         self._plug: PluginSlots | None = None
         self._plug_sup = np.zeros(0, dtype=bool)
-        self._plug_ctl_t = -math.inf
-        self._plug_ctl_on = True
-        self._plug_beats: dict[int, int] = {}
         wanted = [(i, s.slot_id, s.board) for i, s in enumerate(slots) if s.is_plugin]
         if not wanted:
             return
@@ -510,8 +505,6 @@ class Spacecraft:
             self._activate_due(t)
         orbit = self._orbit
         orbit.step(t)
-        if self.control_law:
-            self._control_law()
         self._wings.step(dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta)
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
@@ -996,124 +989,6 @@ class Spacecraft:
                 self._p_head[i] = max(self._p_min_head[i], self._p_head[i] - wear * dt_s)
         self._flows_dirty = True
 
-    # control law -------------------------------------------------------------------------
-
-    def _control_law(self) -> None:
-        """Built-in law for what-if runs (stands in for flight software).
-
-        Compute: off in eclipse; in sunlight on, with utilisation sized to the array power
-        left after housekeeping, pumps and battery charging; boards within 3 K of their limit
-        are throttled. Pumps: keep A running, start B if A cannot run; speed by return temp.
-        """
-        b = self.config.battery
-        sunlit = self._orbit.illumination > 0.0
-        slot_sw = self._bus.on[self._bus.slot_sw0 :]
-        want_on = sunlit or self._bus.soc > 0.95
-        simple = self._s_vec > 0.0
-        plug_w = float(self._plug.draw_w.sum()) if self._plug is not None else 0.0
-        changed = False
-        if want_on:
-            if not self._s_enabled.all() or self._s_tshut.any() or self._s_latched.any():
-                cool = self._s_temp < self._s_max - 10.0
-                self._s_tshut &= ~cool
-                self._s_latched[:] = False
-                self._s_enabled[:] = True
-                changed = True
-            avail = self._wings.available_total_w
-            hk = float(self._bus.hk_power_w.sum()) + sum(self._p_power) + plug_w
-            charge = b.max_charge_power_w if self._bus.soc < 0.95 else 0.0
-            n_on = self._s_enabled & slot_sw & ~self._s_tshut
-            idle = float((self._s_idle * n_on).sum())
-            dyn = float(((self._s_peak - self._s_idle) * n_on).sum())
-            u = 0.0 if dyn <= 0 else max(0.0, min(1.0, (avail - hk - charge - idle) / dyn))
-            if not sunlit:
-                u = 0.0
-            target = np.where((self._s_temp > self._s_max - 3.0) | ~simple, 0.0, u)
-            if not np.array_equal(target, self._s_util):
-                self._s_util = target
-                changed = True
-        elif (self._s_enabled & simple).any():
-            # plug-in slots stay "enabled": their boards are powered off by command below
-            self._s_enabled &= ~simple
-            self._s_latched[:] = False
-            changed = True
-        if changed:
-            self._slots_dirty = True
-        t = self._time_ns / _NS
-        if self._plug is not None and (
-            t - self._plug_ctl_t >= 30.0 or want_on != self._plug_ctl_on
-        ):
-            self._plug_ctl_t = t
-            self._plug_ctl_on = want_on
-            self._control_plugins(want_on, sunlit, plug_w)
-        for li in range(len(self._loop_ids)):
-            idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
-            a = idx[0]
-            usable = [
-                i for i in idx if not self._p_seized[i] and self._bus.on[self._bus.pump_sw0 + i]
-            ]
-            if not usable:
-                continue
-            primary = a if a in usable else usable[0]
-            for i in idx:
-                if self._p_running[i] != (i == primary):
-                    self._p_running[i] = i == primary
-                    self._flows_dirty = True
-            p = self._p_cfg[primary]
-            # warmer return -> faster pump; 330 K nominal, full speed at 350 K; 50 rpm steps
-            frac = 0.5 + 0.5 * (float(self._l_return[li]) - 330.0) / 20.0
-            target = round(p.max_speed_rpm * max(0.3, min(1.0, frac)) / 50.0) * 50.0
-            if target != self._p_target[primary]:
-                self._p_target[primary] = target
-                self._flows_dirty = True
-
-    def _control_plugins(self, want_on: bool, sunlit: bool, plug_w: float) -> None:
-        """The built-in law for plug-in boards (every 30 s and at eclipse edges): power them
-        off in eclipse and on in sunlight, keep them busy with a long filler job, throttle
-        them all to one level that fits the array power, and clear latch-ups (power cycle),
-        cooled over-temperature trips and hangs (reset)."""
-        from hwsim.boards.slots import filler_job, uniform_throttle_level
-
-        plug = self._plug
-        assert plug is not None
-        b = self.config.battery
-        supplied = (self._bus.on & self._bus.served)[self._bus.slot_sw0 :][plug.live_slots]
-        avail = (
-            self._wings.available_total_w - float(self._bus.hk_power_w.sum()) - sum(self._p_power)
-        )
-        avail -= float(self._s_power.sum()) - float(self._s_power[plug.live_slots].sum())
-        avail -= b.max_charge_power_w if self._bus.soc < 0.95 else 0.0
-        level = uniform_throttle_level(plug.boards, avail) if sunlit else 0
-        for k, board in enumerate(plug.boards):
-            board.take_results()  # nobody collects the filler jobs' results
-            state = board.state
-            if not want_on or not supplied[k]:
-                if state is not PowerState.OFF:
-                    board.power_off()
-                continue
-            if state is PowerState.OFF:
-                board.power_on()
-                continue
-            health = board.health()
-            if state is PowerState.FAULT:
-                if health.fault_reason == "latch_up":
-                    board.power_cycle()
-                elif health.die_temp_k < board.thermal_model().throttle_temp_k:
-                    board.reset()
-                continue
-            if state is PowerState.BOOTING:
-                continue
-            if health.active_job_id is not None and self._plug_beats.get(k) == health.heartbeat:
-                board.reset()  # hung: heartbeat frozen since the last pass
-                continue
-            self._plug_beats[k] = health.heartbeat
-            board.set_throttle(min(level, board.thermal_model().max_throttle_level))
-            if sunlit and health.active_job_id is None and health.queued_jobs == 0:
-                job = filler_job(board, f"law-{int(self._time_ns // _NS)}-{k}")
-                if job is not None:
-                    board.submit(job)
-        self._slots_dirty = True
-
     # ------------------------------------------------------------------------------ faults
 
     def inject_fault(
@@ -1415,7 +1290,8 @@ class Spacecraft:
         return SensorRegisters(temp_k=max(float(value[0]), 0.0))
 
     def _read_wing(self, i: int) -> WingRegisters:
-        return self._wings.read(i, self._orbit.phase_rad)
+        orbit = self._orbit
+        return self._wings.read(i, orbit.phase_rad, orbit.illumination_at(self.time_s))
 
     def _read_battery(self, _: int) -> BatteryRegisters:
         return self._bus.read_battery()

@@ -136,6 +136,12 @@ class OrbitEnv:
         )
         return lat * _DEG, ((lon + _PI) % _TWO_PI - _PI) * _DEG
 
+    def illumination_at(self, t_s: float) -> float:
+        """Illuminated fraction of the Sun at mission time ``t_s`` (a sun sensor read between
+        steps sees the present, not the start of the last step)."""
+        u = (self.phase0_rad + self.n_rad_s * t_s) % _TWO_PI
+        return illumination_fraction(u, self.beta_rad, self.altitude_km, self.penumbra)
+
     def lat_lon_deg(self) -> tuple[float, float]:
         """Ground track at the last step, degrees."""
         return self.ground_track(self.time_s, self.phase_rad)

@@ -145,8 +145,9 @@ class Wings:
     def device_ids(self) -> list[str]:
         return [f"wing.{w}" for w in self.wing_ids]
 
-    def read(self, i: int, phase_rad: float) -> WingRegisters:
-        """Registers of wing ``i``; ``phase_rad`` is the orbit phase (the Sun's direction)."""
+    def read(self, i: int, phase_rad: float, illumination: float) -> WingRegisters:
+        """Registers of wing ``i``; ``phase_rad`` is the orbit phase (the Sun's direction),
+        ``illumination`` the fraction of the Sun seen now (the wing's sun sensor)."""
         w = self.config[i]
         mppt_active = self.mppt_on[i] and not self.mppt_failed[i]
         v = (
@@ -157,6 +158,7 @@ class Wings:
         state = "failed" if self.mppt_failed[i] else ("tracking" if mppt_active else "off")
         return WingRegisters(
             sun_angle_deg=float(sun_angle_in_drive_plane_deg(phase_rad)),
+            sun_illumination=float(illumination),
             drive_angle_deg=float(self.angle_deg[i]),
             target_angle_deg=float(self.target_deg[i]),
             tracking=bool(self.tracking[i]),
