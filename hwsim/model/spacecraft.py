@@ -29,12 +29,6 @@ from hwsim.model.constants import (
     SIGMA_W_M2_K4,
 )
 from hwsim.model.devices import DeviceDescription, DeviceError
-from hwsim.model.fluid import (
-    inventory_flow_factor,
-    loop_static_pressure_kpa,
-    operating_flow_kg_s,
-    pump_electrical_power_w,
-)
 from hwsim.model.sensors import sensor_reading_k
 from hwsim.model.thermal import (
     board_die_decay,
@@ -44,6 +38,7 @@ from hwsim.model.thermal import (
     implicit_network_operator,
     panel_absorbed_w_per_m2,
 )
+from hwsim.subsystems.loops import Loops
 from hwsim.subsystems.orbit_env import OrbitEnv
 from hwsim.subsystems.power_bus import PowerBus
 from hwsim.subsystems.wings import Wings
@@ -65,7 +60,6 @@ from icd.devices import (
     WingRegisters,
 )
 from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT, SetUtilisation
-from icd.devices.pump import PumpSetSpeed
 
 if TYPE_CHECKING:
     from computesat_sdk.registry import BoardRegistry
@@ -151,49 +145,20 @@ class Spacecraft:
     # ------------------------------------------------------------------------------ setup
 
     def _init_loops(self) -> None:
-        loops = self.config.loops
-        self._loop_ids = [lp.loop_id for lp in loops]
-        self._loop_index = {lp: i for i, lp in enumerate(self._loop_ids)}
-        nl = len(loops)
-        self._l_cp = np.array([lp.cp_j_per_kg_k for lp in loops])
-        self._l_rho = [lp.rho_kg_m3 for lp in loops]
-        self._l_inv_nom = [lp.inventory_kg for lp in loops]
-        self._l_inv = np.array(self._l_inv_nom, dtype=float)
-        self._l_leak = [0.0] * nl
-        self._l_k = [lp.pressure_drop_at_design_flow_kpa / lp.design_flow_kg_s**2 for lp in loops]
-        self._l_flow = np.zeros(nl)
-        self._l_dp = [0.0] * nl
-        self._l_static = [lp.nominal_pressure_kpa for lp in loops]
-        self._l_supply = np.array([lp.initial_temp_k for lp in loops])
+        self._loops = Loops(self.config.loops)
+        self._loop_ids = self._loops.loop_ids
+        self._loop_index = self._loops.loop_index
+        self._p_ids = self._loops.pump_ids
+        # coolant temperatures: nodes of the thermal network (views into its state, see
+        # _layout_state); start at each loop's initial temperature
+        self._l_supply = np.array([lp.initial_temp_k for lp in self.config.loops])
         self._l_return = self._l_supply.copy()
-        self._l_pump_heat = np.zeros(nl)
         self._pump_heat_w = 0.0
         self._pump_power_w = 0.0
         self._flows_dirty = True
         self._flows_steady = False
         self._coeff_dirty = True
         self._slow_faults = False
-        # pumps flattened
-        self._p_ids: list[str] = []
-        self._p_loop: list[int] = []
-        self._p_cfg = []
-        for li, lp in enumerate(loops):
-            for p in lp.pumps:
-                self._p_ids.append(f"pump.{lp.loop_id}.{p.pump_id}")
-                self._p_loop.append(li)
-                self._p_cfg.append(p)
-        self._pump_index = {pid: i for i, pid in enumerate(self._p_ids)}
-        npump = len(self._p_ids)
-        self._p_running = [p.running_at_start for p in self._p_cfg]
-        self._p_speed = [p.nominal_speed_rpm if p.running_at_start else 0.0 for p in self._p_cfg]
-        self._p_target = [p.nominal_speed_rpm for p in self._p_cfg]
-        self._p_seized = [False] * npump
-        self._p_head = [1.0] * npump
-        self._p_wear_per_s = [0.0] * npump
-        self._p_min_head = [0.1] * npump
-        self._p_power = [0.0] * npump
-        self._p_flow = [0.0] * npump
-        self._p_served = [True] * npump
 
     def _init_thermal(self) -> None:
         cfg = self.config
@@ -242,7 +207,6 @@ class Spacecraft:
         # moves it, with the dies, into the state vector z, the named arrays being views
         self._tn = np.concatenate([self._cp_temp, self._l_return, self._rp_temp, self._l_supply])
         self._cp_temp = self._tn[: len(plates)]
-        self._l_pump_heat = np.zeros(nl)
         self._tn_c = np.zeros(len(self._tn))
         self._rp_punctured = [False] * len(panels)
 
@@ -487,9 +451,7 @@ class Spacecraft:
         self._slots_dirty = True
         self._flows_dirty = True
         self._coeff_dirty = True
-        self._slow_faults = any(x > 0.0 for x in self._l_leak) or any(
-            x > 0.0 for x in self._p_wear_per_s
-        )
+        self._slow_faults = self._loops.has_slow_faults
 
     def step(self, dt_s: float) -> None:
         """Advance the hardware by ``dt_s`` seconds of mission time.
@@ -544,72 +506,13 @@ class Spacecraft:
     # pumps and flow ----------------------------------------------------------------------
 
     def _update_flows(self, dt_s: float) -> None:
-        nl = len(self._loop_ids)
-        n_run = [0] * nl
-        s_sum = [0.0] * nl
-        h_sum = [0.0] * nl
-        sw_on = self._bus.on
-        steady = True
-        for i, p in enumerate(self._p_cfg):
-            li = self._p_loop[i]
-            energised = self._p_running[i] and self._p_served[i] and sw_on[self._bus.pump_sw0 + i]
-            if self._p_seized[i]:
-                self._p_speed[i] = 0.0
-                continue
-            target = self._p_target[i] if energised else 0.0
-            sp = self._p_speed[i]
-            ramp = p.spin_rate_rpm_s * dt_s
-            sp = min(target, sp + ramp) if sp < target else max(target, sp - ramp)
-            self._p_speed[i] = sp
-            steady = steady and sp == target
-            if sp > 0.0:
-                n_run[li] += 1
-                s_sum[li] += sp / p.max_speed_rpm
-                h_sum[li] += self._p_head[i]
-        flows_before = self._l_flow.tolist()
-        for li in range(nl):
-            inv_frac = self._l_inv[li] / self._l_inv_nom[li]
-            self._l_static[li] = loop_static_pressure_kpa(
-                inv_frac, self.config.loops[li].nominal_pressure_kpa
-            )
-            if n_run[li]:
-                pc = self.config.loops[li].pumps[0]
-                hf = h_sum[li] / n_run[li]
-                flow = operating_flow_kg_s(
-                    s_sum[li] / n_run[li],
-                    n_run[li],
-                    pc.max_pressure_kpa * hf,
-                    pc.max_flow_kg_s * hf,
-                    self._l_k[li],
-                ) * inventory_flow_factor(inv_frac, self.config.loops[li].min_inventory_fraction)
-            else:
-                flow = 0.0
-            self._l_flow[li] = flow
-            self._l_dp[li] = float(self._l_k[li] * flow * flow)
-        pump_heat = [0.0] * nl
-        for i, p in enumerate(self._p_cfg):
-            li = self._p_loop[i]
-            energised = self._p_running[i] and sw_on[self._bus.pump_sw0 + i]
-            if self._p_seized[i]:
-                # a seized, energised motor draws stall power until it is stopped
-                self._p_power[i] = p.max_power_w if energised else 0.0
-                self._p_flow[i] = 0.0
-            elif self._p_speed[i] > 0.0:
-                f = float(self._l_flow[li]) / n_run[li]
-                self._p_flow[i] = f
-                pw = pump_electrical_power_w(
-                    f, self._l_dp[li], self._l_rho[li], p.efficiency, p.idle_power_w, p.max_power_w
-                )
-                self._p_power[i] = pw if energised else 0.0
-                pump_heat[li] += self._p_power[i]
-            else:
-                self._p_flow[i] = 0.0
-                self._p_power[i] = p.idle_power_w if energised else 0.0
-        self._l_pump_heat[:] = pump_heat
+        """Pumps and loop flow (Loops); the thermal network follows a change of flow."""
+        bus = self._bus
+        changed, steady = self._loops.update_flows(dt_s, bus.on[bus.pump_sw0 : bus.slot_sw0])
+        self._pump_heat_w = self._loops.pump_heat_total_w
+        self._pump_power_w = self._loops.pump_power_total_w
         self._qconst_dirty = True
-        self._pump_heat_w = sum(pump_heat)
-        self._pump_power_w = sum(self._p_power)
-        if flows_before != self._l_flow.tolist():
+        if changed:
             self._coeff_dirty = True
         self._flows_steady = steady and not self._slow_faults
         self._flows_dirty = False
@@ -682,12 +585,12 @@ class Spacecraft:
         array_w = sum(self._wings.available_w)
         demand_w = bus.hk_on_w + self._pump_power_w + self._s_demand_w
         served_changed = bus.balance(
-            dt_s, array_w, demand_w, self._p_power, self._s_demand, self._demand_version
+            dt_s, array_w, demand_w, self._loops.pump_power_w, self._s_demand, self._demand_version
         )
         if served_changed:
             new_p = [bool(x) for x in bus.served[bus.pump_sw0 : bus.slot_sw0]]
-            if new_p != self._p_served:
-                self._p_served = new_p
+            if new_p != self._loops.served:
+                self._loops.served = new_p
                 self._flows_dirty = True
         if served_changed or demand_changed:
             self._refresh_slot_power()
@@ -715,23 +618,26 @@ class Spacecraft:
         self._coeff_dirty = False
         t_net = self._tn.copy()
         die = self._s_temp.copy()
-        cp = self._l_cp
+        cp = self._loops.cp_j_per_kg_k
+        flow = self._loops.flow_kg_s
         self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
         self._s_pr = self._s_power * self._s_r * self._s_vec
         self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
         self._s_c_dt = self._s_c / dt_s * self._s_vec
         self._cp_g = hx_conductance_w_per_k(
             self._cp_ua,
-            self._l_flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
+            flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
             cp[self._cp_loop],
         )
         self._rp_g = hx_conductance_w_per_k(
             self._rp_ua,
-            self._l_flow[self._rp_loop] / self._rp_per_loop[self._rp_loop],
+            flow[self._rp_loop] / self._rp_per_loop[self._rp_loop],
             cp[self._rp_loop],
         )
         # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
-        inv = np.maximum(self._l_inv, 0.01 * np.asarray(self._l_inv_nom))
+        inv = np.maximum(
+            self._loops.inventory_kg, 0.01 * np.asarray(self._loops.inventory_nominal_kg)
+        )
         leg_c = inv * cp * 0.5
         self._tn_c = np.concatenate([self._cp_c, leg_c, self._rp_c, leg_c])
         lm = coolant_network_matrix(
@@ -740,7 +646,7 @@ class Spacecraft:
             self._cp_g,
             self._rp_loop,
             self._rp_g,
-            self._l_flow * cp,
+            flow * cp,
         )
         m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
         self._tn_m = m
@@ -799,7 +705,7 @@ class Spacecraft:
         q[:n_p] = self._plate_p - np.bincount(
             self._s_plate, weights=self._s_w * self._s_pr, minlength=n_p
         )
-        q[n_p : n_p + len(self._loop_ids)] = self._l_pump_heat
+        q[n_p : n_p + len(self._loop_ids)] = self._loops.pump_heat_w
         if self._rp_env:
             q[self._panel_sl] += self._k_ir
         col = self._za[:, self._iz_const]
@@ -980,13 +886,8 @@ class Spacecraft:
     # slow fault processes ----------------------------------------------------------------
 
     def _step_slow_faults(self, dt_s: float) -> None:
-        for li, leak in enumerate(self._l_leak):
-            if leak > 0.0:
-                self._l_inv[li] = max(0.0, self._l_inv[li] - leak * dt_s)
-                self._coeff_dirty = True
-        for i, wear in enumerate(self._p_wear_per_s):
-            if wear > 0.0:
-                self._p_head[i] = max(self._p_min_head[i], self._p_head[i] - wear * dt_s)
+        if self._loops.step_slow(dt_s):
+            self._coeff_dirty = True
         self._flows_dirty = True
 
     # ------------------------------------------------------------------------------ faults
@@ -1033,7 +934,7 @@ class Spacecraft:
     def fault_targets(self, kind: str) -> dict[str, int]:
         """Fault targets of a catalogue target kind: full target id -> index in its owner."""
         if kind == "pump":
-            return dict(self._pump_index)
+            return dict(self._loops.pump_index)
         if kind == "radiator":
             return {f"radiator.{p}": i for i, p in enumerate(self._panel_ids)}
         if kind == "radsensor":
@@ -1055,6 +956,9 @@ class Spacecraft:
         (``hwsim.faults.activate_fault`` calls this), then let the others see its effect."""
         if kind == "wing":
             self._wings.apply_fault(fault_id, i, params, time_s)
+        elif kind == "pump":
+            self._loops.apply_fault(fault_id, i, params, time_s)
+            self._apply_fault_here(fault_id, i, params, time_s)
         elif kind in ("battery", "switch"):
             self._bus.apply_fault(fault_id, i, params, time_s)
             if kind == "switch":
@@ -1069,6 +973,8 @@ class Spacecraft:
         """Undo what is reversible of a fault, in the subsystem owning its target."""
         if kind == "wing":
             self._wings.clear_fault(fault_id, i, params)
+        elif kind == "pump":
+            self._loops.clear_fault(fault_id, i, params)
         elif kind in ("battery", "switch"):
             self._bus.clear_fault(fault_id, i, params)
         else:
@@ -1077,16 +983,12 @@ class Spacecraft:
 
     def _apply_fault_here(self, fid: str, i: int, p: dict[str, Any], time_s: float) -> None:
         if fid == "pump_seizure":
-            self._p_seized[i] = True
             self._invalidate()
             self._update_flows(0.0)
-        elif fid == "pump_degradation":
-            self._p_wear_per_s[i] = float(p["head_loss_per_hour"]) / 3600.0
-            self._p_min_head[i] = float(p["min_head_fraction"])
         elif fid == "radiator_puncture":
             li = int(self._rp_loop[i])
             self._rp_punctured[i] = True
-            self._l_leak[li] += float(p["leak_rate_kg_s"])
+            self._loops.add_leak(li, float(p["leak_rate_kg_s"]))
         elif fid.startswith("sensor_"):
             self._rs_t0[i] = time_s
             if fid == "sensor_stuck":
@@ -1138,11 +1040,9 @@ class Spacecraft:
             self._seu_version += 1
 
     def _clear_fault_here(self, fid: str, i: int, params: dict[str, Any]) -> None:
-        if fid == "pump_degradation":
-            self._p_wear_per_s[i] = 0.0
-        elif fid == "radiator_puncture":
+        if fid == "radiator_puncture":
             li = int(self._rp_loop[i])
-            self._l_leak[li] = max(0.0, self._l_leak[li] - float(params["leak_rate_kg_s"]))
+            self._loops.remove_leak(li, float(params["leak_rate_kg_s"]))
             self._rp_punctured[i] = False
         elif fid.startswith("sensor_"):
             self._rs_mode[i] = 0
@@ -1174,8 +1074,7 @@ class Spacecraft:
 
     def device_ids(self) -> list[str]:
         ids: list[str] = []
-        ids.extend(self._p_ids)
-        ids.extend(f"loop.{lp}" for lp in self._loop_ids)
+        ids.extend(self._loops.device_ids())
         ids.extend(self._rs_ids)
         ids.extend(self._wings.device_ids())
         ids.append("battery")
@@ -1188,7 +1087,7 @@ class Spacecraft:
         head, _, rest = device_id.partition(".")
         try:
             if head == "pump":
-                return "pump", self._pump_index[device_id]
+                return "pump", self._loops.pump_index[device_id]
             if head == "loop":
                 return "loop", self._loop_index[rest]
             if head == "radsensor":
@@ -1242,36 +1141,12 @@ class Spacecraft:
         return getattr(self, f"_read_{kind}")(i)
 
     def _read_pump(self, i: int) -> PumpRegisters:
-        li = self._p_loop[i]
-        sw = self._bus.on[self._bus.pump_sw0 + i]
-        if self._p_seized[i]:
-            state = "seized"
-        elif not sw:
-            state = "unpowered"
-        elif self._p_running[i]:
-            state = "running"
-        else:
-            state = "off"
-        rise = self._l_dp[li] if self._p_speed[i] > 0.0 else 0.0
-        return PumpRegisters(
-            state=state,
-            speed_rpm=float(self._p_speed[i]),
-            target_speed_rpm=float(self._p_target[i]),
-            flow_kg_s=float(self._p_flow[i]),
-            outlet_pressure_kpa=float(self._l_static[li] + rise),
-            power_w=float(self._p_power[i]),
-            motor_current_a=float(self._p_power[i] / max(self._bus.voltage_v, 1.0)),
-        )
+        bus = self._bus
+        return self._loops.read_pump(i, bool(bus.on[bus.pump_sw0 + i]), bus.voltage_v)
 
     def _read_loop(self, li: int) -> LoopRegisters:
-        return LoopRegisters(
-            flow_kg_s=float(self._l_flow[li]),
-            pressure_kpa=float(self._l_static[li]),
-            delta_p_kpa=float(self._l_dp[li]),
-            supply_temp_k=float(self._l_supply[li]),
-            return_temp_k=float(self._l_return[li]),
-            inventory_kg=float(self._l_inv[li]),
-            heat_load_w=float(self._loop_heat_w()[li]),
+        return self._loops.read_loop(
+            li, self._l_supply[li], self._l_return[li], self._loop_heat_w()[li]
         )
 
     def _read_radsensor(self, i: int) -> SensorRegisters:
@@ -1297,7 +1172,7 @@ class Spacecraft:
         return self._bus.read_battery()
 
     def _read_pdu(self, _: int) -> PduRegisters:
-        return self._bus.read_pdu(self._p_power, self._s_power)
+        return self._bus.read_pdu(self._loops.pump_power_w, self._s_power)
 
     @property
     def _sw_names(self) -> list[str]:
@@ -1432,30 +1307,11 @@ class Spacecraft:
         return result
 
     def _cmd_pump(self, i: int, command: str, args: CommandArgs) -> None:
-        pid = self._p_ids[i]
-        if isinstance(args, PumpSetSpeed):
-            cfg = self._p_cfg[i]
-            if args.speed_rpm > cfg.max_speed_rpm:
-                raise DeviceError(
-                    "bad_argument",
-                    f"{pid}.set_speed_rpm: speed_rpm={args.speed_rpm} outside "
-                    f"(0, {cfg.max_speed_rpm}] (max_speed_rpm of this pump)",
-                )
-            if self._p_seized[i]:
-                raise DeviceError("device_fault", f"{pid} is seized")
-            self._p_target[i] = args.speed_rpm
-            self._invalidate()
-            return
-        if command == "stop":
-            self._p_running[i] = False
-        elif command == "start":
-            if not self._bus.on[self._bus.pump_sw0 + i]:
-                raise DeviceError("device_off", f"{pid}: PDU switch is off")
-            if self._p_seized[i]:
-                raise DeviceError("device_fault", f"{pid} is seized and cannot start")
-            self._p_running[i] = True
+        bus = self._bus
+        restart = self._loops.command_pump(i, command, args, bool(bus.on[bus.pump_sw0 + i]))
         self._invalidate()
-        self._update_flows(0.0)
+        if restart:
+            self._update_flows(0.0)
 
     def _cmd_wing(self, i: int, command: str, args: CommandArgs) -> None:
         self._wings.command(i, command, args)
@@ -1509,7 +1365,7 @@ class Spacecraft:
         """Heat the coolant picks up from its plates (at their present temperatures) and pumps."""
         q = self._cp_g * (self._cp_temp - self._l_supply[self._cp_loop])
         return np.bincount(self._cp_loop, weights=q, minlength=len(self._loop_ids)) + (
-            self._l_pump_heat
+            self._loops.pump_heat_w
         )
 
     def _energy_snapshot(self) -> dict[str, float]:
@@ -1539,7 +1395,7 @@ class Spacecraft:
             "load_power_w": float(self._bus.load_w),
             "demand_power_w": float(self._bus.demand_w),
             "compute_power_w": float(self._s_power.sum()),
-            "pump_power_w": float(sum(self._p_power)),
+            "pump_power_w": float(sum(self._loops.pump_power_w)),
             "battery_soc": float(self._bus.soc),
             "battery_power_w": float(self._bus.power_w),
             "shed_loads": self._bus.shed_names(),
@@ -1548,8 +1404,8 @@ class Spacecraft:
             "cold_plate_temp_k": self._cp_temp.tolist(),
             "loop_supply_temp_k": self._l_supply.tolist(),
             "loop_return_temp_k": self._l_return.tolist(),
-            "loop_flow_kg_s": self._l_flow.tolist(),
-            "loop_inventory_kg": self._l_inv.tolist(),
+            "loop_flow_kg_s": self._loops.flow_kg_s.tolist(),
+            "loop_inventory_kg": self._loops.inventory_kg.tolist(),
             "radiator_temp_k": self._rp_temp.tolist(),
             "radiator_absorbed_w": self._panel_absorbed_w().tolist(),
             "battery_temp_k": float(self._bus.temp_k),
