@@ -25,22 +25,17 @@ from hwsim.faults import (
     resolve_fault,
 )
 from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
-from hwsim.model.constants import (
-    SIGMA_W_M2_K4,
-)
 from hwsim.model.devices import DeviceDescription, DeviceError
-from hwsim.model.sensors import sensor_reading_k
 from hwsim.model.thermal import (
     board_die_decay,
     coolant_network_matrix,
-    earth_view_factor_vertical_plate,
     hx_conductance_w_per_k,
     implicit_network_operator,
-    panel_absorbed_w_per_m2,
 )
 from hwsim.subsystems.loops import Loops
 from hwsim.subsystems.orbit_env import OrbitEnv
 from hwsim.subsystems.power_bus import PowerBus
+from hwsim.subsystems.radiators import Radiators
 from hwsim.subsystems.wings import Wings
 from icd import devices as icd_devices
 from icd.devices import (
@@ -102,7 +97,6 @@ class Spacecraft:
         self.seed = int(seed)
         ss = np.random.SeedSequence(self.seed)
         s_sensor, s_seu = ss.spawn(2)
-        self._sensor_rng = np.random.default_rng(s_sensor)
         self._seu_rng = np.random.default_rng(s_seu)
         self._time_ns = 0
         self._dt_cache = -1.0
@@ -120,6 +114,13 @@ class Spacecraft:
         self._orbit = OrbitEnv(config.orbit)
         self._wings = Wings(config.wings)
         self._init_loops()
+        self._radiators = Radiators(
+            config.radiators,
+            self._loop_index,
+            self._orbit.altitude_km,
+            self._orbit.sin_beta_abs,
+            np.random.default_rng(s_sensor),
+        )
         self._init_thermal()
         self._init_slots()
         self._bus = PowerBus(
@@ -130,7 +131,6 @@ class Spacecraft:
             [int(p) for p in self._s_prio],
             self._energy,
         )
-        self._init_sensors()
         self._faults: list[ActiveFault] = []
         self._pending: list[ActiveFault] = []
         self._next_pending_s = math.inf
@@ -171,44 +171,16 @@ class Spacecraft:
         self._cp_temp = self._l_supply[self._cp_loop].copy()
         nl = len(self._loop_ids)
         self._cp_per_loop = np.bincount(self._cp_loop, minlength=nl).astype(float)
-        panels = cfg.radiators.panels
-        self._panel_ids = [p.panel_id for p in panels]
-        self._panel_index = {p: i for i, p in enumerate(self._panel_ids)}
-        self._rp_loop = np.array([self._loop_index[p.loop_id] for p in panels])
-        self._rp_c = np.array([p.thermal_mass_j_per_k for p in panels])
-        self._rp_ua = np.array([p.ua_w_per_k for p in panels])
-        self._rp_area_face = np.array([p.area_per_face_m2 for p in panels])
-        self._rp_area_rad = np.array([p.area_per_face_m2 * p.faces for p in panels])
-        self._rp_faces = np.array([float(p.faces) for p in panels])
-        self._rp_eps = np.array([p.emissivity for p in panels])
-        self._rp_alpha = np.array([p.absorptivity for p in panels])
-        self._rp_temp = np.array([p.initial_temp_k for p in panels])
-        self._rp_per_loop = np.bincount(self._rp_loop, minlength=nl).astype(float)
-        self._rp_env = cfg.radiators.include_environment
-        vf = cfg.radiators.earth_view_factor_per_face
-        self._rp_vf = (
-            earth_view_factor_vertical_plate(self._orbit.altitude_km) if vf is None else vf
-        )
-        # absorbed environment = k_sun·(sun flux) + k_albedo·(albedo flux) + k_ir
-        self._k_sun = self._rp_area_face * self._rp_alpha
-        self._k_albedo = self._rp_area_face * self._rp_alpha * self._rp_faces
-        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
-        self._k_ir = self._rp_area_face * self._rp_eps * self._rp_faces * ir
-        self._k_sun_sum = float(self._k_sun.sum())
-        self._k_albedo_sum = float(self._k_albedo.sum())
-        self._k_ir_sum = float(self._k_ir.sum())
-        self._absorbed_sun = -1.0
-        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(
-            1.0, self._orbit.sin_beta_abs, 0.0, 0.0, 1.0, 0.0
-        )
-        self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
-        self._rp_kemit = self._rp_eps * SIGMA_W_M2_K4 * self._rp_area_rad
+        rad = self._radiators
+        self._panel_ids = rad.panel_ids
+        self._rp_loop = rad.loop
+        self._rp_temp = rad.temp_k
+        self._rp_env = rad.include_environment
         # small thermal nodes in one vector (plates, hot legs, panels, cold legs); _bind_state
         # moves it, with the dies, into the state vector z, the named arrays being views
         self._tn = np.concatenate([self._cp_temp, self._l_return, self._rp_temp, self._l_supply])
         self._cp_temp = self._tn[: len(plates)]
         self._tn_c = np.zeros(len(self._tn))
-        self._rp_punctured = [False] * len(panels)
 
     def _init_slots(self) -> None:
         slots = self.config.compute.expanded_slots()
@@ -271,11 +243,7 @@ class Spacecraft:
         self._die_view = np.array(die_temp_k, dtype=float)
         self._z = np.zeros(0)
         self._cls_key: tuple[np.ndarray, np.ndarray] | None = None
-        self._rad_work = np.empty(n_k)
         self._qconst_dirty = True
-        # the panels' temperature drops to emission, summed over steps; times their heat
-        # capacity this is the radiated energy (booked into _energy on read)
-        self._rad_drop_sum = [0.0] * n_k
         # upper bounds for the thermal-shutdown test (see _step_thermal)
         self._die_max_bound = math.inf
         self._plate_max = math.inf
@@ -356,6 +324,7 @@ class Spacecraft:
         n_l = len(self._loop_ids)
         self._l_return = z[n_p : n_p + n_l]
         self._rp_temp = z[self._panel_sl]
+        self._radiators.bind_temperatures(self._rp_temp)
         self._l_supply = z[self._panel_sl.stop : n_net]
         self._iz_sun = n_state
         self._iz_albedo = n_state + 1
@@ -393,33 +362,6 @@ class Spacecraft:
         plug.poll_draw_w()
         self._plug = plug
         self._plug_sup = np.ones(len(plug.boards), dtype=bool)
-
-    def _init_sensors(self) -> None:
-        ids: list[str] = []
-        panel: list[int] = []
-        noise: list[float] = []
-        bias: list[float] = []
-        quant: list[float] = []
-        for pi, p in enumerate(self.config.radiators.panels):
-            for s in p.sensors:
-                ids.append(f"radsensor.{p.panel_id}.{s.sensor_id}")
-                panel.append(pi)
-                noise.append(s.noise_std_k)
-                bias.append(s.bias_k)
-                quant.append(s.quantisation_k)
-        self._rs_ids = ids
-        self._rs_index = {s: i for i, s in enumerate(ids)}
-        self._rs_panel = np.array(panel)
-        self._rs_noise = np.array(noise)
-        self._rs_bias = np.array(bias)
-        self._rs_quant = np.array(quant)
-        n = len(ids)
-        # fault modes: 0 ok, 1 stuck, 2 drift, 3 noisy, 4 dead
-        self._rs_mode = np.zeros(n, dtype=np.int64)
-        self._rs_stuck_k = np.zeros(n)
-        self._rs_drift_k_s = np.zeros(n)
-        self._rs_t0 = np.zeros(n)
-        self._rs_noise_extra = np.zeros(n)
 
     # ------------------------------------------------------------------------------ time
 
@@ -629,9 +571,10 @@ class Spacecraft:
             flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
             cp[self._cp_loop],
         )
+        rad = self._radiators
         self._rp_g = hx_conductance_w_per_k(
-            self._rp_ua,
-            flow[self._rp_loop] / self._rp_per_loop[self._rp_loop],
+            rad.ua_w_per_k,
+            flow[self._rp_loop] / rad.per_loop[self._rp_loop],
             cp[self._rp_loop],
         )
         # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
@@ -639,7 +582,7 @@ class Spacecraft:
             self._loops.inventory_kg, 0.01 * np.asarray(self._loops.inventory_nominal_kg)
         )
         leg_c = inv * cp * 0.5
-        self._tn_c = np.concatenate([self._cp_c, leg_c, self._rp_c, leg_c])
+        self._tn_c = np.concatenate([self._cp_c, leg_c, rad.c_j_per_k, leg_c])
         lm = coolant_network_matrix(
             len(self._loop_ids),
             self._cp_loop,
@@ -650,9 +593,7 @@ class Spacecraft:
         )
         m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
         self._tn_m = m
-        self._rp_c_dt = self._rp_c / dt_s
-        self._rp_r = self._rp_c_dt / self._rp_kemit
-        self._rp_r_list = self._rp_r.tolist()
+        rad.set_step(dt_s)
         # the assembled step matrix A (see the docstring)
         self._s_b = 1.0 - self._s_decay
         self._s_bpr = self._s_b * self._s_pr
@@ -693,8 +634,8 @@ class Spacecraft:
             a[:n_net, n_net : n_net + n] = m_p[:, self._s_plate] * w
         if self._rp_env:
             m_k = m[:, self._panel_sl]
-            a[:n_net, self._iz_sun] = m_k @ self._k_sun
-            a[:n_net, self._iz_albedo] = m_k @ self._k_albedo
+            a[:n_net, self._iz_sun] = m_k @ rad.k_sun
+            a[:n_net, self._iz_albedo] = m_k @ rad.k_albedo
         self._qconst_dirty = True
 
     def _refresh_qconst(self) -> None:
@@ -707,7 +648,7 @@ class Spacecraft:
         )
         q[n_p : n_p + len(self._loop_ids)] = self._loops.pump_heat_w
         if self._rp_env:
-            q[self._panel_sl] += self._k_ir
+            q[self._panel_sl] += self._radiators.k_ir
         col = self._za[:, self._iz_const]
         n_net = self._n_net
         col[:n_net] = self._tn_m @ q
@@ -730,13 +671,10 @@ class Spacecraft:
             # Sun lights one face at |sin β|, edge-on at β = 0; albedo and IR reach every
             # face); both fluxes are linear in their driver, so unit values computed once by
             # panel_absorbed_w_per_m2 are scaled here
-            sun = self._orbit.illumination * self._sun_unit_w_m2
-            c = self._orbit.cos_beta * cos_u
-            albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
-            z[self._iz_sun] = sun
-            z[self._iz_albedo] = albedo
-            self._absorbed_sun = sun
-            total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
+            rad = self._radiators
+            total = rad.environment(self._orbit.illumination, self._orbit.cos_beta * cos_u)
+            z[self._iz_sun] = rad.sun_flux_w_m2
+            z[self._iz_albedo] = rad.albedo_flux_w_m2
             self._energy["absorbed_env_j"] += total * dt_s
         # plates, coolant legs and panels: one backward-Euler step of the linear network,
         # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs and
@@ -775,16 +713,7 @@ class Spacecraft:
         # ... then the panels' εσT⁴ emission (operator splitting): radiation_step_inplace_k
         # operation for operation on Python floats (cheaper than six numpy calls for a few
         # panels), the drops summed per panel
-        rp = self._rp_temp
-        drop_sum = self._rad_drop_sum
-        out = []
-        i = 0
-        for t_k, r_k in zip(rp.tolist(), self._rp_r_list, strict=True):
-            d = t_k / (r_k / (t_k * t_k * t_k) + 4.0)
-            out.append(t_k - d)
-            drop_sum[i] += d
-            i += 1
-        rp[...] = out
+        self._radiators.emit()
         # thermal shutdown: each new die temperature lies between its old one and
         # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
         # dies are computed and scanned only when that bound reaches the shutdown floor
@@ -809,14 +738,6 @@ class Spacecraft:
         if trip.any():
             self._s_tshut |= trip
             self._slots_dirty = True
-
-    def _panel_absorbed_w(self) -> np.ndarray:
-        """Environment heat absorbed by each panel in the last step (truth)."""
-        sun = self._absorbed_sun
-        if not self._rp_env or sun < 0.0:
-            return np.zeros(len(self._panel_ids))
-        albedo = float(self._z[self._iz_albedo])
-        return self._k_albedo * albedo + (self._k_sun * sun + self._k_ir)
 
     # upsets ------------------------------------------------------------------------------
 
@@ -936,9 +857,9 @@ class Spacecraft:
         if kind == "pump":
             return dict(self._loops.pump_index)
         if kind == "radiator":
-            return {f"radiator.{p}": i for i, p in enumerate(self._panel_ids)}
+            return self._radiators.fault_targets("radiator")
         if kind == "radsensor":
-            return dict(self._rs_index)
+            return self._radiators.fault_targets("radsensor")
         if kind == "wing":
             return {d: i for i, d in enumerate(self._wings.device_ids())}
         if kind == "battery":
@@ -956,6 +877,9 @@ class Spacecraft:
         (``hwsim.faults.activate_fault`` calls this), then let the others see its effect."""
         if kind == "wing":
             self._wings.apply_fault(fault_id, i, params, time_s)
+        elif kind in ("radiator", "radsensor"):
+            self._radiators.apply_fault(fault_id, i, params, time_s)
+            self._apply_fault_here(fault_id, i, params, time_s)
         elif kind == "pump":
             self._loops.apply_fault(fault_id, i, params, time_s)
             self._apply_fault_here(fault_id, i, params, time_s)
@@ -973,6 +897,9 @@ class Spacecraft:
         """Undo what is reversible of a fault, in the subsystem owning its target."""
         if kind == "wing":
             self._wings.clear_fault(fault_id, i, params)
+        elif kind in ("radiator", "radsensor"):
+            self._radiators.clear_fault(fault_id, i, params)
+            self._clear_fault_here(fault_id, i, params)
         elif kind == "pump":
             self._loops.clear_fault(fault_id, i, params)
         elif kind in ("battery", "switch"):
@@ -986,25 +913,7 @@ class Spacecraft:
             self._invalidate()
             self._update_flows(0.0)
         elif fid == "radiator_puncture":
-            li = int(self._rp_loop[i])
-            self._rp_punctured[i] = True
-            self._loops.add_leak(li, float(p["leak_rate_kg_s"]))
-        elif fid.startswith("sensor_"):
-            self._rs_t0[i] = time_s
-            if fid == "sensor_stuck":
-                v = p["value_k"]
-                self._rs_stuck_k[i] = (
-                    float(self._rp_temp[self._rs_panel[i]]) if v is None else float(v)
-                )
-                self._rs_mode[i] = 1
-            elif fid == "sensor_drift":
-                self._rs_drift_k_s[i] = float(p["rate_k_per_hour"]) / 3600.0
-                self._rs_mode[i] = 2
-            elif fid == "sensor_noisy":
-                self._rs_noise_extra[i] = float(p["noise_std_k"])
-                self._rs_mode[i] = 3
-            else:
-                self._rs_mode[i] = 4
+            self._loops.add_leak(int(self._rp_loop[i]), float(p["leak_rate_kg_s"]))
         elif fid == "switch_trip":
             if i >= self._bus.slot_sw0:
                 self._power_cycle_slot(i - self._bus.slot_sw0)
@@ -1041,13 +950,7 @@ class Spacecraft:
 
     def _clear_fault_here(self, fid: str, i: int, params: dict[str, Any]) -> None:
         if fid == "radiator_puncture":
-            li = int(self._rp_loop[i])
-            self._loops.remove_leak(li, float(params["leak_rate_kg_s"]))
-            self._rp_punctured[i] = False
-        elif fid.startswith("sensor_"):
-            self._rs_mode[i] = 0
-            self._rs_noise_extra[i] = 0.0
-            self._rs_drift_k_s[i] = 0.0
+            self._loops.remove_leak(int(self._rp_loop[i]), float(params["leak_rate_kg_s"]))
         elif fid == "board_overtemp":
             self._s_r[i] = self._s_r_nom[i]
             self._s_extra_w[i] = 0.0
@@ -1075,7 +978,7 @@ class Spacecraft:
     def device_ids(self) -> list[str]:
         ids: list[str] = []
         ids.extend(self._loops.device_ids())
-        ids.extend(self._rs_ids)
+        ids.extend(self._radiators.sensor_ids)
         ids.extend(self._wings.device_ids())
         ids.append("battery")
         ids.append("pdu")
@@ -1091,7 +994,7 @@ class Spacecraft:
             if head == "loop":
                 return "loop", self._loop_index[rest]
             if head == "radsensor":
-                return "radsensor", self._rs_index[device_id]
+                return "radsensor", self._radiators.sensor_index[device_id]
             if head == "wing":
                 return "wing", self._wings.index[rest]
             if head == "slot":
@@ -1150,19 +1053,7 @@ class Spacecraft:
         )
 
     def _read_radsensor(self, i: int) -> SensorRegisters:
-        true_k = self._rp_temp[self._rs_panel[i : i + 1]]
-        mode = int(self._rs_mode[i])
-        if mode == 4:
-            return SensorRegisters(temp_k=0.0)
-        if mode == 1:
-            return SensorRegisters(temp_k=float(self._rs_stuck_k[i]))
-        bias = self._rs_bias[i : i + 1]
-        if mode == 2:
-            bias = bias + self._rs_drift_k_s[i] * (self.time_s - self._rs_t0[i])
-        noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
-        value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._sensor_rng)
-        # a noisy sensor near 0 K is not physical; the ICD bounds it at 0 (= open circuit)
-        return SensorRegisters(temp_k=max(float(value[0]), 0.0))
+        return self._radiators.read_sensor(i, self.time_s)
 
     def _read_wing(self, i: int) -> WingRegisters:
         orbit = self._orbit
@@ -1369,10 +1260,9 @@ class Spacecraft:
         )
 
     def _energy_snapshot(self) -> dict[str, float]:
-        drop = self._rad_drop_sum
-        if any(drop):
-            self._energy["radiated_j"] += float(np.dot(self._rp_c, drop))
-            self._rad_drop_sum = [0.0] * len(drop)
+        radiated_j = self._radiators.radiated_j()
+        if radiated_j:
+            self._energy["radiated_j"] += radiated_j
         return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:
@@ -1407,7 +1297,7 @@ class Spacecraft:
             "loop_flow_kg_s": self._loops.flow_kg_s.tolist(),
             "loop_inventory_kg": self._loops.inventory_kg.tolist(),
             "radiator_temp_k": self._rp_temp.tolist(),
-            "radiator_absorbed_w": self._panel_absorbed_w().tolist(),
+            "radiator_absorbed_w": self._radiators.absorbed_w().tolist(),
             "battery_temp_k": float(self._bus.temp_k),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),

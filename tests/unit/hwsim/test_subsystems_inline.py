@@ -25,8 +25,10 @@ from hwsim.model.solar import (
     sun_angle_in_drive_plane_deg,
     wing_temp_step_k,
 )
+from hwsim.model.thermal import radiation_step_inplace_k, radiation_step_k
 from hwsim.subsystems.orbit_env import OrbitEnv
 from hwsim.subsystems.power_bus import PowerBus
+from hwsim.subsystems.radiators import Radiators
 from hwsim.subsystems.wings import Wings
 
 _RNG = np.random.default_rng(20240808)
@@ -176,3 +178,32 @@ def test_battery_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
         assert bus.voltage_v == battery_terminal_voltage_v(ocv, current, r)
         assert bus.current_a * bus.voltage_v == pytest.approx(batt_w, abs=1e-6), "P != I·V"
     assert charging > 500 and discharging > 500, f"{charging} charging, {discharging} discharging"
+
+
+def test_radiator_emission_equals_pure_function(ai1: SpacecraftConfig) -> None:
+    """Radiators.emit vs radiation_step_inplace_k (and radiation_step_k), over panel
+    temperatures from 3 K to 600 K and steps from 0.01 s to 60 s; the energy it books is the
+    panels' heat capacity times the temperature drops."""
+    rad = Radiators(
+        ai1.radiators,
+        {lp.loop_id: i for i, lp in enumerate(ai1.loops)},
+        600.0,
+        0.0,
+        np.random.default_rng(0),
+    )
+    n = len(rad.panel_ids)
+    for _ in range(2000):
+        dt = float(_RNG.choice([0.01, 0.5, 1.0, 10.0, 60.0]))
+        temps = _RNG.uniform(3.0, 600.0, n)
+        rad.bind_temperatures(temps.copy())
+        rad.set_step(dt)
+        rad.emit()
+        want = temps.copy()
+        drop = radiation_step_inplace_k(want, rad.c_j_per_k / dt / rad.kemit_w_per_k4, np.empty(n))
+        assert np.array_equal(rad.temp_k, want), f"dt={dt}: {rad.temp_k} != {want}"
+        np.testing.assert_allclose(
+            rad.temp_k, radiation_step_k(temps, rad.c_j_per_k / dt, rad.kemit_w_per_k4), rtol=1e-12
+        )
+        radiated = rad.radiated_j()
+        assert radiated == pytest.approx(float(np.dot(rad.c_j_per_k, drop)), rel=1e-12)
+        assert radiated > 0.0
