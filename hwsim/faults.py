@@ -3,7 +3,10 @@
 Each :class:`FaultSpec` names its target kind, its parameters (with defaults and units), what
 flight software sees through the device ports, and the FDIR response expected of it.
 ``Spacecraft.inject_fault`` validates a request against the catalogue (:func:`resolve_fault`)
-and applies it (:func:`activate_fault`); ``clear_fault`` undoes what is reversible.
+and applies it (:func:`activate_fault`); ``clear_fault`` undoes what is reversible. The
+catalogue is data: applying a fault is the business of the subsystem owning its target
+(``apply_fault``/``clear_fault`` of the modules in ``hwsim.subsystems``), to which the
+spacecraft routes it; nothing here touches a subsystem's state.
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from computesat_sdk.contract import UpsetKind
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from hwsim.boards.slots import PluginSlot
     from hwsim.model.spacecraft import Spacecraft
 
 __all__ = [
@@ -319,38 +320,17 @@ def catalogue_as_table() -> str:
 
 
 def _target_index(sc: Spacecraft, kind: str, target: str) -> int:
-    """Index of ``target`` in the spacecraft's arrays, or raise FaultError listing options."""
-    head, _, rest = target.partition(".")
-    table: dict[str, int]
-    options: list[str]
-    if kind == "pump":
-        table, options = sc._pump_index, list(sc._p_ids)
-        key = target
-    elif kind == "radiator":
-        table, options = sc._panel_index, [f"radiator.{p}" for p in sc._panel_ids]
-        key = rest if head == "radiator" else "\0"
-    elif kind == "radsensor":
-        table, options = sc._rs_index, list(sc._rs_ids)
-        key = target
-    elif kind == "wing":
-        table, options = sc._wing_index, [f"wing.{w}" for w in sc._wing_ids]
-        key = rest if head == "wing" else "\0"
-    elif kind == "battery":
-        table, options, key = {"battery": 0}, ["battery"], target
-    elif kind == "switch":
-        table, options = sc._sw_index, [f"pdu.{n}" for n in sc._sw_names]
-        key = rest if head == "pdu" else "\0"
-    else:
-        table, options = sc._slot_index, [f"slot.{s}" for s in sc._slot_ids]
-        key = rest if head == "slot" else "\0"
-    if key not in table:
+    """Index of ``target`` in its subsystem, or raise FaultError listing the options."""
+    table = sc.fault_targets(kind)
+    if target not in table:
+        options = list(table)
         shown = ", ".join(options[:6]) + (
             f", ... ({len(options)} in all)" if len(options) > 6 else ""
         )
         raise FaultError(
             f"fault target {target!r} is not a {kind} (form {TARGET_FORMS[kind]}); valid: {shown}"
         )
-    return table[key]
+    return table[target]
 
 
 def resolve_fault(
@@ -393,7 +373,7 @@ def resolve_fault(
         merged[k] = v
     if fault_id == "board_upset":
         i = _target_index(sc, "slot", target)
-        plug = sc._plug is not None and i in sc._plug.by_slot
+        plug = sc.plugin_slots is not None and i in sc.plugin_slots.by_slot
         if not plug and merged["kind"] not in ("latch_up", "memory_ce", "memory_ue"):
             raise FaultError(
                 f"fault board_upset: kind {merged['kind']} needs a plug-in board; {target} is a "
@@ -407,122 +387,18 @@ def resolve_fault(
     return ActiveFault(fault_id=fault_id, target=target, params=merged, at_time_s=at_time_s)
 
 
-def _plugin_slot(sc: Spacecraft, i: int) -> PluginSlot | None:
-    return sc._plug.by_slot.get(i) if sc._plug is not None else None
-
-
 def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
-    """Apply a resolved fault to the spacecraft state."""
+    """Apply a resolved fault: the spacecraft hands it to the subsystem owning its target."""
     spec = _BY_ID[fault.fault_id]
     i = _target_index(sc, spec.target_kind, fault.target)
-    p = fault.params
-    fid = fault.fault_id
-    if fid == "pump_seizure":
-        sc._p_seized[i] = True
-        sc._invalidate()
-        sc._update_flows(0.0)
-    elif fid == "pump_degradation":
-        sc._p_wear_per_s[i] = float(p["head_loss_per_hour"]) / 3600.0
-        sc._p_min_head[i] = float(p["min_head_fraction"])
-    elif fid == "radiator_puncture":
-        li = int(sc._rp_loop[i])
-        sc._rp_punctured[i] = True
-        sc._l_leak[li] += float(p["leak_rate_kg_s"])
-    elif fid.startswith("sensor_"):
-        sc._rs_t0[i] = time_s
-        if fid == "sensor_stuck":
-            v = p["value_k"]
-            sc._rs_stuck_k[i] = float(sc._rp_temp[sc._rs_panel[i]]) if v is None else float(v)
-            sc._rs_mode[i] = 1
-        elif fid == "sensor_drift":
-            sc._rs_drift_k_s[i] = float(p["rate_k_per_hour"]) / 3600.0
-            sc._rs_mode[i] = 2
-        elif fid == "sensor_noisy":
-            sc._rs_noise_extra[i] = float(p["noise_std_k"])
-            sc._rs_mode[i] = 3
-        else:
-            sc._rs_mode[i] = 4
-    elif fid == "array_drive_stuck":
-        sc._w_stuck[i] = True
-    elif fid == "mppt_failure":
-        sc._w_mppt_failed[i] = True
-    elif fid == "battery_cell_failure":
-        cells = int(p["cells"])
-        sc._b_failed_cells = min(sc._b_cells - 1, sc._b_failed_cells + cells)
-        sc._b_capacity_wh *= max(0.0, 1.0 - float(p["capacity_loss_fraction"]))
-        sc._b_voltage = sc._battery_ocv_v()
-    elif fid == "switch_trip":
-        sc._sw_on[i] = False
-        sc._sw_tripped[i] = True
-        sc._sw_trip_persistent[i] = bool(p["persistent"])
-        if i >= sc._slot_sw0:
-            sc._power_cycle_slot(i - sc._slot_sw0)
-        sc._invalidate()
-        sc._update_flows(0.0)
-    elif fid == "board_overtemp":
-        plug = _plugin_slot(sc, i)
-        if plug is not None:
-            if plug.board is not None and sc._plug is not None:
-                k = plug.live_index
-                r_board = float(sc._plug.die_to_plate_k_per_w[k])
-                factor = float(p["resistance_factor"])
-                sc._plug.extra_r_k_per_w[k] = max(0.0, factor - 1.0) * r_board
-                sc._plug.extra_heat_w[k] = float(p["extra_heat_w"])
-                sc._s_extra_w[i] = float(p["extra_heat_w"])
-        else:
-            sc._s_r[i] = sc._s_r_nom[i] * float(p["resistance_factor"])
-            sc._s_extra_w[i] = float(p["extra_heat_w"])
-        sc._invalidate()
-    elif fid == "board_upset":
-        sc.deliver_upset(i, str(p["kind"]))
-    elif fid == "board_latchup" and _plugin_slot(sc, i) is not None:
-        plug = _plugin_slot(sc, i)
-        if plug is not None and plug.board is not None:
-            plug.board.inject_upset(UpsetKind.LATCH_UP)
-    elif fid == "board_latchup":
-        if sc._s_enabled[i] and sc._sw_on[sc._slot_sw0 + i]:
-            sc._s_latched[i] = True
-            sc._s_latch_w[i] = float(p["extra_power_w"])
-            sc._slots_dirty = True
-    elif fid == "seu_burst":
-        sc._s_seu_mult[i] = float(p["rate_multiplier"])
-        sc._seu_version += 1
-    sc._invalidate()
+    sc.dispatch_fault(spec.target_kind, fault.fault_id, i, fault.params, time_s)
     fault.active = True
     fault.activated_at_s = time_s
 
 
 def deactivate_fault(sc: Spacecraft, fault: ActiveFault) -> None:
-    """Undo what is reversible (see each spec's ``clears``)."""
+    """Undo what is reversible (see each spec's ``clears``), in the owning subsystem."""
     spec = _BY_ID[fault.fault_id]
     i = _target_index(sc, spec.target_kind, fault.target)
-    fid = fault.fault_id
-    if fid == "pump_degradation":
-        sc._p_wear_per_s[i] = 0.0
-    elif fid == "radiator_puncture":
-        li = int(sc._rp_loop[i])
-        sc._l_leak[li] = max(0.0, sc._l_leak[li] - float(fault.params["leak_rate_kg_s"]))
-        sc._rp_punctured[i] = False
-    elif fid.startswith("sensor_"):
-        sc._rs_mode[i] = 0
-        sc._rs_noise_extra[i] = 0.0
-        sc._rs_drift_k_s[i] = 0.0
-    elif fid == "array_drive_stuck":
-        sc._w_stuck[i] = False
-    elif fid == "mppt_failure":
-        sc._w_mppt_failed[i] = False
-    elif fid == "switch_trip":
-        sc._sw_trip_persistent[i] = False
-    elif fid == "board_overtemp":
-        sc._s_r[i] = sc._s_r_nom[i]
-        sc._s_extra_w[i] = 0.0
-        plug = _plugin_slot(sc, i)
-        if plug is not None and plug.board is not None and sc._plug is not None:
-            sc._plug.extra_r_k_per_w[plug.live_index] = 0.0
-            sc._plug.extra_heat_w[plug.live_index] = 0.0
-        sc._invalidate()
-    elif fid == "seu_burst":
-        sc._s_seu_mult[i] = 1.0
-        sc._seu_version += 1
-    sc._invalidate()
+    sc.dispatch_fault_clear(spec.target_kind, fault.fault_id, i, fault.params)
     fault.active = False

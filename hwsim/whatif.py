@@ -47,6 +47,7 @@ from hwsim.scenario import (
     parse_fault,
     parse_time,
 )
+from hwsim.whatif_control import WhatIfController
 
 __all__ = [
     "WhatIfError",
@@ -224,7 +225,10 @@ def _simulate(
     validated against the spacecraft) before the first step. Returns the spacecraft, the steps
     taken and the faults that ran (parameters with defaults, activation and clear times).
     """
-    sc = Spacecraft(config, seed=seed, control_law=True)
+    sc = Spacecraft(config, seed=seed)
+    # The what-if controller flies the spacecraft through its device API (read_model,
+    # command), as flight software does; it acts before each step.
+    law = WhatIfController(sc)
     scheduled: list[ActiveFault] = []  # the model marks these active when they start
     for ev in faults:
         try:
@@ -252,6 +256,7 @@ def _simulate(
                 _, k_fault, fid, target = clears.pop(0)
                 sc.clear_fault(fid, target)
                 cleared_at[k_fault] = sc.time_s
+            law.act()
             sc.step(min(step_s, duration_s - (k - 1) * step_s))
             chunk += 1
             if k == n_steps or record_due(sc.time_s):
@@ -310,7 +315,7 @@ def run_whatif(
     devices: list[str] | None = None,
     overrides: Overrides | None = None,
 ) -> WhatIfResult:
-    """Run the spacecraft under the what-if control law with ``faults`` scheduled and write
+    """Run the spacecraft under the what-if controller with ``faults`` scheduled and write
     ``whatif.csv``, ``whatif.parquet``, ``summary.json`` and ``whatif.png`` into ``out_dir``.
 
     ``config`` already has the overrides applied (``overrides`` only labels the outputs).

@@ -1,8 +1,19 @@
-"""The :class:`Spacecraft` aggregate: state in numpy arrays, physics from the pure modules.
+"""The :class:`Spacecraft`: builds the subsystems, orders their steps, routes devices and
+faults to their owners, and keeps the energy and heat ledgers.
 
-``step(dt_s)`` orchestrates, in order: scheduled faults, orbit geometry, the optional built-in
-control law, solar wings, pumps and loop flow, the power balance with load shedding, the
-battery, the thermal network, upsets, and slow fault processes (leaks, pump wear).
+The physics lives in the subsystems (``hwsim/subsystems/``, one module each; see
+docs/hwsim.md, "Subsystems"): :class:`~hwsim.subsystems.orbit_env.OrbitEnv`,
+:class:`~hwsim.subsystems.wings.Wings`, :class:`~hwsim.subsystems.power_bus.PowerBus`,
+:class:`~hwsim.subsystems.loops.Loops`, :class:`~hwsim.subsystems.radiators.Radiators`,
+:class:`~hwsim.subsystems.thermal_network.ThermalNetwork` and
+:class:`~hwsim.subsystems.compute_slots.ComputeSlots`. They talk through the inputs and outputs
+this class hands between them, never through each other's private state.
+
+``step(dt_s)`` orders, in this order: scheduled faults, orbit and environment, solar wings,
+pumps and loop flow (when something changed), the plug-in boards' draw, the power balance with
+load shedding and the battery, plug-in boards losing supply, the thermal network (with the
+plug-in boards' own die steps and the radiators' emission) and the thermal-shutdown test,
+upsets, and the slow fault processes (leaks, pump wear).
 
 The hot path keeps per-board and per-node state in numpy arrays and per-wing/per-pump state
 in plain Python lists; dictionaries and pydantic objects are built only in ``read()``,
@@ -24,49 +35,18 @@ from hwsim.faults import (
     deactivate_fault,
     resolve_fault,
 )
-from hwsim.model.compute import BoardModel, board_power_w, plugin_upset_kind, seu_rate_per_s
-from hwsim.model.constants import (
-    EARTH_ROTATION_RAD_S,
-    R_EARTH_KM,
-    SECONDS_PER_YEAR,
-    SIGMA_W_M2_K4,
-    SOLAR_CONSTANT_W_M2,
-)
+from hwsim.model.compute import BoardModel
 from hwsim.model.devices import DeviceDescription, DeviceError
-from hwsim.model.fluid import (
-    inventory_flow_factor,
-    loop_static_pressure_kpa,
-    operating_flow_kg_s,
-    pump_electrical_power_w,
-)
-from hwsim.model.orbit import (
-    illumination_fraction,
-    in_saa_box,
-    mean_motion_rad_s,
-    subsatellite_lat_lon_deg,
-    sun_vector_body,
-)
-from hwsim.model.power import (
-    cell_ocv_v,
-    serve_by_priority,
-    served_count,
-)
-from hwsim.model.sensors import sensor_reading_k
-from hwsim.model.solar import (
-    sun_angle_in_drive_plane_deg,
-)
-from hwsim.model.thermal import (
-    board_die_decay,
-    coolant_network_matrix,
-    earth_view_factor_vertical_plate,
-    hx_conductance_w_per_k,
-    implicit_network_operator,
-    panel_absorbed_w_per_m2,
-)
+from hwsim.subsystems.compute_slots import ComputeSlots
+from hwsim.subsystems.loops import Loops
+from hwsim.subsystems.orbit_env import OrbitEnv
+from hwsim.subsystems.power_bus import PowerBus
+from hwsim.subsystems.radiators import Radiators
+from hwsim.subsystems.thermal_network import ThermalNetwork
+from hwsim.subsystems.wings import Wings
 from icd import devices as icd_devices
 from icd.devices import (
     BackplaneRegisters,
-    BackplaneSlot,
     BatteryRegisters,
     BoardSlotRegisters,
     BuiltinSlotRegisters,
@@ -76,30 +56,32 @@ from icd.devices import (
     DeviceRegisters,
     LoopRegisters,
     PduRegisters,
-    PduSwitch,
     PumpRegisters,
     SensorRegisters,
     WingRegisters,
 )
-from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT, SetUtilisation
-from icd.devices.power import PduSwitchCommand
-from icd.devices.pump import PumpSetSpeed
-from icd.devices.wing import WingSetAngle
+from icd.devices.compute import BOARD_SLOT, BUILTIN_SLOT
 
 if TYPE_CHECKING:
     from computesat_sdk.registry import BoardRegistry
 
-    from hwsim.boards.slots import PluginSlot, PluginSlots
-
-from computesat_sdk.contract import PowerState, UpsetKind
+    from hwsim.boards.slots import PluginSlots
 
 __all__ = ["ActiveFault", "Spacecraft"]
 
 _NS = 1_000_000_000
-_TWO_PI = 2.0 * math.pi
-_PI = math.pi
-_DEG = 180.0 / math.pi  # what math.degrees multiplies by
-_RAD = math.pi / 180.0  # what math.radians multiplies by
+
+_ENERGY_LEDGER = (
+    "array_j",
+    "load_j",
+    "battery_stored_change_j",
+    "battery_loss_j",
+    "compute_heat_j",
+    "compute_unbilled_standby_j",
+    "pump_heat_j",
+    "radiated_j",
+    "absorbed_env_j",
+)
 
 
 class Spacecraft:
@@ -116,486 +98,78 @@ class Spacecraft:
         self,
         config: SpacecraftConfig,
         seed: int = 0,
-        control_law: bool = False,
         registry: BoardRegistry | None = None,
         mission_time_origin_s: float = 0.0,
     ) -> None:
         self.config = config
-        self._registry = registry
         # Model time counts from 0; plug-in boards keep mission time (what their job results
         # carry), which is model time plus this origin (the mission time of model time 0).
         self.mission_time_origin_s = float(mission_time_origin_s)
         self.seed = int(seed)
-        self.control_law = control_law
         ss = np.random.SeedSequence(self.seed)
         s_sensor, s_seu = ss.spawn(2)
-        self._sensor_rng = np.random.default_rng(s_sensor)
-        self._seu_rng = np.random.default_rng(s_seu)
         self._time_ns = 0
         self._dt_cache = -1.0
-        self._init_orbit()
-        self._init_wings()
-        self._init_battery()
-        self._init_loops()
-        self._init_thermal()
-        self._init_slots()
-        self._init_pdu()
-        self._init_sensors()
-        self._faults: list[ActiveFault] = []
-        self._pending: list[ActiveFault] = []
-        self._next_pending_s = math.inf
-        self._boards: dict[int, BoardModel] = {}
-        self._energy = {
-            "array_j": 0.0,
-            "load_j": 0.0,
-            "battery_stored_change_j": 0.0,
-            "battery_loss_j": 0.0,
-            "compute_heat_j": 0.0,
-            "compute_unbilled_standby_j": 0.0,
-            "pump_heat_j": 0.0,
-            "radiated_j": 0.0,
-            "absorbed_env_j": 0.0,
-        }
-        self._invalidate()
-        self._refresh_coeffs(1.0)
-        self._thermal_energy_0_j = self._thermal_energy_j()
-        self._update_orbit()
-        self._update_flows(0.0)
-        self._refresh_slot_demand()
-        self._refresh_slot_power()
-
-    # ------------------------------------------------------------------------------ setup
-
-    def _init_orbit(self) -> None:
-        o = self.config.orbit
-        self._alt_km = o.altitude_km
-        self._n_rad_s = mean_motion_rad_s(o.altitude_km)
-        self._phase0 = math.radians(o.initial_phase_deg)
-        self._beta = math.radians(o.beta_deg)
-        self._incl = math.radians(o.inclination_deg)
-        self._node_lon = math.radians(o.ascending_node_lon_deg)
-        self._noon_argl = math.radians(o.noon_arg_of_latitude_deg)
-        self._penumbra = o.penumbra
-        self._saa = (o.saa.lat_min_deg, o.saa.lat_max_deg, o.saa.lon_min_deg, o.saa.lon_max_deg)
-        # hot-path constants (the same products illumination_fraction and
-        # subsatellite_lat_lon_deg form, so the inlined step is bit-identical to them)
-        a = R_EARTH_KM + o.altitude_km
-        self._a_cos_beta = a * math.cos(self._beta)
-        self._a2 = a * a
-        self._re2 = R_EARTH_KM * R_EARTH_KM
-        self._sin_incl = math.sin(self._incl)
-        self._cos_incl = math.cos(self._incl)
-        # bounds on sin(incl)·sin(arg of latitude) outside which the SAA box cannot hold the
-        # latitude (padded well beyond rounding; see step)
-        lo, hi = o.saa.lat_min_deg, o.saa.lat_max_deg
-        self._saa_x_lo = math.sin(math.radians(lo)) - 1e-9 if lo > -90.0 else -math.inf
-        self._saa_x_hi = math.sin(math.radians(hi)) + 1e-9 if hi < 90.0 else math.inf
-
-    def _init_wings(self) -> None:
-        ws = self.config.wings
-        self._wing_ids = [w.wing_id for w in ws]
-        self._wing_index = {w: i for i, w in enumerate(self._wing_ids)}
-        self._w_angle = [w.array_drive.initial_angle_deg % 360.0 for w in ws]
-        self._w_target = list(self._w_angle)
-        self._w_tracking = [w.array_drive.tracking_at_start for w in ws]
-        self._w_stuck = [False] * len(ws)
-        self._w_mppt_on = [True] * len(ws)
-        self._w_mppt_failed = [False] * len(ws)
-        self._w_temp = [w.initial_temp_k for w in ws]
-        self._w_avail = [0.0] * len(ws)
-        self._w_power = [0.0] * len(ws)
-        self._w_cos = [0.0] * len(ws)
-        self._w_params = [
-            (
-                w.array_drive.max_rate_deg_s,
-                w.area_m2,
-                w.efficiency,
-                w.reference_temp_k,
-                w.temp_coeff_per_k,
-                w.degradation_per_year,
-                w.mppt.off_mpp_fraction,
-                w.absorptivity,
-                w.emissivity,
-                w.thermal_mass_j_per_k,
-            )
-            for w in ws
-        ]
-        # the same per wing, with the constant 2εσA of wing_temp_step_k, for the inlined step
-        self._w_fast = [
-            (i, rate, area, eff, tref, kt, deg, off, alpha, 2.0 * eps * SIGMA_W_M2_K4 * area, mass)
-            for i, (rate, area, eff, tref, kt, deg, off, alpha, eps, mass) in enumerate(
-                self._w_params
-            )
-        ]
-
-    def _init_battery(self) -> None:
-        b = self.config.battery
-        self._b_soc = b.initial_soc
-        self._b_capacity_wh = b.capacity_wh
-        self._b_cells = b.cells_in_series
-        self._b_failed_cells = 0
-        self._b_temp = b.sink_temp_k
-        self._b_power = 0.0
-        self._b_current = 0.0
-        self._b_voltage = self._battery_ocv_v()
-        # battery parameters (frozen config) and the knees of cell_ocv_v, for the hot path
-        e, n, f = b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
-        self._b_const = (
-            b.min_soc,
-            b.max_discharge_power_w,
-            b.discharge_efficiency,
-            b.max_charge_power_w,
-            b.charge_efficiency,
-            b.internal_resistance_ohm,
-            b.thermal_mass_j_per_k,
-            b.conductance_to_sink_w_per_k,
-            b.sink_temp_k,
+        # the energy ledger: the subsystems book into it, truth() reports it
+        self._energy = dict.fromkeys(_ENERGY_LEDGER, 0.0)
+        self._orbit = OrbitEnv(config.orbit)
+        self._wings = Wings(config.wings)
+        self._loops = Loops(config.loops)
+        self._radiators = Radiators(
+            config.radiators,
+            self._loops.loop_index,
+            self._orbit.altitude_km,
+            self._orbit.sin_beta_abs,
+            np.random.default_rng(s_sensor),
         )
-        self._ocv_const = (e, f, e + 0.6 * (n - e), n + 0.5 * (f - n))
-
-    def _init_loops(self) -> None:
-        loops = self.config.loops
-        self._loop_ids = [lp.loop_id for lp in loops]
-        self._loop_index = {lp: i for i, lp in enumerate(self._loop_ids)}
-        nl = len(loops)
-        self._l_cp = np.array([lp.cp_j_per_kg_k for lp in loops])
-        self._l_rho = [lp.rho_kg_m3 for lp in loops]
-        self._l_inv_nom = [lp.inventory_kg for lp in loops]
-        self._l_inv = np.array(self._l_inv_nom, dtype=float)
-        self._l_leak = [0.0] * nl
-        self._l_k = [lp.pressure_drop_at_design_flow_kpa / lp.design_flow_kg_s**2 for lp in loops]
-        self._l_flow = np.zeros(nl)
-        self._l_dp = [0.0] * nl
-        self._l_static = [lp.nominal_pressure_kpa for lp in loops]
-        self._l_supply = np.array([lp.initial_temp_k for lp in loops])
-        self._l_return = self._l_supply.copy()
-        self._l_pump_heat = np.zeros(nl)
+        net = ThermalNetwork(
+            config.cold_plates,
+            self._loops,
+            self._radiators,
+            np.array([lp.initial_temp_k for lp in config.loops]),
+        )
+        self._network = net
+        slots = ComputeSlots(
+            config.compute.expanded_slots(),
+            net.plate_index,
+            net.plate_loop,
+            net.plate_temp_k,
+            config.compute.thermal_shutdown_margin_k,
+            config.compute.saa_upset_factor,
+            np.random.default_rng(s_seu),
+            self._energy,
+            registry,
+            self.mission_time_origin_s,
+        )
+        self._slots = slots
+        net.bind_dies(slots.die_plate, slots.initial_die_temp_k)
+        self._bus = PowerBus(
+            config.battery,
+            config.power_bus,
+            self._loops.pump_ids,
+            slots.slot_ids,
+            [int(p) for p in slots.priority],
+            self._energy,
+        )
+        bus = self._bus
+        slots.connect_supply(bus.on[bus.slot_sw0 :], bus.served[bus.slot_sw0 :])
+        # orchestration flags: what must be recomputed before the next step
         self._pump_heat_w = 0.0
         self._pump_power_w = 0.0
         self._flows_dirty = True
         self._flows_steady = False
         self._coeff_dirty = True
         self._slow_faults = False
-        # pumps flattened
-        self._p_ids: list[str] = []
-        self._p_loop: list[int] = []
-        self._p_cfg = []
-        for li, lp in enumerate(loops):
-            for p in lp.pumps:
-                self._p_ids.append(f"pump.{lp.loop_id}.{p.pump_id}")
-                self._p_loop.append(li)
-                self._p_cfg.append(p)
-        self._pump_index = {pid: i for i, pid in enumerate(self._p_ids)}
-        npump = len(self._p_ids)
-        self._p_running = [p.running_at_start for p in self._p_cfg]
-        self._p_speed = [p.nominal_speed_rpm if p.running_at_start else 0.0 for p in self._p_cfg]
-        self._p_target = [p.nominal_speed_rpm for p in self._p_cfg]
-        self._p_seized = [False] * npump
-        self._p_head = [1.0] * npump
-        self._p_wear_per_s = [0.0] * npump
-        self._p_min_head = [0.1] * npump
-        self._p_power = [0.0] * npump
-        self._p_flow = [0.0] * npump
-        self._p_served = [True] * npump
-
-    def _init_thermal(self) -> None:
-        cfg = self.config
-        plates = cfg.cold_plates
-        self._plate_ids = [p.plate_id for p in plates]
-        self._plate_index = {p: i for i, p in enumerate(self._plate_ids)}
-        self._cp_loop = np.array([self._loop_index[p.loop_id] for p in plates])
-        self._cp_c = np.array([p.thermal_mass_j_per_k for p in plates])
-        self._cp_ua = np.array([p.ua_w_per_k for p in plates])
-        self._cp_temp = self._l_supply[self._cp_loop].copy()
-        nl = len(self._loop_ids)
-        self._cp_per_loop = np.bincount(self._cp_loop, minlength=nl).astype(float)
-        panels = cfg.radiators.panels
-        self._panel_ids = [p.panel_id for p in panels]
-        self._panel_index = {p: i for i, p in enumerate(self._panel_ids)}
-        self._rp_loop = np.array([self._loop_index[p.loop_id] for p in panels])
-        self._rp_c = np.array([p.thermal_mass_j_per_k for p in panels])
-        self._rp_ua = np.array([p.ua_w_per_k for p in panels])
-        self._rp_area_face = np.array([p.area_per_face_m2 for p in panels])
-        self._rp_area_rad = np.array([p.area_per_face_m2 * p.faces for p in panels])
-        self._rp_faces = np.array([float(p.faces) for p in panels])
-        self._rp_eps = np.array([p.emissivity for p in panels])
-        self._rp_alpha = np.array([p.absorptivity for p in panels])
-        self._rp_temp = np.array([p.initial_temp_k for p in panels])
-        self._rp_per_loop = np.bincount(self._rp_loop, minlength=nl).astype(float)
-        self._rp_env = cfg.radiators.include_environment
-        vf = cfg.radiators.earth_view_factor_per_face
-        self._rp_vf = earth_view_factor_vertical_plate(self._alt_km) if vf is None else vf
-        # absorbed environment = k_sun·(sun flux) + k_albedo·(albedo flux) + k_ir
-        self._sin_beta = abs(math.sin(self._beta))
-        self._cos_beta = math.cos(self._beta)
-        self._k_sun = self._rp_area_face * self._rp_alpha
-        self._k_albedo = self._rp_area_face * self._rp_alpha * self._rp_faces
-        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self._rp_vf, 0.0, 1.0)
-        self._k_ir = self._rp_area_face * self._rp_eps * self._rp_faces * ir
-        self._k_sun_sum = float(self._k_sun.sum())
-        self._k_albedo_sum = float(self._k_albedo.sum())
-        self._k_ir_sum = float(self._k_ir.sum())
-        self._absorbed_sun = -1.0
-        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, self._sin_beta, 0.0, 0.0, 1.0, 0.0)
-        self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self._rp_vf, 1.0, 0.0)
-        self._rp_kemit = self._rp_eps * SIGMA_W_M2_K4 * self._rp_area_rad
-        # small thermal nodes in one vector (plates, hot legs, panels, cold legs); _bind_state
-        # moves it, with the dies, into the state vector z, the named arrays being views
-        self._tn = np.concatenate([self._cp_temp, self._l_return, self._rp_temp, self._l_supply])
-        self._cp_temp = self._tn[: len(plates)]
-        self._l_pump_heat = np.zeros(nl)
-        self._tn_c = np.zeros(len(self._tn))
-        self._rp_punctured = [False] * len(panels)
-
-    def _init_slots(self) -> None:
-        slots = self.config.compute.expanded_slots()
-        self._slot_cfg = slots
-        self._slot_ids = [s.slot_id for s in slots]
-        self._slot_index = {s: i for i, s in enumerate(self._slot_ids)}
-        n = len(slots)
-        self._s_plate = np.array([self._plate_index[s.cold_plate_id] for s in slots])
-        self._s_loop = self._cp_loop[self._s_plate]
-        self._s_idle = np.array([s.idle_w for s in slots])
-        self._s_peak = np.array([s.peak_w for s in slots])
-        self._s_c = np.array([s.thermal_mass_j_per_k for s in slots])
-        self._s_r_nom = np.array([s.die_to_plate_k_per_w for s in slots])
-        self._s_r = self._s_r_nom.copy()
-        self._s_max = np.array([s.max_die_temp_k for s in slots])
-        self._s_shutdown_k = self._s_max + self.config.compute.thermal_shutdown_margin_k
-        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
-        self._s_prio = np.array([s.priority for s in slots])
-        self._s_enabled = np.array([s.power_on_at_start for s in slots])
-        self._s_util = np.array([s.initial_utilisation for s in slots])
-        self._s_latched = np.zeros(n, dtype=bool)
-        self._s_latch_w = np.zeros(n)
-        self._s_extra_w = np.zeros(n)
-        self._s_tshut = np.zeros(n, dtype=bool)
-        self._bind_state(self._cp_temp[self._s_plate])
-        self._s_seu_base = np.array([s.seu_rate_per_year for s in slots])
-        self._s_seu_mult = np.ones(n)
-        self._s_unc_frac = np.array([s.uncorrectable_fraction for s in slots])
-        self._s_seu = np.zeros(n, dtype=np.int64)
-        self._s_unc = np.zeros(n, dtype=np.int64)
-        self._s_power = np.zeros(n)  # served power this step
-        self._s_hang_frac = np.array([s.hang_fraction for s in slots])
-        self._s_flip_frac = np.array([s.bit_flip_fraction for s in slots])
-        self._init_plugins(slots)
-        self._saa_factor = self.config.compute.saa_upset_factor
-        self._seu_hazard = 0.0
-        self._seu_threshold = float(self._seu_rng.exponential())
-        self._seu_cache_key: tuple[bool, int] | None = None
-        self._seu_version = 0
-        self._seu_cum = np.zeros(n)
-        self._seu_total_per_s = 0.0
-        self._slots_dirty = True
-        self._s_demand = np.zeros(n)
-        self._s_demand_w = 0.0
-        self._s_power_w = 0.0
-        self._s_pr = np.zeros(n)
-        self._plate_p = np.zeros(len(self._plate_ids))
-        self._hk_on_w = 0.0
-        self._all_served = True
-        self._demand_version = 0
-        self._shed_key: tuple[int, tuple[float, ...]] | None = None
-        self._shed_k = -1
-        self._shed_crit_w = 0.0
-        self._shed_cum = np.zeros(0)
-
-    _LAZY_MAX_CLASSES = 32
-    """Die classes up to which the dies are carried by class (see _layout_state)."""
-
-    def _bind_state(self, die_temp_k: np.ndarray) -> None:
-        """Initial die temperatures; the state vector z is laid out by _refresh_coeffs."""
-        n_p, n_l, n_k = len(self._plate_ids), len(self._loop_ids), len(self._panel_ids)
-        self._n_plates = n_p
-        self._n_net = n_p + 2 * n_l + n_k
-        self._panel_sl = slice(n_p + n_l, n_p + n_l + n_k)
-        self._lazy = False
-        self._die_view = np.array(die_temp_k, dtype=float)
-        self._z = np.zeros(0)
-        self._cls_key: tuple[np.ndarray, np.ndarray] | None = None
-        self._rad_work = np.empty(n_k)
-        self._qconst_dirty = True
-        # the panels' temperature drops to emission, summed over steps; times their heat
-        # capacity this is the radiated energy (booked into _energy on read)
-        self._rad_drop_sum = [0.0] * n_k
-        # upper bounds for the thermal-shutdown test (see _step_thermal)
-        self._die_max_bound = math.inf
-        self._plate_max = math.inf
-        self._pr_max = 0.0
-
-    @property
-    def _s_temp(self) -> np.ndarray:
-        """Die temperature of every slot (computed from the class states when carried by class)."""
-        if self._lazy and not self._die_fresh:
-            self._materialize_dies()
-        return self._die_view
-
-    def _materialize_dies(self) -> None:
-        """T_b = p·T_b0 + b·h + b·P·R·g (see _layout_state), into _die_view."""
-        z = self._z
-        d = self._die_view
-        np.multiply(z.take(self._ix_p), self._die0, out=d)
-        d += z.take(self._ix_h) * self._s_b
-        d += z.take(self._ix_g) * self._s_bpr
-        self._die_fresh = True
-
-    def _rebase_dies(self) -> None:
-        """Start the class histories afresh from the present die temperatures (before the
-        die coefficients change, and now and then so that aⁿ never becomes subnormal)."""
-        if not self._lazy:
-            return
-        self._die0 = self._s_temp.copy()
-        k = self._n_cls
-        z = self._z
-        i = self._n_net + k
-        z[i : i + k] = 0.0  # h
-        z[i + k : i + 2 * k] = 1.0  # p
-        z[i + 2 * k : i + 3 * k] = 0.0  # g
-        self._rebase_in = self._rebase_every
-
-    def _layout_state(self, t_net: np.ndarray, die: np.ndarray, cls: np.ndarray, k: int) -> None:
-        """Lay out the linear thermal state vector z.
-
-        Per die only the exact step T_b' = a·T_b + b·T_plate + b·P·R is needed (a =
-        e^(−dt/RC), b = 1 − a). Dies with the same plate and the same a form a class; for a
-        class the plate sees only Y = Σ w·T_b (w = C/dt·b, see _refresh_coeffs), and every
-        die in it is T_b = p·T_b0 + b·h + b·P·R·g with p = aⁿ, h = Σ aⁿ⁻¹⁻ᵐ T_plate,m and
-        g = Σ aᵐ (n steps since the snapshot T_b0). Y, h, p and g all step linearly, so with
-        up to _LAZY_MAX_CLASSES classes z = [nodes, Y, h, p, g, sun, albedo, 1] and a step is
-        one product with A whatever the number of boards; the dies are computed only when
-        read. With more classes z = [nodes, dies, sun, albedo, 1] and the dies step as a
-        vector.
-        """
-        n_net, n_p = self._n_net, self._n_plates
-        n = len(die)
-        lazy = k <= self._LAZY_MAX_CLASSES
-        self._lazy = lazy
-        n_state = n_net + (4 * k if lazy else n)
-        z = np.empty(n_state + 3)
-        z[:n_net] = t_net
-        if lazy:
-            self._n_cls = k
-            self._cls = cls
-            self._die0 = die.copy()
-            self._die_view = die.copy()
-            self._die_fresh = True
-            z[n_net : n_net + k] = np.bincount(cls, weights=self._s_w * die, minlength=k)
-            z[n_net + k : n_net + 2 * k] = 0.0
-            z[n_net + 2 * k : n_net + 3 * k] = 1.0
-            z[n_net + 3 * k : n_state] = 0.0
-            self._ix_h = n_net + k + cls
-            self._ix_p = n_net + 2 * k + cls
-            self._ix_g = n_net + 3 * k + cls
-        else:
-            z[n_net:n_state] = die
-            self._die_view = z[n_net:n_state]
-        z[n_state:] = (0.0, 0.0, 1.0)
-        self._z = z
-        n_rows = n_state if lazy else n_net  # the states A·z steps
-        self._z_state = z[:n_rows]
-        self._tn = z[:n_net]
-        self._cp_temp = z[:n_p]
-        n_l = len(self._loop_ids)
-        self._l_return = z[n_p : n_p + n_l]
-        self._rp_temp = z[self._panel_sl]
-        self._l_supply = z[self._panel_sl.stop : n_net]
-        self._iz_sun = n_state
-        self._iz_albedo = n_state + 1
-        self._iz_const = n_state + 2
-        self._za = np.zeros((n_rows, len(z)))
-        self._tn_new = np.empty(n_rows)
-
-    def _init_plugins(self, slots: list[Any]) -> None:
-        """Plug-in boards own their die: their entries in the slot vectors are neutralised
-        (no power, no heat capacity, no shutdown) and ``_s_vec`` masks them out of the
-        vectorised die step."""
-        n = len(slots)
-        self._s_vec = np.ones(n)
-        self._plug: PluginSlots | None = None
-        self._plug_sup = np.zeros(0, dtype=bool)
-        self._plug_ctl_t = -math.inf
-        self._plug_ctl_on = True
-        self._plug_beats: dict[int, int] = {}
-        wanted = [(i, s.slot_id, s.board) for i, s in enumerate(slots) if s.is_plugin]
-        if not wanted:
-            return
-        from hwsim.boards.slots import PluginSlots, default_registry
-
-        registry = self._registry if self._registry is not None else default_registry()
-        on = [slots[i].power_on_at_start for i, _, _ in wanted]
-        plug = PluginSlots(
-            wanted, self._s_plate, self._cp_temp, registry, on, self.mission_time_origin_s
-        )
-        for i, _, _ in wanted:
-            self._s_vec[i] = 0.0
-            self._s_idle[i] = self._s_peak[i] = self._s_util[i] = 0.0
-            self._s_enabled[i] = True
-            self._s_c[i] = self._s_r_nom[i] = self._s_r[i] = 1.0
-            self._s_shutdown_k[i] = math.inf
-            thermal = plug.by_slot[i].thermal
-            self._s_max[i] = thermal.max_die_temp_k if thermal is not None else 0.0
-        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
-        plug.poll_draw_w()
-        self._plug = plug
-        self._plug_sup = np.ones(len(plug.boards), dtype=bool)
-
-    def _init_pdu(self) -> None:
-        loads = self.config.power_bus.loads
-        names = [ld.name for ld in loads]
-        prio = [ld.priority for ld in loads]
-        self._hk_power = np.array([ld.power_w for ld in loads])
-        self._n_hk = len(loads)
-        self._n_pump = len(self._p_ids)
-        for pid in self._p_ids:
-            names.append("pump_" + pid.split(".", 1)[1].replace(".", "_"))
-            prio.append(self.config.power_bus.pump_priority)
-        for sid in self._slot_ids:
-            names.append(f"slot_{sid}")
-        prio.extend(int(p) for p in self._s_prio)
-        self._sw_names = names
-        self._sw_index = {n: i for i, n in enumerate(names)}
-        nsw = len(names)
-        self._sw_prio = np.array(prio)
-        self._sw_on = np.ones(nsw, dtype=bool)
-        self._sw_tripped = np.zeros(nsw, dtype=bool)
-        self._sw_trip_persistent = np.zeros(nsw, dtype=bool)
-        self._sw_served = np.ones(nsw, dtype=bool)
-        self._sw_order = np.argsort(self._sw_prio, kind="stable")
-        self._sw_critical = self._sw_prio == 0
-        self._pump_sw0 = self._n_hk
-        self._slot_sw0 = self._n_hk + self._n_pump
-        self._demand = np.zeros(nsw)
-        self._bus_array_w = 0.0
-        self._bus_load_w = 0.0
-        self._bus_demand_w = 0.0
-
-    def _init_sensors(self) -> None:
-        ids: list[str] = []
-        panel: list[int] = []
-        noise: list[float] = []
-        bias: list[float] = []
-        quant: list[float] = []
-        for pi, p in enumerate(self.config.radiators.panels):
-            for s in p.sensors:
-                ids.append(f"radsensor.{p.panel_id}.{s.sensor_id}")
-                panel.append(pi)
-                noise.append(s.noise_std_k)
-                bias.append(s.bias_k)
-                quant.append(s.quantisation_k)
-        self._rs_ids = ids
-        self._rs_index = {s: i for i, s in enumerate(ids)}
-        self._rs_panel = np.array(panel)
-        self._rs_noise = np.array(noise)
-        self._rs_bias = np.array(bias)
-        self._rs_quant = np.array(quant)
-        n = len(ids)
-        # fault modes: 0 ok, 1 stuck, 2 drift, 3 noisy, 4 dead
-        self._rs_mode = np.zeros(n, dtype=np.int64)
-        self._rs_stuck_k = np.zeros(n)
-        self._rs_drift_k_s = np.zeros(n)
-        self._rs_t0 = np.zeros(n)
-        self._rs_noise_extra = np.zeros(n)
+        self._env = self._radiators.include_environment
+        self._faults: list[ActiveFault] = []
+        self._pending: list[ActiveFault] = []
+        self._next_pending_s = math.inf
+        self._invalidate()
+        self._refresh_coeffs(1.0)
+        self._thermal_energy_0_j = self._thermal_energy_j()
+        self._update_flows(0.0)
+        self._refresh_slot_demand()
+        self._refresh_slot_power()
 
     # ------------------------------------------------------------------------------ time
 
@@ -611,135 +185,57 @@ class Spacecraft:
         i = self._slot_idx(slot_id)
         if not isinstance(board, BoardModel):
             raise TypeError("board does not implement hwsim.model.compute.BoardModel")
-        self._boards[i] = board
-        self._s_c[i] = board.thermal_mass_j_per_k
-        self._s_r_nom[i] = board.die_to_plate_k_per_w
-        self._s_r[i] = board.die_to_plate_k_per_w
-        self._s_max[i] = board.max_die_temp_k
-        self._s_shutdown_k[i] = board.max_die_temp_k + self.config.compute.thermal_shutdown_margin_k
-        self._s_shutdown_floor_k = float(self._s_shutdown_k.min())
+        self._slots.install_board(i, board)
         self._invalidate()
+
+    @property
+    def plugin_slots(self) -> PluginSlots | None:
+        """The plug-in boards and their slots (None if the configuration names none); the
+        serve process attaches its job executor to them."""
+        return self._slots.plug
 
     # ------------------------------------------------------------------------------ step
 
     def _invalidate(self) -> None:
         """Something a command or fault changed: recompute the cached quantities next step."""
-        self._slots_dirty = True
+        self._slots.dirty = True
         self._flows_dirty = True
         self._coeff_dirty = True
-        self._slow_faults = any(x > 0.0 for x in self._l_leak) or any(
-            x > 0.0 for x in self._p_wear_per_s
-        )
+        self._slow_faults = self._loops.has_slow_faults
 
     def step(self, dt_s: float) -> None:
-        """Advance the hardware by ``dt_s`` seconds of mission time.
-
-        The orbit, wing and upset arithmetic is inlined here (the pure functions of orbit.py
-        and solar.py, operation for operation) to keep the per-step cost near the floor of
-        CPython call overhead.
-        """
+        """Advance the hardware by ``dt_s`` seconds of mission time (order: module doc)."""
         if not dt_s > 0.0:
             raise ValueError("dt_s must be > 0")
         t = self._time_ns / _NS
         if t >= self._next_pending_s:
             self._activate_due(t)
-        # orbit: phase, illumination (illumination_fraction), ground track, SAA
-        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
-        self._phase = u
-        cos_u = math.cos(u)
-        along = self._a_cos_beta * cos_u
-        if along >= 0.0:
-            illum = 1.0
-        elif not self._penumbra:
-            illum = 0.0 if self._a2 - along * along < self._re2 else 1.0
-        else:
-            illum = illumination_fraction(u, self._beta, self._alt_km, True)
-        self._illum = illum
-        # the ground track only when the latitude can be inside the SAA box: asin is
-        # monotonic, so sin(incl)·sin(arg) outside the (padded) sines of the box's latitude
-        # limits rules it out; latitude and longitude are otherwise computed when read
-        self._ll_t = t
-        x = self._sin_incl * math.sin(u + self._noon_argl)
-        if self._saa_x_lo <= x <= self._saa_x_hi:
-            lat, lon = self._ground_track(t, u)
-            lat_min, lat_max, lon_min, lon_max = self._saa
-            in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
-        else:
-            in_saa = False
-        self._in_saa = in_saa
-        if self.control_law:
-            self._control_law()
-        # wings (solar.py: drive_angle_step_deg, incidence_cosine, array_mpp_power_w,
-        # mppt_output_power_w, wing_temp_step_k)
-        sun_angle = (u * _DEG + 180.0) % 360.0
-        irr = SOLAR_CONSTANT_W_M2 * illum
-        age_years = t / SECONDS_PER_YEAR
-        cos_beta = self._cos_beta
-        w_angle = self._w_angle
-        w_temp = self._w_temp
-        w_cos = self._w_cos
-        w_avail = self._w_avail
-        w_power = self._w_power
-        w_stuck = self._w_stuck
-        w_tracking = self._w_tracking
-        w_mppt_on = self._w_mppt_on
-        w_mppt_failed = self._w_mppt_failed
-        w_target = self._w_target
-        cos = math.cos
-        for i, rate, area, eff, tref, kt, deg, off, alpha, g, mass in self._w_fast:
-            angle = w_angle[i]
-            if not w_stuck[i]:
-                target = sun_angle if w_tracking[i] else w_target[i]
-                diff = (target - angle + 180.0) % 360.0 - 180.0
-                step = rate * dt_s
-                if diff > step:
-                    diff = step
-                elif diff < -step:
-                    diff = -step
-                angle = (angle + diff) % 360.0
-                w_angle[i] = angle
-            temp = w_temp[i]
-            if irr > 0:
-                cos_i = cos_beta * cos((sun_angle - angle) * _RAD)
-                if not cos_i > 0.0:
-                    cos_i = 0.0
-            else:
-                cos_i = 0.0
-            w_cos[i] = cos_i
-            if cos_i > 0.0:
-                eta = eff * (1.0 + kt * (temp - tref))
-                fade = 1.0 - deg * age_years
-                eta *= fade if fade > 0.0 else 0.0  # max(0.0, fade)
-                mpp = area * irr * cos_i * eta
-                if not mpp > 0.0:
-                    mpp = 0.0
-                w_avail[i] = mpp if w_mppt_on[i] and not w_mppt_failed[i] else mpp * off
-            else:
-                w_avail[i] = 0.0
-            e = g * temp**4
-            w_temp[i] = temp + (area * (alpha * irr * cos_i) - w_power[i] - e) / (
-                mass / dt_s + 4.0 * e / temp
-            )
+        orbit = self._orbit
+        orbit.step(t)
+        self._wings.step(dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta)
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
-        plug = self._plug
+        slots = self._slots
+        plug = slots.plug
         if plug is not None and plug.poll_draw_w():
-            self._slots_dirty = True
+            slots.dirty = True
         self._step_power(dt_s)
         if plug is not None:
-            self._plugin_supply(dt_s)
-        self._step_thermal(dt_s, cos_u)
-        # upsets: one Poisson process; the full _step_seu only when one is due or the rates
-        # change (SAA entry/exit, seu_burst)
-        tot = self._seu_total_per_s
-        key = self._seu_cache_key
-        if key is None or key[0] != in_saa or key[1] != self._seu_version:
-            self._step_seu(dt_s)
-        elif tot > 0.0:
-            if self._seu_hazard + tot * dt_s < self._seu_threshold:
-                self._seu_hazard += tot * dt_s
-            else:
-                self._step_seu(dt_s)
+            slots.plugin_supply(dt_s)
+        # the thermal network (the plug-in boards step their own dies against their plates
+        # first, plates held), then the thermal-shutdown test
+        if self._coeff_dirty or dt_s != self._dt_cache:
+            self._refresh_coeffs(dt_s)
+        net = self._network
+        heat = slots.step_plugins(dt_s, net.plate_temp_k) if plug is not None else None
+        absorbed_w = net.step(orbit.illumination, orbit.cos_beta * orbit.cos_phase, heat)
+        if self._env:
+            self._energy["absorbed_env_j"] += absorbed_w * dt_s
+        if net.dies_above(slots.shutdown_floor_k):
+            slots.check_thermal_shutdown(net.die_temp_k)
+        if slots.board_models:
+            slots.update_boards(net.die_temp_k)
+        slots.step_upsets(dt_s, orbit.in_saa)
         if self._slow_faults:
             self._step_slow_faults(dt_s)
         self._time_ns += round(dt_s * _NS)
@@ -754,729 +250,76 @@ class Spacecraft:
         if rest > 0:
             self.step(rest / _NS)
 
-    # orbit -------------------------------------------------------------------------------
-
-    def _update_orbit(self) -> None:
-        t = self._time_ns / _NS
-        u = (self._phase0 + self._n_rad_s * t) % _TWO_PI
-        self._phase = u
-        self._illum = illumination_fraction(u, self._beta, self._alt_km, self._penumbra)
-        lat, lon = subsatellite_lat_lon_deg(t, u + self._noon_argl, self._incl, self._node_lon)
-        self._ll_t = t
-        self._in_saa = in_saa_box(lat, lon, *self._saa)
-
-    def _ground_track(self, t: float, u: float) -> tuple[float, float]:
-        """Subsatellite latitude and longitude in degrees at time ``t`` and orbit phase ``u``
-        (subsatellite_lat_lon_deg, operation for operation)."""
-        arg = u + self._noon_argl
-        s_arg = math.sin(arg)
-        lat = math.asin(max(-1.0, min(1.0, self._sin_incl * s_arg)))
-        lon = (
-            math.atan2(self._cos_incl * s_arg, math.cos(arg))
-            + self._node_lon
-            - EARTH_ROTATION_RAD_S * t
-        )
-        return lat * _DEG, ((lon + _PI) % _TWO_PI - _PI) * _DEG
-
-    # wings -------------------------------------------------------------------------------
-
-    # pumps and flow ----------------------------------------------------------------------
-
     def _update_flows(self, dt_s: float) -> None:
-        nl = len(self._loop_ids)
-        n_run = [0] * nl
-        s_sum = [0.0] * nl
-        h_sum = [0.0] * nl
-        sw_on = self._sw_on
-        steady = True
-        for i, p in enumerate(self._p_cfg):
-            li = self._p_loop[i]
-            energised = self._p_running[i] and self._p_served[i] and sw_on[self._pump_sw0 + i]
-            if self._p_seized[i]:
-                self._p_speed[i] = 0.0
-                continue
-            target = self._p_target[i] if energised else 0.0
-            sp = self._p_speed[i]
-            ramp = p.spin_rate_rpm_s * dt_s
-            sp = min(target, sp + ramp) if sp < target else max(target, sp - ramp)
-            self._p_speed[i] = sp
-            steady = steady and sp == target
-            if sp > 0.0:
-                n_run[li] += 1
-                s_sum[li] += sp / p.max_speed_rpm
-                h_sum[li] += self._p_head[i]
-        flows_before = self._l_flow.tolist()
-        for li in range(nl):
-            inv_frac = self._l_inv[li] / self._l_inv_nom[li]
-            self._l_static[li] = loop_static_pressure_kpa(
-                inv_frac, self.config.loops[li].nominal_pressure_kpa
-            )
-            if n_run[li]:
-                pc = self.config.loops[li].pumps[0]
-                hf = h_sum[li] / n_run[li]
-                flow = operating_flow_kg_s(
-                    s_sum[li] / n_run[li],
-                    n_run[li],
-                    pc.max_pressure_kpa * hf,
-                    pc.max_flow_kg_s * hf,
-                    self._l_k[li],
-                ) * inventory_flow_factor(inv_frac, self.config.loops[li].min_inventory_fraction)
-            else:
-                flow = 0.0
-            self._l_flow[li] = flow
-            self._l_dp[li] = float(self._l_k[li] * flow * flow)
-        pump_heat = [0.0] * nl
-        for i, p in enumerate(self._p_cfg):
-            li = self._p_loop[i]
-            energised = self._p_running[i] and sw_on[self._pump_sw0 + i]
-            if self._p_seized[i]:
-                # a seized, energised motor draws stall power until it is stopped
-                self._p_power[i] = p.max_power_w if energised else 0.0
-                self._p_flow[i] = 0.0
-            elif self._p_speed[i] > 0.0:
-                f = float(self._l_flow[li]) / n_run[li]
-                self._p_flow[i] = f
-                pw = pump_electrical_power_w(
-                    f, self._l_dp[li], self._l_rho[li], p.efficiency, p.idle_power_w, p.max_power_w
-                )
-                self._p_power[i] = pw if energised else 0.0
-                pump_heat[li] += self._p_power[i]
-            else:
-                self._p_flow[i] = 0.0
-                self._p_power[i] = p.idle_power_w if energised else 0.0
-        self._l_pump_heat[:] = pump_heat
-        self._qconst_dirty = True
-        self._pump_heat_w = sum(pump_heat)
-        self._pump_power_w = sum(self._p_power)
-        if flows_before != self._l_flow.tolist():
+        """Pumps and loop flow (Loops); the thermal network follows a change of flow."""
+        bus = self._bus
+        changed, steady = self._loops.update_flows(dt_s, bus.on[bus.pump_sw0 : bus.slot_sw0])
+        self._pump_heat_w = self._loops.pump_heat_total_w
+        self._pump_power_w = self._loops.pump_power_total_w
+        self._network.qconst_dirty = True  # the pump heat may have changed
+        if changed:
             self._coeff_dirty = True
         self._flows_steady = steady and not self._slow_faults
         self._flows_dirty = False
 
-    # power -------------------------------------------------------------------------------
-
-    def _battery_ocv_v(self) -> float:
-        b = self.config.battery
-        good = self._b_cells - self._b_failed_cells
-        return good * cell_ocv_v(
-            self._b_soc, b.cell_voltage_empty_v, b.cell_voltage_nominal_v, b.cell_voltage_full_v
-        )
-
     def _refresh_slot_demand(self) -> None:
-        """Requested power of each slot (before bus shedding) and housekeeping total."""
-        on = self._s_enabled & ~self._s_tshut & self._sw_on[self._slot_sw0 :]
-        p = board_power_w(on, self._s_util, self._s_idle, self._s_peak)
-        p += np.where(on, self._s_extra_w + self._s_latch_w * self._s_latched, 0.0)
-        for i, board in self._boards.items():
-            p[i] = board.power_draw_w() + self._s_extra_w[i] if on[i] else 0.0
-            if on[i] and self._s_latched[i]:
-                p[i] += self._s_latch_w[i]
-        plug = self._plug
-        if plug is not None and len(plug.boards):
-            idx = plug.live_slots
-            p[idx] = np.where(on[idx], plug.draw_w + self._s_extra_w[idx], 0.0)
-        self._s_demand = p
-        self._s_demand_w = float(p.sum())
-        self._demand_version += 1
-        self._hk_on_w = float((self._hk_power * self._sw_on[: self._n_hk]).sum())
-        self._slots_dirty = bool(self._boards)  # plug-in boards may change every step
+        """Requested power of each slot (before bus shedding) and the housekeeping total."""
+        self._slots.refresh_demand()
+        self._bus.refresh_housekeeping()
 
     def _refresh_slot_power(self) -> None:
-        """Served slot power and what the thermal step derives from it."""
-        if self._lazy:
-            self._rebase_dies()  # the dies' P·R is about to change
-        served = self._sw_served[self._slot_sw0 :]
-        self._s_power = self._s_demand * served
-        self._s_power_w = float(self._s_power.sum())
-        self._s_pr = self._s_power * self._s_r * self._s_vec
-        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
-        self._s_bpr = self._s_b * self._s_pr
-        # plug-in boards hand their plate the heat their own step returns (see _step_thermal)
-        self._plate_p = np.bincount(
-            self._s_plate, weights=self._s_power * self._s_vec, minlength=len(self._plate_ids)
-        )
-        self._qconst_dirty = True
-
-    def _plugin_supply(self, dt_s: float) -> None:
-        """A plug-in board whose slot lost its supply (switch open, shed) is powered off."""
-        plug = self._plug
-        assert plug is not None
-        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
-        if supplied.all():
-            if not self._plug_sup.all():
-                self._plug_sup = supplied
-            return
-        self._plug_sup = supplied
-        for k in np.flatnonzero(~supplied).tolist():
-            board = plug.boards[k]
-            if board.state is not PowerState.OFF:
-                board.power_off()
-                self._slots_dirty = True
-        # An unpowered board still integrates its standby draw (the contract has no "no power
-        # at all" state); that heat is booked so that the thermal balance closes.
-        unbilled_w = float(plug.draw_w[~supplied].sum())
-        self._energy["compute_heat_j"] += unbilled_w * dt_s
-        self._energy["compute_unbilled_standby_j"] += unbilled_w * dt_s
+        """Served slot power, and the network's dies follow."""
+        slots = self._slots
+        slots.set_served()
+        self._network.set_die_power(slots.power_w, slots.die_r_k_per_w, slots.die_vec)
 
     def _step_power(self, dt_s: float) -> None:
-        """Power balance, shedding, battery (power.py: battery_soc_step, cell_ocv_v and
-        battery_terminal_voltage_v inlined operation for operation)."""
-        (
-            min_soc,
-            max_dis_w,
-            dis_eff,
-            max_chg_w,
-            chg_eff,
-            r,
-            b_mass,
-            g_sink,
-            sink_k,
-        ) = self._b_const
-        demand_changed = self._slots_dirty
+        """Bus balance with shedding, then the battery (PowerBus); the slots and pumps see what
+        was served, the wings how much of their power was drawn."""
+        bus = self._bus
+        slots = self._slots
+        demand_changed = slots.dirty
         if demand_changed:
             self._refresh_slot_demand()
-        demand_w = self._hk_on_w + self._pump_power_w + self._s_demand_w
-        w_avail = self._w_avail
-        array_w = sum(w_avail)
-        soc = self._b_soc
-        cap_j = self._b_capacity_wh * 3600.0
-        # (min/max written as comparisons: same result, no builtin calls)
-        e_avail_floor = (soc - min_soc) * cap_j
-        if not e_avail_floor > 0.0:
-            e_avail_floor = 0.0
-        b_max = e_avail_floor * dis_eff / dt_s
-        if not b_max < max_dis_w:
-            b_max = max_dis_w
-        served_changed = False
-        if demand_w <= array_w + b_max:
-            if not self._all_served:
-                self._sw_served[:] = True
-                self._all_served = True
-                served_changed = True
-            served_w = demand_w
-        else:
-            served_w, served_changed = self._shed(array_w, b_max, cap_j, dt_s)
+        array_w = sum(self._wings.available_w)
+        demand_w = bus.hk_on_w + self._pump_power_w + slots.demand_total_w
+        served_changed = bus.balance(
+            dt_s, array_w, demand_w, self._loops.pump_power_w, slots.demand_w, slots.demand_version
+        )
         if served_changed:
-            new_p = [bool(x) for x in self._sw_served[self._pump_sw0 : self._slot_sw0]]
-            if new_p != self._p_served:
-                self._p_served = new_p
+            new_p = [bool(x) for x in bus.served[bus.pump_sw0 : bus.slot_sw0]]
+            if new_p != self._loops.served:
+                self._loops.served = new_p
                 self._flows_dirty = True
         if served_changed or demand_changed:
             self._refresh_slot_power()
-        if array_w >= served_w:
-            headroom_j = (1.0 - soc) * cap_j
-            if not headroom_j > 0.0:
-                headroom_j = 0.0
-            charge_w = max_chg_w
-            x = array_w - served_w
-            if x < charge_w:
-                charge_w = x
-            x = headroom_j / (chg_eff * dt_s)
-            if x < charge_w:
-                charge_w = x
-            batt_w = -charge_w
-            array_used = served_w + charge_w
-        else:
-            batt_w = served_w - array_w
-            array_used = array_w
-        # the arrays share the power drawn in proportion to what each can give
-        frac = array_used / array_w if array_w > 0.0 else 0.0
-        self._w_power = [p * frac for p in w_avail]
-        self._bus_array_w = array_used
-        self._bus_load_w = served_w
-        self._bus_demand_w = demand_w
-        # battery_soc_step
-        if batt_w >= 0.0:
-            d_stored = -batt_w / dis_eff * dt_s
-        else:
-            d_stored = -batt_w * chg_eff * dt_s
-        loss = abs(abs(batt_w) * dt_s - abs(d_stored))
-        soc = soc + d_stored / cap_j
-        if not soc > 0.0:
-            soc = 0.0
-        if not soc < 1.0:
-            soc = 1.0
-        self._b_soc = soc
-        self._b_power = batt_w
-        # pack OCV: (cells - failed) · cell_ocv_v(soc)
-        empty_v, full_v, k1, k2 = self._ocv_const
-        if soc <= 0.0:
-            cell_v = empty_v
-        elif soc < 0.1:
-            cell_v = empty_v + (k1 - empty_v) * soc / 0.1
-        elif soc < 0.9:
-            cell_v = k1 + (k2 - k1) * (soc - 0.1) / 0.8
-        elif soc < 1.0:
-            cell_v = k2 + (full_v - k2) * (soc - 0.9) / 0.1
-        else:
-            cell_v = full_v
-        ocv = (self._b_cells - self._b_failed_cells) * cell_v
-        # current from P = I·(OCV − I·R), the physical root
-        if r > 0.0:
-            disc = ocv * ocv - 4.0 * r * batt_w
-            current = (ocv - math.sqrt(max(disc, 0.0))) / (2.0 * r)
-        else:
-            current = batt_w / ocv if ocv > 0 else 0.0
-        self._b_current = current
-        self._b_voltage = ocv - current * r
-        # battery heat: conversion losses into a node tied to its sink
-        c = b_mass / dt_s
-        self._b_temp = (c * self._b_temp + loss / dt_s + g_sink * sink_k) / (c + g_sink)
+        bus.step_battery(dt_s, array_w)
+        self._wings.deliver(bus.array_fraction)
         e = self._energy
-        e["array_j"] += array_used * dt_s
-        e["load_j"] += served_w * dt_s
-        e["battery_stored_change_j"] += d_stored
-        e["battery_loss_j"] += loss
-        e["compute_heat_j"] += self._s_power_w * dt_s
+        e["compute_heat_j"] += slots.power_total_w * dt_s
         e["pump_heat_j"] += self._pump_heat_w * dt_s
 
-    # thermal -----------------------------------------------------------------------------
-
-    def _shed(self, array_w: float, b_max: float, cap_j: float, dt_s: float) -> tuple[float, bool]:
-        """Bus protection when demand exceeds array + battery: serve loads by priority.
-
-        Priority-0 (critical) loads may draw the battery below its floor; the rest must fit in
-        array + battery above the floor. The demand order is cached, so a step where the cut
-        does not move costs one search.
-        """
-        b = self.config.battery
-        key = (self._demand_version, tuple(self._p_power))
-        crit = self._sw_critical
-        if key != self._shed_key:
-            d = self._demand
-            d[: self._n_hk] = self._hk_power
-            d[self._pump_sw0 : self._slot_sw0] = self._p_power
-            d[self._slot_sw0 :] = self._s_demand
-            d *= self._sw_on
-            self._shed_key = key
-            self._shed_crit_w = float((d * crit).sum())
-            self._shed_cum = np.cumsum(np.where(crit, 0.0, d)[self._sw_order])
-            self._shed_k = -1
-        d = self._demand
-        crit_w = self._shed_crit_w
-        e_avail_zero = max(0.0, self._b_soc * cap_j)
-        b_max0 = min(b.max_discharge_power_w, e_avail_zero * b.discharge_efficiency / dt_s)
-        if crit_w <= array_w + b_max0:
-            k = served_count(self._shed_cum, array_w + b_max - crit_w)
-            served_w = crit_w + (float(self._shed_cum[k - 1]) if k > 0 else 0.0)
-            if k == self._shed_k and not self._all_served:
-                return served_w, False
-            self._shed_k = k
-            served = crit.copy()
-            served[self._sw_order[:k]] = True
-        else:
-            self._shed_k = -1
-            served = serve_by_priority(d, self._sw_order, array_w + b_max0)
-            served_w = float((d * served).sum())
-        served |= d == 0.0
-        changed = self._all_served or not np.array_equal(served, self._sw_served)
-        self._sw_served[:] = served
-        self._all_served = False
-        return served_w, changed
-
     def _refresh_coeffs(self, dt_s: float) -> None:
-        """Coefficients of the linear thermal network; they change only with dt, flow,
-        inventory and board resistance, so they are computed once and reused.
-
-        The step of the plates, legs and panels is T' = M·(C/dt·T + Q) with M = (C/dt + L)⁻¹
-        (implicit_network_operator). Q is linear in the state: each plate receives its
-        boards' power minus what their dies store, P − Σ C_b/dt·(T_b' − T_b), and the exact
-        die step makes T_b' − T_b = (1 − e^(−dt/RC))·(T_plate + P·R − T_b); the panels absorb
-        k_sun·sun + k_albedo·albedo + k_IR; the legs get the pump heat. So T' = A·z with
-        z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change (the constant
-        column, which carries the board and pump powers, in _refresh_qconst).
-        """
+        """The thermal network's coefficients for a step of ``dt_s`` (see
+        ThermalNetwork.refresh_coeffs)."""
         self._dt_cache = dt_s
         self._coeff_dirty = False
-        t_net = self._tn.copy()
-        die = self._s_temp.copy()
-        cp = self._l_cp
-        self._s_decay = board_die_decay(dt_s, self._s_r, self._s_c)
-        self._s_pr = self._s_power * self._s_r * self._s_vec
-        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
-        self._s_c_dt = self._s_c / dt_s * self._s_vec
-        self._cp_g = hx_conductance_w_per_k(
-            self._cp_ua,
-            self._l_flow[self._cp_loop] / self._cp_per_loop[self._cp_loop],
-            cp[self._cp_loop],
+        slots = self._slots
+        self._network.refresh_coeffs(
+            dt_s, slots.die_r_k_per_w, slots.die_c_j_per_k, slots.die_vec, slots.power_w
         )
-        self._rp_g = hx_conductance_w_per_k(
-            self._rp_ua,
-            self._l_flow[self._rp_loop] / self._rp_per_loop[self._rp_loop],
-            cp[self._rp_loop],
-        )
-        # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
-        inv = np.maximum(self._l_inv, 0.01 * np.asarray(self._l_inv_nom))
-        leg_c = inv * cp * 0.5
-        self._tn_c = np.concatenate([self._cp_c, leg_c, self._rp_c, leg_c])
-        lm = coolant_network_matrix(
-            len(self._loop_ids),
-            self._cp_loop,
-            self._cp_g,
-            self._rp_loop,
-            self._rp_g,
-            self._l_flow * cp,
-        )
-        m, self._tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
-        self._tn_m = m
-        self._rp_c_dt = self._rp_c / dt_s
-        self._rp_r = self._rp_c_dt / self._rp_kemit
-        self._rp_r_list = self._rp_r.tolist()
-        # the assembled step matrix A (see the docstring)
-        self._s_b = 1.0 - self._s_decay
-        self._s_bpr = self._s_b * self._s_pr
-        w = self._s_c_dt * self._s_b  # die weight: plate heat per K of T_plate + P·R − T_b
-        self._s_w = w
-        key = self._cls_key
-        if key is None or not np.array_equal(key[0], self._s_decay):
-            pairs = np.column_stack([self._s_plate.astype(float), self._s_decay])
-            uniq, cls = np.unique(pairs, axis=0, return_inverse=True)
-            key = (self._s_decay.copy(), cls.ravel(), uniq)
-            self._cls_key = key
-        _, cls, uniq = key
-        k = len(uniq)
-        self._layout_state(t_net, die, cls, k)
-        n_net, n_p, n = self._n_net, self._n_plates, len(die)
-        a = self._za
-        np.multiply(m, self._tn_c_dt, out=a[:n_net, :n_net])
-        m_p = np.ascontiguousarray(m[:, :n_p])
-        self._tn_m_plates = m_p
-        a[:n_net, :n_p] -= m_p * np.bincount(self._s_plate, weights=w, minlength=n_p)
-        if self._lazy:
-            cls_plate = uniq[:, 0].astype(np.intp)
-            cls_a = uniq[:, 1]
-            r = np.arange(k)
-            iy, ih, ip, ig = n_net, n_net + k, n_net + 2 * k, n_net + 3 * k
-            a[:n_net, iy : iy + k] = m_p[:, cls_plate]  # the plates receive Σ w·T_b
-            a[iy + r, iy + r] = cls_a  # Y' = a·Y + Σ w·b·T_plate + Σ w·b·P·R
-            a[iy + r, cls_plate] = np.bincount(cls, weights=w * self._s_b, minlength=k)
-            a[ih + r, ih + r] = cls_a  # h' = a·h + T_plate
-            a[ih + r, cls_plate] = 1.0
-            a[ip + r, ip + r] = cls_a  # p' = a·p
-            a[ig + r, ig + r] = cls_a  # g' = a·g + 1
-            a_min = float(cls_a.min())
-            x = -math.log(a_min) if a_min > 0.0 else math.inf
-            self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
-            self._rebase_in = self._rebase_every
-        else:
-            a[:n_net, n_net : n_net + n] = m_p[:, self._s_plate] * w
-        if self._rp_env:
-            m_k = m[:, self._panel_sl]
-            a[:n_net, self._iz_sun] = m_k @ self._k_sun
-            a[:n_net, self._iz_albedo] = m_k @ self._k_albedo
-        self._qconst_dirty = True
-
-    def _refresh_qconst(self) -> None:
-        """The constant column of A: M·(board power − Σ w·P·R per plate, pump heat, IR)."""
-        self._qconst_dirty = False
-        n_p = len(self._plate_ids)
-        q = np.zeros(len(self._tn))
-        q[:n_p] = self._plate_p - np.bincount(
-            self._s_plate, weights=self._s_w * self._s_pr, minlength=n_p
-        )
-        q[n_p : n_p + len(self._loop_ids)] = self._l_pump_heat
-        if self._rp_env:
-            q[self._panel_sl] += self._k_ir
-        col = self._za[:, self._iz_const]
-        n_net = self._n_net
-        col[:n_net] = self._tn_m @ q
-        if self._lazy:
-            k = self._n_cls
-            col[n_net : n_net + k] = np.bincount(
-                self._cls, weights=self._s_w * self._s_bpr, minlength=k
-            )
-            col[n_net + 3 * k : n_net + 4 * k] = 1.0
-
-    def _step_thermal(self, dt_s: float, cos_u: float) -> None:
-        """One thermal step; ``cos_u`` is cos(orbit phase), which step() has at hand."""
-        if self._coeff_dirty or dt_s != self._dt_cache:
-            self._refresh_coeffs(dt_s)
-        if self._qconst_dirty:
-            self._refresh_qconst()
-        z = self._z
-        if self._rp_env:
-            # absorbed sunlight, albedo and Earth IR (panel normals along ± orbit normal: the
-            # Sun lights one face at |sin β|, edge-on at β = 0; albedo and IR reach every
-            # face); both fluxes are linear in their driver, so unit values computed once by
-            # panel_absorbed_w_per_m2 are scaled here
-            sun = self._illum * self._sun_unit_w_m2
-            c = self._cos_beta * cos_u
-            albedo = c * self._albedo_unit_w_m2 if c > 0.0 else 0.0
-            z[self._iz_sun] = sun
-            z[self._iz_albedo] = albedo
-            self._absorbed_sun = sun
-            total = self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
-            self._energy["absorbed_env_j"] += total * dt_s
-        # plates, coolant legs and panels: one backward-Euler step of the linear network,
-        # with the dies' exchange with their plates folded in (A·z, see _refresh_coeffs and
-        # _layout_state) ...
-        # (the ndarray methods and [...] assignments below skip numpy's function dispatch
-        # and slice objects; same operations)
-        t_new = self._tn_new
-        self._za.dot(z, t_new)
-        lazy = self._lazy
-        if not lazy:
-            # ... the boards: exact exponential step of each die toward plate + P·R (plates
-            # held); when carried by class, A·z has stepped their class states
-            die = self._die_view
-            t_inf = self._cp_temp.take(self._s_plate)
-            t_inf += self._s_pr
-            die -= t_inf
-            die *= self._s_decay
-            die += t_inf
-        plug = self._plug
-        if plug is not None and len(plug.boards):
-            # each plug-in board steps its own die against its plate (held over the step, as
-            # the vector dies are) and returns the heat it delivered into the plate
-            heat = plug.step(dt_s, self._cp_temp)
-            extra = self._s_extra_w[plug.live_slots]
-            if extra.any():
-                heat = heat + extra * self._plug_sup
-            q_plug = np.bincount(plug.plates, weights=heat, minlength=self._n_plates)
-            t_new[: self._n_net] += self._tn_m_plates @ q_plug
-        self._z_state[...] = t_new
-        if lazy:
-            self._die_fresh = False
-            rebase_in = self._rebase_in - 1
-            self._rebase_in = rebase_in
-            if rebase_in <= 0:
-                self._rebase_dies()
-        # ... then the panels' εσT⁴ emission (operator splitting): radiation_step_inplace_k
-        # operation for operation on Python floats (cheaper than six numpy calls for a few
-        # panels), the drops summed per panel
-        rp = self._rp_temp
-        drop_sum = self._rad_drop_sum
-        out = []
-        i = 0
-        for t_k, r_k in zip(rp.tolist(), self._rp_r_list, strict=True):
-            d = t_k / (r_k / (t_k * t_k * t_k) + 4.0)
-            out.append(t_k - d)
-            drop_sum[i] += d
-            i += 1
-        rp[...] = out
-        # thermal shutdown: each new die temperature lies between its old one and
-        # T_plate + P·R, so max(old bound, max plate + max P·R) bounds the new maximum; the
-        # dies are computed and scanned only when that bound reaches the shutdown floor
-        bound = self._plate_max + self._pr_max
-        if bound < self._die_max_bound:
-            bound = self._die_max_bound
-        floor = self._s_shutdown_floor_k
-        if bound > floor:
-            die = self._s_temp
-            bound = float(np.maximum.reduce(die)) if len(die) else -math.inf
-            if bound > floor:
-                self._check_thermal_shutdown()
-        self._die_max_bound = bound
-        self._plate_max = max(self._cp_temp.tolist())
-        if self._boards:
-            die = self._s_temp
-            for i, board in self._boards.items():
-                board.set_die_temp_k(float(die[i]))
-
-    def _check_thermal_shutdown(self) -> None:
-        trip = (self._s_temp > self._s_shutdown_k) & self._s_enabled & ~self._s_tshut
-        if trip.any():
-            self._s_tshut |= trip
-            self._slots_dirty = True
-
-    def _panel_absorbed_w(self) -> np.ndarray:
-        """Environment heat absorbed by each panel in the last step (truth)."""
-        sun = self._absorbed_sun
-        if not self._rp_env or sun < 0.0:
-            return np.zeros(len(self._panel_ids))
-        albedo = float(self._z[self._iz_albedo])
-        return self._k_albedo * albedo + (self._k_sun * sun + self._k_ir)
-
-    # upsets ------------------------------------------------------------------------------
-
-    def _step_seu(self, dt_s: float) -> None:
-        key = (self._in_saa, self._seu_version)
-        if key != self._seu_cache_key:
-            self._seu_cache_key = key
-            rate = seu_rate_per_s(
-                self._s_seu_base * self._s_seu_mult, self._in_saa, self._saa_factor
-            )
-            self._seu_cum = np.cumsum(rate)
-            self._seu_total_per_s = float(self._seu_cum[-1]) if len(rate) else 0.0
-        # one Poisson process for all boards, thinned to unpowered boards (no state to upset)
-        self._seu_hazard += self._seu_total_per_s * dt_s
-        while self._seu_hazard >= self._seu_threshold:
-            self._seu_hazard -= self._seu_threshold
-            self._seu_threshold = float(self._seu_rng.exponential())
-            x = self._seu_rng.random() * self._seu_total_per_s
-            i = min(int(np.searchsorted(self._seu_cum, x, side="right")), len(self._seu_cum) - 1)
-            plug = self._plug.by_slot.get(i) if self._plug is not None else None
-            if plug is not None:
-                self._plugin_upset(i, plug)
-                continue
-            if self._s_power[i] <= 0.0:
-                continue
-            self._s_seu[i] += 1
-            if self._seu_rng.random() < self._s_unc_frac[i]:
-                self._s_unc[i] += 1
-
-    def _plugin_upset(self, i: int, slot: PluginSlot) -> None:
-        """Deliver one radiation hit to a plug-in board (the mix: plugin_upset_kind)."""
-        board = slot.board
-        if board is None or board.state is PowerState.OFF:
-            return
-        busy = board.health().active_job_id is not None
-        kind = plugin_upset_kind(
-            float(self._seu_rng.random()),
-            busy,
-            float(self._s_unc_frac[i]),
-            float(self._s_hang_frac[i]),
-            float(self._s_flip_frac[i]),
-        )
-        self.deliver_upset(i, kind)
 
     def deliver_upset(self, i: int, kind: str) -> None:
         """Apply an upset of ``kind`` (a UpsetKind value) to slot index ``i`` and count it.
 
         A plug-in board gets ``inject_upset``; a simple slot models only latch_up, memory_ce
         and memory_ue (FaultError for the others is raised by the fault catalogue)."""
-        plug = self._plug.by_slot.get(i) if self._plug is not None else None
-        if plug is not None:
-            if plug.board is None or plug.board.state is PowerState.OFF:
-                return
-            plug.board.inject_upset(UpsetKind(kind))
-            self._slots_dirty = True
-        elif kind == "latch_up":
-            if self._s_enabled[i] and self._sw_on[self._slot_sw0 + i]:
-                self._s_latched[i] = True
-                self._slots_dirty = True
-            return
-        elif self._s_power[i] <= 0.0:
-            return
-        self._s_seu[i] += 1
-        if kind == "memory_ue":
-            self._s_unc[i] += 1
-
-    # slow fault processes ----------------------------------------------------------------
+        self._slots.deliver_upset(i, kind)
 
     def _step_slow_faults(self, dt_s: float) -> None:
-        for li, leak in enumerate(self._l_leak):
-            if leak > 0.0:
-                self._l_inv[li] = max(0.0, self._l_inv[li] - leak * dt_s)
-                self._coeff_dirty = True
-        for i, wear in enumerate(self._p_wear_per_s):
-            if wear > 0.0:
-                self._p_head[i] = max(self._p_min_head[i], self._p_head[i] - wear * dt_s)
+        if self._loops.step_slow(dt_s):
+            self._coeff_dirty = True
         self._flows_dirty = True
-
-    # control law -------------------------------------------------------------------------
-
-    def _control_law(self) -> None:
-        """Built-in law for what-if runs (stands in for flight software).
-
-        Compute: off in eclipse; in sunlight on, with utilisation sized to the array power
-        left after housekeeping, pumps and battery charging; boards within 3 K of their limit
-        are throttled. Pumps: keep A running, start B if A cannot run; speed by return temp.
-        """
-        b = self.config.battery
-        sunlit = self._illum > 0.0
-        slot_sw = self._sw_on[self._slot_sw0 :]
-        want_on = sunlit or self._b_soc > 0.95
-        simple = self._s_vec > 0.0
-        plug_w = float(self._plug.draw_w.sum()) if self._plug is not None else 0.0
-        changed = False
-        if want_on:
-            if not self._s_enabled.all() or self._s_tshut.any() or self._s_latched.any():
-                cool = self._s_temp < self._s_max - 10.0
-                self._s_tshut &= ~cool
-                self._s_latched[:] = False
-                self._s_enabled[:] = True
-                changed = True
-            avail = sum(self._w_avail)
-            hk = float(self._hk_power.sum()) + sum(self._p_power) + plug_w
-            charge = b.max_charge_power_w if self._b_soc < 0.95 else 0.0
-            n_on = self._s_enabled & slot_sw & ~self._s_tshut
-            idle = float((self._s_idle * n_on).sum())
-            dyn = float(((self._s_peak - self._s_idle) * n_on).sum())
-            u = 0.0 if dyn <= 0 else max(0.0, min(1.0, (avail - hk - charge - idle) / dyn))
-            if not sunlit:
-                u = 0.0
-            target = np.where((self._s_temp > self._s_max - 3.0) | ~simple, 0.0, u)
-            if not np.array_equal(target, self._s_util):
-                self._s_util = target
-                changed = True
-        elif (self._s_enabled & simple).any():
-            # plug-in slots stay "enabled": their boards are powered off by command below
-            self._s_enabled &= ~simple
-            self._s_latched[:] = False
-            changed = True
-        if changed:
-            self._slots_dirty = True
-        t = self._time_ns / _NS
-        if self._plug is not None and (
-            t - self._plug_ctl_t >= 30.0 or want_on != self._plug_ctl_on
-        ):
-            self._plug_ctl_t = t
-            self._plug_ctl_on = want_on
-            self._control_plugins(want_on, sunlit, plug_w)
-        for li in range(len(self._loop_ids)):
-            idx = [i for i in range(len(self._p_ids)) if self._p_loop[i] == li]
-            a = idx[0]
-            usable = [i for i in idx if not self._p_seized[i] and self._sw_on[self._pump_sw0 + i]]
-            if not usable:
-                continue
-            primary = a if a in usable else usable[0]
-            for i in idx:
-                if self._p_running[i] != (i == primary):
-                    self._p_running[i] = i == primary
-                    self._flows_dirty = True
-            p = self._p_cfg[primary]
-            # warmer return -> faster pump; 330 K nominal, full speed at 350 K; 50 rpm steps
-            frac = 0.5 + 0.5 * (float(self._l_return[li]) - 330.0) / 20.0
-            target = round(p.max_speed_rpm * max(0.3, min(1.0, frac)) / 50.0) * 50.0
-            if target != self._p_target[primary]:
-                self._p_target[primary] = target
-                self._flows_dirty = True
-
-    def _control_plugins(self, want_on: bool, sunlit: bool, plug_w: float) -> None:
-        """The built-in law for plug-in boards (every 30 s and at eclipse edges): power them
-        off in eclipse and on in sunlight, keep them busy with a long filler job, throttle
-        them all to one level that fits the array power, and clear latch-ups (power cycle),
-        cooled over-temperature trips and hangs (reset)."""
-        from hwsim.boards.slots import filler_job, uniform_throttle_level
-
-        plug = self._plug
-        assert plug is not None
-        b = self.config.battery
-        supplied = (self._sw_on & self._sw_served)[self._slot_sw0 :][plug.live_slots]
-        avail = sum(self._w_avail) - float(self._hk_power.sum()) - sum(self._p_power)
-        avail -= float(self._s_power.sum()) - float(self._s_power[plug.live_slots].sum())
-        avail -= b.max_charge_power_w if self._b_soc < 0.95 else 0.0
-        level = uniform_throttle_level(plug.boards, avail) if sunlit else 0
-        for k, board in enumerate(plug.boards):
-            board.take_results()  # nobody collects the filler jobs' results
-            state = board.state
-            if not want_on or not supplied[k]:
-                if state is not PowerState.OFF:
-                    board.power_off()
-                continue
-            if state is PowerState.OFF:
-                board.power_on()
-                continue
-            health = board.health()
-            if state is PowerState.FAULT:
-                if health.fault_reason == "latch_up":
-                    board.power_cycle()
-                elif health.die_temp_k < board.thermal_model().throttle_temp_k:
-                    board.reset()
-                continue
-            if state is PowerState.BOOTING:
-                continue
-            if health.active_job_id is not None and self._plug_beats.get(k) == health.heartbeat:
-                board.reset()  # hung: heartbeat frozen since the last pass
-                continue
-            self._plug_beats[k] = health.heartbeat
-            board.set_throttle(min(level, board.thermal_model().max_throttle_level))
-            if sunlit and health.active_job_id is None and health.queued_jobs == 0:
-                job = filler_job(board, f"law-{int(self._time_ns // _NS)}-{k}")
-                if job is not None:
-                    board.submit(job)
-        self._slots_dirty = True
 
     # ------------------------------------------------------------------------------ faults
 
@@ -1523,39 +366,99 @@ class Spacecraft:
         """Active faults, then scheduled ones (``active`` False)."""
         return [*self._faults, *self._pending]
 
-    # ------------------------------------------------------------------------------ devices
+    def fault_targets(self, kind: str) -> dict[str, int]:
+        """Fault targets of a catalogue target kind: full target id -> index in its owner."""
+        if kind == "pump":
+            return dict(self._loops.pump_index)
+        if kind in ("radiator", "radsensor"):
+            return self._radiators.fault_targets(kind)
+        if kind == "wing":
+            return {d: i for i, d in enumerate(self._wings.device_ids())}
+        if kind == "battery":
+            return {"battery": 0}
+        if kind == "switch":
+            return {f"pdu.{n}": i for i, n in enumerate(self._bus.switch_names)}
+        if kind == "slot":
+            return {d: i for i, d in enumerate(self._slots.device_ids())}
+        raise ValueError(f"unknown fault target kind {kind!r}")
 
-    @property
-    def plugin_slots(self) -> PluginSlots | None:
-        """The plug-in boards and their slots (None if the configuration names none); the
-        serve process attaches its job executor to them."""
-        return self._plug
+    def dispatch_fault(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any], time_s: float
+    ) -> None:
+        """Hand a resolved catalogue fault to the subsystem owning target ``i`` of ``kind``
+        (``hwsim.faults.activate_fault`` calls this), then let the others see its effect."""
+        bus = self._bus
+        if kind == "wing":
+            self._wings.apply_fault(fault_id, i, params, time_s)
+        elif kind in ("radiator", "radsensor"):
+            self._radiators.apply_fault(fault_id, i, params, time_s)
+            if fault_id == "radiator_puncture":  # the loop of the panel loses its coolant
+                leak = float(params["leak_rate_kg_s"])
+                self._loops.add_leak(int(self._radiators.loop[i]), leak)
+        elif kind == "pump":
+            self._loops.apply_fault(fault_id, i, params, time_s)
+            if fault_id == "pump_seizure":
+                self._invalidate()
+                self._update_flows(0.0)
+        elif kind in ("battery", "switch"):
+            bus.apply_fault(fault_id, i, params, time_s)
+            if kind == "switch":  # the load behind the switch loses power
+                if i >= bus.slot_sw0:
+                    self._slots.power_cycle(i - bus.slot_sw0)
+                self._invalidate()
+                self._update_flows(0.0)
+        elif kind == "slot":
+            self._slots.apply_fault(fault_id, i, params, time_s)
+        else:
+            raise ValueError(f"unknown fault target kind {kind!r}")
+        self._invalidate()
+
+    def dispatch_fault_clear(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any]
+    ) -> None:
+        """Undo what is reversible of a fault, in the subsystem owning its target."""
+        if kind == "wing":
+            self._wings.clear_fault(fault_id, i, params)
+        elif kind in ("radiator", "radsensor"):
+            self._radiators.clear_fault(fault_id, i, params)
+            if fault_id == "radiator_puncture":
+                leak = float(params["leak_rate_kg_s"])
+                self._loops.remove_leak(int(self._radiators.loop[i]), leak)
+        elif kind == "pump":
+            self._loops.clear_fault(fault_id, i, params)
+        elif kind in ("battery", "switch"):
+            self._bus.clear_fault(fault_id, i, params)
+        elif kind == "slot":
+            self._slots.clear_fault(fault_id, i, params)
+        self._invalidate()
+
+    # ------------------------------------------------------------------------------ devices
 
     def device_ids(self) -> list[str]:
         ids: list[str] = []
-        ids.extend(self._p_ids)
-        ids.extend(f"loop.{lp}" for lp in self._loop_ids)
-        ids.extend(self._rs_ids)
-        ids.extend(f"wing.{w}" for w in self._wing_ids)
+        ids.extend(self._loops.device_ids())
+        ids.extend(self._radiators.sensor_ids)
+        ids.extend(self._wings.device_ids())
         ids.append("battery")
         ids.append("pdu")
-        ids.extend(f"slot.{s}" for s in self._slot_ids)
+        ids.extend(self._slots.device_ids())
         ids.append("backplane")
         return ids
 
     def _kind(self, device_id: str) -> tuple[str, int]:
+        """The owner kind of a device id and its index there."""
         head, _, rest = device_id.partition(".")
         try:
             if head == "pump":
-                return "pump", self._pump_index[device_id]
+                return "pump", self._loops.pump_index[device_id]
             if head == "loop":
-                return "loop", self._loop_index[rest]
+                return "loop", self._loops.loop_index[rest]
             if head == "radsensor":
-                return "radsensor", self._rs_index[device_id]
+                return "radsensor", self._radiators.sensor_index[device_id]
             if head == "wing":
-                return "wing", self._wing_index[rest]
+                return "wing", self._wings.index[rest]
             if head == "slot":
-                return "slot", self._slot_index[rest]
+                return "slot", self._slots.slot_index[rest]
             if device_id == "battery":
                 return "battery", 0
             if device_id == "pdu":
@@ -1573,9 +476,7 @@ class Spacecraft:
     def _device_kind(self, kind: str, i: int) -> DeviceKind:
         """The ICD kind of a device (a slot is a board slot or a built-in one)."""
         if kind == "slot":
-            return (
-                BOARD_SLOT if self._plug is not None and i in self._plug.by_slot else BUILTIN_SLOT
-            )
+            return BOARD_SLOT if self._slots.is_plugin(i) else BUILTIN_SLOT
         return icd_devices.DEVICE_KINDS[kind]
 
     def describe(self, device_id: str) -> DeviceDescription:
@@ -1583,15 +484,20 @@ class Spacecraft:
         kind, i = self._kind(device_id)
         members: list[str] = []
         if kind == "pdu":
-            members = self._sw_names
+            members = self._bus.switch_names
         elif kind == "backplane":
-            members = self._plugin_slot_ids()
+            members = self._slots.plugin_slot_ids()
         return self._device_kind(kind, i).describe(device_id, members)
 
     def read(self, device_id: str) -> dict[str, float | int | bool | str]:
         """The device's registers as they go on the wire (see :meth:`read_model`)."""
         if device_id == "backplane":  # the same map, without building the aggregate model
-            return BackplaneRegisters.wire_of(self._plugin_slot_registers())
+            net = self._network
+            return BackplaneRegisters.wire_of(
+                self._slots.plugin_registers(
+                    net.plate_temp_k, net.supply_temp_k, self._bus.voltage_v
+                )
+            )
         return self.read_model(device_id).wire()
 
     def read_model(self, device_id: str) -> DeviceRegisters:
@@ -1600,190 +506,40 @@ class Spacecraft:
         kind, i = self._kind(device_id)
         return getattr(self, f"_read_{kind}")(i)
 
+    # each reader hands the owning subsystem what it needs from the others
+
     def _read_pump(self, i: int) -> PumpRegisters:
-        li = self._p_loop[i]
-        sw = self._sw_on[self._pump_sw0 + i]
-        if self._p_seized[i]:
-            state = "seized"
-        elif not sw:
-            state = "unpowered"
-        elif self._p_running[i]:
-            state = "running"
-        else:
-            state = "off"
-        rise = self._l_dp[li] if self._p_speed[i] > 0.0 else 0.0
-        return PumpRegisters(
-            state=state,
-            speed_rpm=float(self._p_speed[i]),
-            target_speed_rpm=float(self._p_target[i]),
-            flow_kg_s=float(self._p_flow[i]),
-            outlet_pressure_kpa=float(self._l_static[li] + rise),
-            power_w=float(self._p_power[i]),
-            motor_current_a=float(self._p_power[i] / max(self._b_voltage, 1.0)),
-        )
+        bus = self._bus
+        return self._loops.read_pump(i, bool(bus.on[bus.pump_sw0 + i]), bus.voltage_v)
 
     def _read_loop(self, li: int) -> LoopRegisters:
-        return LoopRegisters(
-            flow_kg_s=float(self._l_flow[li]),
-            pressure_kpa=float(self._l_static[li]),
-            delta_p_kpa=float(self._l_dp[li]),
-            supply_temp_k=float(self._l_supply[li]),
-            return_temp_k=float(self._l_return[li]),
-            inventory_kg=float(self._l_inv[li]),
-            heat_load_w=float(self._loop_heat_w()[li]),
+        net = self._network
+        return self._loops.read_loop(
+            li, net.supply_temp_k[li], net.return_temp_k[li], net.loop_heat_w()[li]
         )
 
     def _read_radsensor(self, i: int) -> SensorRegisters:
-        true_k = self._rp_temp[self._rs_panel[i : i + 1]]
-        mode = int(self._rs_mode[i])
-        if mode == 4:
-            return SensorRegisters(temp_k=0.0)
-        if mode == 1:
-            return SensorRegisters(temp_k=float(self._rs_stuck_k[i]))
-        bias = self._rs_bias[i : i + 1]
-        if mode == 2:
-            bias = bias + self._rs_drift_k_s[i] * (self.time_s - self._rs_t0[i])
-        noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
-        value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._sensor_rng)
-        # a noisy sensor near 0 K is not physical; the ICD bounds it at 0 (= open circuit)
-        return SensorRegisters(temp_k=max(float(value[0]), 0.0))
+        return self._radiators.read_sensor(i, self.time_s)
 
     def _read_wing(self, i: int) -> WingRegisters:
-        w = self.config.wings[i]
-        mppt_active = self._w_mppt_on[i] and not self._w_mppt_failed[i]
-        v = (
-            (w.mppt.mpp_voltage_v if mppt_active else w.mppt.off_mpp_voltage_v)
-            if (self._w_avail[i] > 0.0)
-            else 0.0
-        )
-        state = "failed" if self._w_mppt_failed[i] else ("tracking" if mppt_active else "off")
-        return WingRegisters(
-            sun_angle_deg=float(sun_angle_in_drive_plane_deg(self._phase)),
-            drive_angle_deg=float(self._w_angle[i]),
-            target_angle_deg=float(self._w_target[i]),
-            tracking=bool(self._w_tracking[i]),
-            drive_state="stuck" if self._w_stuck[i] else "ok",
-            incidence_cos=float(self._w_cos[i]),
-            available_power_w=float(self._w_avail[i]),
-            power_w=float(self._w_power[i]),
-            voltage_v=float(v),
-            current_a=float(self._w_power[i] / v) if v > 0 else 0.0,
-            temp_k=float(self._w_temp[i]),
-            mppt_enabled=bool(self._w_mppt_on[i]),
-            mppt_state=state,
-        )
+        orbit = self._orbit
+        return self._wings.read(i, orbit.phase_rad, orbit.illumination_at(self.time_s))
 
     def _read_battery(self, _: int) -> BatteryRegisters:
-        return BatteryRegisters(
-            soc=float(self._b_soc),
-            voltage_v=float(self._b_voltage),
-            current_a=float(self._b_current),
-            power_w=float(self._b_power),
-            temp_k=float(self._b_temp),
-            cell_faults=int(self._b_failed_cells),
-            capacity_wh=float(self._b_capacity_wh),
-        )
+        return self._bus.read_battery()
 
     def _read_pdu(self, _: int) -> PduRegisters:
-        v = max(self._b_voltage, 1.0)
-        sw_power = self._switch_power_w()
-        return PduRegisters(
-            bus_voltage_v=float(self._b_voltage),
-            array_power_w=float(self._bus_array_w),
-            load_power_w=float(self._bus_load_w),
-            demand_power_w=float(self._bus_demand_w),
-            switches={
-                n: PduSwitch(
-                    on=bool(self._sw_on[k]),
-                    tripped=bool(self._sw_tripped[k]),
-                    shed=bool(self._sw_on[k] and not self._sw_served[k]),
-                    current_a=float(sw_power[k] / v),
-                )
-                for k, n in enumerate(self._sw_names)
-            },
-        )
-
-    def _switch_power_w(self) -> np.ndarray:
-        p = np.concatenate([self._hk_power, np.asarray(self._p_power, dtype=float), self._s_power])
-        p[: self._slot_sw0] *= self._sw_on[: self._slot_sw0] & self._sw_served[: self._slot_sw0]
-        return p
-
-    def _slot_state(self, i: int) -> str:
-        if not self._sw_on[self._slot_sw0 + i]:
-            return "unpowered"
-        if self._s_tshut[i]:
-            return "thermal_shutdown"
-        if not self._s_enabled[i]:
-            return "off"
-        if not self._sw_served[self._slot_sw0 + i]:
-            return "shed"
-        if self._s_latched[i]:
-            return "latched"
-        return "on"
-
-    def _plugin_slot_ids(self) -> list[str]:
-        if self._plug is None:
-            return []
-        return [self._slot_ids[i] for i in sorted(self._plug.by_slot)]
-
-    def _slot_supply(self, i: int) -> str:
-        k = self._slot_sw0 + i
-        if not self._sw_on[k]:
-            return "unpowered"
-        return "on" if self._sw_served[k] else "shed"
-
-    def _read_plugin_slot(self, i: int, slot: PluginSlot) -> BoardSlotRegisters:
-        from hwsim.boards.slots import board_registers
-
-        supply = self._slot_supply(i)
-        power_w = 0.0
-        if supply == "on" and slot.board is not None:
-            power_w = float(slot.board.power_draw_w() + self._s_extra_w[i])
-        return board_registers(
-            slot,
-            supply=supply,
-            power_w=power_w,
-            plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
-            inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
-            bus_voltage_v=float(self._b_voltage),
-            seu_count=int(self._s_seu[i]),
-        )
-
-    def _plugin_slot_registers(self) -> dict[str, BoardSlotRegisters]:
-        if self._plug is None:
-            return {}
-        return {
-            self._slot_ids[i]: self._read_plugin_slot(i, self._plug.by_slot[i])
-            for i in sorted(self._plug.by_slot)
-        }
-
-    def _read_backplane(self, _: int) -> BackplaneRegisters:
-        slots = self._plugin_slot_registers()
-        return BackplaneRegisters(slots={sid: BackplaneSlot.of(r) for sid, r in slots.items()})
+        return self._bus.read_pdu(self._loops.pump_power_w, self._slots.power_w)
 
     def _read_slot(self, i: int) -> BoardSlotRegisters | BuiltinSlotRegisters:
-        plug = self._plug.by_slot.get(i) if self._plug is not None else None
-        if plug is not None:
-            return self._read_plugin_slot(i, plug)
-        pw = float(self._s_power[i])
-        return BuiltinSlotRegisters(
-            kind=self._slot_cfg[i].kind,
-            power_state=self._slot_state(i),
-            powered=pw > 0.0,
-            utilisation=float(self._s_util[i]),
-            power_w=pw,
-            current_a=pw / max(self._b_voltage, 1.0),
-            die_temp_k=float(self._s_temp[i]),
-            plate_temp_k=float(self._cp_temp[self._s_plate[i]]),
-            inlet_temp_k=float(self._l_supply[self._s_loop[i]]),
-            max_die_temp_k=float(self._s_max[i]),
-            overtemp=bool(self._s_temp[i] > self._s_max[i]),
-            latchup=bool(self._s_latched[i]),
-            seu_count=int(self._s_seu[i]),
-            uncorrectable_errors=int(self._s_unc[i]),
+        net = self._network
+        return self._slots.read(
+            i, net.die_temp_k, net.plate_temp_k, net.supply_temp_k, self._bus.voltage_v
         )
 
-    # commands ----------------------------------------------------------------------------
+    def _read_backplane(self, _: int) -> BackplaneRegisters:
+        net = self._network
+        return self._slots.read_backplane(net.plate_temp_k, net.supply_temp_k, self._bus.voltage_v)
 
     def command(self, device_id: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """Execute a device command; returns the device's registers after it (a board slot:
@@ -1801,8 +557,7 @@ class Spacecraft:
         except CommandArgsInvalid as exc:
             raise DeviceError("bad_argument", str(exc)) from None
         if device_kind is BOARD_SLOT:
-            assert self._plug is not None
-            return self._cmd_plugin_slot(i, self._plug.by_slot[i], command, parsed)
+            return self._slots.command_plugin(i, command, parsed)
         getattr(self, f"_cmd_{kind}")(i, command, parsed)
         return self.read(device_id)
 
@@ -1813,203 +568,116 @@ class Spacecraft:
             "not by the model alone",
         )
 
-    # commands that need the board to have supply; the others work on an unpowered slot
-    _SUPPLIED_COMMANDS = frozenset(
-        {"power_on", "power_cycle", "reset", "self_test", "submit_job", "set_throttle"}
-    )
-
-    def _cmd_plugin_slot(
-        self, i: int, slot: PluginSlot, command: str, args: CommandArgs
-    ) -> dict[str, Any]:
-        """A slot command on a plug-in board: returns the command's result (not registers)."""
-        from hwsim.boards.slots import board_command
-
-        sid = f"slot.{self._slot_ids[i]}"
-        if command in self._SUPPLIED_COMMANDS and slot.board is not None:
-            supply = self._slot_supply(i)
-            if supply == "unpowered":
-                raise DeviceError("device_off", f"{sid}.{command}: PDU switch is off")
-            if supply == "shed":
-                raise DeviceError("device_off", f"{sid}.{command}: slot shed by the bus")
-        result = board_command(slot, command, args)
-        self._slots_dirty = True
-        return result
-
     def _cmd_pump(self, i: int, command: str, args: CommandArgs) -> None:
-        pid = self._p_ids[i]
-        if isinstance(args, PumpSetSpeed):
-            cfg = self._p_cfg[i]
-            if args.speed_rpm > cfg.max_speed_rpm:
-                raise DeviceError(
-                    "bad_argument",
-                    f"{pid}.set_speed_rpm: speed_rpm={args.speed_rpm} outside "
-                    f"(0, {cfg.max_speed_rpm}] (max_speed_rpm of this pump)",
-                )
-            if self._p_seized[i]:
-                raise DeviceError("device_fault", f"{pid} is seized")
-            self._p_target[i] = args.speed_rpm
-            self._invalidate()
-            return
-        if command == "stop":
-            self._p_running[i] = False
-        elif command == "start":
-            if not self._sw_on[self._pump_sw0 + i]:
-                raise DeviceError("device_off", f"{pid}: PDU switch is off")
-            if self._p_seized[i]:
-                raise DeviceError("device_fault", f"{pid} is seized and cannot start")
-            self._p_running[i] = True
+        bus = self._bus
+        restart = self._loops.command_pump(i, command, args, bool(bus.on[bus.pump_sw0 + i]))
         self._invalidate()
-        self._update_flows(0.0)
+        if restart:
+            self._update_flows(0.0)
 
     def _cmd_wing(self, i: int, command: str, args: CommandArgs) -> None:
-        wid = f"wing.{self._wing_ids[i]}"
-        if command == "mppt_enable":
-            self._w_mppt_on[i] = bool(args.enabled)  # type: ignore[attr-defined]
-            return
-        if self._w_stuck[i]:
-            raise DeviceError("device_fault", f"{wid}: array drive is stuck")
-        if isinstance(args, WingSetAngle):
-            self._w_target[i] = args.angle_deg % 360.0
-            self._w_tracking[i] = False
-        else:
-            self._w_tracking[i] = bool(args.enabled)  # type: ignore[attr-defined]
+        self._wings.command(i, command, args)
 
     def _cmd_slot(self, i: int, command: str, args: CommandArgs) -> None:
-        sid = f"slot.{self._slot_ids[i]}"
-        if isinstance(args, SetUtilisation):
-            if not self._sw_on[self._slot_sw0 + i]:
-                raise DeviceError("device_off", f"{sid}: PDU switch is off")
-            if self._s_latched[i]:
-                raise DeviceError("device_fault", f"{sid} is latched up; power-cycle it")
-            self._s_util[i] = args.value
-        elif command == "power_on":
-            if not self._sw_on[self._slot_sw0 + i]:
-                raise DeviceError("device_off", f"{sid}: PDU switch is off")
-            self._s_enabled[i] = True
-        else:
-            self._s_enabled[i] = False
-            self._power_cycle_slot(i)
-        self._invalidate()
-
-    def _power_cycle_slot(self, i: int) -> None:
-        """Removing power clears a latch-up and a thermal shutdown (and powers a plug-in
-        board off)."""
-        self._s_latched[i] = False
-        self._s_tshut[i] = False
-        plug = self._plug.by_slot.get(i) if self._plug is not None else None
-        if plug is not None and plug.board is not None:
-            plug.board.power_off()
+        self._slots.command(i, command, args)
         self._invalidate()
 
     def _cmd_pdu(self, _: int, command: str, args: CommandArgs) -> None:
-        assert isinstance(args, PduSwitchCommand)
-        name = args.switch
-        if name not in self._sw_index:
-            raise DeviceError(
-                "bad_argument",
-                f"pdu.{command}: unknown switch {name!r}; valid: {', '.join(self._sw_names[:8])}"
-                f"... ({len(self._sw_names)} switches, see describe('pdu'))",
-            )
-        k = self._sw_index[name]
-        if command == "switch_off":
-            self._sw_on[k] = False
-            if k >= self._slot_sw0:
-                self._power_cycle_slot(k - self._slot_sw0)
-        else:
-            if self._sw_trip_persistent[k]:
-                self._sw_on[k] = False
-                raise DeviceError("device_fault", f"switch {name} trips again (load fault)")
-            self._sw_tripped[k] = False
-            self._sw_on[k] = True
+        bus = self._bus
+        k = bus.command_pdu(command, args)
+        if command == "switch_off" and k >= bus.slot_sw0:
+            self._slots.power_cycle(k - bus.slot_sw0)
         self._invalidate()
-        if self._pump_sw0 <= k < self._slot_sw0:
+        if bus.pump_sw0 <= k < bus.slot_sw0:
             self._update_flows(0.0)
 
-    # ------------------------------------------------------------------------------ truth
+    # ------------------------------------------------------------------------------ ledgers
 
     def _thermal_energy_j(self) -> float:
-        boards_j = self._plug.stored_energy_j() if self._plug is not None else 0.0
-        return (
-            float((self._s_c * self._s_temp * self._s_vec).sum() + (self._tn_c * self._tn).sum())
-            + boards_j
-        )
-
-    def _loop_heat_w(self) -> np.ndarray:
-        """Heat the coolant picks up from its plates (at their present temperatures) and pumps."""
-        q = self._cp_g * (self._cp_temp - self._l_supply[self._cp_loop])
-        return np.bincount(self._cp_loop, weights=q, minlength=len(self._loop_ids)) + (
-            self._l_pump_heat
-        )
+        """Heat stored in the network, its dies and the plug-in boards, J (the heat ledger's
+        stock)."""
+        slots = self._slots
+        plug = slots.plug
+        boards_j = plug.stored_energy_j() if plug is not None else 0.0
+        return self._network.stored_energy_j(slots.die_c_j_per_k, slots.die_vec) + boards_j
 
     def _energy_snapshot(self) -> dict[str, float]:
-        drop = self._rad_drop_sum
-        if any(drop):
-            self._energy["radiated_j"] += float(np.dot(self._rp_c, drop))
-            self._rad_drop_sum = [0.0] * len(drop)
+        radiated_j = self._radiators.radiated_j()
+        if radiated_j:
+            self._energy["radiated_j"] += radiated_j
         return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:
         """Ground-truth snapshot for tests and what-if output (not a device)."""
-        sun = sun_vector_body(self._phase, self._beta)
-        lat, lon = self._ground_track(self._ll_t, self._phase)
+        orbit = self._orbit
+        net = self._network
+        slots = self._slots
+        plug = slots.plug
+        sun = orbit.sun_vector_body()
+        lat, lon = orbit.lat_lon_deg()
         return {
             "time_s": float(self.time_s),
-            "orbit_phase_rad": float(self._phase),
-            "orbit_phase_deg": float(math.degrees(self._phase)),
-            "illumination": float(self._illum),
-            "eclipse": bool(self._illum <= 0.0),
+            "orbit_phase_rad": float(orbit.phase_rad),
+            "orbit_phase_deg": float(math.degrees(orbit.phase_rad)),
+            "illumination": float(orbit.illumination),
+            "eclipse": bool(orbit.illumination <= 0.0),
             "sun_vector_body": [float(c) for c in sun],
             "latitude_deg": float(lat),
             "longitude_deg": float(lon),
-            "in_saa": bool(self._in_saa),
-            "array_power_w": float(self._bus_array_w),
-            "array_available_w": float(sum(self._w_avail)),
-            "load_power_w": float(self._bus_load_w),
-            "demand_power_w": float(self._bus_demand_w),
-            "compute_power_w": float(self._s_power.sum()),
-            "pump_power_w": float(sum(self._p_power)),
-            "battery_soc": float(self._b_soc),
-            "battery_power_w": float(self._b_power),
-            "shed_loads": [
-                n for k, n in enumerate(self._sw_names) if self._sw_on[k] and not self._sw_served[k]
-            ],
-            "wing_temp_k": [float(x) for x in self._w_temp],
-            "board_die_temp_k": self._die_temps_k(),
-            "cold_plate_temp_k": self._cp_temp.tolist(),
-            "loop_supply_temp_k": self._l_supply.tolist(),
-            "loop_return_temp_k": self._l_return.tolist(),
-            "loop_flow_kg_s": self._l_flow.tolist(),
-            "loop_inventory_kg": self._l_inv.tolist(),
-            "radiator_temp_k": self._rp_temp.tolist(),
-            "radiator_absorbed_w": self._panel_absorbed_w().tolist(),
-            "battery_temp_k": float(self._b_temp),
+            "in_saa": bool(orbit.in_saa),
+            "array_power_w": float(self._bus.array_used_w),
+            "array_available_w": float(self._wings.available_total_w),
+            "load_power_w": float(self._bus.load_w),
+            "demand_power_w": float(self._bus.demand_w),
+            "compute_power_w": float(slots.power_w.sum()),
+            "pump_power_w": float(sum(self._loops.pump_power_w)),
+            "battery_soc": float(self._bus.soc),
+            "battery_power_w": float(self._bus.power_w),
+            "shed_loads": self._bus.shed_names(),
+            "wing_temp_k": [float(x) for x in self._wings.temp_k],
+            "board_die_temp_k": slots.die_temps_k(net.die_temp_k, net.plate_temp_k),
+            "cold_plate_temp_k": net.plate_temp_k.tolist(),
+            "loop_supply_temp_k": net.supply_temp_k.tolist(),
+            "loop_return_temp_k": net.return_temp_k.tolist(),
+            "loop_flow_kg_s": self._loops.flow_kg_s.tolist(),
+            "loop_inventory_kg": self._loops.inventory_kg.tolist(),
+            "radiator_temp_k": self._radiators.temp_k.tolist(),
+            "radiator_absorbed_w": self._radiators.absorbed_w().tolist(),
+            "battery_temp_k": float(self._bus.temp_k),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),
-            "seu_total": int(self._s_seu.sum()),
-            "uncorrectable_total": int(self._s_unc.sum()),
-            "plugin_slots": len(self._plug.by_slot) if self._plug is not None else 0,
-            "refused_plugins": list(self._plug.refused) if self._plug is not None else [],
+            "seu_total": slots.seu_total(),
+            "uncorrectable_total": slots.uncorrectable_total(),
+            "plugin_slots": len(plug.by_slot) if plug is not None else 0,
+            "refused_plugins": list(plug.refused) if plug is not None else [],
             "empty_slots": {
-                f"slot.{self._slot_ids[i]}": reason
-                for i, reason in (self._plug.empty.items() if self._plug is not None else ())
+                f"slot.{slots.slot_ids[i]}": reason
+                for i, reason in (plug.empty.items() if plug is not None else ())
             },
         }
-
-    def _die_temps_k(self) -> list[float]:
-        temps = self._s_temp.tolist()
-        if self._plug is not None:
-            for i, slot in self._plug.by_slot.items():
-                temps[i] = (
-                    float(slot.board.health().die_temp_k)
-                    if slot.board is not None
-                    else float(self._cp_temp[self._s_plate[i]])
-                )
-        return temps
 
     # ------------------------------------------------------------------------------ helpers
 
     def _slot_idx(self, slot_id: str) -> int:
         sid = slot_id.removeprefix("slot.")
-        if sid not in self._slot_index:
+        if sid not in self._slots.slot_index:
             raise KeyError(f"unknown slot {slot_id!r}")
-        return self._slot_index[sid]
+        return self._slots.slot_index[sid]
+
+    # names older callers (tests, tools) reach for; the state is the subsystems'
+
+    @property
+    def _plug(self) -> PluginSlots | None:
+        return self._slots.plug
+
+    @property
+    def _sw_names(self) -> list[str]:
+        return self._bus.switch_names
+
+    @property
+    def _cp_temp(self) -> np.ndarray:
+        return self._network.plate_temp_k
+
+    @property
+    def _z(self) -> np.ndarray:
+        return self._network.z

@@ -42,6 +42,9 @@ class WingFault(StrEnum):
 
 class WingRegisters(DeviceRegisters):
     sun_angle_deg: float = reg("deg", "Sun direction in the drive plane")
+    sun_illumination: float = reg(
+        "", "Sun sensor: fraction of the solar disc seen, 0 in eclipse", ge=0.0, le=1.0
+    )
     drive_angle_deg: float = reg("deg", "Array drive angle")
     target_angle_deg: float = reg("deg", "Commanded angle when not tracking")
     tracking: bool = reg("", "Sun tracking enabled")
