@@ -222,19 +222,23 @@ def test_plug_in_slots_mix_array_stepped_and_per_object_boards() -> None:
 
 
 def test_default_spacecraft_is_bit_identical_stepped_as_arrays_or_per_object() -> None:
-    """The default configuration (160 plug-in boards) under the what-if control law, which
+    """The default configuration (160 plug-in boards) under the what-if controller, which
     boots them and keeps them busy with jobs: same truth, same boards, same registers."""
     from hwsim.config import default_config
     from hwsim.model import Spacecraft
+    from hwsim.whatif_control import WhatIfController
 
     runs = []
     for fast in (True, False):
         PluginSlots.ARRAY_STEPPING = fast
         try:
-            sc = Spacecraft(default_config(), seed=3, control_law=True)
+            sc = Spacecraft(default_config(), seed=3)
         finally:
             PluginSlots.ARRAY_STEPPING = True
-        sc.run(900.0, 1.0)
+        law = WhatIfController(sc)
+        for _ in range(900):
+            law.act()
+            sc.step(1.0)
         plug = sc.plugin_slots
         assert plug is not None and (plug.arrays is not None) == fast
         runs.append((sc.truth(), [_health(b) for b in plug.boards], sc.read("backplane")))
@@ -243,7 +247,7 @@ def test_default_spacecraft_is_bit_identical_stepped_as_arrays_or_per_object() -
     for a, b in zip(boards_a, boards_b, strict=True):
         assert a == b, f"{a['board_id']}: arrays {a}, per object {b}"
     assert bp_a == bp_b
-    assert sum(h["jobs_completed"] for h in boards_a) > 0, "the control law ran no job"
+    assert sum(h["jobs_completed"] for h in boards_a) > 0, "the controller ran no job"
     # (throttling, trips and upsets are compared board by board in the tests above)
 
 
