@@ -328,7 +328,7 @@ def parasitic_node_step_k(
     q = np.asarray(heat_in_w, dtype=float)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        return c * (x - t) + parasitic_heat_flow_w(x, g, structure_temp_k, k, 1.0, sink_temp_k) - q
+        return c * (x - t) + g * (x - structure_temp_k) + k * (x**4 - sink_temp_k**4) - q
 
     # linearised step about T
     x = t - resid(t) / (c + _parasitic_slope_w_per_k(t, g, k))
