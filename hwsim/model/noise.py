@@ -7,7 +7,7 @@ Flood 2014; the seeding hash of numpy's SeedSequence family of generators) chain
 three 64-bit words gives a well-mixed 64-bit counter hash, two such hashes give two uniforms
 and Box–Muller turns them into one standard normal. It is vectorised over sensor indices (and
 ticks), uses only numpy uint64 arithmetic (which wraps modulo 2⁶⁴ as the hash needs), and
-costs ~20 µs a call whatever the count up to a few hundred sensors;
+costs ~20–40 µs a call whatever the count up to a few hundred sensors;
 :func:`sensor_noise_scalar_k` gives the same values for one sensor in ~1.5 µs
 (``bench/bench_noise.py`` measures both against numpy's default generator drawing one value).
 
