@@ -210,9 +210,9 @@ def sun_right_ascension_rad(
 
 
 def beta_from_geometry_deg(
-    raan_rad_: float,
+    node_raan_rad: float,
     inclination_deg: float,
-    sun_ecliptic_longitude_rad_: float,
+    sun_longitude_rad: float,
     obliquity_rad: float = OBLIQUITY_RAD,
 ) -> float:
     """β = asin(cos λ sin Ω sin i − sin λ cos ε cos Ω sin i + sin λ sin ε cos i).
@@ -221,8 +221,8 @@ def beta_from_geometry_deg(
     such an orbit has eclipse-free seasons.
     """
     i = math.radians(inclination_deg)
-    lam = sun_ecliptic_longitude_rad_
-    om = raan_rad_
+    lam = sun_longitude_rad
+    om = node_raan_rad
     s = (
         math.cos(lam) * math.sin(om) * math.sin(i)
         - math.sin(lam) * math.cos(obliquity_rad) * math.cos(om) * math.sin(i)
