@@ -74,7 +74,28 @@ class OrbitConfig(_Frozen):
         0.0, ge=-90, le=90, description="Sun beta angle (angle of the Sun above the orbit plane)"
     )
     epoch_utc: str | None = Field(
-        None, description="Optional ISO-8601 UTC epoch of mission time 0 (informational)"
+        None,
+        description="ISO-8601 UTC epoch of mission time 0 (places the Sun for beta_mode 'j2'; "
+        "informational otherwise)",
+    )
+    beta_mode: Literal["fixed", "j2"] = Field(
+        "fixed",
+        description="'fixed': β is beta_deg for ever (the closed-form cases); 'j2': the node "
+        "precesses (J2) from raan_deg at the epoch, the Sun moves along the ecliptic, and β "
+        "follows from the geometry (beta_deg unused), so eclipse seasons come and go",
+    )
+    raan_deg: float = Field(
+        0.0,
+        ge=-360,
+        le=360,
+        description="Right ascension of the ascending node at mission time 0 (beta_mode 'j2')",
+    )
+    beta_update_s: float = Field(
+        600.0,
+        gt=0,
+        le=86400,
+        description="beta_mode 'j2': β, the node and the Sun are re-evaluated on this grid of "
+        "mission time (β moves < 4.5°/day at 600 km, 53°: < 0.031° per 600 s)",
     )
     noon_arg_of_latitude_deg: float = Field(
         0.0,
@@ -94,13 +115,53 @@ class OrbitConfig(_Frozen):
         default_factory=SaaBoxConfig, description="South Atlantic Anomaly lat/lon box"
     )
 
+    @model_validator(mode="after")
+    def _epoch_for_j2(self) -> OrbitConfig:
+        if self.beta_mode == "j2":
+            if self.epoch_utc is None:
+                raise ValueError(
+                    "orbit.beta_mode = 'j2' needs orbit.epoch_utc (where the Sun is at mission "
+                    'time 0), e.g. epoch_utc = "2027-01-01T00:00:00Z"'
+                )
+            epoch_days_since_j2000(self.epoch_utc)  # a clear error for a bad timestamp
+        return self
+
+    @property
+    def epoch_days_since_j2000(self) -> float:
+        """Days from J2000 (2000-01-01 12:00 UTC) to the epoch (0 without an epoch)."""
+        return 0.0 if self.epoch_utc is None else epoch_days_since_j2000(self.epoch_utc)
+
+
+def epoch_days_since_j2000(epoch_utc: str) -> float:
+    """Days from J2000 (2000-01-01 12:00 UTC; the 64 s TT-UTC offset is below the Sun
+    formula's precision) to an ISO-8601 UTC timestamp; ValueError naming it if unreadable."""
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(epoch_utc.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"orbit.epoch_utc {epoch_utc!r} is not an ISO-8601 timestamp "
+            "(e.g. 2027-01-01T00:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    j2000 = datetime(2000, 1, 1, 12, 0, 0, tzinfo=UTC)
+    return (when - j2000).total_seconds() / 86400.0
+
 
 # --------------------------------------------------------------------------------------- solar
 
 
 class ArrayDriveConfig(_Frozen):
     max_rate_deg_s: float = Field(0.5, gt=0, le=10, description="Array drive slew rate limit")
-    initial_angle_deg: float = Field(0.0, ge=-360, le=360, description="Drive angle at t=0")
+    initial_angle_deg: float | None = Field(
+        None,
+        ge=-360,
+        le=360,
+        description="Drive angle at t=0; default (none): on the Sun at the initial orbit phase "
+        "(solar.sun_pointing_drive_angle_deg), so a run starts with the wings tracking",
+    )
     tracking_at_start: bool = Field(True, description="Sun tracking enabled at t=0")
 
 
@@ -133,7 +194,13 @@ class WingConfig(_Frozen):
     thermal_mass_j_per_k: float = Field(
         2.0e5, gt=0, le=1e9, description="Lumped heat capacity of the wing"
     )
-    initial_temp_k: float = Field(300.0, gt=50, le=500, description="Wing temperature at t=0")
+    initial_temp_k: float | None = Field(
+        None,
+        gt=50,
+        le=500,
+        description="Wing temperature at t=0; default (none): the equilibrium of the start "
+        "condition (sunlight, Earth IR, albedo, the array's output: wing_equilibrium_temp_k)",
+    )
     array_drive: ArrayDriveConfig = Field(
         default_factory=ArrayDriveConfig, description="Sun-tracking array drive"
     )

@@ -29,6 +29,7 @@ __all__ = [
     "in_saa_box",
     "mean_motion_rad_s",
     "nodal_precession_rad_s",
+    "noon_arg_of_latitude_rad",
     "orbit_phase_rad",
     "orbital_period_s",
     "raan_rad",
@@ -229,3 +230,27 @@ def beta_from_geometry_deg(
         + math.sin(lam) * math.sin(obliquity_rad) * math.cos(i)
     )
     return math.degrees(math.asin(max(-1.0, min(1.0, s))))
+
+
+def noon_arg_of_latitude_rad(
+    node_raan_rad: float,
+    inclination_deg: float,
+    sun_longitude_rad: float,
+    obliquity_rad: float = OBLIQUITY_RAD,
+) -> float:
+    """Argument of latitude (from the ascending node) of orbit noon, where the satellite is
+    closest to the Sun's direction: atan2(ŝ·M̂, ŝ·N̂) with N̂ = (cos Ω, sin Ω, 0) the node
+    and M̂ = n̂ × N̂ = (−cos i sin Ω, cos i cos Ω, sin i) the in-plane axis 90° ahead of it;
+    there ŝ·r̂ = cos β (same frame as :func:`beta_from_geometry_deg`). In [0, 2π)."""
+    i = math.radians(inclination_deg)
+    lam = sun_longitude_rad
+    sx = math.cos(lam)
+    sy = math.cos(obliquity_rad) * math.sin(lam)
+    sz = math.sin(obliquity_rad) * math.sin(lam)
+    along_node = sx * math.cos(node_raan_rad) + sy * math.sin(node_raan_rad)
+    ahead = (
+        -sx * math.cos(i) * math.sin(node_raan_rad)
+        + sy * math.cos(i) * math.cos(node_raan_rad)
+        + sz * math.sin(i)
+    )
+    return math.atan2(ahead, along_node) % (2.0 * math.pi)

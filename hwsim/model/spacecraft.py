@@ -118,7 +118,9 @@ class Spacecraft:
             "absorbed_env_j": 0.0,
         }
         self._orbit = OrbitEnv(config.orbit)
-        self._wings = Wings(config.wings)
+        self._wings = Wings(config.wings, config.orbit.altitude_km)
+        o = self._orbit
+        self._wings.settle(o.phase_rad, o.illumination, o.cos_beta, o.cos_phase)
         self._init_loops()
         self._init_thermal()
         self._init_slots()
@@ -129,6 +131,7 @@ class Spacecraft:
             self._slot_ids,
             [int(p) for p in self._s_prio],
             self._energy,
+            [p.channel_rating_a for lp in config.loops for p in lp.pumps],
         )
         self._init_sensors()
         self._faults: list[ActiveFault] = []
@@ -466,8 +469,11 @@ class Spacecraft:
         if t >= self._next_pending_s:
             self._activate_due(t)
         orbit = self._orbit
-        orbit.step(t)
-        self._wings.step(dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta)
+        if orbit.step(t):
+            self._beta_changed()
+        self._wings.step(
+            dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta, orbit.cos_phase
+        )
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
         plug = self._plug
@@ -492,6 +498,12 @@ class Spacecraft:
         if self._slow_faults:
             self._step_slow_faults(dt_s)
         self._time_ns += round(dt_s * _NS)
+
+    def _beta_changed(self) -> None:
+        """β moved (orbit beta_mode 'j2'): the radiators' direct sunlight follows it."""
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(
+            1.0, self._orbit.sin_beta_abs, 0.0, 0.0, 1.0, 0.0
+        )
 
     def run(self, duration_s: float, dt_s: float) -> None:
         """Step ``duration_s`` in steps of ``dt_s`` (last step shortened to land exactly)."""
@@ -594,11 +606,22 @@ class Spacecraft:
                 self._flows_dirty = True
         if served_changed or demand_changed:
             self._refresh_slot_power()
+        tripped = bus.protect(self._time_ns / _NS, dt_s, self._loops.pump_power_w)
         bus.step_battery(dt_s, array_w)
         self._wings.deliver(bus.array_fraction)
         e = self._energy
         e["compute_heat_j"] += self._s_power_w * dt_s
         e["pump_heat_j"] += self._pump_heat_w * dt_s
+        for k in tripped:  # overcurrent: the channel opened at the end of this step
+            self._switch_opened(k)
+
+    def _switch_opened(self, k: int) -> None:
+        """PDU switch ``k`` opened by itself (a trip): its load stops (a slot's board is
+        powered off, a pump stops and the loop's flow follows)."""
+        if k >= self._bus.slot_sw0:
+            self._power_cycle_slot(k - self._bus.slot_sw0)
+        self._invalidate()
+        self._update_flows(0.0)
 
     # thermal -----------------------------------------------------------------------------
 
@@ -1006,10 +1029,7 @@ class Spacecraft:
             else:
                 self._rs_mode[i] = 4
         elif fid == "switch_trip":
-            if i >= self._bus.slot_sw0:
-                self._power_cycle_slot(i - self._bus.slot_sw0)
-            self._invalidate()
-            self._update_flows(0.0)
+            self._switch_opened(i)
         elif fid == "board_overtemp":
             plug = self._plug.by_slot.get(i) if self._plug is not None else None
             if plug is not None:
@@ -1172,7 +1192,9 @@ class Spacecraft:
         return self._bus.read_battery()
 
     def _read_pdu(self, _: int) -> PduRegisters:
-        return self._bus.read_pdu(self._loops.pump_power_w, self._s_power)
+        return self._bus.read_pdu(
+            self._loops.pump_power_w, self._s_power, self.mission_time_origin_s
+        )
 
     @property
     def _sw_names(self) -> list[str]:
@@ -1384,6 +1406,8 @@ class Spacecraft:
             "time_s": float(self.time_s),
             "orbit_phase_rad": float(orbit.phase_rad),
             "orbit_phase_deg": float(math.degrees(orbit.phase_rad)),
+            "beta_deg": float(math.degrees(orbit.beta_rad)),
+            "raan_deg": float(math.degrees(orbit.raan_rad)),
             "illumination": float(orbit.illumination),
             "eclipse": bool(orbit.illumination <= 0.0),
             "sun_vector_body": [float(c) for c in sun],
