@@ -25,8 +25,9 @@ node's angle to the mean Sun because its Ω̇ equals the mean Sun's motion. β, 
 argument of latitude of orbit noon are evaluated on a grid of mission time
 (``beta_update_s``, 600 s: t_k = k·600 s) and held between grid points, so a step costs two
 comparisons: β moves less than 4.5°/day (|Ω̇|·sin i + the Sun's 0.99°/day at 600 km, 53°), so
-the held β is never more than 0.031° off, which moves an eclipse by under a second except
-within a few hundredths of a degree of β* (where the eclipse is seconds long anyway). The
+the held β is never more than 0.031° off, which changes an eclipse (~35 min) by < 1 s for
+|β| < 50°, < 2.4 s below 60° and < 11 s up to 65.5°; only in the last tenth of a degree
+before β* (66.1° at 600 km), where the eclipse is itself a minute or two, by up to ~35 s. The
 orbit phase u keeps advancing at the mean motion n (eclipse lengths stay those of the
 closed form); the ground track takes the precessing node and the moving noon.
 Step returns True when β changed (the spacecraft refreshes what depends on it).

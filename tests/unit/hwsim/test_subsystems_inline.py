@@ -67,6 +67,27 @@ def test_orbit_step_equals_pure_functions(ai1: SpacecraftConfig, variant) -> Non
     )
 
 
+def test_orbit_step_with_j2_beta_equals_pure_functions(ai1: SpacecraftConfig, variant) -> None:
+    """beta_mode 'j2': the step (which re-evaluates β only on leaving its 600 s grid cell)
+    and update (every call) agree at any time order, and hold the grid point's geometry."""
+    cfg = variant(ai1, **{"orbit.beta_mode": "j2", "orbit.raan_deg": 123.0})
+    fast, pure = OrbitEnv(cfg.orbit), OrbitEnv(cfg.orbit)
+    times = np.concatenate([_RNG.uniform(0.0, 3.2e7, 300), np.arange(0.0, 7200.0, 9.7)])
+    betas = set()
+    for t in times:
+        t = float(t)
+        fast.step(t)
+        pure.update(t)
+        got = (fast.beta_rad, fast.raan_rad, fast.illumination, fast.in_saa, fast.lat_lon_deg())
+        want = (pure.beta_rad, pure.raan_rad, pure.illumination, pure.in_saa, pure.lat_lon_deg())
+        assert got == want, f"t={t}: {got} != {want}"
+        grid = OrbitEnv(cfg.orbit)
+        grid.update(math.floor(t / 600.0) * 600.0)
+        assert fast.beta_rad == grid.beta_rad, f"t={t}: β is not the grid point's"
+        betas.add(round(math.degrees(fast.beta_rad)))
+    assert len(betas) > 50, f"the times must spread over the year's β: {sorted(betas)}"
+
+
 def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
     """Wings.step vs drive_angle_step_deg, incidence_cosine, array_mpp_power_w,
     array_power_limited_w, mppt_output_power_w, wing_earth_absorbed_w_m2 (Earth view factors
