@@ -428,8 +428,8 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_hwsim_serve)
     what_if = hwsim_commands.add_parser(
         "run",
-        help="A what-if run: step the spacecraft with a built-in control law, "
-        "write CSV and a PNG plot.",
+        help="A what-if run: step the spacecraft under the what-if controller (drives it "
+        "through the device API), write CSV and a PNG plot.",
     )
     if wanted("hwsim", "run"):
         from hwsim import whatif

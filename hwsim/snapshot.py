@@ -13,7 +13,7 @@ File layout (all integers big-endian)::
     4 bytes   header length N
     N bytes   header: UTF-8 JSON, a SnapshotHeader (computesat version, config name and
               digest, seed, mission and model time, body length and SHA-256)
-    rest      body: a pickle of the model's attributes
+    rest      body: a pickle of the model's attributes (its subsystem objects among them)
 
 Everything in front of the body is checked before a byte of the body is decoded: magic,
 format version, header, body length (a truncated file), body digest (a corrupted one), the
@@ -86,7 +86,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAGIC = b"CSATSNAP"
-FORMAT_VERSION = 1
+# 2: the body holds the subsystem objects of hwsim.subsystems (orbit, wings, power bus, loops,
+# radiators) among the spacecraft's attributes; 1 held their state as flat attributes.
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct(">8sHI")  # magic, format version, header length
 _MAX_HEADER_BYTES = 1 << 20
 _NS_PER_S = 1_000_000_000
@@ -167,7 +169,7 @@ def _settled_future(result: Any, error: str | None, cancelled: bool) -> futures.
 
 def _host_wiring(model: Spacecraft) -> list[Any]:
     """The objects by which this process drives the boards (not part of the model)."""
-    plug = getattr(model, "_plug", None)
+    plug = model.plugin_slots
     if plug is None:
         return []
     wiring = [getattr(plug, "_notify", None)]
@@ -290,7 +292,7 @@ class _Unpickler(pickle.Unpickler):
 
 def _board_classes(model: Spacecraft) -> dict[str, int]:
     counts: dict[str, int] = {}
-    plug = getattr(model, "_plug", None)
+    plug = model.plugin_slots
     for board in plug.boards if plug is not None else ():
         key = f"{type(board).__module__}:{type(board).__qualname__}"
         counts[key] = counts.get(key, 0) + 1
@@ -502,7 +504,7 @@ def load_snapshot(
 def restore_into(model: Spacecraft, loaded: Spacecraft) -> None:
     """Make ``model`` (the object every server holds) take the state of ``loaded``; the
     boards keep this process's job executor and result listener (``attach_executor``)."""
-    old_plug = getattr(model, "_plug", None)
+    old_plug = model.plugin_slots
     executor = notify = None
     if old_plug is not None:
         notify = getattr(old_plug, "_notify", None)
@@ -513,7 +515,7 @@ def restore_into(model: Spacecraft, loaded: Spacecraft) -> None:
     state = dict(vars(loaded))
     model.__dict__.clear()
     model.__dict__.update(state)
-    new_plug = getattr(model, "_plug", None)
+    new_plug = model.plugin_slots
     attach = getattr(new_plug, "attach_executor", None)
     if attach is not None and (executor is not None or notify is not None):
         attach(executor, notify)

@@ -28,9 +28,21 @@ from hwsim.model.solar import (
     wing_earth_absorbed_w_m2,
     wing_temp_step_k,
 )
-from hwsim.model.thermal import albedo_flux_w_m2
+from hwsim.model.thermal import (
+    albedo_flux_w_m2,
+    board_die_temp_step_k,
+    coolant_network_matrix,
+    hx_conductance_w_per_k,
+    implicit_network_operator,
+    network_step_k,
+    radiation_step_inplace_k,
+    radiation_step_k,
+)
+from hwsim.subsystems.loops import Loops
 from hwsim.subsystems.orbit_env import OrbitEnv
 from hwsim.subsystems.power_bus import PowerBus
+from hwsim.subsystems.radiators import Radiators
+from hwsim.subsystems.thermal_network import ThermalNetwork
 from hwsim.subsystems.wings import Wings
 
 _RNG = np.random.default_rng(20240808)
@@ -223,3 +235,114 @@ def test_battery_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
         assert bus.voltage_v == battery_terminal_voltage_v(ocv, current, r)
         assert bus.current_a * bus.voltage_v == pytest.approx(batt_w, abs=1e-6), "P != I·V"
     assert charging > 500 and discharging > 500, f"{charging} charging, {discharging} discharging"
+
+
+def test_radiator_emission_equals_pure_function(ai1: SpacecraftConfig) -> None:
+    """Radiators.emit vs radiation_step_inplace_k (and radiation_step_k), over panel
+    temperatures from 3 K to 600 K and steps from 0.01 s to 60 s; the energy it books is the
+    panels' heat capacity times the temperature drops."""
+    rad = Radiators(
+        ai1.radiators,
+        {lp.loop_id: i for i, lp in enumerate(ai1.loops)},
+        600.0,
+        0.0,
+        np.random.default_rng(0),
+    )
+    n = len(rad.panel_ids)
+    for _ in range(2000):
+        dt = float(_RNG.choice([0.01, 0.5, 1.0, 10.0, 60.0]))
+        temps = _RNG.uniform(3.0, 600.0, n)
+        rad.bind_temperatures(temps.copy())
+        rad.set_step(dt)
+        rad.emit()
+        want = temps.copy()
+        drop = radiation_step_inplace_k(want, rad.c_j_per_k / dt / rad.kemit_w_per_k4, np.empty(n))
+        assert np.array_equal(rad.temp_k, want), f"dt={dt}: {rad.temp_k} != {want}"
+        np.testing.assert_allclose(
+            rad.temp_k, radiation_step_k(temps, rad.c_j_per_k / dt, rad.kemit_w_per_k4), rtol=1e-12
+        )
+        radiated = rad.radiated_j()
+        assert radiated == pytest.approx(float(np.dot(rad.c_j_per_k, drop)), rel=1e-12)
+        assert radiated > 0.0
+
+
+def _network(cfg: SpacecraftConfig, n_dies: int, n_classes: int):
+    """A thermal network of ``cfg`` with ``n_dies`` dies of ``n_classes`` distinct time
+    constants spread over the plates; the loops running at a spread of flows."""
+    loops = Loops(cfg.loops)
+    loops.flow_kg_s[:] = _RNG.uniform(0.5, 3.0, len(cfg.loops))
+    loops.pump_heat_w[:] = _RNG.uniform(0.0, 500.0, len(cfg.loops))
+    rad = Radiators(cfg.radiators, loops.loop_index, 600.0, 0.3, np.random.default_rng(0))
+    net = ThermalNetwork(cfg.cold_plates, loops, rad, np.array([300.0] * len(cfg.loops)))
+    n_p = len(cfg.cold_plates)
+    plate = np.arange(n_dies) % n_p
+    die_r = 0.02 + 0.01 * (np.arange(n_dies) % n_classes)
+    die_c = np.full(n_dies, 800.0)
+    die_vec = np.ones(n_dies)
+    die_vec[::7] = 0.0  # plug-in boards: stepped by themselves, not by the network
+    net.bind_dies(plate, _RNG.uniform(290.0, 330.0, n_dies))
+    return loops, rad, net, plate, die_r, die_c, die_vec
+
+
+def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
+    """ThermalNetwork.step (the dies folded into one product A·z, by class or as a vector)
+    vs the pure functions it assembles: board_die_temp_step_k for every die (plate held), the
+    plates receiving their boards' power minus what the dies stored, network_step_k for the
+    plates, legs and panels (with pump heat, absorbed environment and plug-in heat), then
+    radiation_step_k for the panels."""
+    for n_dies, n_classes in ((150, 3), (40, 40)):  # carried by class / stepped as a vector
+        loops, rad, net, plate, die_r, die_c, die_vec = _network(ai1, n_dies, n_classes)
+        n_p, n_l = len(ai1.cold_plates), len(ai1.loops)
+        dt = 1.0
+        for k in range(40):
+            if k % 10 == 0:
+                dt = float(_RNG.choice([0.5, 1.0, 5.0]))
+            power = _RNG.uniform(0.0, 1500.0, n_dies) * (_RNG.random(n_dies) < 0.8)
+            if k % 10 == 0:
+                net.refresh_coeffs(dt, die_r, die_c, die_vec, power)
+            net.set_die_power(power, die_r, die_vec)
+            illum = float(_RNG.choice([0.0, 1.0]))
+            albedo_drive = float(_RNG.uniform(-1.0, 1.0))
+            plug_heat = _RNG.uniform(0.0, 300.0, n_p)
+            # the reference, from the state before the step
+            nodes = np.concatenate(
+                [net.plate_temp_k, net.return_temp_k, rad.temp_k, net.supply_temp_k]
+            )
+            dies = net.die_temp_k.copy()
+            new_dies = board_die_temp_step_k(dies, nodes[plate], power * die_vec, die_r, die_c, dt)
+            stored_w = die_c / dt * (new_dies - dies) * die_vec
+            q = np.zeros(len(nodes))
+            q[:n_p] = np.bincount(plate, weights=power * die_vec - stored_w, minlength=n_p)
+            q[:n_p] += plug_heat
+            q[n_p : n_p + n_l] = loops.pump_heat_w
+            net.step(illum, albedo_drive, plug_heat)
+            panels = slice(n_p + n_l, n_p + n_l + len(rad.panel_ids))
+            q[panels] += rad.absorbed_w()
+            cp = loops.cp_j_per_kg_k
+            cp_loop = np.array([loops.loop_index[p.loop_id] for p in ai1.cold_plates])
+            per_loop = np.bincount(cp_loop, minlength=n_l)
+            ua = np.array([p.ua_w_per_k for p in ai1.cold_plates])
+            g_plates = hx_conductance_w_per_k(
+                ua, loops.flow_kg_s[cp_loop] / per_loop[cp_loop], cp[cp_loop]
+            )
+            g_panels = hx_conductance_w_per_k(
+                rad.ua_w_per_k, loops.flow_kg_s[rad.loop] / rad.per_loop[rad.loop], cp[rad.loop]
+            )
+            leg_c = loops.inventory_kg * cp * 0.5
+            caps = np.concatenate(
+                [[p.thermal_mass_j_per_k for p in ai1.cold_plates], leg_c, rad.c_j_per_k, leg_c]
+            )
+            lm = coolant_network_matrix(
+                n_l, cp_loop, g_plates, rad.loop, g_panels, loops.flow_kg_s * cp
+            )
+            m, c_dt = implicit_network_operator(caps, dt, lm)
+            want = network_step_k(m, c_dt, nodes, q)
+            want[panels] = radiation_step_k(want[panels], rad.c_j_per_k / dt, rad.kemit_w_per_k4)
+            got = np.concatenate(
+                [net.plate_temp_k, net.return_temp_k, rad.temp_k, net.supply_temp_k]
+            )
+            np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=f"{n_dies} dies, step {k}")
+            want_dies = np.where(die_vec > 0.0, new_dies, dies)
+            np.testing.assert_allclose(
+                net.die_temp_k * die_vec, want_dies * die_vec, rtol=1e-9, err_msg="dies"
+            )

@@ -1,0 +1,228 @@
+"""Radiators: the radiator panels, what they absorb and emit, and their temperature sensors.
+
+Owns, per panel (``radiator.P<nn>``, a fault target, no device of its own): its loop, heat
+capacity (J/K), coolant-side UA (W/K), faces, areas (m²), ε and α, its absorbed-environment
+coefficients (sunlight, albedo, Earth IR; W per unit flux), its εσT⁴ emission step and a
+puncture flag. Per sensor (``radsensor.P<nn>.S<n>``, ICD kind ``radsensor``): bias (K), noise
+σ (K), ADC step (K), fault mode and the sensor noise generator. Faults of its kinds:
+``radiator_puncture`` (the coolant it loses is the loop's: the spacecraft hands the leak rate
+to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
+``sensor_noisy``, ``sensor_dead``.
+
+The panels' temperatures are nodes of the thermal network: ``temp_k`` (K, per panel) is a view
+of the network's state that the network binds (:meth:`bind_temperatures`); the network folds
+the absorbed environment (``k_sun``/``k_albedo``/``k_ir``, driven by ``sun_flux_w_m2`` and
+``albedo_flux_w_m2`` of :meth:`environment`) into its linear step, then the panels emit
+(:meth:`emit`: operator splitting).
+
+Inputs: :meth:`set_step` (the step, s) when it changes; :meth:`set_sun_elevation` (|sin β|)
+when β moves; :meth:`environment` (illuminated fraction, cos β·cos u from the orbit) every
+step; :meth:`emit` every step.
+Outputs: ``temp_k``; ``radiated_j()`` (energy emitted since the last call, J); the absorbed
+power of each panel (:meth:`absorbed_w`, W); sensor reads.
+
+:meth:`emit` inlines :func:`hwsim.model.thermal.radiation_step_inplace_k` on Python floats
+(cheaper than six numpy calls for a few panels); ``tests/unit/hwsim/test_subsystems_inline.py``
+proves it equals the pure function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hwsim.config import RadiatorsConfig
+from hwsim.model.constants import SIGMA_W_M2_K4
+from hwsim.model.sensors import sensor_reading_k
+from hwsim.model.thermal import earth_view_factor_vertical_plate, panel_absorbed_w_per_m2
+from icd.devices import SensorRegisters
+
+__all__ = ["Radiators"]
+
+# sensor fault modes
+_OK, _STUCK, _DRIFT, _NOISY, _DEAD = range(5)
+
+
+class Radiators:
+    """Every radiator panel and its sensors (see the module doc)."""
+
+    FAULTS = ("radiator_puncture", "sensor_stuck", "sensor_drift", "sensor_noisy", "sensor_dead")
+
+    def __init__(
+        self,
+        cfg: RadiatorsConfig,
+        loop_index: dict[str, int],
+        altitude_km: float,
+        sin_beta_abs: float,
+        sensor_rng: np.random.Generator,
+    ) -> None:
+        panels = cfg.panels
+        self.panel_ids = [p.panel_id for p in panels]
+        self.panel_index = {p: i for i, p in enumerate(self.panel_ids)}
+        self.loop = np.array([loop_index[p.loop_id] for p in panels])
+        self.c_j_per_k = np.array([p.thermal_mass_j_per_k for p in panels])
+        self.ua_w_per_k = np.array([p.ua_w_per_k for p in panels])
+        area_face = np.array([p.area_per_face_m2 for p in panels])
+        area_rad = np.array([p.area_per_face_m2 * p.faces for p in panels])
+        faces = np.array([float(p.faces) for p in panels])
+        eps = np.array([p.emissivity for p in panels])
+        alpha = np.array([p.absorptivity for p in panels])
+        self.temp_k = np.array([p.initial_temp_k for p in panels])
+        self.per_loop = np.bincount(self.loop, minlength=len(loop_index)).astype(float)
+        self.include_environment = cfg.include_environment
+        vf = cfg.earth_view_factor_per_face
+        self.view_factor = earth_view_factor_vertical_plate(altitude_km) if vf is None else vf
+        # absorbed environment = k_sun·(sun flux) + k_albedo·(albedo flux) + k_ir
+        self.k_sun = area_face * alpha
+        self.k_albedo = area_face * alpha * faces
+        ir = panel_absorbed_w_per_m2(0.0, 0.0, 0.0, self.view_factor, 0.0, 1.0)
+        self.k_ir = area_face * eps * faces * ir
+        self._k_sun_sum = float(self.k_sun.sum())
+        self._k_albedo_sum = float(self.k_albedo.sum())
+        self._k_ir_sum = float(self.k_ir.sum())
+        # both fluxes are linear in their driver: unit values, scaled every step
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, sin_beta_abs, 0.0, 0.0, 1.0, 0.0)
+        self._albedo_unit_w_m2 = panel_absorbed_w_per_m2(0.0, 0.0, 1.0, self.view_factor, 1.0, 0.0)
+        self.sun_flux_w_m2 = -1.0  # < 0: no step yet
+        self.albedo_flux_w_m2 = 0.0
+        self.kemit_w_per_k4 = eps * SIGMA_W_M2_K4 * area_rad
+        self._r_list: list[float] = []
+        # the panels' temperature drops to emission, summed over steps; times their heat
+        # capacity this is the radiated energy (radiated_j)
+        self._drop_sum = [0.0] * len(panels)
+        self.punctured = [False] * len(panels)
+        self._init_sensors(cfg, sensor_rng)
+
+    def _init_sensors(self, cfg: RadiatorsConfig, rng: np.random.Generator) -> None:
+        ids: list[str] = []
+        panel: list[int] = []
+        noise: list[float] = []
+        bias: list[float] = []
+        quant: list[float] = []
+        for pi, p in enumerate(cfg.panels):
+            for s in p.sensors:
+                ids.append(f"radsensor.{p.panel_id}.{s.sensor_id}")
+                panel.append(pi)
+                noise.append(s.noise_std_k)
+                bias.append(s.bias_k)
+                quant.append(s.quantisation_k)
+        self.sensor_ids = ids
+        self.sensor_index = {s: i for i, s in enumerate(ids)}
+        self._rng = rng
+        self._rs_panel = np.array(panel)
+        self._rs_noise = np.array(noise)
+        self._rs_bias = np.array(bias)
+        self._rs_quant = np.array(quant)
+        n = len(ids)
+        self._rs_mode = np.zeros(n, dtype=np.int64)
+        self._rs_stuck_k = np.zeros(n)
+        self._rs_drift_k_s = np.zeros(n)
+        self._rs_t0 = np.zeros(n)
+        self._rs_noise_extra = np.zeros(n)
+
+    # ------------------------------------------------------------------------------ step
+
+    def bind_temperatures(self, view: np.ndarray) -> None:
+        """The thermal network holds the panel temperatures in its state: ``view`` of it."""
+        self.temp_k = view
+
+    def set_step(self, dt_s: float) -> None:
+        """Per-step emission constants r = (C/dt)/(εσA) for a step of ``dt_s``."""
+        self._r_list = (self.c_j_per_k / dt_s / self.kemit_w_per_k4).tolist()
+
+    def set_sun_elevation(self, sin_beta_abs: float) -> None:
+        """β moved (orbit beta_mode 'j2'): the direct sunlight on the panels follows it."""
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, sin_beta_abs, 0.0, 0.0, 1.0, 0.0)
+
+    def environment(self, illumination: float, cos_beta_cos_u: float) -> float:
+        """Sun and albedo fluxes of this step (illuminated fraction of the Sun, and cos β·cos u
+        which lights the Earth below); returns the environment power absorbed, W."""
+        sun = illumination * self._sun_unit_w_m2
+        albedo = cos_beta_cos_u * self._albedo_unit_w_m2 if cos_beta_cos_u > 0.0 else 0.0
+        self.sun_flux_w_m2 = sun
+        self.albedo_flux_w_m2 = albedo
+        return self._k_sun_sum * sun + self._k_albedo_sum * albedo + self._k_ir_sum
+
+    def emit(self) -> None:
+        """The panels' εσT⁴ emission over the step (radiation_step_inplace_k, operation for
+        operation on Python floats), the drops summed per panel."""
+        rp = self.temp_k
+        drop_sum = self._drop_sum
+        out = []
+        i = 0
+        for t_k, r_k in zip(rp.tolist(), self._r_list, strict=True):
+            d = t_k / (r_k / (t_k * t_k * t_k) + 4.0)
+            out.append(t_k - d)
+            drop_sum[i] += d
+            i += 1
+        rp[...] = out
+
+    def radiated_j(self) -> float:
+        """Energy the panels emitted since the last call, J (for the spacecraft's ledger)."""
+        drop = self._drop_sum
+        if not any(drop):
+            return 0.0
+        self._drop_sum = [0.0] * len(drop)
+        return float(np.dot(self.c_j_per_k, drop))
+
+    def absorbed_w(self) -> np.ndarray:
+        """Environment heat absorbed by each panel in the last step, W."""
+        sun = self.sun_flux_w_m2
+        if not self.include_environment or sun < 0.0:
+            return np.zeros(len(self.panel_ids))
+        return self.k_albedo * self.albedo_flux_w_m2 + (self.k_sun * sun + self.k_ir)
+
+    # ------------------------------------------------------------------------------ devices
+
+    def read_sensor(self, i: int, time_s: float) -> SensorRegisters:
+        true_k = self.temp_k[self._rs_panel[i : i + 1]]
+        mode = int(self._rs_mode[i])
+        if mode == _DEAD:
+            return SensorRegisters(temp_k=0.0)
+        if mode == _STUCK:
+            return SensorRegisters(temp_k=float(self._rs_stuck_k[i]))
+        bias = self._rs_bias[i : i + 1]
+        if mode == _DRIFT:
+            bias = bias + self._rs_drift_k_s[i] * (time_s - self._rs_t0[i])
+        noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
+        value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._rng)
+        # a noisy sensor near 0 K is not physical; the ICD bounds it at 0 (= open circuit)
+        return SensorRegisters(temp_k=max(float(value[0]), 0.0))
+
+    # ------------------------------------------------------------------------------ faults
+
+    def fault_targets(self, kind: str) -> dict[str, int]:
+        if kind == "radiator":
+            return {f"radiator.{p}": i for i, p in enumerate(self.panel_ids)}
+        return dict(self.sensor_index)
+
+    def apply_fault(self, fault_id: str, i: int, params: dict[str, Any], time_s: float) -> None:
+        """``radiator_puncture`` marks panel ``i`` (its leak is the loop's); the sensor faults
+        change sensor ``i``'s reading."""
+        if fault_id == "radiator_puncture":
+            self.punctured[i] = True
+            return
+        if not fault_id.startswith("sensor_"):
+            raise ValueError(f"radiators: no fault {fault_id!r} (valid: {', '.join(self.FAULTS)})")
+        self._rs_t0[i] = time_s
+        if fault_id == "sensor_stuck":
+            v = params["value_k"]
+            self._rs_stuck_k[i] = float(self.temp_k[self._rs_panel[i]]) if v is None else float(v)
+            self._rs_mode[i] = _STUCK
+        elif fault_id == "sensor_drift":
+            self._rs_drift_k_s[i] = float(params["rate_k_per_hour"]) / 3600.0
+            self._rs_mode[i] = _DRIFT
+        elif fault_id == "sensor_noisy":
+            self._rs_noise_extra[i] = float(params["noise_std_k"])
+            self._rs_mode[i] = _NOISY
+        else:
+            self._rs_mode[i] = _DEAD
+
+    def clear_fault(self, fault_id: str, i: int, params: dict[str, Any]) -> None:
+        if fault_id == "radiator_puncture":
+            self.punctured[i] = False
+        elif fault_id.startswith("sensor_"):
+            self._rs_mode[i] = _OK
+            self._rs_noise_extra[i] = 0.0
+            self._rs_drift_k_s[i] = 0.0

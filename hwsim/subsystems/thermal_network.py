@@ -1,0 +1,404 @@
+"""Thermal network: cold plates, coolant legs, radiator panels and the dies on the plates.
+
+Owns the linear thermal state and its solve: per cold plate (heat capacity J/K, UA to the
+coolant W/K), per loop a hot leg (return, to the radiators) and a cold leg (supply, to the
+plates), the radiator panels (their parameters are the radiators'), and the die of every
+built-in compute slot (its temperature, K). One step is one backward-Euler step of the
+network with the dies' exact exponential step folded in (``T' = A·z``), then the panels'
+emission (operator splitting, done by the radiators).
+
+Inputs:
+
+- construction: the plates' config, the :class:`~hwsim.subsystems.loops.Loops` and the
+  :class:`~hwsim.subsystems.radiators.Radiators` (read through their public attributes:
+  flow, c_p, inventory, pump heat; panel parameters, absorbed-environment coefficients), the
+  plate of each compute slot and the dies' initial temperatures;
+- :meth:`refresh_coeffs` (step s, and per die R K/W, C J/K, the mask of dies stepped here,
+  served power W) when flows, inventory, board resistance or the step change;
+- :meth:`set_die_power` (per die served power W) when it changes;
+- :meth:`step` (step s, the Sun's illuminated fraction, cos β·cos u, and the heat each plate
+  receives from plug-in boards, W).
+
+Outputs (public): ``plate_temp_k``, ``return_temp_k`` (hot legs), ``supply_temp_k`` (cold
+legs) — views of the state vector ``z`` — and ``die_temp_k`` (computed when read);
+:meth:`loop_heat_w`, :meth:`stored_energy_j`; :meth:`dies_above` for the thermal-shutdown
+test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hwsim.config import ColdPlateConfig
+from hwsim.model.thermal import (
+    board_die_decay,
+    coolant_network_matrix,
+    hx_conductance_w_per_k,
+    implicit_network_operator,
+)
+from hwsim.subsystems.loops import Loops
+from hwsim.subsystems.radiators import Radiators
+
+__all__ = ["ThermalNetwork"]
+
+
+class ThermalNetwork:
+    """The spacecraft's thermal network (see the module doc)."""
+
+    LAZY_MAX_CLASSES = 32
+    """Die classes up to which the dies are carried by class (see _layout_state)."""
+
+    def __init__(
+        self,
+        plates: Sequence[ColdPlateConfig],
+        loops: Loops,
+        radiators: Radiators,
+        initial_coolant_k: np.ndarray,
+    ) -> None:
+        self._loops = loops
+        self._radiators = radiators
+        self.plate_ids = [p.plate_id for p in plates]
+        self.plate_index = {p: i for i, p in enumerate(self.plate_ids)}
+        self.plate_loop = np.array([loops.loop_index[p.loop_id] for p in plates])
+        self._cp_c = np.array([p.thermal_mass_j_per_k for p in plates])
+        self._cp_ua = np.array([p.ua_w_per_k for p in plates])
+        nl = len(loops.loop_ids)
+        self._nl = nl
+        self._cp_per_loop = np.bincount(self.plate_loop, minlength=nl).astype(float)
+        self._rp_loop = radiators.loop
+        self._env = radiators.include_environment
+        supply = np.array(initial_coolant_k, dtype=float)
+        plate_t = supply[self.plate_loop].copy()
+        # small thermal nodes in one vector (plates, hot legs, panels, cold legs); the first
+        # refresh_coeffs moves it, with the dies, into the state vector z, the named arrays
+        # being views
+        self._tn = np.concatenate([plate_t, supply.copy(), radiators.temp_k, supply])
+        self.plate_temp_k = self._tn[: len(plates)]
+        self.return_temp_k = self._tn[len(plates) : len(plates) + nl]
+        self.supply_temp_k = self._tn[len(self._tn) - nl :]
+        self._tn_c = np.zeros(len(self._tn))
+        self.dt_s = -1.0
+        self.qconst_dirty = True
+
+    def bind_dies(self, die_plate: np.ndarray, die_temp_k: np.ndarray) -> None:
+        """The dies (one per compute slot): their plate and initial temperature."""
+        self.die_plate = die_plate
+        n_p, n_l, n_k = len(self.plate_ids), self._nl, len(self._radiators.panel_ids)
+        self._n_plates = n_p
+        self._n_net = n_p + 2 * n_l + n_k
+        self._panel_sl = slice(n_p + n_l, n_p + n_l + n_k)
+        self._lazy = False
+        self._die_view = np.array(die_temp_k, dtype=float)
+        self.z = np.zeros(0)
+        self._cls_key: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.qconst_dirty = True
+        # upper bounds for the thermal-shutdown test (see dies_above)
+        self._die_max_bound = math.inf
+        self._plate_max = math.inf
+        self._pr_max = 0.0
+        n = len(die_plate)
+        self._s_pr = np.zeros(n)
+        self._plate_p = np.zeros(n_p)
+
+    # ------------------------------------------------------------------------------ dies
+
+    @property
+    def die_temp_k(self) -> np.ndarray:
+        """Die temperature of every slot (computed from the class states when carried by class)."""
+        if self._lazy and not self._die_fresh:
+            self._materialize_dies()
+        return self._die_view
+
+    def _materialize_dies(self) -> None:
+        """T_b = p·T_b0 + b·h + b·P·R·g (see _layout_state), into _die_view."""
+        z = self.z
+        d = self._die_view
+        np.multiply(z.take(self._ix_p), self._die0, out=d)
+        d += z.take(self._ix_h) * self._s_b
+        d += z.take(self._ix_g) * self._s_bpr
+        self._die_fresh = True
+
+    def _rebase_dies(self) -> None:
+        """Start the class histories afresh from the present die temperatures (before the
+        die coefficients change, and now and then so that aⁿ never becomes subnormal)."""
+        if not self._lazy:
+            return
+        self._die0 = self.die_temp_k.copy()
+        k = self._n_cls
+        z = self.z
+        i = self._n_net + k
+        z[i : i + k] = 0.0  # h
+        z[i + k : i + 2 * k] = 1.0  # p
+        z[i + 2 * k : i + 3 * k] = 0.0  # g
+        self._rebase_in = self._rebase_every
+
+    def _layout_state(self, t_net: np.ndarray, die: np.ndarray, cls: np.ndarray, k: int) -> None:
+        """Lay out the linear thermal state vector z.
+
+        Per die only the exact step T_b' = a·T_b + b·T_plate + b·P·R is needed (a =
+        e^(−dt/RC), b = 1 − a). Dies with the same plate and the same a form a class; for a
+        class the plate sees only Y = Σ w·T_b (w = C/dt·b, see refresh_coeffs), and every
+        die in it is T_b = p·T_b0 + b·h + b·P·R·g with p = aⁿ, h = Σ aⁿ⁻¹⁻ᵐ T_plate,m and
+        g = Σ aᵐ (n steps since the snapshot T_b0). Y, h, p and g all step linearly, so with
+        up to LAZY_MAX_CLASSES classes z = [nodes, Y, h, p, g, sun, albedo, 1] and a step is
+        one product with A whatever the number of boards; the dies are computed only when
+        read. With more classes z = [nodes, dies, sun, albedo, 1] and the dies step as a
+        vector.
+        """
+        n_net, n_p = self._n_net, self._n_plates
+        n = len(die)
+        lazy = k <= self.LAZY_MAX_CLASSES
+        self._lazy = lazy
+        n_state = n_net + (4 * k if lazy else n)
+        z = np.empty(n_state + 3)
+        z[:n_net] = t_net
+        if lazy:
+            self._n_cls = k
+            self._cls = cls
+            self._die0 = die.copy()
+            self._die_view = die.copy()
+            self._die_fresh = True
+            z[n_net : n_net + k] = np.bincount(cls, weights=self._s_w * die, minlength=k)
+            z[n_net + k : n_net + 2 * k] = 0.0
+            z[n_net + 2 * k : n_net + 3 * k] = 1.0
+            z[n_net + 3 * k : n_state] = 0.0
+            self._ix_h = n_net + k + cls
+            self._ix_p = n_net + 2 * k + cls
+            self._ix_g = n_net + 3 * k + cls
+        else:
+            z[n_net:n_state] = die
+            self._die_view = z[n_net:n_state]
+        z[n_state:] = (0.0, 0.0, 1.0)
+        self.z = z
+        n_rows = n_state if lazy else n_net  # the states A·z steps
+        self._z_state = z[:n_rows]
+        self._tn = z[:n_net]
+        self.plate_temp_k = z[:n_p]
+        n_l = self._nl
+        self.return_temp_k = z[n_p : n_p + n_l]
+        self._radiators.bind_temperatures(z[self._panel_sl])
+        self.supply_temp_k = z[self._panel_sl.stop : n_net]
+        self._iz_sun = n_state
+        self._iz_albedo = n_state + 1
+        self._iz_const = n_state + 2
+        self._za = np.zeros((n_rows, len(z)))
+        self._tn_new = np.empty(n_rows)
+
+    # ------------------------------------------------------------------------------ coefficients
+
+    def refresh_coeffs(
+        self,
+        dt_s: float,
+        die_r: np.ndarray,
+        die_c: np.ndarray,
+        die_vec: np.ndarray,
+        die_power: np.ndarray,
+    ) -> None:
+        """Coefficients of the linear thermal network; they change only with dt, flow,
+        inventory and board resistance, so they are computed once and reused.
+
+        The step of the plates, legs and panels is T' = M·(C/dt·T + Q) with M = (C/dt + L)⁻¹
+        (implicit_network_operator). Q is linear in the state: each plate receives its
+        boards' power minus what their dies store, P − Σ C_b/dt·(T_b' − T_b), and the exact
+        die step makes T_b' − T_b = (1 − e^(−dt/RC))·(T_plate + P·R − T_b); the panels absorb
+        k_sun·sun + k_albedo·albedo + k_IR; the legs get the pump heat. So T' = A·z with
+        z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change (the constant
+        column, which carries the board and pump powers, in _refresh_qconst).
+        ``die_vec`` is 1 for the dies stepped here, 0 for plug-in boards (they step their own).
+        """
+        self.dt_s = dt_s
+        loops = self._loops
+        rad = self._radiators
+        t_net = self._tn.copy()
+        die = self.die_temp_k.copy()
+        cp = loops.cp_j_per_kg_k
+        flow = loops.flow_kg_s
+        self._s_decay = board_die_decay(dt_s, die_r, die_c)
+        self._s_pr = die_power * die_r * die_vec
+        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
+        s_c_dt = die_c / dt_s * die_vec
+        self._cp_g = hx_conductance_w_per_k(
+            self._cp_ua,
+            flow[self.plate_loop] / self._cp_per_loop[self.plate_loop],
+            cp[self.plate_loop],
+        )
+        rp_g = hx_conductance_w_per_k(
+            rad.ua_w_per_k,
+            flow[self._rp_loop] / rad.per_loop[self._rp_loop],
+            cp[self._rp_loop],
+        )
+        # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
+        inv = np.maximum(loops.inventory_kg, 0.01 * np.asarray(loops.inventory_nominal_kg))
+        leg_c = inv * cp * 0.5
+        self._tn_c = np.concatenate([self._cp_c, leg_c, rad.c_j_per_k, leg_c])
+        lm = coolant_network_matrix(
+            self._nl, self.plate_loop, self._cp_g, self._rp_loop, rp_g, flow * cp
+        )
+        m, tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
+        self._tn_m = m
+        rad.set_step(dt_s)
+        # the assembled step matrix A (see the docstring)
+        self._s_b = 1.0 - self._s_decay
+        self._s_bpr = self._s_b * self._s_pr
+        w = s_c_dt * self._s_b  # die weight: plate heat per K of T_plate + P·R − T_b
+        self._s_w = w
+        key = self._cls_key
+        if key is None or not np.array_equal(key[0], self._s_decay):
+            pairs = np.column_stack([self.die_plate.astype(float), self._s_decay])
+            uniq, cls = np.unique(pairs, axis=0, return_inverse=True)
+            key = (self._s_decay.copy(), cls.ravel(), uniq)
+            self._cls_key = key
+        _, cls, uniq = key
+        k = len(uniq)
+        self._layout_state(t_net, die, cls, k)
+        n_net, n_p, n = self._n_net, self._n_plates, len(die)
+        a = self._za
+        np.multiply(m, tn_c_dt, out=a[:n_net, :n_net])
+        m_p = np.ascontiguousarray(m[:, :n_p])
+        self._tn_m_plates = m_p
+        a[:n_net, :n_p] -= m_p * np.bincount(self.die_plate, weights=w, minlength=n_p)
+        if self._lazy:
+            cls_plate = uniq[:, 0].astype(np.intp)
+            cls_a = uniq[:, 1]
+            r = np.arange(k)
+            iy, ih, ip, ig = n_net, n_net + k, n_net + 2 * k, n_net + 3 * k
+            a[:n_net, iy : iy + k] = m_p[:, cls_plate]  # the plates receive Σ w·T_b
+            a[iy + r, iy + r] = cls_a  # Y' = a·Y + Σ w·b·T_plate + Σ w·b·P·R
+            a[iy + r, cls_plate] = np.bincount(cls, weights=w * self._s_b, minlength=k)
+            a[ih + r, ih + r] = cls_a  # h' = a·h + T_plate
+            a[ih + r, cls_plate] = 1.0
+            a[ip + r, ip + r] = cls_a  # p' = a·p
+            a[ig + r, ig + r] = cls_a  # g' = a·g + 1
+            a_min = float(cls_a.min())
+            x = -math.log(a_min) if a_min > 0.0 else math.inf
+            self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
+            self._rebase_in = self._rebase_every
+        else:
+            a[:n_net, n_net : n_net + n] = m_p[:, self.die_plate] * w
+        if self._env:
+            m_k = m[:, self._panel_sl]
+            a[:n_net, self._iz_sun] = m_k @ rad.k_sun
+            a[:n_net, self._iz_albedo] = m_k @ rad.k_albedo
+        self.qconst_dirty = True
+
+    def set_die_power(self, die_power: np.ndarray, die_r: np.ndarray, die_vec: np.ndarray) -> None:
+        """Served power of every die changed (plug-in boards, die_vec 0, hand their plate the
+        heat their own step returns, see :meth:`step`)."""
+        if self._lazy:
+            self._rebase_dies()  # the dies' P·R is about to change
+        self._s_pr = die_power * die_r * die_vec
+        self._pr_max = float(self._s_pr.max()) if len(self._s_pr) else 0.0
+        self._s_bpr = self._s_b * self._s_pr
+        self._plate_p = np.bincount(
+            self.die_plate, weights=die_power * die_vec, minlength=self._n_plates
+        )
+        self.qconst_dirty = True
+
+    def _refresh_qconst(self) -> None:
+        """The constant column of A: M·(board power − Σ w·P·R per plate, pump heat, IR)."""
+        self.qconst_dirty = False
+        n_p = self._n_plates
+        q = np.zeros(len(self._tn))
+        q[:n_p] = self._plate_p - np.bincount(
+            self.die_plate, weights=self._s_w * self._s_pr, minlength=n_p
+        )
+        q[n_p : n_p + self._nl] = self._loops.pump_heat_w
+        if self._env:
+            q[self._panel_sl] += self._radiators.k_ir
+        col = self._za[:, self._iz_const]
+        n_net = self._n_net
+        col[:n_net] = self._tn_m @ q
+        if self._lazy:
+            k = self._n_cls
+            col[n_net : n_net + k] = np.bincount(
+                self._cls, weights=self._s_w * self._s_bpr, minlength=k
+            )
+            col[n_net + 3 * k : n_net + 4 * k] = 1.0
+
+    # ------------------------------------------------------------------------------ step
+
+    def step(
+        self,
+        illumination: float,
+        cos_beta_cos_u: float,
+        plate_heat_w: np.ndarray | None,
+    ) -> float:
+        """One step of ``dt_s`` (the step of the last refresh_coeffs): the network with the
+        dies, then the panels' emission. ``plate_heat_w`` is the heat the plug-in boards
+        delivered into each plate over the step (None: none). Returns the environment power
+        the panels absorbed, W (-1 without environment)."""
+        if self.qconst_dirty:
+            self._refresh_qconst()
+        z = self.z
+        absorbed_w = -1.0
+        if self._env:
+            # absorbed sunlight, albedo and Earth IR (panel normals along ± orbit normal: the
+            # Sun lights one face at |sin β|, edge-on at β = 0; albedo and IR reach every
+            # face); both fluxes are linear in their driver (see Radiators.environment)
+            rad = self._radiators
+            absorbed_w = rad.environment(illumination, cos_beta_cos_u)
+            z[self._iz_sun] = rad.sun_flux_w_m2
+            z[self._iz_albedo] = rad.albedo_flux_w_m2
+        # plates, coolant legs and panels: one backward-Euler step of the linear network,
+        # with the dies' exchange with their plates folded in (A·z, see refresh_coeffs and
+        # _layout_state) ...
+        # (the ndarray methods and [...] assignments below skip numpy's function dispatch
+        # and slice objects; same operations)
+        t_new = self._tn_new
+        self._za.dot(z, t_new)
+        lazy = self._lazy
+        if not lazy:
+            # ... the dies: exact exponential step of each toward plate + P·R (plates held);
+            # when carried by class, A·z has stepped their class states
+            die = self._die_view
+            t_inf = self.plate_temp_k.take(self.die_plate)
+            t_inf += self._s_pr
+            die -= t_inf
+            die *= self._s_decay
+            die += t_inf
+        if plate_heat_w is not None:
+            t_new[: self._n_net] += self._tn_m_plates @ plate_heat_w
+        self._z_state[...] = t_new
+        if lazy:
+            self._die_fresh = False
+            rebase_in = self._rebase_in - 1
+            self._rebase_in = rebase_in
+            if rebase_in <= 0:
+                self._rebase_dies()
+        # ... then the panels' εσT⁴ emission (operator splitting)
+        self._radiators.emit()
+        return absorbed_w
+
+    def dies_above(self, floor_k: float) -> bool:
+        """True when a die is above ``floor_k`` after the step. Each new die temperature lies
+        between its old one and T_plate + P·R, so max(old bound, max plate + max P·R) bounds
+        the new maximum; the dies are computed and scanned only when that bound reaches the
+        floor."""
+        bound = self._plate_max + self._pr_max
+        if bound < self._die_max_bound:
+            bound = self._die_max_bound
+        above = False
+        if bound > floor_k:
+            die = self.die_temp_k
+            bound = float(np.maximum.reduce(die)) if len(die) else -math.inf
+            above = bound > floor_k
+        self._die_max_bound = bound
+        self._plate_max = max(self.plate_temp_k.tolist())
+        return above
+
+    # ------------------------------------------------------------------------------ outputs
+
+    def loop_heat_w(self) -> np.ndarray:
+        """Heat the coolant of each loop picks up from its plates (at their present
+        temperatures) and its pumps, W."""
+        q = self._cp_g * (self.plate_temp_k - self.supply_temp_k[self.plate_loop])
+        return np.bincount(self.plate_loop, weights=q, minlength=self._nl) + (
+            self._loops.pump_heat_w
+        )
+
+    def stored_energy_j(self, die_c: np.ndarray, die_vec: np.ndarray) -> float:
+        """Σ C·T of the nodes and of the dies stepped here, J."""
+        return float((die_c * self.die_temp_k * die_vec).sum() + (self._tn_c * self._tn).sum())
