@@ -27,6 +27,7 @@ __all__ = [
     "LoopConfig",
     "MpptConfig",
     "OrbitConfig",
+    "PduProtectionConfig",
     "PowerBusConfig",
     "PumpConfig",
     "RadiatorPanelConfig",
@@ -36,6 +37,7 @@ __all__ = [
     "SlotConfig",
     "SlotGroupConfig",
     "SpacecraftConfig",
+    "StructureConfig",
     "WingConfig",
     "default_config",
     "default_config_path",
@@ -72,7 +74,28 @@ class OrbitConfig(_Frozen):
         0.0, ge=-90, le=90, description="Sun beta angle (angle of the Sun above the orbit plane)"
     )
     epoch_utc: str | None = Field(
-        None, description="Optional ISO-8601 UTC epoch of mission time 0 (informational)"
+        None,
+        description="ISO-8601 UTC epoch of mission time 0 (places the Sun for beta_mode 'j2'; "
+        "informational otherwise)",
+    )
+    beta_mode: Literal["fixed", "j2"] = Field(
+        "fixed",
+        description="'fixed': β is beta_deg for ever (the closed-form cases); 'j2': the node "
+        "precesses (J2) from raan_deg at the epoch, the Sun moves along the ecliptic, and β "
+        "follows from the geometry (beta_deg unused), so eclipse seasons come and go",
+    )
+    raan_deg: float = Field(
+        0.0,
+        ge=-360,
+        le=360,
+        description="Right ascension of the ascending node at mission time 0 (beta_mode 'j2')",
+    )
+    beta_update_s: float = Field(
+        600.0,
+        gt=0,
+        le=86400,
+        description="beta_mode 'j2': β, the node and the Sun are re-evaluated on this grid of "
+        "mission time (β moves < 4.5°/day at 600 km, 53°: < 0.031° per 600 s)",
     )
     noon_arg_of_latitude_deg: float = Field(
         0.0,
@@ -92,13 +115,53 @@ class OrbitConfig(_Frozen):
         default_factory=SaaBoxConfig, description="South Atlantic Anomaly lat/lon box"
     )
 
+    @model_validator(mode="after")
+    def _epoch_for_j2(self) -> OrbitConfig:
+        if self.beta_mode == "j2":
+            if self.epoch_utc is None:
+                raise ValueError(
+                    "orbit.beta_mode = 'j2' needs orbit.epoch_utc (where the Sun is at mission "
+                    'time 0), e.g. epoch_utc = "2027-01-01T00:00:00Z"'
+                )
+            epoch_days_since_j2000(self.epoch_utc)  # a clear error for a bad timestamp
+        return self
+
+    @property
+    def epoch_days_since_j2000(self) -> float:
+        """Days from J2000 (2000-01-01 12:00 UTC) to the epoch (0 without an epoch)."""
+        return 0.0 if self.epoch_utc is None else epoch_days_since_j2000(self.epoch_utc)
+
+
+def epoch_days_since_j2000(epoch_utc: str) -> float:
+    """Days from J2000 (2000-01-01 12:00 UTC; the 64 s TT-UTC offset is below the Sun
+    formula's precision) to an ISO-8601 UTC timestamp; ValueError naming it if unreadable."""
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(epoch_utc.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"orbit.epoch_utc {epoch_utc!r} is not an ISO-8601 timestamp "
+            "(e.g. 2027-01-01T00:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    j2000 = datetime(2000, 1, 1, 12, 0, 0, tzinfo=UTC)
+    return (when - j2000).total_seconds() / 86400.0
+
 
 # --------------------------------------------------------------------------------------- solar
 
 
 class ArrayDriveConfig(_Frozen):
     max_rate_deg_s: float = Field(0.5, gt=0, le=10, description="Array drive slew rate limit")
-    initial_angle_deg: float = Field(0.0, ge=-360, le=360, description="Drive angle at t=0")
+    initial_angle_deg: float | None = Field(
+        None,
+        ge=-360,
+        le=360,
+        description="Drive angle at t=0; default (none): on the Sun at the initial orbit phase "
+        "(solar.sun_pointing_drive_angle_deg), so a run starts with the wings tracking",
+    )
     tracking_at_start: bool = Field(True, description="Sun tracking enabled at t=0")
 
 
@@ -131,11 +194,39 @@ class WingConfig(_Frozen):
     thermal_mass_j_per_k: float = Field(
         2.0e5, gt=0, le=1e9, description="Lumped heat capacity of the wing"
     )
-    initial_temp_k: float = Field(300.0, gt=50, le=500, description="Wing temperature at t=0")
+    initial_temp_k: float | None = Field(
+        None,
+        gt=50,
+        le=500,
+        description="Wing temperature at t=0; default (none): the equilibrium of the start "
+        "condition (sunlight, Earth IR, albedo, the array's output: wing_equilibrium_temp_k)",
+    )
     array_drive: ArrayDriveConfig = Field(
         default_factory=ArrayDriveConfig, description="Sun-tracking array drive"
     )
     mppt: MpptConfig = Field(default_factory=MpptConfig, description="MPPT controller")
+    back_absorptivity: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Solar absorptivity of the wing's back face (the albedo it sees when the "
+        "cells face away from the Earth); a black-coated substrate, as the cell face",
+    )
+    rated_power_w: float | None = Field(
+        None,
+        gt=0,
+        le=1e8,
+        description="Rated maximum the array delivers (regulator/harness limit); default the "
+        "nameplate area·1361 W/m²·efficiency (82.7 kW per AI1 wing), so a cold wing at sunrise "
+        "never gives more than its nameplate",
+    )
+
+    @property
+    def rated_max_w(self) -> float:
+        """The array's rated maximum: ``rated_power_w`` or the nameplate A·S·η."""
+        if self.rated_power_w is not None:
+            return self.rated_power_w
+        return self.area_m2 * 1361.0 * self.efficiency
 
 
 # --------------------------------------------------------------------------------------- power
@@ -177,12 +268,33 @@ class LoadConfig(_Frozen):
     priority: int = Field(1, ge=0, le=9, description="0 = critical (shed last), 9 = shed first")
 
 
+class PduProtectionConfig(_Frozen):
+    time_constant_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="τ of the channels' I²t thermal image (hwsim/model/protection.py): a "
+        "seized pump trips in ~14 s, 2x rating in 3.6 s, 5x in 0.5 s",
+    )
+    pickup_factor: float = Field(
+        1.1,
+        ge=1,
+        le=3,
+        description="k: the largest multiple of its rating a channel carries forever "
+        "(IEC 60255-8 thermal overload: 1.05-1.2)",
+    )
+
+
 class PowerBusConfig(_Frozen):
     nominal_voltage_v: float = Field(350.0, gt=0, le=2000, description="Nominal bus voltage")
     loads: list[LoadConfig] = Field(
         default_factory=list, description="Housekeeping loads behind PDU switches"
     )
     pump_priority: int = Field(0, ge=0, le=9, description="Shedding priority of pumps")
+    protection: PduProtectionConfig = Field(
+        default_factory=PduProtectionConfig,
+        description="Overcurrent trip curve of the PDU channels",
+    )
 
 
 # ------------------------------------------------------------------------------------- thermal
@@ -199,6 +311,14 @@ class PumpConfig(_Frozen):
     idle_power_w: float = Field(30.0, ge=0, le=1e5, description="Controller power when running")
     spin_rate_rpm_s: float = Field(1000.0, gt=0, le=1e6, description="Speed ramp rate")
     running_at_start: bool = Field(False, description="Running at t=0")
+    channel_rating_a: float = Field(
+        4.5,
+        gt=0,
+        le=1e4,
+        description="Rated current of the pump's PDU channel: 1.58 kW at 350 V, above a healthy "
+        "pump at max speed on the AI1 loop (1.36 kW, 3.9 A; 4.7 A at a 288 V empty battery, "
+        "still under the 1.1 pickup) and below the 2 kW stall of a seized pump (5.7 A)",
+    )
 
 
 class LoopConfig(_Frozen):
@@ -222,6 +342,33 @@ class LoopConfig(_Frozen):
         250.0, gt=0, le=10000, description="System pressure drop at the design flow"
     )
     initial_temp_k: float = Field(300.0, gt=150, le=500, description="Coolant temp at t=0")
+    leak_discharge_coefficient: float = Field(
+        0.61, gt=0, le=1, description="C_d of a leak hole (sharp-edged orifice: 0.61)"
+    )
+    accumulator_exponent: float = Field(
+        1.0,
+        gt=0,
+        le=4,
+        description="n in P = P_fill·(m/m_fill)^n of the bellows accumulator for the leak "
+        "physics (1 = linear spring: pressure and inventory reach zero together)",
+    )
+    line_structure_conductance_w_per_k: float = Field(
+        3.0,
+        ge=0,
+        le=1e5,
+        description="Conductance from each coolant leg (hot, cold) to the structure through "
+        "its pipe clamps (~20 clamps of ~0.15 W/K; estimate)",
+    )
+    line_radiating_area_m2: float = Field(
+        2.0,
+        ge=0,
+        le=1e4,
+        description="Outer area of each coolant leg (~25 m of 25 mm pipe) radiating to the "
+        "structure",
+    )
+    line_emissivity: float = Field(
+        0.05, ge=0, le=1, description="Effective emissivity of the MLI-wrapped lines"
+    )
     pumps: list[PumpConfig] = Field(min_length=1, max_length=4, description="Redundant pumps")
 
     @property
@@ -242,6 +389,23 @@ class ColdPlateConfig(_Frozen):
     loop_id: str = Field(description="Loop that cools this plate")
     thermal_mass_j_per_k: float = Field(2.0e4, gt=0, le=1e9, description="Plate heat capacity")
     ua_w_per_k: float = Field(5000.0, gt=0, le=1e7, description="Plate-to-coolant conductance")
+    structure_conductance_w_per_k: float = Field(
+        5.0,
+        ge=0,
+        le=1e5,
+        description="Plate-to-structure conductance of its bolted mounts (~8 bolts of "
+        "~0.6 W/K; estimate): with its loop dry a plate of 14 ref-gpu boards at standby "
+        "(112 W) settles at ~305 K, under their 378 K shutdown",
+    )
+    radiating_area_m2: float = Field(
+        0.5,
+        ge=0,
+        le=1e4,
+        description="Area of the plate and its boards' covers radiating to the structure",
+    )
+    emissivity: float = Field(
+        0.85, ge=0, le=1, description="IR emissivity of the plate's radiating area (black anodised)"
+    )
 
 
 class SensorConfig(_Frozen):
@@ -249,6 +413,20 @@ class SensorConfig(_Frozen):
     noise_std_k: float = Field(0.2, ge=0, le=50, description="Gaussian noise standard deviation")
     bias_k: float = Field(0.0, ge=-50, le=50, description="Constant calibration bias")
     quantisation_k: float = Field(0.1, ge=0, le=10, description="ADC step (0 = none)")
+    adc_bits: int = Field(
+        12,
+        ge=4,
+        le=24,
+        description="ADC resolution: readings clamp to [0, (2^bits − 1)·quantisation_k] "
+        "(409.5 K at 12 bits and 0.1 K)",
+    )
+    sample_period_s: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="ADC conversion period: reads within one period return the same sample "
+        "(the counter of the sensor's noise stream is mission time // this)",
+    )
 
 
 def _three_sensors() -> list[SensorConfig]:
@@ -265,6 +443,12 @@ class RadiatorPanelConfig(_Frozen):
     thermal_mass_j_per_k: float = Field(1.2e5, gt=0, le=1e9, description="Panel + fluid capacity")
     ua_w_per_k: float = Field(5000.0, gt=0, le=1e7, description="Fluid-to-panel conductance")
     initial_temp_k: float = Field(300.0, gt=50, le=500, description="Panel temperature at t=0")
+    structure_conductance_w_per_k: float = Field(
+        1.0,
+        ge=0,
+        le=1e5,
+        description="Panel-to-structure conductance through its hinge and standoffs (estimate)",
+    )
     sensors: list[SensorConfig] = Field(
         default_factory=_three_sensors, min_length=1, description="Temperature sensors"
     )
@@ -281,6 +465,16 @@ class RadiatorsConfig(_Frozen):
         le=1,
         description="Earth view factor per face; default from the altitude "
         "for panels whose normal is the orbit normal (edge-on at beta 0)",
+    )
+
+
+class StructureConfig(_Frozen):
+    temp_k: float = Field(
+        290.0,
+        gt=100,
+        le=400,
+        description="Temperature of the bus structure, the sink of the parasitic paths of "
+        "plates, lines and panels (held by its own heaters and radiators; a fixed sink)",
     )
 
 
@@ -403,6 +597,9 @@ class SpacecraftConfig(_Frozen):
     radiators: RadiatorsConfig = Field(description="Radiator panels and environment")
     compute: ComputeConfig = Field(
         default_factory=ComputeConfig, description="Compute slots and upset environment"
+    )
+    structure: StructureConfig = Field(
+        default_factory=StructureConfig, description="Bus structure (parasitic heat sink)"
     )
 
     @model_validator(mode="after")

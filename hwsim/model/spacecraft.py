@@ -113,7 +113,9 @@ class Spacecraft:
         # the energy ledger: the subsystems book into it, truth() reports it
         self._energy = dict.fromkeys(_ENERGY_LEDGER, 0.0)
         self._orbit = OrbitEnv(config.orbit)
-        self._wings = Wings(config.wings)
+        self._wings = Wings(config.wings, config.orbit.altitude_km)
+        o = self._orbit
+        self._wings.settle(o.phase_rad, o.illumination, o.cos_beta, o.cos_phase)
         self._loops = Loops(config.loops)
         self._radiators = Radiators(
             config.radiators,
@@ -150,6 +152,7 @@ class Spacecraft:
             slots.slot_ids,
             [int(p) for p in slots.priority],
             self._energy,
+            [p.channel_rating_a for lp in config.loops for p in lp.pumps],
         )
         bus = self._bus
         slots.connect_supply(bus.on[bus.slot_sw0 :], bus.served[bus.slot_sw0 :])
@@ -211,8 +214,11 @@ class Spacecraft:
         if t >= self._next_pending_s:
             self._activate_due(t)
         orbit = self._orbit
-        orbit.step(t)
-        self._wings.step(dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta)
+        if orbit.step(t):  # β moved (orbit beta_mode 'j2'): the radiators' sunlight follows
+            self._radiators.set_sun_elevation(orbit.sin_beta_abs)
+        self._wings.step(
+            dt_s, t, orbit.phase_rad, orbit.illumination, orbit.cos_beta, orbit.cos_phase
+        )
         if self._flows_dirty or not self._flows_steady:
             self._update_flows(dt_s)
         slots = self._slots
@@ -293,11 +299,22 @@ class Spacecraft:
                 self._flows_dirty = True
         if served_changed or demand_changed:
             self._refresh_slot_power()
+        tripped = bus.protect(self._time_ns / _NS, dt_s, self._loops.pump_power_w)
         bus.step_battery(dt_s, array_w)
         self._wings.deliver(bus.array_fraction)
         e = self._energy
         e["compute_heat_j"] += slots.power_total_w * dt_s
         e["pump_heat_j"] += self._pump_heat_w * dt_s
+        for k in tripped:  # overcurrent: the channel opened at the end of this step
+            self._switch_opened(k)
+
+    def _switch_opened(self, k: int) -> None:
+        """PDU switch ``k`` opened by itself (a trip): its load loses power (a slot's board
+        is power-cycled, a pump stops and its loop's flow follows)."""
+        if k >= self._bus.slot_sw0:
+            self._slots.power_cycle(k - self._bus.slot_sw0)
+        self._invalidate()
+        self._update_flows(0.0)
 
     def _refresh_coeffs(self, dt_s: float) -> None:
         """The thermal network's coefficients for a step of ``dt_s`` (see
@@ -403,10 +420,7 @@ class Spacecraft:
         elif kind in ("battery", "switch"):
             bus.apply_fault(fault_id, i, params, time_s)
             if kind == "switch":  # the load behind the switch loses power
-                if i >= bus.slot_sw0:
-                    self._slots.power_cycle(i - bus.slot_sw0)
-                self._invalidate()
-                self._update_flows(0.0)
+                self._switch_opened(i)
         elif kind == "slot":
             self._slots.apply_fault(fault_id, i, params, time_s)
         else:
@@ -529,7 +543,9 @@ class Spacecraft:
         return self._bus.read_battery()
 
     def _read_pdu(self, _: int) -> PduRegisters:
-        return self._bus.read_pdu(self._loops.pump_power_w, self._slots.power_w)
+        return self._bus.read_pdu(
+            self._loops.pump_power_w, self._slots.power_w, self.mission_time_origin_s
+        )
 
     def _read_slot(self, i: int) -> BoardSlotRegisters | BuiltinSlotRegisters:
         net = self._network
@@ -619,6 +635,8 @@ class Spacecraft:
             "time_s": float(self.time_s),
             "orbit_phase_rad": float(orbit.phase_rad),
             "orbit_phase_deg": float(math.degrees(orbit.phase_rad)),
+            "beta_deg": float(math.degrees(orbit.beta_rad)),
+            "raan_deg": float(math.degrees(orbit.raan_rad)),
             "illumination": float(orbit.illumination),
             "eclipse": bool(orbit.illumination <= 0.0),
             "sun_vector_body": [float(c) for c in sun],

@@ -12,8 +12,25 @@ Outputs (public attributes, valid after ``step``):
 - ``cos_phase``: cos u (the thermal network's albedo driver uses it);
 - ``illumination``: fraction of the solar disc seen, 0 (umbra) … 1 (sunlight);
 - ``in_saa``: the subsatellite point is inside the SAA box (upset rates rise there);
-- ``beta_rad`` / ``cos_beta`` / ``sin_beta_abs``: Sun elevation over the orbit plane (fixed);
+- ``beta_rad`` / ``cos_beta`` / ``sin_beta_abs``: Sun elevation over the orbit plane;
+- ``raan_rad``: right ascension of the ascending node (``beta_mode = "j2"``: precessing);
 - ``altitude_km``.
+
+β: with ``orbit.beta_mode = "fixed"`` (the AI1 default) β is ``beta_deg`` for ever. With
+``"j2"`` the node precesses at the closed-form J2 rate (:func:`~hwsim.model.orbit.
+nodal_precession_rad_s`) from ``raan_deg`` at the epoch, the Sun moves along the ecliptic
+(:func:`~hwsim.model.orbit.sun_ecliptic_longitude_rad`) and β follows
+(:func:`~hwsim.model.orbit.beta_from_geometry_deg`); a sun-synchronous inclination keeps the
+node's angle to the mean Sun because its Ω̇ equals the mean Sun's motion. β, the node and the
+argument of latitude of orbit noon are evaluated on a grid of mission time
+(``beta_update_s``, 600 s: t_k = k·600 s) and held between grid points, so a step costs two
+comparisons: β moves less than 4.5°/day (|Ω̇|·sin i + the Sun's 0.99°/day at 600 km, 53°), so
+the held β is never more than 0.031° off, which changes an eclipse (~35 min) by < 1 s for
+|β| < 50°, < 2.4 s below 60° and < 11 s up to 65.5°; only in the last tenth of a degree
+before β* (66.1° at 600 km), where the eclipse is itself a minute or two, by up to ~35 s. The
+orbit phase u keeps advancing at the mean motion n (eclipse lengths stay those of the
+closed form); the ground track takes the precessing node and the moving noon.
+Step returns True when β changed (the spacecraft refreshes what depends on it).
 
 ``lat_lon_deg()`` gives the ground track at the last step (computed on demand). The step
 inlines :func:`hwsim.model.orbit.illumination_fraction` and
@@ -29,10 +46,15 @@ import math
 from hwsim.config import OrbitConfig
 from hwsim.model.constants import EARTH_ROTATION_RAD_S, R_EARTH_KM
 from hwsim.model.orbit import (
+    beta_from_geometry_deg,
     illumination_fraction,
     in_saa_box,
     mean_motion_rad_s,
+    nodal_precession_rad_s,
+    noon_arg_of_latitude_rad,
+    raan_rad,
     subsatellite_lat_lon_deg,
+    sun_ecliptic_longitude_rad,
     sun_vector_body,
 )
 
@@ -61,12 +83,25 @@ class OrbitEnv:
             o.saa.lon_min_deg,
             o.saa.lon_max_deg,
         )
-        self.sin_beta_abs = abs(math.sin(self.beta_rad))
-        self.cos_beta = math.cos(self.beta_rad)
+        # β geometry: fixed, or J2 precession + the Sun's motion on a grid of mission time
+        self.beta_mode = o.beta_mode
+        self.inclination_deg = o.inclination_deg
+        self.raan0_rad = math.radians(o.raan_deg)
+        self.raan_rad = self.raan0_rad % _TWO_PI
+        self.raan_rate_rad_s = (
+            nodal_precession_rad_s(o.altitude_km, o.inclination_deg) if o.beta_mode == "j2" else 0.0
+        )
+        self.epoch_days = o.epoch_days_since_j2000
+        self.beta_update_s = o.beta_update_s
+        self.sun_longitude_rad = 0.0
+        self._node_lon0_rad = self.node_lon_rad
+        self._geom_t0 = -math.inf  # the held geometry is valid for _geom_t0 <= t < _geom_next
+        self._geom_next = math.inf
+        a = R_EARTH_KM + o.altitude_km
+        self._a = a
+        self._set_beta(self.beta_rad)
         # hot-path constants (the same products illumination_fraction and
         # subsatellite_lat_lon_deg form, so the inlined step is bit-identical to them)
-        a = R_EARTH_KM + o.altitude_km
-        self._a_cos_beta = a * math.cos(self.beta_rad)
         self._a2 = a * a
         self._re2 = R_EARTH_KM * R_EARTH_KM
         self._sin_incl = math.sin(self.incl_rad)
@@ -82,11 +117,40 @@ class OrbitEnv:
         self.cos_phase = 1.0
         self.illumination = 1.0
         self.in_saa = False
+        if self.beta_mode == "j2":
+            self._geom_next = -math.inf
+            self.geometry_at(0.0)
         self.update(0.0)
+
+    def _set_beta(self, beta_rad: float) -> None:
+        self.beta_rad = beta_rad
+        self.sin_beta_abs = abs(math.sin(beta_rad))
+        self.cos_beta = math.cos(beta_rad)
+        self._a_cos_beta = self._a * self.cos_beta
+
+    def geometry_at(self, t_s: float) -> bool:
+        """Hold the β geometry of the grid point at or before ``t_s`` (beta_mode 'j2'; a
+        no-op for 'fixed'); True when it was re-evaluated."""
+        if self._geom_t0 <= t_s < self._geom_next:
+            return False
+        n = self.beta_update_s
+        k = math.floor(t_s / n)
+        t_k = k * n
+        self._geom_t0 = t_k
+        self._geom_next = (k + 1) * n
+        om = raan_rad(t_k, self.raan0_rad, self.raan_rate_rad_s)
+        lam = sun_ecliptic_longitude_rad(self.epoch_days + t_k / 86400.0)
+        self.raan_rad = om
+        self.sun_longitude_rad = lam
+        self._set_beta(math.radians(beta_from_geometry_deg(om, self.inclination_deg, lam)))
+        self.noon_argl_rad = noon_arg_of_latitude_rad(om, self.inclination_deg, lam)
+        self.node_lon_rad = self._node_lon0_rad + (om - self.raan0_rad)
+        return True
 
     def update(self, t_s: float) -> None:
         """The outputs at ``t_s`` from the pure functions (construction; the reference the
         inlined :meth:`step` is tested against)."""
+        self.geometry_at(t_s)
         u = (self.phase0_rad + self.n_rad_s * t_s) % _TWO_PI
         self.time_s = t_s
         self.phase_rad = u
@@ -97,8 +161,12 @@ class OrbitEnv:
         )
         self.in_saa = in_saa_box(lat, lon, *self.saa_box)
 
-    def step(self, t_s: float) -> None:
-        """The outputs at mission time ``t_s`` (inlined pure functions, see the module doc)."""
+    def step(self, t_s: float) -> bool:
+        """The outputs at mission time ``t_s`` (inlined pure functions, see the module doc);
+        True when β changed (beta_mode 'j2', a new grid point)."""
+        changed = False
+        if not self._geom_t0 <= t_s < self._geom_next:
+            changed = self.geometry_at(t_s)
         u = (self.phase0_rad + self.n_rad_s * t_s) % _TWO_PI
         self.phase_rad = u
         cos_u = math.cos(u)
@@ -122,6 +190,7 @@ class OrbitEnv:
             self.in_saa = lat_min <= lat <= lat_max and lon_min <= lon <= lon_max
         else:
             self.in_saa = False
+        return changed
 
     def ground_track(self, t_s: float, u: float) -> tuple[float, float]:
         """Subsatellite latitude and longitude in degrees at time ``t_s`` and orbit phase ``u``

@@ -19,6 +19,22 @@ Each step, in two calls from the spacecraft:
    follow. Outputs ``array_used_w``, ``array_fraction`` (the share of the available array
    power the bus draws), ``load_w``, ``demand_w``, ``voltage_v``, ``soc``, ``power_w``.
 
+3. :meth:`protect` (model time s at the step start, step s, per-pump power W): the
+   overcurrent protection of every channel with a rating (today the pumps'
+   ``channel_rating_a``). Each keeps the IEC 60255-8 thermal image θ of
+   :mod:`hwsim.model.protection` (θ' = x² + (θ − x²)·e^(−dt/τ), x = I/I_rated, I = the load's
+   power over the bus voltage while its switch is closed and served, 0 otherwise) and trips at
+   θ ≥ k² (``power_bus.protection``): the switch opens, ``tripped`` with reason
+   ``overcurrent`` and the trip time show on the PDU's registers, and :meth:`protect` returns
+   the tripped switches (the spacecraft stops their loads). ``switch_on`` re-closes a tripped
+   switch; the image keeps its memory (it cooled while the switch was open), so a load that is
+   still faulty trips again, sooner than from cold. Cost: the image follows
+   θ(t) = x² + (θ₀ − x²)·e^(−(t − t₀)/τ) exactly while the current is held, so it is advanced
+   only when a channel's current changes (a pump's power, a switch, shedding), every 60 s
+   (the bus voltage drifts) and every step while a channel is above its pickup (it may trip
+   within the step). A trip therefore lands on the first step end at or after the closed-form
+   trip time.
+
 It books ``array_j``, ``load_j``, ``battery_stored_change_j`` and ``battery_loss_j`` in the
 spacecraft's energy ledger (the dict given at construction).
 
@@ -38,8 +54,9 @@ import numpy as np
 from hwsim.config import BatteryConfig, PowerBusConfig
 from hwsim.model.devices import DeviceError
 from hwsim.model.power import cell_ocv_v, serve_by_priority, served_count
+from hwsim.model.protection import overcurrent_image_step, overcurrent_tripped
 from icd.devices import BatteryRegisters, CommandArgs, PduRegisters, PduSwitch
-from icd.devices.power import PduSwitchCommand
+from icd.devices.power import PduSwitchCommand, TripReason
 
 __all__ = ["PowerBus"]
 
@@ -57,6 +74,7 @@ class PowerBus:
         slot_ids: Sequence[str],
         slot_priorities: Sequence[int],
         ledger: dict[str, float],
+        pump_ratings_a: Sequence[float | None] = (),
     ) -> None:
         self.battery_config = battery
         self._ledger = ledger
@@ -120,6 +138,27 @@ class PowerBus:
         self._shed_k = -1
         self._shed_crit_w = 0.0
         self._shed_cum = np.zeros(0)
+        # overcurrent protection (see the module doc): the rated channels, their thermal
+        # images θ (valid at _prot_t_s) and the x² held since
+        ratings = list(pump_ratings_a) + [None] * (len(pump_ids) - len(pump_ratings_a))
+        self.rating_a: list[float | None] = [None] * nsw
+        for j, r in enumerate(ratings):
+            self.rating_a[self.pump_sw0 + j] = r
+        # plain strings (TripReason values): snapshots hold hwsim and numpy classes only
+        self.trip_reason = [TripReason.NONE.value] * nsw
+        self.trip_time_s = [-1.0] * nsw
+        prot = bus.protection
+        self.protection_tau_s = prot.time_constant_s
+        self.protection_pickup = prot.pickup_factor
+        self._prot_k = [k for k, r in enumerate(self.rating_a) if r is not None]
+        self._prot_rating = [float(self.rating_a[k] or 0.0) for k in self._prot_k]
+        self.image = [0.0] * len(self._prot_k)
+        self.channel_current_a = [0.0] * len(self._prot_k)  # held since _prot_t_s
+        self._prot_t_s = 0.0
+        self._prot_pump_w: list[float] = []
+        self._prot_next_s = -math.inf  # re-sample the currents at the latest then
+        self._prot_hot = False  # a channel is above its pickup: step the images every step
+        self._prot_dirty = True  # a switch or the shedding changed
 
     def ocv_v(self) -> float:
         """Pack open-circuit voltage at the present SoC (good cells only)."""
@@ -163,12 +202,15 @@ class PowerBus:
             if not self.all_served:
                 self.served[:] = True
                 self.all_served = True
+                self._prot_dirty = True
                 return True
             return False
         served_w, changed = self._shed(
             array_w, b_max, cap_j, dt_s, pump_power_w, slot_demand_w, demand_version
         )
         self.served_w = served_w
+        if changed:
+            self._prot_dirty = True
         return changed
 
     def _shed(
@@ -301,6 +343,64 @@ class PowerBus:
         e["battery_stored_change_j"] += d_stored
         e["battery_loss_j"] += loss
 
+    def protect(self, t_s: float, dt_s: float, pump_power_w: list[float]) -> list[int]:
+        """Overcurrent protection over the step [t_s, t_s + dt_s] with the loads' power of
+        this step; returns the switches that tripped (opened) at its end (see module doc)."""
+        if not (
+            self._prot_hot
+            or self._prot_dirty
+            or t_s >= self._prot_next_s
+            or pump_power_w != self._prot_pump_w
+        ):
+            return []
+        if not self._prot_k:
+            self._prot_next_s = math.inf
+            return []
+        # the images up to t_s under the currents held since the last update ...
+        self._advance_images(t_s)
+        # ... the currents of this step ...
+        v = self.voltage_v if self.voltage_v > 1.0 else 1.0
+        k2 = self.protection_pickup * self.protection_pickup
+        p0 = self.pump_sw0
+        on, served = self.on, self.served
+        hot = False
+        for j, k in enumerate(self._prot_k):
+            current = pump_power_w[k - p0] / v if on[k] and served[k] else 0.0
+            self.channel_current_a[j] = current
+            x = current / self._prot_rating[j]
+            hot = hot or x * x > k2 or self.image[j] >= k2
+        self._prot_pump_w = list(pump_power_w)
+        self._prot_dirty = False
+        self._prot_next_s = t_s + 60.0
+        self._prot_hot = hot
+        if not hot:
+            return []
+        # ... and, above the pickup, the step itself: a trip at its end
+        self._advance_images(t_s + dt_s)
+        tripped = []
+        for j, k in enumerate(self._prot_k):
+            if on[k] and overcurrent_tripped(self.image[j], self.protection_pickup):
+                self.on[k] = False
+                self.tripped[k] = True
+                self.trip_reason[k] = TripReason.OVERCURRENT.value
+                self.trip_time_s[k] = t_s + dt_s
+                self.channel_current_a[j] = 0.0
+                tripped.append(k)
+        if tripped:
+            self._prot_dirty = True
+        return tripped
+
+    def _advance_images(self, t_s: float) -> None:
+        """Every image from _prot_t_s to ``t_s`` under its held current (the exact step)."""
+        dt = t_s - self._prot_t_s
+        if dt > 0.0:
+            tau = self.protection_tau_s
+            img = self.image
+            ratings = self._prot_rating
+            for j, current in enumerate(self.channel_current_a):
+                img[j] = float(overcurrent_image_step(img[j], current, ratings[j], dt, tau))
+        self._prot_t_s = t_s
+
     # ------------------------------------------------------------------------------ devices
 
     def supplied(self, k: int) -> bool:
@@ -327,8 +427,14 @@ class PowerBus:
         p[: self.slot_sw0] *= self.on[: self.slot_sw0] & self.served[: self.slot_sw0]
         return p
 
-    def read_pdu(self, pump_power_w: Sequence[float], slot_power_w: np.ndarray) -> PduRegisters:
-        """PDU registers; the pumps' and slots' power come from their subsystems."""
+    def read_pdu(
+        self,
+        pump_power_w: Sequence[float],
+        slot_power_w: np.ndarray,
+        time_origin_s: float = 0.0,
+    ) -> PduRegisters:
+        """PDU registers; the pumps' and slots' power come from their subsystems, the trip
+        times are mission time (model time + ``time_origin_s``)."""
         v = max(self.voltage_v, 1.0)
         sw_power = self.switch_power_w(pump_power_w, slot_power_w)
         return PduRegisters(
@@ -342,6 +448,10 @@ class PowerBus:
                     tripped=bool(self.tripped[k]),
                     shed=bool(self.on[k] and not self.served[k]),
                     current_a=float(sw_power[k] / v),
+                    trip_reason=TripReason(self.trip_reason[k] if self.tripped[k] else "none"),
+                    trip_time_s=float(self.trip_time_s[k] + time_origin_s)
+                    if self.tripped[k]
+                    else -1.0,
                 )
                 for k, n in enumerate(self.switch_names)
             },
@@ -360,6 +470,7 @@ class PowerBus:
                 "see describe('pdu'))",
             )
         k = self.switch_index[name]
+        self._prot_dirty = True
         if command == "switch_off":
             self.on[k] = False
         else:
@@ -367,6 +478,8 @@ class PowerBus:
                 self.on[k] = False
                 raise DeviceError("device_fault", f"switch {name} trips again (load fault)")
             self.tripped[k] = False
+            self.trip_reason[k] = TripReason.NONE.value
+            self.trip_time_s[k] = -1.0
             self.on[k] = True
         return k
 
@@ -381,7 +494,10 @@ class PowerBus:
         elif fault_id == "switch_trip":
             self.on[i] = False
             self.tripped[i] = True
+            self.trip_reason[i] = TripReason.OVERCURRENT.value
+            self.trip_time_s[i] = time_s
             self.trip_persistent[i] = bool(params["persistent"])
+            self._prot_dirty = True
         else:
             raise ValueError(f"power bus: no fault {fault_id!r}")
 

@@ -15,8 +15,9 @@ the absorbed environment (``k_sun``/``k_albedo``/``k_ir``, driven by ``sun_flux_
 ``albedo_flux_w_m2`` of :meth:`environment`) into its linear step, then the panels emit
 (:meth:`emit`: operator splitting).
 
-Inputs: :meth:`set_step` (the step, s) when it changes; :meth:`environment` (illuminated
-fraction, cos β·cos u from the orbit) every step; :meth:`emit` every step.
+Inputs: :meth:`set_step` (the step, s) when it changes; :meth:`set_sun_elevation` (|sin β|)
+when β moves; :meth:`environment` (illuminated fraction, cos β·cos u from the orbit) every
+step; :meth:`emit` every step.
 Outputs: ``temp_k``; ``radiated_j()`` (energy emitted since the last call, J); the absorbed
 power of each panel (:meth:`absorbed_w`, W); sensor reads.
 
@@ -129,6 +130,10 @@ class Radiators:
     def set_step(self, dt_s: float) -> None:
         """Per-step emission constants r = (C/dt)/(εσA) for a step of ``dt_s``."""
         self._r_list = (self.c_j_per_k / dt_s / self.kemit_w_per_k4).tolist()
+
+    def set_sun_elevation(self, sin_beta_abs: float) -> None:
+        """β moved (orbit beta_mode 'j2'): the direct sunlight on the panels follows it."""
+        self._sun_unit_w_m2 = panel_absorbed_w_per_m2(1.0, sin_beta_abs, 0.0, 0.0, 1.0, 0.0)
 
     def environment(self, illumination: float, cos_beta_cos_u: float) -> float:
         """Sun and albedo fluxes of this step (illuminated fraction of the Sun, and cos β·cos u

@@ -57,6 +57,7 @@ from icd.devices.power import (
     PduRegisters,
     PduSwitch,
     SwitchTrip,
+    TripReason,
 )
 from icd.devices.pump import PUMP, PumpFault, PumpRegisters, PumpState
 from icd.devices.radiator import RADSENSOR, SensorFault, SensorRegisters
@@ -104,6 +105,7 @@ __all__ = [
     "SwitchTrip",
     "ThrottleResult",
     "TimeRefRegisters",
+    "TripReason",
     "UnknownDeviceKind",
     "WingFault",
     "WingRegisters",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,6 +30,7 @@ __all__ = [
     "PduSwitch",
     "PduSwitchCommand",
     "SwitchTrip",
+    "TripReason",
 ]
 
 
@@ -66,6 +67,14 @@ class SwitchTrip(StrEnum):
     SHED = "shed"
 
 
+class TripReason(StrEnum):
+    """Why a PDU switch tripped open: ``none`` while it has not, ``overcurrent`` when its
+    channel's protection (an I²t thermal image of the wiring) reached its pickup."""
+
+    NONE = "none"
+    OVERCURRENT = "overcurrent"
+
+
 class PduSwitch(BaseModel):
     """One switched channel; on the wire its registers are ``<switch>_<register>``."""
 
@@ -75,6 +84,10 @@ class PduSwitch(BaseModel):
     tripped: bool = reg("", "Switch tripped (overcurrent)")
     shed: bool = reg("", "Load shed by the bus (power short)")
     current_a: float = reg("A", "Current through the switch", ge=0.0)
+    trip_reason: Annotated[TripReason, Field(strict=False)] = reg(
+        "", "Why the switch tripped: none or overcurrent (switch_on clears it)"
+    )
+    trip_time_s: float = reg("s", "Mission time of the present trip; -1 while not tripped")
 
     @property
     def trip(self) -> SwitchTrip | None:

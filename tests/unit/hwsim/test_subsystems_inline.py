@@ -19,13 +19,17 @@ from hwsim.model.orbit import in_saa_box, subsatellite_lat_lon_deg
 from hwsim.model.power import battery_soc_step, battery_terminal_voltage_v, cell_ocv_v
 from hwsim.model.solar import (
     array_mpp_power_w,
+    array_power_limited_w,
     drive_angle_step_deg,
     incidence_cosine,
     mppt_output_power_w,
     sun_angle_in_drive_plane_deg,
+    wing_drive_normal_from_nadir_rad,
+    wing_earth_absorbed_w_m2,
     wing_temp_step_k,
 )
 from hwsim.model.thermal import (
+    albedo_flux_w_m2,
     board_die_temp_step_k,
     coolant_network_matrix,
     hx_conductance_w_per_k,
@@ -75,13 +79,38 @@ def test_orbit_step_equals_pure_functions(ai1: SpacecraftConfig, variant) -> Non
     )
 
 
+def test_orbit_step_with_j2_beta_equals_pure_functions(ai1: SpacecraftConfig, variant) -> None:
+    """beta_mode 'j2': the step (which re-evaluates β only on leaving its 600 s grid cell)
+    and update (every call) agree at any time order, and hold the grid point's geometry."""
+    cfg = variant(ai1, **{"orbit.beta_mode": "j2", "orbit.raan_deg": 123.0})
+    fast, pure = OrbitEnv(cfg.orbit), OrbitEnv(cfg.orbit)
+    times = np.concatenate([_RNG.uniform(0.0, 3.2e7, 300), np.arange(0.0, 7200.0, 9.7)])
+    betas = set()
+    for t in times:
+        t = float(t)
+        fast.step(t)
+        pure.update(t)
+        got = (fast.beta_rad, fast.raan_rad, fast.illumination, fast.in_saa, fast.lat_lon_deg())
+        want = (pure.beta_rad, pure.raan_rad, pure.illumination, pure.in_saa, pure.lat_lon_deg())
+        assert got == want, f"t={t}: {got} != {want}"
+        grid = OrbitEnv(cfg.orbit)
+        grid.update(math.floor(t / 600.0) * 600.0)
+        assert fast.beta_rad == grid.beta_rad, f"t={t}: β is not the grid point's"
+        betas.add(round(math.degrees(fast.beta_rad)))
+    assert len(betas) > 50, f"the times must spread over the year's β: {sorted(betas)}"
+
+
 def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
     """Wings.step vs drive_angle_step_deg, incidence_cosine, array_mpp_power_w,
-    mppt_output_power_w and wing_temp_step_k, wing by wing, over random states and inputs
-    (tracking or commanded, stuck, MPPT on/off/failed, sunlit/eclipse, a range of dt)."""
-    wings = Wings(ai1.wings)
+    array_power_limited_w, mppt_output_power_w, wing_earth_absorbed_w_m2 (Earth view factors
+    and albedo flux) and wing_temp_step_k, wing by wing, over random states and inputs
+    (tracking or commanded, stuck, MPPT on/off/failed, sunlit/eclipse, cold wings at the
+    rated clamp, every drive angle, a range of dt). The drive, incidence and power are bit
+    for bit; the Earth terms, computed for both faces at once, to rounding (1e-12)."""
+    alt = ai1.orbit.altitude_km
+    wings = Wings(ai1.wings, alt)
     n = len(ai1.wings)
-    lit = dark = 0
+    lit = dark = clamped = partial_view = 0
     for _ in range(3000):
         # a random state
         for i in range(n):
@@ -93,6 +122,8 @@ def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
             wings.mppt_failed[i] = bool(_RNG.random() < 0.1)
             wings.temp_k[i] = float(_RNG.uniform(120.0, 400.0))
             wings.power_w[i] = float(_RNG.uniform(0.0, 5.0e4))
+        if _RNG.random() < 0.3:  # both wings at one angle (the step reuses the view factors)
+            wings.angle_deg[1] = wings.angle_deg[0]
         before = (
             list(wings.angle_deg),
             list(wings.temp_k),
@@ -103,9 +134,10 @@ def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
         phase = float(_RNG.uniform(0.0, 2.0 * math.pi))
         illum = float(_RNG.choice([0.0, 1.0, _RNG.uniform(0.0, 1.0)]))
         beta = float(_RNG.uniform(-1.3, 1.3))
-        wings.step(dt, t, phase, illum, math.cos(beta))
+        wings.step(dt, t, phase, illum, math.cos(beta), math.cos(phase))
         sun = sun_angle_in_drive_plane_deg(phase)
         irr = SOLAR_CONSTANT_W_M2 * illum
+        albedo = albedo_flux_w_m2(illum, math.cos(beta) * math.cos(phase))
         for i, w in enumerate(ai1.wings):
             angle0, temp0, power0 = before[0][i], before[1][i], before[2][i]
             if wings.stuck[i]:
@@ -127,24 +159,39 @@ def test_wing_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
                 w.degradation_per_year,
                 t / SECONDS_PER_YEAR,
             )
+            limited = array_power_limited_w(mpp, w.rated_max_w)
+            clamped += limited < mpp
             active = wings.mppt_on[i] and not wings.mppt_failed[i]
-            avail = mppt_output_power_w(mpp, active, w.mppt.off_mpp_fraction) if cos_i else 0.0
+            avail = mppt_output_power_w(limited, active, w.mppt.off_mpp_fraction) if cos_i else 0.0
             assert wings.available_w[i] == avail, (
                 f"wing {i} avail {wings.available_w[i]} != {avail}"
+            )
+            normal = wing_drive_normal_from_nadir_rad(angle)
+            env = wing_earth_absorbed_w_m2(
+                alt, normal, albedo, w.absorptivity, w.back_absorptivity, w.emissivity
+            )
+            assert wings.earth_absorbed_w_m2[i] == pytest.approx(env, rel=1e-12, abs=1e-12), (
+                f"wing {i} at {angle}°: Earth IR + albedo {wings.earth_absorbed_w_m2[i]!r} "
+                f"!= {env!r}"
             )
             temp = wing_temp_step_k(
                 temp0,
                 dt,
                 w.area_m2,
-                w.absorptivity * irr * cos_i,
+                w.absorptivity * irr * cos_i + env,
                 power0,
                 w.emissivity,
                 w.thermal_mass_j_per_k,
             )
-            assert wings.temp_k[i] == temp, f"wing {i} temp {wings.temp_k[i]!r} != {temp!r}"
+            assert wings.temp_k[i] == pytest.approx(temp, rel=1e-13), (
+                f"wing {i} temp {wings.temp_k[i]!r} != {temp!r}"
+            )
             lit += avail > 0.0
             dark += avail == 0.0
+            partial_view += 0.45 < normal < math.pi - 0.45  # both faces see part of the Earth
     assert lit > 1000 and dark > 1000, f"spread must cover lit and dark arrays: {lit}, {dark}"
+    assert clamped > 100, f"spread must reach the rated clamp (cold wings): {clamped}"
+    assert partial_view > 1000, f"spread must cover tilted faces: {partial_view}"
 
 
 def test_battery_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:

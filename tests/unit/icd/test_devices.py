@@ -66,9 +66,11 @@ def test_pdu_switches_group_and_flatten():
     raw = {"bus_voltage_v": 120.0, "array_power_w": 1.0, "load_power_w": 1.0}
     raw |= {"demand_power_w": 1.0, "slot_001_on": True, "slot_001_tripped": False}
     raw |= {"slot_001_shed": False, "slot_001_current_a": 2.5}
+    raw |= {"slot_001_trip_reason": "none", "slot_001_trip_time_s": -1.0}
     regs = parse_registers("pdu", raw)
     assert isinstance(regs, PduRegisters)
     assert regs.switches["slot_001"].current_a == 2.5 and regs.switches["slot_001"].trip is None
+    assert regs.switches["slot_001"].trip_reason == "none"
     assert regs.wire() == raw
     del raw["slot_001_shed"]
     with pytest.raises(RegistersInvalid) as err:
