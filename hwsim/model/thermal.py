@@ -270,10 +270,10 @@ def network_step_k(
 # P is increasing and convex in T (T > 0), which is what makes the solvers below monotone.
 #
 # With the defaults of hwsim/config.py (cold plate: G = 5 W/K to a 290 K structure and 0.5 m²
-# at ε 0.85 seeing it) a plate of 14 ref-gpu boards settles at:
-#   - standby (off_w 8 W each, 112 W):        ~305 K, far below the 378 K shutdown limit;
-#   - idle (idle_w 180 W each, 2.52 kW):      ~508 K, above every limit;
-#   - full load (peak 1 kW each, 14 kW):      ~831 K, far above every limit.
+# at ε 0.85 seeing it) a plate of 15 ref-gpu boards settles at:
+#   - standby (off_w 8 W each, 120 W):        ~306 K, far below the 378 K shutdown limit;
+#   - idle (idle_w 180 W each, 2.7 kW):       ~518 K, above every limit;
+#   - full load (peak 1 kW each, 15 kW):      ~847 K, far above every limit.
 # With its loop dry a plate can therefore only carry its boards' standby heat: thermal
 # protection (board shutdown, flight software switching the boards off) must act, and the
 # numbers above are what it protects against.

@@ -115,7 +115,9 @@ __all__ = [
     "parse_result",
 ]
 
-DEVICE_TABLES_VERSION = "1.0"
+# 1.1: wing `sun_illumination`; PDU `<switch>_trip_reason` and `<switch>_trip_time_s`
+# (overcurrent protection). Added registers only: a 1.0 reader ignores them.
+DEVICE_TABLES_VERSION = "1.1"
 
 DEVICE_KINDS: dict[str, DeviceKind] = {
     k.name: k

@@ -297,14 +297,19 @@ def test_csv_and_parquet_have_the_same_columns_and_dtypes(ai1, tmp_path: Path) -
 
 
 def test_summary_leaves_out_the_warmup(ai1, tmp_path: Path) -> None:
-    res = _day_part(ai1, tmp_path, [], hours=2.0, warmup_s=1200.0)
-    table = pq.read_table(res.parquet_path)
+    # The warm-up is chosen to end just after the lowest battery of the whole run, so a
+    # summary that counted it would show that minimum.
+    whole = _day_part(ai1, tmp_path / "whole", [], hours=2.0, warmup_s=0.0)
+    table = pq.read_table(whole.parquet_path)
     t = table.column("time_s").to_numpy()
     soc = table.column("battery_soc").to_numpy()
-    assert soc[t < 1200.0].min() < soc[t >= 1200.0].min(), "the start is the unsettled part"
-    assert res.summary["min_battery_soc"] == soc[t >= 1200.0].min()
+    assert whole.summary["min_battery_soc"] == soc.min()
+    warmup_s = float(t[soc.argmin()]) + 60.0
+    assert soc[t >= warmup_s].min() > soc.min(), "the minimum must fall in the warm-up"
+    res = _day_part(ai1, tmp_path / "warm", [], hours=2.0, warmup_s=warmup_s)
+    assert res.summary["min_battery_soc"] == soc[t >= warmup_s].min()
     power = res.margins["power"]
-    assert power["time_s"] >= 1200.0 and power["min_battery_soc"] == soc[t >= 1200.0].min()
+    assert power["time_s"] >= warmup_s and power["min_battery_soc"] == soc[t >= warmup_s].min()
     assert abs(power["margin"] - (power["min_battery_soc"] - ai1.battery.min_soc)) < 1e-12
     die = res.margins["thermal"]["die"]
     assert die["limit_k"] == 368.0 and abs(die["margin_k"] - (368.0 - die["max_temp_k"])) < 1e-9

@@ -139,15 +139,15 @@ def test_dry_plate_with_boards_at_standby_settles_below_the_shutdown_limit() -> 
         )
         t = parasitic_equilibrium_temp_k(standby, *args)
         assert t < limit - 30.0, f"{plate.plate_id}: {standby} W standby settles at {t} K"
-        # the docstring of thermal.py states these (14 ref-gpu boards on a plate)
+        # the docstring of thermal.py states these (15 ref-gpu boards on a plate)
         if plate.plate_id == "CP06":
-            assert standby == pytest.approx(14 * 8.0 + 1.0)
+            assert standby == pytest.approx(15 * 8.0 + 1.0)
     gpu = RefGpuBoard.THERMAL
     p = cfg.cold_plates[0]
     args = (p.structure_conductance_w_per_k, ts, p.emissivity, p.radiating_area_m2, ts)
-    assert parasitic_equilibrium_temp_k(14 * gpu.off_w, *args) == pytest.approx(305.0, abs=1.0)
-    assert parasitic_equilibrium_temp_k(14 * gpu.idle_w, *args) == pytest.approx(508.0, abs=1.0)
-    assert parasitic_equilibrium_temp_k(14 * gpu.peak_w, *args) == pytest.approx(831.0, abs=1.0)
+    assert parasitic_equilibrium_temp_k(15 * gpu.off_w, *args) == pytest.approx(306.0, abs=1.0)
+    assert parasitic_equilibrium_temp_k(15 * gpu.idle_w, *args) == pytest.approx(518.0, abs=1.0)
+    assert parasitic_equilibrium_temp_k(15 * gpu.peak_w, *args) == pytest.approx(847.0, abs=1.0)
 
 
 def test_dry_coolant_leg_and_panel_stay_bounded() -> None:
