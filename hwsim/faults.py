@@ -12,17 +12,15 @@ spacecraft routes it; nothing here touches a subsystem's state.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from hwsim.model.spacecraft import Spacecraft
 
 __all__ = [
     "CATALOGUE",
     "ActiveFault",
     "FaultError",
+    "FaultHost",
     "FaultParam",
     "FaultSpec",
     "activate_fault",
@@ -32,6 +30,25 @@ __all__ = [
     "fault_catalogue",
     "resolve_fault",
 ]
+
+
+class FaultHost(Protocol):
+    """What the catalogue needs of the hardware model (``Spacecraft``): its fault targets, a
+    way to hand it a fault, and whether a slot holds a plug-in board. The model imports this
+    module, never the other way round."""
+
+    def fault_targets(self, kind: str) -> dict[str, int]: ...
+
+    def dispatch_fault(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any], time_s: float
+    ) -> None: ...
+
+    def dispatch_fault_clear(
+        self, kind: str, fault_id: str, i: int, params: dict[str, Any]
+    ) -> None: ...
+
+    def has_plugin_board(self, slot_index: int) -> bool: ...
+
 
 TargetKind = Literal["pump", "radiator", "radsensor", "wing", "battery", "switch", "slot"]
 
@@ -319,7 +336,7 @@ def catalogue_as_table() -> str:
 # --------------------------------------------------------------------------------- application
 
 
-def _target_index(sc: Spacecraft, kind: str, target: str) -> int:
+def _target_index(sc: FaultHost, kind: str, target: str) -> int:
     """Index of ``target`` in its subsystem, or raise FaultError listing the options."""
     table = sc.fault_targets(kind)
     if target not in table:
@@ -334,7 +351,7 @@ def _target_index(sc: Spacecraft, kind: str, target: str) -> int:
 
 
 def resolve_fault(
-    sc: Spacecraft,
+    sc: FaultHost,
     fault_id: str,
     target: str,
     params: dict[str, Any] | None,
@@ -373,8 +390,8 @@ def resolve_fault(
         merged[k] = v
     if fault_id == "board_upset":
         i = _target_index(sc, "slot", target)
-        plug = sc.plugin_slots is not None and i in sc.plugin_slots.by_slot
-        if not plug and merged["kind"] not in ("latch_up", "memory_ce", "memory_ue"):
+        simple_slot_kinds = ("latch_up", "memory_ce", "memory_ue")
+        if not sc.has_plugin_board(i) and merged["kind"] not in simple_slot_kinds:
             raise FaultError(
                 f"fault board_upset: kind {merged['kind']} needs a plug-in board; {target} is a "
                 "simple slot (latch_up, memory_ce, memory_ue only)"
@@ -387,7 +404,7 @@ def resolve_fault(
     return ActiveFault(fault_id=fault_id, target=target, params=merged, at_time_s=at_time_s)
 
 
-def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
+def activate_fault(sc: FaultHost, fault: ActiveFault, time_s: float) -> None:
     """Apply a resolved fault: the spacecraft hands it to the subsystem owning its target."""
     spec = _BY_ID[fault.fault_id]
     i = _target_index(sc, spec.target_kind, fault.target)
@@ -396,7 +413,7 @@ def activate_fault(sc: Spacecraft, fault: ActiveFault, time_s: float) -> None:
     fault.activated_at_s = time_s
 
 
-def deactivate_fault(sc: Spacecraft, fault: ActiveFault) -> None:
+def deactivate_fault(sc: FaultHost, fault: ActiveFault) -> None:
     """Undo what is reversible (see each spec's ``clears``), in the owning subsystem."""
     spec = _BY_ID[fault.fault_id]
     i = _target_index(sc, spec.target_kind, fault.target)

@@ -383,6 +383,11 @@ class Spacecraft:
         """Active faults, then scheduled ones (``active`` False)."""
         return [*self._faults, *self._pending]
 
+    def has_plugin_board(self, slot_index: int) -> bool:
+        """Whether slot ``slot_index`` (0-based) holds a plug-in board (faults.FaultHost)."""
+        plug = self._slots.plug
+        return plug is not None and slot_index in plug.by_slot
+
     def fault_targets(self, kind: str) -> dict[str, int]:
         """Fault targets of a catalogue target kind: full target id -> index in its owner."""
         if kind == "pump":
