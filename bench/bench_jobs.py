@@ -3,7 +3,7 @@
 - path: ground → RF link (UDP) → payload manager (flight software) → device port → plug-in
   board in hwsim (numpy, in hwsim's job worker processes) → ``backplane.await_results`` long
   poll → take_results → TM(140,5) → ground. The satellite is the real thing as separate
-  processes (``launch_satellite``, default AI1: 150 reference boards), clock x200 for the
+  processes (``launch_satellite``, default AI1: 150 reference boards), clock x50 for the
   small jobs (the path's own cost), x1 for the heavy ones (a satellite each; the satellite as
   it runs by default). ``sequential``: submit, wait for the
   result, repeat. ``pipelined``: submit a batch, then wait for all results.
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import time
 from collections.abc import AsyncIterator
 
@@ -41,7 +42,10 @@ from computesat.launcher import launch_satellite
 from ground.station import Ground
 from icd.dictionary import BoardState, JobState
 
-SPEED = 200.0
+# x50, not x200 as before 2026-12-02: at x200 the link's 5 mission s for a service to start a
+# TC are 25 ms of wall time, which a burst of 200 submissions overran on a loaded 2-core host
+# (SERVICE_UNAVAILABLE, the bench died).
+SPEED = 50.0
 SIZE = 64
 HEAVY_SIZES = (768, 1024, 1280, 1536, 2048)  # the first that takes >= 100 ms here is used
 # The satellite as it runs by default, in real time. A worker finishing between physics
@@ -82,12 +86,16 @@ def direct_digests(
 
 
 def heavy_size() -> int:
-    """The smallest matmul order in HEAVY_SIZES whose direct run takes >= 100 ms here, the
-    faster of numpy's default BLAS threads and one thread (as the baseline)."""
+    """The smallest matmul order in HEAVY_SIZES whose direct run takes >= 100 ms here: the
+    median of three runs after a warm-up, the faster of numpy's default BLAS threads and one
+    thread (as the baseline). One cold probe picked a 48 ms job before."""
     for size in HEAVY_SIZES:
         spec = kernels.JobSpec(job_id="probe", kernel="matmul", size=size, seed=1)
-        rate = max(direct_digests([spec])[0], direct_digests([spec], 1)[0])
-        if 1.0 / rate >= 0.1:
+        direct_digests([spec])  # warm-up: first-call costs, BLAS threads started
+        rates = []
+        for threads in (None, 1):
+            rates.append(statistics.median(direct_digests([spec], threads)[0] for _ in range(3)))
+        if 1.0 / max(rates) >= 0.1:
             return size
     return HEAVY_SIZES[-1]
 
@@ -115,8 +123,8 @@ async def satellite(speed: float, boards_up: int = 100) -> AsyncIterator[Ground]
     station on it."""
     sat = await launch_satellite(
         ["--clock", "accelerated", "--speed", str(speed)],
-        # 100 ms of wall time: the default 2 mission s (10 ms at x200) times out on a loaded
-        # 2-core host and turns the figure into one of retries.
+        # At least 100 ms of wall time: the default 2 mission s (40 ms at x50) times out on a
+        # loaded 2-core host and turns the figure into one of retries.
         ["--port", "0", "--device-timeout-s", str(max(0.1 * speed, 2.0))],
         device_endpoint="tcp://127.0.0.1:0",
         simctl_endpoint="tcp://127.0.0.1:0",
@@ -141,7 +149,7 @@ async def main() -> None:
         # (unverified), not hidden.
         bad = 0
         start = time.perf_counter()
-        # Generous mission-time patience: x200 makes 10 mission s only 50 ms of wall time.
+        # Generous mission-time patience: x50 makes 10 mission s only 200 ms of wall time.
         for seed in range(n):
             job_id = await ground.submit_job("matmul", SIZE, seed, timeout=600)
             report = await ground.wait_job(job_id, timeout=1200)
