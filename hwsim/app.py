@@ -373,7 +373,6 @@ async def serve(
                 wait_at_end=clock.mode == "stepped",
                 nice=settings.job_nice,
             )
-            await asyncio.to_thread(executor.warm)
             if clock.mode != "stepped":
                 # A worker that finishes wakes the physics loop (from a pool thread), which
                 # steps to the present so the board sees its job's end now.
@@ -421,6 +420,11 @@ async def serve(
             )
             if ready is not None:
                 ready.set_result((devices.endpoint, simctl.endpoint, clock.now_ns()))
+            if executor is not None:
+                # The job workers start after the ports answer, not before: spawning them took
+                # ~0.75 s of hwsim's start-up (flight software waits for hwsim's time
+                # reference), and no job can start before a board has booted (10-60 mission s).
+                tasks.create_task(_warm_in_background(executor))
             await stop.wait()
             sim.stop_physics()
             for task in owned:
@@ -432,6 +436,13 @@ async def serve(
             context.destroy(linger=0)
         if executor is not None:
             executor.close()
+
+
+async def _warm_in_background(executor: SlotExecutor) -> None:
+    try:
+        await asyncio.to_thread(executor.warm)
+    except Exception as exc:  # stopped while warming, or a worker that could not start
+        log.debug("hwsim: job workers not warmed: %r", exc)
 
 
 def _restore_at_start(
