@@ -6,7 +6,10 @@ density kg/m³), inventory (kg) and its leak rate (kg/s), the system curve, the 
 kind ``pump``): running flag, speed and target (rpm), head fraction (wear), seizure, its
 electrical power (W) and flow (kg/s). Faults of its kinds: ``pump_seizure``,
 ``pump_degradation``; the leak of a ``radiator_puncture`` arrives through :meth:`add_leak`
-(the radiators own the fault, the loop loses the coolant).
+(the radiators own the fault, the loop loses the coolant): a hole (orifice to vacuum) whose
+flow follows the loop's pressure, P = P_fill·(m/m_fill)^n of the bellows accumulator
+(``hwsim.model.fluid``), so pressure and inventory reach zero together. A seized pump's
+stall power is heat into its loop (``pump_heat_w``) until its channel trips.
 
 The loops' coolant *temperatures* are nodes of the thermal network
 (:mod:`hwsim.model.spacecraft`'s network); the loop reads them as inputs when read.
@@ -17,7 +20,8 @@ integrates leaks and wear.
 
 Outputs (public): ``flow_kg_s`` (per loop, ndarray), ``inventory_kg`` (ndarray),
 ``pump_power_w`` (per pump, list), ``pump_power_total_w``, ``pump_heat_w`` (per loop: the
-pumps' power, which ends up in the coolant, ndarray) and ``pump_heat_total_w``.
+pumps' power, which ends up in the coolant, ndarray), ``pump_heat_total_w``, ``leak_kg_s``
+(per loop, the leak flow at the last step) and :meth:`pressure_kpa`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Owns, per panel (``radiator.P<nn>``, a fault target, no device of its own): its 
 capacity (J/K), coolant-side UA (W/K), faces, areas (m²), ε and α, its absorbed-environment
 coefficients (sunlight, albedo, Earth IR; W per unit flux), its εσT⁴ emission step and a
 puncture flag. Per sensor (``radsensor.P<nn>.S<n>``, ICD kind ``radsensor``): bias (K), noise
-σ (K), ADC step (K), fault mode and the sensor noise generator. Faults of its kinds:
+σ (K), ADC step (K) and bits, sample period, fault mode; readings go through the ADC in
+every mode and their noise is the counter-based stream of (seed, sensor, sample tick)
+(:meth:`reading_k`). Faults of its kinds:
 ``radiator_puncture`` (the coolant it loses is the loop's: the spacecraft hands the leak rate
 to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
 ``sensor_noisy``, ``sensor_dead``.

@@ -7,6 +7,14 @@ built-in compute slot (its temperature, K). One step is one backward-Euler step 
 network with the dies' exact exponential step folded in (``T' = A·z``), then the panels'
 emission (operator splitting, done by the radiators).
 
+Parasitic paths: every node also loses heat to the bus structure (a fixed sink at
+``structure.temp_k``): plates and coolant legs by conduction G and radiation εσA·(T⁴ − T_s⁴),
+panels by the conduction of their hinge (their emission to space is the radiators'). The
+radiation is linearised on its tangent at the temperatures of the last coefficient refresh,
+renewed when a node strays (see :meth:`refresh_coeffs`, :meth:`_check_parasitic`), so nothing
+heats without bound when a loop's flow stops and a settled node sits on the closed-form
+equilibrium of its paths (``hwsim.model.thermal.parasitic_equilibrium_temp_k``).
+
 Inputs:
 
 - construction: the plates' config, the :class:`~hwsim.subsystems.loops.Loops` and the
@@ -22,7 +30,9 @@ Inputs:
 Outputs (public): ``plate_temp_k``, ``return_temp_k`` (hot legs), ``supply_temp_k`` (cold
 legs) — views of the state vector ``z`` — and ``die_temp_k`` (computed when read);
 :meth:`loop_heat_w`, :meth:`stored_energy_j`; :meth:`dies_above` for the thermal-shutdown
-test.
+test; ``stale`` (the parasitic linearisation wants a refresh_coeffs before the next step);
+:meth:`take_parasitic_j` and :meth:`take_lost_coolant_j` for the spacecraft's heat ledger;
+``parasitic_g_w_per_k``/``parasitic_source_w`` (the linearised paths, P = g·T − s).
 """
 
 from __future__ import annotations
