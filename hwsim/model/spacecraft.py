@@ -81,6 +81,8 @@ _ENERGY_LEDGER = (
     "pump_heat_j",
     "radiated_j",
     "absorbed_env_j",
+    "parasitic_j",
+    "lost_coolant_j",
 )
 
 
@@ -122,13 +124,14 @@ class Spacecraft:
             self._loops.loop_index,
             self._orbit.altitude_km,
             self._orbit.sin_beta_abs,
-            np.random.default_rng(s_sensor),
+            int(s_sensor.generate_state(1, np.uint64)[0]),
         )
         net = ThermalNetwork(
             config.cold_plates,
             self._loops,
             self._radiators,
             np.array([lp.initial_temp_k for lp in config.loops]),
+            config.structure.temp_k,
         )
         self._network = net
         slots = ComputeSlots(
@@ -230,10 +233,12 @@ class Spacecraft:
             slots.plugin_supply(dt_s)
         # the thermal network (the plug-in boards step their own dies against their plates
         # first, plates held), then the thermal-shutdown test
-        if self._coeff_dirty or dt_s != self._dt_cache:
-            self._refresh_coeffs(dt_s)
         net = self._network
+        if self._coeff_dirty or dt_s != self._dt_cache or net.stale:
+            self._refresh_coeffs(dt_s)
         heat = slots.step_plugins(dt_s, net.plate_temp_k) if plug is not None else None
+        # the pumps' heat into the coolant over this step (what the network's step takes)
+        self._energy["pump_heat_j"] += self._pump_heat_w * dt_s
         absorbed_w = net.step(orbit.illumination, orbit.cos_beta * orbit.cos_phase, heat)
         if self._env:
             self._energy["absorbed_env_j"] += absorbed_w * dt_s
@@ -304,7 +309,6 @@ class Spacecraft:
         self._wings.deliver(bus.array_fraction)
         e = self._energy
         e["compute_heat_j"] += slots.power_total_w * dt_s
-        e["pump_heat_j"] += self._pump_heat_w * dt_s
         for k in tripped:  # overcurrent: the channel opened at the end of this step
             self._switch_opened(k)
 
@@ -538,7 +542,7 @@ class Spacecraft:
         )
 
     def _read_radsensor(self, i: int) -> SensorRegisters:
-        return self._radiators.read_sensor(i, self.time_s)
+        return self._radiators.read_sensor(i, self._time_ns)
 
     def _read_wing(self, i: int) -> WingRegisters:
         orbit = self._orbit
@@ -626,6 +630,8 @@ class Spacecraft:
         radiated_j = self._radiators.radiated_j()
         if radiated_j:
             self._energy["radiated_j"] += radiated_j
+        self._energy["parasitic_j"] += self._network.take_parasitic_j()
+        self._energy["lost_coolant_j"] += self._network.take_lost_coolant_j()
         return {k: float(v) for k, v in self._energy.items()}
 
     def truth(self) -> dict[str, Any]:

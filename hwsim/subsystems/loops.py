@@ -6,7 +6,10 @@ density kg/m³), inventory (kg) and its leak rate (kg/s), the system curve, the 
 kind ``pump``): running flag, speed and target (rpm), head fraction (wear), seizure, its
 electrical power (W) and flow (kg/s). Faults of its kinds: ``pump_seizure``,
 ``pump_degradation``; the leak of a ``radiator_puncture`` arrives through :meth:`add_leak`
-(the radiators own the fault, the loop loses the coolant).
+(the radiators own the fault, the loop loses the coolant): a hole (orifice to vacuum) whose
+flow follows the loop's pressure, P = P_fill·(m/m_fill)^n of the bellows accumulator
+(``hwsim.model.fluid``), so pressure and inventory reach zero together. A seized pump's
+stall power is heat into its loop (``pump_heat_w``) until its channel trips.
 
 The loops' coolant *temperatures* are nodes of the thermal network
 (:mod:`hwsim.model.spacecraft`'s network); the loop reads them as inputs when read.
@@ -17,7 +20,8 @@ integrates leaks and wear.
 
 Outputs (public): ``flow_kg_s`` (per loop, ndarray), ``inventory_kg`` (ndarray),
 ``pump_power_w`` (per pump, list), ``pump_power_total_w``, ``pump_heat_w`` (per loop: the
-pumps' power, which ends up in the coolant, ndarray) and ``pump_heat_total_w``.
+pumps' power, which ends up in the coolant, ndarray), ``pump_heat_total_w``, ``leak_kg_s``
+(per loop, the leak flow at the last step) and :meth:`pressure_kpa`.
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from hwsim.config import LoopConfig
 from hwsim.model.devices import DeviceError
 from hwsim.model.fluid import (
     inventory_flow_factor,
-    loop_static_pressure_kpa,
+    leak_inventory_step_kg,
+    leak_rate_constant,
+    loop_pressure_pa,
     operating_flow_kg_s,
+    orifice_area_for_flow_m2,
     pump_electrical_power_w,
 )
 from icd.devices import CommandArgs, LoopRegisters, PumpRegisters
@@ -55,6 +62,13 @@ class Loops:
         self._rho = [lp.rho_kg_m3 for lp in loops]
         self.inventory_nominal_kg = [lp.inventory_kg for lp in loops]
         self.inventory_kg = np.array(self.inventory_nominal_kg, dtype=float)
+        # leaks: holes (orifices to vacuum) of total area leak_area_m2; the flow follows the
+        # loop pressure of the bellows accumulator, P = P_fill·(m/m_fill)^n
+        self._cd = [lp.leak_discharge_coefficient for lp in loops]
+        self._acc_n = [lp.accumulator_exponent for lp in loops]
+        self._p_fill_pa = [lp.nominal_pressure_kpa * 1e3 for lp in loops]
+        self.leak_area_m2 = [0.0] * nl
+        self._leak_c = [0.0] * nl
         self.leak_kg_s = [0.0] * nl
         self._k = [lp.pressure_drop_at_design_flow_kpa / lp.design_flow_kg_s**2 for lp in loops]
         self.flow_kg_s = np.zeros(nl)
@@ -88,7 +102,23 @@ class Loops:
     @property
     def has_slow_faults(self) -> bool:
         """A leak or pump wear is under way (``step_slow`` has work every step)."""
-        return any(x > 0.0 for x in self.leak_kg_s) or any(x > 0.0 for x in self._wear_per_s)
+        leaking = any(
+            c > 0.0 and m > 0.0 for c, m in zip(self._leak_c, self.inventory_kg, strict=True)
+        )
+        return leaking or any(x > 0.0 for x in self._wear_per_s)
+
+    def pressure_kpa(self, li: int) -> float:
+        """Static pressure of loop ``li`` from its inventory (loop_pressure_pa), kPa: zero
+        exactly when the loop is empty."""
+        return (
+            loop_pressure_pa(
+                float(self.inventory_kg[li]),
+                self.inventory_nominal_kg[li],
+                self._p_fill_pa[li],
+                self._acc_n[li],
+            )
+            / 1e3
+        )
 
     # ------------------------------------------------------------------------------ step
 
@@ -120,7 +150,7 @@ class Loops:
         for li in range(nl):
             cfg = self.config[li]
             inv_frac = self.inventory_kg[li] / self.inventory_nominal_kg[li]
-            self.static_kpa[li] = loop_static_pressure_kpa(inv_frac, cfg.nominal_pressure_kpa)
+            self.static_kpa[li] = self.pressure_kpa(li)
             if n_run[li]:
                 pc = cfg.pumps[0]
                 hf = h_sum[li] / n_run[li]
@@ -140,9 +170,12 @@ class Loops:
             li = self.pump_loop[i]
             energised = self.running[i] and switch_on[i]
             if self.seized[i]:
-                # a seized, energised motor draws stall power until it is stopped
+                # a seized, energised motor draws stall power until it is stopped (or its
+                # channel trips); the windings dissipate it all, into the coolant that cools
+                # the motor (the hot leg, like a running pump's power)
                 self.pump_power_w[i] = p.max_power_w if energised else 0.0
                 self.pump_flow_kg_s[i] = 0.0
+                pump_heat[li] += self.pump_power_w[i]
             elif self.speed_rpm[i] > 0.0:
                 f = float(self.flow_kg_s[li]) / n_run[li]
                 self.pump_flow_kg_s[i] = f
@@ -160,12 +193,19 @@ class Loops:
         return flows_before != self.flow_kg_s.tolist(), steady
 
     def step_slow(self, dt_s: float) -> bool:
-        """Leaks drain inventory, worn pumps lose head; True when an inventory changed."""
+        """Leaks drain inventory (leak_inventory_step_kg: the exact step of
+        dm/dt = −c·m^(n/2), the orifice flow at the accumulator's pressure), worn pumps lose
+        head; True when an inventory changed."""
         drained = False
-        for li, leak in enumerate(self.leak_kg_s):
-            if leak > 0.0:
-                self.inventory_kg[li] = max(0.0, self.inventory_kg[li] - leak * dt_s)
-                drained = True
+        for li, c in enumerate(self._leak_c):
+            if c > 0.0:
+                m = float(self.inventory_kg[li])
+                if m > 0.0:
+                    m_new = leak_inventory_step_kg(m, dt_s, c, self._acc_n[li])
+                    self.inventory_kg[li] = m_new
+                    drained = True
+                    m = m_new
+                self.leak_kg_s[li] = c * m ** (0.5 * self._acc_n[li]) if m > 0.0 else 0.0
         for i, wear in enumerate(self._wear_per_s):
             if wear > 0.0:
                 self.head_fraction[i] = max(self._min_head[i], self.head_fraction[i] - wear * dt_s)
@@ -192,7 +232,7 @@ class Loops:
             speed_rpm=float(self.speed_rpm[i]),
             target_speed_rpm=float(self.target_rpm[i]),
             flow_kg_s=float(self.pump_flow_kg_s[i]),
-            outlet_pressure_kpa=float(self.static_kpa[li] + rise),
+            outlet_pressure_kpa=float(self.pressure_kpa(li) + rise),
             power_w=float(self.pump_power_w[i]),
             motor_current_a=float(self.pump_power_w[i] / max(bus_voltage_v, 1.0)),
         )
@@ -203,7 +243,7 @@ class Loops:
         """Loop registers; the temperatures and heat load come from the thermal network."""
         return LoopRegisters(
             flow_kg_s=float(self.flow_kg_s[li]),
-            pressure_kpa=float(self.static_kpa[li]),
+            pressure_kpa=float(self.pressure_kpa(li)),
             delta_p_kpa=float(self.dp_kpa[li]),
             supply_temp_k=float(supply_temp_k),
             return_temp_k=float(return_temp_k),
@@ -251,9 +291,30 @@ class Loops:
         if fault_id == "pump_degradation":
             self._wear_per_s[i] = 0.0
 
+    def _hole_m2(self, li: int, rate_kg_s: float) -> float:
+        """The hole that leaks ``rate_kg_s`` at the loop's fill pressure
+        (orifice_area_for_flow_m2)."""
+        return orifice_area_for_flow_m2(rate_kg_s, self._cd[li], self._rho[li], self._p_fill_pa[li])
+
+    def _set_leak_area(self, li: int, area_m2: float) -> None:
+        self.leak_area_m2[li] = area_m2
+        self._leak_c[li] = leak_rate_constant(
+            self._cd[li],
+            area_m2,
+            self._rho[li],
+            self.inventory_nominal_kg[li],
+            self._p_fill_pa[li],
+            self._acc_n[li],
+        )
+        m = float(self.inventory_kg[li])
+        self.leak_kg_s[li] = self._leak_c[li] * m ** (0.5 * self._acc_n[li]) if m > 0.0 else 0.0
+
     def add_leak(self, li: int, rate_kg_s: float) -> None:
-        """A leak of ``rate_kg_s`` opens on loop ``li`` (a punctured radiator panel)."""
-        self.leak_kg_s[li] += rate_kg_s
+        """A hole opens on loop ``li`` (a punctured radiator panel): an orifice that leaks
+        ``rate_kg_s`` at the fill pressure; the flow then follows the loop's pressure."""
+        self._set_leak_area(li, self.leak_area_m2[li] + self._hole_m2(li, rate_kg_s))
 
     def remove_leak(self, li: int, rate_kg_s: float) -> None:
-        self.leak_kg_s[li] = max(0.0, self.leak_kg_s[li] - rate_kg_s)
+        """The hole of :meth:`add_leak` closes (the coolant lost stays lost)."""
+        area = self.leak_area_m2[li] - self._hole_m2(li, rate_kg_s)
+        self._set_leak_area(li, area if area > 1e-15 else 0.0)

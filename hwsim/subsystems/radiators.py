@@ -4,7 +4,9 @@ Owns, per panel (``radiator.P<nn>``, a fault target, no device of its own): its 
 capacity (J/K), coolant-side UA (W/K), faces, areas (m²), ε and α, its absorbed-environment
 coefficients (sunlight, albedo, Earth IR; W per unit flux), its εσT⁴ emission step and a
 puncture flag. Per sensor (``radsensor.P<nn>.S<n>``, ICD kind ``radsensor``): bias (K), noise
-σ (K), ADC step (K), fault mode and the sensor noise generator. Faults of its kinds:
+σ (K), ADC step (K) and bits, sample period, fault mode; readings go through the ADC in
+every mode and their noise is the counter-based stream of (seed, sensor, sample tick)
+(:meth:`reading_k`). Faults of its kinds:
 ``radiator_puncture`` (the coolant it loses is the loop's: the spacecraft hands the leak rate
 to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
 ``sensor_noisy``, ``sensor_dead``.
@@ -34,14 +36,17 @@ import numpy as np
 
 from hwsim.config import RadiatorsConfig
 from hwsim.model.constants import SIGMA_W_M2_K4
-from hwsim.model.sensors import sensor_reading_k
+from hwsim.model.noise import sensor_noise_scalar_k
+from hwsim.model.sensors import radiator_sensor_reading_k
 from hwsim.model.thermal import earth_view_factor_vertical_plate, panel_absorbed_w_per_m2
 from icd.devices import SensorRegisters
 
 __all__ = ["Radiators"]
 
-# sensor fault modes
+# sensor fault modes (the numbering of hwsim.model.sensors.SENSOR_*)
 _OK, _STUCK, _DRIFT, _NOISY, _DEAD = range(5)
+_EXTRA_STREAM = 1 << 32
+"""Offset of the noise stream of a sensor_noisy fault's extra noise from the sensor's own."""
 
 
 class Radiators:
@@ -55,7 +60,7 @@ class Radiators:
         loop_index: dict[str, int],
         altitude_km: float,
         sin_beta_abs: float,
-        sensor_rng: np.random.Generator,
+        sensor_seed: int,
     ) -> None:
         panels = cfg.panels
         self.panel_ids = [p.panel_id for p in panels]
@@ -63,6 +68,11 @@ class Radiators:
         self.loop = np.array([loop_index[p.loop_id] for p in panels])
         self.c_j_per_k = np.array([p.thermal_mass_j_per_k for p in panels])
         self.ua_w_per_k = np.array([p.ua_w_per_k for p in panels])
+        # conduction through the hinge and standoffs to the structure (the thermal network's
+        # parasitic path of the panel node)
+        self.structure_conductance_w_per_k = np.array(
+            [p.structure_conductance_w_per_k for p in panels]
+        )
         area_face = np.array([p.area_per_face_m2 for p in panels])
         area_rad = np.array([p.area_per_face_m2 * p.faces for p in panels])
         faces = np.array([float(p.faces) for p in panels])
@@ -92,14 +102,16 @@ class Radiators:
         # capacity this is the radiated energy (radiated_j)
         self._drop_sum = [0.0] * len(panels)
         self.punctured = [False] * len(panels)
-        self._init_sensors(cfg, sensor_rng)
+        self._init_sensors(cfg, sensor_seed)
 
-    def _init_sensors(self, cfg: RadiatorsConfig, rng: np.random.Generator) -> None:
+    def _init_sensors(self, cfg: RadiatorsConfig, seed: int) -> None:
         ids: list[str] = []
         panel: list[int] = []
         noise: list[float] = []
         bias: list[float] = []
         quant: list[float] = []
+        bits: list[int] = []
+        period_ns: list[int] = []
         for pi, p in enumerate(cfg.panels):
             for s in p.sensors:
                 ids.append(f"radsensor.{p.panel_id}.{s.sensor_id}")
@@ -107,9 +119,15 @@ class Radiators:
                 noise.append(s.noise_std_k)
                 bias.append(s.bias_k)
                 quant.append(s.quantisation_k)
+                bits.append(s.adc_bits)
+                period_ns.append(round(s.sample_period_s * 1e9))
         self.sensor_ids = ids
         self.sensor_index = {s: i for i, s in enumerate(ids)}
-        self._rng = rng
+        # the counter-based noise streams: sensor i's own noise is stream i, the extra noise
+        # of a sensor_noisy fault stream i + _EXTRA_STREAM (hwsim.model.noise)
+        self.sensor_seed = int(seed)
+        self._rs_bits = bits
+        self._rs_period_ns = period_ns
         self._rs_panel = np.array(panel)
         self._rs_noise = np.array(noise)
         self._rs_bias = np.array(bias)
@@ -175,20 +193,38 @@ class Radiators:
 
     # ------------------------------------------------------------------------------ devices
 
-    def read_sensor(self, i: int, time_s: float) -> SensorRegisters:
-        true_k = self.temp_k[self._rs_panel[i : i + 1]]
+    def reading_k(self, i: int, time_ns: int) -> float:
+        """Sensor ``i``'s reading at mission time ``time_ns`` (integer ns), K: every mode
+        through the ADC (radiator_sensor_reading_k: a multiple of the LSB, clamped to
+        [0, full scale]); the noise is the counter-based stream of (seed, sensor, sample
+        tick = time // sample period), so a reading depends only on the state and the time,
+        never on how often or in which order the sensors are read."""
+        tick = time_ns // self._rs_period_ns[i]
         mode = int(self._rs_mode[i])
-        if mode == _DEAD:
-            return SensorRegisters(temp_k=0.0)
-        if mode == _STUCK:
-            return SensorRegisters(temp_k=float(self._rs_stuck_k[i]))
-        bias = self._rs_bias[i : i + 1]
-        if mode == _DRIFT:
-            bias = bias + self._rs_drift_k_s[i] * (time_s - self._rs_t0[i])
-        noise = self._rs_noise[i : i + 1] + self._rs_noise_extra[i : i + 1]
-        value = sensor_reading_k(true_k, bias, noise, self._rs_quant[i : i + 1], self._rng)
-        # a noisy sensor near 0 K is not physical; the ICD bounds it at 0 (= open circuit)
-        return SensorRegisters(temp_k=max(float(value[0]), 0.0))
+        seed = self.sensor_seed
+        noise = sensor_noise_scalar_k(seed, i, tick, float(self._rs_noise[i]))
+        extra = 0.0
+        if mode == _NOISY:
+            extra = sensor_noise_scalar_k(
+                seed, i + _EXTRA_STREAM, tick, float(self._rs_noise_extra[i])
+            )
+        drift = self._rs_drift_k_s[i] * (time_ns / 1e9 - self._rs_t0[i]) if mode == _DRIFT else 0.0
+        value = radiator_sensor_reading_k(
+            np.array([mode]),
+            self.temp_k[self._rs_panel[i : i + 1]],
+            self._rs_bias[i : i + 1],
+            np.array([noise]),
+            np.array([extra]),
+            np.array([drift]),
+            self._rs_stuck_k[i : i + 1],
+            self._rs_quant[i : i + 1],
+            self._rs_bits[i],
+        )
+        return float(value[0])
+
+    def read_sensor(self, i: int, time_ns: int) -> SensorRegisters:
+        """The sensor's registers at mission time ``time_ns`` (see :meth:`reading_k`)."""
+        return SensorRegisters(temp_k=self.reading_k(i, time_ns))
 
     # ------------------------------------------------------------------------------ faults
 

@@ -7,6 +7,14 @@ built-in compute slot (its temperature, K). One step is one backward-Euler step 
 network with the dies' exact exponential step folded in (``T' = A·z``), then the panels'
 emission (operator splitting, done by the radiators).
 
+Parasitic paths: every node also loses heat to the bus structure (a fixed sink at
+``structure.temp_k``): plates and coolant legs by conduction G and radiation εσA·(T⁴ − T_s⁴),
+panels by the conduction of their hinge (their emission to space is the radiators'). The
+radiation is linearised on its tangent at the temperatures of the last coefficient refresh,
+renewed when a node strays (see :meth:`refresh_coeffs`, :meth:`_check_parasitic`), so nothing
+heats without bound when a loop's flow stops and a settled node sits on the closed-form
+equilibrium of its paths (``hwsim.model.thermal.parasitic_equilibrium_temp_k``).
+
 Inputs:
 
 - construction: the plates' config, the :class:`~hwsim.subsystems.loops.Loops` and the
@@ -22,7 +30,9 @@ Inputs:
 Outputs (public): ``plate_temp_k``, ``return_temp_k`` (hot legs), ``supply_temp_k`` (cold
 legs) — views of the state vector ``z`` — and ``die_temp_k`` (computed when read);
 :meth:`loop_heat_w`, :meth:`stored_energy_j`; :meth:`dies_above` for the thermal-shutdown
-test.
+test; ``stale`` (the parasitic linearisation wants a refresh_coeffs before the next step);
+:meth:`take_parasitic_j` and :meth:`take_lost_coolant_j` for the spacecraft's heat ledger;
+``parasitic_g_w_per_k``/``parasitic_source_w`` (the linearised paths, P = g·T − s).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hwsim.config import ColdPlateConfig
+from hwsim.model.constants import SIGMA_W_M2_K4
 from hwsim.model.thermal import (
     board_die_decay,
     coolant_network_matrix,
@@ -57,6 +68,7 @@ class ThermalNetwork:
         loops: Loops,
         radiators: Radiators,
         initial_coolant_k: np.ndarray,
+        structure_temp_k: float = 290.0,
     ) -> None:
         self._loops = loops
         self._radiators = radiators
@@ -82,6 +94,43 @@ class ThermalNetwork:
         self._tn_c = np.zeros(len(self._tn))
         self.dt_s = -1.0
         self.qconst_dirty = True
+        self._init_parasitic(plates, structure_temp_k)
+
+    def _init_parasitic(self, plates: Sequence[ColdPlateConfig], structure_temp_k: float) -> None:
+        """Every node's parasitic path to the structure (see the module doc, "Parasitic
+        paths"): conduction G (W/K) and radiation εσA (W/K⁴) with the structure as the sink."""
+        lines = self._loops.config
+        line_g = [lp.line_structure_conductance_w_per_k for lp in lines]
+        line_k = [lp.line_emissivity * SIGMA_W_M2_K4 * lp.line_radiating_area_m2 for lp in lines]
+        n_k = len(self._radiators.panel_ids)
+        self.structure_temp_k = float(structure_temp_k)
+        self.parasitic_conductance_w_per_k = np.concatenate(
+            [
+                [p.structure_conductance_w_per_k for p in plates],
+                line_g,
+                self._radiators.structure_conductance_w_per_k,
+                line_g,
+            ]
+        )
+        self.parasitic_emission_w_per_k4 = np.concatenate(
+            [
+                [p.emissivity * SIGMA_W_M2_K4 * p.radiating_area_m2 for p in plates],
+                line_k,
+                np.zeros(n_k),  # a panel's emission (to space) is the radiators' own
+                line_k,
+            ]
+        )
+        # the radiating nodes, whose linearisation point is watched (see _check_parasitic)
+        self._par_ix = np.flatnonzero(self.parasitic_emission_w_per_k4 > 0.0)
+        self._par_ref_k = self._tn.copy()
+        self.parasitic_g_w_per_k = self.parasitic_conductance_w_per_k.copy()
+        self.parasitic_source_w = self.parasitic_g_w_per_k * self.structure_temp_k
+        self._par_check_every = 60
+        self._par_check_in = 60
+        self._par_checks = 0
+        self._par_pending_j = 0.0
+        self._lost_coolant_j = 0.0
+        self.stale = False
 
     def bind_dies(self, die_plate: np.ndarray, die_temp_k: np.ndarray) -> None:
         """The dies (one per compute slot): their plate and initial temperature."""
@@ -89,6 +138,7 @@ class ThermalNetwork:
         n_p, n_l, n_k = len(self.plate_ids), self._nl, len(self._radiators.panel_ids)
         self._n_plates = n_p
         self._n_net = n_p + 2 * n_l + n_k
+        self._n_head = self._n_net + 1  # the nodes, then the parasitic-energy accumulator
         self._panel_sl = slice(n_p + n_l, n_p + n_l + n_k)
         self._lazy = False
         self._die_view = np.array(die_temp_k, dtype=float)
@@ -129,7 +179,7 @@ class ThermalNetwork:
         self._die0 = self.die_temp_k.copy()
         k = self._n_cls
         z = self.z
-        i = self._n_net + k
+        i = self._n_head + k
         z[i : i + k] = 0.0  # h
         z[i + k : i + 2 * k] = 1.0  # p
         z[i + 2 * k : i + 3 * k] = 0.0  # g
@@ -143,37 +193,41 @@ class ThermalNetwork:
         class the plate sees only Y = Σ w·T_b (w = C/dt·b, see refresh_coeffs), and every
         die in it is T_b = p·T_b0 + b·h + b·P·R·g with p = aⁿ, h = Σ aⁿ⁻¹⁻ᵐ T_plate,m and
         g = Σ aᵐ (n steps since the snapshot T_b0). Y, h, p and g all step linearly, so with
-        up to LAZY_MAX_CLASSES classes z = [nodes, Y, h, p, g, sun, albedo, 1] and a step is
-        one product with A whatever the number of boards; the dies are computed only when
-        read. With more classes z = [nodes, dies, sun, albedo, 1] and the dies step as a
-        vector.
+        up to LAZY_MAX_CLASSES classes z = [nodes, E, Y, h, p, g, sun, albedo, 1] and a step
+        is one product with A whatever the number of boards; the dies are computed only when
+        read. With more classes z = [nodes, E, dies, sun, albedo, 1] and the dies step as a
+        vector. E accumulates the heat the nodes lost by their parasitic paths, J (see
+        refresh_coeffs); it is carried over.
         """
         n_net, n_p = self._n_net, self._n_plates
+        n_head = self._n_head
         n = len(die)
         lazy = k <= self.LAZY_MAX_CLASSES
         self._lazy = lazy
-        n_state = n_net + (4 * k if lazy else n)
+        n_state = n_head + (4 * k if lazy else n)
+        e_par = float(self.z[n_net]) if len(self.z) > n_net else 0.0
         z = np.empty(n_state + 3)
         z[:n_net] = t_net
+        z[n_net] = e_par
         if lazy:
             self._n_cls = k
             self._cls = cls
             self._die0 = die.copy()
             self._die_view = die.copy()
             self._die_fresh = True
-            z[n_net : n_net + k] = np.bincount(cls, weights=self._s_w * die, minlength=k)
-            z[n_net + k : n_net + 2 * k] = 0.0
-            z[n_net + 2 * k : n_net + 3 * k] = 1.0
-            z[n_net + 3 * k : n_state] = 0.0
-            self._ix_h = n_net + k + cls
-            self._ix_p = n_net + 2 * k + cls
-            self._ix_g = n_net + 3 * k + cls
+            z[n_head : n_head + k] = np.bincount(cls, weights=self._s_w * die, minlength=k)
+            z[n_head + k : n_head + 2 * k] = 0.0
+            z[n_head + 2 * k : n_head + 3 * k] = 1.0
+            z[n_head + 3 * k : n_state] = 0.0
+            self._ix_h = n_head + k + cls
+            self._ix_p = n_head + 2 * k + cls
+            self._ix_g = n_head + 3 * k + cls
         else:
-            z[n_net:n_state] = die
-            self._die_view = z[n_net:n_state]
+            z[n_head:n_state] = die
+            self._die_view = z[n_head:n_state]
         z[n_state:] = (0.0, 0.0, 1.0)
         self.z = z
-        n_rows = n_state if lazy else n_net  # the states A·z steps
+        n_rows = n_state if lazy else n_head  # the states A·z steps
         self._z_state = z[:n_rows]
         self._tn = z[:n_net]
         self.plate_temp_k = z[:n_p]
@@ -208,7 +262,22 @@ class ThermalNetwork:
         z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change (the constant
         column, which carries the board and pump powers, in _refresh_qconst).
         ``die_vec`` is 1 for the dies stepped here, 0 for plug-in boards (they step their own).
+
+        Parasitic paths: every node also loses P(T) = G·(T − T_s) + εσA·(T⁴ − T_s⁴) to the
+        structure (T_s); the T⁴ term is taken on its tangent at T̄, the node temperatures of
+        this refresh, so P(T) ≈ g·T − s with g = G + 4εσA·T̄³ and s = G·T_s + εσA·(3T̄⁴ + T_s⁴)
+        (exact at T̄, low by 6εσA·T̄²·(T − T̄)² off it): g joins L's diagonal, s the constant
+        heat. A row of A accumulates the energy lost, E' = E + dt·Σ(g·T' − s), from the same
+        T' the step produces, so the ledger closes to rounding whatever T̄ is; T̄ is renewed
+        when a node strays from it (see _check_parasitic).
+
+        Coolant lost by a leak leaves the legs' heat capacity at this refresh (the legs hold
+        half the inventory each); the enthalpy it carries, ΔC·T of each leg
+        (``lost_coolant_enthalpy_w`` × dt at T_ref = 0 K, the reference of
+        :meth:`stored_energy_j`), is booked (:meth:`take_lost_coolant_j`) and the step that
+        follows runs with the new capacity.
         """
+        first = self.dt_s < 0.0
         self.dt_s = dt_s
         loops = self._loops
         rad = self._radiators
@@ -233,10 +302,27 @@ class ThermalNetwork:
         # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
         inv = np.maximum(loops.inventory_kg, 0.01 * np.asarray(loops.inventory_nominal_kg))
         leg_c = inv * cp * 0.5
-        self._tn_c = np.concatenate([self._cp_c, leg_c, rad.c_j_per_k, leg_c])
+        tn_c = np.concatenate([self._cp_c, leg_c, rad.c_j_per_k, leg_c])
+        if not first:
+            self._lost_coolant_j += float((self._tn_c - tn_c) @ t_net)
+        self._tn_c = tn_c
         lm = coolant_network_matrix(
             self._nl, self.plate_loop, self._cp_g, self._rp_loop, rp_g, flow * cp
         )
+        # the parasitic paths, on the tangent at the present temperatures
+        t_s = self.structure_temp_k
+        k_par = self.parasitic_emission_w_per_k4
+        t3 = t_net * t_net * t_net
+        g_par = self.parasitic_conductance_w_per_k + 4.0 * k_par * t3
+        self.parasitic_g_w_per_k = g_par
+        self.parasitic_source_w = self.parasitic_conductance_w_per_k * t_s + k_par * (
+            3.0 * t3 * t_net + t_s**4
+        )
+        self._par_ref_k = t_net
+        self.stale = False
+        self._par_check_every = max(1, round(60.0 / dt_s))
+        self._par_check_in = self._par_check_every
+        lm[np.diag_indices_from(lm)] += g_par
         m, tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
         self._tn_m = m
         rad.set_step(dt_s)
@@ -255,16 +341,16 @@ class ThermalNetwork:
         k = len(uniq)
         self._layout_state(t_net, die, cls, k)
         n_net, n_p, n = self._n_net, self._n_plates, len(die)
+        n_head = self._n_head
         a = self._za
         np.multiply(m, tn_c_dt, out=a[:n_net, :n_net])
         m_p = np.ascontiguousarray(m[:, :n_p])
-        self._tn_m_plates = m_p
         a[:n_net, :n_p] -= m_p * np.bincount(self.die_plate, weights=w, minlength=n_p)
         if self._lazy:
             cls_plate = uniq[:, 0].astype(np.intp)
             cls_a = uniq[:, 1]
             r = np.arange(k)
-            iy, ih, ip, ig = n_net, n_net + k, n_net + 2 * k, n_net + 3 * k
+            iy, ih, ip, ig = n_head, n_head + k, n_head + 2 * k, n_head + 3 * k
             a[:n_net, iy : iy + k] = m_p[:, cls_plate]  # the plates receive Σ w·T_b
             a[iy + r, iy + r] = cls_a  # Y' = a·Y + Σ w·b·T_plate + Σ w·b·P·R
             a[iy + r, cls_plate] = np.bincount(cls, weights=w * self._s_b, minlength=k)
@@ -277,11 +363,17 @@ class ThermalNetwork:
             self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
             self._rebase_in = self._rebase_every
         else:
-            a[:n_net, n_net : n_net + n] = m_p[:, self.die_plate] * w
+            a[:n_net, n_head : n_head + n] = m_p[:, self.die_plate] * w
         if self._env:
             m_k = m[:, self._panel_sl]
             a[:n_net, self._iz_sun] = m_k @ rad.k_sun
             a[:n_net, self._iz_albedo] = m_k @ rad.k_albedo
+        # the parasitic-energy row: E' = E + dt·g·(A_nodes·z) − dt·Σs (the constant part in
+        # _refresh_qconst); the plug-in boards' plate heat reaches it through _tn_m_plates
+        self._par_g_dt = g_par * dt_s
+        a[n_net] = self._par_g_dt @ a[:n_net]
+        a[n_net, n_net] = 1.0
+        self._tn_m_plates = np.vstack([m_p, self._par_g_dt @ m_p])
         self.qconst_dirty = True
 
     def set_die_power(self, die_power: np.ndarray, die_r: np.ndarray, die_vec: np.ndarray) -> None:
@@ -308,15 +400,18 @@ class ThermalNetwork:
         q[n_p : n_p + self._nl] = self._loops.pump_heat_w
         if self._env:
             q[self._panel_sl] += self._radiators.k_ir
+        q += self.parasitic_source_w
         col = self._za[:, self._iz_const]
         n_net = self._n_net
         col[:n_net] = self._tn_m @ q
+        col[n_net] = self._par_g_dt @ col[:n_net] - self.dt_s * float(self.parasitic_source_w.sum())
         if self._lazy:
             k = self._n_cls
-            col[n_net : n_net + k] = np.bincount(
+            n_head = self._n_head
+            col[n_head : n_head + k] = np.bincount(
                 self._cls, weights=self._s_w * self._s_bpr, minlength=k
             )
-            col[n_net + 3 * k : n_net + 4 * k] = 1.0
+            col[n_head + 3 * k : n_head + 4 * k] = 1.0
 
     # ------------------------------------------------------------------------------ step
 
@@ -360,7 +455,7 @@ class ThermalNetwork:
             die *= self._s_decay
             die += t_inf
         if plate_heat_w is not None:
-            t_new[: self._n_net] += self._tn_m_plates @ plate_heat_w
+            t_new[: self._n_head] += self._tn_m_plates @ plate_heat_w
         self._z_state[...] = t_new
         if lazy:
             self._die_fresh = False
@@ -370,7 +465,41 @@ class ThermalNetwork:
                 self._rebase_dies()
         # ... then the panels' εσT⁴ emission (operator splitting)
         self._radiators.emit()
+        check_in = self._par_check_in - 1
+        self._par_check_in = check_in
+        if check_in <= 0:
+            self._check_parasitic()
         return absorbed_w
+
+    def _check_parasitic(self) -> None:
+        """Every minute of mission time: is a radiating node more than 10 K from the
+        temperature its parasitic radiation is linearised at (the tangent is then low by
+        6εσA·T̄²·ΔT², < 1.5 W for a plate)? Every hour: more than 0.01 K? Either sets
+        ``stale`` and the spacecraft refreshes the coefficients before the next step; the
+        hourly test makes a settled node sit on the exact equilibrium of its path."""
+        self._par_check_in = self._par_check_every
+        self._par_checks += 1
+        tol_k = 10.0
+        if self._par_checks >= 60:
+            self._par_checks = 0
+            tol_k = 0.01
+        ix = self._par_ix
+        if len(ix) and float(np.abs(self._tn[ix] - self._par_ref_k[ix]).max()) > tol_k:
+            self.stale = True
+
+    def take_parasitic_j(self) -> float:
+        """Heat the nodes lost by their parasitic paths since the last call, J."""
+        if not len(self.z):
+            return 0.0
+        e = float(self.z[self._n_net])
+        self.z[self._n_net] = 0.0
+        return e
+
+    def take_lost_coolant_j(self) -> float:
+        """Enthalpy of the coolant that leaked out since the last call, J (T_ref = 0 K)."""
+        e = self._lost_coolant_j
+        self._lost_coolant_j = 0.0
+        return e
 
     def dies_above(self, floor_k: float) -> bool:
         """True when a die is above ``floor_k`` after the step. Each new die temperature lies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from hwsim.model import Spacecraft
 from hwsim.model.constants import SIGMA_W_M2_K4
@@ -16,6 +17,7 @@ from hwsim.model.thermal import (
     implicit_node_coefficients,
     implicit_node_temp_k,
     network_step_k,
+    parasitic_heat_flow_w,
     radiating_node_temp_k,
     radiation_step_k,
     radiator_equilibrium_temp_k,
@@ -68,7 +70,12 @@ def test_die_step_is_the_exact_exponential() -> None:
 
 
 def test_spacecraft_radiators_settle_to_closed_form(ai1, variant) -> None:
-    """150 kW, no environment, no eclipse (β = 80°), big battery: panels at εσT⁴ balance."""
+    """150 kW, no environment, no eclipse (β = 80°), big battery: panels at εσT⁴ balance.
+
+    The plates, coolant legs and panels lose a little heat to the structure by their
+    parasitic paths (~5.3 kW from the plates at ~345 K, ~0.5 kW from the legs and panels):
+    the coolant carries the compute and pump heat less the plates' losses, and the panels
+    radiate what reaches them less the legs' and their own."""
     cfg = variant(
         ai1,
         **{
@@ -86,11 +93,38 @@ def test_spacecraft_radiators_settle_to_closed_form(ai1, variant) -> None:
     tr = sc.truth()
     assert not tr["shed_loads"]
     heat_w = sum(sc.read(f"loop.{lp}")["heat_load_w"] for lp in ("L1", "L2"))
-    assert 150e3 < heat_w < 153e3  # compute plus pump work
-    t_eq = radiator_equilibrium_temp_k(heat_w, 220.0, 0.875)
+    ts = cfg.structure.temp_k
+    plates_w = sum(
+        parasitic_heat_flow_w(
+            t, p.structure_conductance_w_per_k, ts, p.emissivity, p.radiating_area_m2, ts
+        )
+        for t, p in zip(tr["cold_plate_temp_k"], cfg.cold_plates, strict=True)
+    )
+    assert 4.5e3 < plates_w < 6e3, plates_w
+    want_w = tr["compute_power_w"] + tr["pump_power_w"] - plates_w
+    assert heat_w == pytest.approx(want_w, rel=1e-4), "compute + pumps − plate losses"
+    legs_w = sum(
+        parasitic_heat_flow_w(
+            t,
+            lp.line_structure_conductance_w_per_k,
+            ts,
+            lp.line_emissivity,
+            lp.line_radiating_area_m2,
+            ts,
+        )
+        for leg in ("loop_supply_temp_k", "loop_return_temp_k")
+        for t, lp in zip(tr[leg], cfg.loops, strict=True)
+    )
+    panels_w = sum(
+        p.structure_conductance_w_per_k * (t - ts)
+        for t, p in zip(tr["radiator_temp_k"], cfg.radiators.panels, strict=True)
+    )
+    t_eq = radiator_equilibrium_temp_k(heat_w - legs_w - panels_w, 220.0, 0.875)
     for t in tr["radiator_temp_k"]:
         assert abs(t - t_eq) / t_eq < 0.01
-    assert 340.0 <= t_eq <= 345.5
+    # REFERENCE: 150 kW through 220 m² at 340-345 K; ~6 kW leave by the parasitic paths
+    # first (~0.6 K cooler)
+    assert 339.0 <= t_eq <= 345.5
 
 
 def test_thermal_energy_is_conserved_over_an_orbit(ai1) -> None:
@@ -99,8 +133,10 @@ def test_thermal_energy_is_conserved_over_an_orbit(ai1) -> None:
     tr = sc.truth()
     e = tr["energy_j"]
     net = e["compute_heat_j"] + e["pump_heat_j"] + e["absorbed_env_j"] - e["radiated_j"]
+    net -= e["parasitic_j"] + e["lost_coolant_j"]  # to the structure; leaked (none here)
+    assert e["parasitic_j"] > 0.01 * e["compute_heat_j"], "the parasitic paths carry heat"
     scale = e["compute_heat_j"]
-    assert abs(net - tr["thermal_energy_change_j"]) / scale < 0.01
+    assert abs(net - tr["thermal_energy_change_j"]) / scale < 1e-9
 
 
 def test_network_matrix_conserves_energy_and_matches_a_direct_solve() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hwsim.config import SpacecraftConfig
-from hwsim.model.constants import SECONDS_PER_YEAR, SOLAR_CONSTANT_W_M2
+from hwsim.model.constants import SECONDS_PER_YEAR, SIGMA_W_M2_K4, SOLAR_CONSTANT_W_M2
 from hwsim.model.orbit import in_saa_box, subsatellite_lat_lon_deg
 from hwsim.model.power import battery_soc_step, battery_terminal_voltage_v, cell_ocv_v
 from hwsim.model.solar import (
@@ -35,6 +35,7 @@ from hwsim.model.thermal import (
     hx_conductance_w_per_k,
     implicit_network_operator,
     network_step_k,
+    parasitic_heat_flow_w,
     radiation_step_inplace_k,
     radiation_step_k,
 )
@@ -246,7 +247,7 @@ def test_radiator_emission_equals_pure_function(ai1: SpacecraftConfig) -> None:
         {lp.loop_id: i for i, lp in enumerate(ai1.loops)},
         600.0,
         0.0,
-        np.random.default_rng(0),
+        0,
     )
     n = len(rad.panel_ids)
     for _ in range(2000):
@@ -272,7 +273,7 @@ def _network(cfg: SpacecraftConfig, n_dies: int, n_classes: int):
     loops = Loops(cfg.loops)
     loops.flow_kg_s[:] = _RNG.uniform(0.5, 3.0, len(cfg.loops))
     loops.pump_heat_w[:] = _RNG.uniform(0.0, 500.0, len(cfg.loops))
-    rad = Radiators(cfg.radiators, loops.loop_index, 600.0, 0.3, np.random.default_rng(0))
+    rad = Radiators(cfg.radiators, loops.loop_index, 600.0, 0.3, 0)
     net = ThermalNetwork(cfg.cold_plates, loops, rad, np.array([300.0] * len(cfg.loops)))
     n_p = len(cfg.cold_plates)
     plate = np.arange(n_dies) % n_p
@@ -309,6 +310,7 @@ def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
                 [net.plate_temp_k, net.return_temp_k, rad.temp_k, net.supply_temp_k]
             )
             dies = net.die_temp_k.copy()
+            net.take_parasitic_j()
             new_dies = board_die_temp_step_k(dies, nodes[plate], power * die_vec, die_r, die_c, dt)
             stored_w = die_c / dt * (new_dies - dies) * die_vec
             q = np.zeros(len(nodes))
@@ -335,8 +337,27 @@ def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
             lm = coolant_network_matrix(
                 n_l, cp_loop, g_plates, rad.loop, g_panels, loops.flow_kg_s * cp
             )
+            # the parasitic paths, on their tangent at the temperatures of the last refresh:
+            # P(T) = g·T − s, equal to parasitic_heat_flow_w there
+            t_ref = net._par_ref_k
+            g_par, s_par = net.parasitic_g_w_per_k, net.parasitic_source_w
+            want_p = parasitic_heat_flow_w(
+                t_ref,
+                net.parasitic_conductance_w_per_k,
+                net.structure_temp_k,
+                1.0,
+                net.parasitic_emission_w_per_k4 / SIGMA_W_M2_K4,
+                net.structure_temp_k,
+            )
+            np.testing.assert_allclose(g_par * t_ref - s_par, want_p, rtol=1e-9, atol=1e-9)
+            lm = lm + np.diag(g_par)
+            q += s_par
             m, c_dt = implicit_network_operator(caps, dt, lm)
             want = network_step_k(m, c_dt, nodes, q)
+            # the energy the parasitic paths took over the step, from the same T'
+            want_e = dt * float(g_par @ want - s_par.sum())
+            got_e = net.take_parasitic_j()
+            assert got_e == pytest.approx(want_e, rel=1e-9, abs=1e-6), f"parasitic J, step {k}"
             want[panels] = radiation_step_k(want[panels], rad.c_j_per_k / dt, rad.kemit_w_per_k4)
             got = np.concatenate(
                 [net.plate_temp_k, net.return_temp_k, rad.temp_k, net.supply_temp_k]
