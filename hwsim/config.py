@@ -38,6 +38,7 @@ __all__ = [
     "SlotGroupConfig",
     "SpacecraftConfig",
     "StructureConfig",
+    "ThermalConfig",
     "WingConfig",
     "default_config",
     "default_config_path",
@@ -478,6 +479,30 @@ class StructureConfig(_Frozen):
     )
 
 
+class ThermalConfig(_Frozen):
+    settle_at_start: bool = Field(
+        True,
+        description="Start a freshly built model on the periodic orbit of its thermal network "
+        "(plates, coolant legs, radiator panels, dies) for the loads and flows at t = 0, "
+        "instead of at the configured initial temperatures (snapshots restore their own state)",
+    )
+    settle_tolerance_k: float = Field(
+        0.05,
+        gt=0,
+        le=10,
+        description="Settled when no node or die temperature changes by more than this from "
+        "one orbit to the next at the start phase, K",
+    )
+    settle_step_s: float = Field(
+        1.0,
+        gt=0,
+        le=600,
+        description="Step of the last settling pass: the physics step the run will use (the "
+        "periodic orbit of a coarser step differs by ~1 K at 10 s, ~7 K at 60 s); "
+        "`computesat hwsim run` sets it to its --step",
+    )
+
+
 # ------------------------------------------------------------------------------------- compute
 
 
@@ -600,6 +625,9 @@ class SpacecraftConfig(_Frozen):
     )
     structure: StructureConfig = Field(
         default_factory=StructureConfig, description="Bus structure (parasitic heat sink)"
+    )
+    thermal: ThermalConfig = Field(
+        default_factory=ThermalConfig, description="Thermal state at start (settled or not)"
     )
 
     @model_validator(mode="after")

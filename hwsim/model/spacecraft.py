@@ -172,8 +172,90 @@ class Spacecraft:
         self._next_pending_s = math.inf
         self._invalidate()
         self._refresh_coeffs(1.0)
-        self._thermal_energy_0_j = self._thermal_energy_j()
         self._update_flows(0.0)
+        self._refresh_slot_demand()
+        self._refresh_slot_power()
+        self.settle_report: list[tuple[float, int, float]] = []
+        if config.thermal.settle_at_start:
+            self._settle_thermal(registry, s_seu)
+        self._thermal_energy_0_j = self._thermal_energy_j()
+
+    def _settle_thermal(
+        self, registry: BoardRegistry | None, s_seu: np.random.SeedSequence
+    ) -> None:
+        """Start on the thermal network's periodic orbit for the loads and flows at t = 0
+        (``thermal.settle_at_start``; docs/hwsim.md, "Settled start").
+
+        Only the network steps (ThermalNetwork.settle_periodic), driven by the Sun and albedo
+        of a separate orbit over whole periods; mission time, the orbit, wings, battery, bus,
+        pumps and the boards' clocks are untouched. The plug-in boards' dies are settled with
+        the network as if it stepped them (their own R and C, served power), then the
+        compute slots are built afresh so that each board starts at the C-weighted mean
+        settled die temperature of its plate (a board takes its plate's temperature at
+        creation; their dies relax in ~30-90 s). The energy the panels radiated and the
+        parasitic paths took while settling is drained, so the ledgers count from here."""
+        slots = self._slots
+        net = self._network
+        rad = self._radiators
+        plug = slots.plug
+        die_r = slots.die_r_k_per_w.copy()
+        die_c = slots.die_c_j_per_k.copy()
+        die_vec = slots.die_vec.copy()
+        live = plug.live_slots if plug is not None else np.zeros(0, dtype=np.int64)
+        if plug is not None and len(live):
+            die_r[live] = plug.die_to_plate_k_per_w
+            die_c[live] = plug.thermal_mass_j_per_k
+            die_vec[live] = 1.0
+        orbit = OrbitEnv(self.config.orbit)
+
+        def drive(times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            illum = np.empty(len(times_s))
+            cbcu = np.empty(len(times_s))
+            for k, t in enumerate(times_s.tolist()):
+                orbit.step(t)
+                illum[k] = orbit.illumination
+                cbcu[k] = orbit.cos_beta * orbit.cos_phase
+            return illum, cbcu
+
+        flux = (rad.sun_flux_w_m2, rad.albedo_flux_w_m2)
+        self.settle_report = net.settle_periodic(
+            drive,
+            2.0 * math.pi / orbit.n_rad_s,
+            die_r,
+            die_c,
+            die_vec,
+            slots.power_w.copy(),
+            self.config.thermal.settle_tolerance_k,
+            self.config.thermal.settle_step_s,
+        )
+        rad.sun_flux_w_m2, rad.albedo_flux_w_m2 = flux
+        rad.radiated_j()
+        net.take_parasitic_j()
+        net.take_lost_coolant_j()
+        if plug is not None and len(live):
+            plates = slots.die_plate[live]
+            n_p = len(net.plate_ids)
+            c = die_c[live]
+            heat_j = np.bincount(plates, weights=c * net.die_temp_k[live], minlength=n_p)
+            cap = np.bincount(plates, weights=c, minlength=n_p)
+            board_t = np.where(cap > 0.0, heat_j / np.where(cap > 0.0, cap, 1.0), net.plate_temp_k)
+            slots = ComputeSlots(
+                self.config.compute.expanded_slots(),
+                net.plate_index,
+                net.plate_loop,
+                board_t,
+                self.config.compute.thermal_shutdown_margin_k,
+                self.config.compute.saa_upset_factor,
+                np.random.default_rng(s_seu),
+                self._energy,
+                registry,
+                self.mission_time_origin_s,
+            )
+            self._slots = slots
+            bus = self._bus
+            slots.connect_supply(bus.on[bus.slot_sw0 :], bus.served[bus.slot_sw0 :])
+        self._invalidate()
+        self._refresh_coeffs(1.0)
         self._refresh_slot_demand()
         self._refresh_slot_power()
 

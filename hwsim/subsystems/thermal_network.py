@@ -38,7 +38,7 @@ test; ``stale`` (the parasitic linearisation wants a refresh_coeffs before the n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -49,6 +49,7 @@ from hwsim.model.thermal import (
     coolant_network_matrix,
     hx_conductance_w_per_k,
     implicit_network_operator,
+    steady_state_network_k,
 )
 from hwsim.subsystems.loops import Loops
 from hwsim.subsystems.radiators import Radiators
@@ -299,6 +300,7 @@ class ThermalNetwork:
             flow[self._rp_loop] / rad.per_loop[self._rp_loop],
             cp[self._rp_loop],
         )
+        self._rp_g = rp_g
         # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular
         inv = np.maximum(loops.inventory_kg, 0.01 * np.asarray(loops.inventory_nominal_kg))
         leg_c = inv * cp * 0.5
@@ -323,14 +325,19 @@ class ThermalNetwork:
         self._par_check_every = max(1, round(60.0 / dt_s))
         self._par_check_in = self._par_check_every
         lm[np.diag_indices_from(lm)] += g_par
+        # the dies' exchange with their plate, implicit in the plate: a die's exact step
+        # toward the *new* plate temperature takes w·(T_plate' + P·R − T_b) from its plate, so
+        # the plate's row gains Σw on its diagonal (any step is stable, see the docstring)
+        self._s_b = 1.0 - self._s_decay
+        self._s_bpr = self._s_b * self._s_pr
+        w = s_c_dt * self._s_b  # die weight: plate heat per K of T_plate' + P·R − T_b
+        self._s_w = w
+        n_p = self._n_plates
+        lm[np.arange(n_p), np.arange(n_p)] += np.bincount(self.die_plate, weights=w, minlength=n_p)
         m, tn_c_dt = implicit_network_operator(self._tn_c, dt_s, lm)
         self._tn_m = m
         rad.set_step(dt_s)
         # the assembled step matrix A (see the docstring)
-        self._s_b = 1.0 - self._s_decay
-        self._s_bpr = self._s_b * self._s_pr
-        w = s_c_dt * self._s_b  # die weight: plate heat per K of T_plate + P·R − T_b
-        self._s_w = w
         key = self._cls_key
         if key is None or not np.array_equal(key[0], self._s_decay):
             pairs = np.column_stack([self.die_plate.astype(float), self._s_decay])
@@ -340,28 +347,13 @@ class ThermalNetwork:
         _, cls, uniq = key
         k = len(uniq)
         self._layout_state(t_net, die, cls, k)
-        n_net, n_p, n = self._n_net, self._n_plates, len(die)
+        n_net, n = self._n_net, len(die)
         n_head = self._n_head
         a = self._za
         np.multiply(m, tn_c_dt, out=a[:n_net, :n_net])
         m_p = np.ascontiguousarray(m[:, :n_p])
-        a[:n_net, :n_p] -= m_p * np.bincount(self.die_plate, weights=w, minlength=n_p)
         if self._lazy:
-            cls_plate = uniq[:, 0].astype(np.intp)
-            cls_a = uniq[:, 1]
-            r = np.arange(k)
-            iy, ih, ip, ig = n_head, n_head + k, n_head + 2 * k, n_head + 3 * k
-            a[:n_net, iy : iy + k] = m_p[:, cls_plate]  # the plates receive Σ w·T_b
-            a[iy + r, iy + r] = cls_a  # Y' = a·Y + Σ w·b·T_plate + Σ w·b·P·R
-            a[iy + r, cls_plate] = np.bincount(cls, weights=w * self._s_b, minlength=k)
-            a[ih + r, ih + r] = cls_a  # h' = a·h + T_plate
-            a[ih + r, cls_plate] = 1.0
-            a[ip + r, ip + r] = cls_a  # p' = a·p
-            a[ig + r, ig + r] = cls_a  # g' = a·g + 1
-            a_min = float(cls_a.min())
-            x = -math.log(a_min) if a_min > 0.0 else math.inf
-            self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
-            self._rebase_in = self._rebase_every
+            a[:n_net, n_head : n_head + k] = m_p[:, uniq[:, 0].astype(np.intp)]  # Σ w·T_b
         else:
             a[:n_net, n_head : n_head + n] = m_p[:, self.die_plate] * w
         if self._env:
@@ -373,7 +365,35 @@ class ThermalNetwork:
         self._par_g_dt = g_par * dt_s
         a[n_net] = self._par_g_dt @ a[:n_net]
         a[n_net, n_net] = 1.0
-        self._tn_m_plates = np.vstack([m_p, self._par_g_dt @ m_p])
+        # the plug-in boards' plate heat enters every row that sees the new plates
+        tmp = np.zeros((len(self._z_state), n_p))
+        tmp[:n_net] = m_p
+        tmp[n_net] = self._par_g_dt @ m_p
+        if self._lazy:
+            # the class states step toward the new plate temperature T_plate' = A_plate·z
+            # (+ the plug-in heat): their rows are compositions of the plates' rows of A
+            # (the constant column follows in _refresh_qconst)
+            cls_plate = uniq[:, 0].astype(np.intp)
+            self._cls_plate = cls_plate
+            cls_a = uniq[:, 1]
+            r = np.arange(k)
+            iy, ih, ip, ig = n_head, n_head + k, n_head + 2 * k, n_head + 3 * k
+            wb = np.bincount(cls, weights=w * self._s_b, minlength=k)
+            self._cls_wb = wb
+            plate_rows = a[cls_plate].copy()
+            a[iy : iy + k] = wb[:, None] * plate_rows  # Y' = a·Y + Σ w·b·T_plate' + Σ w·b·P·R
+            a[iy + r, iy + r] += cls_a
+            a[ih : ih + k] = plate_rows  # h' = a·h + T_plate'
+            a[ih + r, ih + r] += cls_a
+            a[ip + r, ip + r] = cls_a  # p' = a·p
+            a[ig + r, ig + r] = cls_a  # g' = a·g + 1
+            tmp[iy : iy + k] = wb[:, None] * m_p[cls_plate]
+            tmp[ih : ih + k] = m_p[cls_plate]
+            a_min = float(cls_a.min())
+            x = -math.log(a_min) if a_min > 0.0 else math.inf
+            self._rebase_every = max(1, min(4096, int(300.0 / x))) if x > 0.0 else 4096
+            self._rebase_in = self._rebase_every
+        self._tn_m_plates = tmp
         self.qconst_dirty = True
 
     def set_die_power(self, die_power: np.ndarray, die_r: np.ndarray, die_vec: np.ndarray) -> None:
@@ -408,9 +428,12 @@ class ThermalNetwork:
         if self._lazy:
             k = self._n_cls
             n_head = self._n_head
-            col[n_head : n_head + k] = np.bincount(
-                self._cls, weights=self._s_w * self._s_bpr, minlength=k
+            plate_const = col[self._cls_plate]  # the constant part of T_plate'
+            col[n_head : n_head + k] = (
+                np.bincount(self._cls, weights=self._s_w * self._s_bpr, minlength=k)
+                + self._cls_wb * plate_const
             )
+            col[n_head + k : n_head + 2 * k] = plate_const
             col[n_head + 3 * k : n_head + 4 * k] = 1.0
 
     # ------------------------------------------------------------------------------ step
@@ -444,18 +467,18 @@ class ThermalNetwork:
         # and slice objects; same operations)
         t_new = self._tn_new
         self._za.dot(z, t_new)
+        if plate_heat_w is not None:
+            t_new += self._tn_m_plates @ plate_heat_w
         lazy = self._lazy
         if not lazy:
-            # ... the dies: exact exponential step of each toward plate + P·R (plates held);
-            # when carried by class, A·z has stepped their class states
+            # ... the dies: exact exponential step of each toward the new plate + P·R; when
+            # carried by class, A·z has stepped their class states
             die = self._die_view
-            t_inf = self.plate_temp_k.take(self.die_plate)
+            t_inf = t_new.take(self.die_plate)
             t_inf += self._s_pr
             die -= t_inf
             die *= self._s_decay
             die += t_inf
-        if plate_heat_w is not None:
-            t_new[: self._n_head] += self._tn_m_plates @ plate_heat_w
         self._z_state[...] = t_new
         if lazy:
             self._die_fresh = False
@@ -506,7 +529,7 @@ class ThermalNetwork:
         between its old one and T_plate + P·R, so max(old bound, max plate + max P·R) bounds
         the new maximum; the dies are computed and scanned only when that bound reaches the
         floor."""
-        bound = self._plate_max + self._pr_max
+        bound = max(self.plate_temp_k.tolist()) + self._pr_max
         if bound < self._die_max_bound:
             bound = self._die_max_bound
         above = False
@@ -515,8 +538,142 @@ class ThermalNetwork:
             bound = float(np.maximum.reduce(die)) if len(die) else -math.inf
             above = bound > floor_k
         self._die_max_bound = bound
-        self._plate_max = max(self.plate_temp_k.tolist())
         return above
+
+    # ------------------------------------------------------------------------------ settled start
+
+    def steady_state_k(
+        self, sun_flux_w_m2: float, albedo_flux_w_m2: float, plate_heat_w: np.ndarray
+    ) -> np.ndarray:
+        """Node temperatures (plates, hot legs, panels, cold legs) in steady state for
+        constant inputs: ``plate_heat_w`` into the plates (the whole power of their dies), the
+        pumps' heat into the hot legs, the panels absorbing the given fluxes (plus Earth IR)
+        and emitting εσA·T⁴ to space, every node's parasitic path to the structure exact
+        (T⁴, not its tangent); Newton (``steady_state_network_k``) from the present
+        temperatures, at the flows of the last :meth:`refresh_coeffs`."""
+        loops, rad = self._loops, self._radiators
+        cp = loops.cp_j_per_kg_k
+        lm = coolant_network_matrix(
+            self._nl, self.plate_loop, self._cp_g, self._rp_loop, self._rp_g, loops.flow_kg_s * cp
+        )
+        g = self.parasitic_conductance_w_per_k
+        lm[np.diag_indices_from(lm)] += g
+        n_p, n_l = self._n_plates, self._nl
+        q = g * self.structure_temp_k
+        q[:n_p] += plate_heat_w
+        q[n_p : n_p + n_l] += loops.pump_heat_w
+        k = self.parasitic_emission_w_per_k4.copy()
+        sink = np.full(len(q), self.structure_temp_k)
+        k[self._panel_sl] += rad.kemit_w_per_k4  # panels radiate to deep space (0 K)
+        sink[self._panel_sl] = 0.0
+        if self._env:
+            q[self._panel_sl] += rad.k_sun * sun_flux_w_m2 + rad.k_albedo * albedo_flux_w_m2
+            q[self._panel_sl] += rad.k_ir
+        return steady_state_network_k(
+            lm, q, k, sink_temp_k=sink, initial_temp_k=self._tn.copy(), tol_k=1e-6
+        )
+
+    def set_temperatures(self, t_net: np.ndarray, die_temp_k: np.ndarray) -> None:
+        """Put the nodes (plates, hot legs, panels, cold legs) and the dies at the given
+        temperatures; a :meth:`refresh_coeffs` must follow before the next step (it lays the
+        state out afresh from them)."""
+        self._tn[...] = t_net
+        if self._lazy:
+            self._die_view = np.array(die_temp_k, dtype=float)
+            self._die_fresh = True
+        else:
+            self._die_view[...] = die_temp_k
+        self._die_max_bound = math.inf
+        self.stale = True
+
+    def settle_periodic(
+        self,
+        drive: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        period_s: float,
+        die_r: np.ndarray,
+        die_c: np.ndarray,
+        die_vec: np.ndarray,
+        die_power: np.ndarray,
+        tol_k: float,
+        step_s: float,
+        max_orbits: int = 8,
+    ) -> list[tuple[float, int, float]]:
+        """Bring the network onto its periodic orbit for constant loads and flows.
+
+        ``drive(t_s)`` gives, at the model times ``t_s`` (one orbit from the start phase),
+        the Sun's illuminated fraction and cos β·cos u (what :meth:`step` takes). From the
+        steady state on the orbit-averaged inputs (:meth:`steady_state_k`; the dies at plate +
+        P·R), whole orbits are stepped in passes at 120 s, 10 s (each only if more than twice
+        ``step_s``) and finally ``step_s`` (each the period split into equal steps close to
+        it, so every orbit ends on the start phase), a pass ending when no node or die stepped
+        here changes by more than ``tol_k`` from one orbit's start to the next (at most
+        ``max_orbits``). The slowest mode decays by a near-constant ratio λ an orbit (~1/8 on
+        the AI1), so after two orbits without extrapolation the start state is extrapolated
+        along the last change (vector Aitken: x + λ/(1 − λ)·Δx, λ = Δx·Δx₋₁/|Δx₋₁|²). The
+        coarse passes get close cheaply; the last one settles the state on the periodic orbit
+        of the step the run uses (the operator splitting of the panels' emission and the
+        backward-Euler lag make it depend on the step: ~1 K at the start phase between 1 s and
+        10 s). Only the network steps: the caller restores its own coefficients afterwards
+        (``refresh_coeffs`` at its step) and drains the radiated and parasitic energies from
+        its ledgers. Returns, per pass, (step s, orbits stepped, last orbit-to-orbit change
+        in K)."""
+        rad = self._radiators
+        vec = die_vec > 0.0
+        # start: steady state on the averaged inputs
+        n0 = max(8, math.ceil(period_s / 120.0))
+        illum, cbcu = drive(np.arange(n0) * (period_s / n0))
+        sun = albedo = 0.0
+        if self._env:
+            for a, b in zip(illum.tolist(), cbcu.tolist(), strict=True):
+                rad.environment(a, b)
+                sun += rad.sun_flux_w_m2
+                albedo += rad.albedo_flux_w_m2
+            sun /= n0
+            albedo /= n0
+        plate_q = np.bincount(self.die_plate, weights=die_power * die_vec, minlength=self._n_plates)
+        t_net = self.steady_state_k(sun, albedo, plate_q)
+        die = self.die_temp_k.copy()
+        die[vec] = (t_net[: self._n_plates][self.die_plate] + die_power * die_r)[vec]
+        self.set_temperatures(t_net, die)
+        report: list[tuple[float, int, float]] = []
+        passes = [s for s in (120.0, 10.0) if s > 2.0 * step_s] + [step_s]
+        for pass_s in passes:
+            n = max(8, math.ceil(period_s / pass_s))
+            dt = period_s / n
+            illum, cbcu = drive(np.arange(n) * dt)
+            pairs = list(zip(illum.tolist(), cbcu.tolist(), strict=True))
+            self.refresh_coeffs(dt, die_r, die_c, die_vec, die_power)
+            self.set_die_power(die_power, die_r, die_vec)
+            x = np.concatenate([self._tn, self.die_temp_k[vec]])
+            d_prev: np.ndarray | None = None
+            change = math.inf
+            orbits = 0
+            while orbits < max_orbits:
+                for a, b in pairs:
+                    if self.stale:
+                        self.refresh_coeffs(dt, die_r, die_c, die_vec, die_power)
+                    self.step(a, b, None)
+                orbits += 1
+                x_new = np.concatenate([self._tn, self.die_temp_k[vec]])
+                d = x_new - x
+                x = x_new
+                change = float(np.abs(d).max())
+                if change <= tol_k:
+                    break
+                if d_prev is not None:
+                    den = float(d_prev @ d_prev)
+                    lam = float(d @ d_prev) / den if den > 0.0 else 0.0
+                    if 0.0 < lam < 0.9:
+                        x = x + d * (lam / (1.0 - lam))
+                        die = self.die_temp_k.copy()
+                        die[vec] = x[self._n_net :]
+                        self.set_temperatures(x[: self._n_net], die)
+                        self.refresh_coeffs(dt, die_r, die_c, die_vec, die_power)
+                        d = None
+                d_prev = d
+            report.append((dt, orbits, change))
+        self._par_checks = 0
+        return report
 
     # ------------------------------------------------------------------------------ outputs
 

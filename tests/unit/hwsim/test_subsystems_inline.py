@@ -30,6 +30,7 @@ from hwsim.model.solar import (
 )
 from hwsim.model.thermal import (
     albedo_flux_w_m2,
+    board_die_decay,
     board_die_temp_step_k,
     coolant_network_matrix,
     hx_conductance_w_per_k,
@@ -287,10 +288,12 @@ def _network(cfg: SpacecraftConfig, n_dies: int, n_classes: int):
 
 def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
     """ThermalNetwork.step (the dies folded into one product A·z, by class or as a vector)
-    vs the pure functions it assembles: board_die_temp_step_k for every die (plate held), the
-    plates receiving their boards' power minus what the dies stored, network_step_k for the
-    plates, legs and panels (with pump heat, absorbed environment and plug-in heat), then
-    radiation_step_k for the panels."""
+    vs the pure functions it assembles: network_step_k for the plates, legs and panels (with
+    pump heat, absorbed environment and plug-in heat), each plate receiving its boards' power
+    minus what their dies store while stepping toward the new plate temperature (the die
+    exchange implicit in the plate: w = C/dt·(1 − e^(−dt/RC)) on its diagonal), then
+    board_die_temp_step_k for every die against its new plate and radiation_step_k for the
+    panels."""
     for n_dies, n_classes in ((150, 3), (40, 40)):  # carried by class / stepped as a vector
         loops, rad, net, plate, die_r, die_c, die_vec = _network(ai1, n_dies, n_classes)
         n_p, n_l = len(ai1.cold_plates), len(ai1.loops)
@@ -311,10 +314,13 @@ def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
             )
             dies = net.die_temp_k.copy()
             net.take_parasitic_j()
-            new_dies = board_die_temp_step_k(dies, nodes[plate], power * die_vec, die_r, die_c, dt)
-            stored_w = die_c / dt * (new_dies - dies) * die_vec
+            # each die steps exactly toward its *new* plate temperature T_p' (implicit
+            # coupling): it takes w·(T_p' + P·R − T_b) from the plate, w = C/dt·(1 − e^(−dt/RC))
+            w = die_c / dt * (1.0 - board_die_decay(dt, die_r, die_c)) * die_vec
             q = np.zeros(len(nodes))
-            q[:n_p] = np.bincount(plate, weights=power * die_vec - stored_w, minlength=n_p)
+            q[:n_p] = np.bincount(
+                plate, weights=power * die_vec + w * (dies - power * die_r), minlength=n_p
+            )
             q[:n_p] += plug_heat
             q[n_p : n_p + n_l] = loops.pump_heat_w
             net.step(illum, albedo_drive, plug_heat)
@@ -351,9 +357,11 @@ def test_network_step_equals_pure_functions(ai1: SpacecraftConfig) -> None:
             )
             np.testing.assert_allclose(g_par * t_ref - s_par, want_p, rtol=1e-9, atol=1e-9)
             lm = lm + np.diag(g_par)
+            lm[np.arange(n_p), np.arange(n_p)] += np.bincount(plate, weights=w, minlength=n_p)
             q += s_par
             m, c_dt = implicit_network_operator(caps, dt, lm)
             want = network_step_k(m, c_dt, nodes, q)
+            new_dies = board_die_temp_step_k(dies, want[plate], power * die_vec, die_r, die_c, dt)
             # the energy the parasitic paths took over the step, from the same T'
             want_e = dt * float(g_par @ want - s_par.sum())
             got_e = net.take_parasitic_j()
