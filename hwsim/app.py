@@ -338,6 +338,7 @@ async def serve(
             seed=settings.seed,
             registry=registry,
             mission_time_origin_s=model_epoch_ns / NS_PER_S,
+            settle_step_s=settings.physics_step_s,  # its thermal start: that step's orbit
         )
         for slot_id, reason in model.truth()["empty_slots"].items():
             log.warning("hwsim: %s is empty: %s", slot_id, reason)

@@ -499,7 +499,7 @@ class ThermalConfig(_Frozen):
         le=600,
         description="Step of the last settling pass: the physics step the run will use (the "
         "periodic orbit of a coarser step differs by ~1 K at 10 s, ~7 K at 60 s); "
-        "`computesat hwsim run` sets it to its --step",
+        "`computesat hwsim run` and `serve` pass their own step instead",
     )
 
 

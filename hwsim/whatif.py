@@ -225,7 +225,8 @@ def _simulate(
     validated against the spacecraft) before the first step. Returns the spacecraft, the steps
     taken and the faults that ran (parameters with defaults, activation and clear times).
     """
-    sc = Spacecraft(config, seed=seed)
+    # the thermal start settled on the periodic orbit of the step this run takes
+    sc = Spacecraft(config, seed=seed, settle_step_s=step_s)
     # The what-if controller flies the spacecraft through its device API (read_model,
     # command), as flight software does; it acts before each step.
     law = WhatIfController(sc)
@@ -295,8 +296,12 @@ def _sampler(sample_s: float, step_s: float, events_s: list[float]) -> Callable[
 
 
 def default_warmup_s(config: SpacecraftConfig, duration_s: float) -> float:
-    """One orbit (the thermal state and the battery settle over the first orbit), or 0 when
-    the run is shorter than two orbits."""
+    """0 when the model starts thermally settled (``thermal.settle_at_start``, the default:
+    the run's first orbit is already on the periodic orbit); without it one orbit (the
+    thermal transient of the configured start), or 0 when the run is shorter than two
+    orbits."""
+    if config.thermal.settle_at_start:
+        return 0.0
     period = orbital_period_s(config.orbit.altitude_km)
     return period if duration_s >= 2.0 * period else 0.0
 
@@ -384,8 +389,9 @@ def run_whatif(
         "duration_s": duration_s,
         "step_s": step_s,
         "warmup_s": warmup_s,
-        "warmup_note": "figures and margins leave out samples before warmup_s "
-        "(the run starts from the configured initial state, not a settled orbit)",
+        "warmup_note": "figures and margins leave out samples before warmup_s (the thermal "
+        "state starts settled unless thermal.settle_at_start is off; the battery starts at "
+        "its configured state of charge)",
         "summary": summary,
         "margins": margins,
         "faults": ran,
@@ -830,9 +836,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warmup",
         default=None,
-        help="start of the run left out of the summary and margins (the run starts from the "
-        "configured initial state, not a settled orbit); default one orbital period if the run "
-        "lasts two orbits or more, else 0",
+        help="start of the run left out of the summary and margins; default 0 (the run "
+        "starts on its thermal periodic orbit, thermal.settle_at_start); with settling off "
+        "in the configuration, one orbital period if the run lasts two orbits or more",
     )
     parser.add_argument(
         "--devices",

@@ -94,6 +94,11 @@ class Spacecraft:
 
     Slots that name a plug-in board (``board = "ref-gpu"``) get one from ``registry``
     (default: the installed ``computesat.boards`` plug-ins, discovered once per process).
+
+    With ``thermal.settle_at_start`` (the default) the thermal network starts on its periodic
+    orbit for the loads and flows at t = 0, settled at ``settle_step_s`` (default
+    ``thermal.settle_step_s``, 1 s: pass the step the run will take); see docs/hwsim.md,
+    "Settled thermal start and the dry plate".
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class Spacecraft:
         seed: int = 0,
         registry: BoardRegistry | None = None,
         mission_time_origin_s: float = 0.0,
+        settle_step_s: float | None = None,
     ) -> None:
         self.config = config
         # Model time counts from 0; plug-in boards keep mission time (what their job results
@@ -177,23 +183,27 @@ class Spacecraft:
         self._refresh_slot_power()
         self.settle_report: list[tuple[float, int, float]] = []
         if config.thermal.settle_at_start:
-            self._settle_thermal(registry, s_seu)
+            step = config.thermal.settle_step_s if settle_step_s is None else settle_step_s
+            if not step > 0.0:
+                raise ValueError(f"settle_step_s must be > 0, got {step}")
+            self._settle_thermal(registry, s_seu, step)
         self._thermal_energy_0_j = self._thermal_energy_j()
 
     def _settle_thermal(
-        self, registry: BoardRegistry | None, s_seu: np.random.SeedSequence
+        self, registry: BoardRegistry | None, s_seu: np.random.SeedSequence, step_s: float
     ) -> None:
         """Start on the thermal network's periodic orbit for the loads and flows at t = 0
-        (``thermal.settle_at_start``; docs/hwsim.md, "Settled start").
+        (``thermal.settle_at_start``; docs/hwsim.md, "Settled thermal start and the dry plate").
 
         Only the network steps (ThermalNetwork.settle_periodic), driven by the Sun and albedo
         of a separate orbit over whole periods; mission time, the orbit, wings, battery, bus,
         pumps and the boards' clocks are untouched. The plug-in boards' dies are settled with
         the network as if it stepped them (their own R and C, served power), then the
-        compute slots are built afresh so that each board starts at the C-weighted mean
-        settled die temperature of its plate (a board takes its plate's temperature at
-        creation; their dies relax in ~30-90 s). The energy the panels radiated and the
-        parasitic paths took while settling is drained, so the ledgers count from here."""
+        compute slots are built afresh so that each board starts at the settled die
+        temperature of its plate's main kind (a board takes its plate's temperature at
+        creation; a board of another kind relaxes in ~30-90 s). The energy the panels
+        radiated and the parasitic paths took while settling is drained, so the ledgers count
+        from here."""
         slots = self._slots
         net = self._network
         rad = self._radiators
@@ -226,19 +236,26 @@ class Spacecraft:
             die_vec,
             slots.power_w.copy(),
             self.config.thermal.settle_tolerance_k,
-            self.config.thermal.settle_step_s,
+            step_s,
         )
         rad.sun_flux_w_m2, rad.albedo_flux_w_m2 = flux
         rad.radiated_j()
         net.take_parasitic_j()
         net.take_lost_coolant_j()
         if plug is not None and len(live):
+            # a board takes one temperature per plate at creation: the C-weighted median of
+            # the plate's settled dies (that of its most numerous kind by heat capacity, so
+            # the odd boards out relax for a minute or two and the plate's heat is nearly
+            # right; a C-weighted mean would pull every board by the odd ones' offset)
+            board_t = net.plate_temp_k.copy()
             plates = slots.die_plate[live]
-            n_p = len(net.plate_ids)
+            settled = net.die_temp_k[live]
             c = die_c[live]
-            heat_j = np.bincount(plates, weights=c * net.die_temp_k[live], minlength=n_p)
-            cap = np.bincount(plates, weights=c, minlength=n_p)
-            board_t = np.where(cap > 0.0, heat_j / np.where(cap > 0.0, cap, 1.0), net.plate_temp_k)
+            for p in np.unique(plates).tolist():
+                on = np.flatnonzero(plates == p)
+                order = on[np.argsort(settled[on], kind="stable")]
+                cum = np.cumsum(c[order])
+                board_t[p] = settled[order[int(np.searchsorted(cum, 0.5 * cum[-1]))]]
             slots = ComputeSlots(
                 self.config.compute.expanded_slots(),
                 net.plate_index,

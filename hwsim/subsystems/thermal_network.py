@@ -4,8 +4,14 @@ Owns the linear thermal state and its solve: per cold plate (heat capacity J/K, 
 coolant W/K), per loop a hot leg (return, to the radiators) and a cold leg (supply, to the
 plates), the radiator panels (their parameters are the radiators'), and the die of every
 built-in compute slot (its temperature, K). One step is one backward-Euler step of the
-network with the dies' exact exponential step folded in (``T' = A·z``), then the panels'
-emission (operator splitting, done by the radiators).
+network with the dies' exact exponential step toward their plate's new temperature folded
+in (``T' = A·z``; the exchange implicit in the plate, so a plate whose loop is dry is stable
+at any step), then the panels' emission (operator splitting, done by the radiators).
+
+Settled start: :meth:`settle_periodic` brings the network onto its periodic orbit for
+constant loads (from :meth:`steady_state_k` on the orbit-averaged inputs, whole orbits at
+coarse then fine steps with Aitken extrapolation); the spacecraft calls it at construction
+(``thermal.settle_at_start``).
 
 Parasitic paths: every node also loses heat to the bus structure (a fixed sink at
 ``structure.temp_k``): plates and coolant legs by conduction G and radiation εσA·(T⁴ − T_s⁴),
@@ -148,7 +154,6 @@ class ThermalNetwork:
         self.qconst_dirty = True
         # upper bounds for the thermal-shutdown test (see dies_above)
         self._die_max_bound = math.inf
-        self._plate_max = math.inf
         self._pr_max = 0.0
         n = len(die_plate)
         self._s_pr = np.zeros(n)
@@ -189,7 +194,7 @@ class ThermalNetwork:
     def _layout_state(self, t_net: np.ndarray, die: np.ndarray, cls: np.ndarray, k: int) -> None:
         """Lay out the linear thermal state vector z.
 
-        Per die only the exact step T_b' = a·T_b + b·T_plate + b·P·R is needed (a =
+        Per die only the exact step T_b' = a·T_b + b·T_plate' + b·P·R is needed (a =
         e^(−dt/RC), b = 1 − a). Dies with the same plate and the same a form a class; for a
         class the plate sees only Y = Σ w·T_b (w = C/dt·b, see refresh_coeffs), and every
         die in it is T_b = p·T_b0 + b·h + b·P·R·g with p = aⁿ, h = Σ aⁿ⁻¹⁻ᵐ T_plate,m and
@@ -256,12 +261,16 @@ class ThermalNetwork:
         inventory and board resistance, so they are computed once and reused.
 
         The step of the plates, legs and panels is T' = M·(C/dt·T + Q) with M = (C/dt + L)⁻¹
-        (implicit_network_operator). Q is linear in the state: each plate receives its
-        boards' power minus what their dies store, P − Σ C_b/dt·(T_b' − T_b), and the exact
-        die step makes T_b' − T_b = (1 − e^(−dt/RC))·(T_plate + P·R − T_b); the panels absorb
-        k_sun·sun + k_albedo·albedo + k_IR; the legs get the pump heat. So T' = A·z with
-        z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change (the constant
-        column, which carries the board and pump powers, in _refresh_qconst).
+        (implicit_network_operator). Each plate receives its boards' power minus what their
+        dies store, P − Σ C_b/dt·(T_b' − T_b), and the exact die step toward the plate's new
+        temperature makes T_b' − T_b = b·(T_plate' + P·R − T_b), b = 1 − e^(−dt/RC): the
+        plate's part w·T_plate' (w = C_b/dt·b) joins L's diagonal, the rest, Σ w·(T_b − P·R),
+        is Q, linear in the state (with an explicit plate term the plate–die difference grew
+        by |1 − b·(1 + ΣC_b/C_plate)| a step, unstable for a dry plate of 15 simple slots
+        above ~26 s; implicit it shrinks by a·C_plate/(C_plate + ΣC_b·b) at any step). The
+        panels absorb k_sun·sun + k_albedo·albedo + k_IR; the legs get the pump heat. So
+        T' = A·z with z = [T, T_b, sun, albedo, 1] and A assembled here from M once per change
+        (the constant column, which carries the board and pump powers, in _refresh_qconst).
         ``die_vec`` is 1 for the dies stepped here, 0 for plug-in boards (they step their own).
 
         Parasitic paths: every node also loses P(T) = G·(T − T_s) + εσA·(T⁴ − T_s⁴) to the
@@ -526,9 +535,9 @@ class ThermalNetwork:
 
     def dies_above(self, floor_k: float) -> bool:
         """True when a die is above ``floor_k`` after the step. Each new die temperature lies
-        between its old one and T_plate + P·R, so max(old bound, max plate + max P·R) bounds
-        the new maximum; the dies are computed and scanned only when that bound reaches the
-        floor."""
+        between its old one and T_plate' + P·R (the plate after the step), so max(old bound,
+        max plate' + max P·R) bounds the new maximum; the dies are computed and scanned only
+        when that bound reaches the floor."""
         bound = max(self.plate_temp_k.tolist()) + self._pr_max
         if bound < self._die_max_bound:
             bound = self._die_max_bound

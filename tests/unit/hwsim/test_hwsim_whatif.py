@@ -315,13 +315,16 @@ def test_summary_leaves_out_the_warmup(ai1, tmp_path: Path) -> None:
     assert die["limit_k"] == 368.0 and abs(die["margin_k"] - (368.0 - die["max_temp_k"])) < 1e-9
 
 
-def test_default_warmup_is_one_orbit_for_long_runs(ai1) -> None:
+def test_default_warmup_is_none_settled_and_one_orbit_unsettled(ai1) -> None:
+    from hwsim.config import ThermalConfig
     from hwsim.model.orbit import orbital_period_s
     from hwsim.whatif import default_warmup_s
 
+    assert default_warmup_s(ai1, 86400.0) == 0.0, "the thermal state starts settled"
+    raw = ai1.model_copy(update={"thermal": ThermalConfig(settle_at_start=False)})
     period = orbital_period_s(ai1.orbit.altitude_km)
-    assert default_warmup_s(ai1, 86400.0) == period
-    assert default_warmup_s(ai1, 1.5 * period) == 0.0
+    assert default_warmup_s(raw, 86400.0) == period
+    assert default_warmup_s(raw, 1.5 * period) == 0.0
 
 
 def test_cli_runs_a_scenario_with_flags_over_the_file(tmp_path: Path, capsys) -> None:
