@@ -343,3 +343,23 @@ def test_a_board_without_supply_draws_nothing_until_its_supply_is_back() -> None
     assert board.power_draw_w() == board.thermal_model().off_w
     board.power_on()
     assert board.state is PowerState.BOOTING
+
+
+def test_results_not_computed_keep_the_jobs_timing_power_and_heat() -> None:
+    """The what-if runner's executor: the job ends at the same modelled time with the same
+    heat as a computed one; only its result is not computed."""
+    from hwsim.boards.executor import NOT_COMPUTED_DIGEST, ResultsNotComputed
+
+    real = RefCpuBoard("real", initial_temp_k=300.0)
+    modelled = RefCpuBoard("modelled", initial_temp_k=300.0)
+    modelled.attach_executor(ResultsNotComputed())
+    for b in (real, modelled):
+        b.power_on()
+        b.step(120.0, 300.0)  # booted
+        b.submit(_job(b, "j", 30.5))
+    heats = [[b.step(1.0, 305.0) for _ in range(40)] for b in (real, modelled)]
+    assert heats[0] == heats[1]
+    (a,), (b,) = real.take_results(), modelled.take_results()
+    assert a.status == b.status == "completed"
+    assert a.end_mission_time_s == b.end_mission_time_s
+    assert a.digest != NOT_COMPUTED_DIGEST and b.digest == NOT_COMPUTED_DIGEST
