@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from hwsim.boards.executor import ResultsNotComputed
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
 from hwsim.faults import ActiveFault, FaultError
 from hwsim.model import Spacecraft
@@ -226,6 +227,10 @@ def _simulate(
     taken and the faults that ran (parameters with defaults, activation and clear times).
     """
     sc = Spacecraft(config, seed=seed)
+    if sc.plugin_slots is not None:
+        # Nobody reads the filler jobs' results: their duration, power and heat follow the
+        # boards' models, their numpy is not computed (deterministic all the same).
+        sc.plugin_slots.attach_executor(ResultsNotComputed())
     # The what-if controller flies the spacecraft through its device API (read_model,
     # command), as flight software does; it acts before each step.
     law = WhatIfController(sc)
