@@ -17,8 +17,12 @@ What it does, in wall time (it supervises processes, not the mission):
 - hwsim dies: flight software stays up (its device reads time out, so it marks telemetry
   invalid); the supervisor tells it through its stdin (JSON lines, ``--supervised``) so it
   raises HARDWARE_GAP, restarts hwsim on the same endpoints with :meth:`SupervisorPlan.
-  hwsim_restart_args` (from the latest snapshot when there is a snapshot directory), and
-  tells flight software again when hwsim is back, with the gap's length.
+  hwsim_restart_args` (from the latest snapshot *of this run* when there is a snapshot
+  directory: every hwsim of a run gets the run's id, ``--run-id``, and stamps it into its
+  snapshots, so a snapshot left in the directory by another run is never restored; nor one
+  later than the mission time the new hwsim starts at), and tells flight software again
+  when hwsim is back, with the gap's length in wall time and the snapshot restored (file
+  and mission time) or why it started fresh.
 - a crash loop (more than ``budget.restarts`` restarts of one child within
   ``budget.window_s``) stops everything: :class:`CrashLoop` names the child, why it last
   died and its last output lines; the command exits with status 3.
@@ -37,6 +41,7 @@ import os
 import re
 import signal
 import sys
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -121,12 +126,16 @@ class SupervisorPlan:
     budget: RestartBudget = field(default_factory=RestartBudget)
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 4.5
+    # This satellite run's id (one per plan, so per 'computesat satellite'): every hwsim of
+    # the run stamps it into its snapshots, and a restart restores only the run's own.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def hwsim_start_args(self, device: str, simctl: str) -> list[str]:
         args = ["hwsim", "serve", "--device-endpoint", device, "--simctl-endpoint", simctl]
         args += self.hwsim_args
         if self.snapshot_dir is not None:
             args += ["--snapshot-dir", str(self.snapshot_dir)]
+        args += ["--run-id", self.run_id]
         return args
 
     def mission_speed(self) -> float:
@@ -138,7 +147,9 @@ class SupervisorPlan:
 
     def hwsim_restart_args(self, device: str, simctl: str) -> list[str]:
         """A restart binds the endpoints the first hwsim bound (flight software is connected
-        to them) and restores the latest snapshot when there is a snapshot directory."""
+        to them) and restores the latest snapshot of this run (``--run-id``) when there is a
+        snapshot directory; the supervisor adds ``--start-time-ns``, which also bars a
+        snapshot later than that."""
         args = self.hwsim_start_args(device, simctl)
         if self.snapshot_dir is not None:
             args += ["--restore", "latest"]
@@ -176,6 +187,9 @@ class SatelliteSupervisor:
         self.udp_port = 0
         self.boot_count = 0
         self.hwsim_starts = 0
+        # How the running hwsim's model started, from its READY line ("restored FILE
+        # (mission T s)" or "started fresh: WHY").
+        self.hwsim_restore = ""
         self.history: list[RestartRecord] = []
         self._deaths: dict[str, deque[float]] = {"hwsim": deque(), "flightsw": deque()}
         # hwsim's mission time at its last READY and the loop time then: where its clock
@@ -242,7 +256,9 @@ class SatelliteSupervisor:
             stdin=asyncio.subprocess.DEVNULL,
             label=label,
         )
-        endpoints = dict(re.findall(r"(\w+)=(\S+)", child.ready_line))
+        head, _, restore = child.ready_line.partition(" restore=")
+        self.hwsim_restore = restore.strip()
+        endpoints = dict(re.findall(r"(\w+)=(\S+)", head))
         self.device_endpoint = endpoints.get("device", self.device_endpoint)
         self.simctl_endpoint = endpoints.get("simctl", self.simctl_endpoint)
         if endpoints.get("time_ns", "").isdigit():
@@ -321,7 +337,6 @@ class SatelliteSupervisor:
                         "notice": "hwsim_down",
                         "reason": reason,
                         "restart": len(deaths),
-                        "restore": self._restore_text(),
                     }
                 )
             restart: Awaitable[None] = (
@@ -372,7 +387,9 @@ class SatelliteSupervisor:
             gap_s = back - now
             if name == "hwsim":
                 where = f" in {self.plan.snapshot_dir}" if self.plan.snapshot_dir else ""
-                self._say(f"hwsim back after {gap_s:.2f} s ({self._restore_text()}{where})")
+                self._say(
+                    f"hwsim back after {gap_s:.2f} s of wall time ({self._restore_text()}{where})"
+                )
                 self._notify_flightsw(
                     {
                         "notice": "hwsim_up",
@@ -407,12 +424,11 @@ class SatelliteSupervisor:
             os.close(pidfd)
 
     def _restore_text(self) -> str:
-        # Short: it ends up in an event message (200 characters at most).
+        """How the restarted hwsim started, as it said (short: it ends up in an event
+        message of 200 characters at most)."""
         if self.plan.snapshot_dir is None:
             return "started fresh: no snapshot directory"
-        if not any(Path(self.plan.snapshot_dir).glob("hwsim-*.snap")):
-            return "started fresh: no snapshot taken yet"
-        return "restored from the latest snapshot"
+        return self.hwsim_restore or "restore unknown (hwsim did not say)"
 
     def _notify_flightsw(self, notice: dict[str, object]) -> None:
         """One JSON line on flight software's stdin; lost if it is down too (it then learns

@@ -175,7 +175,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     valid = sum(1 for d in config.polled if d not in failing)
                     ctx.event(
                         EventId.DEVICES_RECOVERED,
-                        f"device port answered again after {silent_s:.1f} s silent; "
+                        f"device port answered again after {silent_s:.1f} mission s silent; "
                         f"{valid} of {len(config.polled)} devices valid",
                     )
                 silent_since_ns = None

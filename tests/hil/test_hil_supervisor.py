@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from computesat.launcher import _start_child
 from computesat.supervisor import (
     CrashLoop,
     RestartBudget,
@@ -33,6 +34,7 @@ from computesat.supervisor import (
 from ground.simctl import SimControl
 from ground.station import Ground, Telemetry
 from icd import dictionary as dic
+from runtime.clock import DEFAULT_START_NS
 
 SPEED = 20.0
 # Mission seconds: at x20 a restart of a few wall seconds is ~100 mission s; generous bounds
@@ -269,7 +271,15 @@ async def test_hwsim_killed_comes_back_from_its_latest_snapshot(tmp_path: Path):
         )
         os.kill(satellite.hwsim.pid, signal.SIGKILL)
         gap = await ground.clock.wait_for(back, BACK_WITHIN_S)
-        assert "restored from the latest snapshot" in (gap.message or ""), gap.summary()
+        # The event names the snapshot it restored (file and mission time) and says that the
+        # gap it measured is wall time.
+        message = gap.message or ""
+        newest = max(_snapshots(tmp_path), key=lambda name: _snapshots(tmp_path)[name])
+        assert re.search(r"restored hwsim-\d{6}-t\d+\.snap \(mission \d+\.\d s\)", message), (
+            gap.summary()
+        )
+        assert "s of wall time" in message, gap.summary()
+        assert newest in message or "hwsim-" in message, (newest, gap.summary())
         after = await ground.wait_for(
             lambda tm: (
                 tm.sid == 2 and tm.time_s > gap.time_s and "pump.L1.A.flow_kg_s" not in tm.invalid
@@ -280,6 +290,49 @@ async def test_hwsim_killed_comes_back_from_its_latest_snapshot(tmp_path: Path):
         assert stale.parameters["pump.L1.A.flow_kg_s"] is None, stale
         assert after.parameters["pump.L1.A.flow_kg_s"] == 0, "the seizure was not restored"
         assert after.time_s >= seized.time_s, "mission time went back to a fresh start"
+
+
+async def test_a_snapshot_of_another_run_is_never_restored(tmp_path: Path):
+    """A snapshot directory shared with an earlier run that got further in mission time: the
+    restarted hwsim must not take the other run's state (its mission time would jump ahead of
+    flight software's); it starts fresh and the HARDWARE_GAP event says why."""
+    # ~11.6 mission days after a fresh start: far beyond anything this run reaches
+    ahead_ns = DEFAULT_START_NS + 10**15
+    other = await _start_child(
+        "hwsim",
+        [
+            *("hwsim", "serve", "--device-endpoint", "tcp://127.0.0.1:0"),
+            *("--simctl-endpoint", "tcp://127.0.0.1:0", "--snapshot-dir", str(tmp_path)),
+            *("--start-time-ns", str(ahead_ns)),  # (written without a run id, as before)
+        ],
+        None,
+        60.0,
+    )
+    try:
+        async with SimControl(dict(re.findall(r"(\w+)=(\S+)", other.ready_line))["simctl"]) as sim:
+            saved = await sim.snapshot()
+    finally:
+        await other.stop()
+    assert saved["mission_time_ns"] >= ahead_ns, saved
+    async with (
+        supervised(_plan(snapshot_dir=tmp_path)) as (satellite, _),
+        Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground,
+    ):
+        await ground.ping(timeout=60)
+        assert satellite.hwsim is not None
+        back = ground.expect(_event("HARDWARE_GAP", "back after"))
+        os.kill(satellite.hwsim.pid, signal.SIGKILL)
+        gap = await ground.clock.wait_for(back, BACK_WITHIN_S)
+        assert "started fresh: no usable snapshot (1 of another run)" in (gap.message or ""), (
+            gap.summary()
+        )
+        async with SimControl(satellite.simctl_endpoint) as sim:
+            now_ns = (await sim.time())["mission_time_ns"]
+        assert now_ns < ahead_ns, f"hwsim jumped to the other run's time: {now_ns} ns"
+        assert abs(now_ns / 1e9 - ground.clock.now_s()) < BACK_WITHIN_S, (
+            now_ns / 1e9,
+            ground.clock.now_s(),
+        )
 
 
 async def test_a_crash_loop_stops_everything_and_names_the_child():
@@ -457,7 +510,8 @@ def test_the_command_restores_a_killed_hwsim_from_its_run_snapshots_by_default()
             if "hwsim back after" in line:
                 break
         back = next(line for line in reversed(lines) if "hwsim back after" in line)
-        assert f"restored from the latest snapshot in {run_dir}" in back, back
+        assert re.search(r"restored hwsim-\d{6}-t\d+\.snap \(mission [\d.]+ s\) in ", back), back
+        assert str(run_dir) in back, back
         process.send_signal(signal.SIGTERM)
         assert _gone_within([process.pid], 5.0) == []
         log = _drain(process, lines)
