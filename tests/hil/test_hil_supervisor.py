@@ -15,6 +15,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -544,3 +545,44 @@ def test_the_supervisor_imports_no_heavy_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]", f"the supervisor path imported {result.stdout}"
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_standalone_flightsw_stops_at_once_while_waiting_for_hwsim_at_boot(sig: signal.Signals):
+    """No hwsim: flight software waits for its time reference (--boot-timeout-s 600); one
+    SIGTERM (or Ctrl-C) must end it within seconds, not at the end of that wait."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "computesat", "flightsw", "--port", "0"),
+            *("--device-endpoint", f"tcp://127.0.0.1:{_free_tcp_port()}"),
+            *("--boot-timeout-s", "600"),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line.rstrip())
+            if "no time reference" in line:
+                break
+        else:
+            raise AssertionError("flightsw never said it waits:\n" + "\n".join(lines[-20:]))
+        process.send_signal(sig)
+        still = _gone_within([process.pid], 5.0)
+        assert still == [], f"flightsw still waiting 5 s after {sig.name}"
+        log = _drain(process, lines)
+        assert process.wait() == 0, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
