@@ -23,6 +23,8 @@ What it does, in wall time (it supervises processes, not the mission):
   later than the mission time the new hwsim starts at), and tells flight software again
   when hwsim is back, with the gap's length in wall time and the snapshot restored (file
   and mission time) or why it started fresh.
+- a fixed port already in use (another satellite on the same ports): nothing starts;
+  :class:`PortInUse` names the port and what it is for; the command exits with status 2.
 - a crash loop (more than ``budget.restarts`` restarts of one child within
   ``budget.window_s``) stops everything: :class:`CrashLoop` names the child, why it last
   died and its last output lines; the command exits with status 3.
@@ -40,6 +42,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import uuid
 from collections import deque
@@ -52,7 +55,9 @@ from computesat.launcher import ChildExited, ChildProcess, _start_child
 
 __all__ = [
     "EXIT_CRASH_LOOP",
+    "EXIT_PORT_IN_USE",
     "CrashLoop",
+    "PortInUse",
     "RestartBudget",
     "RestartRecord",
     "SatelliteSupervisor",
@@ -62,6 +67,69 @@ __all__ = [
 ]
 
 EXIT_CRASH_LOOP = 3
+EXIT_PORT_IN_USE = 2
+
+
+class PortInUse(RuntimeError):
+    """A fixed port the satellite needs is taken (another satellite runs on it, most often):
+    nothing was started. One line naming the port and what it is for."""
+
+    def __init__(self, port: int, proto: str, purpose: str, option: str) -> None:
+        self.port = port
+        super().__init__(
+            f"{proto} port {port} ({purpose}) is already in use: is another satellite "
+            f"running? Nothing was started; choose a free port with {option}"
+        )
+
+
+def _endpoint_address(endpoint: str) -> tuple[str, int] | None:
+    """(host, port) of a fixed ``tcp://host:port`` endpoint; None for port 0 or non-TCP."""
+    match = re.fullmatch(r"tcp://(.+):(\d+)", endpoint)
+    if match is None or match.group(2) == "0":
+        return None
+    host = match.group(1).strip("[]")
+    return ("" if host == "*" else host), int(match.group(2))
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
+    return values[-1] if values else None
+
+
+def check_ports_free(plan: SupervisorPlan) -> None:
+    """Raise :class:`PortInUse` for the first fixed port of ``plan`` that cannot be bound:
+    hwsim's device and simulation-control TCP ports, flight software's RF-link UDP port.
+    Checked before anything starts, since flight software started beside hwsim would
+    otherwise talk to whichever hwsim holds the device port. (A port taken between this
+    check and the bind still fails: hwsim and the link each name the port they could not
+    bind.)"""
+    wanted = [
+        (plan.device_endpoint, "hwsim's device ports", "--device-endpoint"),
+        (plan.simctl_endpoint, "hwsim's simulation control", "--simctl-endpoint"),
+    ]
+    for endpoint, purpose, option in wanted:
+        address = _endpoint_address(endpoint)
+        if address is None:
+            continue
+        with socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET) as probe:
+            # As ZeroMQ binds: a port left in TIME_WAIT by a stopped satellite is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+                probe.listen(1)
+            except OSError:
+                raise PortInUse(address[1], "tcp", f"{purpose}, {endpoint}", option) from None
+    port = _option_value(plan.flightsw_args, "--port")
+    if port is not None and port != "0":
+        host = _option_value(plan.flightsw_args, "--host") or "127.0.0.1"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((host, int(port)))
+            except OSError:
+                raise PortInUse(
+                    int(port), "udp", f"flight software's RF link, {host}", "--port"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -476,6 +544,7 @@ async def run_supervised(
             installed.append(sig)
     supervisor = SatelliteSupervisor(plan, log)
     try:
+        check_ports_free(plan)  # PortInUse: nothing started
         starting = asyncio.ensure_future(supervisor.start())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)

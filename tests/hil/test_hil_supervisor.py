@@ -586,3 +586,109 @@ def test_standalone_flightsw_stops_at_once_while_waiting_for_hwsim_at_boot(sig: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_second_satellite_on_the_same_ports_starts_nothing_and_names_the_port():
+    ports = [_free_tcp_port(), _free_tcp_port(), _free_udp_port()]
+    fixed = [
+        *("--device-endpoint", f"tcp://127.0.0.1:{ports[0]}"),
+        *("--simctl-endpoint", f"tcp://127.0.0.1:{ports[1]}"),
+        *("--port", str(ports[2])),
+    ]
+    with _satellite_command(*fixed) as (first, first_lines):
+        second = subprocess.run(
+            [sys.executable, "-m", "computesat", "satellite", "--speed", str(SPEED), *fixed],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+        errors = second.stderr.strip().splitlines()
+        assert second.returncode == 2, second.stderr
+        assert len(errors) == 1 and f"tcp port {ports[0]} (hwsim's device ports" in errors[0], (
+            second.stderr
+        )
+        assert "already in use" in errors[0], second.stderr
+        # The first satellite never saw a second flight software or hwsim.
+        assert first.poll() is None, _drain(first, first_lines)
+        first.send_signal(signal.SIGTERM)
+        assert _gone_within([first.pid], 5.0) == []
+        log = _drain(first, first_lines)
+        assert first.wait() == 0, log
+        assert "flightsw boot" not in log and "Traceback" not in log, log
+    # the UDP port alone taken: named as the RF link's
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        udp = taken.getsockname()[1]
+        third = subprocess.run(
+            [
+                *(sys.executable, "-m", "computesat", "satellite", "--port", str(udp)),
+                *(
+                    "--device-endpoint",
+                    "tcp://127.0.0.1:0",
+                    "--simctl-endpoint",
+                    "tcp://127.0.0.1:0",
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert third.returncode == 2, third.stderr
+    assert f"udp port {udp} (flight software's RF link" in third.stderr, third.stderr
+
+
+def test_hwsim_on_a_taken_endpoint_says_so_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        endpoint = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "computesat", "hwsim", "serve"),
+                *("--device-endpoint", endpoint, "--simctl-endpoint", "tcp://127.0.0.1:0"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert endpoint in line and "address already in use" in line, result.stderr
+
+
+async def test_the_links_bind_failure_names_the_port():
+    hwsim = await _start_child(
+        "hwsim",
+        [
+            *("hwsim", "serve", "--device-endpoint", "tcp://127.0.0.1:0"),
+            *("--simctl-endpoint", "tcp://127.0.0.1:0"),
+        ],
+        None,
+        60.0,
+    )
+    try:
+        device = dict(re.findall(r"(\w+)=(\S+)", hwsim.ready_line))["device"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            udp = taken.getsockname()[1]
+            with pytest.raises(RuntimeError) as failed:
+                flightsw = await _start_child(
+                    "flightsw",
+                    ["flightsw", "--device-endpoint", device, "--port", str(udp)],
+                    None,
+                    60.0,
+                )
+                await flightsw.stop()
+    finally:
+        await hwsim.stop()
+    assert f"cannot bind udp 127.0.0.1:{udp}" in str(failed.value), str(failed.value)
