@@ -142,7 +142,13 @@ def _satellite_plan(args: argparse.Namespace) -> Any:
 async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] | None) -> int:
     """Run the satellite under the process supervisor (standard library only) until Ctrl-C,
     SIGTERM or the end of ``body``; a crash loop exits with status 3."""
-    from computesat.supervisor import EXIT_CRASH_LOOP, CrashLoop, run_supervised
+    from computesat.supervisor import (
+        EXIT_CRASH_LOOP,
+        EXIT_PORT_IN_USE,
+        CrashLoop,
+        PortInUse,
+        run_supervised,
+    )
 
     log_path = args.log_file or (Path("computesat.log") if body is not None else None)
 
@@ -172,6 +178,9 @@ async def _with_satellite(args: argparse.Namespace, body: Callable[[Any], Any] |
         except CrashLoop as exc:
             print(f"computesat: {exc}", file=sys.stderr, flush=True)
             return EXIT_CRASH_LOOP
+        except PortInUse as exc:
+            print(f"computesat: {exc}", file=sys.stderr, flush=True)
+            return EXIT_PORT_IN_USE
 
 
 def cmd_satellite(args: argparse.Namespace) -> int:

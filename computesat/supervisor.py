@@ -17,8 +17,14 @@ What it does, in wall time (it supervises processes, not the mission):
 - hwsim dies: flight software stays up (its device reads time out, so it marks telemetry
   invalid); the supervisor tells it through its stdin (JSON lines, ``--supervised``) so it
   raises HARDWARE_GAP, restarts hwsim on the same endpoints with :meth:`SupervisorPlan.
-  hwsim_restart_args` (from the latest snapshot when there is a snapshot directory), and
-  tells flight software again when hwsim is back, with the gap's length.
+  hwsim_restart_args` (from the latest snapshot *of this run* when there is a snapshot
+  directory: every hwsim of a run gets the run's id, ``--run-id``, and stamps it into its
+  snapshots, so a snapshot left in the directory by another run is never restored; nor one
+  later than the mission time the new hwsim starts at), and tells flight software again
+  when hwsim is back, with the gap's length in wall time and the snapshot restored (file
+  and mission time) or why it started fresh.
+- a fixed port already in use (another satellite on the same ports): nothing starts;
+  :class:`PortInUse` names the port and what it is for; the command exits with status 2.
 - a crash loop (more than ``budget.restarts`` restarts of one child within
   ``budget.window_s``) stops everything: :class:`CrashLoop` names the child, why it last
   died and its last output lines; the command exits with status 3.
@@ -36,7 +42,9 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,7 +55,9 @@ from computesat.launcher import ChildExited, ChildProcess, _start_child
 
 __all__ = [
     "EXIT_CRASH_LOOP",
+    "EXIT_PORT_IN_USE",
     "CrashLoop",
+    "PortInUse",
     "RestartBudget",
     "RestartRecord",
     "SatelliteSupervisor",
@@ -57,6 +67,69 @@ __all__ = [
 ]
 
 EXIT_CRASH_LOOP = 3
+EXIT_PORT_IN_USE = 2
+
+
+class PortInUse(RuntimeError):
+    """A fixed port the satellite needs is taken (another satellite runs on it, most often):
+    nothing was started. One line naming the port and what it is for."""
+
+    def __init__(self, port: int, proto: str, purpose: str, option: str) -> None:
+        self.port = port
+        super().__init__(
+            f"{proto} port {port} ({purpose}) is already in use: is another satellite "
+            f"running? Nothing was started; choose a free port with {option}"
+        )
+
+
+def _endpoint_address(endpoint: str) -> tuple[str, int] | None:
+    """(host, port) of a fixed ``tcp://host:port`` endpoint; None for port 0 or non-TCP."""
+    match = re.fullmatch(r"tcp://(.+):(\d+)", endpoint)
+    if match is None or match.group(2) == "0":
+        return None
+    host = match.group(1).strip("[]")
+    return ("" if host == "*" else host), int(match.group(2))
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
+    return values[-1] if values else None
+
+
+def check_ports_free(plan: SupervisorPlan) -> None:
+    """Raise :class:`PortInUse` for the first fixed port of ``plan`` that cannot be bound:
+    hwsim's device and simulation-control TCP ports, flight software's RF-link UDP port.
+    Checked before anything starts, since flight software started beside hwsim would
+    otherwise talk to whichever hwsim holds the device port. (A port taken between this
+    check and the bind still fails: hwsim and the link each name the port they could not
+    bind.)"""
+    wanted = [
+        (plan.device_endpoint, "hwsim's device ports", "--device-endpoint"),
+        (plan.simctl_endpoint, "hwsim's simulation control", "--simctl-endpoint"),
+    ]
+    for endpoint, purpose, option in wanted:
+        address = _endpoint_address(endpoint)
+        if address is None:
+            continue
+        with socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET) as probe:
+            # As ZeroMQ binds: a port left in TIME_WAIT by a stopped satellite is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+                probe.listen(1)
+            except OSError:
+                raise PortInUse(address[1], "tcp", f"{purpose}, {endpoint}", option) from None
+    port = _option_value(plan.flightsw_args, "--port")
+    if port is not None and port != "0":
+        host = _option_value(plan.flightsw_args, "--host") or "127.0.0.1"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((host, int(port)))
+            except OSError:
+                raise PortInUse(
+                    int(port), "udp", f"flight software's RF link, {host}", "--port"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -121,12 +194,16 @@ class SupervisorPlan:
     budget: RestartBudget = field(default_factory=RestartBudget)
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 4.5
+    # This satellite run's id (one per plan, so per 'computesat satellite'): every hwsim of
+    # the run stamps it into its snapshots, and a restart restores only the run's own.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def hwsim_start_args(self, device: str, simctl: str) -> list[str]:
         args = ["hwsim", "serve", "--device-endpoint", device, "--simctl-endpoint", simctl]
         args += self.hwsim_args
         if self.snapshot_dir is not None:
             args += ["--snapshot-dir", str(self.snapshot_dir)]
+        args += ["--run-id", self.run_id]
         return args
 
     def mission_speed(self) -> float:
@@ -138,7 +215,9 @@ class SupervisorPlan:
 
     def hwsim_restart_args(self, device: str, simctl: str) -> list[str]:
         """A restart binds the endpoints the first hwsim bound (flight software is connected
-        to them) and restores the latest snapshot when there is a snapshot directory."""
+        to them) and restores the latest snapshot of this run (``--run-id``) when there is a
+        snapshot directory; the supervisor adds ``--start-time-ns``, which also bars a
+        snapshot later than that."""
         args = self.hwsim_start_args(device, simctl)
         if self.snapshot_dir is not None:
             args += ["--restore", "latest"]
@@ -176,6 +255,9 @@ class SatelliteSupervisor:
         self.udp_port = 0
         self.boot_count = 0
         self.hwsim_starts = 0
+        # How the running hwsim's model started, from its READY line ("restored FILE
+        # (mission T s)" or "started fresh: WHY").
+        self.hwsim_restore = ""
         self.history: list[RestartRecord] = []
         self._deaths: dict[str, deque[float]] = {"hwsim": deque(), "flightsw": deque()}
         # hwsim's mission time at its last READY and the loop time then: where its clock
@@ -242,7 +324,9 @@ class SatelliteSupervisor:
             stdin=asyncio.subprocess.DEVNULL,
             label=label,
         )
-        endpoints = dict(re.findall(r"(\w+)=(\S+)", child.ready_line))
+        head, _, restore = child.ready_line.partition(" restore=")
+        self.hwsim_restore = restore.strip()
+        endpoints = dict(re.findall(r"(\w+)=(\S+)", head))
         self.device_endpoint = endpoints.get("device", self.device_endpoint)
         self.simctl_endpoint = endpoints.get("simctl", self.simctl_endpoint)
         if endpoints.get("time_ns", "").isdigit():
@@ -321,7 +405,6 @@ class SatelliteSupervisor:
                         "notice": "hwsim_down",
                         "reason": reason,
                         "restart": len(deaths),
-                        "restore": self._restore_text(),
                     }
                 )
             restart: Awaitable[None] = (
@@ -372,7 +455,9 @@ class SatelliteSupervisor:
             gap_s = back - now
             if name == "hwsim":
                 where = f" in {self.plan.snapshot_dir}" if self.plan.snapshot_dir else ""
-                self._say(f"hwsim back after {gap_s:.2f} s ({self._restore_text()}{where})")
+                self._say(
+                    f"hwsim back after {gap_s:.2f} s of wall time ({self._restore_text()}{where})"
+                )
                 self._notify_flightsw(
                     {
                         "notice": "hwsim_up",
@@ -407,12 +492,11 @@ class SatelliteSupervisor:
             os.close(pidfd)
 
     def _restore_text(self) -> str:
-        # Short: it ends up in an event message (200 characters at most).
+        """How the restarted hwsim started, as it said (short: it ends up in an event
+        message of 200 characters at most)."""
         if self.plan.snapshot_dir is None:
             return "started fresh: no snapshot directory"
-        if not any(Path(self.plan.snapshot_dir).glob("hwsim-*.snap")):
-            return "started fresh: no snapshot taken yet"
-        return "restored from the latest snapshot"
+        return self.hwsim_restore or "restore unknown (hwsim did not say)"
 
     def _notify_flightsw(self, notice: dict[str, object]) -> None:
         """One JSON line on flight software's stdin; lost if it is down too (it then learns
@@ -460,6 +544,7 @@ async def run_supervised(
             installed.append(sig)
     supervisor = SatelliteSupervisor(plan, log)
     try:
+        check_ports_free(plan)  # PortInUse: nothing started
         starting = asyncio.ensure_future(supervisor.start())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -120,6 +120,7 @@ async def _await_time_reference(clock: WallClock, port: DevicePort, wall_timeout
     # Before the first sync the clock has no meaningful speed, so this wait is in wall time:
     # retry until hwsim answers (it may still be starting).
     deadline = asyncio.get_running_loop().time() + wall_timeout_s
+    said = False
     while True:
         try:
             await timesync.synchronise(clock, port)
@@ -127,6 +128,13 @@ async def _await_time_reference(clock: WallClock, port: DevicePort, wall_timeout
         except DeviceTimeout:
             if asyncio.get_running_loop().time() > deadline:
                 raise
+            if not said:
+                log.info(
+                    "flightsw: no time reference from %s yet; retrying for up to %g s",
+                    port.endpoint,
+                    wall_timeout_s,
+                )
+                said = True
 
 
 async def boot(
@@ -153,7 +161,23 @@ async def boot(
             DevicePort(context, settings.device_endpoint, clock, timeout_s=0.5) as port,
         ):
             if isinstance(clock, WallClock):
-                await _await_time_reference(clock, port, settings.boot_timeout_s)
+                # A stop (SIGINT/SIGTERM) ends the wait at once: nothing has started yet.
+                waiting = asyncio.ensure_future(
+                    _await_time_reference(clock, port, settings.boot_timeout_s)
+                )
+                stopping = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
+                    if not waiting.done():
+                        waiting.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await waiting
+                if stop.is_set() and not (waiting.done() and not waiting.cancelled()):
+                    log.info("flightsw: stopped while waiting for the hardware time reference")
+                    return
+                waiting.result()
             port.timeout_s = settings.device_timeout_s
             bus = Bus(context, broker.pub_endpoint, broker.sub_endpoint)
             try:

@@ -24,6 +24,7 @@ from hwsim.snapshot import (
     SnapshotHeader,
     SnapshotStore,
     load_snapshot,
+    read_header,
     restore_into,
     write_snapshot,
 )
@@ -69,9 +70,19 @@ class HwsimSettings(BaseModel):
     )
     restore: str | None = Field(
         None,
-        description="Start from this snapshot file, or 'latest': the newest valid snapshot in "
-        "--snapshot-dir (none there: start fresh and log it). The snapshot's mission time, "
-        "random state and boards replace --seed and the start time.",
+        description="Start from this snapshot file (any valid one), or 'latest': the newest "
+        "valid snapshot in --snapshot-dir; with --run-id only that run's snapshots, and with "
+        "--start-time-ns none later than that time (none left: start fresh and say why). "
+        "The snapshot's mission time, random state and boards replace --seed and the start "
+        "time.",
+    )
+    run_id: str = Field(
+        "",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="The satellite run this hwsim belongs to (the process supervisor makes "
+        "one per run): written into every snapshot; '--restore latest' restores only "
+        "snapshots of this run when it is set.",
     )
     start_time_ns: int | None = Field(
         None,
@@ -132,6 +143,7 @@ class Simulation:
         registry: Any = None,
         store: SnapshotStore | None = None,
         period_s: float = 600.0,
+        run_id: str = "",
     ) -> None:
         self.model = model
         self.clock = clock
@@ -139,6 +151,7 @@ class Simulation:
         self.config_name = config_name
         self.registry = registry
         self.store = store
+        self.run_id = run_id
         self.period_ns = round(period_s * NS_PER_S)
         self._tasks: asyncio.TaskGroup | None = None
         self._physics: asyncio.Task[None] | None = None
@@ -173,11 +186,18 @@ class Simulation:
             if path is not None:
                 target = Path(path)
                 header = write_snapshot(
-                    self.model, target, config_name=self.config_name, model_epoch_ns=self.epoch_ns
+                    self.model,
+                    target,
+                    config_name=self.config_name,
+                    model_epoch_ns=self.epoch_ns,
+                    run_id=self.run_id,
                 )
             elif self.store is not None:
                 target, header = self.store.write(
-                    self.model, config_name=self.config_name, model_epoch_ns=self.epoch_ns
+                    self.model,
+                    config_name=self.config_name,
+                    model_epoch_ns=self.epoch_ns,
+                    run_id=self.run_id,
                 )
             else:
                 raise SnapshotError(
@@ -225,6 +245,7 @@ def _describe(path: Path, header: SnapshotHeader) -> dict[str, Any]:
         "model_time_s": header.model_time_ns / NS_PER_S,
         "config": header.config_name,
         "bytes": header.body_bytes,
+        "run_id": header.run_id,
     }
 
 
@@ -283,8 +304,12 @@ async def serve(
     *,
     clock: Clock | None = None,
     context: zmq.asyncio.Context | None = None,
+    started: list[str] | None = None,
 ) -> None:
     """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints.
+
+    ``started`` (if given) gets one line saying how the model started: the snapshot restored
+    (file name and mission time) or "started fresh" and why (what the READY line says).
 
     ``clock`` and ``context`` are for an in-process satellite (tests), whose parts share one
     mission clock (a stepped one) and one ZeroMQ context (``inproc://`` endpoints); by default
@@ -307,7 +332,9 @@ async def serve(
         if settings.snapshot_dir is not None
         else None
     )
-    restored = _restore_at_start(settings, store, config, registry)
+    restored, how = _restore_at_start(settings, store, config, registry)
+    if started is not None:
+        started.append(how)
     speed = settings.speed if settings.clock == "accelerated" else 1.0
     if restored is not None:
         header, model = restored
@@ -350,6 +377,7 @@ async def serve(
         registry=registry,
         store=store,
         period_s=settings.snapshot_period_s,
+        run_id=settings.run_id,
     )
     # Jobs compute off the event loop (hwsim.boards.executor); results are announced to the
     # long poll backplane.await_results as soon as they are ready. Attached after the fresh or
@@ -448,28 +476,54 @@ async def _warm_in_background(executor: SlotExecutor) -> None:
 
 def _restore_at_start(
     settings: HwsimSettings, store: SnapshotStore | None, config: Any, registry: Any
-) -> tuple[SnapshotHeader, Any] | None:
-    """The snapshot ``--restore`` asks for, loaded; None to start fresh.
+) -> tuple[tuple[SnapshotHeader, Any] | None, str]:
+    """The snapshot ``--restore`` asks for, loaded (None to start fresh), and how the model
+    starts in words: "restored FILE (mission T s)" or "started fresh: WHY".
 
     An explicit file that fails its checks stops the start with its SnapshotError (the
-    operator asked for that state); ``latest`` passes over invalid snapshots to the newest
-    valid one and starts fresh, saying so, when there is none.
+    operator asked for that state); ``latest`` passes over invalid snapshots, snapshots of
+    another run (with ``--run-id``) and snapshots later than ``--start-time-ns`` (a restart
+    must not move mission time ahead of the flight software's) to the newest that is left,
+    and starts fresh, saying why, when none is.
     """
     if settings.restore is None:
-        return None
+        return None, "started fresh: no --restore"
     if settings.restore != "latest":
-        return load_snapshot(settings.restore, config, registry)
+        header, model = load_snapshot(settings.restore, config, registry)
+        return (header, model), _restored_text(Path(settings.restore), header)
     assert store is not None  # HwsimSettings requires --snapshot-dir with --restore latest
-    for candidate in reversed(store.snapshots()):
+    candidates = list(reversed(store.snapshots()))
+    passed: dict[str, int] = {}
+    for candidate in candidates:
         try:
+            header = read_header(candidate.path)
+            if settings.run_id and header.run_id != settings.run_id:
+                passed["of another run"] = passed.get("of another run", 0) + 1
+                continue
+            if settings.start_time_ns is not None and (
+                header.mission_time_ns > settings.start_time_ns
+            ):
+                passed["later than the start time"] = passed.get("later than the start time", 0) + 1
+                continue
             header, model = load_snapshot(candidate.path, config, registry)
         except SnapshotError as exc:
             log.warning("hwsim: passing over %s", exc)
+            passed["invalid"] = passed.get("invalid", 0) + 1
             continue
-        log.info("hwsim: restoring %s (mission time %.3f s)", candidate.path, header.mission_time_s)
-        return header, model
-    log.warning("hwsim: no valid snapshot in %s; starting fresh", store.directory)
-    return None
+        how = _restored_text(candidate.path, header)
+        log.info("hwsim: %s", how)
+        return (header, model), how
+    if not candidates:
+        why = "no snapshot taken yet"
+    else:
+        reasons = ", ".join(f"{n} {what}" for what, n in passed.items())
+        why = f"no usable snapshot ({reasons})"
+    log.warning("hwsim: no valid snapshot in %s (%s); starting fresh", store.directory, why)
+    return None, f"started fresh: {why}"
+
+
+def _restored_text(path: Path, header: SnapshotHeader) -> str:
+    return f"restored {path.name} (mission {header.mission_time_s:.1f} s)"
 
 
 def run(settings: HwsimSettings) -> int:
@@ -477,18 +531,21 @@ def run(settings: HwsimSettings) -> int:
 
     async def main(stop: asyncio.Event) -> None:
         ready: asyncio.Future[tuple[str, str, int]] = asyncio.get_running_loop().create_future()
+        started: list[str] = []
+        # "restore=" comes last and runs to the end of the line (it has spaces): how the model
+        # started, for the process supervisor's HARDWARE_GAP event.
         ready.add_done_callback(
             lambda f: (
                 print(
                     f"READY hwsim device={f.result()[0]} simctl={f.result()[1]} "
-                    f"time_ns={f.result()[2]}",
+                    f"time_ns={f.result()[2]} restore={started[0] if started else '?'}",
                     flush=True,
                 )
                 if not f.cancelled() and not f.exception()
                 else None
             )
         )
-        await serve(settings, stop, ready)
+        await serve(settings, stop, ready, started=started)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_until_signalled(main))

@@ -17,6 +17,7 @@ else, and replies when it is done.
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -255,6 +256,20 @@ class _LongPoll:
         self.result = result
 
 
+class PortBindError(OSError):
+    """An endpoint hwsim cannot bind (another process has it, most often): one line naming
+    the endpoint and why, instead of ZeroMQ's traceback."""
+
+    def __init__(self, name: str, endpoint: str, exc: zmq.ZMQError) -> None:
+        why = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        hint = " (another hwsim or satellite runs on it?)" if exc.errno == errno.EADDRINUSE else ""
+        super().__init__(exc.errno, f"hwsim {name}: cannot bind {endpoint}: {why}{hint}")
+        self.endpoint = endpoint
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+
 class PortServer:
     """A ROUTER socket answering requests with ``handler``; run :meth:`serve` as a task."""
 
@@ -274,7 +289,11 @@ class PortServer:
     async def __aenter__(self) -> PortServer:
         sock = self._context.socket(zmq.ROUTER)
         sock.linger = 0
-        sock.bind(self.endpoint)
+        try:
+            sock.bind(self.endpoint)
+        except zmq.ZMQError as exc:
+            sock.close()
+            raise PortBindError(self.name, self.endpoint, exc) from None
         self.endpoint = sock.last_endpoint.decode()
         self._socket = sock
         return self

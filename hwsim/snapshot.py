@@ -133,6 +133,12 @@ class SnapshotHeader(BaseModel):
     )
     python_version: str = Field("", description="Python that wrote the snapshot.")
     numpy_version: str = Field("", description="numpy that wrote the snapshot.")
+    run_id: str = Field(
+        "",
+        description="The satellite run that wrote it ('computesat satellite' makes one per run "
+        "and hwsim stamps it here; empty: not written under a supervisor). A supervised "
+        "restart restores only snapshots of its own run.",
+    )
 
     @property
     def mission_time_s(self) -> float:
@@ -348,6 +354,7 @@ def write_snapshot(
     *,
     config_name: str = "built-in",
     model_epoch_ns: int | None = None,
+    run_id: str = "",
 ) -> SnapshotHeader:
     """Save ``model`` to ``path`` (atomically); returns the header written.
 
@@ -377,6 +384,7 @@ def write_snapshot(
         boards=_board_classes(model),
         python_version=sys.version.split()[0],
         numpy_version=np.__version__,
+        run_id=run_id,
     )
     head = header.model_dump_json().encode()
     _write_atomically(path, (_PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)), head, body))
@@ -415,6 +423,15 @@ def _read_checked(path: Path) -> tuple[SnapshotHeader, memoryview]:
         raise SnapshotError(
             path, "header", "a valid snapshot header", f"{where}: {problem['msg']}"
         ) from None
+    if header.format_version != version:
+        # A file that contradicts itself was not written by write_snapshot: refuse it rather
+        # than guess which of the two is right.
+        raise SnapshotError(
+            path,
+            "format version",
+            f"the JSON header's format_version to equal the binary prefix's {version}",
+            f"{header.format_version} in the JSON header",
+        )
     body = memoryview(data)[_PREFIX.size + head_len :]
     if len(body) != header.body_bytes:
         raise SnapshotError(
@@ -568,12 +585,15 @@ class SnapshotStore:
         *,
         config_name: str = "built-in",
         model_epoch_ns: int | None = None,
+        run_id: str = "",
     ) -> tuple[Path, SnapshotHeader]:
         """Write the next snapshot and drop the oldest beyond ``keep``."""
         if model_epoch_ns is None:
             model_epoch_ns = round(model.mission_time_origin_s * _NS_PER_S)
         path = self.next_path(model_epoch_ns + int(model._time_ns))
-        header = write_snapshot(model, path, config_name=config_name, model_epoch_ns=model_epoch_ns)
+        header = write_snapshot(
+            model, path, config_name=config_name, model_epoch_ns=model_epoch_ns, run_id=run_id
+        )
         self.prune()
         return path, header
 

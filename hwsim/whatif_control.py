@@ -19,7 +19,9 @@ The law:
   in eclipse and on in sunlight, kept busy by a long filler job, all throttled to the one
   level that fits the power left; latch-ups power-cycled, over-temperature trips reset once
   cool, hung boards (heartbeat frozen under a job) reset. Nobody collects the filler jobs'
-  results: they are drained.
+  results: they are drained when a board's count of ended jobs moved (the what-if runner
+  does not compute them: ``hwsim.boards.executor.ResultsNotComputed``). A throttle level is
+  commanded only when it differs from the board's commanded one.
 - **Pumps** (every step): pump A of each loop runs, else the first usable pump (not seized,
   switch closed); the others stop (a seized one too, so it stops drawing stall power). The
   running pump's speed follows the loop's return temperature (half speed at 330 K, full at
@@ -103,6 +105,7 @@ class WhatIfController:
         self._plug_on = True
         self._plug_w = 0.0
         self._beats: dict[str, int] = {}
+        self._ended: dict[str, int] = {}  # jobs completed + failed when last drained
         self._models: dict[str, tuple[ThermalElectricalModel, BoardCapabilities] | None] = {}
         self._job_id = 0
         self.commands_sent = 0
@@ -253,7 +256,10 @@ class WhatIfController:
         for sid in present:
             r = regs[sid]
             model = models[sid]
-            self._cmd(sid, "take_results")  # nobody collects the filler jobs' results
+            ended = r.jobs_completed + r.jobs_failed
+            if self._ended.get(sid) != ended:
+                self._cmd(sid, "take_results")  # nobody collects the filler jobs' results
+                self._ended[sid] = ended
             state = PowerState(r.power_state)
             if not want_on or str(r.supply) != "on":
                 if state is not PowerState.OFF:
@@ -274,7 +280,9 @@ class WhatIfController:
                 self._cmd(sid, "reset")  # hung: heartbeat frozen since the last pass
                 continue
             self._beats[sid] = r.heartbeat
-            self._cmd(sid, "set_throttle", level=min(level, model[0].max_throttle_level))
+            want = min(level, model[0].max_throttle_level)
+            if r.commanded_throttle_level != want:
+                self._cmd(sid, "set_throttle", level=want)
             if sunlit and r.active_job_id < 0 and r.jobs_queued == 0:
                 self._submit_filler(sid, model[1])
 

@@ -901,7 +901,8 @@ class SubmitJob:
             raise DecodeError("submit_job.kernel", expected=sorted(kernels.KERNELS), got=kernel)
         problem = kernels.KERNELS[kernel].check_size(size)
         if problem is not None:
-            raise DecodeError("submit_job.size", expected=problem, got=size)
+            rule = kernels.KERNELS[kernel].size_rule
+            raise DecodeError("submit_job.size", expected=f"{rule} for {kernel}", got=size)
         return cls(job_id, kernel, size, seed, iterations, redundancy, priority)
 
     def spec(self, attempt_id: str | None = None) -> kernels.JobSpec:

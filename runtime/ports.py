@@ -2,7 +2,10 @@
 
 One DEALER socket per endpoint; requests are serialised (one in flight) and replies are
 matched by id, so a late reply to a request that already timed out is recognised and dropped.
-Timeouts are in mission time.
+Timeouts are in mission time. A frame that is not a device reply at all (not msgpack, a bad
+``time_ns``...) cannot be matched to a request and is dropped too, but counted with its
+reason (``undecodable_replies``, ``last_undecodable``): a request that then times out says
+"N undecodable replies meanwhile: <reason>", not merely that the port was silent.
 
 ``read_model`` validates a read into the device's ICD register model (``icd.devices``): a reply
 with a missing, unknown or ill-typed register raises :class:`DeviceReplyInvalid` naming it,
@@ -17,7 +20,7 @@ from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, RegisterValue
 from icd.devices import (
@@ -55,9 +58,35 @@ class DeviceReplyInvalid(DevicePortError):
 
 
 class DeviceTimeout(TimeoutError):
-    def __init__(self, endpoint: str, device: str | None, timeout_s: float) -> None:
-        super().__init__(f"{device or 'port'} at {endpoint}: no reply in {timeout_s} mission s")
+    """No reply in time; ``undecodable`` frames that were no device reply came meanwhile
+    (``reason``: why the last one was not), so the port was not silent but broken."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        device: str | None,
+        timeout_s: float,
+        undecodable: int = 0,
+        reason: str = "",
+    ) -> None:
+        text = f"{device or 'port'} at {endpoint}: no reply in {timeout_s} mission s"
+        if undecodable:
+            text += f"; {undecodable} undecodable replies meanwhile: {reason}"
+        super().__init__(text)
         self.device = device
+        self.undecodable = undecodable
+        self.reason = reason
+
+
+def _undecodable_reason(exc: DecodeError) -> str:
+    """Why a frame is no device reply, in one short line (pydantic's text is long)."""
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        problem = cause.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "reply"
+        got = repr(problem.get("input"))[:30]
+        return f"field {where}: {problem['msg']} (got {got})"[:120]
+    return str(exc)[:120]
 
 
 class DevicePort:
@@ -74,6 +103,10 @@ class DevicePort:
         self._lock = asyncio.Lock()
         self._socket: zmq.asyncio.Socket | None = None
         self.last_time_ns = 0
+        # Frames received that were no device reply (they match no request): how many, and
+        # why the last one was not; a timeout names them.
+        self.undecodable_replies = 0
+        self.last_undecodable = ""
 
     async def __aenter__(self) -> DevicePort:
         sock = self._context.socket(zmq.DEALER)
@@ -111,19 +144,35 @@ class DevicePort:
         if sock is None:
             raise RuntimeError("device port is not open: use 'async with DevicePort(...)'")
         async with self._lock:
+            before = self.undecodable_replies
             await sock.send(request.pack())
             try:
                 return await self._clock.wait_for(self._reply_to(sock, request.id), self.timeout_s)
             except TimeoutError:
-                raise DeviceTimeout(self.endpoint, request.device, self.timeout_s) from None
+                raise self.timeout_error(request.device, self.timeout_s, before) from None
+
+    def timeout_error(self, device: str | None, timeout_s: float, since: int) -> DeviceTimeout:
+        """The timeout of a request to ``device``, naming the undecodable replies received
+        since the count was ``since`` (``undecodable_replies`` when the wait began)."""
+        return DeviceTimeout(
+            self.endpoint,
+            device,
+            timeout_s,
+            self.undecodable_replies - since,
+            self.last_undecodable,
+        )
 
     async def _reply_to(self, sock: zmq.asyncio.Socket, request_id: int) -> DeviceReply:
         while True:
             frame = await sock.recv()
             try:
                 reply = DeviceReply.unpack(frame)
-            except DecodeError:
-                continue  # not ours to interpret; the request will time out
+            except DecodeError as exc:
+                # Whose reply it was cannot be known: never matched to a request (the request
+                # times out), but counted, so the timeout says the port answered garbage.
+                self.undecodable_replies += 1
+                self.last_undecodable = _undecodable_reason(exc)
+                continue
             if reply.id == request_id:
                 return reply
 

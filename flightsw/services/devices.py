@@ -111,12 +111,15 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         # to a silent port counts against the same timeout, so staleness is flagged within one
         # period plus one timeout, whoever else is asking.
         timeout_s = ctx.devices.timeout_s
+        since = ctx.devices.undecodable_replies
         try:
             return await ctx.clock.wait_for(request, timeout_s)
         except DeviceTimeout:
             raise
         except TimeoutError:
-            raise DeviceTimeout(ctx.devices.endpoint, device, timeout_s) from None
+            # Names the replies that came but could not be decoded, if any: a broken port is
+            # not a silent one.
+            raise ctx.devices.timeout_error(device, timeout_s, since) from None
 
     async def read(device: str) -> bool:
         """Read one device and publish its values; False if the port is silent."""
@@ -175,7 +178,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     valid = sum(1 for d in config.polled if d not in failing)
                     ctx.event(
                         EventId.DEVICES_RECOVERED,
-                        f"device port answered again after {silent_s:.1f} s silent; "
+                        f"device port answered again after {silent_s:.1f} mission s silent; "
                         f"{valid} of {len(config.polled)} devices valid",
                     )
                 silent_since_ns = None

@@ -385,9 +385,15 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     # Listen for verification reports before accepting anything they would answer.
     async with ctx.subscribe(TcProgress, TmRequest, PayloadLimits) as messages:
         ctx.publish(PayloadLimitsWanted())  # the limits known so far, before any TC comes
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UplinkProtocol(on_datagram), local_addr=(config.host, config.port)
-        )
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UplinkProtocol(on_datagram), local_addr=(config.host, config.port)
+            )
+        except OSError as exc:
+            # Name the port: "[Errno 98] Address already in use" alone does not say which.
+            raise OSError(
+                exc.errno, f"cannot bind udp {config.host}:{config.port}: {exc.strerror}"
+            ) from None
         try:
             # A deep receive buffer rides out command bursts (the kernel caps it at rmem_max).
             transport.get_extra_info("socket").setsockopt(

@@ -8,7 +8,9 @@ contact); with ``notices_from_stdin``, JSON lines on stdin from the supervisor:
 Publishes: the ``flightsw.boot_count`` parameter (count); a FLIGHTSW_RESTARTED event after a
 restart, once a ground can hear it (the new process has forgotten every ground address, so it
 waits for the first accepted telecommand, or sends at once when ``announce_at_once``);
-HARDWARE_GAP events when hwsim dies and when it is back (gap in wall seconds).
+HARDWARE_GAP events when hwsim dies and when it is back ("back after 0.6 s of wall time": the
+supervisor's measure; with the snapshot restored, file and mission time, or why it started
+fresh).
 
 Why stdin: it is the one channel the supervisor already owns for each child, it needs no port,
 and it closes by itself when the supervisor dies. Anything on it that is not a notice is
@@ -62,10 +64,12 @@ def hardware_gap_message(notice: dict[str, object]) -> str | None:
     if kind == "hwsim_down":
         return f"hardware simulator {reason}; restarting it (restart {restart}); devices silent"
     if kind == "hwsim_up":
+        # The supervisor measures the gap in wall time (it supervises processes, not the
+        # mission); DEVICES_RECOVERED gives the silence in mission seconds.
         gap = notice.get("gap_s")
-        gap_text = f"{float(gap):.1f} s" if isinstance(gap, int | float) else "unknown time"
+        gap_text = f"{float(gap):.1f} s of wall time" if isinstance(gap, int | float) else "a gap"
         return (
-            f"hardware simulator back after a {gap_text} gap (it {reason}; restart {restart}; "
+            f"hardware simulator back after {gap_text} (it {reason}; restart {restart}; "
             f"{notice.get('restore', 'restore unknown')})"
         )
     return None

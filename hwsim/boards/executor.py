@@ -23,6 +23,11 @@ whichever is later (until then the board counts it in ``results_pending``). Work
 everything that depends on them) are then exactly those of the synchronous default, which is
 what a stepped run needs to stay deterministic for a seed.
 
+`ResultsNotComputed` is the executor for runs whose job results nobody reads (the what-if
+controller's filler jobs): a job's timing, power and heat follow the board's model as always,
+but its result is not computed (digest `NOT_COMPUTED_DIGEST`, empty summary). The conformance
+kit and the serve process never attach it, so they exercise the real path.
+
 `ResultWatch` answers ``backplane.await_results``: a device-port request that flight software
 leaves open and that hwsim answers as soon as any slot has results ready (or after a
 mission-time timeout), so results reach the payload manager when a job ends rather than once
@@ -56,7 +61,31 @@ from computesat_sdk.contract import JobSpec
 
 from runtime.clock import Clock
 
-__all__ = ["BlasThreadTuner", "ResultWatch", "SlotExecutor", "blas_threads_here"]
+__all__ = [
+    "NOT_COMPUTED_DIGEST",
+    "BlasThreadTuner",
+    "ResultWatch",
+    "ResultsNotComputed",
+    "SlotExecutor",
+    "blas_threads_here",
+]
+
+NOT_COMPUTED_DIGEST = "not-computed"
+"""The digest of a job result that `ResultsNotComputed` did not compute."""
+
+
+class ResultsNotComputed:
+    """A `computesat_sdk.base.JobExecutor` that computes nothing: every job's result is ready
+    at its modelled end with digest `NOT_COMPUTED_DIGEST` and an empty summary (for runs
+    whose results nobody reads: deterministic, and the host's cores stay with the physics)."""
+
+    wait_at_end = True
+
+    def submit(self, board: BaseBoard, job: JobSpec, corrupt: bool) -> Future[ComputedJob]:
+        future: Future[ComputedJob] = Future()
+        future.set_result(ComputedJob(digest=NOT_COMPUTED_DIGEST, summary={}))
+        return future
+
 
 _NS = 1_000_000_000
 

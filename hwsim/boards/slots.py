@@ -163,13 +163,21 @@ class PluginSlots:
         self.die_to_plate_k_per_w = np.array(
             [b.thermal_model().die_to_plate_k_per_w for b in boards], dtype=float
         )
+        # what a board draws when its slot has supply and it is off (management), W: the
+        # slot bills it when its supply comes back (the board draws 0 W until then)
+        self.off_w = np.array([b.thermal_model().off_w for b in boards], dtype=float)
         self.draw_w = np.zeros(n)
         self.heat_w = np.zeros(n)
+        # electrical energy the boards drew over the last step beyond draw × dt (a boot or job
+        # ending inside it; BaseBoard.last_step_extra_energy_j), J: the slots bill it
+        self.step_extra_energy_j = 0.0
         # board_overtemp on a plug-in: extra resistance in series with the board's own, and
         # extra dissipation through it (the board owns its die, so the slot raises the
-        # temperature the board sees at its plate interface).
+        # temperature the board sees at its plate interface). Written by set_overtemp only,
+        # which keeps overtemp_active (any non-zero) for the hot path.
         self.extra_r_k_per_w = np.zeros(n)
         self.extra_heat_w = np.zeros(n)
+        self.overtemp_active = False
         fast = [k for k, b in enumerate(boards) if self.ARRAY_STEPPING and array_steppable(b)]
         self.arrays: BoardArrays | None = None
         if fast:
@@ -239,6 +247,14 @@ class PluginSlots:
         self.__dict__.update(state)
         self._bind_slow()
 
+    def set_overtemp(self, k: int, extra_r_k_per_w: float, extra_heat_w: float) -> None:
+        """board_overtemp on board ``k`` (0, 0: cleared)."""
+        self.extra_r_k_per_w[k] = extra_r_k_per_w
+        self.extra_heat_w[k] = extra_heat_w
+        self.overtemp_active = bool(
+            np.count_nonzero(self.extra_r_k_per_w) or np.count_nonzero(self.extra_heat_w)
+        )
+
     @property
     def empty(self) -> dict[int, str]:
         """Slot index -> fault reason of every empty slot."""
@@ -273,30 +289,44 @@ class PluginSlots:
     def step(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray:
         """Step every board with its plate temperature; heat into each plate, W."""
         seen = plate_temp_k.take(self.plates)
-        if np.count_nonzero(self.extra_r_k_per_w) or np.count_nonzero(self.extra_heat_w):
+        if self.overtemp_active:
             seen = seen + self.extra_r_k_per_w * np.maximum(self.heat_w, 0.0)
             seen += self.extra_heat_w * (self.die_to_plate_k_per_w + self.extra_r_k_per_w)
         arrays = self.arrays
         if self._all_fast:
             assert arrays is not None
             heat = arrays.step(dt_s, seen, owned=True)
+            self.step_extra_energy_j = arrays.step_extra_energy_j
         else:
             heat = np.zeros(len(self.boards))
+            extra = [0.0] * len(self.boards)
             if arrays is not None:
                 heat[self._fast] = arrays.step(dt_s, seen[self._fast])
+                for row, e in arrays.step_extra_rows:
+                    extra[int(self._fast[row])] = e
             temps = seen.tolist()
             for k, step in zip(self._slow, self._steps, strict=True):
                 heat[k] = step(dt_s, temps[k])
+                extra[k] = getattr(self.boards[k], "last_step_extra_energy_j", 0.0)
+            extra_j = 0.0
+            for e in extra:  # in board order, as the arrays sum theirs
+                extra_j += e
+            self.step_extra_energy_j = extra_j
         self.heat_w = heat
         return heat
 
-    def stored_energy_j(self) -> float:
-        """Heat held in the boards' dies, sum of C·T (for the energy balance)."""
+    def die_temp_k(self) -> np.ndarray:
+        """Every board's die temperature, K (the arrays' rows, no health() per board)."""
         temps = np.zeros(len(self.boards))
         if self.arrays is not None:
             temps[self._fast] = self.arrays.die_temp_k
         for k in self._slow:
             temps[k] = self.boards[k].health().die_temp_k
+        return temps
+
+    def stored_energy_j(self) -> float:
+        """Heat held in the boards' dies, sum of C·T (for the energy balance)."""
+        temps = self.die_temp_k()
         return float(np.dot(self.thermal_mass_j_per_k, temps)) if len(temps) else 0.0
 
 

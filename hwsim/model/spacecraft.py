@@ -11,9 +11,10 @@ this class hands between them, never through each other's private state.
 
 ``step(dt_s)`` orders, in this order: scheduled faults, orbit and environment, solar wings,
 pumps and loop flow (when something changed), the plug-in boards' draw, the power balance with
-load shedding and the battery, plug-in boards losing supply, the thermal network (with the
-plug-in boards' own die steps and the radiators' emission) and the thermal-shutdown test,
-upsets, and the slow fault processes (leaks, pump wear).
+load shedding and the channels' protection, plug-in boards losing or regaining supply, the
+plug-in boards' own die steps, the battery (carrying what the loads drew over the step, a
+board's job ending inside it included), the thermal network (with the radiators' emission)
+and the thermal-shutdown test, upsets, and the slow fault processes (leaks, pump wear).
 
 The hot path keeps per-board and per-node state in numpy arrays and per-wing/per-pump state
 in plain Python lists; dictionaries and pydantic objects are built only in ``read()``,
@@ -327,7 +328,7 @@ class Spacecraft:
         plug = slots.plug
         if plug is not None and plug.poll_draw_w():
             slots.dirty = True
-        self._step_power(dt_s)
+        array_w = self._step_power(dt_s)
         if plug is not None:
             slots.plugin_supply(dt_s)
         # the thermal network (the plug-in boards step their own dies against their plates
@@ -336,6 +337,7 @@ class Spacecraft:
         if self._coeff_dirty or dt_s != self._dt_cache or net.stale:
             self._refresh_coeffs(dt_s)
         heat = slots.step_plugins(dt_s, net.plate_temp_k) if plug is not None else None
+        self._step_battery(dt_s, array_w, slots.plugin_extra_energy_j if plug is not None else 0.0)
         # the pumps' heat into the coolant over this step (what the network's step takes)
         self._energy["pump_heat_j"] += self._pump_heat_w * dt_s
         absorbed_w = net.step(orbit.illumination, orbit.cos_beta * orbit.cos_phase, heat)
@@ -383,9 +385,9 @@ class Spacecraft:
         slots.set_served()
         self._network.set_die_power(slots.power_w, slots.die_r_k_per_w, slots.die_vec)
 
-    def _step_power(self, dt_s: float) -> None:
-        """Bus balance with shedding, then the battery (PowerBus); the slots and pumps see what
-        was served, the wings how much of their power was drawn."""
+    def _step_power(self, dt_s: float) -> float:
+        """Bus balance with shedding and the channels' protection (PowerBus); the slots and
+        pumps see what was served. Returns the array power available, W."""
         bus = self._bus
         slots = self._slots
         demand_changed = slots.dirty
@@ -404,12 +406,18 @@ class Spacecraft:
         if served_changed or demand_changed:
             self._refresh_slot_power()
         tripped = bus.protect(self._time_ns / _NS, dt_s, self._loops.pump_power_w)
-        bus.step_battery(dt_s, array_w)
-        self._wings.deliver(bus.array_fraction)
-        e = self._energy
-        e["compute_heat_j"] += slots.power_total_w * dt_s
         for k in tripped:  # overcurrent: the channel opened at the end of this step
             self._switch_opened(k)
+        return array_w
+
+    def _step_battery(self, dt_s: float, array_w: float, extra_j: float) -> None:
+        """The battery carries what the loads drew over the step: the served power, plus what
+        plug-in boards drew beyond their step-start draw (``extra_j``, J: a job or boot ended
+        inside the step); the wings learn how much of their power was drawn."""
+        bus = self._bus
+        bus.step_battery(dt_s, array_w, extra_j / dt_s)
+        self._wings.deliver(bus.array_fraction)
+        self._energy["compute_heat_j"] += self._slots.power_total_w * dt_s + extra_j
 
     def _switch_opened(self, k: int) -> None:
         """PDU switch ``k`` opened by itself (a trip): its load loses power (a slot's board

@@ -23,8 +23,21 @@ Outputs (public): ``demand_w``/``demand_total_w``/``demand_version`` (to the bus
 ``die_c_j_per_k``, ``die_vec`` (1: die stepped by the network, 0: a plug-in board steps its
 own), ``die_plate``, ``dirty`` (the demand must be recomputed), ``shutdown_floor_k``.
 
-It books ``compute_heat_j`` and ``compute_unbilled_standby_j`` of unpowered plug-in boards in
-the spacecraft's energy ledger (the served compute power is booked by the spacecraft).
+Supply of a plug-in board: a board whose slot is switched on and served draws from the bus
+what it draws (``off_w`` of its management controller when it is off); one whose switch is
+open or that the bus sheds has no supply (``BaseBoard.set_supply(False)``): it is powered off,
+draws nothing and its die cools to its plate. The supply is re-evaluated only when the bus's
+switches or shedding may have changed (``set_served``), not every step. A board that cannot be
+told (not a ``BaseBoard``) keeps drawing its ``off_w`` unpowered: that heat is booked in
+``compute_unbilled_standby_j`` (and ``compute_heat_j``) so that the balance closes.
+
+``plugin_extra_energy_j``: the electrical energy the boards drew over the last step beyond
+their draw at its start × dt (a boot or job ending inside the step); the spacecraft bills it
+on the bus and books it as compute heat.
+
+It books ``compute_heat_j`` and ``compute_unbilled_standby_j`` of unpowered plug-in boards
+that cannot be told in the spacecraft's energy ledger (the served compute power is booked by
+the spacecraft).
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from computesat_sdk.base import BaseBoard
 from computesat_sdk.contract import PowerState, UpsetKind
 
 from hwsim.config import SlotConfig
@@ -127,6 +141,11 @@ class ComputeSlots:
         self.board_models: dict[int, BoardModel] = {}
         self._sw_on = np.ones(n, dtype=bool)
         self._served = np.ones(n, dtype=bool)
+        # the plug-ins' supply is re-evaluated when the switches or the shedding may have
+        # changed (set_served), not every step
+        self._supply_dirty = True
+        self._unbilled_w = 0.0  # off_w of unsupplied boards that cannot be told, W
+        self._plug_extra = False  # a board_overtemp writes extra heat into a plug-in slot
 
     def _init_plugins(
         self,
@@ -195,7 +214,9 @@ class ComputeSlots:
         plug = self.plug
         if plug is not None and len(plug.boards):
             idx = plug.live_slots
-            p[idx] = np.where(on[idx], plug.draw_w + self._s_extra_w[idx], 0.0)
+            # a board without supply draws nothing; served, it gets it back and draws off_w
+            draw = np.where(self._plug_sup, plug.draw_w, plug.off_w)
+            p[idx] = np.where(on[idx], draw + self._s_extra_w[idx], 0.0)
         self.demand_w = p
         self.demand_total_w = float(p.sum())
         self.demand_version += 1
@@ -205,27 +226,47 @@ class ComputeSlots:
         """The bus served (or shed) the slots: served power follows."""
         self.power_w = self.demand_w * self._served
         self.power_total_w = float(self.power_w.sum())
+        self._supply_dirty = True  # the switches or the shedding may have changed
 
     def plugin_supply(self, dt_s: float) -> None:
-        """A plug-in board whose slot lost its supply (switch open, shed) is powered off."""
+        """Plug-in boards follow their slot's supply (switch closed and served): a board
+        that lost it is powered off and draws nothing, one that got it back draws its off_w
+        (see the module doc). Work only after ``set_served``."""
         plug = self.plug
         assert plug is not None
-        supplied = (self._sw_on & self._served)[plug.live_slots]
-        if supplied.all():
-            if not self._plug_sup.all():
+        if self._supply_dirty:
+            self._supply_dirty = False
+            supplied = (self._sw_on & self._served)[plug.live_slots]
+            changed = np.flatnonzero(supplied != self._plug_sup).tolist()
+            if changed:
                 self._plug_sup = supplied
-            return
-        self._plug_sup = supplied
-        for k in np.flatnonzero(~supplied).tolist():
-            board = plug.boards[k]
-            if board.state is not PowerState.OFF:
-                board.power_off()
+                for k in changed:
+                    self._set_supply(plug.boards[k], bool(supplied[k]))
                 self.dirty = True
-        # An unpowered board still integrates its standby draw (the contract has no "no power
-        # at all" state); that heat is booked so that the thermal balance closes.
-        unbilled_w = float(plug.draw_w[~supplied].sum())
-        self._ledger["compute_heat_j"] += unbilled_w * dt_s
-        self._ledger["compute_unbilled_standby_j"] += unbilled_w * dt_s
+            # boards that cannot be told keep drawing off_w unpowered (their draw may have
+            # changed too: set_served follows every change of demand)
+            self._unbilled_w = 0.0
+            if not supplied.all():
+                for k in np.flatnonzero(~supplied).tolist():
+                    board = plug.boards[k]
+                    if not isinstance(board, BaseBoard):
+                        self._unbilled_w += float(board.power_draw_w())
+        if self._unbilled_w:
+            self._ledger["compute_heat_j"] += self._unbilled_w * dt_s
+            self._ledger["compute_unbilled_standby_j"] += self._unbilled_w * dt_s
+
+    @staticmethod
+    def _set_supply(board: Any, supplied: bool) -> None:
+        if isinstance(board, BaseBoard):
+            board.set_supply(supplied)
+        elif not supplied and board.state is not PowerState.OFF:
+            board.power_off()
+
+    @property
+    def plugin_extra_energy_j(self) -> float:
+        """Electrical energy the plug-in boards drew over the last step beyond their draw at
+        its start × dt, J (see the module doc)."""
+        return self.plug.step_extra_energy_j if self.plug is not None else 0.0
 
     def step_plugins(self, dt_s: float, plate_temp_k: np.ndarray) -> np.ndarray | None:
         """Each plug-in board steps its own die against its plate (held over the step, as the
@@ -234,9 +275,8 @@ class ComputeSlots:
         if plug is None or not len(plug.boards):
             return None
         heat = plug.step(dt_s, plate_temp_k)
-        extra = self._s_extra_w[plug.live_slots]
-        if extra.any():
-            heat = heat + extra * self._plug_sup
+        if self._plug_extra:
+            heat = heat + self._s_extra_w[plug.live_slots] * self._plug_sup
         return np.bincount(plug.plates, weights=heat, minlength=len(plate_temp_k))
 
     def check_thermal_shutdown(self, die_temp_k: np.ndarray) -> None:
@@ -437,6 +477,13 @@ class ComputeSlots:
                 raise DeviceError("device_off", f"{sid}.{command}: PDU switch is off")
             if supply == "shed":
                 raise DeviceError("device_off", f"{sid}.{command}: slot shed by the bus")
+            k = slot.live_index
+            if not self._plug_sup[k]:
+                # switched on since the last step: the board has its supply from now (the
+                # next step bills it; plugin_supply would give it back before that step)
+                self._plug_sup = self._plug_sup.copy()
+                self._plug_sup[k] = True
+                self._set_supply(slot.board, True)
         result = board_command(slot, command, args)
         self.dirty = True
         return result
@@ -480,9 +527,11 @@ class ComputeSlots:
                     k = plug.live_index
                     r_board = float(self.plug.die_to_plate_k_per_w[k])
                     factor = float(p["resistance_factor"])
-                    self.plug.extra_r_k_per_w[k] = max(0.0, factor - 1.0) * r_board
-                    self.plug.extra_heat_w[k] = float(p["extra_heat_w"])
+                    self.plug.set_overtemp(
+                        k, max(0.0, factor - 1.0) * r_board, float(p["extra_heat_w"])
+                    )
                     self._s_extra_w[i] = float(p["extra_heat_w"])
+                    self._plug_extra = bool(self._s_extra_w[self.plug.live_slots].any())
             else:
                 self.die_r_k_per_w[i] = self._s_r_nom[i] * float(p["resistance_factor"])
                 self._s_extra_w[i] = float(p["extra_heat_w"])
@@ -508,8 +557,8 @@ class ComputeSlots:
             self._s_extra_w[i] = 0.0
             plug = self.plug.by_slot.get(i) if self.plug is not None else None
             if plug is not None and plug.board is not None and self.plug is not None:
-                self.plug.extra_r_k_per_w[plug.live_index] = 0.0
-                self.plug.extra_heat_w[plug.live_index] = 0.0
+                self.plug.set_overtemp(plug.live_index, 0.0, 0.0)
+                self._plug_extra = bool(self._s_extra_w[self.plug.live_slots].any())
         elif fault_id == "seu_burst":
             self._s_seu_mult[i] = 1.0
             self._seu_version += 1
@@ -520,10 +569,12 @@ class ComputeSlots:
     def die_temps_k(self, die_temp_k: np.ndarray, plate_temp_k: np.ndarray) -> list[float]:
         """Die temperature of every slot: the network's, or a plug-in board's own."""
         temps = die_temp_k.tolist()
-        if self.plug is not None:
-            for i, slot in self.plug.by_slot.items():
+        plug = self.plug
+        if plug is not None:
+            boards_k = plug.die_temp_k().tolist()
+            for i, slot in plug.by_slot.items():
                 temps[i] = (
-                    float(slot.board.health().die_temp_k)
+                    boards_k[slot.live_index]
                     if slot.board is not None
                     else float(plate_temp_k[self.die_plate[i]])
                 )

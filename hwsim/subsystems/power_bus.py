@@ -264,8 +264,10 @@ class PowerBus:
         self.all_served = False
         return served_w, changed
 
-    def step_battery(self, dt_s: float, array_w: float) -> None:
-        """The battery carries the difference between the served loads and the array."""
+    def step_battery(self, dt_s: float, array_w: float, extra_load_w: float = 0.0) -> None:
+        """The battery carries the difference between the served loads and the array;
+        ``extra_load_w``: what the served loads drew over the step beyond their power at its
+        start (mean, W; a plug-in board whose job ended inside the step draws less)."""
         (
             _,
             _,
@@ -277,7 +279,7 @@ class PowerBus:
             g_sink,
             sink_k,
         ) = self._b_const
-        served_w = self.served_w
+        served_w = self.served_w + extra_load_w if extra_load_w else self.served_w
         soc = self.soc
         cap_j = self.capacity_wh * 3600.0
         if array_w >= served_w:

@@ -14,7 +14,9 @@ and advances all rows at once, operation for operation as `BaseBoard.step` would
 A board's own Python runs only on events: when its boot or job ends inside the step, when its
 throttle level would change or its die crosses the shutdown temperature (array comparisons
 find these), the whole step of that board is taken per object (`BaseBoard.step_event`) from
-its pre-step row, so the event happens at the exact modelled time. Commands, upsets and reads
+its pre-step row, so the event happens at the exact modelled time; the energy such a board
+drew beyond its step-start draw × dt is summed in `step_extra_energy_j` (a host billing the
+draw at the step's start bills that too). Commands, upsets and reads
 go to the board object, which takes its row back first and, if it changed, tells the arrays
 (`touch`); the arrays take its new row before the next step (`refresh`). Every figure is the
 same IEEE operation on the same operands as the per-object step, so a run is bit-identical to
@@ -86,6 +88,10 @@ class BoardArrays:
         # temperature while up, the shutdown temperature while booting, never when unpowered.
         self.watch_k = np.full(n, math.inf)
         self.power_changed = True
+        # electrical energy drawn over the last step beyond power_w × dt (boards whose draw
+        # changed inside it: BaseBoard.last_step_extra_energy_j of the event rows), J
+        self.step_extra_energy_j = 0.0
+        self.step_extra_rows: list[tuple[int, float]] = []  # (row, J) of those rows
         self._dirty: set[int] = set()
         self._dt_s = math.nan
         self._decay = np.zeros(n)
@@ -168,6 +174,8 @@ class BoardArrays:
         if not owned:
             plate_temp_k = np.array(plate_temp_k, dtype=float)
         die = self.die_temp_k
+        self.step_extra_energy_j = 0.0
+        self.step_extra_rows = []
         if dt_s == 0.0:
             self.plate_temp_k = plate_temp_k
             return (die - plate_temp_k) / self.die_to_plate_k_per_w
@@ -197,6 +205,14 @@ class BoardArrays:
         event_ks = np.flatnonzero(events).tolist() if events is not None else []
         # Boards with an event take the whole step per object, from their pre-step row.
         event_heat = [self.boards[k].step_event(dt_s, float(plate_temp_k[k])) for k in event_ks]
+        if event_ks:
+            # in row order, as a host stepping every board per object would sum them
+            rows = [(k, self.boards[k].last_step_extra_energy_j) for k in event_ks]
+            extra_j = 0.0
+            for _, e in rows:
+                extra_j += e
+            self.step_extra_energy_j = extra_j
+            self.step_extra_rows = rows
         self.die_temp_k = new
         self.plate_temp_k = plate_temp_k
         self.heartbeat += self.alive

@@ -29,6 +29,15 @@ the board's row back from the host, and a method that changes the board tells th
 board steps (`step`, `power_draw_w`, `_flops_rate`, `_update_thermal_throttle`, ...) is
 stepped per object unless it declares ``ARRAY_STEPPING = True`` itself (and so vouches that
 its override agrees with the arrays; the conformance kit checks that it does).
+
+Supply. A board in a slot draws its power from the slot's supply; a host that can remove it
+(hwsim: the slot's PDU channel opens or the bus sheds it) says so with `set_supply`: the
+board powers off and draws nothing, not even its management controller's ``off_w``, until
+the supply is back (then it is OFF, drawing ``off_w``, until powered on). A board that is never
+told (the conformance kit, a bench) always has its supply. The electrical energy a board drew
+over a step beyond its draw at the step's start × dt (a boot or a job ending inside the step)
+is `last_step_extra_energy_j`, so that a host that billed the draw at the step's start can
+bill the rest.
 """
 
 from __future__ import annotations
@@ -184,6 +193,10 @@ class BaseBoard(ComputeBoard):
     LIMITS: ClassVar[JobLimits | None] = None
     """The largest job accepted; None: derived from CAPABILITIES (JobLimits.from_capabilities)."""
     ARRAY_STEPPING: ClassVar[bool] = True
+    # Class defaults, so that boards pickled before these existed (hwsim snapshots) load:
+    # supplied, and no energy drawn beyond the step-start draw.
+    _supplied: bool = True
+    _step_extra_j: float = 0.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -293,6 +306,27 @@ class BaseBoard(ComputeBoard):
         self._host_index = index if host is not None else -1
         self._host_epoch = host.epoch if host is not None else 0
 
+    @_host_synced(touch=True)
+    def set_supply(self, supplied: bool) -> None:
+        """The slot's supply came (True) or went (False). Without supply the board is
+        powered off (running job failed, queued ones cancelled, as `power_off`), draws 0 W
+        and refuses `power_on` until its supply is back."""
+        if not supplied:
+            self.power_off()
+        self._supplied = bool(supplied)
+
+    @property
+    def supplied(self) -> bool:
+        """False while the host has removed the board's supply (`set_supply`)."""
+        return self._supplied
+
+    @property
+    def last_step_extra_energy_j(self) -> float:
+        """Electrical energy the board drew over its last per-object step (`step`,
+        `step_event`) beyond ``power_draw_w()`` at the step's start × dt, J: non-zero only
+        when the draw changed inside the step (a boot or job ending there)."""
+        return self._step_extra_j
+
     def array_row(self) -> ArrayRow:
         """The board as the array host holds it (`ArrayRow`), from its current attributes.
 
@@ -384,6 +418,8 @@ class BaseBoard(ComputeBoard):
     def power_on(self) -> None:
         if self._state is not PowerState.OFF:
             raise BoardStateError("power_on", self.state, "board is already powered")
+        if not self._supplied:
+            raise BoardStateError("power_on", self.state, "no supply (the slot is unpowered)")
         self._boot()
 
     @_host_synced(touch=True)
@@ -413,6 +449,8 @@ class BaseBoard(ComputeBoard):
         self._boot()
 
     def power_draw_w(self) -> float:
+        if not self._supplied:
+            return 0.0
         return self.THERMAL.power_w(
             self._state,
             self._utilisation(),
@@ -590,11 +628,14 @@ class BaseBoard(ComputeBoard):
             raise ValueError(f"plate_temp_k must be a positive temperature, got {plate_temp_k}")
         model = self.THERMAL
         self._plate_temp_k = plate_temp_k
+        self._step_extra_j = 0.0
         if dt_s == 0.0:
             return (self._die_temp_k - plate_temp_k) / model.die_to_plate_k_per_w
         start_time_s = self._mission_time_s
         remaining_s = dt_s
         heat_j = 0.0
+        start_w = self.power_draw_w()
+        energy_j = 0.0
         # Split the step at boot completion and job completions so event times, and the power
         # profile the die integrates, are exact whatever dt_s the slot uses.
         while remaining_s > 0.0:
@@ -622,6 +663,7 @@ class BaseBoard(ComputeBoard):
             heat_j += heat_to_plate_j(
                 power_w, segment_s, self._die_temp_k, new_temp_k, model.thermal_mass_j_per_k
             )
+            energy_j += power_w * segment_s
             self._die_temp_k = new_temp_k
             self._mission_time_s += segment_s
             remaining_s -= segment_s
@@ -637,6 +679,8 @@ class BaseBoard(ComputeBoard):
                 self._finish_active()
                 self._start_next()
         self._mission_time_s = start_time_s + dt_s
+        # one segment: exactly start_w * dt_s - start_w * dt_s = 0
+        self._step_extra_j = energy_j - start_w * dt_s
         if self._state not in (PowerState.OFF, PowerState.FAULT) and not self._hung:
             self._heartbeat += 1
         self._update_thermal_throttle(dt_s)

@@ -15,6 +15,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from computesat.launcher import _start_child
 from computesat.supervisor import (
     CrashLoop,
     RestartBudget,
@@ -33,6 +35,7 @@ from computesat.supervisor import (
 from ground.simctl import SimControl
 from ground.station import Ground, Telemetry
 from icd import dictionary as dic
+from runtime.clock import DEFAULT_START_NS
 
 SPEED = 20.0
 # Mission seconds: at x20 a restart of a few wall seconds is ~100 mission s; generous bounds
@@ -269,7 +272,15 @@ async def test_hwsim_killed_comes_back_from_its_latest_snapshot(tmp_path: Path):
         )
         os.kill(satellite.hwsim.pid, signal.SIGKILL)
         gap = await ground.clock.wait_for(back, BACK_WITHIN_S)
-        assert "restored from the latest snapshot" in (gap.message or ""), gap.summary()
+        # The event names the snapshot it restored (file and mission time) and says that the
+        # gap it measured is wall time.
+        message = gap.message or ""
+        newest = max(_snapshots(tmp_path), key=lambda name: _snapshots(tmp_path)[name])
+        assert re.search(r"restored hwsim-\d{6}-t\d+\.snap \(mission \d+\.\d s\)", message), (
+            gap.summary()
+        )
+        assert "s of wall time" in message, gap.summary()
+        assert newest in message or "hwsim-" in message, (newest, gap.summary())
         after = await ground.wait_for(
             lambda tm: (
                 tm.sid == 2 and tm.time_s > gap.time_s and "pump.L1.A.flow_kg_s" not in tm.invalid
@@ -280,6 +291,49 @@ async def test_hwsim_killed_comes_back_from_its_latest_snapshot(tmp_path: Path):
         assert stale.parameters["pump.L1.A.flow_kg_s"] is None, stale
         assert after.parameters["pump.L1.A.flow_kg_s"] == 0, "the seizure was not restored"
         assert after.time_s >= seized.time_s, "mission time went back to a fresh start"
+
+
+async def test_a_snapshot_of_another_run_is_never_restored(tmp_path: Path):
+    """A snapshot directory shared with an earlier run that got further in mission time: the
+    restarted hwsim must not take the other run's state (its mission time would jump ahead of
+    flight software's); it starts fresh and the HARDWARE_GAP event says why."""
+    # ~11.6 mission days after a fresh start: far beyond anything this run reaches
+    ahead_ns = DEFAULT_START_NS + 10**15
+    other = await _start_child(
+        "hwsim",
+        [
+            *("hwsim", "serve", "--device-endpoint", "tcp://127.0.0.1:0"),
+            *("--simctl-endpoint", "tcp://127.0.0.1:0", "--snapshot-dir", str(tmp_path)),
+            *("--start-time-ns", str(ahead_ns)),  # (written without a run id, as before)
+        ],
+        None,
+        60.0,
+    )
+    try:
+        async with SimControl(dict(re.findall(r"(\w+)=(\S+)", other.ready_line))["simctl"]) as sim:
+            saved = await sim.snapshot()
+    finally:
+        await other.stop()
+    assert saved["mission_time_ns"] >= ahead_ns, saved
+    async with (
+        supervised(_plan(snapshot_dir=tmp_path)) as (satellite, _),
+        Ground(satellite.udp_host, satellite.udp_port, speed=SPEED) as ground,
+    ):
+        await ground.ping(timeout=60)
+        assert satellite.hwsim is not None
+        back = ground.expect(_event("HARDWARE_GAP", "back after"))
+        os.kill(satellite.hwsim.pid, signal.SIGKILL)
+        gap = await ground.clock.wait_for(back, BACK_WITHIN_S)
+        assert "started fresh: no usable snapshot (1 of another run)" in (gap.message or ""), (
+            gap.summary()
+        )
+        async with SimControl(satellite.simctl_endpoint) as sim:
+            now_ns = (await sim.time())["mission_time_ns"]
+        assert now_ns < ahead_ns, f"hwsim jumped to the other run's time: {now_ns} ns"
+        assert abs(now_ns / 1e9 - ground.clock.now_s()) < BACK_WITHIN_S, (
+            now_ns / 1e9,
+            ground.clock.now_s(),
+        )
 
 
 async def test_a_crash_loop_stops_everything_and_names_the_child():
@@ -457,7 +511,8 @@ def test_the_command_restores_a_killed_hwsim_from_its_run_snapshots_by_default()
             if "hwsim back after" in line:
                 break
         back = next(line for line in reversed(lines) if "hwsim back after" in line)
-        assert f"restored from the latest snapshot in {run_dir}" in back, back
+        assert re.search(r"restored hwsim-\d{6}-t\d+\.snap \(mission [\d.]+ s\) in ", back), back
+        assert str(run_dir) in back, back
         process.send_signal(signal.SIGTERM)
         assert _gone_within([process.pid], 5.0) == []
         log = _drain(process, lines)
@@ -490,3 +545,150 @@ def test_the_supervisor_imports_no_heavy_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]", f"the supervisor path imported {result.stdout}"
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_standalone_flightsw_stops_at_once_while_waiting_for_hwsim_at_boot(sig: signal.Signals):
+    """No hwsim: flight software waits for its time reference (--boot-timeout-s 600); one
+    SIGTERM (or Ctrl-C) must end it within seconds, not at the end of that wait."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "computesat", "flightsw", "--port", "0"),
+            *("--device-endpoint", f"tcp://127.0.0.1:{_free_tcp_port()}"),
+            *("--boot-timeout-s", "600"),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line.rstrip())
+            if "no time reference" in line:
+                break
+        else:
+            raise AssertionError("flightsw never said it waits:\n" + "\n".join(lines[-20:]))
+        process.send_signal(sig)
+        still = _gone_within([process.pid], 5.0)
+        assert still == [], f"flightsw still waiting 5 s after {sig.name}"
+        log = _drain(process, lines)
+        assert process.wait() == 0, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_second_satellite_on_the_same_ports_starts_nothing_and_names_the_port():
+    ports = [_free_tcp_port(), _free_tcp_port(), _free_udp_port()]
+    fixed = [
+        *("--device-endpoint", f"tcp://127.0.0.1:{ports[0]}"),
+        *("--simctl-endpoint", f"tcp://127.0.0.1:{ports[1]}"),
+        *("--port", str(ports[2])),
+    ]
+    with _satellite_command(*fixed) as (first, first_lines):
+        second = subprocess.run(
+            [sys.executable, "-m", "computesat", "satellite", "--speed", str(SPEED), *fixed],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+        errors = second.stderr.strip().splitlines()
+        assert second.returncode == 2, second.stderr
+        assert len(errors) == 1 and f"tcp port {ports[0]} (hwsim's device ports" in errors[0], (
+            second.stderr
+        )
+        assert "already in use" in errors[0], second.stderr
+        # The first satellite never saw a second flight software or hwsim.
+        assert first.poll() is None, _drain(first, first_lines)
+        first.send_signal(signal.SIGTERM)
+        assert _gone_within([first.pid], 5.0) == []
+        log = _drain(first, first_lines)
+        assert first.wait() == 0, log
+        assert "flightsw boot" not in log and "Traceback" not in log, log
+    # the UDP port alone taken: named as the RF link's
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        udp = taken.getsockname()[1]
+        third = subprocess.run(
+            [
+                *(sys.executable, "-m", "computesat", "satellite", "--port", str(udp)),
+                *(
+                    "--device-endpoint",
+                    "tcp://127.0.0.1:0",
+                    "--simctl-endpoint",
+                    "tcp://127.0.0.1:0",
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert third.returncode == 2, third.stderr
+    assert f"udp port {udp} (flight software's RF link" in third.stderr, third.stderr
+
+
+def test_hwsim_on_a_taken_endpoint_says_so_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        endpoint = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "computesat", "hwsim", "serve"),
+                *("--device-endpoint", endpoint, "--simctl-endpoint", "tcp://127.0.0.1:0"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert endpoint in line and "address already in use" in line, result.stderr
+
+
+async def test_the_links_bind_failure_names_the_port():
+    hwsim = await _start_child(
+        "hwsim",
+        [
+            *("hwsim", "serve", "--device-endpoint", "tcp://127.0.0.1:0"),
+            *("--simctl-endpoint", "tcp://127.0.0.1:0"),
+        ],
+        None,
+        60.0,
+    )
+    try:
+        device = dict(re.findall(r"(\w+)=(\S+)", hwsim.ready_line))["device"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            udp = taken.getsockname()[1]
+            with pytest.raises(RuntimeError) as failed:
+                flightsw = await _start_child(
+                    "flightsw",
+                    ["flightsw", "--device-endpoint", device, "--port", str(udp)],
+                    None,
+                    60.0,
+                )
+                await flightsw.stop()
+    finally:
+        await hwsim.stop()
+    assert f"cannot bind udp 127.0.0.1:{udp}" in str(failed.value), str(failed.value)

@@ -23,7 +23,7 @@ from computesat_sdk._thermal import (
 )
 from computesat_sdk.arrays import BoardArrays, array_steppable
 from computesat_sdk.base import BaseBoard
-from computesat_sdk.contract import JobSpec, PowerState, UpsetKind
+from computesat_sdk.contract import BoardStateError, JobSpec, PowerState, UpsetKind
 
 from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
 from hwsim.boards.slots import PluginSlots
@@ -202,6 +202,7 @@ def test_plug_in_slots_mix_array_stepped_and_per_object_boards() -> None:
     assert fast.arrays is not None and len(fast.arrays.boards) == 3
     assert slow.arrays is None
     plate = np.array([310.0, 328.0])
+    ends = 0
     for t in range(400):
         if t == 100:
             for s in (fast, slow):
@@ -209,12 +210,16 @@ def test_plug_in_slots_mix_array_stepped_and_per_object_boards() -> None:
                     b.submit(_job(b, f"m{k}", 50.0 + 11.1 * k))
         if t == 250:
             for s in (fast, slow):
-                s.extra_heat_w[1] = 200.0  # board_overtemp fault on a per-object board
+                s.set_overtemp(1, 0.0, 200.0)  # board_overtemp fault on a per-object board
         changed = [s.poll_draw_w() for s in (fast, slow)]
         assert changed[0] == changed[1], f"t={t}: draw changed {changed}"
         assert np.array_equal(fast.draw_w, slow.draw_w), f"t={t}: {fast.draw_w} {slow.draw_w}"
         hf, hs = fast.step(1.0, plate), slow.step(1.0, plate)
         assert np.array_equal(hf, hs), f"t={t}: heat {hf} vs {hs}"
+        extra = (fast.step_extra_energy_j, slow.step_extra_energy_j)
+        assert extra[0] == extra[1], f"t={t}: energy beyond draw x dt {extra}"
+        ends += extra[0] != 0.0
+    assert ends > 0, "no job ended inside a step: the extra energy was not exercised"
     assert fast.stored_energy_j() == slow.stored_energy_j()
     for a, b in zip(fast.boards, slow.boards, strict=True):
         assert _health(a) == _health(b), f"{a.board_id}: {_health(a)} vs {_health(b)}"
@@ -289,3 +294,72 @@ def test_pickled_slots_continue_bit_identically_with_their_arrays() -> None:
         assert _health(a) == _health(b), f"{a.board_id}: {_health(a)} vs {_health(b)}"
         ra = [r.model_dump() for r in a.take_results()]
         assert ra == [r.model_dump() for r in b.take_results()] and ra, f"{a.board_id}: {ra}"
+
+
+def test_the_energy_drawn_beyond_the_step_start_draw_is_reported() -> None:
+    """A job ending inside a step: the board drew peak until its end and idle after, so
+    ∫P dt − P(start)·dt = (idle − peak)·(time left after the end), for a board stepped alone
+    and for the same board stepped as arrays."""
+    alone = RefGpuBoard("alone", initial_temp_k=300.0)
+    bound = RefGpuBoard("bound", initial_temp_k=300.0)
+    arrays = BoardArrays([bound], 0.0)
+    m = alone.thermal_model()
+    for b in (alone, bound):
+        b.power_on()
+    for _ in range(70):  # boot (60 s)
+        alone.step(1.0, 300.0)
+        arrays.step(1.0, np.array([300.0]))
+    job = _job(alone, "j", 10.25)
+    for b in (alone, bound):
+        b.submit(job)
+    rate = alone.capabilities().kernel_flops_per_s["matmul"]
+    ends_after_s = 2 * 64**3 * job.iterations / rate
+    steps = int(ends_after_s)
+    for _ in range(steps):
+        alone.step(1.0, 300.0)
+        arrays.step(1.0, np.array([300.0]))
+        assert alone.last_step_extra_energy_j == 0.0 and arrays.step_extra_energy_j == 0.0
+    alone.step(1.0, 300.0)
+    arrays.step(1.0, np.array([300.0]))
+    left_s = 1.0 - (ends_after_s - steps)
+    expected = (m.idle_w - m.peak_w) * left_s
+    assert alone.last_step_extra_energy_j == pytest.approx(expected, rel=1e-6)
+    assert arrays.step_extra_energy_j == alone.last_step_extra_energy_j
+    assert arrays.step_extra_rows == [(0, alone.last_step_extra_energy_j)]
+
+
+def test_a_board_without_supply_draws_nothing_until_its_supply_is_back() -> None:
+    board = RefGpuBoard("b", initial_temp_k=300.0)
+    board.power_on()
+    board.set_supply(False)
+    assert (board.state, board.power_draw_w(), board.health().power_w) == (
+        PowerState.OFF,
+        0.0,
+        0.0,
+    )
+    with pytest.raises(BoardStateError, match="no supply"):
+        board.power_on()
+    board.set_supply(True)
+    assert board.power_draw_w() == board.thermal_model().off_w
+    board.power_on()
+    assert board.state is PowerState.BOOTING
+
+
+def test_results_not_computed_keep_the_jobs_timing_power_and_heat() -> None:
+    """The what-if runner's executor: the job ends at the same modelled time with the same
+    heat as a computed one; only its result is not computed."""
+    from hwsim.boards.executor import NOT_COMPUTED_DIGEST, ResultsNotComputed
+
+    real = RefCpuBoard("real", initial_temp_k=300.0)
+    modelled = RefCpuBoard("modelled", initial_temp_k=300.0)
+    modelled.attach_executor(ResultsNotComputed())
+    for b in (real, modelled):
+        b.power_on()
+        b.step(120.0, 300.0)  # booted
+        b.submit(_job(b, "j", 30.5))
+    heats = [[b.step(1.0, 305.0) for _ in range(40)] for b in (real, modelled)]
+    assert heats[0] == heats[1]
+    (a,), (b,) = real.take_results(), modelled.take_results()
+    assert a.status == b.status == "completed"
+    assert a.end_mission_time_s == b.end_mission_time_s
+    assert a.digest != NOT_COMPUTED_DIGEST and b.digest == NOT_COMPUTED_DIGEST

@@ -25,7 +25,7 @@ from icd import dictionary as dic
 from icd.dictionary import EventId
 from runtime.bus import BusMessage, Topic
 from runtime.clock import SteppedClock
-from runtime.ports import DevicePortError, DeviceTimeout
+from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 from runtime.service import ServiceSpec
 
 PERIOD_S = 1.0
@@ -83,6 +83,10 @@ class _FakePort:
         self.silent = False
         self.broken: set[str] = set()
         self.requests: list[tuple[float, str]] = []
+        self.undecodable_replies = 0
+        self.last_undecodable = ""
+
+    timeout_error = DevicePort.timeout_error
 
     async def _answer(self, what: str, device: str | None) -> None:
         # One request in flight, as on the real port: others queue behind it.
@@ -245,7 +249,7 @@ async def test_silent_device_port_turns_its_parameters_invalid_then_valid_with_a
     assert len(recovered) == 1, f"expected one DEVICES_RECOVERED, got {recovered}"
     message = recovered[0].message
     assert "12 of 12 devices valid" in message, message
-    silent_s = float(message.split("after ")[1].split(" s")[0])
+    silent_s = float(message.split("after ")[1].split(" mission s silent")[0])
     assert 29 <= silent_s <= 30 + PERIOD_S + TIMEOUT_S, message
 
 
@@ -313,3 +317,46 @@ async def test_a_hardware_down_notice_invalidates_every_device_value_at_once():
     for values in after:
         assert values["pump.L1.A.speed_rpm"] is None, f"still valid after the notice: {values}"
         assert values["radsensor.P01.S1.temp_k"] is None, values
+
+
+async def test_a_port_answering_undecodable_replies_is_reported_as_such_not_as_silent():
+    """The real device-port client against an endpoint whose every reply fails at the
+    envelope (a bad time_ns): the timeout event says how many undecodable replies came and
+    why, instead of only "no reply"."""
+    import msgpack
+    import zmq
+    import zmq.asyncio
+
+    clock = SteppedClock(start_ns=0)
+    context = zmq.asyncio.Context()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    router.bind("inproc://undecodable-hardware")
+
+    async def broken_hardware() -> None:
+        while True:
+            peer, frame = await router.recv_multipart()
+            request = msgpack.unpackb(frame)
+            bad = {"v": 1, "id": request["id"], "ok": True, "time_ns": "soon", "result": {}}
+            await router.send_multipart([peer, msgpack.packb(bad)])
+
+    bus = _MemoryBus()
+    try:
+        async with (
+            DevicePort(context, "inproc://undecodable-hardware", clock, TIMEOUT_S) as port,
+            _also(broken_hardware()),
+            _flight(port, bus, clock, devices.Config(polled=("battery",), period_s=PERIOD_S)),
+        ):
+            await clock.sleep(3 * TIMEOUT_S)
+    finally:
+        router.close()
+        context.destroy(linger=0)
+    timeouts = _events(bus, EventId.DEVICE_TIMEOUT)
+    assert timeouts, "no DEVICE_TIMEOUT event"
+    message = timeouts[0].message
+    assert "1 undecodable replies meanwhile: field time_ns" in message, message
+    assert "'soon'" in message, message
+    assert port.undecodable_replies >= 1 and "time_ns" in port.last_undecodable, (
+        port.undecodable_replies,
+        port.last_undecodable,
+    )

@@ -207,6 +207,16 @@ async def test_a_job_beyond_every_board_is_refused_at_acceptance_naming_the_limi
         assert [b.state for b in boards] == [dic.BoardState.IDLE] * 2, boards
 
 
+def test_a_bad_size_names_the_rule_and_the_size_once() -> None:
+    from icd.errors import DecodeError
+
+    data = dic.SubmitJob(1, "matmul", 4097, 1).pack()
+    with pytest.raises(DecodeError) as bad:
+        dic.SubmitJob.unpack(data)
+    text = str(bad.value)
+    assert text.count("got") == 1 and "1..4096" in text and "4097" in text, text
+
+
 async def test_without_the_long_poll_in_hwsim_the_manager_says_so_and_keeps_its_period() -> None:
     class OldHardware:
         calls = 0

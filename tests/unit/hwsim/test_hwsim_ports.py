@@ -150,3 +150,34 @@ async def test_a_silent_endpoint_times_out_in_mission_time():
                 await port.read("battery")
     finally:
         context.destroy(linger=0)
+
+
+async def test_undecodable_replies_are_counted_and_named_by_the_timeout():
+    """Replies that are no device reply (not msgpack; a bad time_ns) match no request: the
+    request still times out, but its error says what came instead of calling it silence."""
+    import msgpack
+
+    context = zmq.asyncio.Context()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    router.bind("inproc://garbage-hardware")
+
+    async def garbage() -> None:
+        peer, frame = await router.recv_multipart()
+        request = msgpack.unpackb(frame)
+        await router.send_multipart([peer, b"\xc1 not msgpack"])
+        bad = {"v": 1, "id": request["id"], "ok": True, "time_ns": -1.5}
+        await router.send_multipart([peer, msgpack.packb(bad)])
+
+    try:
+        task = asyncio.create_task(garbage())
+        async with DevicePort(context, "inproc://garbage-hardware", SteppedClock(), 5) as port:
+            with pytest.raises(DeviceTimeout) as timed_out:
+                await port.read("battery")
+        await task
+    finally:
+        router.close()
+        context.destroy(linger=0)
+    text = str(timed_out.value)
+    assert "no reply in 5 mission s; 2 undecodable replies meanwhile: field time_ns" in text, text
+    assert timed_out.value.undecodable == 2 and port.undecodable_replies == 2, text

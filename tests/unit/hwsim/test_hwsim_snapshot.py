@@ -229,6 +229,59 @@ def test_other_format_version(good_file: Path, config: SpacecraftConfig, tmp_pat
     assert (exc.expected, exc.got) == (str(snap.FORMAT_VERSION), str(snap.FORMAT_VERSION + 1))
 
 
+def test_a_header_contradicting_the_prefix_version_is_refused_naming_both(
+    good_file: Path, config: SpacecraftConfig, tmp_path: Path
+):
+    bad = tmp_path / "contradiction.snap"
+    _rewrite_header(good_file, bad, format_version=snap.FORMAT_VERSION + 7)
+    exc = _error(bad, config)
+    assert exc.what == "format version", str(exc)
+    assert str(snap.FORMAT_VERSION) in exc.expected and "prefix" in exc.expected, str(exc)
+    assert str(snap.FORMAT_VERSION + 7) in exc.got and "JSON header" in exc.got, str(exc)
+
+
+def test_restore_latest_takes_only_this_runs_snapshots_up_to_the_start_time(
+    config: SpacecraftConfig, tmp_path: Path
+):
+    """What a supervised restart restores: the newest snapshot of its run (--run-id) no later
+    than --start-time-ns; a user's explicit file is restored whatever run wrote it."""
+    from hwsim.app import HwsimSettings, _restore_at_start
+
+    store = SnapshotStore(tmp_path, keep=10)
+    sc = Spacecraft(config, seed=3, registry=default_registry())
+    written = {}
+    for run_id in ("mine", "mine", "other", "mine"):
+        sc.run(10.0, 1.0)
+        path, header = store.write(sc, model_epoch_ns=0, run_id=run_id)
+        written[path.name] = (run_id, header.mission_time_ns)
+        assert read_header(path).run_id == run_id
+    names = list(written)
+    registry = default_registry()
+
+    def restore(**settings: Any) -> tuple[Any, str]:
+        chosen = HwsimSettings(snapshot_dir=tmp_path, **settings)
+        restored, how = _restore_at_start(chosen, store, config, registry)
+        return (restored[0].mission_time_ns if restored else None), how
+
+    t = [written[n][1] for n in names]
+    # its own run's newest (the newer snapshot of another run is passed over)
+    assert restore(restore="latest", run_id="mine") == (
+        t[3],
+        f"restored {names[3]} (mission {t[3] / 1e9:.1f} s)",
+    )
+    # never one later than the time the new hwsim starts at
+    at, how = restore(restore="latest", run_id="mine", start_time_ns=t[2])
+    assert at == t[1] and names[1] in how, how
+    # a run with no snapshot of its own starts fresh, and says why
+    at, how = restore(restore="latest", run_id="new")
+    assert at is None and how == "started fresh: no usable snapshot (4 of another run)", how
+    at, how = restore(restore="latest", run_id="mine", start_time_ns=t[0] - 1)
+    assert at is None and "3 later than the start time" in how and "1 of another run" in how, how
+    # an explicit file: any valid one
+    at, how = restore(restore=str(tmp_path / names[2]), run_id="mine", start_time_ns=0)
+    assert at == t[2] and how.startswith(f"restored {names[2]}"), how
+
+
 def test_other_computesat_version(good_file: Path, config: SpacecraftConfig, tmp_path: Path):
     bad = tmp_path / "version.snap"
     _rewrite_header(good_file, bad, computesat_version="0.0.1")
