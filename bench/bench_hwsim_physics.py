@@ -28,7 +28,7 @@ import statistics
 import time
 
 from hwsim.config import SpacecraftConfig, default_config, parse_config, simple_config
-from hwsim.model import Spacecraft
+from hwsim.spacecraft import Spacecraft
 
 TARGET_RTF = 100_000.0
 TARGET_PLUGIN_RTF = 20_000.0

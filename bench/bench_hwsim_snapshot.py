@@ -21,8 +21,8 @@ from _common import emit, median, note, parse_args
 
 from hwsim.boards.slots import default_registry
 from hwsim.config import default_config
-from hwsim.model import Spacecraft
 from hwsim.snapshot import load_snapshot, write_snapshot
+from hwsim.spacecraft import Spacecraft
 
 PERIOD_S = 600.0
 

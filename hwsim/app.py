@@ -318,7 +318,7 @@ async def serve(
     from hwsim.boards.slots import default_registry
     from hwsim.config import default_config, load_config
     from hwsim.faults import fault_catalogue
-    from hwsim.model import Spacecraft
+    from hwsim.spacecraft import Spacecraft
 
     config = load_config(settings.config) if settings.config else default_config()
     config_name = settings.config.name if settings.config else "built-in"

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from computesat_sdk.registry import BoardRegistry
 
     from hwsim.config import SpacecraftConfig
-    from hwsim.model.spacecraft import Spacecraft
+    from hwsim.spacecraft import Spacecraft
 
 __all__ = [
     "FORMAT_VERSION",
@@ -88,7 +88,9 @@ log = logging.getLogger(__name__)
 MAGIC = b"CSATSNAP"
 # 2: the body holds the subsystem objects of hwsim.subsystems (orbit, wings, power bus, loops,
 # radiators) among the spacecraft's attributes; 1 held their state as flat attributes.
-FORMAT_VERSION = 2
+# 3: the Spacecraft class lives in hwsim.spacecraft (was hwsim.model.spacecraft), the thermal
+# network settles at start and carries the parasitic ledger, boards know their supply.
+FORMAT_VERSION = 3
 _PREFIX = struct.Struct(">8sHI")  # magic, format version, header length
 _MAX_HEADER_BYTES = 1 << 20
 _NS_PER_S = 1_000_000_000
@@ -484,7 +486,7 @@ def load_snapshot(
 ) -> tuple[SnapshotHeader, Spacecraft]:
     """A new :class:`Spacecraft` in the state ``path`` holds, for ``config`` (which must be
     the configuration it was taken of). The running simulation, if any, is not touched."""
-    from hwsim.model.spacecraft import Spacecraft
+    from hwsim.spacecraft import Spacecraft
 
     path = Path(path)
     header, body = _read_checked(path)

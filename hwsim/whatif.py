@@ -33,7 +33,6 @@ from tqdm import tqdm
 from hwsim.boards.executor import ResultsNotComputed
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
 from hwsim.faults import ActiveFault, FaultError
-from hwsim.model import Spacecraft
 from hwsim.model.orbit import orbital_period_s
 from hwsim.scenario import (
     FaultEvent,
@@ -48,6 +47,7 @@ from hwsim.scenario import (
     parse_fault,
     parse_time,
 )
+from hwsim.spacecraft import Spacecraft
 from hwsim.whatif_control import WhatIfController
 
 __all__ = [

@@ -42,7 +42,7 @@ from computesat_sdk.contract import BoardCapabilities, PowerState, ThermalElectr
 from hwsim.model.devices import DeviceError
 
 if TYPE_CHECKING:
-    from hwsim.model.spacecraft import Spacecraft
+    from hwsim.spacecraft import Spacecraft
 
 __all__ = ["WhatIfController", "uniform_throttle_level"]
 

@@ -1,4 +1,6 @@
-"""Pure hardware model of the spacecraft: physics functions and the :class:`Spacecraft`."""
+"""The hardware model's physics as pure, unit-named functions (orbit, solar, thermal, fluid,
+power, sensors, noise, protection) and the device API types. The spacecraft that puts them
+together is :class:`hwsim.spacecraft.Spacecraft`, above the subsystems (``hwsim.subsystems``)."""
 
 from hwsim.model.compute import BoardModel
 from hwsim.model.devices import (
@@ -8,15 +10,12 @@ from hwsim.model.devices import (
     DeviceError,
     RegisterInfo,
 )
-from hwsim.model.spacecraft import ActiveFault, Spacecraft
 
 __all__ = [
     "DEVICE_ERROR_CODES",
-    "ActiveFault",
     "BoardModel",
     "CommandInfo",
     "DeviceDescription",
     "DeviceError",
     "RegisterInfo",
-    "Spacecraft",
 ]

@@ -1,6 +1,6 @@
 """Compute slots: board power, the plug-in board contract, single-event upset rates.
 
-Slots are held as numpy vectors by :class:`~hwsim.model.spacecraft.Spacecraft`. A richer board
+Slots are held as numpy vectors by :class:`~hwsim.spacecraft.Spacecraft`. A richer board
 object (the board plug-in interface) can replace a slot's parameters by implementing
 :class:`BoardModel`; the physics then asks it for its power each step and tells it its die
 temperature, without any other change.

@@ -1,7 +1,7 @@
 """The device API types: :class:`DeviceError`, and the descriptions of registers and commands,
 which are the ICD's (``icd.devices``): hwsim generates ``describe`` from the ICD models.
 
-The device-port server wraps :class:`~hwsim.model.spacecraft.Spacecraft` ``device_ids``,
+The device-port server wraps :class:`~hwsim.spacecraft.Spacecraft` ``device_ids``,
 ``describe``, ``read`` and ``command`` one-to-one; these are the types it carries.
 """
 

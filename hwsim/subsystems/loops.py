@@ -12,7 +12,7 @@ flow follows the loop's pressure, P = P_fill·(m/m_fill)^n of the bellows accumu
 stall power is heat into its loop (``pump_heat_w``) until its channel trips.
 
 The loops' coolant *temperatures* are nodes of the thermal network
-(:mod:`hwsim.model.spacecraft`'s network); the loop reads them as inputs when read.
+(:mod:`hwsim.spacecraft`'s network); the loop reads them as inputs when read.
 
 Inputs: ``update_flows(dt_s, switch_on)``, the closed state of each pump's PDU switch (in pump
 order), and ``served`` (public, per pump: the bus served its switch). ``step_slow(dt_s)``

@@ -230,7 +230,7 @@ def test_default_spacecraft_is_bit_identical_stepped_as_arrays_or_per_object() -
     """The default configuration (160 plug-in boards) under the what-if controller, which
     boots them and keeps them busy with jobs: same truth, same boards, same registers."""
     from hwsim.config import default_config
-    from hwsim.model import Spacecraft
+    from hwsim.spacecraft import Spacecraft
     from hwsim.whatif_control import WhatIfController
 
     runs = []

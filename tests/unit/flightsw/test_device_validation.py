@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ground.station import Ground, Telemetry
-from hwsim.model import Spacecraft
+from hwsim.spacecraft import Spacecraft
 from icd.dictionary import EventId
 
 

@@ -19,8 +19,8 @@ from flightsw.services.payload import Config, PayloadManager
 from hwsim.app import physics_loop
 from hwsim.boards.executor import ResultWatch, SlotExecutor
 from hwsim.config import load_config
-from hwsim.model import Spacecraft
 from hwsim.ports import PortServer, device_handler
+from hwsim.spacecraft import Spacecraft
 from icd import dictionary as dic
 from icd.device import DeviceReply, DeviceRequest
 from icd.dictionary import EventId, JobState, SubmitJob

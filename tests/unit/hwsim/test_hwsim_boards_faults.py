@@ -7,8 +7,8 @@ import pytest
 from hwsim.boards import BoardRegistry, discover_boards
 from hwsim.config import simple_config, with_boards
 from hwsim.faults import FaultError
-from hwsim.model import Spacecraft
 from hwsim.model.compute import plugin_upset_kind
+from hwsim.spacecraft import Spacecraft
 
 
 @pytest.fixture(scope="module")

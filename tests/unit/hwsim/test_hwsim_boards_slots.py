@@ -17,7 +17,8 @@ from hwsim.config import (
     simple_config,
     with_boards,
 )
-from hwsim.model import DeviceError, Spacecraft
+from hwsim.model import DeviceError
+from hwsim.spacecraft import Spacecraft
 
 GPU, CPU, NPU = "slot.001", "slot.002", "slot.003"
 

@@ -12,8 +12,9 @@ import zmq
 import zmq.asyncio
 
 from hwsim.config import simple_config, with_boards
-from hwsim.model import DeviceError, Spacecraft
+from hwsim.model import DeviceError
 from hwsim.ports import PortServer, device_handler
+from hwsim.spacecraft import Spacecraft
 from icd.devices import (
     DEVICE_KINDS,
     BackplaneRegisters,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.model import DeviceError, Spacecraft
+from hwsim.model import DeviceError
+from hwsim.spacecraft import Spacecraft
 
 
 @pytest.fixture()

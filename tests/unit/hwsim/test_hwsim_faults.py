@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from hwsim.faults import CATALOGUE, FaultError, catalogue_as_json, catalogue_as_table
-from hwsim.model import DeviceError, Spacecraft
+from hwsim.model import DeviceError
+from hwsim.spacecraft import Spacecraft
 
 Check = Callable[[Spacecraft, dict[str, Any]], None]
 

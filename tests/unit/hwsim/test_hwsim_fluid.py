@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from hwsim.config import LoopConfig
-from hwsim.model import Spacecraft
 from hwsim.model.fluid import (
     coolant_flow_for_heat_kg_s,
     coolant_temp_rise_k,
@@ -16,6 +15,7 @@ from hwsim.model.fluid import (
     pump_head_kpa,
     system_pressure_drop_kpa,
 )
+from hwsim.spacecraft import Spacecraft
 
 
 def test_reference_flows_for_160kw_at_10k() -> None:

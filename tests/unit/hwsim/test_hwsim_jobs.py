@@ -264,8 +264,8 @@ async def test_hwsim_started_from_a_snapshot_has_its_pool_and_announces_the_save
     listeners are wired to the restored model, not to the one built before it)."""
     from hwsim.boards.slots import default_registry
     from hwsim.config import load_config
-    from hwsim.model import Spacecraft
     from hwsim.snapshot import write_snapshot
+    from hwsim.spacecraft import Spacecraft
 
     config_path = write_payload_config(tmp_path, {1: "ref-gpu"})
     model = Spacecraft(load_config(config_path), seed=2, registry=default_registry())

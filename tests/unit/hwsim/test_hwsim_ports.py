@@ -13,8 +13,8 @@ import zmq.asyncio
 
 from hwsim.config import SpacecraftConfig
 from hwsim.faults import fault_catalogue
-from hwsim.model import Spacecraft
 from hwsim.ports import PortServer, device_handler, simctl_handler
+from hwsim.spacecraft import Spacecraft
 from icd.device import DeviceReply
 from runtime.clock import SteppedClock, WallClock
 from runtime.ports import DevicePort, DevicePortError, DeviceTimeout

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from hwsim.model import Spacecraft
 from hwsim.model.orbit import orbital_period_s
 from hwsim.model.power import battery_soc_step, cell_ocv_v, serve_by_priority
 from hwsim.model.solar import (
@@ -17,6 +16,7 @@ from hwsim.model.solar import (
     incidence_cosine,
     mppt_output_power_w,
 )
+from hwsim.spacecraft import Spacecraft
 
 
 def test_drive_is_rate_limited_and_takes_the_short_way() -> None:

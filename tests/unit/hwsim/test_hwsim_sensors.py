@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.model import Spacecraft
 from hwsim.model.sensors import quantise, sensor_reading_k
+from hwsim.spacecraft import Spacecraft
 
 
 def test_quantisation() -> None:

@@ -19,7 +19,6 @@ from hwsim.app import Simulation
 from hwsim.boards.slots import default_registry
 from hwsim.config import SpacecraftConfig, ThermalConfig, simple_config, with_boards
 from hwsim.faults import fault_catalogue
-from hwsim.model import Spacecraft
 from hwsim.ports import PortServer, simctl_handler
 from hwsim.snapshot import (
     SnapshotError,
@@ -29,6 +28,7 @@ from hwsim.snapshot import (
     restore_into,
     write_snapshot,
 )
+from hwsim.spacecraft import Spacecraft
 from icd.device import DeviceReply, DeviceRequest
 from runtime.clock import WallClock
 

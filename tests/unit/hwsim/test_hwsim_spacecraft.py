@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from hwsim.model import BoardModel, Spacecraft
+from hwsim.model import BoardModel
 from hwsim.model.orbit import eclipse_duration_s, orbital_period_s
+from hwsim.spacecraft import Spacecraft
 
 
 def _series(cfg, seed: int, steps: int = 3000) -> list[tuple]:

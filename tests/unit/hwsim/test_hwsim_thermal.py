@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from hwsim.model import Spacecraft
 from hwsim.model.constants import SIGMA_W_M2_K4
 from hwsim.model.thermal import (
     board_die_temp_step_k,
@@ -22,6 +21,7 @@ from hwsim.model.thermal import (
     radiation_step_k,
     radiator_equilibrium_temp_k,
 )
+from hwsim.spacecraft import Spacecraft
 
 
 def test_two_sided_110m2_at_150kw_is_340_to_345k() -> None:

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from hwsim.config import default_config, simple_config_path
-from hwsim.model import Spacecraft
 from hwsim.scenario import (
     Overrides,
     ScenarioError,
@@ -22,6 +21,7 @@ from hwsim.scenario import (
     parse_board_mix,
     parse_fault,
 )
+from hwsim.spacecraft import Spacecraft
 from hwsim.whatif import add_arguments, main, parse_duration, run_whatif
 
 REPO = Path(__file__).resolve().parents[3]

@@ -17,7 +17,6 @@ from collections.abc import Callable
 import pytest
 
 from hwsim.config import SpacecraftConfig
-from hwsim.model import Spacecraft
 from hwsim.model.constants import (
     EARTH_IR_W_M2,
     J2_EARTH,
@@ -45,6 +44,7 @@ from hwsim.model.solar import (
     wing_equilibrium_temp_k,
 )
 from hwsim.model.thermal import albedo_flux_w_m2, earth_view_factor_tilted_plate
+from hwsim.spacecraft import Spacecraft
 from hwsim.subsystems.wings import Wings
 from icd.devices import TripReason
 

@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 from hwsim.config import SpacecraftConfig
-from hwsim.model import Spacecraft
 from hwsim.model.fluid import (
     leak_inventory_closed_form_kg,
     leak_rate_constant,
     orifice_area_for_flow_m2,
 )
 from hwsim.model.thermal import parasitic_equilibrium_temp_k
+from hwsim.spacecraft import Spacecraft
 
 Variant = Callable[..., SpacecraftConfig]
 

@@ -17,7 +17,7 @@ from computesat_sdk.contract import BoardStateError, ThermalElectricalModel
 
 from hwsim.boards.slots import filler_job
 from hwsim.config import SpacecraftConfig, default_config
-from hwsim.model.spacecraft import Spacecraft
+from hwsim.spacecraft import Spacecraft
 
 GPU = "slot.001"
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from hwsim.config import SpacecraftConfig, ThermalConfig, default_config
-from hwsim.model import Spacecraft
 from hwsim.model.thermal import parasitic_equilibrium_temp_k
+from hwsim.spacecraft import Spacecraft
 
 Variant = Callable[..., SpacecraftConfig]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwsim.config import SpacecraftConfig
-from hwsim.model import Spacecraft
+from hwsim.spacecraft import Spacecraft
 from hwsim.whatif_control import WhatIfController
 
 
