@@ -177,13 +177,30 @@ def small_job(kernel: str, job_id: str = "job-1", seed: int = 7) -> JobSpec:
 def long_job(board: ComputeBoard, duration_s: float, job_id: str = "long-1") -> JobSpec:
     """A cheap-to-compute job that keeps the board busy for `duration_s` at full speed.
 
-    A small job of the board's first supported kernel, repeated enough iterations.
+    A small job of the board's first supported kernel, repeated enough iterations; when that
+    is more iterations than the board accepts (``job_limits().max_iterations``), the size
+    doubles until the iterations fit (the result is computed once, at the job's size).
     """
     kernel = supported_kernels(board)[0]
     job = small_job(kernel, job_id)
     rate = board.capabilities().kernel_flops_per_s[kernel]
-    iterations = math.ceil(duration_s * rate / KERNELS[kernel].flops(job.size))
-    return job.model_copy(update={"iterations": iterations})
+    limits = board.job_limits()
+    spec = KERNELS[kernel]
+    largest = limits.max_size.get(kernel, spec.max_size)
+    size = job.size
+    while True:
+        iterations = math.ceil(duration_s * rate / spec.flops(size))
+        if iterations <= limits.max_iterations or size >= largest:
+            break
+        size = min(size * 2, largest)
+        if spec.check_size(size) is not None:  # fft: only powers of two
+            size //= 2
+            break
+    assert iterations <= limits.max_iterations, (
+        f"no {kernel} job of this board lasts {duration_s} s within its limits "
+        f"(max_iterations={limits.max_iterations}, max_size={largest})"
+    )
+    return job.model_copy(update={"size": size, "iterations": iterations})
 
 
 def one_result(board: ComputeBoard) -> JobResult:
