@@ -16,9 +16,8 @@ The law:
   gets 0. Latched slots are power-cycled, thermally shut-down ones once 10 K below their
   limit. Slot states and die temperatures are polled every ``scan_period_s``.
 - **Compute, plug-in boards** (every ``plugin_period_s`` and at eclipse edges): powered off
-  in eclipse and on in sunlight, kept busy by a long filler job (:func:`filler_job`: about
-  10 minutes, within the board's job limits; a board whose longest job within its limits is
-  shorter keeps a second one queued behind the running one), all throttled to the one
+  in eclipse and on in sunlight, kept busy by a long filler job (about 10 minutes within
+  the board's job limits: `hwsim.boards.slots.filler_shape`), all throttled to the one
   level that fits the power left; latch-ups power-cycled, over-temperature trips reset once
   cool, hung boards (heartbeat frozen under a job) reset. Nobody collects the filler jobs'
   results: they are drained when a board's count of ended jobs moved (the what-if runner
@@ -45,47 +44,18 @@ from computesat_sdk.contract import (
     PowerState,
     ThermalElectricalModel,
 )
-from computesat_sdk.kernels import KERNELS
 
+from hwsim.boards.slots import FillerShape, filler_shape
 from hwsim.model.devices import DeviceError
 
 if TYPE_CHECKING:
     from hwsim.model.spacecraft import Spacecraft
 
-__all__ = ["WhatIfController", "filler_job", "uniform_throttle_level"]
+__all__ = ["WhatIfController", "uniform_throttle_level"]
 
 _UTIL_GRID = 0.01
-# filler kernels in order of preference, and the size a filler starts from
-_FILLERS = (("mlp_inference", 64), ("matmul", 64))
-
-
-Filler = tuple[str, int, int, float]  # kernel, size, iterations, seconds at full speed
 # what the controller knows of a plug-in board: from its identity, and its filler job
-_Models = tuple[ThermalElectricalModel, BoardCapabilities, Filler | None]
-
-
-def filler_job(caps: BoardCapabilities, limits: JobLimits, duration_s: float) -> Filler | None:
-    """(kernel, size, iterations, seconds at full speed) of a job keeping a board busy for
-    about ``duration_s``, as a user makes a long job within the board's limits: the first
-    filler kernel the board runs, its size doubled from 64 (up to ``limits.max_size``) until
-    the iterations are within ``limits.max_iterations``. When even the largest size at the
-    most iterations is shorter, that is the job (and it lasts less than ``duration_s``).
-    None if the board runs no filler kernel."""
-    for kernel, size in _FILLERS:
-        rate = caps.kernel_flops_per_s.get(kernel)
-        largest = limits.max_size.get(kernel)
-        if rate is None or largest is None:
-            continue
-        size = min(size, largest)
-        while True:
-            flops = KERNELS[kernel].flops(size)
-            iterations = max(1, int(rate * duration_s / flops))
-            if iterations <= limits.max_iterations or size >= largest:
-                break
-            size = min(2 * size, largest)
-        iterations = min(iterations, limits.max_iterations)
-        return kernel, size, iterations, iterations * flops / rate
-    return None
+_Models = tuple[ThermalElectricalModel, BoardCapabilities, FillerShape | None]
 
 
 def uniform_throttle_level(models: list[ThermalElectricalModel], budget_w: float) -> int:
@@ -287,7 +257,7 @@ class WhatIfController:
                 self._models[sid] = (
                     ThermalElectricalModel.model_validate(ident["thermal"]),
                     caps,
-                    filler_job(caps, limits, self.filler_s),
+                    filler_shape(caps, limits, self.filler_s),
                 )
         return self._models[sid]
 
@@ -328,15 +298,11 @@ class WhatIfController:
             want = min(level, model[0].max_throttle_level)
             if r.commanded_throttle_level != want:
                 self._cmd(sid, "set_throttle", level=want)
-            filler = model[2]
-            if not sunlit or filler is None or r.jobs_queued > 0:
-                continue
-            # a filler shorter than wanted (the board's limits) keeps one queued behind it
-            if r.active_job_id < 0 or (filler[3] < self.filler_s and model[1].queue_depth > 0):
-                self._submit_filler(sid, filler)
+            if sunlit and model[2] is not None and r.active_job_id < 0 and r.jobs_queued == 0:
+                self._submit_filler(sid, model[2])
 
-    def _submit_filler(self, sid: str, filler: Filler) -> None:
-        """Queue the board's filler job (see :func:`filler_job`)."""
+    def _submit_filler(self, sid: str, filler: FillerShape) -> None:
+        """Queue the board's filler job (see `hwsim.boards.slots.filler_shape`)."""
         kernel, size, iterations, _ = filler
         self._job_id += 1
         self._cmd(

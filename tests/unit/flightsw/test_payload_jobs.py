@@ -259,8 +259,7 @@ def test_the_reference_iteration_limit_is_a_day_of_the_costliest_job() -> None:
             for k, n in limits.max_size.items()
         }
         one_more_s = {
-            k: s * (limits.max_iterations + 1) / limits.max_iterations
-            for k, s in longest_s.items()
+            k: s * (limits.max_iterations + 1) / limits.max_iterations for k, s in longest_s.items()
         }
         assert max(longest_s.values()) <= 86_400.0 < max(one_more_s.values()), (
             f"{board.__name__}: {limits.max_iterations} iterations at the largest sizes take "
