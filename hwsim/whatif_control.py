@@ -16,7 +16,8 @@ The law:
   gets 0. Latched slots are power-cycled, thermally shut-down ones once 10 K below their
   limit. Slot states and die temperatures are polled every ``scan_period_s``.
 - **Compute, plug-in boards** (every ``plugin_period_s`` and at eclipse edges): powered off
-  in eclipse and on in sunlight, kept busy by a long filler job, all throttled to the one
+  in eclipse and on in sunlight, kept busy by a long filler job (about 10 minutes within
+  the board's job limits: `hwsim.boards.slots.filler_shape`), all throttled to the one
   level that fits the power left; latch-ups power-cycled, over-temperature trips reset once
   cool, hung boards (heartbeat frozen under a job) reset. Nobody collects the filler jobs'
   results: they are drained when a board's count of ended jobs moved (the what-if runner
@@ -37,8 +38,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from computesat_sdk.contract import BoardCapabilities, PowerState, ThermalElectricalModel
+from computesat_sdk.contract import (
+    BoardCapabilities,
+    JobLimits,
+    PowerState,
+    ThermalElectricalModel,
+)
 
+from hwsim.boards.slots import FillerShape, filler_shape
 from hwsim.model.devices import DeviceError
 
 if TYPE_CHECKING:
@@ -47,8 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["WhatIfController", "uniform_throttle_level"]
 
 _UTIL_GRID = 0.01
-# filler kernels in order of preference: (kernel, size, FLOPs of one iteration)
-_FILLERS = (("mlp_inference", 64, 64 * 52_000.0), ("matmul", 64, 2.0 * 64**3))
+# what the controller knows of a plug-in board: from its identity, and its filler job
+_Models = tuple[ThermalElectricalModel, BoardCapabilities, FillerShape | None]
 
 
 def uniform_throttle_level(models: list[ThermalElectricalModel], budget_w: float) -> int:
@@ -72,11 +79,16 @@ class WhatIfController:
     """
 
     def __init__(
-        self, sc: Spacecraft, scan_period_s: float = 30.0, plugin_period_s: float = 30.0
+        self,
+        sc: Spacecraft,
+        scan_period_s: float = 30.0,
+        plugin_period_s: float = 30.0,
+        filler_s: float = 600.0,
     ) -> None:
         self.sc = sc
         self.scan_period_s = scan_period_s
         self.plugin_period_s = plugin_period_s
+        self.filler_s = filler_s  # how long a plug-in board's filler job lasts at full speed
         cfg = sc.config
         self._wings = [f"wing.{w.wing_id}" for w in cfg.wings]
         self._loops = [
@@ -106,7 +118,8 @@ class WhatIfController:
         self._plug_w = 0.0
         self._beats: dict[str, int] = {}
         self._ended: dict[str, int] = {}  # jobs completed + failed when last drained
-        self._models: dict[str, tuple[ThermalElectricalModel, BoardCapabilities] | None] = {}
+        # per board: its thermal model, capabilities and filler job (see filler_job)
+        self._models: dict[str, _Models | None] = {}
         self._job_id = 0
         self.commands_sent = 0
 
@@ -233,17 +246,19 @@ class WhatIfController:
                 if self._cmd(sid, "set_utilisation", value=target) is not None:
                     self._util_sent[sid] = target
 
-    def _board_models(self, sid: str) -> tuple[ThermalElectricalModel, BoardCapabilities] | None:
+    def _board_models(self, sid: str) -> _Models | None:
         if sid not in self._models:
             ident = self._cmd(sid, "identity")
-            self._models[sid] = (
-                None
-                if ident is None
-                else (
+            if ident is None:
+                self._models[sid] = None
+            else:
+                caps = BoardCapabilities.model_validate(ident["capabilities"])
+                limits = JobLimits.model_validate(ident["limits"])
+                self._models[sid] = (
                     ThermalElectricalModel.model_validate(ident["thermal"]),
-                    BoardCapabilities.model_validate(ident["capabilities"]),
+                    caps,
+                    filler_shape(caps, limits, self.filler_s),
                 )
-            )
         return self._models[sid]
 
     def _plugin_boards(self, want_on: bool, sunlit: bool, budget_w: float) -> None:
@@ -283,23 +298,19 @@ class WhatIfController:
             want = min(level, model[0].max_throttle_level)
             if r.commanded_throttle_level != want:
                 self._cmd(sid, "set_throttle", level=want)
-            if sunlit and r.active_job_id < 0 and r.jobs_queued == 0:
-                self._submit_filler(sid, model[1])
+            if sunlit and model[2] is not None and r.active_job_id < 0 and r.jobs_queued == 0:
+                self._submit_filler(sid, model[2])
 
-    def _submit_filler(self, sid: str, caps: BoardCapabilities, duration_s: float = 600.0) -> None:
-        """A job that keeps the board busy for about ``duration_s`` at full speed."""
-        rates = caps.kernel_flops_per_s
-        for kernel, size, flops in _FILLERS:
-            if kernel in rates:
-                self._job_id += 1
-                iterations = max(1, int(rates[kernel] * duration_s / flops))
-                self._cmd(
-                    sid,
-                    "submit_job",
-                    job_id=self._job_id,
-                    kernel=kernel,
-                    size=size,
-                    seed=1,
-                    iterations=iterations,
-                )
-                return
+    def _submit_filler(self, sid: str, filler: FillerShape) -> None:
+        """Queue the board's filler job (see `hwsim.boards.slots.filler_shape`)."""
+        kernel, size, iterations, _ = filler
+        self._job_id += 1
+        self._cmd(
+            sid,
+            "submit_job",
+            job_id=self._job_id,
+            kernel=kernel,
+            size=size,
+            seed=1,
+            iterations=iterations,
+        )

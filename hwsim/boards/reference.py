@@ -10,6 +10,8 @@ Their figures are plausible for current hardware, not any product's data sheet.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from computesat_sdk import kernels
 from computesat_sdk.base import BaseBoard
@@ -17,6 +19,7 @@ from computesat_sdk.contract import (
     BoardCapabilities,
     BoardIdentity,
     BoardKind,
+    JobLimits,
     JobSpec,
     ThermalElectricalModel,
     ThrottleLevel,
@@ -26,6 +29,35 @@ __all__ = ["RefCpuBoard", "RefGpuBoard", "RefNpuBoard"]
 
 _GIB = 1024**3
 _MIB = 1024**2
+
+# Board time one job may take at most: a day. A job is the unit the payload manager schedules,
+# retries and reports; one that runs for days holds a board through eclipses, upsets and
+# passes with no result to show, and the TC's u32 iterations (up to 4 294 967 295) would
+# otherwise allow a matmul 4096 to run for years.
+_MAX_JOB_S = 86_400.0
+
+
+def _day_limits(capabilities: BoardCapabilities) -> JobLimits:
+    """The board's job limits: sizes from its memory (``JobLimits.from_capabilities``) and
+    ``max_iterations`` = the iterations its costliest job at its largest size completes in
+    ``_MAX_JOB_S`` at full speed: floor(86 400 s x rate[k] / flops(max_size[k])), the least
+    over its kernels k. The reference boards get (matmul is each one's costliest):
+
+    - GPU: matmul n=4096, 2 n^3 = 1.37e11 FLOP at 45 TFLOP/s -> 28 288 923 iterations;
+    - NPU: matmul n=3344 (256 MiB), 7.48e10 FLOP at 1.5 TFLOP/s -> 1 732 910 iterations;
+    - CPU: matmul n=4096 at 2.5 TFLOP/s -> 1 571 606 iterations.
+
+    Smaller jobs may run that many iterations in less than a day; throttled, a job at the
+    limit takes longer than a day (a job is never stopped for its length, only refused).
+    """
+    sized = JobLimits.from_capabilities(capabilities)
+    iterations = min(
+        math.floor(
+            _MAX_JOB_S * capabilities.kernel_flops_per_s[name] / kernels.KERNELS[name].flops(size)
+        )
+        for name, size in sized.max_size.items()
+    )
+    return sized.model_copy(update={"max_iterations": max(1, iterations)})
 
 
 def _levels(*fractions: tuple[float, float]) -> tuple[ThrottleLevel, ...]:
@@ -67,6 +99,7 @@ class RefGpuBoard(BaseBoard):
         kernel_flops_per_s={"matmul": 45e12, "fft": 9e12, "mlp_inference": 30e12},
         queue_depth=8,
     )
+    LIMITS = _day_limits(CAPABILITIES)
 
     def execute(self, job: JobSpec) -> np.ndarray:
         if job.kernel != "matmul":
@@ -114,6 +147,7 @@ class RefNpuBoard(BaseBoard):
         kernel_flops_per_s={"mlp_inference": 40e12, "matmul": 1.5e12},
         queue_depth=16,
     )
+    LIMITS = _day_limits(CAPABILITIES)
 
     def execute(self, job: JobSpec) -> np.ndarray:
         if job.kernel != "mlp_inference":
@@ -160,3 +194,4 @@ class RefCpuBoard(BaseBoard):
         kernel_flops_per_s={"matmul": 2.5e12, "fft": 0.6e12, "mlp_inference": 1.2e12},
         queue_depth=4,
     )
+    LIMITS = _day_limits(CAPABILITIES)

@@ -28,20 +28,23 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from computesat_sdk.arrays import BoardArrays, array_steppable
 from computesat_sdk.base import BaseBoard, JobExecutor
 from computesat_sdk.contract import (
+    BoardCapabilities,
     BoardStateError,
     ComputeBoard,
+    JobLimits,
     JobRejected,
     JobResult,
     JobSpec,
     PowerState,
     ThermalElectricalModel,
 )
+from computesat_sdk.kernels import KERNELS
 from computesat_sdk.registry import BoardPluginError, BoardRegistry, discover_boards
 from pydantic import ValidationError
 
@@ -58,6 +61,7 @@ from icd.devices.compute import (
 )
 
 __all__ = [
+    "FillerShape",
     "PluginSlot",
     "PluginSlots",
     "board_command",
@@ -65,6 +69,7 @@ __all__ = [
     "default_registry",
     "empty_slot_registers",
     "filler_job",
+    "filler_shape",
     "uniform_throttle_level",
 ]
 
@@ -565,12 +570,61 @@ def uniform_throttle_level(boards: Sequence[ComputeBoard], budget_w: float) -> i
     return deepest
 
 
+class FillerShape(NamedTuple):
+    """A filler job's shape (see `filler_shape`)."""
+
+    kernel: str
+    size: int
+    iterations: int
+    duration_s: float  # at full speed
+
+
+# filler kernels in order of preference, and the size a filler starts from
+_FILLER_KERNELS = ("mlp_inference", "matmul")
+_FILLER_MIN_SIZE = 64
+
+
+def filler_shape(
+    capabilities: BoardCapabilities, limits: JobLimits, duration_s: float
+) -> FillerShape | None:
+    """The shape of a job that keeps a board busy for about ``duration_s`` at full speed, as a
+    user makes a long job within the board's limits: per filler kernel the board runs, its
+    size doubled from 64 (up to ``limits.max_size``) until the iterations are within
+    ``limits.max_iterations``. The first filler kernel whose job lasts ``duration_s``; if
+    none does, the longest of them (the largest size at the most iterations). None if the
+    board runs no filler kernel."""
+    longest: FillerShape | None = None
+    for kernel in _FILLER_KERNELS:
+        rate = capabilities.kernel_flops_per_s.get(kernel)
+        largest = limits.max_size.get(kernel)
+        if rate is None or largest is None:
+            continue
+        size = min(_FILLER_MIN_SIZE, largest)
+        while True:
+            flops = KERNELS[kernel].flops(size)
+            iterations = max(1, int(rate * duration_s / flops))
+            if iterations <= limits.max_iterations or size >= largest:
+                break
+            size = min(2 * size, largest)
+        if iterations <= limits.max_iterations:
+            return FillerShape(kernel, size, iterations, iterations * flops / rate)
+        iterations = limits.max_iterations
+        shape = FillerShape(kernel, size, iterations, iterations * flops / rate)
+        if longest is None or shape.duration_s > longest.duration_s:
+            longest = shape
+    return longest
+
+
 def filler_job(board: ComputeBoard, job_id: str, duration_s: float = 600.0) -> JobSpec | None:
-    """A job that keeps ``board`` busy for about ``duration_s`` at full speed (what-if runs):
-    a small kernel repeated, so the host computes one small result per job."""
-    rates = board.capabilities().kernel_flops_per_s
-    for kernel, size, flops in (("mlp_inference", 64, 64 * 52_000.0), ("matmul", 64, 2 * 64**3)):
-        if kernel in rates:
-            iterations = max(1, int(rates[kernel] * duration_s / flops))
-            return JobSpec(job_id=job_id, kernel=kernel, size=size, seed=1, iterations=iterations)
-    return None
+    """A job that keeps ``board`` busy for about ``duration_s`` at full speed, within its
+    limits (`filler_shape`); None if it runs no filler kernel."""
+    shape = filler_shape(board.capabilities(), board.job_limits(), duration_s)
+    if shape is None:
+        return None
+    return JobSpec(
+        job_id=job_id,
+        kernel=shape.kernel,
+        size=shape.size,
+        seed=1,
+        iterations=shape.iterations,
+    )

@@ -28,9 +28,10 @@ SPEED = 20.0
 # Bound for a reply or a report that comes within a mission second or two: generous (1.5 s of
 # wall time at x20) so that a loaded host is slow, not failing. Only a failure waits it out.
 WAIT_S = 30.0
-# matmul 64 is 5.2e5 FLOP; 4e9 iterations keep a board busy for 17 s (ACME, 120 TFLOP/s) to
-# 47 s (ref-gpu) of mission time: long enough to be hit by an upset while it runs.
-LONG = {"kernel": "matmul", "size": 64, "seed": 99, "iterations": 4_000_000_000}
+# matmul 1024 is 2.1e9 FLOP; 1e6 iterations keep a board busy for 18 s (ACME, 120 TFLOP/s) to
+# 48 s (ref-gpu) of mission time: long enough to be hit by an upset while it runs, and within
+# every board's iteration limit (the ref-cpu's 1 571 606 is the least).
+LONG = {"kernel": "matmul", "size": 1024, "seed": 99, "iterations": 1_000_000}
 
 # The module's tests share one event loop, the one the shared satellite's processes are
 # watched from.

@@ -175,15 +175,39 @@ def small_job(kernel: str, job_id: str = "job-1", seed: int = 7) -> JobSpec:
 
 
 def long_job(board: ComputeBoard, duration_s: float, job_id: str = "long-1") -> JobSpec:
-    """A cheap-to-compute job that keeps the board busy for `duration_s` at full speed.
+    """A cheap-to-compute job that keeps the board busy for `duration_s` at full speed, within
+    the board's job limits (``job_limits()``), built as a user builds a long job.
 
-    A small job of the board's first supported kernel, repeated enough iterations.
+    A small job of the board's first supported kernel, repeated enough iterations; when that
+    is more iterations than the board accepts (``max_iterations``), the size doubles (up to
+    ``max_size``) until the iterations fit (the result is computed once, at the job's size).
+    If even the kernel's largest size at the most iterations is shorter, the next supported
+    kernel is tried. AssertionError naming the limits if no kernel's job lasts that long.
     """
-    kernel = supported_kernels(board)[0]
-    job = small_job(kernel, job_id)
-    rate = board.capabilities().kernel_flops_per_s[kernel]
-    iterations = math.ceil(duration_s * rate / KERNELS[kernel].flops(job.size))
-    return job.model_copy(update={"iterations": iterations})
+    limits = board.job_limits()
+    rates = board.capabilities().kernel_flops_per_s
+    for kernel in supported_kernels(board):
+        largest = limits.max_size.get(kernel)
+        if largest is None:
+            continue
+        job = small_job(kernel, job_id)
+        spec = KERNELS[kernel]
+        size = min(job.size, largest)
+        while True:
+            iterations = math.ceil(duration_s * rates[kernel] / spec.flops(size))
+            if iterations <= limits.max_iterations or size >= largest:
+                break
+            bigger = min(size * 2, largest)
+            if spec.check_size(bigger) is not None:  # fft: powers of two only
+                break
+            size = bigger
+        if iterations <= limits.max_iterations:
+            return job.model_copy(update={"size": size, "iterations": iterations})
+    raise AssertionError(
+        f"no job of this board lasts {duration_s} s at full speed within its limits "
+        f"(max_iterations={limits.max_iterations}, max_size={limits.max_size}): the kit's "
+        "checks need one (see docs/boards.md, job limits)"
+    )
 
 
 def one_result(board: ComputeBoard) -> JobResult:

@@ -69,10 +69,14 @@ def _same(alone: list[BaseBoard], bound: list[BaseBoard], when: str) -> None:
 
 
 def _job(board: BaseBoard, job_id: str, seconds: float) -> JobSpec:
-    """A small matmul repeated to last about ``seconds`` on ``board`` at full speed."""
+    """A matmul repeated to last about ``seconds`` on ``board`` at full speed: order 64,
+    doubled until the iterations are within the board's limit (as a user makes a long job)."""
     rate = board.capabilities().kernel_flops_per_s["matmul"]
-    iterations = max(1, round(rate * seconds / (2 * 64**3)))
-    return JobSpec(job_id=job_id, kernel="matmul", size=64, seed=3, iterations=iterations)
+    limit = board.job_limits().max_iterations
+    size = 64
+    while (iterations := max(1, round(rate * seconds / (2 * size**3)))) > limit:
+        size *= 2
+    return JobSpec(job_id=job_id, kernel="matmul", size=size, seed=3, iterations=iterations)
 
 
 def test_array_stepped_boards_match_boards_stepped_alone_through_every_event() -> None:
@@ -313,7 +317,7 @@ def test_the_energy_drawn_beyond_the_step_start_draw_is_reported() -> None:
     for b in (alone, bound):
         b.submit(job)
     rate = alone.capabilities().kernel_flops_per_s["matmul"]
-    ends_after_s = 2 * 64**3 * job.iterations / rate
+    ends_after_s = 2 * job.size**3 * job.iterations / rate
     steps = int(ends_after_s)
     for _ in range(steps):
         alone.step(1.0, 300.0)

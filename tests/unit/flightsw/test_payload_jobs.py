@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from computesat_sdk import kernels
+from computesat_sdk.contract import JobLimits
 
 from flightsw.services.payload import Config, PayloadManager
 from hwsim.app import physics_loop
@@ -205,6 +206,65 @@ async def test_a_job_beyond_every_board_is_refused_at_acceptance_naming_the_limi
         await ground.ping(apid=dic.Apid.PAYLOAD, timeout=30)
         boards = await ground.list_boards(timeout=30)
         assert [b.state for b in boards] == [dic.BoardState.IDLE] * 2, boards
+
+
+def _limits(board: type) -> JobLimits:
+    """A board class's job limits, as BaseBoard.job_limits gives them."""
+    return board.LIMITS or JobLimits.from_capabilities(board.CAPABILITIES)
+
+
+async def test_a_job_of_more_iterations_than_any_board_allows_is_refused_at_acceptance(
+    tmp_path: Path,
+) -> None:
+    """The reference boards' iteration limit is reachable (below the TC's u32): a matmul 4096
+    of 4 294 967 295 iterations (years of board time) is refused at acceptance, naming it."""
+    from ground.station import CommandFailed, Ground
+    from hwsim.boards.reference import RefCpuBoard, RefGpuBoard
+
+    limit = max(_limits(RefGpuBoard).max_iterations, _limits(RefCpuBoard).max_iterations)
+    assert limit < 2**32 - 1, f"the iteration limit {limit} is beyond the TC's u32"
+    config = write_payload_config(tmp_path, {1: "ref-gpu", 2: "ref-cpu"})
+    async with (
+        in_process_satellite(hwsim_config=config) as sat,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
+    ):
+        for _ in range(120):
+            boards = await ground.list_boards(timeout=30)
+            if len(boards) == 2 and all(b.state == dic.BoardState.IDLE for b in boards):
+                break
+            await ground.wait_for(lambda tm: tm.sid == 3, timeout=30)
+        else:
+            raise AssertionError(f"boards not up: {boards}")
+        why = f"matmul iterations=4294967295 exceeds board limit {limit}"
+        refused = ground.expect(
+            lambda tm: tm.event_id == EventId.JOB_REFUSED and why in (tm.message or "")
+        )
+        with pytest.raises(CommandFailed) as info:
+            await ground.submit_job("matmul", 4096, 3, iterations=2**32 - 1)
+        result = info.value.result
+        assert result.stages == [2], f"expected only 1,2 (acceptance), got {result.stages}"
+        assert result.error_code == ErrorCode.INVALID_APP_DATA, result.describe()
+        event = await ground.clock.wait_for(refused, 30)
+        assert why in (event.message or ""), event.message
+
+
+def test_the_reference_iteration_limit_is_a_day_of_the_costliest_job() -> None:
+    from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
+
+    for board in (RefGpuBoard, RefNpuBoard, RefCpuBoard):
+        limits = _limits(board)
+        rates = board.CAPABILITIES.kernel_flops_per_s
+        longest_s = {
+            k: kernels.KERNELS[k].flops(n) * limits.max_iterations / rates[k]
+            for k, n in limits.max_size.items()
+        }
+        one_more_s = {
+            k: s * (limits.max_iterations + 1) / limits.max_iterations for k, s in longest_s.items()
+        }
+        assert max(longest_s.values()) <= 86_400.0 < max(one_more_s.values()), (
+            f"{board.__name__}: {limits.max_iterations} iterations at the largest sizes take "
+            f"{longest_s} s; expected the costliest within a day and one more beyond it"
+        )
 
 
 def test_a_bad_size_names_the_rule_and_the_size_once() -> None:

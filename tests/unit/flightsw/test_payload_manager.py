@@ -224,9 +224,10 @@ class Rig:
 
 
 def _long(job_id: int, redundancy: int = 1, priority: int = 0, seed: int = 7) -> SubmitJob:
-    # matmul 64 costs 5e5 FLOP: 1e8 iterations keep a 45 TFLOP/s GPU busy ~1.2 mission s per
-    # 1e8; 4e9 iterations are ~47 s, long enough to be hit by an upset mid-run.
-    return SubmitJob(job_id, "matmul", 64, seed, 4_000_000_000, redundancy, priority)
+    # matmul 1024 costs 2.1e9 FLOP: 1e6 iterations keep a 45 TFLOP/s GPU busy ~48 mission s,
+    # long enough to be hit by an upset mid-run, and are within every reference board's
+    # iteration limit (the CPU's 1 571 606 is the least), as a real user's long job must be.
+    return SubmitJob(job_id, "matmul", 1024, seed, 1_000_000, redundancy, priority)
 
 
 async def test_boards_power_on_self_test_then_a_job_completes_with_a_verifiable_digest():
@@ -252,9 +253,10 @@ async def test_priority_then_fifo_on_one_board():
     rig = Rig(["ref-cpu"])
     await rig.boot()
     for job in (
-        SubmitJob(1, "matmul", 32, 1, 10_000_000),
-        SubmitJob(2, "matmul", 32, 2, 10_000_000),
-        SubmitJob(3, "matmul", 32, 3, 10_000_000, priority=9),
+        # matmul 128 x 156 250 = 6.6e11 FLOP: ~0.26 s each on the 2.5 TFLOP/s CPU
+        SubmitJob(1, "matmul", 128, 1, 156_250),
+        SubmitJob(2, "matmul", 128, 2, 156_250),
+        SubmitJob(3, "matmul", 128, 3, 156_250, priority=9),
     ):
         assert rig.submit(job) is None
     states = {e.job_id: e.state for e in rig.manager.job_list()}
@@ -286,7 +288,7 @@ async def test_redundant_job_with_a_bit_flip_is_retried_on_other_boards():
 async def test_a_mismatch_every_time_fails_the_job_after_max_retries():
     rig = Rig(["ref-cpu", "ref-cpu"], max_retries=1)
     await rig.boot()
-    job = SubmitJob(22, "matmul", 32, 5, 100_000_000, redundancy=2)
+    job = SubmitJob(22, "matmul", 256, 5, 195_312, redundancy=2)  # 6.6e12 FLOP: ~2.6 s
     assert rig.submit(job) is None
     for _ in range(60):  # slot 1 is in every pair and corrupts every result
         rig.hw.boards["slot.001"].inject_upset(UpsetKind.BIT_FLIP_RESULT)

@@ -48,11 +48,11 @@ def test_board_overtemp_makes_a_plug_in_board_throttle(registry) -> None:
     cfg = with_boards(simple_config(), {"ref-gpu": 2})
     sc = Spacecraft(cfg, seed=0, registry=registry)
     sc.run(61.0, 1.0)
-    for k in (1, 2):
+    for k in (1, 2):  # matmul 1024 x 15 625 000 = 3.4e16 FLOP: ~750 s on a ref-gpu
         sc.command(
             f"slot.{k:03d}",
             "submit_job",
-            {"job_id": k, "kernel": "matmul", "size": 256, "seed": 1, "iterations": 10**9},
+            {"job_id": k, "kernel": "matmul", "size": 1024, "seed": 1, "iterations": 15_625_000},
         )
     sc.inject_fault("board_overtemp", "slot.001", {"resistance_factor": 3.0})
     sc.run(300.0, 1.0)
@@ -85,11 +85,11 @@ def test_bus_shedding_powers_plug_in_boards_off(registry) -> None:
     cfg = with_boards(simple_config(), {"ref-gpu": 150})
     sc = Spacecraft(cfg, seed=0, registry=registry)
     sc.run(61.0, 1.0)
-    for k in range(1, 151):
+    for k in range(1, 151):  # matmul 2048 x 25e6 = 4.3e17 FLOP: ~9 500 s on a ref-gpu
         sc.command(
             f"slot.{k:03d}",
             "submit_job",
-            {"job_id": k, "kernel": "matmul", "size": 256, "seed": 1, "iterations": 10**12},
+            {"job_id": k, "kernel": "matmul", "size": 2048, "seed": 1, "iterations": 25_000_000},
         )
     # into the first eclipse with 150 kW of busy GPUs: the battery reaches its floor
     states: set[str] = set()

@@ -171,7 +171,9 @@ def test_busy_board_heats_its_plate_and_coolant(registry) -> None:
     cfg = cfg.model_copy(update={"thermal": ThermalConfig(settle_at_start=False)})
     idle, busy = _up(cfg, registry), _up(cfg, registry)
     for k in range(1, 16):
-        busy.command(f"slot.{k:03d}", "submit_job", _job(k, iterations=10**9))
+        # matmul 1024 x 15 625 000 = 3.4e16 FLOP: ~750 s on a ref-gpu, beyond the 300 s run
+        job = _job(k, size=1024, iterations=15_625_000)
+        assert busy.command(f"slot.{k:03d}", "submit_job", job) == {"accepted": True}
     idle.run(300.0, 1.0)
     busy.run(300.0, 1.0)
     a, b = idle.read("slot.001"), busy.read("slot.001")
@@ -263,10 +265,16 @@ def test_energy_is_conserved_with_plug_in_boards(registry) -> None:
     cfg = with_boards(simple_config(), {"ref-gpu": 60, "ref-cpu": 20, "ref-npu": 20})
     sc = Spacecraft(cfg, seed=0, registry=registry)
     sc.run(61.0, 1.0)
+    # Every board busy the whole run, each with a long job within its limits (large sizes,
+    # few iterations): matmul 4096 for ~6 100 s on a ref-gpu and ~6 600 s on a ref-cpu,
+    # matmul 3344 (its largest) for ~6 000 s on a ref-npu. None ends within the run, so no
+    # result is computed on the host (one of these takes seconds).
+    jobs = {"ref-gpu": ("matmul", 4096, 2_000_000), "ref-cpu": ("matmul", 4096, 120_000)}
+    jobs["ref-npu"] = ("matmul", 3344, 120_000)
     for k in range(1, 101):
-        kernel = "mlp_inference" if k > 80 else "matmul"
-        size = 64 if kernel == "mlp_inference" else 256
-        sc.command(f"slot.{k:03d}", "submit_job", _job(k, kernel, size, iterations=10**9))
+        slot = f"slot.{k:03d}"
+        job = _job(k, *jobs[sc.read(slot)["board"]])
+        assert sc.command(slot, "submit_job", job) == {"accepted": True}, f"{slot}: {job}"
     sc.run(5801.0, 5.0)
     tr = sc.truth()
     e = tr["energy_j"]

@@ -95,7 +95,8 @@ def test_a_bit_flip_after_the_work_was_handed_out_is_computed_again_corrupted() 
     board = _up(RefGpuBoard("slot.001"))
     executor = HeldExecutor()
     board.attach_executor(executor)
-    job = _job("1").model_copy(update={"iterations": 10**9})  # long enough to be hit
+    # matmul 128 x 15 625 000: ~1.5 s on the GPU, long enough to be hit, ends in the step
+    job = _job("1", size=128).model_copy(update={"iterations": 15_625_000})
     board.submit(job)
     board.inject_upset(UpsetKind.BIT_FLIP_RESULT)
     board.step(10.0, PLATE_K)

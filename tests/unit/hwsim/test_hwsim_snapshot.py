@@ -59,12 +59,13 @@ def config() -> SpacecraftConfig:
 
 
 def _job(job_id: int, duration_s: float) -> dict[str, Any]:
-    """submit_job arguments that keep a ref-gpu busy for about ``duration_s``."""
-    flops = 2 * 64**3
+    """submit_job arguments that keep a ref-gpu busy for about ``duration_s`` (matmul 512:
+    up to ~170 s within its iteration limit)."""
+    flops = 2 * 512**3
     return {
         "job_id": job_id,
         "kernel": "matmul",
-        "size": 64,
+        "size": 512,
         "seed": job_id,
         "iterations": int(45e12 * duration_s / flops),
     }

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from hwsim.boards.slots import filler_shape
 from hwsim.config import SpacecraftConfig
 from hwsim.spacecraft import Spacecraft
 from hwsim.whatif_control import WhatIfController
@@ -96,3 +99,29 @@ def test_plugin_boards_kept_busy_and_powered_off_in_eclipse(variant) -> None:
     assert dark.truth()["eclipse"] and dark.truth()["battery_soc"] < 0.95
     states = {str(dark.read_model(f"slot.{s:03d}").power_state) for s in range(1, 151)}
     assert states == {"off"}, f"boards not powered off in eclipse: {states}"
+
+
+def test_filler_jobs_are_within_each_boards_limits() -> None:
+    """A filler lasts the 600 s wanted at full speed, within the board's job limits: the
+    NPU's longest mlp_inference lasts ~150 s, so its filler is a matmul; where no kernel's
+    job lasts that long within the limits, the filler is the longest one that does."""
+    from acme_board.photon7 import Photon7Board
+
+    from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
+
+    kernels = {}
+    for cls in (RefGpuBoard, RefCpuBoard, RefNpuBoard, Photon7Board):
+        board = cls("b", initial_temp_k=300.0)
+        caps, limits = board.capabilities(), board.job_limits()
+        shape = filler_shape(caps, limits, 600.0)
+        assert shape is not None, f"{cls.__name__}: no filler job"
+        why = limits.violation(shape.kernel, shape.size, shape.iterations)
+        assert why is None, f"{cls.__name__}: filler {shape} beyond its limits: {why}"
+        assert shape.duration_s == pytest.approx(600.0, rel=1e-3), f"{cls.__name__}: {shape}"
+        kernels[cls.__name__] = shape.kernel
+    assert kernels["RefNpuBoard"] == "matmul" and kernels["RefGpuBoard"] == "mlp_inference", kernels
+    npu = RefNpuBoard("npu", initial_temp_k=300.0)
+    short = npu.job_limits().model_copy(update={"max_iterations": 1000})
+    shape = filler_shape(npu.capabilities(), short, 600.0)
+    assert shape is not None and (shape.size, shape.iterations) == (3344, 1000), shape
+    assert shape.kernel == "matmul" and shape.duration_s < 600.0, shape

@@ -55,6 +55,22 @@ def test_boot_then_a_long_job_takes_its_duration() -> None:
     assert len(watch.samples) >= 100, f"expected a sample per step, got {len(watch.samples)}"
 
 
+@pytest.mark.parametrize("name", ["ref-gpu", "ref-npu", "ref-cpu"])
+def test_a_long_job_is_within_the_boards_limits(name: str) -> None:
+    """The kit's longest ask (the thermal check's 200 tau + 1000 s) from each reference board:
+    within its iteration limit, by a larger size or another kernel, lasting at least that."""
+    board = harness.new_board(name)
+    limits = board.job_limits()
+    duration_s = 200.0 * board.thermal_model().time_constant_s + 1000.0
+    job = harness.long_job(board, duration_s)
+    why = limits.violation(job.kernel, job.size, job.iterations)
+    assert why is None, f"{name}: long_job({duration_s} s) = {job} is beyond its limits: {why}"
+    planned_s = job_flops(job) / board.capabilities().kernel_flops_per_s[job.kernel]
+    assert duration_s <= planned_s < 1.01 * duration_s, f"{name}: {job} lasts {planned_s} s"
+    with pytest.raises(AssertionError, match=f"max_iterations={limits.max_iterations}"):
+        harness.long_job(board, 2 * 86_400.0)  # beyond a day of its costliest job
+
+
 def test_run_until_gives_up_after_max_s_of_mission_time() -> None:
     board = harness.new_board("ref-cpu")
     came_true = harness.run_until(board, lambda: False, 3.0, dt_s=0.5)

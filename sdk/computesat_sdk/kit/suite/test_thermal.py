@@ -64,7 +64,9 @@ def test_over_temperature_trip_and_reset(computesat_up_board: ComputeBoard) -> N
     board = computesat_up_board
     model = board.thermal_model()
     tau_s = model.time_constant_s
-    job = long_job(board, 1e6)
+    # running until it trips: longer at full speed than the trip is waited for (throttling
+    # before the trip only makes it last longer), within the board's job limits
+    job = long_job(board, 30.0 * tau_s + 1000.0)
     board.submit(job)
     busy_w = board.power_draw_w()
     hot_plate_k = model.shutdown_temp_k + 10.0
