@@ -96,6 +96,7 @@ class BoardArrays:
         self._dt_s = math.nan
         self._decay = np.zeros(n)
         self._power_dt_j: np.ndarray | None = None  # P·dt for the cached dt
+        self._rate_dt: np.ndarray | None = None  # flops rate·dt for the cached dt
         self._any_booting = False
         self._any_busy = False
         self._throttling = False
@@ -183,6 +184,7 @@ class BoardArrays:
             self._decay = die_decay(dt_s, self.thermal_mass_j_per_k, self.die_to_plate_k_per_w)
             self._dt_s = dt_s
             self._power_dt_j = None
+            self._rate_dt = None
         if self._power_dt_j is None:
             self._power_dt_j = self.power_w * dt_s
         new = die_temp_after_k_array(die, plate_temp_k, self.power_r_k, self._decay)
@@ -191,9 +193,12 @@ class BoardArrays:
         events: np.ndarray | None = None
         rate_dt = None
         if self._any_busy:
-            # as BaseBoard: the job ends in this step when what is left <= rate·dt
-            rate_dt = self.flops_rate_per_s * dt_s
-            events = (self.flops_total - self.flops_done) <= rate_dt
+            # as BaseBoard: the job ends in this step when what is left <= rate·dt (rate·dt
+            # cached like P·dt: the rates change only on events, in _load)
+            rate_dt = self._rate_dt
+            if rate_dt is None:
+                rate_dt = self._rate_dt = self.flops_rate_per_s * dt_s
+            events = np.less_equal(np.subtract(self.flops_total, self.flops_done), rate_dt)
         if self._any_booting:
             booted = self.booting & (self.boot_remaining_s <= dt_s)
             events = booted if events is None else events | booted
@@ -202,7 +207,12 @@ class BoardArrays:
         if self._throttling or np.count_nonzero(np.greater(new, self.watch_k)):
             throttle = self._throttle(new, dt_s)
             events = throttle[3] if events is None else events | throttle[3]
-        event_ks = np.flatnonzero(events).tolist() if events is not None else []
+        # (busy boards make an events array every step; mostly all False: count first)
+        event_ks = (
+            np.flatnonzero(events).tolist()
+            if events is not None and np.count_nonzero(events)
+            else []
+        )
         # Boards with an event take the whole step per object, from their pre-step row.
         event_heat = [self.boards[k].step_event(dt_s, float(plate_temp_k[k])) for k in event_ks]
         if event_ks:
@@ -258,6 +268,8 @@ class BoardArrays:
         if row.power_w != self.power_w[k]:
             self.power_changed = True
             self._power_dt_j = None
+        if row.flops_rate_per_s != self.flops_rate_per_s[k]:
+            self._rate_dt = None
         self.die_temp_k[k] = row.die_temp_k
         self.plate_temp_k[k] = row.plate_temp_k
         self.heartbeat[k] = row.heartbeat
