@@ -191,6 +191,12 @@ async def main() -> None:
         default_rate, digests = await asyncio.to_thread(direct_digests, heavy_specs)
         one_thread_rate, _ = await asyncio.to_thread(direct_digests, heavy_specs, 1)
         heavy_baseline = max(default_rate, one_thread_rate)
+        # Warm-up, not counted (as the baseline's probes are not): the first jobs of a size
+        # pay the worker's first-call costs, and hwsim's BLAS tuner tries every core and one
+        # thread once each before it settles (400-470 ms each against ~140 ms after, on this
+        # host under load).
+        warm_rate, _ = await heavy_path(ground, size, list(range(40_000, 40_003)), False)
+        note(f"warm-up: 3 sequential jobs at {warm_rate:.2f} jobs/s (not counted)")
         note(f"path: {heavy_n} sequential, then {heavy_n} pipelined matmul {size}")
         heavy_sequential, seq_reports = await heavy_path(ground, size, seq_seeds, False)
         heavy_pipelined, pipe_reports = await heavy_path(ground, size, pipe_seeds, True)
