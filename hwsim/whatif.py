@@ -151,6 +151,8 @@ class _Recorder:
         self.config = config
         self.patterns = patterns
         self.devices: list[str] = []
+        self.slot_numbers = np.zeros(0, dtype=np.int64)
+        self.die_limits_k = np.zeros(0)
         self.names: list[str] = []
         self.kinds: list[type] = []
         self.blocks: list[np.ndarray] = []
@@ -158,9 +160,22 @@ class _Recorder:
 
     def _values(self, sc: Spacecraft) -> list[tuple[str, float | int | bool]]:
         items = list(_truth_row(sc, self.config).items())
+        items.extend(self._die_margin(sc))
         for dev in self.devices:
             items.extend(_flatten(dev, sc.read_model(dev)))
         return items
+
+    def _die_margin(self, sc: Spacecraft) -> list[tuple[str, float | int | bool]]:
+        """The smallest margin of any die to its own board's limit, the slot number and that
+        limit (with or without slot columns: the hottest die and the lowest limit are
+        seldom on the same board)."""
+        margin = self.die_limits_k - np.asarray(sc.truth()["board_die_temp_k"])
+        j = int(np.nanargmin(margin)) if np.isfinite(margin).any() else 0
+        return [
+            ("die_margin_min_k", float(margin[j])),
+            ("die_margin_min_slot", int(self.slot_numbers[j])),
+            ("die_margin_min_limit_k", float(self.die_limits_k[j])),
+        ]
 
     def _choose(self, sc: Spacecraft) -> None:
         """The devices to record: every device but the compute slots and ``backplane`` (150
@@ -169,6 +184,16 @@ class _Recorder:
         WhatIfError for a pattern that matches none (first sample, so before the first
         step)."""
         all_ids = [d for d in sc.device_ids() if d != "backplane"]
+        # each board's own die limit, from its slot's device (its thermal model); nan for an
+        # empty slot, which has no die
+        slots = self.config.compute.expanded_slots()
+        self.slot_numbers = np.array([int(s.slot_id) for s in slots], dtype=np.int64)
+        limits = []
+        for s in slots:
+            reg = sc.read(f"slot.{s.slot_id}")
+            lim = float(reg.get("max_die_temp_k", 0.0)) if reg.get("present", True) else 0.0
+            limits.append(lim if lim > 0.0 else math.nan)
+        self.die_limits_k = np.array(limits)
         if not self.patterns:
             self.devices = [d for d in all_ids if not d.startswith("slot.")]
             return
@@ -465,14 +490,15 @@ def _margins(
     out: dict[str, Any] = {}
     # power: battery state of charge against its floor
     soc, soc_t = _at(cols, keep, cols["battery_soc"], "min")
-    pmin, pmin_t = _at(cols, keep, cols["battery_power_w"], "min")
+    # battery_power_w is positive discharging (ICD)
+    pmax, pmax_t = _at(cols, keep, cols["battery_power_w"], "max")
     out["power"] = {
         "min_battery_soc": soc,
         "min_soc_limit": config.battery.min_soc,
         "margin": soc - config.battery.min_soc,
         "time_s": soc_t,
-        "max_discharge_w": -pmin if pmin < 0 else 0.0,
-        "max_discharge_time_s": pmin_t,
+        "max_discharge_w": pmax if pmax > 0 else 0.0,
+        "max_discharge_time_s": pmax_t,
         "shed_load_s": float(dt[keep & (cols["shed_loads"] > 0)].sum()),
     }
     # thermal: the cooling chain against the lowest die limit it serves (a plate, coolant or
@@ -520,9 +546,17 @@ def _margins(
                 "time_s": best[4],
             }
     else:
-        v, vt = _at(cols, keep, cols["die_temp_max_k"], "max")
-        lim = min(s.max_die_temp_k for s in slots)
-        thermal["die"] = {"max_temp_k": v, "limit_k": lim, "margin_k": lim - v, "time_s": vt}
+        # each die against its own board's limit, recorded per sample (the recorder)
+        m, mt = _at(cols, keep, cols["die_margin_min_k"], "min")
+        j = int(np.argmin(np.where(keep, cols["die_margin_min_k"], np.inf)))
+        lim = float(cols["die_margin_min_limit_k"][j])
+        thermal["die"] = {
+            "device": f"slot.{int(cols['die_margin_min_slot'][j]):03d}",
+            "max_temp_k": lim - m,
+            "limit_k": lim,
+            "margin_k": m,
+            "time_s": mt,
+        }
     worst_cool: dict[str, Any] | None = None
     for li, lp in enumerate(config.loops):
         lim = loop_limit[lp.loop_id]
@@ -670,7 +704,7 @@ def _plot(
         linewidth=0.8,
         label="battery power (right)",
     )
-    ax_bat2.set_ylabel("battery power [kW] (+ charge)")
+    ax_bat2.set_ylabel("battery power [kW] (+ discharge)")
     ax_bat.set_title("battery", loc="left", fontsize=9)
     loop_series: list[tuple[str, np.ndarray]] = []
     inv_series: list[tuple[str, np.ndarray]] = []

@@ -371,3 +371,21 @@ def test_plot_titles_tell_configurations_apart(ai1, variant, tmp_path: Path) -> 
     b = run_whatif(other, 600.0, 10.0, tmp_path / "b", progress=False, overrides=ov)
     assert a.title.startswith("AI1 / scenario s1"), a.title
     assert b.title.startswith("AI1-hot") and "β=30°" in b.title, b.title
+
+
+def test_die_margin_is_per_board_and_peak_discharge_is_in_eclipse(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path / "plain", [], hours=2.0)
+    table = pq.read_table(res.parquet_path)
+    t = table.column("time_s").to_numpy()
+    power = res.margins["power"]
+    j = int(np.argmin(np.abs(t - power["max_discharge_time_s"])))
+    bat = table.column("battery_power_w").to_numpy()
+    assert power["max_discharge_w"] == bat.max() > 0.0, "+ is discharge (ICD)"
+    assert table.column("eclipse").to_numpy()[j] == 1, f"peak discharge at {t[j]} s in sunlight"
+    die = res.margins["thermal"]["die"]
+    # the same margin as with every slot's registers recorded (die and limit per board)
+    slots = _day_part(ai1, tmp_path / "slots", [], hours=2.0, devices=["slot.*"])
+    want = slots.margins["thermal"]["die"]
+    assert die["device"] == want["device"], f"worst die {die} vs {want}"
+    assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
+    assert die["limit_k"] == want["limit_k"] and die["time_s"] == want["time_s"]
