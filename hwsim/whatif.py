@@ -379,6 +379,14 @@ def run_whatif(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
+    # before the first step, not after a day's run: create it and probe a write
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".whatif-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise WhatIfError(f"--out {out_dir} is not writable: {err.strerror or err}") from None
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
     sc, n_steps, ran = _simulate(

@@ -389,3 +389,18 @@ def test_die_margin_is_per_board_and_peak_discharge_is_in_eclipse(ai1, tmp_path:
     assert die["device"] == want["device"], f"worst die {die} vs {want}"
     assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
     assert die["limit_k"] == want["limit_k"] and die["time_s"] == want["time_s"]
+
+
+def test_unwritable_out_is_refused_before_the_first_step(tmp_path: Path, capsys, monkeypatch):
+    import hwsim.whatif as whatif
+
+    def no_run(*a, **k):
+        raise AssertionError("the run started although --out cannot be written")
+
+    monkeypatch.setattr(whatif, "_simulate", no_run)
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("")
+    for out in (in_the_way / "sub", in_the_way):
+        assert main(_args("--duration", "1h", "--out", str(out))) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--out {out}" in err, err
