@@ -16,6 +16,7 @@ error and no output file. The model is used only through its public API: columns
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import itertools
 import json
@@ -373,20 +374,13 @@ def run_whatif(
             f"warm-up {warmup_s:g} s must be >= 0 and shorter than the run ({duration_s:g} s)"
         )
     try:
-        check_faults(faults, duration_s)
+        check_faults(faults, duration_s, config)
     except ScenarioError as err:
         raise WhatIfError(str(err)) from None
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
-    # before the first step, not after a day's run: create it and probe a write
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".whatif-write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise WhatIfError(f"--out {out_dir} is not writable: {err.strerror or err}") from None
+    _probe_out_dir(out_dir)
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
     sc, n_steps, ran = _simulate(
@@ -455,6 +449,23 @@ def run_whatif(
         summary=summary,
         margins=margins,
     )
+
+
+def _probe_out_dir(out_dir: Path) -> None:
+    """WhatIfError unless ``out_dir`` can be created and written, before the first step (not
+    after a day's run); what the probe creates it removes (a refused run writes nothing)."""
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".whatif-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise WhatIfError(f"--out {out_dir} is not writable: {err.strerror or err}") from None
+    finally:
+        for d in created:  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
 
 def _write_tables(cols: dict[str, np.ndarray], out_dir: Path) -> tuple[Path, Path]:

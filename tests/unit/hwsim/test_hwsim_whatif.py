@@ -404,3 +404,36 @@ def test_unwritable_out_is_refused_before_the_first_step(tmp_path: Path, capsys,
         assert main(_args("--duration", "1h", "--out", str(out))) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"--out {out}" in err, err
+
+
+def test_more_bad_input_is_refused_in_one_short_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    def no_step(self: Spacecraft, dt_s: float) -> None:
+        raise AssertionError("a step was taken although the input is invalid")
+
+    monkeypatch.setattr(Spacecraft, "step", no_step)
+    scenario = tmp_path / "sub" / "s.toml"
+    scenario.parent.mkdir()
+    scenario.write_text('config = "../nowhere/ai9.toml"\n')
+    cases = [
+        (["--board-mix", "ref-gpu:100000"], ["compute.slots", "... and 89996 more"]),
+        (
+            [
+                "--fault",
+                "radiator_puncture radiator.P03 at 1h leak_rate_kg_s=0.01 leak_rate_kg_s=0.02",
+            ],
+            ["parameter leak_rate_kg_s given twice"],
+        ),
+        (
+            ["--fault", "sensor_stuck radsensor.P01.S1 at 1h value_k=1e9"],
+            ["value_k", "ADC's full scale [0, 409.5] K", "radsensor.P01.S1"],
+        ),
+        (["--scenario", str(scenario)], [str((tmp_path / "nowhere" / "ai9.toml").resolve())]),
+    ]
+    for argv, needles in cases:
+        out = tmp_path / "out"
+        rc = main(_args("--duration", "2h", "--out", str(out), *argv))
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and len(err) < 2000, f"{argv}: {rc} {err[:3000]}"
+        for needle in needles:
+            assert needle in err, f"expected {needle!r} in the error, got: {err}"
+        assert not out.exists(), f"{argv}: a refused run left {out}"
