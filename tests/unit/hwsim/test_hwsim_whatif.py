@@ -373,8 +373,8 @@ def test_plot_titles_tell_configurations_apart(ai1, variant, tmp_path: Path) -> 
     assert b.title.startswith("AI1-hot") and "β=30°" in b.title, b.title
 
 
-def test_die_margin_is_per_board_and_peak_discharge_is_in_eclipse(ai1, tmp_path: Path) -> None:
-    res = _day_part(ai1, tmp_path / "plain", [], hours=2.0)
+def test_peak_discharge_is_in_eclipse(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path, [], hours=2.0)
     table = pq.read_table(res.parquet_path)
     t = table.column("time_s").to_numpy()
     power = res.margins["power"]
@@ -382,13 +382,24 @@ def test_die_margin_is_per_board_and_peak_discharge_is_in_eclipse(ai1, tmp_path:
     bat = table.column("battery_power_w").to_numpy()
     assert power["max_discharge_w"] == bat.max() > 0.0, "+ is discharge (ICD)"
     assert table.column("eclipse").to_numpy()[j] == 1, f"peak discharge at {t[j]} s in sunlight"
+
+
+def test_die_margin_is_per_board_against_its_own_limit(tmp_path: Path) -> None:
+    # Plug-in AI1: ref-gpu dies are limited at 368 K, ref-npu at 378 K. An NPU made the hottest
+    # die (overtemp) stays within its own limit: the worst margin is a GPU's, not the NPU's
+    # temperature against the GPUs' limit.
+    cfg = default_config()
+    fault = ["board_overtemp slot.146 at 0 resistance_factor=2"]
+    res = _day_part(cfg, tmp_path / "plain", fault, hours=1.0)
     die = res.margins["thermal"]["die"]
+    hottest = pq.read_table(res.parquet_path).column("die_temp_max_k").to_numpy().max()
+    assert hottest > die["max_temp_k"] + 5.0, "the case needs the hottest die off the worst"
     # the same margin as with every slot's registers recorded (die and limit per board)
-    slots = _day_part(ai1, tmp_path / "slots", [], hours=2.0, devices=["slot.*"])
+    slots = _day_part(cfg, tmp_path / "slots", fault, hours=1.0, devices=["slot.*"])
     want = slots.margins["thermal"]["die"]
     assert die["device"] == want["device"], f"worst die {die} vs {want}"
     assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
-    assert die["limit_k"] == want["limit_k"] and die["time_s"] == want["time_s"]
+    assert die["limit_k"] == want["limit_k"] == 368.0 and die["time_s"] == want["time_s"]
 
 
 def test_unwritable_out_is_refused_before_the_first_step(tmp_path: Path, capsys, monkeypatch):
