@@ -42,6 +42,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from hwsim.config import SIMPLE_BOARD, ConfigError, SpacecraftConfig, parse_config
 from hwsim.faults import fault_catalogue
+from hwsim.model.sensors import adc_full_scale_k
 
 __all__ = [
     "FaultEvent",
@@ -235,7 +236,8 @@ def load_scenario(path: str | Path) -> Scenario:
     if sc.name is None:
         updates["name"] = p.stem
     if sc.config is not None and not sc.config.is_absolute():
-        updates["config"] = p.parent / sc.config
+        # resolved, so that an error about it names the file that was looked for
+        updates["config"] = (p.parent / sc.config).resolve()
     return sc.model_copy(update=updates) if updates else sc
 
 
@@ -286,6 +288,8 @@ def parse_fault(text: str) -> FaultEvent:
                 k += 3
             elif "=" in w and w.index("=") > 0:
                 name, _, value = w.partition("=")
+                if name in params:
+                    raise ScenarioError(f"{source}: parameter {name} given twice")
                 params[name] = _param_value(value)
                 k += 1
             else:
@@ -329,9 +333,28 @@ _EXTRA_BOUNDS: dict[tuple[str, str], tuple[float, float, bool]] = {
 }
 
 
-def check_faults(faults: list[FaultEvent], duration_s: float) -> None:
+def _stuck_range_k(config: SpacecraftConfig, target: str) -> tuple[float, float] | None:
+    """What the ADC of sensor ``radsensor.Pnn.Sn`` can report, K (None: no such sensor,
+    which the runner reports)."""
+    parts = target.split(".")
+    if len(parts) != 3:
+        return None
+    for panel in config.radiators.panels:
+        if panel.panel_id == parts[1]:
+            for s in panel.sensors:
+                if s.sensor_id == parts[2]:
+                    if s.quantisation_k == 0:
+                        return (0.0, math.inf)
+                    return (0.0, adc_full_scale_k(s.quantisation_k, s.adc_bits))
+    return None
+
+
+def check_faults(
+    faults: list[FaultEvent], duration_s: float, config: SpacecraftConfig | None = None
+) -> None:
     """Refuse unknown fault kinds and parameters, out-of-range values and times outside the
-    run. Targets are checked against the spacecraft by the runner."""
+    run (with ``config``: a stuck sensor's value outside its ADC's range). Targets are checked
+    against the spacecraft by the runner."""
     specs = {s.id: s for s in fault_catalogue()}
     seen: dict[tuple[str, str], FaultEvent] = {}
     for ev in faults:
@@ -361,6 +384,14 @@ def check_faults(faults: list[FaultEvent], duration_s: float) -> None:
                         f"{ev.label}: parameter {name} must be {kind} in [{lo:g}, {hi:g}] "
                         f"(got {value})"
                     )
+        stuck = ev.params.get("value_k")
+        if ev.fault == "sensor_stuck" and config is not None and isinstance(stuck, int | float):
+            span = _stuck_range_k(config, ev.target)
+            if span is not None and not span[0] <= stuck <= span[1]:
+                raise ScenarioError(
+                    f"{ev.label}: parameter value_k must be within the ADC's full scale "
+                    f"[{span[0]:g}, {span[1]:g}] K of {ev.target} (got {stuck:g})"
+                )
         if not ev.at_s < duration_s:
             raise ScenarioError(
                 f"{ev.label}: at {ev.at_s:g} s is not before the end of the run "
@@ -412,7 +443,16 @@ def apply_overrides(config: SpacecraftConfig, ov: Overrides) -> SpacecraftConfig
     try:
         return parse_config(data, f"{config.name} with overrides ({ov.describe()})")
     except ConfigError as err:
-        raise ScenarioError(str(err).replace("\n", " ")) from None
+        # a board mix of 100 000 made one error per slot (7.6 MB): the first few, and a count
+        lines = str(err).splitlines()
+        head, problems = lines[:1], lines[1:]
+        shown = problems[:_SHOWN_ERRORS]
+        if len(problems) > _SHOWN_ERRORS:
+            shown.append(f"... and {len(problems) - _SHOWN_ERRORS} more")
+        raise ScenarioError(" ".join([*head, *shown])) from None
+
+
+_SHOWN_ERRORS = 5
 
 
 def _mixed_slots(config: SpacecraftConfig, mix: dict[str, int]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ error and no output file. The model is used only through its public API: columns
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import itertools
 import json
@@ -151,6 +152,8 @@ class _Recorder:
         self.config = config
         self.patterns = patterns
         self.devices: list[str] = []
+        self.slot_numbers = np.zeros(0, dtype=np.int64)
+        self.die_limits_k = np.zeros(0)
         self.names: list[str] = []
         self.kinds: list[type] = []
         self.blocks: list[np.ndarray] = []
@@ -158,9 +161,22 @@ class _Recorder:
 
     def _values(self, sc: Spacecraft) -> list[tuple[str, float | int | bool]]:
         items = list(_truth_row(sc, self.config).items())
+        items.extend(self._die_margin(sc))
         for dev in self.devices:
             items.extend(_flatten(dev, sc.read_model(dev)))
         return items
+
+    def _die_margin(self, sc: Spacecraft) -> list[tuple[str, float | int | bool]]:
+        """The smallest margin of any die to its own board's limit, the slot number and that
+        limit (with or without slot columns: the hottest die and the lowest limit are
+        seldom on the same board)."""
+        margin = self.die_limits_k - np.asarray(sc.truth()["board_die_temp_k"])
+        j = int(np.nanargmin(margin)) if np.isfinite(margin).any() else 0
+        return [
+            ("die_margin_min_k", float(margin[j])),
+            ("die_margin_min_slot", int(self.slot_numbers[j])),
+            ("die_margin_min_limit_k", float(self.die_limits_k[j])),
+        ]
 
     def _choose(self, sc: Spacecraft) -> None:
         """The devices to record: every device but the compute slots and ``backplane`` (150
@@ -169,6 +185,16 @@ class _Recorder:
         WhatIfError for a pattern that matches none (first sample, so before the first
         step)."""
         all_ids = [d for d in sc.device_ids() if d != "backplane"]
+        # each board's own die limit, from its slot's device (its thermal model); nan for an
+        # empty slot, which has no die
+        slots = self.config.compute.expanded_slots()
+        self.slot_numbers = np.array([int(s.slot_id) for s in slots], dtype=np.int64)
+        limits = []
+        for s in slots:
+            reg = sc.read(f"slot.{s.slot_id}")
+            lim = float(reg.get("max_die_temp_k", 0.0)) if reg.get("present", True) else 0.0
+            limits.append(lim if lim > 0.0 else math.nan)
+        self.die_limits_k = np.array(limits)
         if not self.patterns:
             self.devices = [d for d in all_ids if not d.startswith("slot.")]
             return
@@ -348,12 +374,13 @@ def run_whatif(
             f"warm-up {warmup_s:g} s must be >= 0 and shorter than the run ({duration_s:g} s)"
         )
     try:
-        check_faults(faults, duration_s)
+        check_faults(faults, duration_s, config)
     except ScenarioError as err:
         raise WhatIfError(str(err)) from None
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
+    _probe_out_dir(out_dir)
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
     sc, n_steps, ran = _simulate(
@@ -424,6 +451,23 @@ def run_whatif(
     )
 
 
+def _probe_out_dir(out_dir: Path) -> None:
+    """WhatIfError unless ``out_dir`` can be created and written, before the first step (not
+    after a day's run); what the probe creates it removes (a refused run writes nothing)."""
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".whatif-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise WhatIfError(f"--out {out_dir} is not writable: {err.strerror or err}") from None
+    finally:
+        for d in created:  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
 def _write_tables(cols: dict[str, np.ndarray], out_dir: Path) -> tuple[Path, Path]:
     """``whatif.csv`` and ``whatif.parquet`` from one Arrow table: same columns, same dtypes."""
     import pyarrow as pa
@@ -465,14 +509,15 @@ def _margins(
     out: dict[str, Any] = {}
     # power: battery state of charge against its floor
     soc, soc_t = _at(cols, keep, cols["battery_soc"], "min")
-    pmin, pmin_t = _at(cols, keep, cols["battery_power_w"], "min")
+    # battery_power_w is positive discharging (ICD)
+    pmax, pmax_t = _at(cols, keep, cols["battery_power_w"], "max")
     out["power"] = {
         "min_battery_soc": soc,
         "min_soc_limit": config.battery.min_soc,
         "margin": soc - config.battery.min_soc,
         "time_s": soc_t,
-        "max_discharge_w": -pmin if pmin < 0 else 0.0,
-        "max_discharge_time_s": pmin_t,
+        "max_discharge_w": pmax if pmax > 0 else 0.0,
+        "max_discharge_time_s": pmax_t,
         "shed_load_s": float(dt[keep & (cols["shed_loads"] > 0)].sum()),
     }
     # thermal: the cooling chain against the lowest die limit it serves (a plate, coolant or
@@ -520,9 +565,17 @@ def _margins(
                 "time_s": best[4],
             }
     else:
-        v, vt = _at(cols, keep, cols["die_temp_max_k"], "max")
-        lim = min(s.max_die_temp_k for s in slots)
-        thermal["die"] = {"max_temp_k": v, "limit_k": lim, "margin_k": lim - v, "time_s": vt}
+        # each die against its own board's limit, recorded per sample (the recorder)
+        m, mt = _at(cols, keep, cols["die_margin_min_k"], "min")
+        j = int(np.argmin(np.where(keep, cols["die_margin_min_k"], np.inf)))
+        lim = float(cols["die_margin_min_limit_k"][j])
+        thermal["die"] = {
+            "device": f"slot.{int(cols['die_margin_min_slot'][j]):03d}",
+            "max_temp_k": lim - m,
+            "limit_k": lim,
+            "margin_k": m,
+            "time_s": mt,
+        }
     worst_cool: dict[str, Any] | None = None
     for li, lp in enumerate(config.loops):
         lim = loop_limit[lp.loop_id]
@@ -670,7 +723,7 @@ def _plot(
         linewidth=0.8,
         label="battery power (right)",
     )
-    ax_bat2.set_ylabel("battery power [kW] (+ charge)")
+    ax_bat2.set_ylabel("battery power [kW] (+ discharge)")
     ax_bat.set_title("battery", loc="left", fontsize=9)
     loop_series: list[tuple[str, np.ndarray]] = []
     inv_series: list[tuple[str, np.ndarray]] = []

@@ -176,10 +176,13 @@ class PluginSlots:
         # electrical energy the boards drew over the last step beyond draw × dt (a boot or job
         # ending inside it; BaseBoard.last_step_extra_energy_j), J: the slots bill it
         self.step_extra_energy_j = 0.0
-        # board_overtemp on a plug-in: extra resistance in series with the board's own, and
-        # extra dissipation through it (the board owns its die, so the slot raises the
-        # temperature the board sees at its plate interface). Written by set_overtemp only,
-        # which keeps overtemp_active (any non-zero) for the hot path.
+        # board_overtemp on a plug-in: extra resistance R_x in series with the board's own
+        # R_die, and extra dissipation Q_e in the die. The board owns its die, so the slot
+        # sets the temperature the board sees at its plate interface: the massless node
+        # between R_die and R_x, from the die temperature at the start of the step (not
+        # from the last step's heat: that lagged feedback diverged for R_x >= 1.5 R_die).
+        # Steady state exact (die = plate + (P + Q_e)(R_die + R_x)), stable for any step.
+        # Written by set_overtemp only, which keeps overtemp_active (any non-zero).
         self.extra_r_k_per_w = np.zeros(n)
         self.extra_heat_w = np.zeros(n)
         self.overtemp_active = False
@@ -295,8 +298,11 @@ class PluginSlots:
         """Step every board with its plate temperature; heat into each plate, W."""
         seen = plate_temp_k.take(self.plates)
         if self.overtemp_active:
-            seen = seen + self.extra_r_k_per_w * np.maximum(self.heat_w, 0.0)
-            seen += self.extra_heat_w * (self.die_to_plate_k_per_w + self.extra_r_k_per_w)
+            # node = a·die + (1 - a)·plate, a = R_x / (R_die + R_x); the board's die equation
+            # C·dT = P - (T - seen)/R_die equals the true one with Q_e for seen = node + Q_e·R_die
+            r_die = self.die_to_plate_k_per_w
+            a = self.extra_r_k_per_w / (r_die + self.extra_r_k_per_w)
+            seen = a * self.die_temp_k() + (1.0 - a) * seen + self.extra_heat_w * r_die
         arrays = self.arrays
         if self._all_fast:
             assert arrays is not None

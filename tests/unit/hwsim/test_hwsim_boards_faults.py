@@ -54,8 +54,10 @@ def test_board_overtemp_makes_a_plug_in_board_throttle(registry) -> None:
             "submit_job",
             {"job_id": k, "kernel": "matmul", "size": 1024, "seed": 1, "iterations": 15_625_000},
         )
-    sc.inject_fault("board_overtemp", "slot.001", {"resistance_factor": 3.0})
-    sc.run(300.0, 1.0)
+    # factor 6: fully throttled (~330 W) the die would settle at plate + 330 W x 6 R_die,
+    # above its trip (factor 3 settles throttled at ~372 K, plate 341 K)
+    sc.inject_fault("board_overtemp", "slot.001", {"resistance_factor": 6.0})
+    sc.run(150.0, 1.0)  # it trips within this, then cools on its 8 W
     hot, ref = sc.read("slot.001"), sc.read("slot.002")
     assert hot["die_temp_k"] > ref["die_temp_k"] + 10.0
     # it throttles all the way down, then trips on over-temperature

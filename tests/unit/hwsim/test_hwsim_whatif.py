@@ -371,3 +371,80 @@ def test_plot_titles_tell_configurations_apart(ai1, variant, tmp_path: Path) -> 
     b = run_whatif(other, 600.0, 10.0, tmp_path / "b", progress=False, overrides=ov)
     assert a.title.startswith("AI1 / scenario s1"), a.title
     assert b.title.startswith("AI1-hot") and "β=30°" in b.title, b.title
+
+
+def test_peak_discharge_is_in_eclipse(ai1, tmp_path: Path) -> None:
+    res = _day_part(ai1, tmp_path, [], hours=2.0)
+    table = pq.read_table(res.parquet_path)
+    t = table.column("time_s").to_numpy()
+    power = res.margins["power"]
+    j = int(np.argmin(np.abs(t - power["max_discharge_time_s"])))
+    bat = table.column("battery_power_w").to_numpy()
+    assert power["max_discharge_w"] == bat.max() > 0.0, "+ is discharge (ICD)"
+    assert table.column("eclipse").to_numpy()[j] == 1, f"peak discharge at {t[j]} s in sunlight"
+
+
+def test_die_margin_is_per_board_against_its_own_limit(tmp_path: Path) -> None:
+    # Plug-in AI1: ref-gpu dies are limited at 368 K, ref-npu at 378 K. An NPU made the hottest
+    # die (overtemp) stays within its own limit: the worst margin is a GPU's, not the NPU's
+    # temperature against the GPUs' limit.
+    cfg = default_config()
+    fault = ["board_overtemp slot.146 at 0 resistance_factor=2"]
+    res = _day_part(cfg, tmp_path / "plain", fault, hours=1.0)
+    die = res.margins["thermal"]["die"]
+    hottest = pq.read_table(res.parquet_path).column("die_temp_max_k").to_numpy().max()
+    assert hottest > die["max_temp_k"] + 5.0, "the case needs the hottest die off the worst"
+    # the same margin as with every slot's registers recorded (die and limit per board)
+    slots = _day_part(cfg, tmp_path / "slots", fault, hours=1.0, devices=["slot.*"])
+    want = slots.margins["thermal"]["die"]
+    assert die["device"] == want["device"], f"worst die {die} vs {want}"
+    assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
+    assert die["limit_k"] == want["limit_k"] == 368.0 and die["time_s"] == want["time_s"]
+
+
+def test_unwritable_out_is_refused_before_the_first_step(tmp_path: Path, capsys, monkeypatch):
+    import hwsim.whatif as whatif
+
+    def no_run(*a, **k):
+        raise AssertionError("the run started although --out cannot be written")
+
+    monkeypatch.setattr(whatif, "_simulate", no_run)
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("")
+    for out in (in_the_way / "sub", in_the_way):
+        assert main(_args("--duration", "1h", "--out", str(out))) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--out {out}" in err, err
+
+
+def test_more_bad_input_is_refused_in_one_short_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    def no_step(self: Spacecraft, dt_s: float) -> None:
+        raise AssertionError("a step was taken although the input is invalid")
+
+    monkeypatch.setattr(Spacecraft, "step", no_step)
+    scenario = tmp_path / "sub" / "s.toml"
+    scenario.parent.mkdir()
+    scenario.write_text('config = "../nowhere/ai9.toml"\n')
+    cases = [
+        (["--board-mix", "ref-gpu:100000"], ["compute.slots", "... and 89996 more"]),
+        (
+            [
+                "--fault",
+                "radiator_puncture radiator.P03 at 1h leak_rate_kg_s=0.01 leak_rate_kg_s=0.02",
+            ],
+            ["parameter leak_rate_kg_s given twice"],
+        ),
+        (
+            ["--fault", "sensor_stuck radsensor.P01.S1 at 1h value_k=1e9"],
+            ["value_k", "ADC's full scale [0, 409.5] K", "radsensor.P01.S1"],
+        ),
+        (["--scenario", str(scenario)], [str((tmp_path / "nowhere" / "ai9.toml").resolve())]),
+    ]
+    for argv, needles in cases:
+        out = tmp_path / "out"
+        rc = main(_args("--duration", "2h", "--out", str(out), *argv))
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and len(err) < 2000, f"{argv}: {rc} {err[:3000]}"
+        for needle in needles:
+            assert needle in err, f"expected {needle!r} in the error, got: {err}"
+        assert not out.exists(), f"{argv}: a refused run left {out}"
