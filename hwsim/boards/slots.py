@@ -70,7 +70,6 @@ __all__ = [
     "empty_slot_registers",
     "filler_job",
     "filler_shape",
-    "uniform_throttle_level",
 ]
 
 _log = logging.getLogger(__name__)
@@ -559,21 +558,6 @@ def _submit(board: ComputeBoard, args: SubmitJob, where: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- built-in control law
-
-
-def uniform_throttle_level(boards: Sequence[ComputeBoard], budget_w: float) -> int:
-    """Smallest throttle level at which every board, busy, fits in ``budget_w`` (a level
-    beyond a board's deepest counts as its deepest); the deepest level if none fits."""
-    models = [b.thermal_model() for b in boards]
-    deepest = max((m.max_throttle_level for m in models), default=0)
-    for level in range(deepest + 1):
-        total_w = 0.0
-        for m in models:
-            lv = m.throttle_levels[min(level, m.max_throttle_level)]
-            total_w += m.idle_w + (m.peak_w - m.idle_w) * lv.power_fraction
-        if total_w <= budget_w:
-            return level
-    return deepest
 
 
 class FillerShape(NamedTuple):
