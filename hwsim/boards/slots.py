@@ -557,7 +557,7 @@ def _submit(board: ComputeBoard, args: SubmitJob, where: str) -> dict[str, Any]:
     return SubmitResult(accepted=True).model_dump(exclude_none=True)
 
 
-# ------------------------------------------------------------------------- built-in control law
+# ----------------------------------------------------------------------- filler jobs (what-if runs)
 
 
 class FillerShape(NamedTuple):
