@@ -178,7 +178,7 @@ class Simulation:
 
     def mission_time_ns(self) -> int:
         """Mission time of the model's state (one step behind the clock at most)."""
-        return self.epoch_ns + int(self.model._time_ns)
+        return self.epoch_ns + self.model.time_ns
 
     def snapshot(self, path: str | None = None) -> dict[str, Any]:
         """Save the model now, to ``path`` or the next file of the snapshot directory."""
@@ -270,7 +270,7 @@ async def physics_loop(
     step_ns = round(step_s * NS_PER_S)
     # Shorter than this, a wake is not worth a step (the next whole step is that close).
     min_partial_ns = max(1, step_ns // 1000)
-    model_time_ns = model_epoch_ns + int(getattr(model, "_time_ns", 0))
+    model_time_ns = model_epoch_ns + int(getattr(model, "time_ns", 0))
     while True:
         if job_wake is None:
             await clock.sleep_until_ns(model_time_ns + step_ns)

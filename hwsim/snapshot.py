@@ -370,7 +370,7 @@ def write_snapshot(
         body = _encode(model)
     except SnapshotError as exc:
         raise SnapshotError(path, exc.what, exc.expected, exc.got) from exc
-    model_time_ns = int(model._time_ns)
+    model_time_ns = model.time_ns
     header = SnapshotHeader(
         format_version=FORMAT_VERSION,
         computesat_version=computesat_version(),
@@ -513,9 +513,9 @@ def load_snapshot(
         raise SnapshotError(path, "body", "the model's attributes", type(state).__name__)
     model = Spacecraft.__new__(Spacecraft)
     model.__dict__.update(state)
-    if model._time_ns != header.model_time_ns:
+    if model.time_ns != header.model_time_ns:
         raise SnapshotError(
-            path, "model time", f"{header.model_time_ns} ns (header)", f"{model._time_ns} ns"
+            path, "model time", f"{header.model_time_ns} ns (header)", f"{model.time_ns} ns"
         )
     return header, model
 
@@ -592,7 +592,7 @@ class SnapshotStore:
         """Write the next snapshot and drop the oldest beyond ``keep``."""
         if model_epoch_ns is None:
             model_epoch_ns = round(model.mission_time_origin_s * _NS_PER_S)
-        path = self.next_path(model_epoch_ns + int(model._time_ns))
+        path = self.next_path(model_epoch_ns + model.time_ns)
         header = write_snapshot(
             model, path, config_name=config_name, model_epoch_ns=model_epoch_ns, run_id=run_id
         )

@@ -284,6 +284,12 @@ class Spacecraft:
         """Mission seconds since the configuration epoch."""
         return self._time_ns / _NS
 
+    @property
+    def time_ns(self) -> int:
+        """Mission nanoseconds since the configuration epoch (exact: what snapshots and the
+        serving loop keep)."""
+        return self._time_ns
+
     # ------------------------------------------------------------------------------ plug-ins
 
     def install_board(self, slot_id: str, board: BoardModel) -> None:

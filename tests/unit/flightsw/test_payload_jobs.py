@@ -160,6 +160,16 @@ def _npu_only_config(directory: Path) -> Path:
     return write_payload_config(directory, {1: "ref-npu", 2: "ref-npu"})
 
 
+async def _both_boards_idle(ground: Any) -> None:
+    """Wait (on HK, mission time) until the satellite's two boards are up and idle."""
+    for _ in range(120):
+        boards = await ground.list_boards(timeout=30)
+        if len(boards) == 2 and all(b.state == dic.BoardState.IDLE for b in boards):
+            return
+        await ground.wait_for(lambda tm: tm.sid == 3, timeout=30)
+    raise AssertionError(f"boards not up: {boards}")
+
+
 async def test_a_job_beyond_every_board_is_refused_at_acceptance_naming_the_limit(
     tmp_path: Path,
 ) -> None:
@@ -169,13 +179,7 @@ async def test_a_job_beyond_every_board_is_refused_at_acceptance_naming_the_limi
         in_process_satellite(hwsim_config=_npu_only_config(tmp_path)) as sat,
         Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
-        for _ in range(120):
-            boards = await ground.list_boards(timeout=30)
-            if len(boards) == 2 and all(b.state == dic.BoardState.IDLE for b in boards):
-                break
-            await ground.wait_for(lambda tm: tm.sid == 3, timeout=30)
-        else:
-            raise AssertionError(f"NPU boards not up: {boards}")
+        await _both_boards_idle(ground)
         # Both NPUs have 256 MiB: matmul stops at n = 3344 (3 n² float64), below the
         # protocol's 4096, and they run no fft at all.
         cases = [
@@ -228,13 +232,7 @@ async def test_a_job_of_more_iterations_than_any_board_allows_is_refused_at_acce
         in_process_satellite(hwsim_config=config) as sat,
         Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
-        for _ in range(120):
-            boards = await ground.list_boards(timeout=30)
-            if len(boards) == 2 and all(b.state == dic.BoardState.IDLE for b in boards):
-                break
-            await ground.wait_for(lambda tm: tm.sid == 3, timeout=30)
-        else:
-            raise AssertionError(f"boards not up: {boards}")
+        await _both_boards_idle(ground)
         why = f"matmul iterations=4294967295 exceeds board limit {limit}"
         refused = ground.expect(
             lambda tm: tm.event_id == EventId.JOB_REFUSED and why in (tm.message or "")

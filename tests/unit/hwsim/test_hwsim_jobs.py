@@ -402,12 +402,12 @@ class _StepRecorder:
     """A model that only records the steps it is given (mission seconds)."""
 
     def __init__(self) -> None:
-        self._time_ns = 0
+        self.time_ns = 0
         self.steps: list[float] = []
 
     def step(self, dt_s: float) -> None:
         self.steps.append(dt_s)
-        self._time_ns += round(dt_s * 1e9)
+        self.time_ns += round(dt_s * 1e9)
 
 
 async def test_a_worker_finishing_between_steps_has_the_physics_stepped_to_the_present() -> None:
