@@ -8,12 +8,18 @@ from typing import Literal
 from computesat_sdk.contract import JobLimits
 from pydantic import BaseModel, ConfigDict, Field
 
+from icd.dictionary import Mode
 from runtime.bus import BusMessage
 
 __all__ = [
     "BoardJobLimits",
+    "ComputeLimit",
+    "EclipseForecast",
     "Event",
+    "FdirEscalation",
     "HardwareDown",
+    "ModeChanged",
+    "ModeRequest",
     "ParameterUpdate",
     "PayloadLimits",
     "PayloadLimitsWanted",
@@ -131,3 +137,65 @@ class PayloadLimits(BusMessage):
         if best is None:
             return "no compute board known"
         return best.limits.violation(kernel, size, iterations)
+
+
+# --- autonomy: what the mode manager, thermal, power, FDIR and payload services tell each other
+
+
+class ModeRequest(BusMessage):
+    """Asks the mode manager for a transition (autonomy: power, thermal, FDIR; telecommands go
+    through service 130). The mode manager decides; a denied request is an event, never a
+    silent change."""
+
+    TOPIC = "mode.request"
+    mode: Mode = Field(description="Mode wanted.")
+    source: str = Field(description="Service asking (named in the transition event).")
+    reason: str = Field(max_length=150, description="Why, as an operator should read it.")
+
+
+class ModeChanged(BusMessage):
+    """The mode in force, published by the mode manager at every transition and once a
+    period (so a restarted service learns it)."""
+
+    TOPIC = "mode.changed"
+    mode: Mode = Field(description="Mode now in force.")
+    previous: Mode = Field(description="Mode before the transition (= mode when repeated).")
+    reason: str = Field(max_length=150, description="Why the transition happened.")
+    since_ns: int = Field(description="Mission time the mode was entered, ns.")
+
+
+class ComputeLimit(BusMessage):
+    """A limit on the compute payload from one source (power, thermal, mode, FDIR). The
+    payload manager applies, per slot, the most restrictive limit of all sources in force; a
+    source lifts its limit by sending ``power_limit_w=None``. Scope ``all`` or a coolant loop
+    id (``L1``): the boards on that loop's cold plates."""
+
+    TOPIC = "payload.compute_limit"
+    source: str = Field(description="Who limits (power, thermal, mode, fdir).")
+    scope: str = Field("all", description="'all' or a loop id ('L1') whose boards it covers.")
+    power_limit_w: float | None = Field(
+        ge=0.0,
+        description="Most electrical power the boards in scope may draw, W (0 = all off; "
+        "None = this source lifts its limit).",
+    )
+    reason: str = Field(max_length=150, description="Why, named in the payload's event.")
+
+
+class EclipseForecast(BusMessage):
+    """The power controller's prediction from the onboard orbit model (not from sensors):
+    the next eclipse entry and exit, mission time."""
+
+    TOPIC = "power.eclipse_forecast"
+    in_eclipse: bool = Field(description="The model says the satellite is in Earth's shadow now.")
+    next_entry_ns: int | None = Field(description="Next shadow entry, mission ns (None: none).")
+    next_exit_ns: int | None = Field(description="Next shadow exit, mission ns (None: none).")
+    eclipse_duration_s: float = Field(ge=0.0, description="Length of the next eclipse, s.")
+
+
+class FdirEscalation(BusMessage):
+    """An FDIR response that did not clear its fault (a failed action, a recurring monitor):
+    the mode manager counts these and drops to SAFE past its budget."""
+
+    TOPIC = "fdir.escalation"
+    source: str = Field(description="Monitor or service escalating.")
+    reason: str = Field(max_length=150, description="What was seen and what failed.")

@@ -70,6 +70,7 @@ __all__ = [
     "JobListEntry",
     "JobReport",
     "JobState",
+    "Mode",
     "ServiceState",
     "Severity",
     "SubmitJob",
@@ -112,6 +113,19 @@ APIDS: dict[int, str] = {
     Apid.PLATFORM: "platform computer: time, housekeeping, events, devices",
     Apid.PAYLOAD: "compute payload manager",
 }
+
+
+class Mode(IntEnum):
+    """Spacecraft modes (the mode manager, service 130). BOOT until the platform is up; SAFE:
+    compute off, thermal and power on their safe settings, waiting for the ground or for
+    autonomy to return; NOMINAL: compute as power and heat allow; ECLIPSE: nominal with the
+    eclipse power budget; SURVIVAL: battery critical, only what keeps the satellite alive."""
+
+    BOOT = 0
+    SAFE = 1
+    NOMINAL = 2
+    ECLIPSE = 3
+    SURVIVAL = 4
 
 
 class Severity(IntEnum):
