@@ -450,6 +450,13 @@ class RadiatorPanelConfig(_Frozen):
         le=1e5,
         description="Panel-to-structure conductance through its hinge and standoffs (estimate)",
     )
+    coolant_mass_kg: float = Field(
+        5.0,
+        ge=0,
+        le=1e5,
+        description="Coolant held in the panel's tubes, kg (part of thermal_mass_j_per_k, not of "
+        "the loop's inventory); trapped in the panel when its isolation valve closes (estimate)",
+    )
     sensors: list[SensorConfig] = Field(
         default_factory=_three_sensors, min_length=1, description="Temperature sensors"
     )
@@ -654,6 +661,13 @@ class SpacecraftConfig(_Frozen):
         for p in self.radiators.panels:
             if p.loop_id not in loop_ids:
                 problems.append(f"panel {p.panel_id} names unknown loop {p.loop_id!r}")
+            else:
+                cp = self.loops[loop_ids.index(p.loop_id)].cp_j_per_kg_k
+                if p.coolant_mass_kg * cp >= p.thermal_mass_j_per_k:
+                    problems.append(
+                        f"panel {p.panel_id}: its coolant ({p.coolant_mass_kg} kg x {cp} J/kg K) "
+                        f"must hold less than its thermal_mass_j_per_k ({p.thermal_mass_j_per_k})"
+                    )
             unique(f"sensor (panel {p.panel_id})", [s.sensor_id for s in p.sensors])
         for lp in loop_ids:
             if not any(p.loop_id == lp for p in self.cold_plates):

@@ -137,8 +137,10 @@ CATALOGUE: list[FaultSpec] = [
         params={"leak_rate_kg_s": P(default=0.01, unit="kg/s", description="Leak rate")},
         observable="loop pressure_kpa and inventory_kg fall; when inventory drops toward "
         "min_inventory_fraction the pumps cavitate and flow_kg_s collapses",
-        fdir_response="Detect the pressure decay, isolate the panel (not modelled: reduce "
-        "load), shed compute on the loop before flow collapses, safe mode",
+        fdir_response="Detect the pressure decay, isolate the panel with its valve "
+        "(radvalve.P<nn> close): the loop's pressure and inventory stop falling and its flow "
+        "runs on its other panels; throttle compute on the loop to the rejection left; if "
+        "the decay goes on, isolate the loop, shed its compute, safe mode",
         clears="the leak stops; lost inventory is not restored",
     ),
     FaultSpec(

@@ -90,7 +90,9 @@ MAGIC = b"CSATSNAP"
 # radiators) among the spacecraft's attributes; 1 held their state as flat attributes.
 # 3: the Spacecraft class lives in hwsim.spacecraft (was hwsim.model.spacecraft), the thermal
 # network settles at start and carries the parasitic ledger, boards know their supply.
-FORMAT_VERSION = 3
+# 4: the radiators carry their panels' isolation valves and trapped coolant, the loops their
+# blocked flags (radvalve.P<nn>); a version 3 body lacks them.
+FORMAT_VERSION = 4
 _PREFIX = struct.Struct(">8sHI")  # magic, format version, header length
 _MAX_HEADER_BYTES = 1 << 20
 _NS_PER_S = 1_000_000_000

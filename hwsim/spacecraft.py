@@ -58,6 +58,7 @@ from icd.devices import (
     LoopRegisters,
     PduRegisters,
     PumpRegisters,
+    RadValveRegisters,
     SensorRegisters,
     WingRegisters,
 )
@@ -132,6 +133,7 @@ class Spacecraft:
             self._orbit.altitude_km,
             self._orbit.sin_beta_abs,
             int(s_sensor.generate_state(1, np.uint64)[0]),
+            self._loops.cp_j_per_kg_k.tolist(),
         )
         net = ThermalNetwork(
             config.cold_plates,
@@ -313,7 +315,7 @@ class Spacecraft:
         self._slots.dirty = True
         self._flows_dirty = True
         self._coeff_dirty = True
-        self._slow_faults = self._loops.has_slow_faults
+        self._slow_faults = self._loops.has_slow_faults or self._radiators.has_trapped_leak
 
     def step(self, dt_s: float) -> None:
         """Advance the hardware by ``dt_s`` seconds of mission time (order: module doc)."""
@@ -453,6 +455,8 @@ class Spacecraft:
     def _step_slow_faults(self, dt_s: float) -> None:
         if self._loops.step_slow(dt_s):
             self._coeff_dirty = True
+        if self._radiators.step_slow(dt_s):  # coolant trapped in an isolated panel leaks
+            self._coeff_dirty = True
         self._flows_dirty = True
 
     # ------------------------------------------------------------------------------ faults
@@ -533,7 +537,10 @@ class Spacecraft:
             self._radiators.apply_fault(fault_id, i, params, time_s)
             if fault_id == "radiator_puncture":  # the loop of the panel loses its coolant
                 leak = float(params["leak_rate_kg_s"])
-                self._loops.add_leak(int(self._radiators.loop[i]), leak)
+                if self._radiators.valve_open[i]:
+                    self._loops.add_leak(int(self._radiators.loop[i]), leak)
+                else:  # isolated: only the coolant trapped in the panel
+                    self._set_trapped_leak(i)
         elif kind == "pump":
             self._loops.apply_fault(fault_id, i, params, time_s)
             if fault_id == "pump_seizure":
@@ -559,7 +566,10 @@ class Spacecraft:
             self._radiators.clear_fault(fault_id, i, params)
             if fault_id == "radiator_puncture":
                 leak = float(params["leak_rate_kg_s"])
-                self._loops.remove_leak(int(self._radiators.loop[i]), leak)
+                if self._radiators.valve_open[i]:
+                    self._loops.remove_leak(int(self._radiators.loop[i]), leak)
+                else:
+                    self._set_trapped_leak(i)
         elif kind == "pump":
             self._loops.clear_fault(fault_id, i, params)
         elif kind in ("battery", "switch"):
@@ -574,6 +584,7 @@ class Spacecraft:
         ids: list[str] = []
         ids.extend(self._loops.device_ids())
         ids.extend(self._radiators.sensor_ids)
+        ids.extend(f"radvalve.{p}" for p in self._radiators.panel_ids)
         ids.extend(self._wings.device_ids())
         ids.append("battery")
         ids.append("pdu")
@@ -591,6 +602,8 @@ class Spacecraft:
                 return "loop", self._loops.loop_index[rest]
             if head == "radsensor":
                 return "radsensor", self._radiators.sensor_index[device_id]
+            if head == "radvalve":
+                return "radvalve", self._radiators.panel_index[rest]
             if head == "wing":
                 return "wing", self._wings.index[rest]
             if head == "slot":
@@ -606,6 +619,7 @@ class Spacecraft:
         raise DeviceError(
             "unknown_device",
             f"no device {device_id!r}; kinds: pump.L<n>.<A|B>, loop.L<n>, radsensor.P<nn>.S<n>, "
+            "radvalve.P<nn>, "
             "wing.W<n>, battery, pdu, slot.<nnn>, backplane (see device_ids())",
         )
 
@@ -656,6 +670,12 @@ class Spacecraft:
 
     def _read_radsensor(self, i: int) -> SensorRegisters:
         return self._radiators.read_sensor(i, self._time_ns)
+
+    def _read_radvalve(self, i: int) -> RadValveRegisters:
+        rad = self._radiators
+        li = int(rad.loop[i])
+        n_open = float(rad.open_per_loop(len(self._loops.loop_ids))[li])
+        return rad.read_valve(i, float(self._loops.flow_kg_s[li]), n_open)
 
     def _read_wing(self, i: int) -> WingRegisters:
         orbit = self._orbit
@@ -712,6 +732,36 @@ class Spacecraft:
         self._invalidate()
         if restart:
             self._update_flows(0.0)
+
+    def _cmd_radvalve(self, i: int, command: str, args: CommandArgs) -> None:
+        """Open or close a panel's valve: its puncture's leak follows (loop or trapped
+        coolant), a loop with no open panel is blocked, the flows and the network follow."""
+        rad, loops = self._radiators, self._loops
+        if not rad.command_valve(i, command):
+            return
+        li = int(rad.loop[i])
+        rate = rad.puncture_leak_kg_s[i]
+        if rad.valve_open[i]:
+            rad.set_trapped_leak(i, 0.0, loops.accumulator_exponent(li))
+            if rate > 0.0:
+                loops.add_leak(li, rate)
+        else:
+            rad.trap(i, loops.pressure_kpa(li) * 1e3)
+            if rate > 0.0:
+                loops.remove_leak(li, rate)
+            self._set_trapped_leak(i)
+        loops.blocked[li] = bool(rad.open_per_loop(len(loops.loop_ids))[li] == 0.0)
+        self._invalidate()
+        self._update_flows(0.0)
+
+    def _set_trapped_leak(self, i: int) -> None:
+        """The coolant trapped in closed panel ``i`` leaks through its punctures' hole."""
+        rad, loops = self._radiators, self._loops
+        li = int(rad.loop[i])
+        c = loops.hole_leak_constant(
+            li, rad.puncture_leak_kg_s[i], float(rad.trapped_kg[i]), rad.trapped_pressure_pa[i]
+        )
+        rad.set_trapped_leak(i, c, loops.accumulator_exponent(li))
 
     def _cmd_wing(self, i: int, command: str, args: CommandArgs) -> None:
         self._wings.command(i, command, args)
@@ -785,6 +835,8 @@ class Spacecraft:
             "loop_inventory_kg": self._loops.inventory_kg.tolist(),
             "radiator_temp_k": self._radiators.temp_k.tolist(),
             "radiator_absorbed_w": self._radiators.absorbed_w().tolist(),
+            "radiator_valve_open": list(self._radiators.valve_open),
+            "radiator_coolant_kg": self._radiators.coolant_kg.tolist(),
             "battery_temp_k": float(self._bus.temp_k),
             "energy_j": self._energy_snapshot(),
             "thermal_energy_change_j": float(self._thermal_energy_j() - self._thermal_energy_0_j),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = [
     "ACCUMULATOR_GAS_FRACTION",
     "coolant_flow_for_heat_kg_s",
@@ -23,6 +25,7 @@ __all__ = [
     "operating_flow_kg_s",
     "orifice_area_for_flow_m2",
     "orifice_flow_kg_s",
+    "panel_flow_split_kg_s",
     "pump_electrical_power_w",
     "pump_head_kpa",
     "system_pressure_drop_kpa",
@@ -190,3 +193,21 @@ def orifice_area_for_flow_m2(
     a fault's initial leak rate (radiator_puncture's leak_rate_kg_s) into a hole (0.01 kg/s
     of glycol at 200 kPa is a 0.8 mm² hole)."""
     return flow_kg_s / (discharge_coefficient * math.sqrt(2.0 * density_kg_m3 * delta_p_pa))
+
+
+# Radiator panels in parallel on a loop, each behind its isolation valve (radvalve.P<nn>): the
+# loop's flow splits equally over its open panels (identical panels, equal resistance); a
+# closed panel carries none. The loop's system curve is the loop's (the panels' share of its
+# pressure drop is not modelled), so closing a panel does not change the loop's flow unless it
+# closes the last one: then the loop is blocked and its flow is zero (the pumps dead-head).
+
+
+def panel_flow_split_kg_s(
+    loop_flow_kg_s: np.ndarray, panel_loop: np.ndarray, panel_open: np.ndarray
+) -> np.ndarray:
+    """Flow through each panel, kg/s: ṁ_loop / n_open on its loop's open panels, 0 through a
+    closed one (Σ over a loop's panels = ṁ_loop when one is open, 0 when all are closed)."""
+    open_f = np.asarray(panel_open, dtype=float)
+    n_open = np.bincount(panel_loop, weights=open_f, minlength=len(loop_flow_kg_s))
+    per_open = np.asarray(loop_flow_kg_s, dtype=float) / np.maximum(n_open, 1.0)
+    return per_open[panel_loop] * open_f

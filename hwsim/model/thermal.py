@@ -32,6 +32,7 @@ __all__ = [
     "implicit_network_operator",
     "implicit_node_coefficients",
     "implicit_node_temp_k",
+    "isolated_panel_equilibrium_temp_k",
     "network_step_k",
     "panel_absorbed_w_per_m2",
     "parasitic_equilibrium_temp_k",
@@ -378,6 +379,28 @@ def parasitic_equilibrium_temp_k(
         if abs(dx) <= 1e-13 * x:
             break
     return x
+
+
+def isolated_panel_equilibrium_temp_k(
+    absorbed_w: float,
+    structure_conductance_w_per_k: float,
+    structure_temp_k: float,
+    emissivity: float,
+    radiating_area_m2: float,
+) -> float:
+    """Equilibrium of a radiator panel isolated from its loop (valve closed): the environment
+    it absorbs Q equals its emission to deep space plus its hinge conduction,
+    Q = εσA·T⁴ + G·(T − T_struct) (A all its radiating faces). Closed form without the hinge
+    (G = 0): T = (Q/(εσA))^¼; with it, the root of the balance
+    (:func:`parasitic_equilibrium_temp_k` with a 0 K sink)."""
+    return parasitic_equilibrium_temp_k(
+        absorbed_w,
+        structure_conductance_w_per_k,
+        structure_temp_k,
+        emissivity,
+        radiating_area_m2,
+        0.0,
+    )
 
 
 def steady_state_network_k(

@@ -6,8 +6,9 @@ density kg/m³), inventory (kg) and its leak rate (kg/s), the system curve, the 
 kind ``pump``): running flag, speed and target (rpm), head fraction (wear), seizure, its
 electrical power (W) and flow (kg/s). Faults of its kinds: ``pump_seizure``,
 ``pump_degradation``; the leak of a ``radiator_puncture`` arrives through :meth:`add_leak`
-(the radiators own the fault, the loop loses the coolant): a hole (orifice to vacuum) whose
-flow follows the loop's pressure, P = P_fill·(m/m_fill)^n of the bellows accumulator
+(the radiators own the fault, the loop loses the coolant; not while the panel's valve is
+closed: then only the panel's trapped coolant leaks, see the radiators): a hole (orifice to
+vacuum) whose flow follows the loop's pressure, P = P_fill·(m/m_fill)^n of the bellows accumulator
 (``hwsim.model.fluid``), so pressure and inventory reach zero together. A seized pump's
 stall power is heat into its loop (``pump_heat_w``) until its channel trips.
 
@@ -15,7 +16,8 @@ The loops' coolant *temperatures* are nodes of the thermal network
 (:mod:`hwsim.spacecraft`'s network); the loop reads them as inputs when read.
 
 Inputs: ``update_flows(dt_s, switch_on)``, the closed state of each pump's PDU switch (in pump
-order), and ``served`` (public, per pump: the bus served its switch). ``step_slow(dt_s)``
+order), ``served`` (public, per pump: the bus served its switch) and ``blocked`` (public, per
+loop: every radiator panel of the loop isolated, so no flow). ``step_slow(dt_s)``
 integrates leaks and wear.
 
 Outputs (public): ``flow_kg_s`` (per loop, ndarray), ``inventory_kg`` (ndarray),
@@ -98,6 +100,9 @@ class Loops:
         self.pump_power_w = [0.0] * npump
         self.pump_flow_kg_s = [0.0] * npump
         self.served = [True] * npump
+        # a loop whose radiator panels are all isolated (valves closed) is blocked: no flow
+        # (set by the spacecraft from the radiators' valves)
+        self.blocked = [False] * nl
 
     @property
     def has_slow_faults(self) -> bool:
@@ -151,6 +156,13 @@ class Loops:
             cfg = self.config[li]
             inv_frac = self.inventory_kg[li] / self.inventory_nominal_kg[li]
             self.static_kpa[li] = self.pressure_kpa(li)
+            if n_run[li] and self.blocked[li]:
+                # every panel isolated: the pumps dead-head at their shut-off head
+                pc = cfg.pumps[0]
+                s_avg = s_sum[li] / n_run[li]
+                self.flow_kg_s[li] = 0.0
+                self.dp_kpa[li] = float(pc.max_pressure_kpa * h_sum[li] / n_run[li] * s_avg**2)
+                continue
             if n_run[li]:
                 pc = cfg.pumps[0]
                 hf = h_sum[li] / n_run[li]
@@ -308,6 +320,28 @@ class Loops:
         )
         m = float(self.inventory_kg[li])
         self.leak_kg_s[li] = self._leak_c[li] * m ** (0.5 * self._acc_n[li]) if m > 0.0 else 0.0
+
+    def accumulator_exponent(self, li: int) -> float:
+        """n of loop ``li``'s accumulator law P = P_fill·(m/m_fill)^n."""
+        return self._acc_n[li]
+
+    def hole_leak_constant(
+        self, li: int, rate_kg_s: float, volume_kg: float, pressure_pa: float
+    ) -> float:
+        """c of dm/dt = −c·m^(n/2) for the hole of a ``rate_kg_s`` puncture on loop ``li``
+        (the hole that leaks it at the fill pressure) draining a volume of ``volume_kg`` of
+        this loop's coolant held at ``pressure_pa`` (then P·(m/volume)^n): the coolant trapped
+        in an isolated panel. 0 when any of them is 0."""
+        if rate_kg_s <= 0.0 or volume_kg <= 0.0 or pressure_pa <= 0.0:
+            return 0.0
+        return leak_rate_constant(
+            self._cd[li],
+            self._hole_m2(li, rate_kg_s),
+            self._rho[li],
+            volume_kg,
+            pressure_pa,
+            self._acc_n[li],
+        )
 
     def add_leak(self, li: int, rate_kg_s: float) -> None:
         """A hole opens on loop ``li`` (a punctured radiator panel): an orifice that leaks

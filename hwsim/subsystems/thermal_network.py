@@ -28,7 +28,10 @@ Inputs:
   flow, c_p, inventory, pump heat; panel parameters, absorbed-environment coefficients), the
   plate of each compute slot and the dies' initial temperatures;
 - :meth:`refresh_coeffs` (step s, and per die R K/W, C J/K, the mask of dies stepped here,
-  served power W) when flows, inventory, board resistance or the step change;
+  served power W) when flows, inventory, board resistance, the step, a radiator valve or a
+  panel's heat capacity (trapped coolant leaking out) change; the loop's flow splits over its
+  open panels (``panel_flow_split_kg_s``), an isolated panel exchanges nothing with the
+  coolant;
 - :meth:`set_die_power` (per die served power W) when it changes;
 - :meth:`step` (step s, the Sun's illuminated fraction, cos β·cos u, and the heat each plate
   receives from plug-in boards, W).
@@ -50,6 +53,7 @@ import numpy as np
 
 from hwsim.config import ColdPlateConfig
 from hwsim.model.constants import SIGMA_W_M2_K4
+from hwsim.model.fluid import panel_flow_split_kg_s
 from hwsim.model.thermal import (
     board_die_decay,
     coolant_network_matrix,
@@ -304,10 +308,15 @@ class ThermalNetwork:
             flow[self.plate_loop] / self._cp_per_loop[self.plate_loop],
             cp[self.plate_loop],
         )
-        rp_g = hx_conductance_w_per_k(
-            rad.ua_w_per_k,
-            flow[self._rp_loop] / rad.per_loop[self._rp_loop],
-            cp[self._rp_loop],
+        # the loop's flow splits over its open panels; an isolated panel (valve closed)
+        # exchanges nothing with the coolant and keeps only its own paths (emission, hinge)
+        rp_g = (
+            hx_conductance_w_per_k(
+                rad.ua_w_per_k,
+                panel_flow_split_kg_s(flow, self._rp_loop, rad.open_f),
+                cp[self._rp_loop],
+            )
+            * rad.open_f
         )
         self._rp_g = rp_g
         # a drained loop keeps the fluid wetting its walls (1 %), which keeps C/dt + L regular

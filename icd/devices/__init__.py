@@ -61,6 +61,7 @@ from icd.devices.power import (
 )
 from icd.devices.pump import PUMP, PumpFault, PumpRegisters, PumpState
 from icd.devices.radiator import RADSENSOR, SensorFault, SensorRegisters
+from icd.devices.radvalve import RADVALVE, RadValveFault, RadValveRegisters
 from icd.devices.timeref import TIMEREF, ClockMode, TimeRefRegisters
 from icd.devices.wing import WING, DriveState, MpptState, WingFault, WingRegisters
 
@@ -95,6 +96,8 @@ __all__ = [
     "PumpFault",
     "PumpRegisters",
     "PumpState",
+    "RadValveFault",
+    "RadValveRegisters",
     "RegisterSpec",
     "RegisterValue",
     "RegistersInvalid",
@@ -125,6 +128,7 @@ DEVICE_KINDS: dict[str, DeviceKind] = {
         PUMP,
         LOOP,
         RADSENSOR,
+        RADVALVE,
         WING,
         BATTERY,
         PDU,
@@ -136,7 +140,14 @@ DEVICE_KINDS: dict[str, DeviceKind] = {
 }
 
 # device id head (before the first '.') -> kind; whole ids for the singletons
-_BY_HEAD = {"pump": PUMP, "loop": LOOP, "radsensor": RADSENSOR, "wing": WING, "slot": BOARD_SLOT}
+_BY_HEAD = {
+    "pump": PUMP,
+    "loop": LOOP,
+    "radsensor": RADSENSOR,
+    "radvalve": RADVALVE,
+    "wing": WING,
+    "slot": BOARD_SLOT,
+}
 _BY_ID = {"battery": BATTERY, "pdu": PDU, "backplane": BACKPLANE, "timeref": TIMEREF}
 
 
