@@ -1,14 +1,15 @@
-"""Radiators: the radiator panels, what they absorb and emit, and their temperature sensors.
+"""Radiators: the radiator panels, what they absorb and emit, their isolation valves and
+their temperature sensors.
 
-Owns, per panel (``radiator.P<nn>``, a fault target, no device of its own): its loop, heat
+Owns, per panel (``radiator.P<nn>``, a fault target; its valve is a device): its loop, heat
 capacity (J/K), coolant-side UA (W/K), faces, areas (m²), ε and α, its absorbed-environment
 coefficients (sunlight, albedo, Earth IR; W per unit flux), its εσT⁴ emission step and a
 puncture flag. Per sensor (``radsensor.P<nn>.S<n>``, ICD kind ``radsensor``): bias (K), noise
 σ (K), ADC step (K) and bits, sample period, fault mode; readings go through the ADC in
 every mode and their noise is the counter-based stream of (seed, sensor, sample tick)
 (:meth:`reading_k`). Faults of its kinds:
-``radiator_puncture`` (the coolant it loses is the loop's: the spacecraft hands the leak rate
-to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
+``radiator_puncture`` (the coolant it loses is the loop's while the panel's valve is open:
+the spacecraft hands the leak rate to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
 ``sensor_noisy``, ``sensor_dead``.
 
 Per panel too, its isolation valve (``radvalve.P<nn>``, ICD kind ``radvalve``; open at start)
