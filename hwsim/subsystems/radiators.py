@@ -9,8 +9,8 @@ puncture flag. Per sensor (``radsensor.P<nn>.S<n>``, ICD kind ``radsensor``): bi
 every mode and their noise is the counter-based stream of (seed, sensor, sample tick)
 (:meth:`reading_k`). Faults of its kinds:
 ``radiator_puncture`` (the coolant it loses is the loop's while the panel's valve is open:
-the spacecraft hands the leak rate to :class:`hwsim.subsystems.loops.Loops`), ``sensor_stuck``, ``sensor_drift``,
-``sensor_noisy``, ``sensor_dead``.
+the spacecraft hands the leak rate to :class:`hwsim.subsystems.loops.Loops`),
+``sensor_stuck``, ``sensor_drift``, ``sensor_noisy``, ``sensor_dead``.
 
 Per panel too, its isolation valve (``radvalve.P<nn>``, ICD kind ``radvalve``; open at start)
 and the coolant in its tubes (``coolant_kg``, kg; part of its heat capacity, not of the
