@@ -350,3 +350,24 @@ def test_config_refuses_a_panel_whose_coolant_outweighs_it(ai1: SpacecraftConfig
         .coolant_mass_kg,
         0.0,
     )
+
+
+def test_isolating_panels_one_at_a_time_finds_the_punctured_one(ai1: SpacecraftConfig) -> None:
+    """What flight software can do without a pressure per panel: P03 leaks; closing P01 (the
+    wrong one) leaves L1 draining, closing P03 holds it at once, and P01 reopened, L1 still
+    holds on three panels."""
+    sc = Spacecraft(ai1, seed=6)
+    sc.inject_fault("radiator_puncture", "radiator.P03", {"leak_rate_kg_s": 0.01})
+    sc.run(60.0, 1.0)
+    sc.command("radvalve.P01", "close", {})
+    m0 = sc.read("loop.L1")["inventory_kg"]
+    sc.run(60.0, 1.0)
+    m1 = sc.read("loop.L1")["inventory_kg"]
+    assert m1 < m0 - 0.4, f"the wrong panel closed, L1 still drains: {m0} -> {m1} kg"
+    sc.command("radvalve.P03", "close", {})
+    sc.command("radvalve.P01", "open", {})
+    sc.run(60.0, 1.0)
+    assert sc.read("loop.L1")["inventory_kg"] == m1, "P03 isolated, L1 holds"
+    assert sc.read("radvalve.P01")["flow_kg_s"] == pytest.approx(
+        sc.read("loop.L1")["flow_kg_s"] / 3, rel=1e-12
+    )
