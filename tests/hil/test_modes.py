@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from _inprocess import in_process_satellite
 from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from flightsw.messages import FdirEscalation
+from flightsw.services import modes
 from ground.station import CommandResult, Ground, Telemetry
 from hwsim.config import simple_config_path
 from icd.dictionary import EventId, Mode
@@ -30,14 +32,24 @@ from runtime.service import ServiceSpec
 
 pytestmark = pytest.mark.timeout(90)
 
-SAFE_HOLD_S = 60.0  # the default Config.safe_hold_s of the flight set
+# Shorter than the flight default (60 s) so that the "stays in SAFE past the hold" checks
+# take less mission time; everything else is the flight configuration.
+SAFE_HOLD_S = 30.0
 
 
 @asynccontextmanager
 async def satellite_and_ground(
-    extra: list[ServiceSpec] | None = None, hwsim_config: Path | None = None
+    extra: list[ServiceSpec] | None = None,
+    hwsim_config: Path | None = None,
+    autonomous_nominal: bool = True,
 ) -> AsyncIterator[Ground]:
-    specs = [*services(FlightSettings(port=0)), *(extra or [])]
+    config = modes.Config(safe_hold_s=SAFE_HOLD_S, autonomous_nominal=autonomous_nominal)
+    specs = [
+        replace(s, config=config) if s.name == "modes" else s
+        for s in services(FlightSettings(port=0))
+    ]
+    assert any(s.name == "modes" for s in specs), "the flight set has no mode manager"
+    specs += extra or []
     async with (
         in_process_satellite(specs, hwsim_config=hwsim_config) as sat,
         Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
@@ -66,15 +78,25 @@ async def hk_mode(ground: Ground, mode: Mode, timeout: float = 30) -> Telemetry:
     )
 
 
+async def safe_with_battery_read(ground: Ground) -> None:
+    """BOOT -> SAFE comes with the first platform value; NOMINAL needs the battery's."""
+    await hk_mode(ground, Mode.SAFE)
+    await ground.wait_for(lambda tm: tm.sid == 4 and tm.parameters["battery.soc"] > 0.5, 30)
+
+
 async def command_nominal(ground: Ground) -> None:
-    await hk_mode(ground, Mode.SAFE)  # BOOT -> SAFE happens once the battery is read
+    await safe_with_battery_read(ground)
     result = await request_mode(ground, Mode.NOMINAL, "ops")
     assert result.stages == [1, 3, 7], result.describe()
 
 
 async def test_transitions_by_telecommand_are_verified_reported_and_in_hk():
     async with satellite_and_ground() as ground:
-        await hk_mode(ground, Mode.SAFE)
+        await safe_with_battery_read(ground)
+        # SAFE by the ground (the mode in force: no transition, a success) holds it there,
+        # so the NOMINAL below is the ground's, not autonomy's after the hold.
+        hold = await request_mode(ground, Mode.SAFE, "hold")
+        assert hold.stages == [1, 3, 7], hold.describe()
         changed = ground.expect(mode_event(EventId.MODE_CHANGED, "SAFE -> NOMINAL: ground: go"))
         result = await request_mode(ground, Mode.NOMINAL, "go")
         assert result.stages == [1, 3, 7], result.describe()
@@ -106,8 +128,19 @@ async def test_transitions_by_telecommand_are_verified_reported_and_in_hk():
         )
 
 
-async def test_denied_and_malformed_requests_change_nothing():
+async def test_boot_safe_then_nominal_on_its_own_after_the_hold():
     async with satellite_and_ground() as ground:
+        hk = await hk_mode(ground, Mode.NOMINAL, timeout=SAFE_HOLD_S + 30)
+        assert hk.parameters["mode.transitions"] == 2, hk.parameters  # BOOT->SAFE->NOMINAL
+        report = await mode_report(ground)
+        assert report.previous == Mode.SAFE, report
+        assert report.reason.startswith(f"autonomy: {SAFE_HOLD_S:.0f} s in SAFE, battery SoC"), (
+            report.reason
+        )
+
+
+async def test_denied_and_malformed_requests_change_nothing():
+    async with satellite_and_ground(autonomous_nominal=False) as ground:
         await hk_mode(ground, Mode.SAFE)
         before = await mode_report(ground)
         denied_event = ground.expect(
@@ -142,14 +175,14 @@ async def test_denied_and_malformed_requests_change_nothing():
 
 
 class _CrashOnCue:
-    """A service that crashes every run once told to: past its restart budget it is FAILED."""
+    """A service that crashes once per cue: past its restart budget it is FAILED."""
 
     def __init__(self) -> None:
-        self.go = asyncio.Event()
+        self.cues: asyncio.Queue[None] = asyncio.Queue()
 
     async def run(self, ctx: ServiceContext, config: object) -> None:
         ctx.ready()
-        await self.go.wait()
+        await self.cues.get()
         raise RuntimeError("simulated defect")
 
 
@@ -158,11 +191,16 @@ async def test_a_service_past_its_restart_budget_drops_to_safe_naming_it():
     flaky = ServiceSpec("flaky", crash.run, FlightSettings(), max_restarts=1, window_s=60)
     async with satellite_and_ground([flaky]) as ground:
         await command_nominal(ground)
+        restarted = ground.expect(lambda tm: tm.event_id == EventId.SERVICE_RESTARTED)
         failed = ground.expect(lambda tm: tm.event_id == EventId.SERVICE_FAILED)
         safe = ground.expect(
             mode_event(EventId.MODE_CHANGED, "NOMINAL -> SAFE: service flaky FAILED")
         )
-        crash.go.set()
+        crash.cues.put_nowait(None)
+        restarted_tm = await ground.clock.wait_for(restarted, 30)
+        assert "flaky restart 1" in (restarted_tm.message or ""), restarted_tm.summary()
+        assert (await mode_report(ground)).mode == Mode.NOMINAL, "a restart alone is no SAFE"
+        crash.cues.put_nowait(None)  # the crash past the budget (1 restart in 60 s)
         failed_tm = await ground.clock.wait_for(failed, 30)
         assert "flaky" in (failed_tm.message or ""), failed_tm.summary()
         safe_tm = await ground.clock.wait_for(safe, 30)
