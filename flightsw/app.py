@@ -28,6 +28,7 @@ from flightsw.services import (
     events,
     housekeeping,
     link,
+    modes,
     payload,
     ping,
     restarts,
@@ -97,6 +98,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("time", timesync.run, timesync.Config()),
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
+        ServiceSpec("modes", modes.run, modes.Config()),
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",

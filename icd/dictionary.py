@@ -34,6 +34,12 @@ Application-data layouts (big-endian):
   job id u32 (0 = none)).
 Job states: 0 queued, 1 running, 2 verifying, 3 completed, 4 failed, 5 cancelled.
 Board states: 0 off, 1 booting, 2 idle, 3 busy, 4 throttled, 5 fault, 255 unknown.
+- 130,1 (request mode, APID 1): mode u8 (Mode: 0 BOOT, 1 SAFE, 2 NOMINAL, 3 ECLIPSE,
+  4 SURVIVAL), reason length u8 + ASCII (may be empty). A transition the mode manager's table
+  does not allow from the mode in force, or whose guard fails, completes with TM(1,8)
+  MODE_DENIED and a MODE_DENIED event naming the reason. 130,2 (report mode): no data.
+- 130,3 (mode report, reply to 130,2): mode u8, previous u8, since f64 (mission seconds since
+  the CUC epoch), transitions u32, reason length u8 + ASCII (icd.modes).
 """
 
 from __future__ import annotations
@@ -283,6 +289,8 @@ class EventId(IntEnum):
     HARDWARE_GAP = 22
     DEVICES_RECOVERED = 23
     JOB_REFUSED = 25
+    MODE_CHANGED = 30
+    MODE_DENIED = 31
 
 
 class EventDef(_Frozen):
@@ -1147,3 +1155,55 @@ def _dictionary() -> dict[str, Any]:
 def export_json(indent: int | None = 2) -> str:
     """The whole dictionary as versioned JSON for ground tools."""
     return json.dumps(_dictionary(), indent=indent)
+
+
+# --- service 130: mode management (the mode manager, flightsw.services.modes; icd.modes) ---
+# Appended last: icd.modes imports Mode from this module, so it is read lazily here.
+from icd import modes as _modes  # noqa: E402
+
+SERVICES = (
+    *SERVICES,
+    ServiceDef(
+        service=130,
+        name="mode management (mission-specific)",
+        apids=(Apid.PLATFORM,),
+        subservices={
+            1: "TC request a mode transition",
+            2: "TC report the mode",
+            3: "TM mode report",
+        },
+    ),
+)
+APP_DATA_CHECKS[(130, 1)] = lambda d: _modes.RequestMode.unpack(d)
+APP_DATA_CHECKS[(130, 2)] = lambda d: _modes.unpack_no_data(d)
+EVENTS[EventId.MODE_CHANGED] = EventDef(
+    id=EventId.MODE_CHANGED,
+    name="MODE_CHANGED",
+    severity=Severity.MEDIUM,
+    description="The spacecraft mode changed; the message says from what, to what and why, "
+    "e.g. 'NOMINAL -> SAFE: service thermal FAILED' (by ground: the TC's reason; by "
+    "autonomy: the requesting service and its reason).",
+)
+EVENTS[EventId.MODE_DENIED] = EventDef(
+    id=EventId.MODE_DENIED,
+    name="MODE_DENIED",
+    severity=Severity.LOW,
+    description="A mode transition asked by the ground (130,1, which then fails with "
+    "MODE_DENIED) or by an onboard service was refused: not allowed from the mode in force, "
+    "or its guard failed (battery, failed service, escalations); the message says which.",
+)
+HK_STRUCTURES[1] = HK_STRUCTURES[1].model_copy(
+    update={
+        "parameters": (
+            *HK_STRUCTURES[1].parameters,
+            _p("mode.current", "u8", "mode", "Spacecraft mode in force (Mode)."),
+            _p("mode.transitions", "u32", _COUNTER, "Mode transitions since boot."),
+            _p(
+                "mode.escalations",
+                "u16",
+                _COUNTER,
+                "FDIR escalations within the mode manager's window (past its budget: SAFE).",
+            ),
+        )
+    }
+)

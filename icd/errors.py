@@ -23,6 +23,7 @@ class ErrorCode(IntEnum):
     DEVICE_ERROR = 0x0012
     BUSY = 0x0013
     NOT_FOUND = 0x0014
+    MODE_DENIED = 0x0020
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -62,3 +63,11 @@ class DecodeError(ValueError):
         self.got = got
         detail = f"{reason}: expected {expected}, got {got}" if expected is not None else reason
         super().__init__(detail)
+
+
+# Service 130 (mode management).
+ERROR_CODE_DESCRIPTIONS[ErrorCode.MODE_DENIED] = (
+    "The mode manager refused the transition: not allowed from the mode in force, or its "
+    "guard failed (battery state of charge, a FAILED service, FDIR escalations); the "
+    "MODE_DENIED event says why."
+)

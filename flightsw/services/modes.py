@@ -1,0 +1,564 @@
+"""Mode manager (PUS 130): BOOT → SAFE → NOMINAL, ECLIPSE and SURVIVAL, by telecommand and by
+autonomy, every transition checked against one table.
+
+Reads:    bus ``ParameterUpdate`` through the parameter pool: ``battery.soc`` (fraction 0..1),
+          the platform parameters that say the hardware answers (``platform_parameters``),
+          ``supervisor.failed`` (count) and ``supervisor.state.<service>`` (ServiceState)
+          published by flightsw/app.py; ``EclipseForecast`` (power's orbit model);
+          ``ModeRequest`` (autonomy services); ``FdirEscalation`` (FDIR responses that did not
+          clear their fault); ``TcDispatch`` for service 130 (1 request mode, 2 report mode).
+Publishes: ``ModeChanged`` at each transition and every ``announce_period_s`` mission seconds
+          (so a restarted service learns the mode); ``ComputeLimit(source="mode",
+          scope="all")``: 0 W in BOOT, SAFE and SURVIVAL, lifted (None) in NOMINAL and
+          ECLIPSE, where power and thermal set their own; events ``MODE_CHANGED`` ("NOMINAL ->
+          SAFE: service thermal FAILED") and ``MODE_DENIED``; ``ParameterUpdate``
+          ``mode.current`` (Mode), ``mode.transitions`` (count since boot),
+          ``mode.escalations`` (count in the window) every ``hk_period_s`` and at each change
+          (platform HK, SID 1); TM 130,3 mode report; ``TcProgress``.
+
+Rules (the manager's own, cause "rule"), checked at every relevant input and every
+``hk_period_s``:
+- BOOT → SAFE once the hardware answers (a platform parameter is valid in the pool).
+- SAFE/NOMINAL/ECLIPSE → SURVIVAL when ``battery.soc`` < ``survival_soc``; SURVIVAL → SAFE
+  when it is back above ``survival_exit_soc``.
+- NOMINAL/ECLIPSE → SAFE when a service becomes FAILED (``supervisor.failed`` rises), or when
+  an ``FdirEscalation`` brings the count within ``escalation_window_s`` past
+  ``escalation_budget``.
+- SAFE → NOMINAL (``autonomous_nominal``) after ``safe_hold_s`` in SAFE with ``battery.soc``
+  ≥ ``nominal_min_soc``, no service FAILED and the escalations under budget.
+- NOMINAL → ECLIPSE when the forecast says shadow; ECLIPSE → NOMINAL when it turns to sunlight.
+A mode the ground commanded holds until the ground commands again: the returning rules (SAFE →
+NOMINAL, SURVIVAL → SAFE, a commanded NOMINAL into ECLIPSE while already in shadow) leave it;
+the protecting ones (SURVIVAL, SAFE on failure) always act. A restarted mode manager starts
+again in BOOT (and so goes to SAFE): it trusts nothing it did not see.
+
+Bad input: a 130,1 with an unknown mode byte or bad text is refused at acceptance (1,2,
+``icd.modes``); a transition the table does not allow, or whose guard fails, is a
+``MODE_DENIED`` event and, for a telecommand, TM(1,8) ``MODE_DENIED``; nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from flightsw.context import ServiceContext
+from flightsw.messages import (
+    ComputeLimit,
+    EclipseForecast,
+    FdirEscalation,
+    ModeChanged,
+    ModeRequest,
+    ParameterUpdate,
+    TcDispatch,
+)
+from flightsw.pool import ParameterPool
+from icd.dictionary import Apid, EventId, Mode, ServiceState
+from icd.errors import DecodeError, ErrorCode
+from icd.modes import ModeReport, RequestMode
+
+__all__ = [
+    "COMPUTE_POWER_LIMIT_W",
+    "TRANSITIONS",
+    "Cause",
+    "Change",
+    "Config",
+    "Denial",
+    "Guard",
+    "ModeManager",
+    "Transition",
+    "run",
+]
+
+NS_PER_S = 1_000_000_000
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    autonomous_nominal: bool = Field(
+        True,
+        description="Return from SAFE to NOMINAL on the manager's own (what-if runs fly "
+        "without a ground); False: only a 130,1 or a ModeRequest leaves SAFE.",
+    )
+    safe_hold_s: float = Field(
+        60.0, ge=0, description="Mission seconds in SAFE before the autonomous return."
+    )
+    nominal_min_soc: float = Field(
+        0.5, gt=0, le=1, description="Battery state of charge for the autonomous return, 0..1."
+    )
+    survival_soc: float = Field(
+        0.25, gt=0, lt=1, description="Battery state of charge below which SURVIVAL, 0..1."
+    )
+    survival_exit_soc: float = Field(
+        0.35,
+        gt=0,
+        lt=1,
+        description="Battery state of charge above which SURVIVAL returns to SAFE (and the "
+        "least a commanded NOMINAL needs), 0..1.",
+    )
+    escalation_budget: int = Field(
+        3, ge=1, description="FDIR escalations tolerated within the window; one more: SAFE."
+    )
+    escalation_window_s: float = Field(
+        600.0, gt=0, description="Mission seconds over which escalations are counted."
+    )
+    platform_parameters: tuple[str, ...] = Field(
+        ("battery.soc", "pdu.bus_voltage_v"),
+        min_length=1,
+        description="Pool parameters of which one valid value says the hardware answers "
+        "(BOOT → SAFE).",
+    )
+    announce_period_s: float = Field(
+        10.0, gt=0, description="Mission seconds between repeated ModeChanged/ComputeLimit."
+    )
+    hk_period_s: float = Field(
+        1.0, gt=0, description="Mission seconds between rule checks and mode.* parameters."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Config:
+        if not self.survival_soc < self.survival_exit_soc <= self.nominal_min_soc:
+            raise ValueError(
+                "need survival_soc < survival_exit_soc <= nominal_min_soc, got "
+                f"{self.survival_soc} / {self.survival_exit_soc} / {self.nominal_min_soc}"
+            )
+        return self
+
+
+class Cause(StrEnum):
+    """Who asks for a transition."""
+
+    GROUND = "ground"  # TC 130,1
+    REQUEST = "request"  # ModeRequest from an onboard service
+    RULE = "rule"  # the mode manager's own rules
+
+
+class Guard(StrEnum):
+    """A condition a transition needs; ``ModeManager.check`` says why one fails."""
+
+    PLATFORM_UP = "platform up"
+    BATTERY_OK = "battery above survival exit"
+    BATTERY_NOMINAL = "battery at nominal minimum"
+    NO_FAILED_SERVICE = "no service FAILED"
+    ESCALATIONS_UNDER_BUDGET = "escalations under budget"
+    SAFE_HELD = "safe hold elapsed"
+    AUTONOMY_ENABLED = "autonomous nominal enabled"
+    NOT_HELD_BY_GROUND = "not held by ground"
+
+
+_ALL = frozenset(Cause)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One allowed transition: from ``source`` to ``target``, by one of ``causes``, when every
+    guard holds."""
+
+    source: Mode
+    target: Mode
+    causes: frozenset[Cause]
+    guards: tuple[Guard, ...] = ()
+
+
+# The transition table. A (source, target, cause) not listed is denied.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Mode.BOOT, Mode.SAFE, _ALL, (Guard.PLATFORM_UP,)),
+    Transition(Mode.SAFE, Mode.NOMINAL, frozenset({Cause.GROUND}), (Guard.BATTERY_OK,)),
+    Transition(
+        Mode.SAFE,
+        Mode.NOMINAL,
+        frozenset({Cause.REQUEST}),
+        (Guard.BATTERY_OK, Guard.NO_FAILED_SERVICE, Guard.ESCALATIONS_UNDER_BUDGET),
+    ),
+    Transition(
+        Mode.SAFE,
+        Mode.NOMINAL,
+        frozenset({Cause.RULE}),
+        (
+            Guard.AUTONOMY_ENABLED,
+            Guard.NOT_HELD_BY_GROUND,
+            Guard.SAFE_HELD,
+            Guard.BATTERY_NOMINAL,
+            Guard.NO_FAILED_SERVICE,
+            Guard.ESCALATIONS_UNDER_BUDGET,
+        ),
+    ),
+    Transition(Mode.NOMINAL, Mode.ECLIPSE, _ALL),
+    Transition(Mode.ECLIPSE, Mode.NOMINAL, _ALL),
+    Transition(Mode.NOMINAL, Mode.SAFE, _ALL),
+    Transition(Mode.ECLIPSE, Mode.SAFE, _ALL),
+    Transition(Mode.SAFE, Mode.SURVIVAL, _ALL),
+    Transition(Mode.NOMINAL, Mode.SURVIVAL, _ALL),
+    Transition(Mode.ECLIPSE, Mode.SURVIVAL, _ALL),
+    Transition(Mode.SURVIVAL, Mode.SAFE, _ALL, (Guard.BATTERY_OK,)),
+)
+
+# The compute policy of each mode: the mode's ComputeLimit (W; None = lifted, power and
+# thermal set their own).
+COMPUTE_POWER_LIMIT_W: dict[Mode, float | None] = {
+    Mode.BOOT: 0.0,
+    Mode.SAFE: 0.0,
+    Mode.NOMINAL: None,
+    Mode.ECLIPSE: None,
+    Mode.SURVIVAL: 0.0,
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A transition made."""
+
+    previous: Mode
+    mode: Mode
+    reason: str
+    time_ns: int
+
+    @property
+    def message(self) -> str:
+        return f"{self.previous.name} -> {self.mode.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Denial:
+    """A transition refused, and why."""
+
+    source: Mode
+    target: Mode
+    cause: Cause
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.source.name} -> {self.target.name} denied ({self.cause}): {self.reason}"
+
+
+class ModeManager:
+    """The mode state machine: the table, its guards and the rules, without the bus (the
+    service feeds it and announces what it returns)."""
+
+    def __init__(self, config: Config, pool: ParameterPool, now_ns: int) -> None:
+        self.config = config
+        self.pool = pool
+        self.mode = Mode.BOOT
+        self.previous = Mode.BOOT
+        self.since_ns = now_ns
+        self.reason = "boot"
+        self.transitions = 0
+        self.held_by_ground = False
+        self.in_eclipse: bool | None = None
+        self._escalations: deque[int] = deque()
+        self._failed_seen = 0
+        self._failed_names: set[str] = set()
+
+    # --- guards ---------------------------------------------------------------------------
+
+    def soc(self) -> float | None:
+        return self.pool.get("battery.soc")
+
+    def escalations(self, now_ns: int) -> int:
+        """FDIR escalations within the window ending now."""
+        horizon = now_ns - round(self.config.escalation_window_s * NS_PER_S)
+        while self._escalations and self._escalations[0] <= horizon:
+            self._escalations.popleft()
+        return len(self._escalations)
+
+    def failed_services(self) -> list[str]:
+        prefix = "supervisor.state."
+        return [
+            name.removeprefix(prefix)
+            for name in self.pool.names(prefix)
+            if self.pool.get(name) == ServiceState.FAILED
+        ]
+
+    def check(self, guard: Guard, now_ns: int) -> str | None:
+        """Why ``guard`` fails now, or None if it holds."""
+        config = self.config
+        soc = self.soc()
+        match guard:
+            case Guard.PLATFORM_UP:
+                if not any(self.pool.valid(p) for p in config.platform_parameters):
+                    return f"platform not up: none of {', '.join(config.platform_parameters)} valid"
+            case Guard.BATTERY_OK | Guard.BATTERY_NOMINAL:
+                floor = (
+                    config.survival_exit_soc
+                    if guard is Guard.BATTERY_OK
+                    else config.nominal_min_soc
+                )
+                if soc is None:
+                    return "battery SoC invalid (not acquired or battery silent)"
+                if not soc >= floor:
+                    return f"battery SoC {soc:.2f} below {floor:.2f}"
+            case Guard.NO_FAILED_SERVICE:
+                failed = self.pool.get("supervisor.failed")
+                if failed is None:
+                    return "supervisor.failed not known"
+                if failed > 0:
+                    names = ", ".join(self.failed_services()) or f"{failed:g}"
+                    return f"service {names} FAILED"
+            case Guard.ESCALATIONS_UNDER_BUDGET:
+                count = self.escalations(now_ns)
+                if count >= config.escalation_budget:
+                    return (
+                        f"{count} FDIR escalations in {config.escalation_window_s:g} s "
+                        f"(budget {config.escalation_budget})"
+                    )
+            case Guard.SAFE_HELD:
+                held_s = (now_ns - self.since_ns) / NS_PER_S
+                if held_s < config.safe_hold_s:
+                    return f"{held_s:.0f} s in SAFE, hold {config.safe_hold_s:g} s"
+            case Guard.AUTONOMY_ENABLED:
+                if not config.autonomous_nominal:
+                    return "autonomous return to NOMINAL disabled"
+            case Guard.NOT_HELD_BY_GROUND:
+                if self.held_by_ground:
+                    return f"{self.mode.name} commanded by ground"
+        return None
+
+    # --- transitions ----------------------------------------------------------------------
+
+    def request(
+        self, target: Mode, cause: Cause, reason: str, now_ns: int
+    ) -> Change | Denial | None:
+        """Make the transition if the table allows it (None: already in ``target``)."""
+        if target == self.mode:
+            if cause is Cause.GROUND:
+                self.held_by_ground = True  # the ground takes this mode over
+            return None
+        rows = [t for t in TRANSITIONS if t.source == self.mode and t.target == target]
+        if not rows:
+            allowed = sorted({t.target.name for t in TRANSITIONS if t.source == self.mode})
+            return Denial(
+                self.mode,
+                target,
+                cause,
+                f"not allowed from {self.mode.name} (allowed: {', '.join(allowed) or 'none'})",
+            )
+        row = next((t for t in rows if cause in t.causes), None)
+        if row is None:
+            return Denial(self.mode, target, cause, f"not by {cause} from {self.mode.name}")
+        for guard in row.guards:
+            why = self.check(guard, now_ns)
+            if why is not None:
+                return Denial(self.mode, target, cause, why)
+        change = Change(self.mode, target, reason or f"by {cause}", now_ns)
+        self.previous, self.mode, self.since_ns = self.mode, target, now_ns
+        self.reason = change.reason
+        self.transitions += 1
+        self.held_by_ground = cause is Cause.GROUND
+        return change
+
+    def _rule(self, target: Mode, reason: str, now_ns: int) -> Change | None:
+        outcome = self.request(target, Cause.RULE, reason, now_ns)
+        return outcome if isinstance(outcome, Change) else None
+
+    def escalate(self, source: str, reason: str, now_ns: int) -> Change | None:
+        """Count an FDIR escalation; past the budget, NOMINAL/ECLIPSE drop to SAFE."""
+        self._escalations.append(now_ns)
+        count = self.escalations(now_ns)
+        if count > self.config.escalation_budget and self.mode in (Mode.NOMINAL, Mode.ECLIPSE):
+            return self._rule(
+                Mode.SAFE,
+                f"{count} FDIR escalations in {self.config.escalation_window_s:g} s (budget "
+                f"{self.config.escalation_budget}), last {source}: {reason}",
+                now_ns,
+            )
+        return None
+
+    def forecast(self, in_eclipse: bool, now_ns: int) -> Change | None:
+        """Follow the eclipse forecast: on its edges NOMINAL ↔ ECLIPSE."""
+        was, self.in_eclipse = self.in_eclipse, in_eclipse
+        if was == in_eclipse:
+            return None
+        if in_eclipse and self.mode == Mode.NOMINAL:
+            return self._rule(Mode.ECLIPSE, "eclipse entry (orbit forecast)", now_ns)
+        if not in_eclipse and self.mode == Mode.ECLIPSE:
+            return self._rule(Mode.NOMINAL, "eclipse exit (orbit forecast)", now_ns)
+        return None
+
+    def evaluate(self, now_ns: int) -> list[Change]:
+        """Apply the manager's rules to the pool as it is now; each transition made, in order
+        (one evaluation may chain: BOOT → SAFE → SURVIVAL)."""
+        changes: list[Change] = []
+        for _ in range(len(Mode)):  # bounded: every rule moves towards a fixed point
+            change = self._next_rule(now_ns)
+            if change is None:
+                break
+            changes.append(change)
+        return changes
+
+    def _next_rule(self, now_ns: int) -> Change | None:
+        config = self.config
+        soc = self.soc()
+        mode = self.mode
+        if mode == Mode.BOOT:
+            if self.check(Guard.PLATFORM_UP, now_ns) is None:
+                valid = [p for p in config.platform_parameters if self.pool.valid(p)]
+                return self._rule(Mode.SAFE, f"platform up ({valid[0]} valid)", now_ns)
+            return None
+        failed = self.pool.get("supervisor.failed")
+        if failed is not None and failed > self._failed_seen:
+            self._failed_seen = int(failed)
+            names = self.failed_services()
+            new = [n for n in names if n not in self._failed_names] or names
+            self._failed_names.update(names)
+            if mode in (Mode.NOMINAL, Mode.ECLIPSE):
+                what = f"service {', '.join(new)} FAILED" if new else f"{failed:g} services FAILED"
+                return self._rule(Mode.SAFE, what, now_ns)
+        if soc is not None and soc < config.survival_soc and mode != Mode.SURVIVAL:
+            return self._rule(
+                Mode.SURVIVAL, f"battery SoC {soc:.2f} below {config.survival_soc:.2f}", now_ns
+            )
+        if (
+            mode == Mode.SURVIVAL
+            and not self.held_by_ground
+            and soc is not None
+            and soc > config.survival_exit_soc
+        ):
+            return self._rule(
+                Mode.SAFE,
+                f"battery SoC {soc:.2f} recovered above {config.survival_exit_soc:.2f}",
+                now_ns,
+            )
+        if mode == Mode.SAFE and config.autonomous_nominal and not self.held_by_ground:
+            # The guards (table row SAFE -> NOMINAL by rule) decide; soc is valid if they pass.
+            return self._rule(
+                Mode.NOMINAL,
+                f"autonomy: {(now_ns - self.since_ns) / NS_PER_S:.0f} s in SAFE, battery SoC "
+                f"{soc or 0.0:.2f}, no service FAILED, {self.escalations(now_ns)} escalations",
+                now_ns,
+            )
+        if mode == Mode.NOMINAL and self.in_eclipse and not self.held_by_ground:
+            return self._rule(Mode.ECLIPSE, "in eclipse (orbit forecast)", now_ns)
+        return None
+
+    def report(self) -> ModeReport:
+        return ModeReport(
+            self.mode, self.previous, self.since_ns / NS_PER_S, self.transitions, self.reason
+        )
+
+
+# --- the service ----------------------------------------------------------------------------
+
+# Pool parameters whose update makes the rules look again at once (others wait for the tick).
+_WATCHED_PREFIXES = ("battery.soc", "supervisor.")
+
+
+async def run(ctx: ServiceContext, config: Config) -> None:
+    pool = ParameterPool()
+    manager = ModeManager(config, pool, ctx.clock.now_ns())
+    watched = (*_WATCHED_PREFIXES, *config.platform_parameters)
+
+    def publish_parameters() -> None:
+        ctx.parameters(
+            **{
+                "mode.current": int(manager.mode),
+                "mode.transitions": manager.transitions,
+                "mode.escalations": manager.escalations(ctx.clock.now_ns()),
+            }
+        )
+
+    def announce(repeated: bool = False) -> None:
+        ctx.publish(
+            ModeChanged(
+                mode=manager.mode,
+                previous=manager.mode if repeated else manager.previous,
+                reason=manager.reason[:150],
+                since_ns=manager.since_ns,
+            )
+        )
+        ctx.publish(
+            ComputeLimit(
+                source="mode",
+                scope="all",
+                power_limit_w=COMPUTE_POWER_LIMIT_W[manager.mode],
+                reason=f"mode {manager.mode.name}",
+            )
+        )
+
+    def changed(change: Change | Denial | None) -> None:
+        if isinstance(change, Change):
+            ctx.log.info("mode: %s", change.message)
+            ctx.event(EventId.MODE_CHANGED, change.message)
+            announce()
+            publish_parameters()
+        elif isinstance(change, Denial):
+            ctx.log.info("mode: %s", change.message)
+            ctx.event(EventId.MODE_DENIED, change.message)
+
+    def evaluate() -> None:
+        for change in manager.evaluate(ctx.clock.now_ns()):
+            changed(change)
+
+    def telecommand(tc: TcDispatch) -> None:
+        if tc.subservice == 2:
+            ctx.progress(tc.request_id, tc.apid, "started")
+            ctx.tm(Apid.PLATFORM, 130, 3, manager.report().pack(), reply_to=tc.request_id)
+            ctx.progress(tc.request_id, tc.apid, "completed")
+            return
+        if tc.subservice != 1:
+            return  # acceptance only lets 130,1 and 130,2 through
+        try:
+            request = RequestMode.unpack(tc.app_data)
+        except DecodeError:  # checked at acceptance; a bad one here changes nothing
+            ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.INVALID_APP_DATA)
+            return
+        ctx.progress(tc.request_id, tc.apid, "started")
+        reason = f"ground: {request.reason}" if request.reason else "ground command"
+        outcome = manager.request(request.mode, Cause.GROUND, reason, ctx.clock.now_ns())
+        changed(outcome)
+        if isinstance(outcome, Denial):
+            ctx.progress(tc.request_id, tc.apid, "failed", ErrorCode.MODE_DENIED)
+            return
+        evaluate()  # a commanded mode may chain (NOMINAL in shadow stays: ground holds it)
+        ctx.progress(tc.request_id, tc.apid, "completed")
+
+    def handle(message: object) -> None:
+        now_ns = ctx.clock.now_ns()
+        if isinstance(message, ParameterUpdate):
+            pool.update(message)
+            names = (*message.values, *message.invalid)
+            if any(name.startswith(watched) for name in names):
+                evaluate()
+        elif isinstance(message, TcDispatch) and message.service == 130:
+            telecommand(message)
+        elif isinstance(message, ModeRequest):
+            changed(
+                manager.request(
+                    message.mode, Cause.REQUEST, f"{message.source}: {message.reason}", now_ns
+                )
+            )
+            evaluate()
+        elif isinstance(message, FdirEscalation):
+            changed(manager.escalate(message.source, message.reason, now_ns))
+            publish_parameters()
+        elif isinstance(message, EclipseForecast):
+            changed(manager.forecast(message.in_eclipse, now_ns))
+
+    async def inputs() -> None:
+        async with ctx.subscribe(
+            ParameterUpdate, EclipseForecast, ModeRequest, FdirEscalation, (TcDispatch, 130)
+        ) as messages:
+            announce(repeated=True)  # BOOT: compute off until the platform is up
+            publish_parameters()
+            ctx.ready()
+            async for message in messages:
+                handle(message)
+
+    async def periodic() -> None:
+        next_announce_ns = ctx.clock.now_ns() + round(config.announce_period_s * NS_PER_S)
+        while True:
+            await ctx.clock.sleep(config.hk_period_s)
+            evaluate()  # time-based guards (the safe hold, the escalation window)
+            publish_parameters()
+            if ctx.clock.now_ns() >= next_announce_ns:
+                announce(repeated=True)
+                next_announce_ns = ctx.clock.now_ns() + round(config.announce_period_s * NS_PER_S)
+
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(inputs())
+        tasks.create_task(periodic())
