@@ -152,6 +152,7 @@ class Spacecraft:
             self._energy,
             registry,
             self.mission_time_origin_s,
+            loop_ids=self._loops.loop_ids,
         )
         self._slots = slots
         net.bind_dies(slots.die_plate, slots.initial_die_temp_k)
@@ -268,6 +269,7 @@ class Spacecraft:
                 self._energy,
                 registry,
                 self.mission_time_origin_s,
+                loop_ids=self._loops.loop_ids,
             )
             self._slots = slots
             bus = self._bus
