@@ -23,6 +23,10 @@ class ErrorCode(IntEnum):
     DEVICE_ERROR = 0x0012
     BUSY = 0x0013
     NOT_FOUND = 0x0014
+    # --- payload manager, issue 9 (0x0034-0x0037) ---
+    BOARD_LIMITED_OUT = 0x0034
+    UNKNOWN_SLOT = 0x0035
+    MODE_FORBIDS_JOBS = 0x0036
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -62,3 +66,15 @@ class DecodeError(ValueError):
         self.got = got
         detail = f"{reason}: expected {expected}, got {got}" if expected is not None else reason
         super().__init__(detail)
+
+
+# --- payload manager, issue 9 ---
+ERROR_CODE_DESCRIPTIONS.update(
+    {
+        ErrorCode.BOARD_LIMITED_OUT: (
+            "The board is kept off by a compute limit in force (power, thermal, mode, FDIR)."
+        ),
+        ErrorCode.UNKNOWN_SLOT: "No compute board is known in that slot.",
+        ErrorCode.MODE_FORBIDS_JOBS: "No new compute job is admitted in mode SAFE or SURVIVAL.",
+    }
+)
