@@ -316,6 +316,7 @@ class LimitBoard:
     level_w: tuple[float, ...]  # worst-case draw (busy) at throttle level 0, 1, ..., W
     shed_rank: tuple[int, ...] = ()  # lower is powered off first
     base_level: int = 0  # the level the budgets (SoC, coolant) ask anyway
+    off_w: float = 0.0  # draw when powered off (its management controller), W
 
     @property
     def deepest(self) -> int:
@@ -332,9 +333,9 @@ class LimitPlan:
     def draw_w(self, boards: list[LimitBoard], scope: str = "all") -> float:
         """Worst-case draw of the boards of ``scope`` under this plan, W."""
         return sum(
-            b.level_w[self.levels[b.slot]]
+            b.off_w if b.slot in self.off else b.level_w[self.levels[b.slot]]
             for b in boards
-            if b.slot not in self.off and _in_scope(b, scope)
+            if _in_scope(b, scope)
         )
 
 
@@ -344,46 +345,50 @@ def _in_scope(board: LimitBoard, scope: str) -> bool:
 
 def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
     """Meet every cap (scope 'all' or a loop id -> most W its boards may draw, worst case:
-    every board on busy at its level): throttle the scope's boards first (one common floor
-    level, the shallowest that fits), and only when the deepest level is not enough power
-    boards off in ``shed_rank`` order, then ease the floor back to the shallowest that fits
-    the boards left on. Loop scopes first, then 'all' on top (it never eases a loop's level).
-    A cap of 0 W keeps every board of its scope off."""
+    every board on busy at its level, every board off at its ``off_w``): throttle the scope's
+    boards first (one common floor level, the shallowest that fits), and only when the
+    deepest level is not enough power boards off in ``shed_rank`` order, then ease the floor
+    back to the shallowest that fits the boards left on. Loop scopes first, then 'all' on top
+    (it never eases a loop's level). A cap below the off draw keeps every board of its scope
+    off (0 W: all off)."""
     levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
     off: set[int] = set()
+
+    def draw(members: list[LimitBoard], trial: dict[int, int]) -> float:
+        return sum(
+            b.off_w if b.slot in off else b.level_w[trial.get(b.slot, levels[b.slot])]
+            for b in members
+        )
+
+    def floor_at(level: int, members: list[LimitBoard]) -> dict[int, int]:
+        return {
+            b.slot: min(max(levels[b.slot], level), b.deepest) for b in members if b.slot not in off
+        }
+
+    def shallowest(members: list[LimitBoard], cap: float) -> dict[int, int] | None:
+        deepest = max((b.deepest for b in members if b.slot not in off), default=0)
+        for level in range(deepest + 1):
+            trial = floor_at(level, members)
+            if draw(members, trial) <= cap + _W_MARGIN:
+                return trial
+        return None
+
     scopes = sorted(s for s in caps if s != "all") + (["all"] if "all" in caps else [])
     for scope in scopes:
         cap = caps[scope]
-        group = [b for b in boards if _in_scope(b, scope) and b.slot not in off]
+        group = [b for b in boards if _in_scope(b, scope)]
         if not group:
             continue
-        floor = {b.slot: levels[b.slot] for b in group}
-
-        def at(level: int, members: list[LimitBoard], floor: dict[int, int] = floor) -> dict:
-            return {b.slot: min(max(floor[b.slot], level), b.deepest) for b in members}
-
-        def draw(trial: dict[int, int], members: list[LimitBoard]) -> float:
-            return sum(b.level_w[trial[b.slot]] for b in members)
-
-        deepest = max(b.deepest for b in group)
-        chosen = next(
-            (t for lv in range(deepest + 1) if draw(t := at(lv, group), group) <= cap + _W_MARGIN),
-            None,
-        )
+        chosen = shallowest(group, cap)
         if chosen is None:
-            # Throttling is not enough: at the deepest level, power off in shed order.
-            on = list(group)
-            trial = at(deepest, group)
+            # Throttling is not enough: at the deepest level, power off in shed order, then
+            # ease back as far as the boards left on allow.
+            deepest = floor_at(max(b.deepest for b in group), group)
             for board in sorted(group, key=lambda b: (b.shed_rank, b.slot)):
-                if draw(trial, on) <= cap + _W_MARGIN:
+                if draw(group, deepest) <= cap + _W_MARGIN:
                     break
-                on.remove(board)
                 off.add(board.slot)
-            chosen = (
-                next(t for lv in range(deepest + 1) if draw(t := at(lv, on), on) <= cap + _W_MARGIN)
-                if on
-                else {}
-            )
+            chosen = shallowest(group, cap) or {}
         levels.update(chosen)
     return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
 
@@ -724,7 +729,8 @@ class PayloadManager:
         else:
             job = self.jobs.get(int(board.run.execution_id) // _EXECUTIONS_PER_JOB)
             rank = (2, job.request.priority if job is not None else 0)
-        return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level)
+        off_w = thermal.off_w if thermal is not None else 0.0
+        return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
 
     async def _apply_limits(self) -> None:
         """Plan the limits in force on the boards now and carry the plan out: levels (applied
