@@ -624,6 +624,8 @@ class PayloadManager:
         for board in self.boards.values():
             if board.state not in _UP or board.failed:
                 continue
+            if board.limited_off or board.ground_off or board.cooling:
+                continue  # powered off this cycle: its registers are from before
             if board.thermal is None:
                 # Not identified yet: its throttle range is unknown, and a level beyond it is
                 # refused (again every cycle). It is throttled once its identity is read.
