@@ -133,12 +133,12 @@ class Config(BaseModel):
         160_000.0, gt=0, description="Payload power with a full battery, W."
     )
     seu_burst_errors: int = Field(
-        3,
+        2,
         ge=1,
         description="Memory errors (correctable + uncorrectable) on one board within "
         "seu_window_s that make a burst (SEU_BURST), count.",
     )
-    seu_window_s: float = Field(1800.0, gt=0, description="Window of the burst count, mission s.")
+    seu_window_s: float = Field(600.0, gt=0, description="Window of the burst count, mission s.")
     seu_quarantine_s: float = Field(
         600.0, ge=0, description="A board in a burst takes no new job this long, mission s."
     )
@@ -872,9 +872,11 @@ class PayloadManager:
             return
         if state in _UP and self.config.self_test:
             await self._self_test(board)
-        if board.run is not None and state in _UP:
+        if board.run is not None and state in _UP and not self._young(board):
             registers = board.registers
             # A result the host is still computing is not lost: it comes with a later poll.
+            # A run younger than a period is not judged either: a cycle at the instant of its
+            # submission (woken by a submit or a limit) may read registers from before it.
             if (
                 registers.jobs_running == 0
                 and registers.jobs_queued == 0
@@ -1225,7 +1227,8 @@ class PayloadManager:
                 board.registers = BackplaneSlot.of(registers)
                 # Take them even without a run here: results of executions given up on
                 # would otherwise keep the poll answering at once.
-                taken &= await self._collect(board, lost_if_missing=self._idle(board))
+                lost_if_missing = self._idle(board) and not self._young(board)
+                taken &= await self._collect(board, lost_if_missing=lost_if_missing)
             await self._schedule()
         return taken
 
@@ -1236,6 +1239,15 @@ class PayloadManager:
         async with self.lock:
             await self._schedule()
             return not any(j.final is None and j.needed > 0 for j in self.jobs.values())
+
+    def _young(self, board: _Board) -> bool:
+        """The board's run started less than a period ago: registers read at the instant of
+        its submission (a cycle woken by a submit or a limit, an await_results answer formed
+        before it) may predate it, so its result is not judged lost on them."""
+        run_ = board.run
+        return run_ is not None and self.ctx.clock.now_ns() - run_.started_ns < (
+            self.config.period_s * _NS
+        )
 
     @staticmethod
     def _idle(board: _Board) -> bool:

@@ -230,3 +230,93 @@ def _boot_count():
     from icd.devices import BoardSlotRegisters
 
     return BoardSlotRegisters
+
+
+@pytest.fixture
+async def upset_rig(tmp_path: Path) -> AsyncIterator[tuple[Rig, DevicePort]]:
+    """The six-board satellite with a radiation upset rate (1 a year per board: a burst's
+    multiplier makes it seconds), and the simulation-control port to inject faults."""
+    path = write_payload_config(tmp_path)
+    path.write_text(
+        path.read_text().replace("seu_rate_per_year = 0.0", "seu_rate_per_year = 1.0"), "utf-8"
+    )
+    async with (
+        in_process_satellite(hwsim_config=path) as sat,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
+    ):
+        await ground.ping()
+        port = DevicePort(sat.context, sat.device_endpoint, sat.clock, timeout_s=10.0)
+        simctl = DevicePort(sat.context, sat.simctl_endpoint, sat.clock, timeout_s=10.0)
+        async with port, simctl:
+            yield Rig(sat, ground, port, asyncio.Queue()), simctl
+
+
+async def _inject(simctl: DevicePort, fault: str, target: str, **params: object) -> None:
+    from icd.device import SimOp
+
+    args = {"fault_id": fault, "target": target, "params": params}
+    await simctl.request(SimOp.INJECT_FAULT, args=args)
+
+
+async def _clear(simctl: DevicePort, fault: str, target: str) -> None:
+    from icd.device import SimOp
+
+    await simctl.request(SimOp.CLEAR_FAULT, args={"fault_id": fault, "target": target})
+
+
+async def test_each_board_fault_of_the_catalogue_raises_its_own_event_and_recovers(
+    upset_rig: tuple[Rig, DevicePort],
+) -> None:
+    rig, simctl = upset_rig
+    await rig.until(lambda: _all_idle(rig), 300, step_s=5)
+    for job_id in range(1, 7):  # every board busy
+        await rig.ground.submit_job("matmul", 1024, job_id, 1_000_000, job_id=job_id)
+    await rig.until(lambda: _busy(rig, L1 + L2), 30)
+
+    # board_latchup -> BOARD_LATCHUP, power cycled, back up
+    await _inject(simctl, "board_latchup", "slot.001")
+    await rig.event(EventId.BOARD_LATCHUP, "slot.001", 10)
+    await rig.event(EventId.BOARD_POWER_CYCLED, "slot.001 power cycled: latch-up", 10)
+    # board_upset (hang) -> BOARD_HUNG after the 10 s watchdog; memory_ce -> BOARD_UPSET
+    await _inject(simctl, "board_upset", "slot.002", kind="hang")
+    await rig.event(EventId.BOARD_HUNG, "slot.002", 30)
+    await _inject(simctl, "board_upset", "slot.005", kind="memory_ce")
+    await rig.event(EventId.BOARD_UPSET, "slot.005: memory error", 10)
+    # seu_burst -> SEU_BURST (memory errors past the burst threshold within the window)
+    await _inject(simctl, "seu_burst", "slot.006", rate_multiplier=3e6)
+    await rig.event(EventId.SEU_BURST, "slot.006", 300)
+    await _clear(simctl, "seu_burst", "slot.006")
+
+    # every job still completes (executions lost to the faults run again), boards back up
+    for job_id in range(1, 7):
+        report = await rig.ground.wait_job(job_id, timeout=3000)
+        assert report.state == dic.JobState.COMPLETED and rig.ground.verify(report), report
+
+    async def up() -> bool:
+        backplane = await rig.backplane()
+        return all(backplane.slots[s].power_state != "fault" for s in ("001", "002"))
+
+    await rig.until(up, 120, step_s=2)
+
+    # board_overtemp (a fouled plate) under a long job (matmul 2048: ~380 s on a GPU) ->
+    # BOARD_OVERTEMP as it throttles itself; cleared, it cools, the job completes
+    await rig.ground.submit_job("matmul", 2048, 7, 1_000_000, job_id=7)
+    placed: list[int] = []
+
+    async def running() -> bool:
+        jobs = await rig.ground.list_jobs(timeout=30)
+        placed[:] = next(j.slots for j in jobs if j.job_id == 7)
+        return len(placed) == 1
+
+    await rig.until(running, 10)
+    slot = placed[0]
+    await _inject(simctl, "board_overtemp", f"slot.{slot:03d}", resistance_factor=60.0)
+    await rig.event(EventId.BOARD_OVERTEMP, f"slot.{slot:03d}", 300)
+    await _clear(simctl, "board_overtemp", f"slot.{slot:03d}")
+    report = await rig.ground.wait_job(7, timeout=3000)
+    assert report.state == dic.JobState.COMPLETED and rig.ground.verify(report), report
+
+
+async def _busy(rig: Rig, slots: tuple[str, ...]) -> bool:
+    backplane = await rig.backplane()
+    return all(backplane.slots[s].power_state == "busy" for s in slots)
