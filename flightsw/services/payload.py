@@ -7,7 +7,10 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            device error), ``identity`` of each board once (capabilities, thermal/electrical
            envelope, job limits), ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k,
            flow_kg_s) for the budgets, ``take_results`` of boards whose job is over; bus
-           ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs, 6 list boards).
+           ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs, 6 list boards,
+           8 power-cycle / 9 reset / 10 off / 11 on a board by slot), ``ComputeLimit`` (W per
+           source and scope 'all' or loop id, matched to the backplane's ``loop_id``) and
+           ``ModeChanged`` (no new job in SAFE / SURVIVAL).
            Job ends are event-driven: a long poll ``backplane.await_results`` (on a socket of
            its own, its answer validated into ``icd.devices.AwaitResultsResult``) is answered
            by hwsim as soon as a board has results ready, with that slot's registers, so a
@@ -17,13 +20,22 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            every ``results_poll_s``).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
-           (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
+           (watchdog, latch-up, faults), ``reset`` (over-temperature once cool), ``power_off``
+           (compute limits, over its rated die temperature, 140,10).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
            ``PayloadLimits`` (the boards' job limits, for acceptance checks in the link),
            ``payload.*`` parameters (HK SID 3: counts, W, K, level; the board-derived ones
            declared invalid while the backplane cannot be read), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
-           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT.
+           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT,
+           COMPUTE_LIMITED / COMPUTE_LIMIT_LIFTED, BOARD_OVERTEMP, SEU_BURST, BOARD_UPSET,
+           BOARD_COMMANDED / BOARD_COMMAND_REFUSED, JOBS_SUSPENDED; HK ``payload.power_limit_w``
+           (W) and ``payload.boards_off_by_limit``.
+
+Compute limits: per scope the minimum over sources; met on the boards' worst-case draw
+(``ThermalElectricalModel``) by throttle levels first, then by powering boards off (faulted,
+idle, then lowest job priority), released one per ``stagger_s`` when lifted (`plan_limits`).
+The SoC / coolant throttle steps stay as a backstop: the deepest level of the two wins.
 
 A job of redundancy r needs r completed executions on r different boards; an execution lost
 to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
@@ -913,7 +925,7 @@ class PayloadManager:
         self.ctx.event(
             EventId.BOARD_UPSET,
             f"{board.device}: memory error (ce {registers.correctable_errors}, ue "
-            f"{registers.uncorrectable_errors}); a failed job is run again",
+            f"{registers.uncorrectable_errors}); a job it fails is run again",
         )
 
     async def _watch_temperature(self, board: _Board) -> bool:
