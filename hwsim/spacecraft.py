@@ -154,6 +154,7 @@ class Spacecraft:
             self._energy,
             registry,
             self.mission_time_origin_s,
+            loop_ids=self._loops.loop_ids,
         )
         self._slots = slots
         net.bind_dies(slots.die_plate, slots.initial_die_temp_k)
@@ -270,6 +271,7 @@ class Spacecraft:
                 self._energy,
                 registry,
                 self.mission_time_origin_s,
+                loop_ids=self._loops.loop_ids,
             )
             self._slots = slots
             bus = self._bus

@@ -291,6 +291,15 @@ class EventId(IntEnum):
     JOB_REFUSED = 25
     MODE_CHANGED = 30
     MODE_DENIED = 31
+    # --- payload manager, issue 9 (90-99) ---
+    COMPUTE_LIMITED = 90
+    COMPUTE_LIMIT_LIFTED = 91
+    BOARD_OVERTEMP = 92
+    SEU_BURST = 93
+    BOARD_UPSET = 94
+    BOARD_COMMANDED = 95
+    BOARD_COMMAND_REFUSED = 96
+    JOBS_SUSPENDED = 97
 
 
 class EventDef(_Frozen):
@@ -1204,6 +1213,130 @@ HK_STRUCTURES[1] = HK_STRUCTURES[1].model_copy(
                 _COUNTER,
                 "FDIR escalations within the mode manager's window (past its budget: SAFE).",
             ),
+        )
+    }
+)
+
+
+# --- payload manager, issue 9: board commands 140,8..11, compute-limit events, HK ----------
+# TC 140,8 power-cycle board / 140,9 reset board / 140,10 board off / 140,11 board on
+# (APID 2): slot u16. Refused at execution with TM(1,8) and BOARD_COMMAND_REFUSED naming why:
+# UNKNOWN_SLOT (no board in that slot), BOARD_LIMITED_OUT (a compute limit keeps it off),
+# DEVICE_ERROR (the board refused it, e.g. a reset of a board that is off).
+
+BOARD_COMMANDS: dict[int, str] = {
+    8: "power_cycle",
+    9: "reset",
+    10: "power_off",
+    11: "power_on",
+}
+
+
+def pack_slot(slot: int) -> bytes:
+    return struct.pack(">H", slot)
+
+
+def unpack_slot(data: bytes) -> int:
+    if len(data) != 2:
+        raise DecodeError("slot", expected="2 bytes (u16)", got=f"{len(data)} bytes")
+    return int(struct.unpack(">H", data)[0])
+
+
+SERVICES = tuple(
+    s.model_copy(
+        update={
+            "subservices": {
+                **s.subservices,
+                8: "TC power-cycle a board (slot u16)",
+                9: "TC reset a board (slot u16)",
+                10: "TC power a board off (slot u16)",
+                11: "TC power a board on (slot u16)",
+            }
+        }
+    )
+    if s.service == 140
+    else s
+    for s in SERVICES
+)
+APP_DATA_CHECKS.update({(140, sub): unpack_slot for sub in BOARD_COMMANDS})
+EVENTS.update(
+    {
+        e.id: e
+        for e in (
+            EventDef(
+                id=EventId.COMPUTE_LIMITED,
+                name="COMPUTE_LIMITED",
+                severity=Severity.LOW,
+                description="A compute limit (ComputeLimit from power, thermal, mode or FDIR) is "
+                "in force or changed: the message names source, scope ('all' or a loop), W and "
+                "what the payload manager did (throttle level, boards powered off).",
+            ),
+            EventDef(
+                id=EventId.COMPUTE_LIMIT_LIFTED,
+                name="COMPUTE_LIMIT_LIFTED",
+                severity=Severity.INFO,
+                description="A source lifted its compute limit: the message names source and "
+                "scope and what is restored (levels eased, boards powered back on, staggered).",
+            ),
+            EventDef(
+                id=EventId.BOARD_OVERTEMP,
+                name="BOARD_OVERTEMP",
+                severity=Severity.MEDIUM,
+                description="A board throttles itself for die temperature or tripped to an "
+                "over_temperature fault (hwsim fault board_overtemp): the job is run elsewhere, "
+                "the board is reset once below its throttle temperature.",
+            ),
+            EventDef(
+                id=EventId.SEU_BURST,
+                name="SEU_BURST",
+                severity=Severity.MEDIUM,
+                description="A board's memory error counters climb faster than the burst "
+                "threshold (hwsim fault seu_burst): it takes no new job for the quarantine time "
+                "(redundant jobs still verify each other).",
+            ),
+            EventDef(
+                id=EventId.BOARD_UPSET,
+                name="BOARD_UPSET",
+                severity=Severity.LOW,
+                description="A single radiation upset seen on a board (hwsim fault board_upset): "
+                "a memory error count stepped or redundant results disagreed; hangs and latch-ups "
+                "also raise BOARD_HUNG / BOARD_LATCHUP. The job concerned is run again.",
+            ),
+            EventDef(
+                id=EventId.BOARD_COMMANDED,
+                name="BOARD_COMMANDED",
+                severity=Severity.INFO,
+                description="A board power-cycled, reset, powered off or on by TC 140,8..11.",
+            ),
+            EventDef(
+                id=EventId.BOARD_COMMAND_REFUSED,
+                name="BOARD_COMMAND_REFUSED",
+                severity=Severity.LOW,
+                description="A TC 140,8..11 was refused (TM 1,8): unknown slot, the board is "
+                "kept off by a compute limit, or the board refused the command.",
+            ),
+            EventDef(
+                id=EventId.JOBS_SUSPENDED,
+                name="JOBS_SUSPENDED",
+                severity=Severity.LOW,
+                description="No new job is admitted (mode SAFE or SURVIVAL; TC 140,1 fails with "
+                "MODE_FORBIDS_JOBS), or admission resumes; the message names the mode.",
+            ),
+        )
+    }
+)
+HK_STRUCTURES[3] = HK_STRUCTURES[3].model_copy(
+    update={
+        "parameters": (
+            *HK_STRUCTURES[3].parameters,
+            _p(
+                "payload.power_limit_w",
+                "f32",
+                "W",
+                "Most power the boards may draw under the compute limits in force "
+                "(payload_power_limit_w when none).",
+            ),
+            _p("payload.boards_off_by_limit", "u16", _COUNTER, "Boards kept off by a limit."),
         )
     }
 )

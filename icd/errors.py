@@ -24,6 +24,10 @@ class ErrorCode(IntEnum):
     BUSY = 0x0013
     NOT_FOUND = 0x0014
     MODE_DENIED = 0x0020
+    # --- payload manager, issue 9 (0x0034-0x0037) ---
+    BOARD_LIMITED_OUT = 0x0034
+    UNKNOWN_SLOT = 0x0035
+    MODE_FORBIDS_JOBS = 0x0036
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -70,4 +74,16 @@ ERROR_CODE_DESCRIPTIONS[ErrorCode.MODE_DENIED] = (
     "The mode manager refused the transition: not allowed from the mode in force, or its "
     "guard failed (battery state of charge, a FAILED service, FDIR escalations); the "
     "MODE_DENIED event says why."
+)
+
+
+# --- payload manager, issue 9 ---
+ERROR_CODE_DESCRIPTIONS.update(
+    {
+        ErrorCode.BOARD_LIMITED_OUT: (
+            "The board is kept off by a compute limit in force (power, thermal, mode, FDIR)."
+        ),
+        ErrorCode.UNKNOWN_SLOT: "No compute board is known in that slot.",
+        ErrorCode.MODE_FORBIDS_JOBS: "No new compute job is admitted in mode SAFE or SURVIVAL.",
+    }
 )

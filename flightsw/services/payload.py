@@ -7,7 +7,10 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            device error), ``identity`` of each board once (capabilities, thermal/electrical
            envelope, job limits), ``battery`` (soc) and ``loop.L<n>`` (supply_temp_k,
            flow_kg_s) for the budgets, ``take_results`` of boards whose job is over; bus
-           ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs, 6 list boards).
+           ``TcDispatch`` for service 140 (1 submit, 2 cancel, 3 list jobs, 6 list boards,
+           8 power-cycle / 9 reset / 10 off / 11 on a board by slot), ``ComputeLimit`` (W per
+           source and scope 'all' or loop id, matched to the backplane's ``loop_id``) and
+           ``ModeChanged`` (no new job in SAFE / SURVIVAL).
            Job ends are event-driven: a long poll ``backplane.await_results`` (on a socket of
            its own, its answer validated into ``icd.devices.AwaitResultsResult``) is answered
            by hwsim as soon as a board has results ready, with that slot's registers, so a
@@ -17,13 +20,22 @@ Reads:     the ``backplane`` device every ``period_s`` mission seconds (per-slot
            every ``results_poll_s``).
 Commands:  ``power_on`` (staggered at start), ``self_test`` after each boot, ``submit_job``,
            ``cancel_job``, ``set_throttle`` (on change and after every reboot), ``power_cycle``
-           (watchdog, latch-up, faults), ``reset`` (over-temperature once cool).
+           (watchdog, latch-up, faults), ``reset`` (over-temperature once cool), ``power_off``
+           (compute limits, over its rated die temperature, 140,10).
 Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProgress``,
            ``PayloadLimits`` (the boards' job limits, for acceptance checks in the link),
            ``payload.*`` parameters (HK SID 3: counts, W, K, level; the board-derived ones
            declared invalid while the backplane cannot be read), events JOB_COMPLETED,
            JOB_FAILED, RESULT_MISMATCH, BOARD_HUNG, BOARD_POWER_CYCLED, BOARD_LATCHUP,
-           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT.
+           BOARD_FAULT, THROTTLE_CHANGED, JOB_REFUSED, DEVICE_ERROR / DEVICE_TIMEOUT,
+           COMPUTE_LIMITED / COMPUTE_LIMIT_LIFTED, BOARD_OVERTEMP, SEU_BURST, BOARD_UPSET,
+           BOARD_COMMANDED / BOARD_COMMAND_REFUSED, JOBS_SUSPENDED; HK ``payload.power_limit_w``
+           (W) and ``payload.boards_off_by_limit``.
+
+Compute limits: per scope the minimum over sources; met on the boards' worst-case draw
+(``ThermalElectricalModel``) by throttle levels first, then by powering boards off (faulted,
+idle, then lowest job priority), released one per ``stagger_s`` when lifted (`plan_limits`).
+The SoC / coolant throttle steps stay as a backstop: the deepest level of the two wins.
 
 A job of redundancy r needs r completed executions on r different boards; an execution lost
 to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
@@ -49,7 +61,14 @@ from computesat_sdk.contract import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
-from flightsw.messages import BoardJobLimits, PayloadLimits, PayloadLimitsWanted, TcDispatch
+from flightsw.messages import (
+    BoardJobLimits,
+    ComputeLimit,
+    ModeChanged,
+    PayloadLimits,
+    PayloadLimitsWanted,
+    TcDispatch,
+)
 from icd import dictionary as dic
 from icd.devices import (
     AwaitResultsResult,
@@ -63,16 +82,17 @@ from icd.devices import (
     PowerState,
     SubmitResult,
 )
-from icd.dictionary import Apid, BoardState, EventId, JobState, SubmitJob
-from icd.errors import ErrorCode
+from icd.dictionary import Apid, BoardState, EventId, JobState, Mode, SubmitJob
+from icd.errors import DecodeError, ErrorCode
 from runtime.clock import Clock
 from runtime.ports import DevicePort, DevicePortError, DeviceTimeout
 
-__all__ = ["Config", "PayloadManager", "run"]
+__all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits", "run"]
 
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
 _EXECUTIONS_PER_JOB = 1000
+_NO_JOBS_MODES = frozenset({Mode.SAFE, Mode.SURVIVAL})  # no new job admitted in these
 
 
 class Config(BaseModel):
@@ -123,6 +143,16 @@ class Config(BaseModel):
     max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
+    )
+    seu_burst_errors: int = Field(
+        2,
+        ge=1,
+        description="Memory errors (correctable + uncorrectable) on one board within "
+        "seu_window_s that make a burst (SEU_BURST), count.",
+    )
+    seu_window_s: float = Field(600.0, gt=0, description="Window of the burst count, mission s.")
+    seu_quarantine_s: float = Field(
+        600.0, ge=0, description="A board in a burst takes no new job this long, mission s."
     )
     results_poll_s: float = Field(
         10.0,
@@ -201,6 +231,15 @@ class _Board:
     unsupported: set[str] = field(default_factory=set)
     limits: JobLimits | None = None
     limits_key: str = ""  # limits as JSON, computed once: boards of a kind share it
+    limit_level: int = 0  # throttle level the compute limits ask of it (0: none)
+    limited_off: bool = False  # kept off by a compute limit
+    ground_off: bool = False  # powered off by TC 140,10 (until 140,11)
+    errors_seen: int = -1  # correctable + uncorrectable at the last read (-1: not yet)
+    error_times: deque[tuple[int, int]] = field(default_factory=deque)  # (ns, new errors)
+    quarantine_until_ns: int = 0  # SEU burst: no new job before this
+    overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
+    cooling: bool = False  # powered off over its rated die temperature: on again once cool
+    restore: bool = False  # a limit kept it off: power it on again once lifted
 
     @property
     def state(self) -> PowerState:
@@ -275,6 +314,97 @@ def _level_from_steps(value: float, steps: tuple[float, ...], rising: bool) -> i
     return sum(1 for step in steps if (value > step if rising else value < step))
 
 
+# --- compute limits: which boards stay on, at what throttle level ---------------------------
+
+_W_MARGIN = 1e-6  # float slack when comparing a plan's draw to a limit, W
+
+
+@dataclass(frozen=True)
+class LimitBoard:
+    """A board as the limit planner sees it."""
+
+    slot: int
+    loop_id: str  # coolant loop of its cold plate ('' unknown: only scope 'all' covers it)
+    level_w: tuple[float, ...]  # worst-case draw (busy) at throttle level 0, 1, ..., W
+    shed_rank: tuple[int, ...] = ()  # lower is powered off first
+    base_level: int = 0  # the level the budgets (SoC, coolant) ask anyway
+    off_w: float = 0.0  # draw when powered off (its management controller), W
+
+    @property
+    def deepest(self) -> int:
+        return len(self.level_w) - 1
+
+
+@dataclass(frozen=True)
+class LimitPlan:
+    """Per board the throttle level the limits ask, and the boards they keep off."""
+
+    levels: dict[int, int]
+    off: frozenset[int]
+
+    def draw_w(self, boards: list[LimitBoard], scope: str = "all") -> float:
+        """Worst-case draw of the boards of ``scope`` under this plan, W."""
+        return sum(
+            b.off_w if b.slot in self.off else b.level_w[self.levels[b.slot]]
+            for b in boards
+            if _in_scope(b, scope)
+        )
+
+
+def _in_scope(board: LimitBoard, scope: str) -> bool:
+    return scope == "all" or board.loop_id == scope
+
+
+def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
+    """Meet every cap (scope 'all' or a loop id -> most W its boards may draw, worst case:
+    every board on busy at its level, every board off at its ``off_w``): throttle the scope's
+    boards first (one common floor level, the shallowest that fits), and only when the
+    deepest level is not enough power boards off in ``shed_rank`` order, then ease the floor
+    back to the shallowest that fits the boards left on. Loop scopes first, then 'all' on top
+    (it never eases a loop's level). A cap below the off draw keeps every board of its scope
+    off (0 W: all off)."""
+    levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
+    off: set[int] = set()
+
+    def draw(members: list[LimitBoard], trial: dict[int, int]) -> float:
+        return sum(
+            b.off_w if b.slot in off else b.level_w[trial.get(b.slot, levels[b.slot])]
+            for b in members
+        )
+
+    def floor_at(level: int, members: list[LimitBoard]) -> dict[int, int]:
+        return {
+            b.slot: min(max(levels[b.slot], level), b.deepest) for b in members if b.slot not in off
+        }
+
+    def shallowest(members: list[LimitBoard], cap: float) -> dict[int, int] | None:
+        deepest = max((b.deepest for b in members if b.slot not in off), default=0)
+        for level in range(deepest + 1):
+            trial = floor_at(level, members)
+            if draw(members, trial) <= cap + _W_MARGIN:
+                return trial
+        return None
+
+    scopes = sorted(s for s in caps if s != "all") + (["all"] if "all" in caps else [])
+    for scope in scopes:
+        cap = caps[scope]
+        group = [b for b in boards if _in_scope(b, scope)]
+        if not group:
+            continue
+        chosen = shallowest(group, cap)
+        if chosen is None:
+            # Throttling is not enough: at the deepest level, power off in shed order, then
+            # ease back as far as the boards left on allow.
+            deepest = floor_at(max(b.deepest for b in group), group)
+            for board in sorted(group, key=lambda b: (b.shed_rank, b.slot)):
+                if draw(group, deepest) <= cap + _W_MARGIN:
+                    break
+                off.add(board.slot)
+            chosen = shallowest(group, cap) or {}
+        levels.update(chosen)
+    return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
+
+
 class PayloadManager:
     """The manager's state and one control cycle; ``run`` drives it from the bus."""
 
@@ -297,6 +427,12 @@ class PayloadManager:
         self.limits_due_ns = 0
         self.failing: set[str] = set()
         self.timed_out = False  # a device request timed out during this cycle
+        # Compute limits in force: (source, scope) -> (W, reason); news to announce.
+        self.limits: dict[tuple[str, str], tuple[float, str]] = {}
+        self.limit_news: list[ComputeLimit] = []
+        self.plan = LimitPlan({}, frozenset())
+        self.power_limit_w = config.payload_power_limit_w
+        self.mode: Mode | None = None  # None until the mode manager says (admit meanwhile)
         self.counters: dict[str, float] = dict.fromkeys(
             (
                 "payload.jobs_completed",
@@ -371,6 +507,7 @@ class PayloadManager:
         if registers is not None:
             await self._update_boards(registers)
             await self._update_budgets()
+            await self._apply_limits()
             self.tests_left = self.config.setup_per_cycle
             for board in list(self.boards.values()):
                 await self._supervise(board)
@@ -490,7 +627,7 @@ class PayloadManager:
             )
             self.level = new_level
         soc = 1.0 if self.soc is None else self.soc
-        self.admit = soc >= config.soc_stop_new_jobs and not flow_lost
+        self.admit = soc >= config.soc_stop_new_jobs and not flow_lost and not self.mode_blocks
         full, stop = (config.soc_throttle_steps or (1.0,))[0], config.soc_stop_new_jobs
         fraction = 1.0 if soc >= full else max(0.0, (soc - stop) / max(full - stop, 1e-9))
         self.budget_w = config.payload_power_limit_w * fraction
@@ -499,11 +636,13 @@ class PayloadManager:
         for board in self.boards.values():
             if board.state not in _UP or board.failed:
                 continue
+            if board.limited_off or board.ground_off or board.cooling:
+                continue  # powered off this cycle: its registers are from before
             if board.thermal is None:
                 # Not identified yet: its throttle range is unknown, and a level beyond it is
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
-            level = min(self.level, board.max_level())
+            level = self._level_of(board)
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})
@@ -511,8 +650,6 @@ class PayloadManager:
                 board.commanded_level = level
 
     async def _power_on_next(self) -> None:
-        if not self.config.power_on_at_start:
-            return
         now_ns = self.ctx.clock.now_ns()
         if now_ns < self.next_power_on_ns:
             return
@@ -520,13 +657,160 @@ class PayloadManager:
             if (
                 board.state is PowerState.OFF
                 and not board.failed
+                and not board.limited_off
+                and not board.ground_off
+                and (self.config.power_on_at_start or board.restore)
+                and not self._still_hot(board)
                 and now_ns >= board.holdoff_until_ns
             ):
                 if await self._call(board.device, "power_on") is not None:
                     board.commanded_level = None
+                    board.restore = board.cooling = False
                     board.holdoff_until_ns = now_ns + int(self.config.recovery_holdoff_s * _NS)
                 self.next_power_on_ns = now_ns + int(self.config.stagger_s * _NS)
                 return
+
+    def _still_hot(self, board: _Board) -> bool:
+        """Powered off over its rated die temperature and not yet below its throttle one."""
+        if not board.cooling or board.thermal is None:
+            return False
+        return board.registers.die_temp_k >= board.thermal.throttle_temp_k
+
+    def _level_of(self, board: _Board) -> int:
+        """The level commanded to ``board``: the most restrictive of the budgets' level
+        (SoC, coolant: the backstop) and the compute limits' level, within its range."""
+        return min(max(self.level, board.limit_level), board.max_level())
+
+    # --- compute limits (ComputeLimit) and modes (ModeChanged) ---------------------------
+
+    @property
+    def mode_blocks(self) -> bool:
+        return self.mode in _NO_JOBS_MODES
+
+    def mode_changed(self, message: ModeChanged) -> bool:
+        """Take the mode in force; True if admission changed (a cycle is due)."""
+        was = self.mode_blocks
+        self.mode = message.mode
+        if was == self.mode_blocks:
+            return False
+        waiting = sum(1 for j in self.jobs.values() if j.final is None)
+        if self.mode_blocks:
+            text = f"mode {message.mode.name}: no new job admitted ({waiting} jobs kept)"
+        else:
+            text = f"mode {message.mode.name}: jobs admitted again ({waiting} jobs waiting)"
+        self.ctx.event(EventId.JOBS_SUSPENDED, text[:200])
+        return True
+
+    def receive_limit(self, message: ComputeLimit) -> bool:
+        """Keep the latest limit per (source, scope); True if it changed what is in force."""
+        key = (message.source, message.scope)
+        old = self.limits.get(key)
+        if message.power_limit_w is None:
+            if old is None:
+                return False
+            del self.limits[key]
+        else:
+            new = (float(message.power_limit_w), message.reason)
+            self.limits[key] = new
+            if old is not None and old[0] == new[0]:
+                return False  # repeated: nothing new to do or announce
+        self.limit_news.append(message)
+        return True
+
+    def caps(self) -> dict[str, float]:
+        """Per scope, the most restrictive limit of all sources in force, W."""
+        out: dict[str, float] = {}
+        for (_, scope), (watts, _) in self.limits.items():
+            out[scope] = min(watts, out.get(scope, watts))
+        return out
+
+    def _limit_board(self, board: _Board) -> LimitBoard:
+        registers = board.registers
+        thermal = board.thermal
+        if thermal is None or registers.power_state is PowerState.FAULT:
+            # Unknown envelope, or a fault (a latch-up draws what it draws): not throttleable.
+            level_w: tuple[float, ...] = (registers.power_w,)
+        else:
+            deepest = min(board.max_level(), self.config.max_level)
+            span = thermal.peak_w - thermal.idle_w
+            level_w = tuple(
+                thermal.idle_w + span * board.power_fraction(lv) for lv in range(deepest + 1)
+            )
+        if registers.power_state is PowerState.FAULT:
+            rank: tuple[int, ...] = (0,)
+        elif board.run is None:
+            rank = (1,)  # idle, booting or already off: cheapest to keep off
+        else:
+            job = self.jobs.get(int(board.run.execution_id) // _EXECUTIONS_PER_JOB)
+            rank = (2, job.request.priority if job is not None else 0)
+        off_w = thermal.off_w if thermal is not None else 0.0
+        return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
+
+    async def _apply_limits(self) -> None:
+        """Plan the limits in force on the boards now and carry the plan out: levels (applied
+        with the throttle), boards powered off (their executions run again elsewhere), boards
+        released (powered on again, staggered)."""
+        caps = self.caps()
+        planned = [
+            self._limit_board(b) for b in self.boards.values() if not b.failed and not b.ground_off
+        ]
+        plan = plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+        self.plan = plan
+        self.power_limit_w = self._power_limit(planned, caps)
+        for board in self.boards.values():
+            board.limit_level = plan.levels.get(board.slot, 0)
+            if board.slot in plan.off:
+                board.limited_off = True
+                if board.state is not PowerState.OFF:
+                    self._lose_run(board, "powered off by a compute limit")
+                    if await self._call(board.device, "power_off") is not None:
+                        board.commanded_level = None
+                        board.restore = True
+            elif board.limited_off:
+                board.limited_off = False
+        self._announce_limits(planned, caps, plan)
+
+    def _power_limit(self, planned: list[LimitBoard], caps: dict[str, float]) -> float:
+        """Most W the boards may draw under the limits in force (HK payload.power_limit_w):
+        the 'all' limit, the loop limits plus the full draw of uncapped loops, the budget."""
+        loops = {b.loop_id for b in planned}
+        per_loop = sum(
+            caps.get(loop, sum(b.level_w[0] for b in planned if b.loop_id == loop))
+            for loop in loops
+        )
+        limit = self.config.payload_power_limit_w
+        if any(scope != "all" for scope in caps):
+            limit = min(limit, per_loop)
+        return min(limit, caps.get("all", limit))
+
+    def _announce_limits(
+        self, planned: list[LimitBoard], caps: dict[str, float], plan: LimitPlan
+    ) -> None:
+        for message in self.limit_news:
+            scope = message.scope
+            members = [b for b in planned if _in_scope(b, scope)]
+            off = sorted(b.slot for b in members if b.slot in plan.off)
+            levels = sorted({plan.levels[b.slot] for b in members if b.slot in plan.levels})
+            cap = caps.get(scope)
+            done = (
+                f"{len(members) - len(off)} boards on at level {'/'.join(map(str, levels)) or '-'}"
+                f", {len(off)} off {off}"
+            )
+            if message.power_limit_w is None:
+                text = (
+                    f"{message.source} lifts its limit on {scope} ({message.reason}): "
+                    f"{scope} limit now {'none' if cap is None else f'{cap:.0f} W'}; {done}; "
+                    "boards back on staggered"
+                )
+                self.ctx.event(EventId.COMPUTE_LIMIT_LIFTED, text[:200])
+            else:
+                text = (
+                    f"{message.source} limits {scope} to {message.power_limit_w:.0f} W "
+                    f"({message.reason}): in force {cap:.0f} W, worst case "
+                    f"{plan.draw_w(members, scope):.0f} W; {done}"
+                )
+                self.ctx.event(EventId.COMPUTE_LIMITED, text[:200])
+        self.limit_news.clear()
 
     # --- FDIR -----------------------------------------------------------------------------
 
@@ -539,7 +823,12 @@ class PayloadManager:
         down = state in (PowerState.OFF, PowerState.BOOTING)
         if down:
             board.commanded_level = None  # re-command after every reboot
+        self._watch_upsets(board)
+        if board.limited_off or board.ground_off:
+            return  # off on purpose: a limit or the ground, not a fault
         if now_ns < board.holdoff_until_ns:
+            return
+        if await self._watch_temperature(board):
             return
         over_envelope = (
             peak_w is not None
@@ -558,6 +847,14 @@ class PayloadManager:
             die_k = board.registers.die_temp_k
             if reason is BoardFault.OVER_TEMPERATURE:
                 cool_k = board.thermal.throttle_temp_k if board.thermal is not None else None
+                if not board.overtemp_evented:
+                    board.overtemp_evented = True
+                    self._lose_run(board, "over-temperature")
+                    self.ctx.event(
+                        EventId.BOARD_OVERTEMP,
+                        f"{board.device} {board.name}: over-temperature trip at {die_k:.1f} K; "
+                        f"job run elsewhere, reset once below {cool_k or 0:.0f} K",
+                    )
                 if cool_k is not None and die_k < cool_k:
                     self._lose_run(board, "over-temperature")
                     if await self._call(board.device, "reset") is not None:
@@ -587,15 +884,87 @@ class PayloadManager:
             return
         if state in _UP and self.config.self_test:
             await self._self_test(board)
-        if board.run is not None and state in _UP:
+        if board.run is not None and state in _UP and not self._young(board):
             registers = board.registers
             # A result the host is still computing is not lost: it comes with a later poll.
+            # A run younger than a period is not judged either: a cycle at the instant of its
+            # submission (woken by a submit or a limit) may read registers from before it.
             if (
                 registers.jobs_running == 0
                 and registers.jobs_queued == 0
                 and registers.results_pending == 0
             ):
                 await self._collect(board)
+
+    def _watch_upsets(self, board: _Board) -> None:
+        """Memory error counters (hwsim faults board_upset, seu_burst): a single step is a
+        BOARD_UPSET; more than ``seu_burst_errors`` within ``seu_window_s`` a SEU_BURST, and
+        the board takes no new job for ``seu_quarantine_s``."""
+        registers = board.registers
+        errors = registers.correctable_errors + registers.uncorrectable_errors
+        seen, board.errors_seen = board.errors_seen, errors
+        if seen < 0 or errors <= seen:
+            return  # first reading, or the counters did not move
+        now_ns = self.ctx.clock.now_ns()
+        config = self.config
+        board.error_times.append((now_ns, errors - seen))
+        while board.error_times and board.error_times[0][0] < now_ns - config.seu_window_s * _NS:
+            board.error_times.popleft()
+        recent = sum(n for _, n in board.error_times)
+        if now_ns < board.quarantine_until_ns:
+            return  # in a burst already: evented once
+        if recent >= config.seu_burst_errors:
+            board.quarantine_until_ns = now_ns + int(config.seu_quarantine_s * _NS)
+            self.ctx.event(
+                EventId.SEU_BURST,
+                f"{board.device}: {recent} memory errors in {config.seu_window_s:.0f} s "
+                f"(ce {registers.correctable_errors}, ue {registers.uncorrectable_errors}); "
+                f"no new job for {config.seu_quarantine_s:.0f} s",
+            )
+            return
+        self.ctx.event(
+            EventId.BOARD_UPSET,
+            f"{board.device}: memory error (ce {registers.correctable_errors}, ue "
+            f"{registers.uncorrectable_errors}); a job it fails is run again",
+        )
+
+    async def _watch_temperature(self, board: _Board) -> bool:
+        """A board that throttles itself for die temperature (hwsim board_overtemp) is
+        evented once per episode; one over its rated die temperature is powered off before
+        its shutdown trip and powered on again once below its throttle temperature. True if
+        it was powered off now."""
+        thermal = board.thermal
+        registers = board.registers
+        if thermal is None or board.state not in _UP:
+            if board.state is not PowerState.FAULT:
+                board.overtemp_evented = False
+            return False
+        die_k = registers.die_temp_k
+        if die_k > thermal.max_die_temp_k:
+            self._lose_run(board, "over its rated die temperature")
+            if await self._call(board.device, "power_off") is not None:
+                board.cooling = True
+                board.commanded_level = None
+                self.ctx.event(
+                    EventId.BOARD_OVERTEMP,
+                    f"{board.device} {board.name}: die {die_k:.1f} K over rated "
+                    f"{thermal.max_die_temp_k:.0f} K: powered off, on again below "
+                    f"{thermal.throttle_temp_k:.0f} K",
+                )
+            self._hold(board)
+            return True
+        self_throttled = registers.throttle_level > (board.commanded_level or 0)
+        if self_throttled and not board.overtemp_evented:
+            board.overtemp_evented = True
+            self.ctx.event(
+                EventId.BOARD_OVERTEMP,
+                f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
+                f"{registers.throttle_level} (commanded {board.commanded_level or 0}); "
+                f"powered off past {thermal.max_die_temp_k:.0f} K",
+            )
+        elif not self_throttled and die_k < thermal.throttle_temp_k:
+            board.overtemp_evented = False
+        return False
 
     def _hold(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
@@ -700,6 +1069,11 @@ class PayloadManager:
             f"job {job.job_id} slots {slots}: "
             + " vs ".join((r.digest or "-")[:12] for r in job.done.values()),
         )
+        self.ctx.event(
+            EventId.BOARD_UPSET,
+            f"job {job.job_id}: a result corrupted on slot {' or '.join(map(str, slots))} "
+            "(bit flip suspected); run again on other boards",
+        )
         job.avoid.update(slots)
         job.done.clear()
         self._retry(job, "result mismatch")
@@ -774,16 +1148,18 @@ class PayloadManager:
             and board.run is None
             and not board.failed
             and board.identified
+            and not board.limited_off
+            and not board.ground_off
             and board.registers.jobs_running == 0
             and board.registers.jobs_queued == 0
-            and self.ctx.clock.now_ns() >= board.holdoff_until_ns
+            and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
         )
 
     def _increment_w(self, board: _Board) -> float:
         if board.thermal is None:
             return 0.0
         idle_w, peak_w = board.thermal.idle_w, board.thermal.peak_w
-        return max(0.0, peak_w - idle_w) * board.power_fraction(self.level)
+        return max(0.0, peak_w - idle_w) * board.power_fraction(self._level_of(board))
 
     def _pick(self, job: _Job, power_w: float) -> _Board | None:
         taken = {*job.done, *job.runs}
@@ -863,7 +1239,8 @@ class PayloadManager:
                 board.registers = BackplaneSlot.of(registers)
                 # Take them even without a run here: results of executions given up on
                 # would otherwise keep the poll answering at once.
-                taken &= await self._collect(board, lost_if_missing=self._idle(board))
+                lost_if_missing = self._idle(board) and not self._young(board)
+                taken &= await self._collect(board, lost_if_missing=lost_if_missing)
             await self._schedule()
         return taken
 
@@ -874,6 +1251,15 @@ class PayloadManager:
         async with self.lock:
             await self._schedule()
             return not any(j.final is None and j.needed > 0 for j in self.jobs.values())
+
+    def _young(self, board: _Board) -> bool:
+        """The board's run started less than a period ago: registers read at the instant of
+        its submission (a cycle woken by a submit or a limit, an await_results answer formed
+        before it) may predate it, so its result is not judged lost on them."""
+        run_ = board.run
+        return run_ is not None and self.ctx.clock.now_ns() - run_.started_ns < (
+            self.config.period_s * _NS
+        )
 
     @staticmethod
     def _idle(board: _Board) -> bool:
@@ -919,6 +1305,13 @@ class PayloadManager:
         """Queue a job; the error code to report if it cannot be queued."""
         if request.job_id in self.jobs:
             return ErrorCode.INVALID_APP_DATA
+        if self.mode_blocks:
+            assert self.mode is not None
+            self.ctx.event(
+                EventId.JOB_REFUSED,
+                f"job {request.job_id} refused: mode {self.mode.name} admits no new job",
+            )
+            return ErrorCode.MODE_FORBIDS_JOBS
         live = sum(1 for j in self.jobs.values() if j.final is None)
         if live >= self.config.max_queue or not any(b.identified for b in self.boards.values()):
             return ErrorCode.BUSY
@@ -947,6 +1340,37 @@ class PayloadManager:
                 await self._call(board.device, "cancel_job", {"job_id": int(run_.execution_id)})
         self._finish(job, JobState.CANCELLED, reason="cancelled by ground")
         return True
+
+    async def command_board(self, subservice: int, slot: int) -> tuple[ErrorCode, str] | None:
+        """TC 140,8..11 on the board in ``slot``: None when done, else (code, why)."""
+        board = self.boards.get(slot)
+        if board is None:
+            return ErrorCode.UNKNOWN_SLOT, f"no board in slot {slot}"
+        command = dic.BOARD_COMMANDS[subservice]
+        if board.limited_off and command != "power_off":
+            scopes = sorted(
+                f"{source}/{scope} {watts:.0f} W"
+                for (source, scope), (watts, _) in self.limits.items()
+                if scope in ("all", board.registers.loop_id)
+            )
+            return ErrorCode.BOARD_LIMITED_OUT, f"kept off by {', '.join(scopes)}"
+        if command == "power_on" and board.state is not PowerState.OFF:
+            board.ground_off = False
+            self.ctx.event(EventId.BOARD_COMMANDED, f"{board.device} on: already {board.state}")
+            return None
+        if command in ("power_cycle", "reset", "power_off"):
+            self._lose_run(board, f"{command} by ground")
+        if await self._call(board.device, command) is None:
+            return ErrorCode.DEVICE_ERROR, f"{board.device} did not take {command}"
+        if command == "power_off":
+            board.ground_off = True
+        else:
+            # The ground takes it back into service (also a board FDIR took out).
+            board.ground_off = board.failed = board.cooling = False
+            board.test_failures = 0
+        self._hold(board)
+        self.ctx.event(EventId.BOARD_COMMANDED, f"{board.device} {board.name}: {command} by ground")
+        return None
 
     def job_list(self) -> list[dic.JobListEntry]:
         return [
@@ -987,6 +1411,11 @@ class PayloadManager:
         match tc.subservice:
             case 1:
                 code = self.submit(SubmitJob.unpack(tc.app_data))
+                if code is ErrorCode.MODE_FORBIDS_JOBS:
+                    # A denied execution (the TC itself is fine): 1,3 then 1,8 with the code.
+                    ctx.progress(tc.request_id, tc.apid, "started")
+                    ctx.progress(tc.request_id, tc.apid, "failed", code)
+                    return
                 if code is not None:
                     ctx.progress(tc.request_id, tc.apid, "start_failed", code)
                     return
@@ -1007,6 +1436,24 @@ class PayloadManager:
                 ctx.progress(tc.request_id, tc.apid, "started")
                 entries = self.board_list()
                 ctx.tm(Apid.PAYLOAD, 140, 7, dic.pack_board_report(entries), tc.request_id)
+            case 8 | 9 | 10 | 11:
+                try:
+                    slot = dic.unpack_slot(tc.app_data)
+                except DecodeError:
+                    ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.INVALID_APP_DATA)
+                    return
+                ctx.progress(tc.request_id, tc.apid, "started")
+                async with self.lock:
+                    refused = await self.command_board(tc.subservice, slot)
+                if refused is not None:
+                    code, why = refused
+                    ctx.event(
+                        EventId.BOARD_COMMAND_REFUSED,
+                        f"140,{tc.subservice} {dic.BOARD_COMMANDS[tc.subservice]} slot {slot} "
+                        f"refused: {why}"[:200],
+                    )
+                    ctx.progress(tc.request_id, tc.apid, "failed", code)
+                    return
             case _:
                 ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.ILLEGAL_SUBSERVICE)
                 return
@@ -1048,6 +1495,8 @@ class PayloadManager:
                     (b.registers.die_temp_k for b in boards), default=0.0
                 ),
                 "payload.throttle_level": self.level,
+                "payload.power_limit_w": self.power_limit_w,
+                "payload.boards_off_by_limit": sum(1 for b in boards if b.limited_off),
             }
         )
         if hardware_read:
@@ -1087,6 +1536,19 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     if tc.subservice == 1:
                         place.set()  # start it now rather than at the next period
 
+    async def autonomy() -> None:
+        # Compute limits and the mode: a change is planned and applied by a cycle at once.
+        async with ctx.subscribe(ComputeLimit, ModeChanged) as messages:
+            async for message in messages:
+                if isinstance(message, ComputeLimit):
+                    changed = manager.receive_limit(message)
+                elif isinstance(message, ModeChanged):
+                    changed = manager.mode_changed(message)
+                else:
+                    continue
+                if changed:
+                    wake.set()
+
     async def limits_wanted() -> None:
         async with ctx.subscribe(PayloadLimitsWanted) as requests:
             async for _ in requests:
@@ -1122,4 +1584,5 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         tasks.create_task(control())
         tasks.create_task(placer())
         tasks.create_task(limits_wanted())
+        tasks.create_task(autonomy())
         tasks.create_task(results())

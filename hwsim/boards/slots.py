@@ -349,7 +349,11 @@ def _empty_reason(slot: PluginSlot) -> BoardFault:
 
 
 def empty_slot_registers(
-    slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float, supply: str = "on"
+    slot: PluginSlot,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    supply: str = "on",
+    loop_id: str = "",
 ) -> BoardSlotRegisters:
     """Registers of a slot whose plug-in is unknown or refused."""
     return BoardSlotRegisters(
@@ -387,6 +391,7 @@ def empty_slot_registers(
         latchup=False,
         fault_reason=_empty_reason(slot),
         fault_detail=slot.fault_reason,
+        loop_id=loop_id,
     )
 
 
@@ -421,11 +426,13 @@ def board_registers(
     inlet_temp_k: float,
     bus_voltage_v: float,
     seu_count: int,
+    loop_id: str = "",
 ) -> BoardSlotRegisters:
-    """The slot registers of a plug-in board (``icd.devices.BoardSlotRegisters``)."""
+    """The slot registers of a plug-in board (``icd.devices.BoardSlotRegisters``);
+    ``loop_id``: the coolant loop of the slot's cold plate."""
     board = slot.board
     if board is None:
-        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k, supply)
+        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k, supply, loop_id)
     h = board.health()
     ident = board.identity
     thermal = slot.thermal
@@ -466,6 +473,7 @@ def board_registers(
         latchup=fault is BoardFault.LATCH_UP,
         fault_reason=fault,
         fault_detail=detail,
+        loop_id=loop_id,
     )
 
 

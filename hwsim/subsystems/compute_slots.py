@@ -43,6 +43,7 @@ the spacecraft).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,6 +92,7 @@ class ComputeSlots:
         ledger: dict[str, float],
         registry: BoardRegistry | None,
         mission_time_origin_s: float,
+        loop_ids: Sequence[str] = (),
     ) -> None:
         self._ledger = ledger
         self._seu_rng = seu_rng
@@ -101,6 +103,8 @@ class ComputeSlots:
         n = len(slots)
         self.die_plate = np.array([plate_index[s.cold_plate_id] for s in slots])
         self._s_loop = plate_loop[self.die_plate]
+        # The loop id of each slot's plate, for its registers (the scope of a compute limit).
+        self._s_loop_id = [loop_ids[k] if k < len(loop_ids) else "" for k in self._s_loop.tolist()]
         self._s_idle = np.array([s.idle_w for s in slots])
         self._s_peak = np.array([s.peak_w for s in slots])
         self.die_c_j_per_k = np.array([s.thermal_mass_j_per_k for s in slots])
@@ -414,6 +418,7 @@ class ComputeSlots:
             inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
             bus_voltage_v=float(bus_voltage_v),
             seu_count=int(self._s_seu[i]),
+            loop_id=self._s_loop_id[i],
         )
 
     def plugin_registers(

@@ -114,6 +114,9 @@ Fault = Annotated[
     ),
 ]
 FaultDetail = Annotated[str, reg("", "Text of the fault or why the slot is empty ('' if none)")]
+LoopId = Annotated[
+    str, reg("", "Coolant loop of the slot's cold plate ('L1'): the scope of a compute limit")
+]
 
 
 class BoardSlotRegisters(DeviceRegisters):
@@ -156,6 +159,7 @@ class BoardSlotRegisters(DeviceRegisters):
     latchup: bool = reg("", "Latched up (power_cycle to clear)")
     fault_reason: Fault
     fault_detail: FaultDetail
+    loop_id: LoopId
 
 
 class BackplaneSlot(BaseModel):
@@ -177,6 +181,7 @@ class BackplaneSlot(BaseModel):
     uncorrectable_errors: Uncorrectable
     boot_count: BootCount
     fault_reason: Fault
+    loop_id: LoopId
 
     @classmethod
     def of(cls, slot: BoardSlotRegisters) -> BackplaneSlot:

@@ -248,8 +248,9 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
         desc = sc.describe(dev)
         assert set(sc.read(dev)) == set(desc.registers)
     bp = sc.read("backplane")
-    assert len(bp) == 3 * 14 and "slot.003.heartbeat" in bp and "slot.003.results_pending" in bp
+    assert len(bp) == 3 * 15 and "slot.003.heartbeat" in bp and "slot.003.results_pending" in bp
     assert sc.describe("backplane").registers["slot.001.die_temp_k"].unit == "K"
+    assert {bp[f"slot.{n:03d}.loop_id"] for n in (1, 2, 3)} <= {"L1", "L2"}, bp
 
 
 def test_default_config_flies_the_reference_mix(registry) -> None:

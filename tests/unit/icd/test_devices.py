@@ -94,6 +94,7 @@ def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
         "uncorrectable_errors": 0,
         "boot_count": 1,
         "fault_reason": "latch_up",
+        "loop_id": "L1",
     }
     raw = {f"slot.007.{k}": v for k, v in entry.items()}
     regs = parse_registers("backplane", raw)

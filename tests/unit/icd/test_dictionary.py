@@ -249,7 +249,7 @@ def test_board_report_refuses_unknown_states_and_truncation():
 def test_service_140_lives_on_the_payload_apid_with_sid_3_and_job_events():
     service = dic.service_def(140)
     assert service is not None and service.apids == (dic.Apid.PAYLOAD,)
-    assert dic.tc_subservices(service) == [1, 2, 3, 6]
+    assert dic.tc_subservices(service) == [1, 2, 3, 6, 8, 9, 10, 11]
     assert dic.HK_STRUCTURES[3].name == "payload"
     names = {e.name for e in dic.EVENTS.values()}
     assert {"JOB_COMPLETED", "JOB_FAILED", "RESULT_MISMATCH", "BOARD_HUNG"} <= names
@@ -259,3 +259,26 @@ def test_service_140_lives_on_the_payload_apid_with_sid_3_and_job_events():
     assert exported["job_states"]["verifying"] == 2
     assert dic.BoardState.from_name("throttled") == dic.BoardState.THROTTLED
     assert dic.BoardState.from_name("weird") == dic.BoardState.UNKNOWN
+
+
+def test_board_commands_140_8_to_11_take_a_u16_slot_and_name_their_events():
+    for sub in (8, 9, 10, 11):
+        dic.check_app_data(140, sub, dic.pack_slot(513))
+        assert dic.unpack_slot(dic.pack_slot(513)) == 513
+        for bad in (b"", b"\x01", b"\x00\x01\x02"):
+            with pytest.raises(DecodeError, match="slot"):
+                dic.check_app_data(140, sub, bad)
+    names = {e.id: e.name for e in dic.EVENTS.values()}
+    mine = {90, 91, 92, 93, 94, 95, 96, 97}
+    assert {names[i] for i in mine} == {
+        "COMPUTE_LIMITED",
+        "COMPUTE_LIMIT_LIFTED",
+        "BOARD_OVERTEMP",
+        "SEU_BURST",
+        "BOARD_UPSET",
+        "BOARD_COMMANDED",
+        "BOARD_COMMAND_REFUSED",
+        "JOBS_SUSPENDED",
+    }, names
+    hk = [p.name for p in dic.HK_STRUCTURES[3].parameters]
+    assert hk[-2:] == ["payload.power_limit_w", "payload.boards_off_by_limit"], hk
