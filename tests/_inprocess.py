@@ -24,7 +24,9 @@ from typing import TypeVar
 import zmq.asyncio
 
 from flightsw.app import FlightReady, FlightSettings, boot
+from ground.station import Ground
 from hwsim.app import HwsimSettings, serve
+from icd.dictionary import Mode
 from runtime.clock import SteppedClock
 from runtime.service import ServiceSpec
 
@@ -111,3 +113,15 @@ async def _ready_or_failed(ready: asyncio.Future[T], task: asyncio.Task[None]) -
         task.result()
         raise RuntimeError("process finished before it was ready")
     raise TimeoutError("not ready within 60 s of wall time")
+
+
+_FLYING = (Mode.NOMINAL, Mode.ECLIPSE)
+
+
+async def until_nominal(ground: Ground, timeout_s: float = 120.0) -> None:
+    """Wait (mission time) until platform HK says the mode manager has left BOOT and SAFE for
+    NOMINAL or ECLIPSE: compute is held at 0 W before (the boot's SAFE hold)."""
+    await ground.wait_for(
+        lambda tm: tm.sid == 1 and tm.parameters.get("mode.current") in _FLYING,
+        timeout_s,
+    )

@@ -86,7 +86,7 @@ class Config(BaseModel):
         "without a ground); False: only a 130,1 or a ModeRequest leaves SAFE.",
     )
     safe_hold_s: float = Field(
-        60.0, ge=0, description="Mission seconds in SAFE before the autonomous return."
+        10.0, ge=0, description="Mission seconds in SAFE before the autonomous return."
     )
     nominal_min_soc: float = Field(
         0.5, gt=0, le=1, description="Battery state of charge for the autonomous return, 0..1."

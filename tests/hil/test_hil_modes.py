@@ -32,8 +32,8 @@ from runtime.service import ServiceSpec
 
 pytestmark = pytest.mark.timeout(90)
 
-# Shorter than the flight default (60 s) so that the "stays in SAFE past the hold" checks
-# take less mission time; everything else is the flight configuration.
+# Longer than the flight default (10 s) so that the "stays in SAFE past the hold" checks
+# have room to look; everything else is the flight configuration.
 SAFE_HOLD_S = 30.0
 
 

@@ -27,7 +27,7 @@ from icd.errors import ErrorCode
 from runtime.bus import BusMessage
 from runtime.ports import DevicePort
 from runtime.service import ServiceSpec
-from tests._inprocess import InProcessSatellite, in_process_satellite
+from tests._inprocess import InProcessSatellite, in_process_satellite, until_nominal
 from tests._payload_sat import write_payload_config
 
 L1, L2 = ("001", "002", "003"), ("004", "005", "006")
@@ -90,7 +90,9 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     outbox: asyncio.Queue[BusMessage] = asyncio.Queue()
-    specs = services(FlightSettings(port=0))
+    # The stand-in is the only source of modes and limits here: the mode manager's own SAFE at
+    # boot (compute 0 W) would race the test's messages.
+    specs = [s for s in services(FlightSettings(port=0)) if s.name != "modes"]
     at = next(i for i, s in enumerate(specs) if s.name == "payload")
     specs.insert(at, _stand_in(outbox))
     async with (
@@ -268,6 +270,7 @@ async def test_each_board_fault_of_the_catalogue_raises_its_own_event_and_recove
     upset_rig: tuple[Rig, DevicePort],
 ) -> None:
     rig, simctl = upset_rig
+    await until_nominal(rig.ground)
     await rig.until(lambda: _all_idle(rig), 300, step_s=5)
     for job_id in range(1, 7):  # every board busy
         await rig.ground.submit_job("matmul", 1024, job_id, 1_000_000, job_id=job_id)
