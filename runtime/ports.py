@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
 from pydantic import BaseModel, ValidationError
 
-from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, RegisterValue
+from icd.device import (
+    DeviceErrorCode,
+    DeviceOp,
+    DeviceReply,
+    DeviceRequest,
+    ReadManyResult,
+    RegisterValue,
+)
 from icd.devices import (
     DeviceRegisters,
     RegistersInvalid,
@@ -87,6 +95,24 @@ def _undecodable_reason(exc: DecodeError) -> str:
         got = repr(problem.get("input"))[:30]
         return f"field {where}: {problem['msg']} (got {got})"[:120]
     return str(exc)[:120]
+
+
+def _validated(device: str, raw: Any, expected: type[R]) -> R:
+    """``raw`` registers of ``device`` validated into its ICD model (``expected``: the model
+    the caller needs; a slot of another kind is invalid too)."""
+    try:
+        registers = parse_registers(device, raw)
+    except RegistersInvalid as exc:
+        raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
+    except UnknownDeviceKind as exc:
+        raise DeviceReplyInvalid(device, str(exc), ["<device>"]) from None
+    if not isinstance(registers, expected):
+        raise DeviceReplyInvalid(
+            device,
+            f"{device}: expected {expected.__name__}, got {type(registers).__name__}",
+            ["<kind>"],
+        )
+    return registers
 
 
 class DevicePort:
@@ -191,19 +217,43 @@ class DevicePort:
         """The device's registers validated into its ICD model (kind from the id);
         ``expected``: the model the caller needs (a slot of another kind is invalid too)."""
         raw = await self.request(DeviceOp.READ, device)
+        return _validated(device, raw, expected)
+
+    async def read_many(self, devices: Sequence[str]) -> ReadManyResult:
+        """Many devices' raw registers in one round trip (``read_many``): per device its
+        registers or its error. A port that does not know ``read_many`` raises
+        DevicePortError with code ``unknown_op``."""
+        raw = await self.request(DeviceOp.READ_MANY, args={"devices": list(devices)})
         try:
-            registers = parse_registers(device, raw)
-        except RegistersInvalid as exc:
-            raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
-        except UnknownDeviceKind as exc:
-            raise DeviceReplyInvalid(device, str(exc), ["<device>"]) from None
-        if not isinstance(registers, expected):
+            return ReadManyResult.model_validate(raw)
+        except ValidationError as exc:
             raise DeviceReplyInvalid(
-                device,
-                f"{device}: expected {expected.__name__}, got {type(registers).__name__}",
-                ["<kind>"],
-            )
-        return registers
+                "read_many", f"read_many result invalid: {_undecodable_reason(exc)}", ["<reply>"]
+            ) from None
+
+    async def read_models(
+        self, devices: Sequence[str]
+    ) -> dict[str, DeviceRegisters | DevicePortError]:
+        """Each device's registers validated into its ICD model, or the error that device
+        alone has (DevicePortError from the hardware, DeviceReplyInvalid for a reply off the
+        ICD), all in one round trip: one bad device never spoils the rest. A timeout of the
+        round trip raises DeviceTimeout (the port is silent, not a device)."""
+        batch = await self.read_many(devices)
+        out: dict[str, DeviceRegisters | DevicePortError] = {}
+        for device in devices:
+            if device in batch.registers:
+                try:
+                    out[device] = _validated(device, batch.registers[device], DeviceRegisters)
+                except DeviceReplyInvalid as exc:
+                    out[device] = exc
+            elif device in batch.errors:
+                error = batch.errors[device]
+                out[device] = DevicePortError(device, error.code, error.message)
+            else:
+                out[device] = DeviceReplyInvalid(
+                    device, f"{device}: missing from the read_many reply", ["<device>"]
+                )
+        return out
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None

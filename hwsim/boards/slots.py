@@ -352,42 +352,49 @@ def empty_slot_registers(
     slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float, supply: str = "on"
 ) -> BoardSlotRegisters:
     """Registers of a slot whose plug-in is unknown or refused."""
-    return BoardSlotRegisters(
-        board=slot.board_name,
-        present=False,
-        kind="",
-        vendor="",
-        part_number="",
-        firmware_version="",
-        power_state=PowerState.OFF,
-        supply=supply,
-        powered=False,
-        die_temp_k=plate_temp_k,
-        memory_temp_k=plate_temp_k,
-        plate_temp_k=plate_temp_k,
-        inlet_temp_k=inlet_temp_k,
-        max_die_temp_k=0.0,
-        overtemp=False,
-        power_w=0.0,
-        current_a=0.0,
-        utilisation=0.0,
-        correctable_errors=0,
-        uncorrectable_errors=0,
-        seu_count=0,
-        throttle_level=0,
-        commanded_throttle_level=0,
-        heartbeat=0,
-        jobs_queued=0,
-        jobs_running=0,
-        active_job_id=-1,
-        jobs_completed=0,
-        jobs_failed=0,
-        results_pending=0,
-        boot_count=0,
-        latchup=False,
-        fault_reason=_empty_reason(slot),
-        fault_detail=slot.fault_reason,
-    )
+    return BoardSlotRegisters(**empty_slot_values(slot, plate_temp_k, inlet_temp_k, supply))
+
+
+def empty_slot_values(
+    slot: PluginSlot, plate_temp_k: float, inlet_temp_k: float, supply: str = "on"
+) -> dict[str, Any]:
+    """:func:`empty_slot_registers` as the wire map, without building the model."""
+    return {
+        "board": slot.board_name,
+        "present": False,
+        "kind": "",
+        "vendor": "",
+        "part_number": "",
+        "firmware_version": "",
+        "power_state": PowerState.OFF.value,
+        "supply": supply,
+        "powered": False,
+        "die_temp_k": plate_temp_k,
+        "memory_temp_k": plate_temp_k,
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": 0.0,
+        "overtemp": False,
+        "power_w": 0.0,
+        "current_a": 0.0,
+        "utilisation": 0.0,
+        "correctable_errors": 0,
+        "uncorrectable_errors": 0,
+        "seu_count": 0,
+        "throttle_level": 0,
+        "commanded_throttle_level": 0,
+        "heartbeat": 0,
+        "jobs_queued": 0,
+        "jobs_running": 0,
+        "active_job_id": -1,
+        "jobs_completed": 0,
+        "jobs_failed": 0,
+        "results_pending": 0,
+        "boot_count": 0,
+        "latchup": False,
+        "fault_reason": _empty_reason(slot).value,
+        "fault_detail": slot.fault_reason,
+    }
 
 
 def _job_id_int(job_id: str | None) -> int:
@@ -423,50 +430,77 @@ def board_registers(
     seu_count: int,
 ) -> BoardSlotRegisters:
     """The slot registers of a plug-in board (``icd.devices.BoardSlotRegisters``)."""
+    return BoardSlotRegisters(
+        **board_register_values(
+            slot,
+            supply=supply,
+            power_w=power_w,
+            plate_temp_k=plate_temp_k,
+            inlet_temp_k=inlet_temp_k,
+            bus_voltage_v=bus_voltage_v,
+            seu_count=seu_count,
+        )
+    )
+
+
+def board_register_values(
+    slot: PluginSlot,
+    *,
+    supply: str,
+    power_w: float,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    bus_voltage_v: float,
+    seu_count: int,
+) -> dict[str, Any]:
+    """:func:`board_registers` as the wire map (enums as their values), without building the
+    model: the backplane takes its columns from these (hwsim serves it every second for 160
+    slots); the device-ICD tests check that the two agree."""
     board = slot.board
     if board is None:
-        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k, supply)
+        return empty_slot_values(slot, plate_temp_k, inlet_temp_k, supply)
     h = board.health()
     ident = board.identity
     thermal = slot.thermal
     assert thermal is not None
     fault, detail = _fault(h.fault_reason)
-    return BoardSlotRegisters(
-        board=slot.board_name,
-        present=True,
-        kind=ident.kind.value,
-        vendor=ident.vendor,
-        part_number=ident.part_number,
-        firmware_version=ident.firmware_version,
-        power_state=h.power_state,
-        supply=supply,
-        powered=power_w > 0.0,
-        die_temp_k=float(h.die_temp_k),
-        memory_temp_k=float(h.memory_temp_k),
-        plate_temp_k=plate_temp_k,
-        inlet_temp_k=inlet_temp_k,
-        max_die_temp_k=float(thermal.max_die_temp_k),
-        overtemp=bool(h.die_temp_k > thermal.max_die_temp_k),
-        power_w=power_w,
-        current_a=power_w / max(bus_voltage_v, 1.0),
-        utilisation=float(h.utilisation),
-        correctable_errors=int(h.correctable_errors),
-        uncorrectable_errors=int(h.uncorrectable_errors),
-        seu_count=seu_count,
-        throttle_level=int(h.throttle_level),
-        commanded_throttle_level=int(h.commanded_throttle_level),
-        heartbeat=int(h.heartbeat),
-        jobs_queued=int(h.queued_jobs),
-        jobs_running=0 if h.active_job_id is None else 1,
-        active_job_id=_job_id_int(h.active_job_id),
-        jobs_completed=int(h.jobs_completed),
-        jobs_failed=int(h.jobs_failed),
-        results_pending=int(h.results_pending),
-        boot_count=int(h.boot_count),
-        latchup=fault is BoardFault.LATCH_UP,
-        fault_reason=fault,
-        fault_detail=detail,
-    )
+    die_k = float(h.die_temp_k)
+    return {
+        "board": slot.board_name,
+        "present": True,
+        "kind": ident.kind.value,
+        "vendor": ident.vendor,
+        "part_number": ident.part_number,
+        "firmware_version": ident.firmware_version,
+        "power_state": h.power_state.value,
+        "supply": supply,
+        "powered": power_w > 0.0,
+        "die_temp_k": die_k,
+        "memory_temp_k": float(h.memory_temp_k),
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": float(thermal.max_die_temp_k),
+        "overtemp": bool(die_k > thermal.max_die_temp_k),
+        "power_w": power_w,
+        "current_a": power_w / max(bus_voltage_v, 1.0),
+        "utilisation": float(h.utilisation),
+        "correctable_errors": int(h.correctable_errors),
+        "uncorrectable_errors": int(h.uncorrectable_errors),
+        "seu_count": seu_count,
+        "throttle_level": int(h.throttle_level),
+        "commanded_throttle_level": int(h.commanded_throttle_level),
+        "heartbeat": int(h.heartbeat),
+        "jobs_queued": int(h.queued_jobs),
+        "jobs_running": 0 if h.active_job_id is None else 1,
+        "active_job_id": _job_id_int(h.active_job_id),
+        "jobs_completed": int(h.jobs_completed),
+        "jobs_failed": int(h.jobs_failed),
+        "results_pending": int(h.results_pending),
+        "boot_count": int(h.boot_count),
+        "latchup": fault is BoardFault.LATCH_UP,
+        "fault_reason": fault.value,
+        "fault_detail": detail,
+    }
 
 
 def _state_error(where: str, exc: BoardStateError) -> DeviceError:
