@@ -639,6 +639,11 @@ class Spacecraft:
             )
         return self.read_model(device_id).wire()
 
+    def registers(self, device_id: str) -> dict[str, Any]:
+        """The device's registers by the names ``describe`` gives them (``<switch>_on``,
+        ``slot.<nnn>.power_w``): the wire map but for the column kinds (tools and tests)."""
+        return self.read_model(device_id).flat()
+
     def read_model(self, device_id: str) -> DeviceRegisters:
         """The device's registers as its ICD model: built here, so hwsim cannot send what the
         ICD does not describe."""

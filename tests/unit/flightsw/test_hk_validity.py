@@ -396,3 +396,25 @@ async def test_a_port_answering_undecodable_replies_is_reported_as_such_not_as_s
         port.undecodable_replies,
         port.last_undecodable,
     )
+
+
+class _OldPort(_FakePort):
+    """A port of an older hwsim: no read_many (it answers unknown_op)."""
+
+    async def read_models(self, devices: list[str]) -> dict[str, Any]:
+        await self._answer("read_many", None)
+        raise DevicePortError(None, "unknown_op", "unknown op 'read_many'")
+
+
+async def test_a_port_without_read_many_is_read_device_by_device():
+    clock = SteppedClock(start_ns=0)
+    bus, port = _MemoryBus(), _OldPort(clock)
+    async with _flight(port, bus, clock, devices.Config(polled=LISTED, period_s=PERIOD_S)):
+        await clock.sleep(4.5)
+    asked = [what for _, what in port.requests]
+    assert asked.count("read_many") == 1, f"asked for read_many once only: {asked}"
+    assert asked.count("read pump.L1.A") >= 4, f"then device by device every period: {asked}"
+    values = _reports(bus, 2)[-1][1]
+    assert all(x == VALUE for x in values.values()), values
+    errors = _events(bus, EventId.DEVICE_ERROR)
+    assert len(errors) == 1 and "reading device by device" in errors[0].message, errors
