@@ -26,8 +26,7 @@ read device by device, as before.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +42,6 @@ from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = ["PLATFORM_KINDS", "Config", "platform_devices", "registers_to_parameters", "run"]
 
-T = TypeVar("T")
 
 PLATFORM_KINDS = ("pump.", "loop.", "radsensor.", "radvalve.", "wing.", "battery", "pdu")
 """Device ids (or their heads) polled by default. Not ``slot.*`` and ``backplane`` (the payload
@@ -128,20 +126,11 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     def invalidate(devices: list[str]) -> None:
         ctx.parameter_map(dict(counters), invalid=invalid_names(devices))
 
-    async def answered(request: Awaitable[T], device: str | None) -> T:
+    def within_s() -> float:
         # The port is shared (one request in flight): waiting behind another service's request
         # to a silent port counts against the same timeout, so staleness is flagged within one
         # period plus one timeout, whoever else is asking.
-        timeout_s = ctx.devices.timeout_s
-        since = ctx.devices.undecodable_replies
-        try:
-            return await ctx.clock.wait_for(request, timeout_s)
-        except DeviceTimeout:
-            raise
-        except TimeoutError:
-            # Names the replies that came but could not be decoded, if any: a broken port is
-            # not a silent one.
-            raise ctx.devices.timeout_error(device, timeout_s, since) from None
+        return ctx.devices.timeout_s
 
     def silent(devices: list[str], exc: DeviceTimeout) -> None:
         # One endpoint serves every device: it is the port that went quiet, not a device.
@@ -159,7 +148,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         out: dict[str, DeviceRegisters | DevicePortError] = {}
         for device in devices:
             try:
-                out[device] = await answered(ctx.devices.read_model(device), device)
+                out[device] = await ctx.devices.read_model(device, within_s=within_s())
             except DevicePortError as exc:
                 out[device] = exc
         return out
@@ -171,7 +160,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         try:
             if batched:
                 try:
-                    results = await answered(ctx.devices.read_models(devices), None)
+                    results = await ctx.devices.read_models(devices, within_s=within_s())
                 except DevicePortError as exc:
                     if exc.code != DeviceErrorCode.UNKNOWN_OP:
                         raise
@@ -207,7 +196,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         """One cheap request to a silent port: its listing once it answers ([] for an answer
         that is an error: the port is back all the same), None while it is silent."""
         try:
-            return await answered(ctx.devices.list(), None)
+            return await ctx.devices.list(within_s=within_s())
         except DeviceTimeout:
             counters["devices.timeouts"] += 1
             ctx.parameter_map(dict(counters))

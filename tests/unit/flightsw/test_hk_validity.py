@@ -103,27 +103,38 @@ class _FakePort:
 
     timeout_error = DevicePort.timeout_error
 
-    async def _answer(self, what: str, device: str | None) -> None:
-        # One request in flight, as on the real port: others queue behind it.
-        async with self.lock:
+    async def _answer(self, what: str, device: str | None, within_s: float | None = None) -> None:
+        # One request in flight, as on the real port: others queue behind it; ``within_s``
+        # bounds the wait for the port and the reply together (DevicePort.request).
+        asked_s = self.clock.now_s()
+        timeout_s = self.timeout_s if within_s is None else within_s
+        try:
+            await self.clock.wait_for(self.lock.acquire(), timeout_s)
+        except TimeoutError:
+            raise DeviceTimeout("tcp://fake", device, timeout_s) from None
+        try:
             self.requests.append((self.clock.now_s(), what))
             if self.silent:
-                await self.clock.sleep(self.timeout_s)
-                raise DeviceTimeout("tcp://fake", device, self.timeout_s)
+                await self.clock.sleep(timeout_s - (self.clock.now_s() - asked_s))
+                raise DeviceTimeout("tcp://fake", device, timeout_s)
             if self.read_s:
                 await self.clock.sleep(self.read_s)
+        finally:
+            self.lock.release()
 
-    async def read_model(self, device: str) -> dict[str, float]:
+    async def read_model(self, device: str, within_s: float | None = None) -> dict[str, float]:
         # The port's timing is what is faked here, not hardware behaviour: the values are a
         # flat map (registers_to_parameters takes one as it takes a validated model).
-        await self._answer(f"read {device}", device)
+        await self._answer(f"read {device}", device, within_s)
         if device in self.broken:
             raise DevicePortError(device, "device_fault", "simulated")
         return self._values(device)
 
-    async def read_models(self, devices: list[str]) -> dict[str, Any]:
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
         # One round trip for the whole poll cycle, per device its values or its error.
-        await self._answer(f"read_many {len(devices)}", None)
+        await self._answer(f"read_many {len(devices)}", None, within_s)
         out: dict[str, Any] = {}
         for device in devices:
             if device in self.broken:
@@ -141,8 +152,8 @@ class _FakePort:
             if p.name.startswith(prefix)
         }
 
-    async def list(self) -> list[str]:
-        await self._answer("list", None)
+    async def list(self, within_s: float | None = None) -> list[str]:
+        await self._answer("list", None, within_s)
         return ["timeref", *LISTED, "slot.001", "backplane"]
 
 
@@ -401,8 +412,10 @@ async def test_a_port_answering_undecodable_replies_is_reported_as_such_not_as_s
 class _OldPort(_FakePort):
     """A port of an older hwsim: no read_many (it answers unknown_op)."""
 
-    async def read_models(self, devices: list[str]) -> dict[str, Any]:
-        await self._answer("read_many", None)
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
+        await self._answer("read_many", None, within_s)
         raise DevicePortError(None, "unknown_op", "unknown op 'read_many'")
 
 

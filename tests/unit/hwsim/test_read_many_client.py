@@ -104,3 +104,41 @@ async def test_a_port_without_read_many_says_unknown_op():
         with pytest.raises(DevicePortError) as err:
             await port.read_models(["battery"])
     assert err.value.code == "unknown_op", err.value
+
+
+async def test_a_reply_that_came_in_time_is_taken_though_the_reader_was_late():
+    """The hardware answers at once, but flight software's event loop is blocked past the
+    timeout (a busy loop, or a host that did not schedule it): the reply waiting in the
+    socket is the answer, not a silent port. (The block, 1 s, is far longer than the reply
+    takes and the timeout, 10 ms: the outcome does not depend on how fast the host is.)"""
+    import threading
+    import time
+
+    from runtime.clock import WallClock
+
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    port_no = router.bind_to_random_port("tcp://127.0.0.1")
+
+    def hardware() -> None:
+        peer, frame = router.recv_multipart()
+        request = msgpack.unpackb(frame)
+        reply = {"v": 1, "id": request["id"], "ok": True, "time_ns": 0, "result": BATTERY}
+        router.send_multipart([peer, msgpack.packb(reply)])
+
+    thread = threading.Thread(target=hardware, daemon=True)
+    thread.start()
+    actx = zmq.asyncio.Context()
+    try:
+        async with DevicePort(actx, f"tcp://127.0.0.1:{port_no}", WallClock(), 0.01) as port:
+            # Blocks the loop as soon as the request is out and its wait has begun.
+            asyncio.get_running_loop().call_soon(time.sleep, 1.0)
+            registers = await port.read_model("battery")
+        assert isinstance(registers, BatteryRegisters) and registers.soc == 0.8
+        assert port.late_replies == 1, port.late_replies
+    finally:
+        thread.join(5)
+        router.close()
+        context.term()
+        actx.destroy(linger=0)
