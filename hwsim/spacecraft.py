@@ -637,6 +637,10 @@ class Spacecraft:
             return self._bus.pdu_wire(
                 self._loops.pump_power_w, self._slots.power_w, self.mission_time_origin_s
             )
+        if device_id.startswith("radsensor."):
+            # read every cycle, 24 of them: the one register, no model (>= 0: the ADC clamps)
+            i = self._kind(device_id)[1]
+            return {"temp_k": self._radiators.reading_k(i, self._time_ns)}
         return self.read_model(device_id).wire()
 
     def registers(self, device_id: str) -> dict[str, Any]:
