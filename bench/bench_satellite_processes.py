@@ -75,9 +75,6 @@ async def run(speed: float, mission_s: float, base_port: int, label: str) -> Non
             timeouts = [tm for tm in ground.archive[already:] if tm.event_name == "DEVICE_TIMEOUT"]
             hk = ground.latest_hk.get(1)
             counter = hk.parameters.get("devices.timeouts") if hk is not None else None
-        if os.environ.get("BENCH_LOG"):
-            log.seek(0)
-            Path(os.environ["BENCH_LOG"]).write_text(log.read())
     achieved = (end["mission_time_ns"] - start["mission_time_ns"]) / 1e9 / wall_s
     emit(
         f"satellite_processes_{label}_speed",

@@ -447,19 +447,24 @@ def board_register_values(
     slot: PluginSlot,
     *,
     supply: str,
-    power_w: float,
+    power_w: float | None,
     plate_temp_k: float,
     inlet_temp_k: float,
     bus_voltage_v: float,
     seu_count: int,
+    extra_w: float = 0.0,
 ) -> dict[str, Any]:
     """:func:`board_registers` as the wire map (enums as their values), without building the
     model: the backplane takes its columns from these (hwsim serves it every second for 160
-    slots); the device-ICD tests check that the two agree."""
+    slots); the device-ICD tests check that the two agree. ``power_w`` None: the board's own
+    draw in its health (plus ``extra_w``) while its supply is on, else 0 (one call of the
+    board fewer)."""
     board = slot.board
     if board is None:
         return empty_slot_values(slot, plate_temp_k, inlet_temp_k, supply)
     h = board.health()
+    if power_w is None:
+        power_w = float(h.power_w + extra_w) if supply == "on" else 0.0
     ident = board.identity
     thermal = slot.thermal
     assert thermal is not None

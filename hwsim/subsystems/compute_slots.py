@@ -403,14 +403,11 @@ class ComputeSlots:
         """Registers of plug-in slot ``i`` as the wire map (no model built)."""
         from hwsim.boards.slots import board_register_values
 
-        supply = self.supply(i)
-        power_w = 0.0
-        if supply == "on" and slot.board is not None:
-            power_w = float(slot.board.power_draw_w() + self._s_extra_w[i])
         return board_register_values(
             slot,
-            supply=supply,
-            power_w=power_w,
+            supply=self.supply(i),
+            power_w=None,  # the board's draw as its health reports it
+            extra_w=float(self._s_extra_w[i]),
             plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
             inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
             bus_voltage_v=float(bus_voltage_v),
