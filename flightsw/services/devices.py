@@ -68,15 +68,27 @@ class Config(BaseModel):
     period_s: float = Field(1.0, gt=0, description="Acquisition period, mission seconds.")
 
 
+_PARAMETER_NAMES: dict[str, dict[str, str]] = {}
+
+
 def registers_to_parameters(
     device: str, registers: DeviceRegisters | Mapping[str, object]
 ) -> dict[str, float]:
     """'device.register' -> value of every numeric or flag register (text and enums are not
-    parameters); a model goes by its wire register names."""
+    parameters); a model goes by its register names (``flat``: the PDU's ``<switch>_on``)."""
     flat = registers.flat() if isinstance(registers, DeviceRegisters) else registers
+    # Every cycle, ~1000 registers (the pdu's): the names are made once, the types compared
+    # exactly (a str enum is no number; bool before int, it is one).
+    names = _PARAMETER_NAMES.setdefault(device, {})
     values: dict[str, float] = {}
     for name, value in flat.items():
-        if isinstance(value, bool | int | float):
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            key = names.get(name)
+            if key is None:
+                key = names[name] = f"{device}.{name}"
+            values[key] = float(value)  # type: ignore[arg-type]
+        elif isinstance(value, bool | int | float) and not isinstance(value, str):
             values[f"{device}.{name}"] = float(value)
     return values
 
