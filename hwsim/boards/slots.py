@@ -49,7 +49,7 @@ from computesat_sdk.registry import BoardPluginError, BoardRegistry, discover_bo
 from pydantic import ValidationError
 
 from hwsim.model.devices import DeviceError
-from icd.devices import BoardFault, BoardSlotRegisters, CommandArgs
+from icd.devices import BackplaneSlot, BoardFault, BoardSlotRegisters, CommandArgs
 from icd.devices.compute import (
     CancelJob,
     CancelResult,
@@ -506,6 +506,74 @@ def board_register_values(
         "fault_reason": fault.value,
         "fault_detail": detail,
     }
+
+
+_ENTRY_FAST = (
+    "board",
+    "power_state",
+    "die_temp_k",
+    "power_w",
+    "utilisation",
+    "throttle_level",
+    "heartbeat",
+    "jobs_queued",
+    "jobs_running",
+    "results_pending",
+    "correctable_errors",
+    "uncorrectable_errors",
+    "boot_count",
+    "fault_reason",
+)
+
+
+def backplane_entry_values(
+    slot: PluginSlot,
+    *,
+    supply: str,
+    extra_w: float,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    bus_voltage_v: float,
+    seu_count: int,
+) -> dict[str, Any]:
+    """The slot's backplane entry (``icd.devices.BackplaneSlot`` registers, wire values): the
+    ones it shares with :func:`board_register_values` computed alone from the board's
+    health (hwsim serves 160 of them every mission second); an entry register this does not
+    know yet is taken from the full register values."""
+    board = slot.board
+    if board is None or _ENTRY_REST:
+        full = board_register_values(
+            slot,
+            supply=supply,
+            power_w=None,
+            extra_w=extra_w,
+            plate_temp_k=plate_temp_k,
+            inlet_temp_k=inlet_temp_k,
+            bus_voltage_v=bus_voltage_v,
+            seu_count=seu_count,
+        )
+        return {name: full[name] for name in BackplaneSlot.model_fields}
+    h = board.health()
+    return {
+        "board": slot.board_name,
+        "power_state": h.power_state.value,
+        "die_temp_k": float(h.die_temp_k),
+        "power_w": float(h.power_w + extra_w) if supply == "on" else 0.0,
+        "utilisation": float(h.utilisation),
+        "throttle_level": int(h.throttle_level),
+        "heartbeat": int(h.heartbeat),
+        "jobs_queued": int(h.queued_jobs),
+        "jobs_running": 0 if h.active_job_id is None else 1,
+        "results_pending": int(h.results_pending),
+        "correctable_errors": int(h.correctable_errors),
+        "uncorrectable_errors": int(h.uncorrectable_errors),
+        "boot_count": int(h.boot_count),
+        "fault_reason": _fault(h.fault_reason)[0].value,
+    }
+
+
+# BackplaneSlot registers backplane_entry_values does not compute itself (none today)
+_ENTRY_REST = frozenset(BackplaneSlot.model_fields) - frozenset(_ENTRY_FAST)
 
 
 def _state_error(where: str, exc: BoardStateError) -> DeviceError:

@@ -444,6 +444,8 @@ class ComputeSlots:
         """The backplane registers as they go on the wire (``icd.devices.BackplaneRegisters``:
         the slot ids, then one column per entry register), straight from each slot's register
         values: no model per slot."""
+        from hwsim.boards.slots import backplane_entry_values
+
         names = list(BackplaneSlot.model_fields)
         ids: list[str] = []
         rows: list[dict[str, Any]] = []
@@ -452,7 +454,15 @@ class ComputeSlots:
             for i in sorted(by_slot):
                 ids.append(self.slot_ids[i])
                 rows.append(
-                    self._plugin_values(i, by_slot[i], plate_temp_k, loop_supply_k, bus_voltage_v)
+                    backplane_entry_values(
+                        by_slot[i],
+                        supply=self.supply(i),
+                        extra_w=float(self._s_extra_w[i]),
+                        plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
+                        inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
+                        bus_voltage_v=float(bus_voltage_v),
+                        seu_count=int(self._s_seu[i]),
+                    )
                 )
         out: dict[str, Any] = {"slot": ids}
         for name in names:
