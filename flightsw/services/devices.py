@@ -185,9 +185,12 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             silent(devices, exc)
             return False
         except DevicePortError as exc:
-            # The batch itself was refused (not one device): every device of it failed.
-            for device in devices:
-                report_failure(device, exc)
+            # The batch itself was refused (not one device): every device of it failed, told
+            # once, not once per device.
+            counters["devices.errors"] += 1
+            if not failing.issuperset(devices):
+                ctx.event(EventId.DEVICE_ERROR, f"{exc}; all {len(devices)} polled devices invalid")
+            failing.update(devices)
             invalidate(devices)
             return True
         values: dict[str, float] = {}

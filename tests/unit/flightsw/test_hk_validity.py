@@ -431,3 +431,35 @@ async def test_a_port_without_read_many_is_read_device_by_device():
     assert all(x == VALUE for x in values.values()), values
     errors = _events(bus, EventId.DEVICE_ERROR)
     assert len(errors) == 1 and "reading device by device" in errors[0].message, errors
+
+
+class _RefusingPort(_FakePort):
+    """A port that refuses the batch itself (the request, not a device)."""
+
+    refuse = True
+
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
+        await self._answer("read_many", None, within_s)
+        if self.refuse:
+            raise DevicePortError(None, "bad_argument", "simulated refusal")
+        return await super().read_models(devices, within_s)
+
+
+async def test_a_refused_batch_invalidates_every_device_with_one_event():
+    clock = SteppedClock(start_ns=0)
+    bus, port = _MemoryBus(), _RefusingPort(clock)
+    async with _flight(port, bus, clock, devices.Config(polled=LISTED, period_s=PERIOD_S)):
+        await clock.sleep(4.5)
+        refused = _reports(bus, 2)[-1][1]
+        port.refuse = False
+        await clock.sleep(4)
+    assert all(x is None for x in refused.values()), f"valid despite the refusal: {refused}"
+    errors = _events(bus, EventId.DEVICE_ERROR)
+    assert len(errors) == 1, f"one event for the refused batch, not one per device: {errors}"
+    assert "simulated refusal" in errors[0].message and "all 12 polled" in errors[0].message
+    values = _reports(bus, 2)[-1][1]
+    assert all(x == VALUE for x in values.values()), f"valid again once it answers: {values}"
+    platform = _reports(bus, 1)[-1][1]
+    assert platform["devices.errors"] is not None and platform["devices.errors"] >= 4, platform
