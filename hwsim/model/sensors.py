@@ -103,23 +103,40 @@ def radiator_sensor_reading_scalar_k(
     elif mode == SENSOR_DEAD:
         v = 0.0
     if not math.isfinite(v) or not math.isfinite(lsb_k):
-        return float(
-            radiator_sensor_reading_k(
-                np.array([mode]),
-                np.array([true_temp_k]),
-                np.array([bias_k]),
-                np.array([noise_k]),
-                np.array([extra_noise_k]),
-                np.array([drift_k]),
-                np.array([stuck_k]),
-                np.array([lsb_k]),
-                bits,
-            )[0]
-        )
+        with np.errstate(invalid="ignore"):  # NaN to counts: whatever the array path makes
+            return _array_reading(
+                mode, true_temp_k, bias_k, noise_k, extra_noise_k, drift_k, stuck_k, lsb_k, bits
+            )
     if lsb_k > 0.0:
         counts = min(max(round(v / lsb_k), 0), (1 << bits) - 1)
         return round(counts * lsb_k * 1e9) / 1e9
     return max(v, 0.0)
+
+
+def _array_reading(
+    mode: int,
+    true_temp_k: float,
+    bias_k: float,
+    noise_k: float,
+    extra_noise_k: float,
+    drift_k: float,
+    stuck_k: float,
+    lsb_k: float,
+    bits: int,
+) -> float:
+    return float(
+        radiator_sensor_reading_k(
+            np.array([mode]),
+            np.array([true_temp_k]),
+            np.array([bias_k]),
+            np.array([noise_k]),
+            np.array([extra_noise_k]),
+            np.array([drift_k]),
+            np.array([stuck_k]),
+            np.array([lsb_k]),
+            bits,
+        )[0]
+    )
 
 
 def radiator_sensor_reading_k(
