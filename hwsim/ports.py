@@ -155,20 +155,42 @@ def device_handler(
     """``await_results`` (a `hwsim.boards.executor.ResultWatch.wait`) serves the long poll
     ``backplane.await_results``; without it the model refuses the command."""
 
+    def read(device: str) -> Any:
+        if device == TIMEREF_DEVICE:
+            return TimeRefRegisters(**_clock_reading(clock)).wire()
+        return model.read(device)
+
+    def read_many(args: dict[str, Any]) -> dict[str, Any]:
+        devices = args.get("devices")
+        if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+            raise RequestFailed(
+                DeviceErrorCode.BAD_ARGUMENT,
+                f"read_many needs args.devices, a list of device ids; got {devices!r:.60}",
+            )
+        registers: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for device in devices:
+            try:
+                registers[device] = read(device)
+            except Exception as exc:  # per device: one bad device never spoils the rest
+                failed = _model_error(exc)
+                errors[device] = {"code": failed.code.value, "message": str(failed)}
+        return {"registers": registers, "errors": errors}
+
     def handle(request: DeviceRequest) -> Any:
         op = request.op
         if op == DeviceOp.LIST:
             return [TIMEREF_DEVICE, *model.device_ids()]
+        if op == DeviceOp.READ_MANY:
+            return read_many(request.args)
         if request.device is None:
             raise RequestFailed(DeviceErrorCode.MALFORMED, f"op {op!r} needs a device id")
+        if op == DeviceOp.READ:
+            return read(request.device)
         if request.device == TIMEREF_DEVICE:
-            if op == DeviceOp.READ:
-                return TimeRefRegisters(**_clock_reading(clock)).wire()
             if op == DeviceOp.DESCRIBE:
                 return _description(TIMEREF.describe(TIMEREF_DEVICE))
             raise RequestFailed(DeviceErrorCode.UNKNOWN_COMMAND, "timeref is read-only")
-        if op == DeviceOp.READ:
-            return model.read(request.device)
         if op == DeviceOp.DESCRIBE:
             return _description(model.describe(request.device))
         if op == DeviceOp.COMMAND:

@@ -641,16 +641,28 @@ class Spacecraft:
             members = self._slots.plugin_slot_ids()
         return self._device_kind(kind, i).describe(device_id, members)
 
-    def read(self, device_id: str) -> dict[str, float | int | bool | str]:
-        """The device's registers as they go on the wire (see :meth:`read_model`)."""
-        if device_id == "backplane":  # the same map, without building the aggregate model
+    def read(self, device_id: str) -> dict[str, Any]:
+        """The device's registers as they go on the wire (see :meth:`read_model`); the pdu and
+        the backplane (register columns, the largest reads) straight from the arrays."""
+        if device_id == "backplane":
             net = self._network
-            return BackplaneRegisters.wire_of(
-                self._slots.plugin_registers(
-                    net.plate_temp_k, net.supply_temp_k, self._bus.voltage_v
-                )
+            return self._slots.backplane_wire(
+                net.plate_temp_k, net.supply_temp_k, self._bus.voltage_v
             )
+        if device_id == "pdu":
+            return self._bus.pdu_wire(
+                self._loops.pump_power_w, self._slots.power_w, self.mission_time_origin_s
+            )
+        if device_id.startswith("radsensor."):
+            # read every cycle, 24 of them: the one register, no model (>= 0: the ADC clamps)
+            i = self._kind(device_id)[1]
+            return {"temp_k": self._radiators.reading_k(i, self._time_ns)}
         return self.read_model(device_id).wire()
+
+    def registers(self, device_id: str) -> dict[str, Any]:
+        """The device's registers by the names ``describe`` gives them (``<switch>_on``,
+        ``slot.<nnn>.power_w``): the wire map but for the column kinds (tools and tests)."""
+        return self.read_model(device_id).flat()
 
     def read_model(self, device_id: str) -> DeviceRegisters:
         """The device's registers as its ICD model: built here, so hwsim cannot send what the

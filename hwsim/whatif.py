@@ -50,6 +50,7 @@ from hwsim.scenario import (
 )
 from hwsim.spacecraft import Spacecraft
 from hwsim.whatif_control import WhatIfController
+from icd.devices import DeviceRegisters
 
 __all__ = [
     "WhatIfError",
@@ -103,6 +104,11 @@ def _flatten(prefix: str, model: BaseModel) -> Iterator[tuple[str, float | int |
                     yield from _flatten(f"{key}.{k}", v)
         elif isinstance(value, bool | int | float) and not isinstance(value, enum.Enum):
             yield key, value
+    # members sent as register columns (PDU switches, backplane slots), as the maps they were
+    groups = model.groups() if isinstance(model, DeviceRegisters) else {}
+    for group, members in groups.items():
+        for k, v in members.items():
+            yield from _flatten(f"{prefix}.{group}.{k}", v)
 
 
 def _truth_row(sc: Spacecraft, config: SpacecraftConfig) -> dict[str, float | int | bool]:

@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
 from pydantic import BaseModel, ValidationError
 
-from icd.device import DeviceErrorCode, DeviceOp, DeviceReply, DeviceRequest, RegisterValue
+from icd.device import (
+    DeviceErrorCode,
+    DeviceOp,
+    DeviceReply,
+    DeviceRequest,
+    ReadManyResult,
+    RegisterValue,
+)
 from icd.devices import (
     DeviceRegisters,
     RegistersInvalid,
@@ -89,6 +97,24 @@ def _undecodable_reason(exc: DecodeError) -> str:
     return str(exc)[:120]
 
 
+def _validated(device: str, raw: Any, expected: type[R]) -> R:
+    """``raw`` registers of ``device`` validated into its ICD model (``expected``: the model
+    the caller needs; a slot of another kind is invalid too)."""
+    try:
+        registers = parse_registers(device, raw)
+    except RegistersInvalid as exc:
+        raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
+    except UnknownDeviceKind as exc:
+        raise DeviceReplyInvalid(device, str(exc), ["<device>"]) from None
+    if not isinstance(registers, expected):
+        raise DeviceReplyInvalid(
+            device,
+            f"{device}: expected {expected.__name__}, got {type(registers).__name__}",
+            ["<kind>"],
+        )
+    return registers
+
+
 class DevicePort:
     """An async client of one device-port endpoint (an async context manager)."""
 
@@ -107,6 +133,10 @@ class DevicePort:
         # why the last one was not; a timeout names them.
         self.undecodable_replies = 0
         self.last_undecodable = ""
+        # Replies taken although the timeout had fallen due (see _arrived), and the receive
+        # in progress.
+        self.late_replies = 0
+        self._receiving: asyncio.Future[bytes] | None = None
 
     async def __aenter__(self) -> DevicePort:
         sock = self._context.socket(zmq.DEALER)
@@ -126,30 +156,81 @@ class DevicePort:
         device: str | None = None,
         command: str | None = None,
         args: dict[str, Any] | None = None,
+        *,
+        within_s: float | None = None,
     ) -> Any:
+        """One request; ``within_s`` (mission s) bounds the wait for the port (behind other
+        users' requests) and the reply together, instead of ``timeout_s`` the reply alone."""
         request = DeviceRequest(
             id=next(self._ids), op=op, device=device, command=command, args=args or {}
         )
-        reply = await self._exchange(request)
+        if within_s is None:
+            reply = await self._exchange(request)
+        else:
+            reply = await self._exchange(request, within_s)
         self.last_time_ns = reply.time_ns
         if not reply.ok:
             assert reply.error is not None
             raise DevicePortError(device, reply.error.code, reply.error.message)
         return reply.result
 
-    async def _exchange(self, request: DeviceRequest) -> DeviceReply:
+    async def _exchange(self, request: DeviceRequest, within_s: float | None = None) -> DeviceReply:
         """Send one request and wait for its reply (the transport; a test double of the port
         replaces only this)."""
         sock = self._socket
         if sock is None:
             raise RuntimeError("device port is not open: use 'async with DevicePort(...)'")
-        async with self._lock:
+        timeout_s = self.timeout_s if within_s is None else within_s
+        asked_ns = self._clock.now_ns()
+        before = self.undecodable_replies
+        if within_s is None:
+            await self._lock.acquire()
+        else:
+            try:
+                await self._clock.wait_for(self._lock.acquire(), within_s)
+            except TimeoutError:
+                raise self.timeout_error(request.device, timeout_s, before) from None
+        try:
             before = self.undecodable_replies
             await sock.send(request.pack())
+            waited_s = 0.0 if within_s is None else (self._clock.now_ns() - asked_ns) / 1e9
             try:
-                return await self._clock.wait_for(self._reply_to(sock, request.id), self.timeout_s)
+                return await self._clock.wait_for(
+                    self._reply_to(sock, request.id), max(0.0, timeout_s - waited_s)
+                )
             except TimeoutError:
-                raise self.timeout_error(request.device, self.timeout_s, before) from None
+                late = await self._arrived(sock, request.id)
+                if late is not None:
+                    return late
+                raise self.timeout_error(request.device, timeout_s, before) from None
+        finally:
+            self._receiving = None
+            self._lock.release()
+
+    async def _arrived(self, sock: zmq.asyncio.Socket, request_id: int) -> DeviceReply | None:
+        """The reply, if the hardware's answer is already here when the timeout is handled:
+        received but not yet handed to the waiting request (the timeout and the reply fell
+        due in the same event-loop pass), or queued in the socket. A busy flight software
+        loop (or a host that did not schedule it) is late to read a reply that came in time;
+        that is not a silent port. Other frames found meanwhile are dropped as always."""
+        receiving, self._receiving = self._receiving, None
+        frames: list[bytes] = []
+        if receiving is not None and receiving.done() and not receiving.cancelled():
+            if receiving.exception() is None:
+                frames.append(receiving.result())
+        while True:
+            try:
+                frames.append(await sock.recv(flags=zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        found: DeviceReply | None = None
+        for frame in frames:
+            reply = self._decoded(frame)
+            if reply is not None and reply.id == request_id:
+                found = reply
+        if found is not None:
+            self.late_replies += 1
+        return found
 
     def timeout_error(self, device: str | None, timeout_s: float, since: int) -> DeviceTimeout:
         """The timeout of a request to ``device``, naming the undecodable replies received
@@ -162,22 +243,28 @@ class DevicePort:
             self.last_undecodable,
         )
 
+    def _decoded(self, frame: bytes) -> DeviceReply | None:
+        try:
+            return DeviceReply.unpack(frame)
+        except DecodeError as exc:
+            # Whose reply it was cannot be known: never matched to a request (the request
+            # times out), but counted, so the timeout says the port answered garbage.
+            self.undecodable_replies += 1
+            self.last_undecodable = _undecodable_reason(exc)
+            return None
+
     async def _reply_to(self, sock: zmq.asyncio.Socket, request_id: int) -> DeviceReply:
         while True:
-            frame = await sock.recv()
-            try:
-                reply = DeviceReply.unpack(frame)
-            except DecodeError as exc:
-                # Whose reply it was cannot be known: never matched to a request (the request
-                # times out), but counted, so the timeout says the port answered garbage.
-                self.undecodable_replies += 1
-                self.last_undecodable = _undecodable_reason(exc)
-                continue
-            if reply.id == request_id:
+            # Kept: a frame received as the timeout fell due is still this request's reply.
+            self._receiving = receiving = sock.recv()
+            frame = await receiving
+            self._receiving = None
+            reply = self._decoded(frame)
+            if reply is not None and reply.id == request_id:
                 return reply
 
-    async def list(self) -> list[str]:
-        return list(await self.request(DeviceOp.LIST))
+    async def list(self, within_s: float | None = None) -> list[str]:
+        return list(await self.request(DeviceOp.LIST, within_s=within_s))
 
     async def describe(self, device: str) -> dict[str, Any]:
         return dict(await self.request(DeviceOp.DESCRIBE, device))
@@ -187,23 +274,56 @@ class DevicePort:
         :meth:`read_model`)."""
         return dict(await self.request(DeviceOp.READ, device) or {})
 
-    async def read_model(self, device: str, expected: type[R] = DeviceRegisters) -> R:  # type: ignore[assignment]
+    async def read_model(
+        self,
+        device: str,
+        expected: type[R] = DeviceRegisters,  # type: ignore[assignment]
+        within_s: float | None = None,
+    ) -> R:
         """The device's registers validated into its ICD model (kind from the id);
         ``expected``: the model the caller needs (a slot of another kind is invalid too)."""
-        raw = await self.request(DeviceOp.READ, device)
+        raw = await self.request(DeviceOp.READ, device, within_s=within_s)
+        return _validated(device, raw, expected)
+
+    async def read_many(
+        self, devices: Sequence[str], within_s: float | None = None
+    ) -> ReadManyResult:
+        """Many devices' raw registers in one round trip (``read_many``): per device its
+        registers or its error. A port that does not know ``read_many`` raises
+        DevicePortError with code ``unknown_op``."""
+        raw = await self.request(
+            DeviceOp.READ_MANY, args={"devices": list(devices)}, within_s=within_s
+        )
         try:
-            registers = parse_registers(device, raw)
-        except RegistersInvalid as exc:
-            raise DeviceReplyInvalid(device, str(exc), exc.fields) from None
-        except UnknownDeviceKind as exc:
-            raise DeviceReplyInvalid(device, str(exc), ["<device>"]) from None
-        if not isinstance(registers, expected):
+            return ReadManyResult.model_validate(raw)
+        except ValidationError as exc:
             raise DeviceReplyInvalid(
-                device,
-                f"{device}: expected {expected.__name__}, got {type(registers).__name__}",
-                ["<kind>"],
-            )
-        return registers
+                "read_many", f"read_many result invalid: {_undecodable_reason(exc)}", ["<reply>"]
+            ) from None
+
+    async def read_models(
+        self, devices: Sequence[str], within_s: float | None = None
+    ) -> dict[str, DeviceRegisters | DevicePortError]:
+        """Each device's registers validated into its ICD model, or the error that device
+        alone has (DevicePortError from the hardware, DeviceReplyInvalid for a reply off the
+        ICD), all in one round trip: one bad device never spoils the rest. A timeout of the
+        round trip raises DeviceTimeout (the port is silent, not a device)."""
+        batch = await self.read_many(devices, within_s)
+        out: dict[str, DeviceRegisters | DevicePortError] = {}
+        for device in devices:
+            if device in batch.registers:
+                try:
+                    out[device] = _validated(device, batch.registers[device], DeviceRegisters)
+                except DeviceReplyInvalid as exc:
+                    out[device] = exc
+            elif device in batch.errors:
+                error = batch.errors[device]
+                out[device] = DevicePortError(device, error.code, error.message)
+            else:
+                out[device] = DeviceReplyInvalid(
+                    device, f"{device}: missing from the read_many reply", ["<device>"]
+                )
+        return out
 
     async def command(
         self, device: str, command: str, args: dict[str, Any] | None = None

@@ -1,28 +1,32 @@
 """Device drivers: acquisition of device telemetry and execution of device commands.
 
-Reads: device ports (``read`` of every polled device each ``period_s`` mission seconds,
-validated into its ICD register model: a reply with a missing or ill-typed register is a
-device error naming the register, and none of that device's values is published);
+Reads: device ports (every polled device each ``period_s`` mission seconds in ONE round trip,
+``read_many``; by default every platform device the port lists: pumps, loops, radiator
+sensors, radiator valves, wings, battery, pdu; not the compute slots, the backplane or the
+time reference, which their own services read), each device validated into its ICD register
+model: a reply with a missing or ill-typed register is a device error naming the register,
+and none of that device's values is published, while the other devices of the cycle are;
 bus ``TcDispatch`` for service 8 subservice 1 (perform a device function); bus
 ``HardwareDown`` (the process supervisor saw hwsim die: every device value invalid at once).
 Publishes: ``ParameterUpdate`` with 'device.register' names (numbers; booleans as 0/1), one
-per device right after its read; ``devices.timeouts`` / ``devices.errors`` counters (always
-valid); ``DEVICE_TIMEOUT`` / ``DEVICE_ERROR`` events when a device changes from answering to
-not, ``DEVICES_RECOVERED`` when a silent device port answers again; ``TcProgress``.
+per poll cycle right after its read (the values of every device that answered, the devices
+that failed as invalid); ``devices.timeouts`` / ``devices.errors`` counters (always valid);
+``DEVICE_TIMEOUT`` / ``DEVICE_ERROR`` events when a device changes from answering to not,
+``DEVICES_RECOVERED`` when a silent device port answers again; ``TcProgress``.
 
 Validity: a device whose read fails has its parameters declared invalid at once. A timeout
 means the endpoint itself is silent (one port serves every device), so every polled device is
 declared invalid together and the port is probed (one cheap ``list`` per period) instead of
-spending a timeout per device per pass; when it answers, polling resumes and the pass that
-follows raises ``DEVICES_RECOVERED``. A stale source is thus flagged within one period plus
-one device timeout (mission seconds).
+spending a timeout per pass; when it answers, polling resumes and the pass that follows
+raises ``DEVICES_RECOVERED``. A stale source is thus flagged within one period plus one
+device timeout (mission seconds). A port that does not know ``read_many`` (an older hwsim) is
+read device by device, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,48 +34,61 @@ from pydantic import BaseModel, ConfigDict, Field
 from flightsw.context import ServiceContext
 from flightsw.messages import HardwareDown, TcDispatch
 from icd import dictionary as dic
+from icd.device import DeviceErrorCode
 from icd.devices import DeviceRegisters
 from icd.dictionary import EventId
 from icd.errors import ErrorCode
 from runtime.ports import DevicePortError, DeviceTimeout
 
-__all__ = ["Config", "registers_to_parameters", "run"]
+__all__ = ["PLATFORM_KINDS", "Config", "platform_devices", "registers_to_parameters", "run"]
 
-T = TypeVar("T")
+
+PLATFORM_KINDS = ("pump.", "loop.", "radsensor.", "radvalve.", "wing.", "battery", "pdu")
+"""Device ids (or their heads) polled by default. Not ``slot.*`` and ``backplane`` (the payload
+manager reads the backplane) nor ``timeref`` (time synchronisation reads it)."""
+
+
+def platform_devices(listing: list[str]) -> tuple[str, ...]:
+    """The platform devices of a port's listing, in its order."""
+    return tuple(
+        d
+        for d in listing
+        if any(d == k or (k.endswith(".") and d.startswith(k)) for k in PLATFORM_KINDS)
+    )
 
 
 class Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    polled: tuple[str, ...] = Field(
-        (
-            "pump.L1.A",
-            "pump.L1.B",
-            "pump.L2.A",
-            "pump.L2.B",
-            "loop.L1",
-            "loop.L2",
-            "radsensor.P01.S1",
-            "radsensor.P01.S2",
-            "battery",
-            "pdu",
-            "wing.W1",
-            "wing.W2",
-        ),
-        description="Device ids read every period.",
+    polled: tuple[str, ...] | None = Field(
+        None,
+        description="Device ids read every period; None: every platform device the port "
+        "lists (PLATFORM_KINDS).",
     )
     period_s: float = Field(1.0, gt=0, description="Acquisition period, mission seconds.")
+
+
+_PARAMETER_NAMES: dict[str, dict[str, str]] = {}
 
 
 def registers_to_parameters(
     device: str, registers: DeviceRegisters | Mapping[str, object]
 ) -> dict[str, float]:
     """'device.register' -> value of every numeric or flag register (text and enums are not
-    parameters); a model goes by its wire register names."""
-    flat = registers.wire() if isinstance(registers, DeviceRegisters) else registers
+    parameters); a model goes by its register names (``flat``: the PDU's ``<switch>_on``)."""
+    flat = registers.flat() if isinstance(registers, DeviceRegisters) else registers
+    # Every cycle, ~1000 registers (the pdu's): the names are made once, the types compared
+    # exactly (a str enum is no number; bool before int, it is one).
+    names = _PARAMETER_NAMES.setdefault(device, {})
     values: dict[str, float] = {}
     for name, value in flat.items():
-        if isinstance(value, bool | int | float):
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            key = names.get(name)
+            if key is None:
+                key = names[name] = f"{device}.{name}"
+            values[key] = float(value)  # type: ignore[arg-type]
+        elif isinstance(value, bool | int | float) and not isinstance(value, str):
             values[f"{device}.{name}"] = float(value)
     return values
 
@@ -91,8 +108,21 @@ def _hk_names(device: str) -> set[str]:
 async def run(ctx: ServiceContext, config: Config) -> None:
     counters = {"devices.timeouts": 0.0, "devices.errors": 0.0}
     failing: set[str] = set()
+    # The polled devices: the configured ones, or the port's platform devices once it has
+    # listed them (None until then).
+    polled: list[str] | None = None if config.polled is None else list(config.polled)
     # Every parameter name each device has fed (what to invalidate when it goes quiet).
-    fed: dict[str, set[str]] = {device: _hk_names(device) for device in config.polled}
+    fed: dict[str, set[str]] = {}
+    batched = True  # False once the port said it has no read_many (an older hwsim)
+
+    def poll_these(devices: list[str]) -> None:
+        nonlocal polled
+        polled = devices
+        for device in devices:
+            fed.setdefault(device, _hk_names(device))
+
+    if polled is not None:
+        poll_these(polled)
 
     def report_failure(device: str, exc: Exception, detail: str = "") -> None:
         timed_out = isinstance(exc, DeviceTimeout)
@@ -102,84 +132,132 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             event = EventId.DEVICE_TIMEOUT if timed_out else EventId.DEVICE_ERROR
             ctx.event(event, f"{exc}{detail}")
 
-    def invalidate(devices: list[str]) -> None:
-        names = sorted(set().union(*(fed[device] for device in devices)))
-        ctx.parameter_map(dict(counters), invalid=tuple(names))
+    def invalid_names(devices: list[str]) -> tuple[str, ...]:
+        return tuple(sorted(set().union(*(fed[device] for device in devices))))
 
-    async def answered(request: Awaitable[T], device: str | None) -> T:
+    def invalidate(devices: list[str]) -> None:
+        ctx.parameter_map(dict(counters), invalid=invalid_names(devices))
+
+    def within_s() -> float:
         # The port is shared (one request in flight): waiting behind another service's request
         # to a silent port counts against the same timeout, so staleness is flagged within one
         # period plus one timeout, whoever else is asking.
-        timeout_s = ctx.devices.timeout_s
-        since = ctx.devices.undecodable_replies
-        try:
-            return await ctx.clock.wait_for(request, timeout_s)
-        except DeviceTimeout:
-            raise
-        except TimeoutError:
-            # Names the replies that came but could not be decoded, if any: a broken port is
-            # not a silent one.
-            raise ctx.devices.timeout_error(device, timeout_s, since) from None
+        return ctx.devices.timeout_s
 
-    async def read(device: str) -> bool:
-        """Read one device and publish its values; False if the port is silent."""
+    def silent(devices: list[str], exc: DeviceTimeout) -> None:
+        # One endpoint serves every device: it is the port that went quiet, not a device.
+        counters["devices.timeouts"] += 1
+        if not failing.issuperset(devices):
+            ctx.event(
+                EventId.DEVICE_TIMEOUT,
+                f"{exc}; device port silent, all {len(devices)} polled devices invalid",
+            )
+        failing.update(devices)
+        invalidate(devices)
+
+    async def read_each(devices: list[str]) -> dict[str, DeviceRegisters | DevicePortError]:
+        """The devices one request each (a port without read_many)."""
+        out: dict[str, DeviceRegisters | DevicePortError] = {}
+        for device in devices:
+            try:
+                out[device] = await ctx.devices.read_model(device, within_s=within_s())
+            except DevicePortError as exc:
+                out[device] = exc
+        return out
+
+    async def read(devices: list[str]) -> bool:
+        """Read every polled device (one round trip) and publish their values; False if the
+        port is silent."""
+        nonlocal batched
         try:
-            registers = await answered(ctx.devices.read_model(device), device)
+            if batched:
+                try:
+                    results = await ctx.devices.read_models(devices, within_s=within_s())
+                except DevicePortError as exc:
+                    if exc.code != DeviceErrorCode.UNKNOWN_OP:
+                        raise
+                    batched = False
+                    ctx.event(EventId.DEVICE_ERROR, f"{exc}; reading device by device")
+                    results = await read_each(devices)
+            else:
+                results = await read_each(devices)
         except DeviceTimeout as exc:
-            # One endpoint serves every device: it is the port that went quiet, not this one.
-            n = len(config.polled)
-            report_failure(device, exc, f"; device port silent, all {n} polled devices invalid")
-            failing.update(config.polled)
-            invalidate(list(config.polled))
+            silent(devices, exc)
             return False
         except DevicePortError as exc:
-            report_failure(device, exc)
-            invalidate([device])
+            # The batch itself was refused (not one device): every device of it failed, told
+            # once, not once per device.
+            counters["devices.errors"] += 1
+            if not failing.issuperset(devices):
+                ctx.event(EventId.DEVICE_ERROR, f"{exc}; all {len(devices)} polled devices invalid")
+            failing.update(devices)
+            invalidate(devices)
             return True
-        values = registers_to_parameters(device, registers)
-        fed[device].update(values)
-        failing.discard(device)
-        ctx.parameter_map(values)
+        values: dict[str, float] = {}
+        failed: list[str] = []
+        for device, result in results.items():
+            if isinstance(result, DevicePortError):
+                report_failure(device, result)
+                failed.append(device)
+                continue
+            device_values = registers_to_parameters(device, result)
+            fed[device].update(device_values)
+            failing.discard(device)
+            values.update(device_values)
+        ctx.parameter_map(values, invalid=invalid_names(failed) if failed else ())
         return True
 
-    async def probe() -> bool:
-        """One cheap request to a silent port: True once it answers (even with an error)."""
+    async def probe() -> list[str] | None:
+        """One cheap request to a silent port: its listing once it answers ([] for an answer
+        that is an error: the port is back all the same), None while it is silent."""
         try:
-            await answered(ctx.devices.list(), None)
+            return await ctx.devices.list(within_s=within_s())
         except DeviceTimeout:
             counters["devices.timeouts"] += 1
             ctx.parameter_map(dict(counters))
-            return False
+            return None
         except DevicePortError:
-            pass  # an answer, even an error, means the port is back
-        return True
+            return []
 
     async def acquire() -> None:
         silent_since_ns: int | None = None
         recovered = False
         ctx.parameter_map(dict(counters))  # valid zeros from the start
         while True:
-            if silent_since_ns is not None:
-                if not await probe():
+            if polled is None or silent_since_ns is not None:
+                asked_ns = ctx.clock.now_ns()
+                listing = await probe()
+                if listing is None:
+                    if polled is None and silent_since_ns is None:
+                        silent_since_ns = asked_ns
+                        ctx.event(
+                            EventId.DEVICE_TIMEOUT,
+                            "device port silent: no listing of its devices yet",
+                        )
                     await ctx.clock.sleep(config.period_s)
                     continue
-                recovered = True
-            for device in config.polled:
-                asked_ns = ctx.clock.now_ns()
-                if not await read(device):
-                    if silent_since_ns is None:
-                        silent_since_ns = asked_ns  # silent since the request that timed out
-                    recovered = False
-                    break
+                if polled is None:
+                    if not listing:
+                        await ctx.clock.sleep(config.period_s)
+                        continue
+                    poll_these(list(platform_devices(listing)))
+                if silent_since_ns is not None:
+                    recovered = True
+            assert polled is not None
+            asked_ns = ctx.clock.now_ns()
+            if not await read(polled):
+                if silent_since_ns is None:
+                    silent_since_ns = asked_ns  # silent since the request that timed out
+                recovered = False
             else:
                 if recovered and silent_since_ns is not None:
                     # Never negative, even when onboard time was corrected backwards meanwhile.
                     silent_s = max(0.0, (ctx.clock.now_ns() - silent_since_ns) / 1e9)
-                    valid = sum(1 for d in config.polled if d not in failing)
+                    valid = sum(1 for d in polled if d not in failing)
                     ctx.event(
                         EventId.DEVICES_RECOVERED,
                         f"device port answered again after {silent_s:.1f} mission s silent; "
-                        f"{valid} of {len(config.polled)} devices valid",
+                        f"{valid} of {len(polled)} devices valid",
                     )
                 silent_since_ns = None
                 recovered = False
@@ -216,8 +294,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             async for message in requests:
                 if isinstance(message, HardwareDown):
                     # Whatever the last pass read came from a process that is gone now.
-                    failing.update(config.polled)
-                    invalidate(list(config.polled))
+                    if polled:
+                        failing.update(polled)
+                        invalidate(polled)
                 elif isinstance(message, TcDispatch) and message.service == 8:
                     await perform(message)
 

@@ -49,7 +49,7 @@ from computesat_sdk.registry import BoardPluginError, BoardRegistry, discover_bo
 from pydantic import ValidationError
 
 from hwsim.model.devices import DeviceError
-from icd.devices import BoardFault, BoardSlotRegisters, CommandArgs
+from icd.devices import BackplaneSlot, BoardFault, BoardSlotRegisters, CommandArgs
 from icd.devices.compute import (
     CancelJob,
     CancelResult,
@@ -357,42 +357,55 @@ def empty_slot_registers(
 ) -> BoardSlotRegisters:
     """Registers of a slot whose plug-in is unknown or refused."""
     return BoardSlotRegisters(
-        board=slot.board_name,
-        present=False,
-        kind="",
-        vendor="",
-        part_number="",
-        firmware_version="",
-        power_state=PowerState.OFF,
-        supply=supply,
-        powered=False,
-        die_temp_k=plate_temp_k,
-        memory_temp_k=plate_temp_k,
-        plate_temp_k=plate_temp_k,
-        inlet_temp_k=inlet_temp_k,
-        max_die_temp_k=0.0,
-        overtemp=False,
-        power_w=0.0,
-        current_a=0.0,
-        utilisation=0.0,
-        correctable_errors=0,
-        uncorrectable_errors=0,
-        seu_count=0,
-        throttle_level=0,
-        commanded_throttle_level=0,
-        heartbeat=0,
-        jobs_queued=0,
-        jobs_running=0,
-        active_job_id=-1,
-        jobs_completed=0,
-        jobs_failed=0,
-        results_pending=0,
-        boot_count=0,
-        latchup=False,
-        fault_reason=_empty_reason(slot),
-        fault_detail=slot.fault_reason,
-        loop_id=loop_id,
+        **empty_slot_values(slot, plate_temp_k, inlet_temp_k, supply, loop_id)
     )
+
+
+def empty_slot_values(
+    slot: PluginSlot,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    supply: str = "on",
+    loop_id: str = "",
+) -> dict[str, Any]:
+    """:func:`empty_slot_registers` as the wire map, without building the model."""
+    return {
+        "board": slot.board_name,
+        "present": False,
+        "kind": "",
+        "vendor": "",
+        "part_number": "",
+        "firmware_version": "",
+        "power_state": PowerState.OFF.value,
+        "supply": supply,
+        "powered": False,
+        "die_temp_k": plate_temp_k,
+        "memory_temp_k": plate_temp_k,
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": 0.0,
+        "overtemp": False,
+        "power_w": 0.0,
+        "current_a": 0.0,
+        "utilisation": 0.0,
+        "correctable_errors": 0,
+        "uncorrectable_errors": 0,
+        "seu_count": 0,
+        "throttle_level": 0,
+        "commanded_throttle_level": 0,
+        "heartbeat": 0,
+        "jobs_queued": 0,
+        "jobs_running": 0,
+        "active_job_id": -1,
+        "jobs_completed": 0,
+        "jobs_failed": 0,
+        "results_pending": 0,
+        "boot_count": 0,
+        "latchup": False,
+        "fault_reason": _empty_reason(slot).value,
+        "fault_detail": slot.fault_reason,
+        "loop_id": loop_id,
+    }
 
 
 def _job_id_int(job_id: str | None) -> int:
@@ -430,51 +443,157 @@ def board_registers(
 ) -> BoardSlotRegisters:
     """The slot registers of a plug-in board (``icd.devices.BoardSlotRegisters``);
     ``loop_id``: the coolant loop of the slot's cold plate."""
+    return BoardSlotRegisters(
+        **board_register_values(
+            slot,
+            supply=supply,
+            power_w=power_w,
+            plate_temp_k=plate_temp_k,
+            inlet_temp_k=inlet_temp_k,
+            bus_voltage_v=bus_voltage_v,
+            seu_count=seu_count,
+            loop_id=loop_id,
+        )
+    )
+
+
+def board_register_values(
+    slot: PluginSlot,
+    *,
+    supply: str,
+    power_w: float | None,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    bus_voltage_v: float,
+    seu_count: int,
+    extra_w: float = 0.0,
+    loop_id: str = "",
+) -> dict[str, Any]:
+    """:func:`board_registers` as the wire map (enums as their values), without building the
+    model: the backplane takes its columns from these (hwsim serves it every second for 160
+    slots); the device-ICD tests check that the two agree. ``power_w`` None: the board's own
+    draw in its health (plus ``extra_w``) while its supply is on, else 0 (one call of the
+    board fewer)."""
     board = slot.board
     if board is None:
-        return empty_slot_registers(slot, plate_temp_k, inlet_temp_k, supply, loop_id)
+        return empty_slot_values(slot, plate_temp_k, inlet_temp_k, supply, loop_id)
     h = board.health()
+    if power_w is None:
+        power_w = float(h.power_w + extra_w) if supply == "on" else 0.0
     ident = board.identity
     thermal = slot.thermal
     assert thermal is not None
     fault, detail = _fault(h.fault_reason)
-    return BoardSlotRegisters(
-        board=slot.board_name,
-        present=True,
-        kind=ident.kind.value,
-        vendor=ident.vendor,
-        part_number=ident.part_number,
-        firmware_version=ident.firmware_version,
-        power_state=h.power_state,
-        supply=supply,
-        powered=power_w > 0.0,
-        die_temp_k=float(h.die_temp_k),
-        memory_temp_k=float(h.memory_temp_k),
-        plate_temp_k=plate_temp_k,
-        inlet_temp_k=inlet_temp_k,
-        max_die_temp_k=float(thermal.max_die_temp_k),
-        overtemp=bool(h.die_temp_k > thermal.max_die_temp_k),
-        power_w=power_w,
-        current_a=power_w / max(bus_voltage_v, 1.0),
-        utilisation=float(h.utilisation),
-        correctable_errors=int(h.correctable_errors),
-        uncorrectable_errors=int(h.uncorrectable_errors),
-        seu_count=seu_count,
-        throttle_level=int(h.throttle_level),
-        commanded_throttle_level=int(h.commanded_throttle_level),
-        heartbeat=int(h.heartbeat),
-        jobs_queued=int(h.queued_jobs),
-        jobs_running=0 if h.active_job_id is None else 1,
-        active_job_id=_job_id_int(h.active_job_id),
-        jobs_completed=int(h.jobs_completed),
-        jobs_failed=int(h.jobs_failed),
-        results_pending=int(h.results_pending),
-        boot_count=int(h.boot_count),
-        latchup=fault is BoardFault.LATCH_UP,
-        fault_reason=fault,
-        fault_detail=detail,
-        loop_id=loop_id,
-    )
+    die_k = float(h.die_temp_k)
+    return {
+        "board": slot.board_name,
+        "present": True,
+        "kind": ident.kind.value,
+        "vendor": ident.vendor,
+        "part_number": ident.part_number,
+        "firmware_version": ident.firmware_version,
+        "power_state": h.power_state.value,
+        "supply": supply,
+        "powered": power_w > 0.0,
+        "die_temp_k": die_k,
+        "memory_temp_k": float(h.memory_temp_k),
+        "plate_temp_k": plate_temp_k,
+        "inlet_temp_k": inlet_temp_k,
+        "max_die_temp_k": float(thermal.max_die_temp_k),
+        "overtemp": bool(die_k > thermal.max_die_temp_k),
+        "power_w": power_w,
+        "current_a": power_w / max(bus_voltage_v, 1.0),
+        "utilisation": float(h.utilisation),
+        "correctable_errors": int(h.correctable_errors),
+        "uncorrectable_errors": int(h.uncorrectable_errors),
+        "seu_count": seu_count,
+        "throttle_level": int(h.throttle_level),
+        "commanded_throttle_level": int(h.commanded_throttle_level),
+        "heartbeat": int(h.heartbeat),
+        "jobs_queued": int(h.queued_jobs),
+        "jobs_running": 0 if h.active_job_id is None else 1,
+        "active_job_id": _job_id_int(h.active_job_id),
+        "jobs_completed": int(h.jobs_completed),
+        "jobs_failed": int(h.jobs_failed),
+        "results_pending": int(h.results_pending),
+        "boot_count": int(h.boot_count),
+        "latchup": fault is BoardFault.LATCH_UP,
+        "fault_reason": fault.value,
+        "fault_detail": detail,
+        "loop_id": loop_id,
+    }
+
+
+_ENTRY_FAST = (
+    "board",
+    "power_state",
+    "die_temp_k",
+    "power_w",
+    "utilisation",
+    "throttle_level",
+    "heartbeat",
+    "jobs_queued",
+    "jobs_running",
+    "results_pending",
+    "correctable_errors",
+    "uncorrectable_errors",
+    "boot_count",
+    "fault_reason",
+    "loop_id",
+)
+
+
+def backplane_entry_values(
+    slot: PluginSlot,
+    *,
+    supply: str,
+    extra_w: float,
+    plate_temp_k: float,
+    inlet_temp_k: float,
+    bus_voltage_v: float,
+    seu_count: int,
+    loop_id: str = "",
+) -> dict[str, Any]:
+    """The slot's backplane entry (``icd.devices.BackplaneSlot`` registers, wire values): the
+    ones it shares with :func:`board_register_values` computed alone from the board's
+    health (hwsim serves 160 of them every mission second); an entry register this does not
+    know yet is taken from the full register values."""
+    board = slot.board
+    if board is None or _ENTRY_REST:
+        full = board_register_values(
+            slot,
+            supply=supply,
+            power_w=None,
+            extra_w=extra_w,
+            plate_temp_k=plate_temp_k,
+            inlet_temp_k=inlet_temp_k,
+            bus_voltage_v=bus_voltage_v,
+            seu_count=seu_count,
+            loop_id=loop_id,
+        )
+        return {name: full[name] for name in BackplaneSlot.model_fields}
+    h = board.health()
+    return {
+        "board": slot.board_name,
+        "power_state": h.power_state.value,
+        "die_temp_k": float(h.die_temp_k),
+        "power_w": float(h.power_w + extra_w) if supply == "on" else 0.0,
+        "utilisation": float(h.utilisation),
+        "throttle_level": int(h.throttle_level),
+        "heartbeat": int(h.heartbeat),
+        "jobs_queued": int(h.queued_jobs),
+        "jobs_running": 0 if h.active_job_id is None else 1,
+        "results_pending": int(h.results_pending),
+        "correctable_errors": int(h.correctable_errors),
+        "uncorrectable_errors": int(h.uncorrectable_errors),
+        "boot_count": int(h.boot_count),
+        "fault_reason": _fault(h.fault_reason)[0].value,
+        "loop_id": loop_id,
+    }
+
+
+# BackplaneSlot registers backplane_entry_values does not compute itself (none today)
+_ENTRY_REST = frozenset(BackplaneSlot.model_fields) - frozenset(_ENTRY_FAST)
 
 
 def _state_error(where: str, exc: BoardStateError) -> DeviceError:

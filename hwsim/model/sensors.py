@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -75,6 +77,66 @@ def adc_quantise_k(
     safe = np.where(lsb > 0.0, lsb, 1.0)
     grid = np.round(adc_counts(value_k, safe, bits) * safe, 9)
     return np.where(lsb > 0.0, grid, np.maximum(np.asarray(value_k, dtype=float), 0.0))
+
+
+def radiator_sensor_reading_scalar_k(
+    mode: int,
+    true_temp_k: float,
+    bias_k: float,
+    noise_k: float,
+    extra_noise_k: float,
+    drift_k: float,
+    stuck_k: float,
+    lsb_k: float,
+    bits: int = 12,
+) -> float:
+    """:func:`radiator_sensor_reading_k` of one sensor in plain floats, bit for bit (the
+    device read of one sensor: no arrays of one element); the same operations in the same
+    order, ``round`` half to even like ``np.rint``, ``np.round(x, 9)`` as rint(x·1e9)/1e9."""
+    v = true_temp_k + bias_k + noise_k
+    if mode == SENSOR_DRIFT:
+        v = v + drift_k
+    elif mode == SENSOR_NOISY:
+        v = v + extra_noise_k
+    elif mode == SENSOR_STUCK:
+        v = stuck_k
+    elif mode == SENSOR_DEAD:
+        v = 0.0
+    if not math.isfinite(v) or not math.isfinite(lsb_k):
+        with np.errstate(invalid="ignore"):  # NaN to counts: whatever the array path makes
+            return _array_reading(
+                mode, true_temp_k, bias_k, noise_k, extra_noise_k, drift_k, stuck_k, lsb_k, bits
+            )
+    if lsb_k > 0.0:
+        counts = min(max(round(v / lsb_k), 0), (1 << bits) - 1)
+        return round(counts * lsb_k * 1e9) / 1e9
+    return max(v, 0.0)
+
+
+def _array_reading(
+    mode: int,
+    true_temp_k: float,
+    bias_k: float,
+    noise_k: float,
+    extra_noise_k: float,
+    drift_k: float,
+    stuck_k: float,
+    lsb_k: float,
+    bits: int,
+) -> float:
+    return float(
+        radiator_sensor_reading_k(
+            np.array([mode]),
+            np.array([true_temp_k]),
+            np.array([bias_k]),
+            np.array([noise_k]),
+            np.array([extra_noise_k]),
+            np.array([drift_k]),
+            np.array([stuck_k]),
+            np.array([lsb_k]),
+            bits,
+        )[0]
+    )
 
 
 def radiator_sensor_reading_k(

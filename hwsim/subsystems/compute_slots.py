@@ -396,6 +396,29 @@ class ComputeSlots:
             return "latched"
         return "on"
 
+    def _plugin_values(
+        self,
+        i: int,
+        slot: PluginSlot,
+        plate_temp_k: np.ndarray,
+        loop_supply_k: np.ndarray,
+        bus_voltage_v: float,
+    ) -> dict[str, Any]:
+        """Registers of plug-in slot ``i`` as the wire map (no model built)."""
+        from hwsim.boards.slots import board_register_values
+
+        return board_register_values(
+            slot,
+            supply=self.supply(i),
+            power_w=None,  # the board's draw as its health reports it
+            extra_w=float(self._s_extra_w[i]),
+            plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
+            inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
+            bus_voltage_v=float(bus_voltage_v),
+            seu_count=int(self._s_seu[i]),
+            loop_id=self._s_loop_id[i],
+        )
+
     def _read_plugin(
         self,
         i: int,
@@ -404,21 +427,8 @@ class ComputeSlots:
         loop_supply_k: np.ndarray,
         bus_voltage_v: float,
     ) -> BoardSlotRegisters:
-        from hwsim.boards.slots import board_registers
-
-        supply = self.supply(i)
-        power_w = 0.0
-        if supply == "on" and slot.board is not None:
-            power_w = float(slot.board.power_draw_w() + self._s_extra_w[i])
-        return board_registers(
-            slot,
-            supply=supply,
-            power_w=power_w,
-            plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
-            inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
-            bus_voltage_v=float(bus_voltage_v),
-            seu_count=int(self._s_seu[i]),
-            loop_id=self._s_loop_id[i],
+        return BoardSlotRegisters(
+            **self._plugin_values(i, slot, plate_temp_k, loop_supply_k, bus_voltage_v)
         )
 
     def plugin_registers(
@@ -433,11 +443,44 @@ class ComputeSlots:
             for i in sorted(self.plug.by_slot)
         }
 
+    def backplane_wire(
+        self, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float
+    ) -> dict[str, Any]:
+        """The backplane registers as they go on the wire (``icd.devices.BackplaneRegisters``:
+        the slot ids, then one column per entry register), straight from each slot's register
+        values: no model per slot."""
+        from hwsim.boards.slots import backplane_entry_values
+
+        names = list(BackplaneSlot.model_fields)
+        ids: list[str] = []
+        rows: list[dict[str, Any]] = []
+        if self.plug is not None:
+            by_slot = self.plug.by_slot
+            for i in sorted(by_slot):
+                ids.append(self.slot_ids[i])
+                rows.append(
+                    backplane_entry_values(
+                        by_slot[i],
+                        supply=self.supply(i),
+                        extra_w=float(self._s_extra_w[i]),
+                        plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
+                        inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
+                        bus_voltage_v=float(bus_voltage_v),
+                        seu_count=int(self._s_seu[i]),
+                        loop_id=self._s_loop_id[i],
+                    )
+                )
+        out: dict[str, Any] = {"slot": ids}
+        for name in names:
+            out[name] = [row[name] for row in rows]
+        return out
+
     def read_backplane(
         self, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float
     ) -> BackplaneRegisters:
-        slots = self.plugin_registers(plate_temp_k, loop_supply_k, bus_voltage_v)
-        return BackplaneRegisters(slots={sid: BackplaneSlot.of(r) for sid, r in slots.items()})
+        return BackplaneRegisters.model_validate(
+            self.backplane_wire(plate_temp_k, loop_supply_k, bus_voltage_v)
+        )
 
     def read(
         self,

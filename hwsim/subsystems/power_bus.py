@@ -55,7 +55,7 @@ from hwsim.config import BatteryConfig, PowerBusConfig
 from hwsim.model.devices import DeviceError
 from hwsim.model.power import cell_ocv_v, serve_by_priority, served_count
 from hwsim.model.protection import overcurrent_image_step, overcurrent_tripped
-from icd.devices import BatteryRegisters, CommandArgs, PduRegisters, PduSwitch
+from icd.devices import BatteryRegisters, CommandArgs, PduRegisters
 from icd.devices.power import PduSwitchCommand, TripReason
 
 __all__ = ["PowerBus"]
@@ -429,35 +429,45 @@ class PowerBus:
         p[: self.slot_sw0] *= self.on[: self.slot_sw0] & self.served[: self.slot_sw0]
         return p
 
+    def pdu_wire(
+        self,
+        pump_power_w: Sequence[float],
+        slot_power_w: np.ndarray,
+        time_origin_s: float = 0.0,
+    ) -> dict[str, Any]:
+        """The PDU registers as they go on the wire (``icd.devices.PduRegisters``: one column
+        per switch register), built from the arrays; the pumps' and slots' power come from
+        their subsystems, the trip times are mission time (model time + ``time_origin_s``)."""
+        v = max(self.voltage_v, 1.0)
+        sw_power = self.switch_power_w(pump_power_w, slot_power_w)
+        on = self.on.tolist()
+        tripped = self.tripped.tolist()
+        served = self.served.tolist()
+        trip_time = [float(t) + time_origin_s for t in self.trip_time_s]
+        return {
+            "bus_voltage_v": float(self.voltage_v),
+            "array_power_w": float(self.array_used_w),
+            "load_power_w": float(self.load_w),
+            "demand_power_w": float(self.demand_w),
+            "switch": list(self.switch_names),
+            "on": on,
+            "tripped": tripped,
+            "shed": [o and not s for o, s in zip(on, served, strict=True)],
+            "current_a": (sw_power / v).tolist(),
+            "trip_reason": [
+                str(r) if t else "none" for r, t in zip(self.trip_reason, tripped, strict=True)
+            ],
+            "trip_time_s": [x if t else -1.0 for x, t in zip(trip_time, tripped, strict=True)],
+        }
+
     def read_pdu(
         self,
         pump_power_w: Sequence[float],
         slot_power_w: np.ndarray,
         time_origin_s: float = 0.0,
     ) -> PduRegisters:
-        """PDU registers; the pumps' and slots' power come from their subsystems, the trip
-        times are mission time (model time + ``time_origin_s``)."""
-        v = max(self.voltage_v, 1.0)
-        sw_power = self.switch_power_w(pump_power_w, slot_power_w)
-        return PduRegisters(
-            bus_voltage_v=float(self.voltage_v),
-            array_power_w=float(self.array_used_w),
-            load_power_w=float(self.load_w),
-            demand_power_w=float(self.demand_w),
-            switches={
-                n: PduSwitch(
-                    on=bool(self.on[k]),
-                    tripped=bool(self.tripped[k]),
-                    shed=bool(self.on[k] and not self.served[k]),
-                    current_a=float(sw_power[k] / v),
-                    trip_reason=TripReason(self.trip_reason[k] if self.tripped[k] else "none"),
-                    trip_time_s=float(self.trip_time_s[k] + time_origin_s)
-                    if self.tripped[k]
-                    else -1.0,
-                )
-                for k, n in enumerate(self.switch_names)
-            },
-        )
+        """PDU registers as the ICD model (see :meth:`pdu_wire`)."""
+        return PduRegisters.model_validate(self.pdu_wire(pump_power_w, slot_power_w, time_origin_s))
 
     def command_pdu(self, command: str, args: CommandArgs) -> int:
         """``switch_on``/``switch_off``; returns the switch index (its load follows: the

@@ -53,7 +53,7 @@ from hwsim.config import RadiatorsConfig
 from hwsim.model.constants import SIGMA_W_M2_K4
 from hwsim.model.fluid import leak_inventory_step_kg
 from hwsim.model.noise import sensor_noise_scalar_k
-from hwsim.model.sensors import radiator_sensor_reading_k
+from hwsim.model.sensors import radiator_sensor_reading_scalar_k
 from hwsim.model.thermal import earth_view_factor_vertical_plate, panel_absorbed_w_per_m2
 from icd.devices import RadValveRegisters, SensorRegisters
 
@@ -334,18 +334,17 @@ class Radiators:
                 seed, i + _EXTRA_STREAM, tick, float(self._rs_noise_extra[i])
             )
         drift = self._rs_drift_k_s[i] * (time_ns / 1e9 - self._rs_t0[i]) if mode == _DRIFT else 0.0
-        value = radiator_sensor_reading_k(
-            np.array([mode]),
-            self.temp_k[self._rs_panel[i : i + 1]],
-            self._rs_bias[i : i + 1],
-            np.array([noise]),
-            np.array([extra]),
-            np.array([drift]),
-            self._rs_stuck_k[i : i + 1],
-            self._rs_quant[i : i + 1],
-            self._rs_bits[i],
+        return radiator_sensor_reading_scalar_k(
+            mode,
+            float(self.temp_k[self._rs_panel[i]]),
+            float(self._rs_bias[i]),
+            noise,
+            extra,
+            float(drift),
+            float(self._rs_stuck_k[i]),
+            float(self._rs_quant[i]),
+            int(self._rs_bits[i]),
         )
-        return float(value[0])
 
     def read_sensor(self, i: int, time_ns: int) -> SensorRegisters:
         """The sensor's registers at mission time ``time_ns`` (see :meth:`reading_k`)."""

@@ -3,14 +3,18 @@
 enum of its fault/trip reasons.
 
 Both sides of the device port stand on these models: hwsim builds every ``read`` result by
-constructing the register model and checks command arguments with the command models (so it
-cannot drift from the ICD), and generates ``describe`` from them; flight software validates
+constructing the register model (the reads it serves every cycle, pdu, backplane and radiator
+sensors, straight from its arrays; tests hold them equal to the model's wire) and checks
+command arguments with the command models (so it cannot drift from the ICD), and generates
+``describe`` from them; flight software validates
 every reply into them (:func:`parse_registers`), so a missing or ill-typed register is an error
 that names it, never a default. :func:`device_tables` is the part of the exported dictionary.
 
-On the wire a read is still one flat map of register name -> number/flag/text; the PDU's
-switched channels (``<switch>_<register>``) and the backplane's slots
-(``slot.<nnn>.<register>``) are grouped into typed sub-models on validation.
+On the wire a read is one map of register name -> number/flag/text, except for the PDU's
+switched channels and the backplane's slots, which travel as columns (``switch``/``slot``:
+the member ids, then one typed list per register) and are offered as typed member models
+(``PduRegisters.switches``, ``BackplaneRegisters.slots``); :meth:`DeviceRegisters.flat`
+names every register as ``describe`` does (``<switch>_<register>``, ``slot.<nnn>.<register>``).
 """
 
 from __future__ import annotations
@@ -120,7 +124,12 @@ __all__ = [
 
 # 1.1: wing `sun_illumination`; PDU `<switch>_trip_reason` and `<switch>_trip_time_s`
 # (overcurrent protection). Added registers only: a 1.0 reader ignores them.
-DEVICE_TABLES_VERSION = "1.1"
+# 2.0: the PDU's switches and the backplane's slots travel as register columns (``switch`` /
+# ``slot``: the member ids, then one typed list per register; see icd.devices._columns): the
+# same registers, a new wire layout (a 1.x reader cannot read them). The register names of
+# describe, the dictionary and the parameters ('pdu.<switch>_on') are unchanged. Read many
+# devices in one round trip with the device-protocol op ``read_many`` (icd.device).
+DEVICE_TABLES_VERSION = "2.0"
 
 DEVICE_KINDS: dict[str, DeviceKind] = {
     k.name: k

@@ -206,8 +206,25 @@ class DeviceRegisters(BaseModel):
         """The wire register name of a validation error location."""
         return ".".join(str(p) for p in loc)
 
+    def flat(self) -> dict[str, RegisterValue]:
+        """Register name -> value, one entry per register as ``describe`` names them
+        (``<switch>_on``, ``slot.<nnn>.power_w``): parameters and tables. The wire form of
+        kinds with member columns (pdu, backplane) is :meth:`wire`."""
+        return self.wire()
+
+    def groups(self) -> dict[str, dict[str, BaseModel]]:
+        """The member groups of the kinds that have them (``switches``, ``slots``)."""
+        return {}
+
     @classmethod
     def parse(cls, device: str, kind: str, raw: Any) -> DeviceRegisters:
+        return cls.parse_named(device, kind, raw, cls.wire_name)
+
+    @classmethod
+    def parse_named(
+        cls, device: str, kind: str, raw: Any, name_of: Callable[[tuple[Any, ...]], str]
+    ) -> DeviceRegisters:
+        """:meth:`parse`, naming the offending registers with ``name_of(error location)``."""
         if not isinstance(raw, Mapping):
             raise RegistersInvalid(
                 device,
@@ -218,7 +235,7 @@ class DeviceRegisters(BaseModel):
         try:
             return cls.model_validate(dict(raw))
         except ValidationError as exc:
-            fields, detail = _describe_errors(exc, cls.wire_name)
+            fields, detail = _describe_errors(exc, name_of)
             raise RegistersInvalid(device, f"{kind} registers", fields, detail) from None
 
 

@@ -10,7 +10,8 @@ slot with a ``kind`` and no ``board``) is of kind ``builtin_slot``. Both have id
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
+from enum import Enum, StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from computesat_sdk.contract import (
@@ -22,7 +23,7 @@ from computesat_sdk.contract import (
     ThermalElectricalModel,
 )
 from computesat_sdk.kernels import KernelName
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from icd.devices._base import (
     CommandArgs,
@@ -34,6 +35,14 @@ from icd.devices._base import (
     arg,
     member_specs,
     reg,
+)
+from icd.devices._columns import (
+    check_rows,
+    column_fields,
+    columns_from_members,
+    flat_columns,
+    member_rows,
+    name_of_column_error,
 )
 
 __all__ = [
@@ -189,56 +198,77 @@ class BackplaneSlot(BaseModel):
 
 
 _ENTRY = frozenset(BackplaneSlot.model_fields)
+_ENTRY_NAMES = tuple(BackplaneSlot.model_fields)
 
 
-class BackplaneRegisters(DeviceRegisters):
-    """Every board slot (``slots``: slot id, e.g. '001' -> its entry)."""
+def _slot_register(sid: str, register: str) -> str:
+    return f"slot.{sid}.{register}"
 
-    slots: dict[str, BackplaneSlot] = Field(description="Board slots by slot id")
+
+class _Backplane(DeviceRegisters):
+    """Every board slot. On the wire (device tables 2.0) the slots are columns: ``slot`` the
+    slot ids ('001', ...), then one list per ``BackplaneSlot`` register, a value per slot in
+    the order of ``slot``; ``slots`` gives them as ``BackplaneSlot`` entries (slot id -> entry).
+    ``BackplaneRegisters(slots={...})`` builds one from entries."""
 
     @model_validator(mode="before")
     @classmethod
-    def _group(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict) or "slots" in raw:
-            return raw
-        out: dict[str, Any] = {}
-        slots: dict[str, dict[str, Any]] = {}
-        for key, value in raw.items():
-            parts = key.split(".", 2) if isinstance(key, str) else []
-            if len(parts) == 3 and parts[0] == "slot":
-                slots.setdefault(parts[1], {})[parts[2]] = value
-            else:
-                out[key] = value
-        out["slots"] = slots
-        return out
+    def _columns(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "slots" in raw and "slot" not in raw:
+            return columns_from_members("slot", BackplaneSlot, raw["slots"])
+        return raw
 
-    def wire(self) -> dict[str, RegisterValue]:
-        out: dict[str, RegisterValue] = {}
-        for sid, entry in self.slots.items():
-            for name, value in entry.model_dump(mode="json").items():
-                out[f"slot.{sid}.{name}"] = value
-        return out
+    @model_validator(mode="after")
+    def _rows(self) -> _Backplane:
+        ids: list[str] = self.__dict__["slot"]
+        check_rows(ids, {n: self.__dict__[n] for n in _ENTRY}, "backplane slots")
+        return self
+
+    @cached_property
+    def slots(self) -> dict[str, BackplaneSlot]:
+        """Board slots by slot id (built from the validated columns on first use)."""
+        return member_rows(BackplaneSlot, self.__dict__["slot"], self.__dict__)
+
+    def flat(self) -> dict[str, RegisterValue]:
+        d = self.__dict__
+        return flat_columns(d["slot"], d, _ENTRY_NAMES, _slot_register)
+
+    def groups(self) -> dict[str, dict[str, BaseModel]]:
+        return {"slots": dict(self.slots)}
 
     @staticmethod
-    def wire_of(slots: dict[str, BoardSlotRegisters]) -> dict[str, RegisterValue]:
+    def wire_of(slots: dict[str, BoardSlotRegisters]) -> dict[str, Any]:
         """The wire map of the backplane of these (validated) board slots, without building
-        the backplane model: equal to ``BackplaneRegisters(slots={sid: BackplaneSlot.of(r)})
-        .wire()`` at a fraction of the cost (hwsim serves it every second for 150 slots)."""
-        out: dict[str, RegisterValue] = {}
-        for sid, registers in slots.items():
-            for name, value in registers.model_dump(mode="json", include=_ENTRY).items():
-                out[f"slot.{sid}.{name}"] = value
+        the backplane model (equal to ``BackplaneRegisters(slots={sid: BackplaneSlot.of(r)})
+        .wire()``)."""
+        names = list(BackplaneSlot.model_fields)
+        out: dict[str, Any] = {"slot": list(slots)}
+        rows = [r.__dict__ for r in slots.values()]
+        for name in names:
+            column = [row[name] for row in rows]
+            if column and isinstance(column[0], Enum):
+                column = [v.value for v in column]
+            out[name] = column
         return out
 
     @classmethod
     def register_specs(cls, members: Sequence[str] = ()) -> dict[str, RegisterSpec]:
-        return member_specs(BackplaneSlot, members, lambda sid, name: f"slot.{sid}.{name}")
+        return member_specs(BackplaneSlot, members, _slot_register)
 
     @classmethod
-    def wire_name(cls, loc: tuple[Any, ...]) -> str:
-        if len(loc) >= 3 and loc[0] == "slots":
-            return f"slot.{loc[1]}.{loc[2]}"
-        return super().wire_name(loc)
+    def parse(cls, device: str, kind: str, raw: Any) -> DeviceRegisters:
+        name_of = name_of_column_error("slot", raw, _slot_register)
+        return cls.parse_named(device, kind, raw, name_of)
+
+
+BackplaneRegisters: type[_Backplane] = create_model(  # type: ignore[call-overload]
+    "BackplaneRegisters",
+    __base__=_Backplane,
+    __module__=__name__,
+    __doc__="Every board slot: the slot ids (``slot``) and one typed column per register.",
+    slot=(list[str], Field(description="Slot ids ('001', ...): the order of every column")),
+    **column_fields(BackplaneSlot),
+)
 
 
 class PowerOn(NoArgs):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from icd.devices._base import (
     CommandArgs,
@@ -19,6 +20,14 @@ from icd.devices._base import (
     field_specs,
     member_specs,
     reg,
+)
+from icd.devices._columns import (
+    check_rows,
+    column_fields,
+    columns_from_members,
+    flat_columns,
+    member_rows,
+    name_of_column_error,
 )
 
 __all__ = [
@@ -96,55 +105,73 @@ class PduSwitch(BaseModel):
         return SwitchTrip.SHED if self.shed else None
 
 
-# longest first: "_on" must not take the tail of another suffix
-_SWITCH_SUFFIXES = tuple(sorted((f"_{n}" for n in PduSwitch.model_fields), key=len, reverse=True))
+_SWITCH = tuple(PduSwitch.model_fields)
 
 
-class PduRegisters(DeviceRegisters):
-    """The bus and every switched channel (``switches``: name -> channel)."""
-
-    bus_voltage_v: float = reg("V", "Bus voltage", ge=0.0)
-    array_power_w: float = reg("W", "Power taken from the solar arrays", ge=0.0)
-    load_power_w: float = reg("W", "Power delivered to all loads", ge=0.0)
-    demand_power_w: float = reg("W", "Power requested by all switched-on loads", ge=0.0)
-    switches: dict[str, PduSwitch] = Field(description="Switched channels by name")
+class _Pdu(DeviceRegisters):
+    """The bus and every switched channel. On the wire (device tables 2.0) the channels are
+    columns: ``switch`` the switch names, then one list per ``PduSwitch`` register, a value
+    per switch in the order of ``switch``; ``switches`` gives them as ``PduSwitch`` models
+    (name -> channel). ``PduRegisters(..., switches={...})`` builds one from channels."""
 
     @model_validator(mode="before")
     @classmethod
-    def _group(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict) or "switches" in raw:
-            return raw
-        fixed = {n for n in cls.model_fields if n != "switches"}
-        out: dict[str, Any] = {}
-        switches: dict[str, dict[str, Any]] = {}
-        for key, value in raw.items():
-            suffix = next((s for s in _SWITCH_SUFFIXES if key.endswith(s)), None)
-            if key in fixed or suffix is None or len(key) == len(suffix):
-                out[key] = value
-            else:
-                switches.setdefault(key[: -len(suffix)], {})[suffix[1:]] = value
-        out["switches"] = switches
-        return out
+    def _columns(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "switches" in raw and "switch" not in raw:
+            out = {k: v for k, v in raw.items() if k != "switches"}
+            return out | columns_from_members("switch", PduSwitch, raw["switches"])
+        return raw
 
-    def wire(self) -> dict[str, RegisterValue]:
-        out: dict[str, RegisterValue] = self.model_dump(mode="json", exclude={"switches"})
-        for name, sw in self.switches.items():
-            for reg_name, value in sw.model_dump(mode="json").items():
-                out[f"{name}_{reg_name}"] = value
-        return out
+    @model_validator(mode="after")
+    def _rows(self) -> _Pdu:
+        ids: list[str] = self.__dict__["switch"]
+        check_rows(ids, {n: self.__dict__[n] for n in _SWITCH}, "pdu switches")
+        return self
+
+    @cached_property
+    def switches(self) -> dict[str, PduSwitch]:
+        """Switched channels by name (built from the validated columns on first use)."""
+        return member_rows(PduSwitch, self.__dict__["switch"], self.__dict__)
+
+    def flat(self) -> dict[str, RegisterValue]:
+        d = self.__dict__
+        out: dict[str, RegisterValue] = {n: d[n] for n in _BUS}
+        return out | flat_columns(d["switch"], d, _SWITCH, _switch_register)
+
+    def groups(self) -> dict[str, dict[str, BaseModel]]:
+        return {"switches": dict(self.switches)}
 
     @classmethod
     def register_specs(cls, members: Sequence[str] = ()) -> dict[str, RegisterSpec]:
-        specs = field_specs(cls)
-        specs.pop("switches")
-        specs.update(member_specs(PduSwitch, members, lambda name, reg: f"{name}_{reg}"))
+        specs = {n: s for n, s in field_specs(cls).items() if n in _BUS}
+        specs.update(member_specs(PduSwitch, members, _switch_register))
         return specs
 
     @classmethod
-    def wire_name(cls, loc: tuple[Any, ...]) -> str:
-        if len(loc) >= 3 and loc[0] == "switches":
-            return f"{loc[1]}_{loc[2]}"
-        return super().wire_name(loc)
+    def parse(cls, device: str, kind: str, raw: Any) -> DeviceRegisters:
+        name_of = name_of_column_error("switch", raw, _switch_register)
+        return cls.parse_named(device, kind, raw, name_of)
+
+
+_BUS = ("bus_voltage_v", "array_power_w", "load_power_w", "demand_power_w")
+
+
+def _switch_register(name: str, register: str) -> str:
+    return f"{name}_{register}"
+
+
+PduRegisters: type[_Pdu] = create_model(  # type: ignore[call-overload]
+    "PduRegisters",
+    __base__=_Pdu,
+    __module__=__name__,
+    __doc__="The bus and every switched channel (``switch``: names; one column per register).",
+    bus_voltage_v=(float, reg("V", "Bus voltage", ge=0.0)),
+    array_power_w=(float, reg("W", "Power taken from the solar arrays", ge=0.0)),
+    load_power_w=(float, reg("W", "Power delivered to all loads", ge=0.0)),
+    demand_power_w=(float, reg("W", "Power requested by all switched-on loads", ge=0.0)),
+    switch=(list[str], Field(description="Switch names: the order of every column")),
+    **column_fields(PduSwitch),
+)
 
 
 class PduSwitchCommand(CommandArgs):

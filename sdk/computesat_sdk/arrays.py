@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,28 @@ def array_steppable(board: ComputeBoard) -> bool:
     """True if ``board`` can be stepped by `BoardArrays` (its class declares ARRAY_STEPPING
     and implements the host hooks, as `BaseBoard` does)."""
     return isinstance(board, BaseBoard) and bool(type(board).ARRAY_STEPPING)
+
+
+# The arrays of an ArrayRow, in the order row() reads them.
+_ROW_ARRAYS = (
+    "die_temp_k",
+    "plate_temp_k",
+    "heartbeat",
+    "boot_remaining_s",
+    "flops_done",
+    "hot_timer_s",
+    "cool_timer_s",
+    "was_hot",
+    "power_w",
+    "utilisation",
+    "flops_total",
+    "flops_rate_per_s",
+    "booting",
+    "alive",
+    "up",
+    "powered",
+    "thermal_level",
+)
 
 
 class BoardArrays:
@@ -93,6 +116,7 @@ class BoardArrays:
         self.step_extra_energy_j = 0.0
         self.step_extra_rows: list[tuple[int, float]] = []  # (row, J) of those rows
         self._dirty: set[int] = set()
+        self._columns: list[list[Any]] | None = None  # row(): the arrays as lists, see there
         self._dt_s = math.nan
         self._decay = np.zeros(n)
         self._power_dt_j: np.ndarray | None = None  # P·dt for the cached dt
@@ -116,25 +140,32 @@ class BoardArrays:
 
     def row(self, index: int) -> ArrayRow:
         """Board ``index`` as the arrays hold it now."""
+        # Every board's row is asked for once after each step when the host reads them all
+        # (hwsim's backplane, 160 boards a mission second): the arrays are turned into lists
+        # once per state (``_columns``, dropped whenever an array changes), not indexed
+        # element by element as numpy scalars per board.
+        columns = self._columns
+        if columns is None:
+            columns = self._columns = [getattr(self, name).tolist() for name in _ROW_ARRAYS]
         k = index
         return ArrayRow(
-            die_temp_k=float(self.die_temp_k[k]),
-            plate_temp_k=float(self.plate_temp_k[k]),
-            heartbeat=int(self.heartbeat[k]),
-            boot_remaining_s=float(self.boot_remaining_s[k]),
-            flops_done=float(self.flops_done[k]),
-            hot_timer_s=float(self.hot_timer_s[k]),
-            cool_timer_s=float(self.cool_timer_s[k]),
-            was_hot=bool(self.was_hot[k]),
-            power_w=float(self.power_w[k]),
-            utilisation=float(self.utilisation[k]),
-            flops_total=float(self.flops_total[k]),
-            flops_rate_per_s=float(self.flops_rate_per_s[k]),
-            booting=bool(self.booting[k]),
-            alive=bool(self.alive[k]),
-            up=bool(self.up[k]),
-            powered=bool(self.powered[k]),
-            thermal_level=int(self.thermal_level[k]),
+            die_temp_k=float(columns[0][k]),
+            plate_temp_k=float(columns[1][k]),
+            heartbeat=int(columns[2][k]),
+            boot_remaining_s=float(columns[3][k]),
+            flops_done=float(columns[4][k]),
+            hot_timer_s=float(columns[5][k]),
+            cool_timer_s=float(columns[6][k]),
+            was_hot=bool(columns[7][k]),
+            power_w=float(columns[8][k]),
+            utilisation=float(columns[9][k]),
+            flops_total=float(columns[10][k]),
+            flops_rate_per_s=float(columns[11][k]),
+            booting=bool(columns[12][k]),
+            alive=bool(columns[13][k]),
+            up=bool(columns[14][k]),
+            powered=bool(columns[15][k]),
+            thermal_level=int(columns[16][k]),
         )
 
     def touch(self, index: int) -> None:
@@ -170,6 +201,7 @@ class BoardArrays:
         board into its plate over the step, W."""
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt_s must be finite and >= 0, got {dt_s}")
+        self._columns = None
         if self._dirty:
             self.refresh()
         if not owned:
@@ -179,6 +211,7 @@ class BoardArrays:
         self.step_extra_rows = []
         if dt_s == 0.0:
             self.plate_temp_k = plate_temp_k
+            self._columns = None
             return (die - plate_temp_k) / self.die_to_plate_k_per_w
         if dt_s != self._dt_s:
             self._decay = die_decay(dt_s, self.thermal_mass_j_per_k, self.die_to_plate_k_per_w)
@@ -234,6 +267,7 @@ class BoardArrays:
             self.hot_timer_s, self.cool_timer_s, self.was_hot = throttle[:3]
         self.time_s += dt_s
         self.epoch += 1
+        self._columns = None  # the rows asked for during the step are the pre-step ones
         for k, h in zip(event_ks, event_heat, strict=True):
             heat[k] = h
             self._load(k, self.boards[k].array_row())
@@ -265,6 +299,7 @@ class BoardArrays:
         return hot_timer, cool_timer, np.where(up, hot, was), events
 
     def _load(self, k: int, row: ArrayRow) -> None:
+        self._columns = None
         if row.power_w != self.power_w[k]:
             self.power_changed = True
             self._power_dt_j = None

@@ -30,6 +30,21 @@ from runtime.service import ServiceSpec
 
 PERIOD_S = 1.0
 TIMEOUT_S = 2.0
+# The platform devices the fake port lists (and the devices service polls by default).
+LISTED = (
+    "pump.L1.A",
+    "pump.L1.B",
+    "pump.L2.A",
+    "pump.L2.B",
+    "loop.L1",
+    "loop.L2",
+    "radsensor.P01.S1",
+    "radsensor.P01.S2",
+    "battery",
+    "pdu",
+    "wing.W1",
+    "wing.W2",
+)
 VALUE = 7.0  # every register reads this (fits every HK format, u8 included)
 
 
@@ -88,22 +103,47 @@ class _FakePort:
 
     timeout_error = DevicePort.timeout_error
 
-    async def _answer(self, what: str, device: str | None) -> None:
-        # One request in flight, as on the real port: others queue behind it.
-        async with self.lock:
+    async def _answer(self, what: str, device: str | None, within_s: float | None = None) -> None:
+        # One request in flight, as on the real port: others queue behind it; ``within_s``
+        # bounds the wait for the port and the reply together (DevicePort.request).
+        asked_s = self.clock.now_s()
+        timeout_s = self.timeout_s if within_s is None else within_s
+        try:
+            await self.clock.wait_for(self.lock.acquire(), timeout_s)
+        except TimeoutError:
+            raise DeviceTimeout("tcp://fake", device, timeout_s) from None
+        try:
             self.requests.append((self.clock.now_s(), what))
             if self.silent:
-                await self.clock.sleep(self.timeout_s)
-                raise DeviceTimeout("tcp://fake", device, self.timeout_s)
+                await self.clock.sleep(timeout_s - (self.clock.now_s() - asked_s))
+                raise DeviceTimeout("tcp://fake", device, timeout_s)
             if self.read_s:
                 await self.clock.sleep(self.read_s)
+        finally:
+            self.lock.release()
 
-    async def read_model(self, device: str) -> dict[str, float]:
+    async def read_model(self, device: str, within_s: float | None = None) -> dict[str, float]:
         # The port's timing is what is faked here, not hardware behaviour: the values are a
         # flat map (registers_to_parameters takes one as it takes a validated model).
-        await self._answer(f"read {device}", device)
+        await self._answer(f"read {device}", device, within_s)
         if device in self.broken:
             raise DevicePortError(device, "device_fault", "simulated")
+        return self._values(device)
+
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
+        # One round trip for the whole poll cycle, per device its values or its error.
+        await self._answer(f"read_many {len(devices)}", None, within_s)
+        out: dict[str, Any] = {}
+        for device in devices:
+            if device in self.broken:
+                out[device] = DevicePortError(device, "device_fault", "simulated")
+            else:
+                out[device] = self._values(device)
+        return out
+
+    def _values(self, device: str) -> dict[str, float]:
         prefix = f"{device}."
         return {
             p.name.removeprefix(prefix): VALUE
@@ -112,9 +152,9 @@ class _FakePort:
             if p.name.startswith(prefix)
         }
 
-    async def list(self) -> list[str]:
-        await self._answer("list", None)
-        return []
+    async def list(self, within_s: float | None = None) -> list[str]:
+        await self._answer("list", None, within_s)
+        return ["timeref", *LISTED, "slot.001", "backplane"]
 
 
 @contextlib.asynccontextmanager
@@ -168,7 +208,7 @@ def _events(bus: _MemoryBus, event_id: int) -> list[Event]:
 async def test_never_acquired_parameters_are_invalid_not_zero():
     clock = SteppedClock(start_ns=0)
     bus, port = _MemoryBus(), _FakePort(clock)
-    polled = tuple(d for d in devices.Config().polled if d != "pump.L1.B")
+    polled = tuple(d for d in LISTED if d != "pump.L1.B")
     async with _flight(port, bus, clock, devices.Config(polled=polled, period_s=PERIOD_S)):
         await clock.sleep(6)
     reports = _reports(bus, 2)
@@ -182,18 +222,25 @@ async def test_never_acquired_parameters_are_invalid_not_zero():
     assert platform["supervisor.restarts"] is None, "nobody published it here: invalid"
 
 
-async def test_each_device_is_published_as_soon_as_it_is_read():
+async def test_one_round_trip_per_poll_cycle_and_every_listed_platform_device_polled():
     clock = SteppedClock(start_ns=0)
-    bus, port = _MemoryBus(), _FakePort(clock, read_s=0.25)  # 12 devices: a 3 s pass
+    bus, port = _MemoryBus(), _FakePort(clock, read_s=0.25)
     async with _flight(port, bus, clock, devices.Config(period_s=PERIOD_S)):
-        await clock.sleep(3.5)
+        await clock.sleep(5.1)
     first_seen: dict[str, float] = {}
     for message in bus.published:
         if isinstance(message, ParameterUpdate):
             for name in message.values:
                 first_seen.setdefault(name, message.time_ns / 1e9)
-    assert first_seen["pump.L1.A.speed_rpm"] == 0.25, first_seen
-    assert first_seen["wing.W2.power_w"] == 3.0, first_seen
+    # The listing (0.25 s), then the first cycle's one round trip (0.25 s): all at 0.5 s.
+    assert first_seen["pump.L1.A.speed_rpm"] == 0.5, first_seen
+    assert first_seen["wing.W2.power_w"] == 0.5, first_seen
+    requests = [what for _, what in port.requests]
+    assert requests[0] == "list", requests
+    cycles = [w for w in requests[1:] if w == f"read_many {len(LISTED)}"]
+    assert cycles == requests[1:], f"expected one read_many of {len(LISTED)} a cycle: {requests}"
+    assert len(cycles) == 4, f"a cycle every 1.25 s (period + read) over 5.1 s: {requests}"
+    assert not any(k.startswith(("slot.", "backplane.", "timeref.")) for k in first_seen)
 
 
 async def _other_service(port: _FakePort) -> None:
@@ -237,8 +284,8 @@ async def test_silent_device_port_turns_its_parameters_invalid_then_valid_with_a
     assert platform[-1]["devices.timeouts"] is not None
     assert 5 <= platform[-1]["devices.timeouts"] <= 30 / (PERIOD_S + TIMEOUT_S) + 1, platform[-1]
     silent_requests = [what for t, what in port.requests if silent_at <= t < back_at]
-    reads = [w for w in silent_requests if w.startswith("read ") and "backplane" not in w]
-    assert len(reads) <= 1, f"a silent port is probed, not read device by device: {reads}"
+    reads = [w for w in silent_requests if w.startswith("read") and "backplane" not in w]
+    assert len(reads) <= 1, f"a silent port is probed, not read over and over: {reads}"
     # Valid again within one period + one timeout + one HK interval once it answers.
     valid_again = next(t for t, v in thermal if t > back_at and all(x == VALUE for x in v.values()))
     assert valid_again <= back_at + PERIOD_S + TIMEOUT_S + 2.0, (back_at, valid_again)
@@ -279,7 +326,7 @@ async def test_a_device_answering_with_errors_goes_invalid_alone():
 
 async def test_ground_gets_none_for_a_device_never_read_through_the_real_link():
     """The whole chain: hwsim, flight software and a ground station over UDP (in-process)."""
-    polled = tuple(d for d in devices.Config().polled if d != "wing.W2")
+    polled = tuple(d for d in LISTED if d != "wing.W2")
     specs = [
         ServiceSpec("devices", devices.run, devices.Config(polled=polled))
         if spec.name == "devices"
@@ -360,3 +407,59 @@ async def test_a_port_answering_undecodable_replies_is_reported_as_such_not_as_s
         port.undecodable_replies,
         port.last_undecodable,
     )
+
+
+class _OldPort(_FakePort):
+    """A port of an older hwsim: no read_many (it answers unknown_op)."""
+
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
+        await self._answer("read_many", None, within_s)
+        raise DevicePortError(None, "unknown_op", "unknown op 'read_many'")
+
+
+async def test_a_port_without_read_many_is_read_device_by_device():
+    clock = SteppedClock(start_ns=0)
+    bus, port = _MemoryBus(), _OldPort(clock)
+    async with _flight(port, bus, clock, devices.Config(polled=LISTED, period_s=PERIOD_S)):
+        await clock.sleep(4.5)
+    asked = [what for _, what in port.requests]
+    assert asked.count("read_many") == 1, f"asked for read_many once only: {asked}"
+    assert asked.count("read pump.L1.A") >= 4, f"then device by device every period: {asked}"
+    values = _reports(bus, 2)[-1][1]
+    assert all(x == VALUE for x in values.values()), values
+    errors = _events(bus, EventId.DEVICE_ERROR)
+    assert len(errors) == 1 and "reading device by device" in errors[0].message, errors
+
+
+class _RefusingPort(_FakePort):
+    """A port that refuses the batch itself (the request, not a device)."""
+
+    refuse = True
+
+    async def read_models(
+        self, devices: list[str], within_s: float | None = None
+    ) -> dict[str, Any]:
+        await self._answer("read_many", None, within_s)
+        if self.refuse:
+            raise DevicePortError(None, "bad_argument", "simulated refusal")
+        return await super().read_models(devices, within_s)
+
+
+async def test_a_refused_batch_invalidates_every_device_with_one_event():
+    clock = SteppedClock(start_ns=0)
+    bus, port = _MemoryBus(), _RefusingPort(clock)
+    async with _flight(port, bus, clock, devices.Config(polled=LISTED, period_s=PERIOD_S)):
+        await clock.sleep(4.5)
+        refused = _reports(bus, 2)[-1][1]
+        port.refuse = False
+        await clock.sleep(4)
+    assert all(x is None for x in refused.values()), f"valid despite the refusal: {refused}"
+    errors = _events(bus, EventId.DEVICE_ERROR)
+    assert len(errors) == 1, f"one event for the refused batch, not one per device: {errors}"
+    assert "simulated refusal" in errors[0].message and "all 12 polled" in errors[0].message
+    values = _reports(bus, 2)[-1][1]
+    assert all(x == VALUE for x in values.values()), f"valid again once it answers: {values}"
+    platform = _reports(bus, 1)[-1][1]
+    assert platform["devices.errors"] is not None and platform["devices.errors"] >= 4, platform

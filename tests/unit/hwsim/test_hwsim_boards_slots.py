@@ -152,7 +152,7 @@ def test_latchup_raises_power_and_needs_a_power_cycle(mixed, registry) -> None:
     s = sc.read(GPU)
     assert (s["power_state"], s["fault_reason"], s["latchup"]) == ("fault", "latch_up", True)
     assert s["power_w"] == 1500.0 > idle_w
-    assert sc.read("pdu")["slot_001_current_a"] * sc.read("pdu")["bus_voltage_v"] == (
+    assert sc.registers("pdu")["slot_001_current_a"] * sc.registers("pdu")["bus_voltage_v"] == (
         pytest.approx(1500.0)
     )
     with pytest.raises(DeviceError) as e:
@@ -205,7 +205,7 @@ def test_unknown_and_refused_plug_ins_leave_the_slot_empty(registry) -> None:
     assert {"broken-board", "no-such-board"} <= names
     assert set(sc.truth()["empty_slots"]) == {"slot.002", "slot.003"}
     assert sc.read("slot.001")["power_state"] == "idle"  # everything else works
-    bp = sc.read("backplane")
+    bp = sc.registers("backplane")
     assert bp["slot.002.fault_reason"] == s2["fault_reason"]
     assert bp["slot.001.power_state"] == "idle"
 
@@ -246,8 +246,8 @@ def test_describe_lists_every_register_with_a_unit(mixed, registry) -> None:
     sc = Spacecraft(mixed, seed=0, registry=registry)
     for dev in (GPU, "slot.004", "backplane"):
         desc = sc.describe(dev)
-        assert set(sc.read(dev)) == set(desc.registers)
-    bp = sc.read("backplane")
+        assert set(sc.registers(dev)) == set(desc.registers)
+    bp = sc.registers("backplane")
     assert len(bp) == 3 * 15 and "slot.003.heartbeat" in bp and "slot.003.results_pending" in bp
     assert sc.describe("backplane").registers["slot.001.die_temp_k"].unit == "K"
     assert {bp[f"slot.{n:03d}.loop_id"] for n in (1, 2, 3)} <= {"L1", "L2"}, bp

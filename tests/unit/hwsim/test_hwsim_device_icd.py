@@ -18,6 +18,7 @@ from hwsim.spacecraft import Spacecraft
 from icd.devices import (
     DEVICE_KINDS,
     BackplaneRegisters,
+    BackplaneSlot,
     BoardFault,
     BoardSlotRegisters,
     BuiltinSlotRegisters,
@@ -27,6 +28,7 @@ from icd.devices import (
     PumpRegisters,
     TimeRefRegisters,
     kind_of,
+    parse_registers,
 )
 from runtime.clock import WallClock
 from runtime.ports import DevicePort, DevicePortError
@@ -119,7 +121,7 @@ async def test_describe_is_the_model_derived_description(port: DevicePort, model
         # the wire drops None fields (exclude_none); compare the same way
         assert described == _drop_none(expected), device
         assert described["kind"] == kind.name
-        assert set(described["registers"]) == set(raw), device
+        assert set(described["registers"]) == set(parse_registers(device, raw).flat()), device
     pump = await port.describe("pump.L1.A")
     speed = pump["commands"]["set_speed_rpm"]["args"]["speed_rpm"]
     assert (speed["unit"], speed["exclusive_minimum"], speed["type"]) == ("rpm", 0, "float")
@@ -187,4 +189,37 @@ def test_hwsim_cannot_send_what_the_icd_does_not_describe(model: Spacecraft):
 
 def test_the_backplane_fast_path_is_the_model_wire(model: Spacecraft):
     assert model.read("backplane") == model.read_model("backplane").wire()
-    assert model.read("backplane")["slot.003.fault_reason"] == "plugin_unknown"
+    assert model.registers("backplane")["slot.003.fault_reason"] == "plugin_unknown"
+    # ... and the backplane of the slots' own register models (the path it replaces)
+    net = model._network
+    slots = model._slots.plugin_registers(net.plate_temp_k, net.supply_temp_k, model._bus.voltage_v)
+    legacy = BackplaneRegisters(slots={sid: BackplaneSlot.of(r) for sid, r in slots.items()})
+    assert model.read("backplane") == legacy.wire()
+    assert model.read_model("backplane").slots == legacy.slots
+
+
+def test_the_pdu_fast_path_is_the_model_wire(model: Spacecraft):
+    wire = model.read("pdu")
+    assert wire == model.read_model("pdu").wire()
+    assert parse_registers("pdu", wire) == model.read_model("pdu")
+    assert set(wire["switch"]) == set(model._sw_names)
+
+
+async def test_read_many_answers_every_device_or_its_error_in_one_round_trip(port: DevicePort):
+    devices = ["pump.L1.A", "no.such.device", "pdu", "timeref", "backplane", "slot.003"]
+    raw = await port.read_many(devices)
+    assert set(raw.registers) == set(devices) - {"no.such.device"}, raw.registers.keys()
+    assert set(raw.errors) == {"no.such.device"}, raw.errors
+    assert raw.errors["no.such.device"].code == "unknown_device"
+    results = await port.read_models(devices)
+    assert list(results) == devices, "one result per device, in the order asked"
+    assert isinstance(results["pump.L1.A"], PumpRegisters), results["pump.L1.A"]
+    assert isinstance(results["pdu"], PduRegisters) and "slot_001" in results["pdu"].switches
+    assert isinstance(results["timeref"], TimeRefRegisters)
+    assert isinstance(results["backplane"], BackplaneRegisters)
+    assert isinstance(results["slot.003"], BoardSlotRegisters)
+    bad = results["no.such.device"]
+    assert isinstance(bad, DevicePortError) and bad.code == "unknown_device", bad
+    with pytest.raises(DevicePortError) as err:
+        await port.request("read_many", args={"devices": "pdu"})
+    assert err.value.code == "bad_argument" and "list of device ids" in str(err.value)

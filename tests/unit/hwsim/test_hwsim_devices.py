@@ -39,7 +39,7 @@ def test_device_ids(sc: Spacecraft) -> None:
 def test_every_read_register_is_described_with_a_unit(sc: Spacecraft) -> None:
     for d in sc.device_ids():
         desc = sc.describe(d)
-        values = sc.read(d)
+        values = sc.registers(d)
         assert set(values) == set(desc.registers), d
         for name, v in values.items():
             assert isinstance(v, float | int | bool | str), (d, name)
@@ -83,8 +83,8 @@ def test_bad_arguments(sc: Spacecraft, device: str, command: str, args: dict) ->
 
 
 def test_switch_off_makes_devices_off(sc: Spacecraft) -> None:
-    r = sc.command("pdu", "switch_off", {"switch": "pump_L1_B"})
-    assert r["pump_L1_B_on"] is False
+    sc.command("pdu", "switch_off", {"switch": "pump_L1_B"})
+    assert sc.registers("pdu")["pump_L1_B_on"] is False
     with pytest.raises(DeviceError) as e:
         sc.command("pump.L1.B", "start", {})
     assert e.value.code == "device_off"

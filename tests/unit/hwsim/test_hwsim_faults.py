@@ -96,7 +96,7 @@ def _cell(sc: Spacecraft, before: dict[str, Any]) -> None:
 
 
 def _trip(sc: Spacecraft, before: dict[str, Any]) -> None:
-    pdu = sc.read("pdu")
+    pdu = sc.registers("pdu")
     assert pdu["slot_001_tripped"] and not pdu["slot_001_on"]
     assert pdu["slot_001_current_a"] == 0.0
     assert sc.read("slot.001")["power_state"] == "unpowered"

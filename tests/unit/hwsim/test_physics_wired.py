@@ -372,7 +372,7 @@ def test_seized_pump_trips_its_channel_at_the_closed_form_time(ai1: SpacecraftCo
         0.0,
     )
     assert sw.trip_time_s == pytest.approx(t_trip)
-    wire = sc.read("pdu")
+    wire = sc.registers("pdu")
     assert wire["pump_L1_A_trip_reason"] == "overcurrent" and wire["pump_L1_A_tripped"] is True
     sc.step(1.0)
     pump = sc.read("pump.L1.A")
@@ -396,7 +396,8 @@ def test_switch_on_clears_a_trip_and_a_persisting_fault_trips_again(
     sc.inject_fault("pump_seizure", "pump.L1.A")
     t_trip = _run_until_tripped(sc, "pump_L1_A", 200.0)
     sc.run(5.0, 1.0)
-    r = sc.command("pdu", "switch_on", {"switch": "pump_L1_A"})
+    sc.command("pdu", "switch_on", {"switch": "pump_L1_A"})
+    r = sc.registers("pdu")
     assert r["pump_L1_A_on"] and not r["pump_L1_A_tripped"]
     assert r["pump_L1_A_trip_reason"] == "none" and r["pump_L1_A_trip_time_s"] == -1.0
     t_close = sc.time_s

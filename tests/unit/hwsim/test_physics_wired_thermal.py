@@ -197,7 +197,7 @@ def test_a_seized_pump_stall_power_heats_its_loop(ai1: SpacecraftConfig) -> None
     assert billed_w > stall
     assert sc.truth()["energy_j"]["pump_heat_j"] - e0 == pytest.approx(billed_w, rel=1e-12)
     sc.run(120.0, 1.0)
-    assert sc.read("pdu")["pump_L1_A_tripped"]
+    assert sc.registers("pdu")["pump_L1_A_tripped"]
     assert sc.read("pump.L1.A")["power_w"] == 0.0
     residual, e = _ledger_residual(sc)
     assert abs(residual) < 1e-9 * e["compute_heat_j"]

@@ -39,7 +39,7 @@ def test_an_off_board_draws_its_standby_through_its_switch() -> None:
     sc.step(1.0)
     s = sc.read(GPU)
     assert (s["power_state"], s["supply"], s["power_w"]) == ("off", "on", off_w), s
-    pdu = sc.read("pdu")
+    pdu = sc.registers("pdu")
     volts = pdu["bus_voltage_v"]
     assert pdu["slot_001_current_a"] == pytest.approx(off_w / volts, rel=1e-9), pdu
     assert sc.truth()["energy_j"]["compute_unbilled_standby_j"] == 0.0
@@ -57,7 +57,7 @@ def test_an_open_channel_draws_nothing_and_the_die_cools_to_its_plate() -> None:
         sc.run(600.0, 1.0)
     s = unpowered.read(GPU)
     assert (s["power_state"], s["supply"], s["power_w"]) == ("off", "unpowered", 0.0), s
-    assert unpowered.read("pdu")["slot_001_current_a"] == 0.0
+    assert unpowered.registers("pdu")["slot_001_current_a"] == 0.0
     assert s["die_temp_k"] < busy_die_k - 5.0, s
     # die time constant R·C ≈ 29 s: after 600 s the die follows its (slowly moving) plate,
     # offset by P·R, so the board with supply sits off_w·R above the one without

@@ -1,5 +1,5 @@
 """The typed device interface (icd.devices): validation names what is wrong, the grouped
-kinds (PDU switches, backplane slots) round-trip to the flat wire map, and the dictionary
+kinds (PDU switches, backplane slots) round-trip to their column wire map, and the dictionary
 carries the tables."""
 
 from __future__ import annotations
@@ -62,23 +62,33 @@ def test_a_reply_that_is_not_a_map_is_invalid():
         parse_registers("battery", [1, 2])
 
 
-def test_pdu_switches_group_and_flatten():
+def test_pdu_switches_are_columns_on_the_wire_and_models_in_python():
     raw = {"bus_voltage_v": 120.0, "array_power_w": 1.0, "load_power_w": 1.0}
-    raw |= {"demand_power_w": 1.0, "slot_001_on": True, "slot_001_tripped": False}
-    raw |= {"slot_001_shed": False, "slot_001_current_a": 2.5}
-    raw |= {"slot_001_trip_reason": "none", "slot_001_trip_time_s": -1.0}
+    raw |= {"demand_power_w": 1.0, "switch": ["slot_001", "hk"], "on": [True, False]}
+    raw |= {"tripped": [False, False], "shed": [False, False], "current_a": [2.5, 0.0]}
+    raw |= {"trip_reason": ["none", "none"], "trip_time_s": [-1.0, -1.0]}
     regs = parse_registers("pdu", raw)
     assert isinstance(regs, PduRegisters)
     assert regs.switches["slot_001"].current_a == 2.5 and regs.switches["slot_001"].trip is None
     assert regs.switches["slot_001"].trip_reason == "none"
+    assert not regs.switches["hk"].on
     assert regs.wire() == raw
-    del raw["slot_001_shed"]
+    assert regs.flat()["slot_001_current_a"] == 2.5 and regs.flat()["hk_trip_reason"] == "none"
+    assert len(regs.flat()) == 4 + 2 * 6, regs.flat()
+    del raw["shed"]
     with pytest.raises(RegistersInvalid) as err:
         parse_registers("pdu", raw)
-    assert err.value.fields == ["slot_001_shed"], err.value.fields
+    assert err.value.fields == ["shed"], err.value.fields
+    raw["shed"] = [False, 1]
+    with pytest.raises(RegistersInvalid) as err:
+        parse_registers("pdu", raw)
+    assert err.value.fields == ["hk_shed"], err.value.fields
+    raw["shed"] = [False]
+    with pytest.raises(RegistersInvalid, match="column 'shed' has 1 values for 2 members"):
+        parse_registers("pdu", raw)
 
 
-def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
+def test_backplane_slots_are_columns_and_name_the_slot_register():
     entry = {
         "board": "ref-gpu",
         "power_state": "fault",
@@ -96,12 +106,13 @@ def test_backplane_slots_group_and_flatten_and_name_the_slot_register():
         "fault_reason": "latch_up",
         "loop_id": "L1",
     }
-    raw = {f"slot.007.{k}": v for k, v in entry.items()}
+    raw = {"slot": ["007"]} | {k: [v] for k, v in entry.items()}
     regs = parse_registers("backplane", raw)
     assert regs.slots["007"].fault_reason is BoardFault.LATCH_UP  # type: ignore[attr-defined]
     assert regs.wire() == raw
+    assert regs.flat() == {f"slot.007.{k}": v for k, v in entry.items()}
     with pytest.raises(RegistersInvalid) as err:
-        parse_registers("backplane", raw | {"slot.007.fault_reason": "latched somehow"})
+        parse_registers("backplane", raw | {"fault_reason": ["latched somehow"]})
     assert err.value.fields == ["slot.007.fault_reason"] and "latch_up" in str(err.value)
 
 
