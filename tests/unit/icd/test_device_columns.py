@@ -62,6 +62,7 @@ SLOTS: dict[str, dict[str, Any]] = {
         "uncorrectable_errors": 0,
         "boot_count": 1,
         "fault_reason": "latch_up" if state == "fault" else "",
+        "loop_id": "L1" if k < 2 else "L2",
     }
     for k, (sid, state) in enumerate((("001", "busy"), ("002", "idle"), ("003", "fault")))
 }
