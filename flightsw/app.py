@@ -25,9 +25,11 @@ from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
 from flightsw.services import (
     devices,
+    event_action,
     events,
     housekeeping,
     link,
+    monitoring,
     payload,
     ping,
     restarts,
@@ -97,6 +99,9 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("time", timesync.run, timesync.Config()),
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
+        # fdir: on-board monitoring (PUS 12) and event-action (PUS 19)
+        ServiceSpec("monitoring", monitoring.run, monitoring.Config()),
+        ServiceSpec("event_action", event_action.run, event_action.Config()),
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",
