@@ -150,7 +150,7 @@ def validate(
         raise RefusedError(
             f"{where}.tc",
             ErrorCode.FDIR_BAD_STORED_TC,
-            expected=f"a TC accepted as uplinked ({exc.reason}: {exc.expected})",
+            expected=f"stored TC {exc.reason}: {exc.expected}",
             got=exc.got,
         ) from None
 

@@ -265,16 +265,16 @@ def pack_definitions(definitions: list[MonitoringDefinition]) -> bytes:
 
 
 def unpack_definitions(data: bytes) -> list[MonitoringDefinition]:
-    reader = _Reader("pmon_list", data)
+    reader = _Reader("pmon", data)
     count = reader.take("count", ">B")
     if count == 0:
-        raise DecodeError("pmon_list.count", expected="1..255", got=0)
+        raise DecodeError("pmon.count", expected="1..255", got=0)
     definitions = [MonitoringDefinition.read(reader) for _ in range(count)]
     reader.end()
     ids = [d.pmon_id for d in definitions]
     if len(set(ids)) != len(ids):
         raise RefusedError(
-            "pmon_list.pmon_id",
+            "pmon.pmon_id",
             ErrorCode.FDIR_ID_IN_USE,
             expected="distinct PMON ids in one request",
             got=sorted({i for i in ids if ids.count(i) > 1}),
