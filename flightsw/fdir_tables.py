@@ -52,17 +52,20 @@ PLATFORM_SWITCHES = (
 )
 SLOTS = tuple(range(1, 161))
 
-# Thresholds (AI1): a loop runs 1.9 kg/s at 5000 rpm (design 2.5); a healthy pump draws at
-# most 1.36 kW, a seized one stalls at 2 kW until its 4.5 A channel trips; loops hold 150 kg;
-# radiators sit between ~200 and ~330 K, a dead sensor reads 0 K, a noisy one scatters 5 K
-# (σ) where a panel moves well under 1 K per second; a tracking wing sees incidence 1.0, its
-# MPPT holds 300 V, a failed one is clamped at 340 V.
-FLOW_FLOOR_KG_S = 1.0
+# Thresholds (AI1): a loop runs 1.9 kg/s at 5000 rpm (design 2.5) and its flow scales with
+# the pump speed the thermal controller sets, so only a collapse (seized or cavitating pump)
+# is a monitoring matter: the slow wear of pump_degradation is thermal's flow-vs-speed trend;
+# a healthy pump draws at most 1.36 kW, a seized one stalls at 2 kW until its 4.5 A channel
+# trips; loops hold 150 kg; radiators sit between ~200 and ~330 K (the ADC clamps at
+# 409.5 K), a dead sensor reads 0 K, a sensor's noise is 0.2 K (σ) and a noisy one's 5 K; a
+# tracking drive turns 360° per orbit (0.0625 °/s), a stuck one not at all; the MPPT holds
+# the wing at 300 V, a failed one leaves it clamped at 340 V.
+FLOW_FLOOR_KG_S = 0.4
 STALL_POWER_W = 1700.0
 INVENTORY_FLOOR_KG = 140.0
-SENSOR_RANGE_K = (100.0, 420.0)
+SENSOR_RANGE_K = (100.0, 400.0)
 SENSOR_STEP_K = 4.0
-INCIDENCE_FLOOR = 0.7
+DRIVE_RATE_FLOOR_DEG = 0.02
 MPPT_CEILING_V = 320.0
 BATTERY_MIN_SOC_AFTER_CELL_LOSS = 40
 SEU_MISMATCHES_PER_SAMPLE = 3.0
@@ -216,20 +219,20 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
             device_function(f"pump.{loop}.{pump}", "stop"),
             switch_pump(loop, other),
         )
-    # Wings: a sunlit wing far off the Sun (drive stuck) -> shed the lowest-priority load;
+    # Wings: a tracking drive that stops turning (stuck) -> shed the lowest-priority load;
     # voltage at the clamp with MPPT enabled (MPPT failed) -> MPPT off then on (restart).
     for n, wing in enumerate(WINGS):
         pointing_id, mppt_id = 20 + n, 25 + n
         pmons.append(
             PmonEntry(
                 pointing_id,
-                f"wing.{wing}.incidence_cos",
-                CheckType.LIMIT,
-                low=INCIDENCE_FLOOR,
-                high=1.5,
+                f"wing.{wing}.drive_angle_deg",
+                CheckType.DELTA,
+                low=DRIVE_RATE_FLOOR_DEG,
+                high=10.0,  # the 360 -> 0 wrap reads -360 for one sample only
                 low_event="ARRAY_OFF_POINTING",
                 repetition=10,
-                validity=Validity(f"wing.{wing}.sun_illumination", 0xFFFF_FFFF, 1),
+                validity=Validity(f"wing.{wing}.tracking", 0x1, 1),
             )
         )
         respond(pointing_id, "ARRAY_OFF_POINTING", shed_load("laser_terminals"))
@@ -296,7 +299,7 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 high=SENSOR_STEP_K,
                 low_event="SENSOR_NOISY",
                 high_event="SENSOR_NOISY",
-                repetition=2,
+                repetition=1,
             )
         )
         respond(noise_id, "SENSOR_NOISY", vote_out(device))
@@ -332,8 +335,10 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "throttles the loop's compute until flow is back)",
     ),
     "pump_degradation": (
-        "PMON 1-2 loop.L<n>.flow_kg_s below 1.0 kg/s for 3 samples (COOLANT_FLOW_LOW)",
-        "EA: 131,1 switch the loop to its standby pump B",
+        "thermal's flow-vs-speed trend of the running pump (its own event); backstop: PMON 1-2 "
+        "loop.L<n>.flow_kg_s below 0.4 kg/s for 3 samples (COOLANT_FLOW_LOW)",
+        "131,1 switch the loop to its standby pump (thermal raises speed first; the backstop "
+        "EA sends 131,1 to pump B)",
     ),
     "radiator_puncture": (
         "PMON 5-6 loop.L<n>.inventory_kg below 140 kg for 3 samples (COOLANT_LEAK)",
@@ -348,15 +353,16 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "131,4 vote the sensor out (done by thermal itself on its vote)",
     ),
     "sensor_noisy": (
-        "PMON 200-223 delta on radsensor.<P>.<S>.temp_k beyond ±4 K per sample (SENSOR_NOISY)",
+        "PMON 200-223 delta of radsensor.<P>.<S>.temp_k beyond ±4 K per sample (SENSOR_NOISY)",
         "EA: 131,4 vote the sensor out",
     ),
     "sensor_dead": (
-        "PMON 100-123 range 100..420 K on radsensor.<P>.<S>.temp_k (SENSOR_OUT_OF_RANGE)",
+        "PMON 100-123 range 100..400 K on radsensor.<P>.<S>.temp_k (SENSOR_OUT_OF_RANGE)",
         "EA: 131,4 vote the sensor out",
     ),
     "array_drive_stuck": (
-        "PMON 20-21 wing.<W>.incidence_cos below 0.7 while fully sunlit (ARRAY_OFF_POINTING)",
+        "PMON 20-21 delta of wing.<W>.drive_angle_deg below 0.02° per sample for 10 samples "
+        "while tracking (ARRAY_OFF_POINTING)",
         "EA: 132,1 shed the laser terminals (power re-budgets on the remaining wing)",
     ),
     "mppt_failure": (

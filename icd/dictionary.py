@@ -306,6 +306,7 @@ class EventId(IntEnum):
     BATTERY_CELL_LOST = 86
     SWITCH_TRIPPED = 87
     SEU_BURST = 88
+    EVENT_ACTION_FAILED = 89
 
 
 class EventDef(_Frozen):
@@ -1331,6 +1332,15 @@ for _event in (
         "definition, the event that fired it and the telecommand sent (service, subservice).",
     ),
     EventDef(
+        id=EventId.EVENT_ACTION_FAILED,
+        name="EVENT_ACTION_FAILED",
+        severity=Severity.HIGH,
+        description="A telecommand sent by an event-action failed (its owner reported a start "
+        "or completion failure) or was not started in time (no owner on board): the message "
+        "names the definition, the TC and the error code; the mode manager is told "
+        "(FdirEscalation).",
+    ),
+    EventDef(
         id=EventId.FDIR_ESCALATED,
         name="FDIR_ESCALATED",
         severity=Severity.HIGH,
@@ -1386,7 +1396,7 @@ for _event in (
         id=EventId.ARRAY_OFF_POINTING,
         name="ARRAY_OFF_POINTING",
         severity=Severity.HIGH,
-        description="A sunlit wing's incidence is far from the Sun (drive stuck). " + _FDIR,
+        description="A tracking wing's drive stopped turning (stuck). " + _FDIR,
     ),
     EventDef(
         id=EventId.ARRAY_OFF_MPP,

@@ -10,16 +10,20 @@ count of its own counted down from 0x3FFF (ground stations count up from 0, so t
 ids of onboard and ground TCs do not meet in practice). Several definitions on one event fire
 in ``ea_id`` order (a sequence). Events this service raises itself never fire definitions (no
 loops).
+Also reads ``TcProgress`` of the TCs it sent: a stored TC whose owner reports a failure, or
+that no owner starts within ``start_timeout_s``, is an EVENT_ACTION_FAILED.
 Publishes: ``TcDispatch`` (stored TCs), events EVENT_ACTION_TRIGGERED (which event fired
-which definition and TC), EVENT_ACTION_CHANGED, FDIR_ESCALATED, FDIR_REQUEST_REFUSED,
-FDIR_TABLE_ENTRY_SKIPPED; ``FdirEscalation`` when a definition fires more than
-``max_firings`` times within ``window_s`` mission seconds (its response does not clear its
-fault); TM(19,11) definition reports; ``AcceptanceState`` (ids in force); ``TcProgress``;
-``event_action.*`` and ``fdir.skipped`` parameters (HK SID 7).
+which definition and TC), EVENT_ACTION_FAILED, EVENT_ACTION_CHANGED, FDIR_ESCALATED,
+FDIR_REQUEST_REFUSED, FDIR_TABLE_ENTRY_SKIPPED; ``FdirEscalation`` when a definition fires
+more than ``max_firings`` times within ``window_s`` mission seconds (its response does not
+clear its fault) and when a stored TC fails; TM(19,11) definition reports;
+``AcceptanceState`` (ids in force); ``TcProgress``; ``event_action.*`` and ``fdir.skipped``
+parameters (HK SID 7).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -33,6 +37,7 @@ from flightsw.messages import (
     Event,
     FdirEscalation,
     TcDispatch,
+    TcProgress,
 )
 from icd import dictionary as dic
 from icd import event_action as ea
@@ -61,6 +66,22 @@ class Config(BaseModel):
         True, description="Load flightsw.fdir_tables' default definitions (enabled) at start."
     )
     enabled_at_boot: bool = Field(True, description="Event-action function enabled at start.")
+    start_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Mission seconds a stored TC's owner has to start it before the firing "
+        "counts as failed (EVENT_ACTION_FAILED).",
+    )
+
+
+@dataclass
+class _Sent:
+    """A stored TC dispatched and not yet finished by its owner."""
+
+    ea_id: int
+    what: str
+    deadline_ns: int
+    started: bool = False
 
 
 @dataclass
@@ -76,6 +97,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     actions: dict[int, _Action] = {}
     state = {"enabled": config.enabled_at_boot, "firings": 0, "escalations": 0, "skipped": 0}
     sequence = [MAX_SEQ_COUNT]
+    sent: dict[bytes, _Sent] = {}
 
     def counters() -> None:
         ctx.parameters(
@@ -129,6 +151,11 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         action.firings += 1
         state["firings"] += 1
         name = dic.EVENTS[event.event_id].name if event.event_id in dic.EVENTS else event.event_id
+        sent[onboard.request_id] = _Sent(
+            action.definition.ea_id,
+            f"TC({tc.service},{tc.subservice}) {_describe(tc)}".strip(),
+            ctx.clock.now_ns() + int(config.start_timeout_s * 1e9),
+        )
         ctx.event(
             EventId.EVENT_ACTION_TRIGGERED,
             f"EA {action.definition.ea_id}: {name} from {event.source} fired "
@@ -151,6 +178,35 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 FdirEscalation(source=f"event_action.{action.definition.ea_id}", reason=reason)
             )
             ctx.event(EventId.FDIR_ESCALATED, reason)
+
+    def failed(request: _Sent, why: str) -> None:
+        reason = f"EA {request.ea_id}: {request.what} {why}"[:150]
+        state["escalations"] += 1
+        ctx.event(EventId.EVENT_ACTION_FAILED, reason)
+        ctx.publish(FdirEscalation(source=f"event_action.{request.ea_id}", reason=reason))
+        counters()
+
+    def on_progress(report: TcProgress) -> None:
+        request = sent.get(report.request_id)
+        if request is None:
+            return  # not ours (a ground TC)
+        if report.stage == "started":
+            request.started = True
+        elif report.stage == "completed":
+            del sent[report.request_id]
+        else:
+            del sent[report.request_id]
+            code = _code_name(report.error_code)
+            failed(request, f"{report.stage.replace('_', ' ')}: {code}")
+
+    async def expiry() -> None:
+        while True:
+            now_ns = ctx.clock.now_ns()
+            for request_id, request in list(sent.items()):
+                if not request.started and now_ns > request.deadline_ns:
+                    del sent[request_id]
+                    failed(request, f"not started in {config.start_timeout_s:g} s (no owner)")
+            await ctx.clock.sleep(1.0)
 
     def on_event(event: Event) -> None:
         if not state["enabled"] or event.source == ctx.name:
@@ -239,17 +295,33 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         counters()
         ctx.progress(tc.request_id, tc.apid, "completed")
 
-    async with ctx.subscribe(Event, (TcDispatch, SERVICE), AcceptanceStateWanted) as messages:
-        announce()
-        counters()
-        ctx.ready()
+    async def serve() -> None:
         async for message in messages:
             if isinstance(message, Event):
                 on_event(message)
+            elif isinstance(message, TcProgress):
+                on_progress(message)
             elif isinstance(message, TcDispatch):
                 handle(message)
             elif isinstance(message, AcceptanceStateWanted):
                 announce()
+
+    async with ctx.subscribe(
+        Event, TcProgress, (TcDispatch, SERVICE), AcceptanceStateWanted
+    ) as messages:
+        announce()
+        counters()
+        ctx.ready()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(serve())
+            tasks.create_task(expiry())
+
+
+def _code_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"{code:#06x}"
 
 
 def _describe(tc: PusTc) -> str:

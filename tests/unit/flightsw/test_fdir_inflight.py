@@ -304,3 +304,20 @@ async def test_a_definition_firing_past_its_budget_escalates():
         assert "EA 3" in event.message and "3 times" in event.message, event.message
         _, actions = await _ea_report(ground)
         assert actions[0].firings == 3, actions
+
+
+async def test_a_stored_tc_that_fails_is_an_event_and_an_escalation(
+    sat: InProcessSatellite, ground: Ground
+):
+    too_fast = dic.pack_device_function("pump.L1.B", "set_speed_rpm", {"speed_rpm": 50_000})
+    action = ea.EventActionDefinition(4, EventId.TC_REJECTED, _stored(8, 1, too_fast))
+    assert (await ground.command(19, 1, ea.pack_definitions([action]), timeout=WAIT_S)).ok
+    assert (await ground.command(19, 4, ea.pack_ids([4]), timeout=WAIT_S)).ok
+    failed = ground.expect(lambda tm: tm.event_id == EventId.EVENT_ACTION_FAILED)
+    refused = await ground.command(12, 6, mon.pack_ids([99]), timeout=WAIT_S)
+    assert refused.error_code == ErrorCode.FDIR_UNKNOWN_ID, refused.describe()
+    event = await ground.clock.wait_for(failed, WAIT_S)
+    assert "EA 4" in event.message and "DEVICE_ERROR" in event.message, event.message
+    assert "pump.L1.B set_speed_rpm" in event.message, event.message
+    hk = await ground.wait_for(lambda tm: tm.sid == 7, timeout=WAIT_S)
+    assert hk.value("event_action.escalations") == 1, hk.parameters
