@@ -52,15 +52,63 @@ class Config(BaseModel):
     enabled_at_boot: bool = Field(True, description="Monitoring function enabled at start.")
 
 
-@dataclass
+# Checking statuses as plain ints on the hot path (enum members are slow to look up); the
+# values are icd.monitoring.CheckStatus's.
+_UNCHECKED, _INVALID, _WITHIN, _BELOW, _ABOVE, _UNEXPECTED = (int(s) for s in CheckStatus)
+_LIMIT, _EXPECTED, _DELTA = int(CheckType.LIMIT), int(CheckType.EXPECTED), int(CheckType.DELTA)
+
+
 class _Pmon:
-    definition: MonitoringDefinition
-    enabled: bool = True
-    status: CheckStatus = CheckStatus.UNCHECKED
-    candidate: CheckStatus = CheckStatus.UNCHECKED
-    repeats: int = 0
-    sample_ns: int | None = None
-    previous: float | None = None  # the previous valid sample (delta checks)
+    """One definition in force and its checking state (flattened for a cheap check)."""
+
+    __slots__ = (
+        "candidate",
+        "check_kind",
+        "definition",
+        "enabled",
+        "high",
+        "last_checked",
+        "low",
+        "mask",
+        "parameter",
+        "previous",
+        "repeats",
+        "repetition",
+        "sample_ns",
+        "state",
+        "target",
+        "validity",
+    )
+
+    def __init__(self, definition: MonitoringDefinition, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.state = _UNCHECKED
+        self.define(definition)
+
+    def define(self, definition: MonitoringDefinition) -> None:
+        """(Re)define: the checking state starts again (the caller reports the transition)."""
+        self.definition = definition
+        self.parameter = definition.parameter
+        self.repetition = definition.repetition
+        self.validity = definition.validity
+        self.check_kind = int(definition.check_type)
+        check = definition.check
+        if isinstance(check, mon.ExpectedCheck):
+            self.mask, self.target, self.low, self.high = check.mask, check.expected, 0.0, 0.0
+        else:
+            self.mask, self.target, self.low, self.high = 0, 0, check.low, check.high
+        self.restart()
+
+    def restart(self) -> None:
+        self.candidate = _UNCHECKED
+        self.repeats = 0
+        self.sample_ns: int | None = None
+        self.previous: float | None = None  # the previous valid sample (delta checks)
+        self.last_checked: float | None = None  # the last value checked (delta: the change)
+
+    @property
+    def status(self) -> CheckStatus:
+        return CheckStatus(self.state)
 
 
 @dataclass
@@ -75,90 +123,118 @@ class Monitor:
     def ids(self) -> list[int]:
         return sorted(self.definitions)
 
-    def _evaluate(self, pmon: _Pmon, value: float) -> tuple[CheckStatus, float | None, float]:
-        """Status, the limit crossed (if any) and the value checked (the change per sample
-        for a delta check)."""
-        d = pmon.definition
-        check = d.check
-        if isinstance(check, mon.ExpectedCheck):
-            if (int(value) & check.mask) == check.expected:
-                return CheckStatus.WITHIN, None, value
-            return CheckStatus.UNEXPECTED, float(check.expected), value
-        if d.check_type is CheckType.DELTA:
-            if pmon.previous is None:
-                return CheckStatus.UNCHECKED, None, value
-            value = value - pmon.previous
-        if value < check.low:
-            return CheckStatus.BELOW_LOW, check.low, value
-        if value > check.high:
-            return CheckStatus.ABOVE_HIGH, check.high, value
-        return CheckStatus.WITHIN, None, value
-
     def check(
         self, pool: ParameterPool, now_s: float
     ) -> tuple[list[CheckTransition], list[tuple[int, str]]]:
-        """One checking cycle: the confirmed transitions and the events (id, message)."""
+        """One checking cycle: the confirmed transitions and the events (id, message).
+
+        Runs every period over every definition, so it is written for speed: a definition
+        whose parameter has no new sample is skipped, and so is one whose new sample equals
+        the last one checked while its status is settled (the check would say the same)."""
         transitions: list[CheckTransition] = []
         events: list[tuple[int, str]] = []
         if not self.function_enabled:
             return transitions, events
-        for pmon_id in sorted(self.definitions):
-            pmon = self.definitions[pmon_id]
-            if not pmon.enabled:
+        get, sampled = pool.get, pool.sampled_ns
+        checks = 0
+        for p in self.definitions.values():
+            if not p.enabled:
                 continue
-            d = pmon.definition
-            value = pool.get(d.parameter)
-            sample_ns = pool.sampled_ns(d.parameter)
+            value = get(p.parameter)
             limit: float | None = None
             if value is None:
-                raw = CheckStatus.UNCHECKED  # invalid value: never checked
-                pmon.previous = None
-            elif sample_ns == pmon.sample_ns:
-                continue  # no new sample since the last check: nothing to count
+                p.previous = p.last_checked = p.sample_ns = None
+                if p.state == _UNCHECKED and p.candidate == _UNCHECKED:
+                    continue
+                raw = _UNCHECKED  # an invalid value is never checked
             else:
-                pmon.sample_ns = sample_ns
-                validity = d.validity
-                condition = pool.get(validity.parameter) if validity else None
-                if validity is not None and (condition is None or not validity.holds(condition)):
-                    raw = CheckStatus.INVALID
-                    pmon.previous = None
+                sample_ns = sampled(p.parameter)
+                if sample_ns == p.sample_ns:
+                    continue  # no new sample since the last check: nothing to count
+                p.sample_ns = sample_ns
+                kind = p.check_kind
+                validity = p.validity
+                if validity is not None:
+                    condition = get(validity.parameter)
+                    if condition is None or not validity.holds(condition):
+                        if p.state == _INVALID:
+                            continue
+                        p.previous = p.last_checked = None
+                        raw = _INVALID
+                        value = None
+                    else:
+                        raw = -1
+                elif p.candidate == p.state and (
+                    value == p.last_checked
+                    if kind != _DELTA
+                    else value == p.previous and p.last_checked == 0.0
+                ):
+                    continue  # settled and the same value: the same result
                 else:
-                    self.checks_total += 1
-                    raw, limit, checked = self._evaluate(pmon, value)
-                    pmon.previous = value
-                    value = checked
-            if raw in (CheckStatus.UNCHECKED, CheckStatus.INVALID):
-                pmon.candidate, pmon.repeats = raw, d.repetition  # no persistence on these
-            elif raw == pmon.candidate:
-                pmon.repeats += 1
+                    raw = -1
+                if raw < 0:
+                    checks += 1
+                    if kind == _EXPECTED:
+                        p.last_checked = value
+                        if (int(value) & p.mask) == p.target:
+                            raw = _WITHIN
+                        else:
+                            raw, limit = _UNEXPECTED, float(p.target)
+                    else:
+                        if kind == _DELTA:
+                            previous, p.previous = p.previous, value
+                            if previous is None:
+                                p.last_checked = None
+                                raw = _UNCHECKED
+                                value = None
+                            else:
+                                value = value - previous
+                        if value is not None:
+                            p.last_checked = value
+                            if value < p.low:
+                                raw, limit = _BELOW, p.low
+                            elif value > p.high:
+                                raw, limit = _ABOVE, p.high
+                            else:
+                                raw = _WITHIN
+            if raw <= _INVALID:
+                p.candidate, p.repeats = raw, p.repetition  # no persistence on these
+            elif raw == p.candidate:
+                p.repeats += 1
             else:
-                pmon.candidate, pmon.repeats = raw, 1
-            if pmon.candidate != pmon.status and pmon.repeats >= d.repetition:
-                transitions.append(self._transition(pmon, raw, value, limit, now_s))
-                event = self._event(pmon, value, limit)
+                p.candidate, p.repeats = raw, 1
+            if p.candidate != p.state and p.repeats >= p.repetition:
+                transitions.append(self._transition(p, raw, value, limit, now_s))
+                event = self._event(p, value)
                 if event is not None:
                     events.append(event)
+        self.checks_total += checks
         return transitions, events
 
     def _transition(
         self,
         pmon: _Pmon,
-        new: CheckStatus,
+        new: int,
         value: float | None,
         limit: float | None,
         now_s: float,
     ) -> CheckTransition:
         d = pmon.definition
         transition = CheckTransition(
-            d.pmon_id, d.parameter, d.check_type, value, limit, pmon.status, new, now_s
+            d.pmon_id,
+            d.parameter,
+            d.check_type,
+            value,
+            limit,
+            CheckStatus(pmon.state),
+            CheckStatus(new),
+            now_s,
         )
-        pmon.status = new
+        pmon.state = new
         self.transitions_total += 1
         return transition
 
-    def _event(
-        self, pmon: _Pmon, value: float | None, limit: float | None
-    ) -> tuple[int, str] | None:
+    def _event(self, pmon: _Pmon, value: float | None) -> tuple[int, str] | None:
         d = pmon.definition
         status = pmon.status
         if not status.violated or value is None:
@@ -181,15 +257,10 @@ class Monitor:
 
     def reset(self, pmon: _Pmon, now_s: float) -> CheckTransition | None:
         """Back to UNCHECKED (disabled, modified, function off): a transition if it was not."""
-        pmon.candidate, pmon.repeats, pmon.previous, pmon.sample_ns = (
-            CheckStatus.UNCHECKED,
-            0,
-            None,
-            None,
-        )
-        if pmon.status is CheckStatus.UNCHECKED:
+        pmon.restart()
+        if pmon.state == _UNCHECKED:
             return None
-        return self._transition(pmon, CheckStatus.UNCHECKED, None, None, now_s)
+        return self._transition(pmon, _UNCHECKED, None, None, now_s)
 
     def counters(self) -> dict[str, float]:
         return {
@@ -198,7 +269,7 @@ class Monitor:
             "monitoring.definitions_enabled": float(
                 sum(p.enabled for p in self.definitions.values())
             ),
-            "monitoring.violated": float(sum(p.status.violated for p in self.definitions.values())),
+            "monitoring.violated": float(sum(p.state >= _BELOW for p in self.definitions.values())),
             "monitoring.transitions": float(self.transitions_total),
             "monitoring.checks": float(self.checks_total),
         }
@@ -285,7 +356,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 transition = monitor.reset(pmon, now_s())
                 if transition:
                     transitions.append(transition)
-                pmon.definition = d
+                pmon.define(d)
             report_transitions(transitions)
             return f"modified PMON {ids}"
         if sub in (1, 2, 6):
