@@ -58,14 +58,15 @@ SLOTS = tuple(range(1, 161))
 # a healthy pump draws at most 1.36 kW, a seized one stalls at 2 kW until its 4.5 A channel
 # trips; loops hold 150 kg; radiators sit between ~200 and ~330 K (the ADC clamps at
 # 409.5 K), a dead sensor reads 0 K, a sensor's noise is 0.2 K (σ) and a noisy one's 5 K; a
-# tracking drive turns 360° per orbit (0.0625 °/s), a stuck one not at all; the MPPT holds
-# the wing at 300 V, a failed one leaves it clamped at 340 V.
+# tracking drive turns 360° per orbit (0.0625 °/s on average, its in-plane rate down to ~cos β
+# of that at high β: 0.021 °/s at β = 70°), a stuck one not at all; the MPPT holds the wing
+# at 300 V, a failed one leaves it clamped at 340 V.
 FLOW_FLOOR_KG_S = 0.4
 STALL_POWER_W = 1700.0
 INVENTORY_FLOOR_KG = 140.0
 SENSOR_RANGE_K = (100.0, 400.0)
 SENSOR_STEP_K = 4.0
-DRIVE_RATE_FLOOR_DEG = 0.02
+DRIVE_RATE_FLOOR_DEG = 0.005
 MPPT_CEILING_V = 320.0
 BATTERY_MIN_SOC_AFTER_CELL_LOSS = 40
 SEU_MISMATCHES_PER_SAMPLE = 3.0
@@ -361,7 +362,7 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "EA: 131,4 vote the sensor out",
     ),
     "array_drive_stuck": (
-        "PMON 20-21 delta of wing.<W>.drive_angle_deg below 0.02° per sample for 10 samples "
+        "PMON 20-21 delta of wing.<W>.drive_angle_deg below 0.005° per sample for 10 samples "
         "while tracking (ARRAY_OFF_POINTING)",
         "EA: 132,1 shed the laser terminals (power re-budgets on the remaining wing)",
     ),
