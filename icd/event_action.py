@@ -33,8 +33,9 @@ import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from icd._fdir import Reader as _Reader
 from icd.errors import DecodeError, ErrorCode, RefusedError
-from icd.monitoring import _Reader, pack_ids, unpack_ids
+from icd.monitoring import pack_ids, unpack_ids
 from icd.pus import MAX_TC_LEN, PusTc
 
 __all__ = [

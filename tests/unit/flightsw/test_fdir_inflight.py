@@ -6,6 +6,7 @@ transition reports; escalation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -321,3 +322,22 @@ async def test_a_stored_tc_that_fails_is_an_event_and_an_escalation(
     assert "pump.L1.B set_speed_rpm" in event.message, event.message
     hk = await ground.wait_for(lambda tm: tm.sid == 7, timeout=WAIT_S)
     assert hk.value("event_action.escalations") == 1, hk.parameters
+
+
+async def test_two_adds_of_one_id_at_once_leave_exactly_one_definition(
+    sat: InProcessSatellite, ground: Ground
+):
+    """The second add may pass the link before the service announced the first id: the
+    service itself refuses it when it starts (1,4), with the same code; one is in force."""
+    first = mon.pack_definitions([_supply_temp_monitor(8, 400.0, 1)])
+    second = mon.pack_definitions([_supply_temp_monitor(8, 300.0, 2)])
+    results = await asyncio.gather(
+        ground.command(12, 5, first, timeout=WAIT_S),
+        ground.command(12, 5, second, timeout=WAIT_S),
+    )
+    assert results[0].ok, results[0].describe()
+    refused = results[1]
+    assert refused.failure is not None and refused.failure.subservice in (2, 4), refused.describe()
+    assert refused.error_code == ErrorCode.FDIR_ID_IN_USE, refused.describe()
+    _, entries = await _pmon_report(ground)
+    assert [(e.definition.pmon_id, e.definition.repetition) for e in entries] == [(8, 1)], entries
