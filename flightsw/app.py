@@ -25,10 +25,12 @@ from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
 from flightsw.services import (
     devices,
+    event_action,
     events,
     housekeeping,
     link,
     modes,
+    monitoring,
     payload,
     ping,
     restarts,
@@ -99,6 +101,9 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
         ServiceSpec("modes", modes.run, modes.Config()),
+        # fdir: on-board monitoring (PUS 12) and event-action (PUS 19)
+        ServiceSpec("monitoring", monitoring.run, monitoring.Config()),
+        ServiceSpec("event_action", event_action.run, event_action.Config()),
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",

@@ -12,6 +12,8 @@ from icd.dictionary import Mode
 from runtime.bus import BusMessage
 
 __all__ = [
+    "AcceptanceState",
+    "AcceptanceStateWanted",
     "BoardJobLimits",
     "ComputeLimit",
     "EclipseForecast",
@@ -199,3 +201,22 @@ class FdirEscalation(BusMessage):
     TOPIC = "fdir.escalation"
     source: str = Field(description="Monitor or service escalating.")
     reason: str = Field(max_length=150, description="What was seen and what failed.")
+
+
+# --- fdir: acceptance checks against the tables in force (PUS 12, 19) ----------------------
+
+
+class AcceptanceState(BusMessage):
+    """The ids a service's tables hold now (PMON ids for service 12, event-action ids for
+    19), published on every change and when asked: the link refuses at acceptance (1,2) a
+    request that adds an id in use or names one not in force (icd.dictionary.ID_CHECKS)."""
+
+    TOPIC = "tc.acceptance_state"
+    service: int = Field(description="PUS service whose tables these are.")
+    ids: list[int] = Field(description="Ids in force.")
+
+
+class AcceptanceStateWanted(BusMessage):
+    """The link asks every service with tables for its `AcceptanceState` (at its start)."""
+
+    TOPIC = "tc.acceptance_state_wanted"

@@ -64,6 +64,7 @@ __all__ = [
     "DIGEST_BYTES",
     "EVENTS",
     "HK_STRUCTURES",
+    "ID_CHECKS",
     "SERVICES",
     "SUPERVISED_SERVICES",
     "Apid",
@@ -81,8 +82,10 @@ __all__ = [
     "Severity",
     "SubmitJob",
     "check_app_data",
+    "check_tc",
     "export_json",
     "hk_structure",
+    "known_parameter",
     "pack_board_report",
     "pack_device_function",
     "pack_event",
@@ -300,6 +303,27 @@ class EventId(IntEnum):
     BOARD_COMMANDED = 95
     BOARD_COMMAND_REFUSED = 96
     JOBS_SUSPENDED = 97
+    # fdir: PUS 12 on-board monitoring and PUS 19 event-action (70..89)
+    MONITORING_CHANGED = 70
+    PARAMETER_BELOW_LOW = 71
+    PARAMETER_ABOVE_HIGH = 72
+    PARAMETER_UNEXPECTED = 73
+    EVENT_ACTION_CHANGED = 74
+    EVENT_ACTION_TRIGGERED = 75
+    FDIR_ESCALATED = 76
+    FDIR_TABLE_ENTRY_SKIPPED = 77
+    FDIR_REQUEST_REFUSED = 78
+    PUMP_STALLED = 79
+    COOLANT_FLOW_LOW = 80
+    COOLANT_LEAK = 81
+    SENSOR_OUT_OF_RANGE = 82
+    SENSOR_NOISY = 83
+    ARRAY_OFF_POINTING = 84
+    ARRAY_OFF_MPP = 85
+    BATTERY_CELL_LOST = 86
+    SWITCH_TRIPPED = 87
+    PAYLOAD_UPSET_BURST = 88
+    EVENT_ACTION_FAILED = 89
 
 
 class EventDef(_Frozen):
@@ -1339,4 +1363,278 @@ HK_STRUCTURES[3] = HK_STRUCTURES[3].model_copy(
             _p("payload.boards_off_by_limit", "u16", _COUNTER, "Boards kept off by a limit."),
         )
     }
+)
+
+
+# --- fdir: PUS 12 on-board monitoring and PUS 19 event-action (icd.monitoring, icd.event_action)
+
+from icd import event_action as _event_action  # noqa: E402  (they stand on this module's tables)
+from icd import monitoring as _monitoring  # noqa: E402
+from icd.pus import PusTc as _PusTc  # noqa: E402
+
+SERVICES = (
+    *SERVICES,
+    ServiceDef(
+        service=12,
+        name="on-board monitoring",
+        apids=(Apid.PLATFORM,),
+        subservices={
+            1: "TC enable parameter monitoring definitions",
+            2: "TC disable parameter monitoring definitions",
+            5: "TC add parameter monitoring definitions",
+            6: "TC delete parameter monitoring definitions",
+            7: "TC modify parameter monitoring definitions",
+            8: "TC report parameter monitoring definitions",
+            9: "TM parameter monitoring definition report",
+            12: "TM check transition report",
+            15: "TC enable the parameter monitoring function",
+            16: "TC disable the parameter monitoring function",
+        },
+    ),
+    ServiceDef(
+        service=19,
+        name="event-action",
+        apids=(Apid.PLATFORM,),
+        subservices={
+            1: "TC add event-action definitions",
+            2: "TC delete event-action definitions",
+            4: "TC enable event-action definitions",
+            5: "TC disable event-action definitions",
+            8: "TC enable the event-action function",
+            9: "TC disable the event-action function",
+            10: "TC report event-action definitions",
+            11: "TM event-action definition report",
+        },
+    ),
+)
+
+
+@cache
+def known_parameter(name: str) -> bool:
+    """A parameter the pool can hold: housekeeping, or a numeric/flag device register."""
+    return _parameter_matcher()(name)
+
+
+@cache
+def _parameter_matcher() -> Callable[[str], bool]:
+    names = {p.name for s in HK_STRUCTURES.values() for p in s.parameters}
+    return _monitoring.parameter_matcher(names, device_tables()["kinds"])
+
+
+def check_tc(tc: _PusTc) -> None:
+    """The dictionary's acceptance of a decoded TC (APID, service, TC subservice, application
+    data) as the link applies it; raises DecodeError. For stored telecommands (event-action)."""
+    if tc.apid not in APIDS:
+        raise DecodeError("apid", expected=sorted(APIDS), got=tc.apid)
+    service = service_def(tc.service)
+    if service is None or tc.apid not in service.apids:
+        raise DecodeError(
+            "service", expected=[s.service for s in SERVICES if tc.apid in s.apids], got=tc.service
+        )
+    if tc.subservice not in tc_subservices(service):
+        raise DecodeError("subservice", expected=tc_subservices(service), got=tc.subservice)
+    check_app_data(tc.service, tc.subservice, tc.app_data)
+
+
+def _check_pmons(data: bytes) -> list[_monitoring.MonitoringDefinition]:
+    definitions = _monitoring.unpack_definitions(data)
+    for definition in definitions:
+        _monitoring.validate(definition, known_parameter, EVENTS)
+    return definitions
+
+
+def _check_eas(data: bytes) -> list[_event_action.EventActionDefinition]:
+    definitions = _event_action.unpack_definitions(data)
+    for definition in definitions:
+        _event_action.validate(definition, EVENTS, check_tc)
+    return definitions
+
+
+APP_DATA_CHECKS.update(
+    {
+        (12, 1): _monitoring.unpack_ids,
+        (12, 2): _monitoring.unpack_ids,
+        (12, 5): _check_pmons,
+        (12, 6): _monitoring.unpack_ids,
+        (12, 7): _check_pmons,
+        (12, 8): lambda d: _monitoring.unpack_ids(d, allow_empty=True),
+        (12, 15): _no_data,
+        (12, 16): _no_data,
+        (19, 1): _check_eas,
+        (19, 2): lambda d: _event_action.unpack_ids(d, what="ea_ids"),
+        (19, 4): lambda d: _event_action.unpack_ids(d, what="ea_ids"),
+        (19, 5): lambda d: _event_action.unpack_ids(d, what="ea_ids"),
+        (19, 8): _no_data,
+        (19, 9): _no_data,
+        (19, 10): lambda d: _event_action.unpack_ids(d, allow_empty=True, what="ea_ids"),
+    }
+)
+
+# Acceptance checks against a service's objects in force (the ids its tables hold): the link
+# keeps the ids each service last announced (flightsw.messages.AcceptanceState) and refuses
+# with the check's RefusedError code. The owning service checks again when it starts.
+ID_CHECKS: dict[int, Callable[[int, bytes, frozenset[int]], None]] = {
+    12: _monitoring.check_ids_in_use,
+    19: _event_action.check_ids_in_use,
+}
+
+_FDIR = (
+    "Raised by a parameter monitoring definition (PUS 12) on a confirmed violation; the "
+    "message names the PMON, the parameter, its value and the limit."
+)
+for _event in (
+    EventDef(
+        id=EventId.MONITORING_CHANGED,
+        name="MONITORING_CHANGED",
+        severity=Severity.INFO,
+        description="Parameter monitoring definitions were added, modified, deleted, enabled "
+        "or disabled, or the monitoring function was switched; the message says which.",
+    ),
+    EventDef(
+        id=EventId.PARAMETER_BELOW_LOW,
+        name="PARAMETER_BELOW_LOW",
+        severity=Severity.MEDIUM,
+        description="A monitored parameter (or its change per check, for a delta check) is "
+        "below its low limit. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.PARAMETER_ABOVE_HIGH,
+        name="PARAMETER_ABOVE_HIGH",
+        severity=Severity.MEDIUM,
+        description="A monitored parameter (or its change per check) is above its high "
+        "limit. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.PARAMETER_UNEXPECTED,
+        name="PARAMETER_UNEXPECTED",
+        severity=Severity.MEDIUM,
+        description="A monitored parameter does not have its expected value. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.EVENT_ACTION_CHANGED,
+        name="EVENT_ACTION_CHANGED",
+        severity=Severity.INFO,
+        description="Event-action definitions were added, deleted, enabled or disabled, or "
+        "the event-action function was switched; the message says which.",
+    ),
+    EventDef(
+        id=EventId.EVENT_ACTION_TRIGGERED,
+        name="EVENT_ACTION_TRIGGERED",
+        severity=Severity.LOW,
+        description="An event fired an event-action definition: the message names the "
+        "definition, the event that fired it and the telecommand sent (service, subservice).",
+    ),
+    EventDef(
+        id=EventId.EVENT_ACTION_FAILED,
+        name="EVENT_ACTION_FAILED",
+        severity=Severity.HIGH,
+        description="A telecommand sent by an event-action failed (its owner reported a start "
+        "or completion failure) or was not started in time (no owner on board): the message "
+        "names the definition, the TC and the error code; the mode manager is told "
+        "(FdirEscalation).",
+    ),
+    EventDef(
+        id=EventId.FDIR_ESCALATED,
+        name="FDIR_ESCALATED",
+        severity=Severity.HIGH,
+        description="An event-action definition fired more often than its budget in its "
+        "window: its response does not clear the fault; the mode manager is told "
+        "(FdirEscalation).",
+    ),
+    EventDef(
+        id=EventId.FDIR_TABLE_ENTRY_SKIPPED,
+        name="FDIR_TABLE_ENTRY_SKIPPED",
+        severity=Severity.LOW,
+        description="A default monitoring or event-action table entry was not loaded: its "
+        "event name or its telecommand is not in this dictionary; the message names it.",
+    ),
+    EventDef(
+        id=EventId.FDIR_REQUEST_REFUSED,
+        name="FDIR_REQUEST_REFUSED",
+        severity=Severity.LOW,
+        description="A service 12 or 19 request was refused when it started (the tables "
+        "changed since acceptance); the message gives the reason. The tables are unchanged.",
+    ),
+    EventDef(
+        id=EventId.PUMP_STALLED,
+        name="PUMP_STALLED",
+        severity=Severity.HIGH,
+        description="A pump draws stall current (seized rotor). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.COOLANT_FLOW_LOW,
+        name="COOLANT_FLOW_LOW",
+        severity=Severity.HIGH,
+        description="A coolant loop's flow is below its floor (worn or failed pump). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.COOLANT_LEAK,
+        name="COOLANT_LEAK",
+        severity=Severity.HIGH,
+        description="A coolant loop is losing inventory (punctured radiator). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.SENSOR_OUT_OF_RANGE,
+        name="SENSOR_OUT_OF_RANGE",
+        severity=Severity.MEDIUM,
+        description="A radiator sensor reads outside the physical range (dead). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.SENSOR_NOISY,
+        name="SENSOR_NOISY",
+        severity=Severity.MEDIUM,
+        description="A radiator sensor jumps more per sample than a panel can. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.ARRAY_OFF_POINTING,
+        name="ARRAY_OFF_POINTING",
+        severity=Severity.HIGH,
+        description="A tracking wing's drive stopped turning (stuck). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.ARRAY_OFF_MPP,
+        name="ARRAY_OFF_MPP",
+        severity=Severity.MEDIUM,
+        description="A wing's voltage sits at the bus clamp, off its maximum power point "
+        "(MPPT failed). " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.BATTERY_CELL_LOST,
+        name="BATTERY_CELL_LOST",
+        severity=Severity.HIGH,
+        description="The battery reports failed cells. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.SWITCH_TRIPPED,
+        name="SWITCH_TRIPPED",
+        severity=Severity.MEDIUM,
+        description="A PDU switch tripped on overcurrent. " + _FDIR,
+    ),
+    EventDef(
+        id=EventId.PAYLOAD_UPSET_BURST,
+        name="PAYLOAD_UPSET_BURST",
+        severity=Severity.HIGH,
+        description="Redundant executions disagree in a burst (radiation). " + _FDIR,
+    ),
+):
+    EVENTS[_event.id] = _event
+
+HK_STRUCTURES[7] = HkStructure(
+    sid=7,
+    name="fdir",
+    default_interval_s=5.0,
+    parameters=(
+        _p("monitoring.enabled", "u8", "bool", "Parameter monitoring function enabled."),
+        _p("monitoring.definitions", "u16", _COUNTER, "Monitoring definitions in force."),
+        _p("monitoring.definitions_enabled", "u16", _COUNTER, "Of them enabled."),
+        _p("monitoring.violated", "u16", _COUNTER, "Definitions in a violated status now."),
+        _p("monitoring.transitions", "u32", _COUNTER, "Check transitions since boot."),
+        _p("monitoring.checks", "u32", _COUNTER, "Checks made since boot."),
+        _p("event_action.enabled", "u8", "bool", "Event-action function enabled."),
+        _p("event_action.definitions", "u16", _COUNTER, "Event-action definitions in force."),
+        _p("event_action.definitions_enabled", "u16", _COUNTER, "Of them enabled."),
+        _p("event_action.firings", "u32", _COUNTER, "Stored telecommands sent since boot."),
+        _p("event_action.escalations", "u32", _COUNTER, "FDIR escalations since boot."),
+        _p("fdir.skipped", "u16", _COUNTER, "Default table entries not loaded (unresolved)."),
+    ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ERROR_CODE_DESCRIPTIONS", "DecodeError", "ErrorCode"]
+__all__ = ["ERROR_CODE_DESCRIPTIONS", "DecodeError", "ErrorCode", "RefusedError"]
 
 
 class ErrorCode(IntEnum):
@@ -28,6 +28,14 @@ class ErrorCode(IntEnum):
     BOARD_LIMITED_OUT = 0x0034
     UNKNOWN_SLOT = 0x0035
     MODE_FORBIDS_JOBS = 0x0036
+    # fdir: PUS 12 on-board monitoring and PUS 19 event-action (0x0024..0x002B)
+    FDIR_UNKNOWN_PARAMETER = 0x0024
+    FDIR_BAD_DEFINITION = 0x0025
+    FDIR_ID_IN_USE = 0x0026
+    FDIR_UNKNOWN_ID = 0x0027
+    FDIR_UNKNOWN_EVENT = 0x0028
+    FDIR_BAD_STORED_TC = 0x0029
+    FDIR_TABLE_FULL = 0x002A
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -87,3 +95,41 @@ ERROR_CODE_DESCRIPTIONS.update(
         ErrorCode.MODE_FORBIDS_JOBS: "No new compute job is admitted in mode SAFE or SURVIVAL.",
     }
 )
+# --- fdir: PUS 12 on-board monitoring and PUS 19 event-action --------------------------------
+
+ERROR_CODE_DESCRIPTIONS.update(
+    {
+        ErrorCode.FDIR_UNKNOWN_PARAMETER: (
+            "A monitoring definition names a parameter (or validity parameter) that is neither "
+            "a housekeeping parameter nor a numeric register of a device kind (icd.devices)."
+        ),
+        ErrorCode.FDIR_BAD_DEFINITION: (
+            "A monitoring definition is impossible: low limit not below the high one, "
+            "repetition number 0."
+        ),
+        ErrorCode.FDIR_ID_IN_USE: (
+            "A PMON or event-action id to add is already in force (or twice in the request)."
+        ),
+        ErrorCode.FDIR_UNKNOWN_ID: "No PMON or event-action definition of that id is in force.",
+        ErrorCode.FDIR_UNKNOWN_EVENT: (
+            "A monitoring or event-action definition names an event id the dictionary lacks."
+        ),
+        ErrorCode.FDIR_BAD_STORED_TC: (
+            "The telecommand stored in an event-action definition does not decode as a PUS-C "
+            "TC, or would itself be refused at acceptance (APID, service, application data)."
+        ),
+        ErrorCode.FDIR_TABLE_FULL: "The monitoring or event-action table has no room left.",
+    }
+)
+
+
+class RefusedError(DecodeError):
+    """Application data that decodes but is refused at acceptance for its meaning, with the
+    documented service 1 code to report (the link reports ``code`` in the TM(1,2) instead of
+    INVALID_APP_DATA)."""
+
+    def __init__(
+        self, reason: str, code: ErrorCode, *, expected: object = None, got: object = None
+    ) -> None:
+        super().__init__(reason, expected=expected, got=got)
+        self.code = code

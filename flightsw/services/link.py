@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
 from flightsw.messages import (
+    AcceptanceState,
+    AcceptanceStateWanted,
     PayloadLimits,
     PayloadLimitsWanted,
     TcDispatch,
@@ -34,7 +36,7 @@ from flightsw.messages import (
 from icd import dictionary as dic
 from icd.cuc import CucTime
 from icd.dictionary import APIDS, EventId
-from icd.errors import DecodeError, ErrorCode
+from icd.errors import DecodeError, ErrorCode, RefusedError
 from icd.pus import AckFlags, PusTc, PusTm, TcDecodeError
 from runtime.bus import Subscription
 
@@ -156,9 +158,32 @@ def _route(tc: PusTc) -> PusTc:
         )
     try:
         dic.check_app_data(tc.service, tc.subservice, tc.app_data)
+    except RefusedError as exc:
+        # Decodes, but its meaning is refused: the owner's documented code, naming the field.
+        reject("app_data", exc.code, f"{exc.reason}: {exc.expected}", exc.got)
     except DecodeError as exc:
         reject("app_data", ErrorCode.INVALID_APP_DATA, exc.expected, exc.got)
     return tc
+
+
+def _check_ids(tc: PusTc, ids_in_use: dict[int, frozenset[int]]) -> None:
+    """Refuse a request that adds an id its service holds already or names one it does not
+    (icd.dictionary.ID_CHECKS), against the ids the service last announced."""
+    check = dic.ID_CHECKS.get(tc.service)
+    ids = ids_in_use.get(tc.service)
+    if check is None or ids is None:
+        return  # not announced yet: the service itself refuses at start (1,4)
+    try:
+        check(tc.subservice, tc.app_data, ids)
+    except RefusedError as exc:
+        raise TcDecodeError(
+            "app_data",
+            exc.code,
+            request_id=tc.request_id,
+            apid=tc.apid,
+            expected=f"{exc.reason}: {exc.expected}",
+            got=exc.got,
+        ) from None
 
 
 def _check_job_limits(tc: PusTc, limits: PayloadLimits, ctx: ServiceContext) -> None:
@@ -227,6 +252,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     # The boards' job limits, once the payload manager has read them: a 140,1 beyond every
     # board is refused here, at acceptance (1,2), not after it was accepted.
     job_limits: list[PayloadLimits] = []
+    # The ids each table-holding service (12, 19) has in force, as it last announced them.
+    ids_in_use: dict[int, frozenset[int]] = {}
 
     transport: asyncio.DatagramTransport
 
@@ -263,6 +290,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 tc = stage(tc)
             if (tc.service, tc.subservice) == (140, 1) and job_limits:
                 _check_job_limits(tc, job_limits[-1], ctx)
+            _check_ids(tc, ids_in_use)
         except TcDecodeError as exc:
             counters[_REASON_COUNTER.get(exc.reason, "link.bad_header")] += 1
             counters["link.tc_rejected"] += 1
@@ -375,6 +403,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 on_tm(message)
             elif isinstance(message, PayloadLimits):
                 job_limits[:] = [message]
+            elif isinstance(message, AcceptanceState):
+                ids_in_use[message.service] = frozenset(message.ids)
 
     async def housekeeping_loop() -> None:
         while True:
@@ -383,8 +413,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             await ctx.clock.sleep(1.0)
 
     # Listen for verification reports before accepting anything they would answer.
-    async with ctx.subscribe(TcProgress, TmRequest, PayloadLimits) as messages:
+    async with ctx.subscribe(TcProgress, TmRequest, PayloadLimits, AcceptanceState) as messages:
         ctx.publish(PayloadLimitsWanted())  # the limits known so far, before any TC comes
+        ctx.publish(AcceptanceStateWanted())  # and the ids the tables hold
         try:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _UplinkProtocol(on_datagram), local_addr=(config.host, config.port)

@@ -1,0 +1,485 @@
+"""The default FDIR tables (data): parameter monitoring definitions (PUS 12) and event-action
+definitions (PUS 19) loaded by the monitoring and event_action services at start, for the
+default (AI1) spacecraft: loops L1/L2 with pumps A (running) and B (standby), radiator panels
+P01-P08 with sensors S1-S3, wings W1/W2, the battery and the PDU's switches.
+
+Entries name events by their dictionary NAME and build stored telecommands with the layouts of
+the owners' services (130 modes, 131 thermal, 132 power, 140 payload, 8,1 device functions):
+an entry whose event name or telecommand this dictionary cannot resolve yet (a service not on
+board) is skipped, logged and reported (FDIR_TABLE_ENTRY_SKIPPED) instead of failing the load.
+
+``FAULT_COVERAGE`` says, for every fault of hwsim's catalogue, what detects it and what
+answers it (the response the catalogue names). Monitoring thresholds come from the AI1
+numbers (hwsim/configs/ai1.toml, docs/fdir.md explains each).
+
+PMON id ranges: 1-9 loops, 10-19 pumps, 20-29 wings, 30-39 battery, 40-49 payload, 100-199
+radiator sensors (range), 200-299 radiator sensors (noise), 300-499 PDU switches.
+EA ids: the PMON id × 10 + the step of its response sequence (1, 2, ...); 9000+ for event-
+actions on other services' events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from icd import dictionary as dic
+from icd import event_action as ea
+from icd import monitoring as mon
+from icd.dictionary import Apid, Mode
+from icd.errors import DecodeError
+from icd.monitoring import CheckType, ExpectedCheck, LimitCheck, MonitoringDefinition, Validity
+from icd.pus import AckFlags, PusTc
+
+__all__ = [
+    "DEFAULT_EVENT_ACTIONS",
+    "DEFAULT_MONITORING",
+    "FAULT_COVERAGE",
+    "EaEntry",
+    "PmonEntry",
+    "default_event_actions",
+    "default_monitoring",
+]
+
+LOOPS = ("L1", "L2")
+PUMPS = ("A", "B")
+PANELS = tuple(f"P{n:02d}" for n in range(1, 9))
+SENSORS = ("S1", "S2", "S3")
+WINGS = ("W1", "W2")
+PLATFORM_SWITCHES = (
+    "avionics",
+    "laser_terminals",
+    *(f"pump_{loop}_{pump}" for loop in LOOPS for pump in PUMPS),
+)
+SLOTS = tuple(range(1, 161))
+
+# Thresholds (AI1): a loop runs 1.9 kg/s at 5000 rpm (design 2.5) and its flow scales with
+# the pump speed the thermal controller sets, so only a collapse (seized or cavitating pump)
+# is a monitoring matter: the slow wear of pump_degradation is thermal's flow-vs-speed trend;
+# a healthy pump draws at most 1.36 kW, a seized one stalls at 2 kW until its 4.5 A channel
+# trips; loops hold 150 kg; radiators sit between ~200 and ~330 K (the ADC clamps at
+# 409.5 K), a dead sensor reads 0 K, a sensor's noise is 0.2 K (σ) and a noisy one's 5 K; a
+# tracking drive turns 360° per orbit (0.0625 °/s on average, its in-plane rate down to ~cos β
+# of that at high β: 0.021 °/s at β = 70°), a stuck one not at all; the MPPT holds the wing
+# at 300 V, a failed one leaves it clamped at 340 V.
+FLOW_FLOOR_KG_S = 0.4
+STALL_POWER_W = 1700.0
+INVENTORY_FLOOR_KG = 140.0
+SENSOR_RANGE_K = (100.0, 400.0)
+SENSOR_STEP_K = 4.0
+DRIVE_RATE_FLOOR_DEG = 0.005
+MPPT_CEILING_V = 320.0
+BATTERY_MIN_SOC_AFTER_CELL_LOSS = 40
+SEU_MISMATCHES_PER_SAMPLE = 3.0
+
+
+@dataclass(frozen=True)
+class PmonEntry:
+    """A default monitoring definition with its events named."""
+
+    pmon_id: int
+    parameter: str
+    check_type: CheckType
+    low: float = 0.0
+    high: float = 0.0
+    low_event: str | None = None
+    high_event: str | None = None
+    mask: int = 0xFFFF_FFFF
+    expected: int = 0
+    event: str | None = None
+    repetition: int = 1
+    validity: Validity | None = None
+
+
+@dataclass(frozen=True)
+class EaEntry:
+    """A default event-action definition: event NAME, message match, the TC to store."""
+
+    ea_id: int
+    event: str
+    match: str
+    apid: int
+    service: int
+    subservice: int
+    app_data: bytes
+
+
+def _text(value: str) -> bytes:
+    raw = value.encode("ascii")
+    return bytes([len(raw)]) + raw
+
+
+def _match(pmon_id: int) -> str:
+    return f"PMON {pmon_id} "  # the monitoring service's event message starts so
+
+
+# --- stored telecommands in their owners' layouts (big-endian, str = u8 length + ASCII)
+
+
+def switch_pump(loop: str, pump: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 131, 1, _text(loop) + _text(pump))
+
+
+def vote_out(sensor: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 131, 4, _text(sensor))
+
+
+def isolate_loop(loop: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 131, 6, _text(loop))
+
+
+def shed_load(switch: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 132, 1, _text(switch))
+
+
+def mppt(wing: str, enabled: bool) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 132, 4, _text(wing) + bytes([int(enabled)]))
+
+
+def battery_limit(min_soc_percent: int) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 132, 5, bytes([min_soc_percent]))
+
+
+def reclose(switch: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 132, 6, _text(switch))
+
+
+def request_mode(mode: Mode, reason: str) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 130, 1, bytes([mode]) + _text(reason))
+
+
+def device_function(
+    device: str, command: str, args: dict | None = None
+) -> tuple[int, int, int, bytes]:
+    return (Apid.PLATFORM, 8, 1, dic.pack_device_function(device, command, args))
+
+
+def _ea(ea_id: int, event: str, match: str, tc: tuple[int, int, int, bytes]) -> EaEntry:
+    apid, service, subservice, data = tc
+    return EaEntry(ea_id, event, match, apid, service, subservice, data)
+
+
+def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
+    pmons: list[PmonEntry] = []
+    eas: list[EaEntry] = []
+
+    def respond(pmon_id: int, event: str, *tcs: tuple[int, int, int, bytes]) -> None:
+        for step, tc in enumerate(tcs, start=1):
+            eas.append(_ea(pmon_id * 10 + step, event, _match(pmon_id), tc))
+
+    # Loops: flow below the floor (a worn or seized running pump) -> the standby pump;
+    # inventory falling (a punctured radiator) -> isolate the loop, then SAFE.
+    for n, loop in enumerate(LOOPS):
+        flow_id, leak_id = 1 + n, 5 + n
+        pmons.append(
+            PmonEntry(
+                flow_id,
+                f"loop.{loop}.flow_kg_s",
+                CheckType.LIMIT,
+                low=FLOW_FLOOR_KG_S,
+                high=1e9,
+                low_event="COOLANT_FLOW_LOW",
+                repetition=3,
+            )
+        )
+        respond(flow_id, "COOLANT_FLOW_LOW", switch_pump(loop, "B"))
+        pmons.append(
+            PmonEntry(
+                leak_id,
+                f"loop.{loop}.inventory_kg",
+                CheckType.LIMIT,
+                low=INVENTORY_FLOOR_KG,
+                high=1e9,
+                low_event="COOLANT_LEAK",
+                repetition=3,
+            )
+        )
+        respond(
+            leak_id,
+            "COOLANT_LEAK",
+            isolate_loop(loop),
+            request_mode(Mode.SAFE, f"coolant leak on loop {loop}"),
+        )
+    # Pumps: stall power (seized rotor, energised) -> stop it, run the other pump.
+    for n, (loop, pump) in enumerate((lp, p) for lp in LOOPS for p in PUMPS):
+        pmon_id = 10 + n
+        other = "B" if pump == "A" else "A"
+        pmons.append(
+            PmonEntry(
+                pmon_id,
+                f"pump.{loop}.{pump}.power_w",
+                CheckType.LIMIT,
+                low=-1.0,
+                high=STALL_POWER_W,
+                high_event="PUMP_STALLED",
+                repetition=1,
+            )
+        )
+        respond(
+            pmon_id,
+            "PUMP_STALLED",
+            device_function(f"pump.{loop}.{pump}", "stop"),
+            switch_pump(loop, other),
+        )
+    # Wings: a tracking drive that stops turning (stuck) -> shed the lowest-priority load;
+    # voltage at the clamp with MPPT enabled (MPPT failed) -> MPPT off then on (restart).
+    for n, wing in enumerate(WINGS):
+        pointing_id, mppt_id = 20 + n, 25 + n
+        pmons.append(
+            PmonEntry(
+                pointing_id,
+                f"wing.{wing}.drive_angle_deg",
+                CheckType.DELTA,
+                low=DRIVE_RATE_FLOOR_DEG,
+                high=10.0,  # the 360 -> 0 wrap reads -360 for one sample only
+                low_event="ARRAY_OFF_POINTING",
+                repetition=10,
+                validity=Validity(f"wing.{wing}.tracking", 0x1, 1),
+            )
+        )
+        respond(pointing_id, "ARRAY_OFF_POINTING", shed_load("laser_terminals"))
+        pmons.append(
+            PmonEntry(
+                mppt_id,
+                f"wing.{wing}.voltage_v",
+                CheckType.LIMIT,
+                low=-1.0,
+                high=MPPT_CEILING_V,
+                high_event="ARRAY_OFF_MPP",
+                repetition=5,
+                validity=Validity(f"wing.{wing}.mppt_enabled", 0x1, 1),
+            )
+        )
+        respond(mppt_id, "ARRAY_OFF_MPP", mppt(wing, False), mppt(wing, True))
+    # Battery: a failed cell -> raise the depth-of-discharge floor.
+    pmons.append(
+        PmonEntry(
+            30,
+            "battery.cell_faults",
+            CheckType.EXPECTED,
+            mask=0xFF,
+            expected=0,
+            event="BATTERY_CELL_LOST",
+        )
+    )
+    respond(30, "BATTERY_CELL_LOST", battery_limit(BATTERY_MIN_SOC_AFTER_CELL_LOSS))
+    # Payload: a burst of redundant-execution mismatches (radiation) -> SAFE.
+    pmons.append(
+        PmonEntry(
+            40,
+            "payload.mismatches",
+            CheckType.DELTA,
+            low=-1e9,
+            high=SEU_MISMATCHES_PER_SAMPLE,
+            high_event="PAYLOAD_UPSET_BURST",
+        )
+    )
+    respond(40, "PAYLOAD_UPSET_BURST", request_mode(Mode.SAFE, "SEU burst on the compute payload"))
+    # Radiator sensors: out of the physical range (dead) or jumping (noisy) -> vote out.
+    for n, (panel, sensor) in enumerate((p, s) for p in PANELS for s in SENSORS):
+        device = f"radsensor.{panel}.{sensor}"
+        range_id, noise_id = 100 + n, 200 + n
+        pmons.append(
+            PmonEntry(
+                range_id,
+                f"{device}.temp_k",
+                CheckType.LIMIT,
+                low=SENSOR_RANGE_K[0],
+                high=SENSOR_RANGE_K[1],
+                low_event="SENSOR_OUT_OF_RANGE",
+                high_event="SENSOR_OUT_OF_RANGE",
+                repetition=2,
+            )
+        )
+        respond(range_id, "SENSOR_OUT_OF_RANGE", vote_out(device))
+        pmons.append(
+            PmonEntry(
+                noise_id,
+                f"{device}.temp_k",
+                CheckType.DELTA,
+                low=-SENSOR_STEP_K,
+                high=SENSOR_STEP_K,
+                low_event="SENSOR_NOISY",
+                high_event="SENSOR_NOISY",
+                repetition=1,
+            )
+        )
+        respond(noise_id, "SENSOR_NOISY", vote_out(device))
+    # PDU switches: tripped -> re-close once (the power service keeps it open on a 2nd trip).
+    switches = PLATFORM_SWITCHES + tuple(f"slot_{slot:03d}" for slot in SLOTS)
+    for n, switch in enumerate(switches):
+        pmon_id = 300 + n
+        pmons.append(
+            PmonEntry(
+                pmon_id,
+                f"pdu.{switch}_tripped",
+                CheckType.EXPECTED,
+                mask=0x1,
+                expected=0,
+                event="SWITCH_TRIPPED",
+            )
+        )
+        respond(pmon_id, "SWITCH_TRIPPED", reclose(switch))
+    # Other services' events (names resolved when their owner is on board): an isolated loop
+    # (thermal) takes the satellite to SAFE.
+    eas.append(_ea(9001, "LOOP_ISOLATED", "", request_mode(Mode.SAFE, "loop isolated")))
+    return tuple(pmons), tuple(eas)
+
+
+DEFAULT_MONITORING, DEFAULT_EVENT_ACTIONS = _tables()
+
+# fault id -> (detection, response), for every fault of hwsim's catalogue.
+FAULT_COVERAGE: dict[str, tuple[str, str]] = {
+    "pump_seizure": (
+        "PMON 10-13 pump.L<n>.<X>.power_w above stall (PUMP_STALLED); PMON 1-2 loop flow "
+        "below floor (COOLANT_FLOW_LOW); PMON 300+ pump switch trip (SWITCH_TRIPPED)",
+        "EA: 8,1 stop the seized pump, then 131,1 run the standby pump of the loop (thermal "
+        "throttles the loop's compute until flow is back)",
+    ),
+    "pump_degradation": (
+        "thermal's flow-vs-speed trend of the running pump (its own event); backstop: PMON 1-2 "
+        "loop.L<n>.flow_kg_s below 0.4 kg/s for 3 samples (COOLANT_FLOW_LOW)",
+        "131,1 switch the loop to its standby pump (thermal raises speed first; the backstop "
+        "EA sends 131,1 to pump B)",
+    ),
+    "radiator_puncture": (
+        "PMON 5-6 loop.L<n>.inventory_kg below 140 kg for 3 samples (COOLANT_LEAK)",
+        "EA: 131,6 isolate the loop (compute on it off), then 130,1 SAFE",
+    ),
+    "sensor_stuck": (
+        "thermal's 2-of-3 vote (event SENSOR_VOTED_OUT): a constant sensor disagrees",
+        "131,4 vote the sensor out (done by thermal itself on its vote)",
+    ),
+    "sensor_drift": (
+        "thermal's 2-of-3 vote against the panel median (event SENSOR_VOTED_OUT)",
+        "131,4 vote the sensor out (done by thermal itself on its vote)",
+    ),
+    "sensor_noisy": (
+        "PMON 200-223 delta of radsensor.<P>.<S>.temp_k beyond ±4 K per sample (SENSOR_NOISY)",
+        "EA: 131,4 vote the sensor out",
+    ),
+    "sensor_dead": (
+        "PMON 100-123 range 100..400 K on radsensor.<P>.<S>.temp_k (SENSOR_OUT_OF_RANGE)",
+        "EA: 131,4 vote the sensor out",
+    ),
+    "array_drive_stuck": (
+        "PMON 20-21 delta of wing.<W>.drive_angle_deg below 0.005° per sample for 10 samples "
+        "while tracking (ARRAY_OFF_POINTING)",
+        "EA: 132,1 shed the laser terminals (power re-budgets on the remaining wing)",
+    ),
+    "mppt_failure": (
+        "PMON 25-26 wing.<W>.voltage_v above 320 V while MPPT enabled (ARRAY_OFF_MPP)",
+        "EA: 132,4 MPPT off then on (restart); power re-budgets on the reduced array power",
+    ),
+    "battery_cell_failure": (
+        "PMON 30 battery.cell_faults expected 0 (BATTERY_CELL_LOST)",
+        "EA: 132,5 battery limit: minimum state of charge 40 %",
+    ),
+    "switch_trip": (
+        "PMON 300-465 pdu.<switch>_tripped expected 0 (SWITCH_TRIPPED)",
+        "EA: 132,6 re-close the switch once (a second trip keeps it open; pumps: the "
+        "stall/flow monitors switch to the standby)",
+    ),
+    "board_overtemp": (
+        "payload manager: die temperature and throttle level (THROTTLE_CHANGED, BOARD_FAULT)",
+        "payload manager: set_throttle stepwise, power off before the limit, reset when cool "
+        "(140,10 board off / 140,9 reset by ground or event-action)",
+    ),
+    "board_latchup": (
+        "payload manager: fault state / current step (BOARD_LATCHUP)",
+        "payload manager: power_cycle the slot (140,8), resubmit the failed job",
+    ),
+    "seu_burst": (
+        "PMON 40 delta of payload.mismatches above 3 per sample (PAYLOAD_UPSET_BURST); payload "
+        "manager's RESULT_MISMATCH and BOARD_HUNG",
+        "EA: 130,1 SAFE; payload manager: redundant execution, watchdog reset (140,9)",
+    ),
+    "board_upset": (
+        "payload manager: RESULT_MISMATCH (bit flip), BOARD_HUNG (hang), BOARD_LATCHUP, "
+        "BOARD_FAULT (memory)",
+        "payload manager: re-run, reset (140,9), power_cycle (140,8), resubmit",
+    ),
+}
+
+
+def _event_ids() -> dict[str, int]:
+    return {e.name: e.id for e in dic.EVENTS.values()}
+
+
+def _resolve_pmon(entry: PmonEntry, events: dict[str, int]) -> MonitoringDefinition:
+    def event_id(name: str | None) -> int:
+        if name is None:
+            return 0
+        if name not in events:
+            raise KeyError(f"event {name} is not in the dictionary")
+        return events[name]
+
+    check: LimitCheck | ExpectedCheck
+    if entry.check_type is CheckType.EXPECTED:
+        check = ExpectedCheck(entry.mask, entry.expected, event_id(entry.event))
+    else:
+        check = LimitCheck(
+            entry.low, entry.high, event_id(entry.low_event), event_id(entry.high_event)
+        )
+    definition = MonitoringDefinition(
+        entry.pmon_id, entry.parameter, entry.check_type, check, entry.repetition, entry.validity
+    )
+    mon.validate(definition, dic.known_parameter, dic.EVENTS)
+    return definition
+
+
+def skipped_summary(kind: str, skipped: list[tuple[str, str]]) -> str:
+    """One operator message for the entries a load skipped (each is logged on its own)."""
+    reasons: dict[str, int] = {}
+    for _, reason in skipped:
+        key = reason.split(", got ")[-1] if "service" in reason else reason
+        reasons[key] = reasons.get(key, 0) + 1
+    causes = "; ".join(
+        f"{count} x {'service ' if key.isdigit() else ''}{key}"
+        for key, count in sorted(reasons.items())
+    )
+    return f"{len(skipped)} default {kind} entries not loaded (not in this dictionary): {causes}"
+
+
+def default_monitoring() -> tuple[list[MonitoringDefinition], list[tuple[str, str]]]:
+    """The default definitions this dictionary resolves, and (entry, reason) of the others."""
+    events = _event_ids()
+    loaded, skipped = [], []
+    for entry in DEFAULT_MONITORING:
+        try:
+            loaded.append(_resolve_pmon(entry, events))
+        except (KeyError, DecodeError) as exc:
+            skipped.append((f"{entry.pmon_id} ({entry.parameter})", str(exc)))
+    return loaded, skipped
+
+
+def stored_tc(entry: EaEntry) -> bytes:
+    """The packet an entry stores (source id and sequence count are set when it fires)."""
+    return PusTc(
+        apid=entry.apid,
+        service=entry.service,
+        subservice=entry.subservice,
+        app_data=entry.app_data,
+        ack_flags=AckFlags.NONE,
+    ).pack()
+
+
+def default_event_actions() -> tuple[list[ea.EventActionDefinition], list[tuple[str, str]]]:
+    """The default event-actions this dictionary resolves (event name and stored TC), and
+    (entry, reason) of the others."""
+    events = _event_ids()
+    loaded, skipped = [], []
+    for entry in DEFAULT_EVENT_ACTIONS:
+        name = f"{entry.ea_id} ({entry.event} -> TC({entry.service},{entry.subservice}))"
+        if entry.event not in events:
+            skipped.append((name, f"event {entry.event} is not in the dictionary"))
+            continue
+        definition = ea.EventActionDefinition(
+            entry.ea_id, events[entry.event], stored_tc(entry), entry.match
+        )
+        try:
+            ea.validate(definition, dic.EVENTS, dic.check_tc)
+        except DecodeError as exc:
+            skipped.append((name, str(exc)))
+            continue
+        loaded.append(definition)
+    return loaded, skipped
