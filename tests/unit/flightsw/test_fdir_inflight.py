@@ -184,9 +184,10 @@ async def test_no_event_before_the_repetition_number_and_none_while_disabled(
 async def test_a_parameter_without_a_valid_value_is_never_checked(
     sat: InProcessSatellite, ground: Ground
 ):
-    # P05's sensors are real registers that the devices service does not poll by default:
-    # never in the pool. Limits any real temperature would violate.
-    parameter = "radsensor.P05.S1.temp_k"
+    # A compute slot's register is real, but the devices service does not poll slots (the
+    # payload manager reads the backplane): never in the pool. Limits any real temperature
+    # would violate.
+    parameter = "slot.001.die_temp_k"
     definition = MonitoringDefinition(
         11, parameter, CheckType.LIMIT, LimitCheck(0.0, 1.0, LOW, HIGH), 1
     )
