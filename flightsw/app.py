@@ -30,6 +30,7 @@ from flightsw.services import (
     link,
     payload,
     ping,
+    power,
     restarts,
     timesync,
 )
@@ -97,6 +98,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("time", timesync.run, timesync.Config()),
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
+        ServiceSpec("power", power.run, power.Config()),  # power control (PUS 132)
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",

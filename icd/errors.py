@@ -23,6 +23,11 @@ class ErrorCode(IntEnum):
     DEVICE_ERROR = 0x0012
     BUSY = 0x0013
     NOT_FOUND = 0x0014
+    # --- power control (PUS 132, flightsw.services.power): 0x0030-0x0033
+    POWER_LOAD_PROTECTED = 0x0030
+    POWER_UNKNOWN_TARGET = 0x0031
+    POWER_SWITCH_NOT_RECLOSABLE = 0x0032
+    POWER_LIMIT_REFUSED = 0x0033
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -49,6 +54,19 @@ ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BUSY: "The owner cannot take the request now (queue full, conflicting work).",
     ErrorCode.NOT_FOUND: (
         "The request names an object (structure, event, job, function) that does not exist."
+    ),
+    # --- power control (PUS 132)
+    ErrorCode.POWER_LOAD_PROTECTED: (
+        "132,1: the load may not be shed (priority 0: avionics, pumps); the event says which."
+    ),
+    ErrorCode.POWER_UNKNOWN_TARGET: "132,x: no PDU switch or solar wing of that name on board.",
+    ErrorCode.POWER_SWITCH_NOT_RECLOSABLE: (
+        "132,2 / 132,6: the switch is not tripped, was already re-closed once for this trip, "
+        "or tripped again after its re-close and is kept open."
+    ),
+    ErrorCode.POWER_LIMIT_REFUSED: (
+        "132,5: the minimum state of charge is at or below the survival floor, or below what "
+        "a degraded battery needs; the limit in force is unchanged."
     ),
 }
 
