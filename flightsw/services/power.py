@@ -204,7 +204,7 @@ class PowerController:
     housekeeping_w: float = 0.0
     array_w: float = 0.0
     correction_s: float = 0.0
-    inputs_invalid: bool = False
+    inputs_invalid: bool = True  # until the first acquisition: no event for the start
     cell_faults: int = 0
     capacity_seen_wh: float | None = None
     degraded_floor: float = 0.0
@@ -567,8 +567,8 @@ class PowerController:
             entry = window.next_entry_ns if not window.in_eclipse else now
             self.ctx.event(
                 PowerEvent.COMPUTE_SHED_FOR_ECLIPSE,
-                f"eclipse predicted at {entry / _NS:.1f} s for {window.duration_s:.0f} s: compute "
-                f"budget {budget or 0.0:.0f} W",
+                f"eclipse predicted at {entry / _NS:.1f} s (in {(entry - now) / _NS:.0f} s) for "
+                f"{window.duration_s:.0f} s: compute budget {budget or 0.0:.0f} W",
             )
         elif not self.shed and self.announced_shed:
             self.announced_shed = False
