@@ -127,6 +127,9 @@ def _satellite_plan(args: argparse.Namespace) -> Any:
     if args.config:
         hwsim_args += ["--config", str(args.config)]
     flightsw_args = ["--host", args.host, "--port", str(args.port)]
+    from computesat.launcher import onboard_orbit_args  # power control's onboard ephemeris
+
+    flightsw_args += onboard_orbit_args(args.config)
     if args.push:
         flightsw_args += ["--push", args.push]
     return SupervisorPlan(

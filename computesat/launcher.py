@@ -214,3 +214,31 @@ async def launch_satellite(
         raise
     host, _, port = dict(re.findall(r"(\w+)=(\S+)", flightsw.ready_line))["udp"].rpartition(":")
     return Satellite(hwsim, flightsw, endpoints["device"], endpoints["simctl"], host, int(port))
+
+
+# --- power control: the onboard ephemeris from the spacecraft configuration
+def onboard_orbit_args(config_path: str | os.PathLike[str] | None = None) -> list[str]:
+    """flightsw flags carrying the orbit of the spacecraft configuration (default: built-in
+    AI1) into power control's onboard model (flightsw.orbit): altitude, β and the argument of
+    latitude at model time 0 (hwsim's fresh start, mission time DEFAULT_START_NS), with that of
+    orbit noon. A restored or late-started hwsim is at another phase: the sun sensors re-anchor
+    the model at the first eclipse edge they see."""
+    import math
+
+    from hwsim.config import default_config, load_config
+    from hwsim.subsystems.orbit_env import OrbitEnv
+
+    config = load_config(config_path) if config_path else default_config()
+    env = OrbitEnv(config.orbit)  # β and orbit noon at t = 0 (also for beta_mode 'j2')
+    noon_deg = math.degrees(env.noon_argl_rad)
+    argl_deg = (noon_deg + config.orbit.initial_phase_deg + 180.0) % 360.0 - 180.0
+    return [
+        "--orbit-altitude-km",
+        repr(config.orbit.altitude_km),
+        "--orbit-beta-deg",
+        repr(math.degrees(env.beta_rad)),
+        "--orbit-arg-of-latitude-deg",
+        repr(argl_deg),
+        "--orbit-noon-arg-of-latitude-deg",
+        repr((noon_deg + 180.0) % 360.0 - 180.0),
+    ]
