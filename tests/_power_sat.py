@@ -33,7 +33,9 @@ IDLE_W = 1500.0
 PEAK_W = 10000.0
 
 
-def satellite_toml(tmp: Path, initial_phase_deg: float = 0.0, beta_deg: float = 0.0) -> Path:
+def satellite_toml(
+    tmp: Path, initial_phase_deg: float = 0.0, beta_deg: float = 0.0, initial_soc: float = 0.9
+) -> Path:
     text = SIMPLE.read_text()
     for old, new in (
         ("count = 150", f"count = {SLOTS}"),
@@ -45,6 +47,7 @@ def satellite_toml(tmp: Path, initial_phase_deg: float = 0.0, beta_deg: float = 
         ("thermal_mass_j_per_k = 2000.0", "thermal_mass_j_per_k = 20000.0"),
         ("initial_phase_deg = 0.0", f"initial_phase_deg = {initial_phase_deg}"),
         ("beta_deg = 0.0", f"beta_deg = {beta_deg}"),
+        ("initial_soc = 0.9", f"initial_soc = {initial_soc}"),
     ):
         assert old in text, f"{old!r} not in {SIMPLE}"
         text = text.replace(old, new, 1)
@@ -169,6 +172,7 @@ async def power_satellite(
     initial_phase_deg: float = 0.0,
     beta_deg: float = 0.0,
     config: power.Config | None = None,
+    initial_soc: float = 0.9,
 ) -> AsyncIterator[InProcessSatellite]:
     """hwsim + flight software (no payload manager: the tap stands in for it) + the tap."""
     specs = []
@@ -185,7 +189,7 @@ async def power_satellite(
         specs.append(spec)
     specs.insert(1, ServiceSpec("tap", run_tap, TapConfig(tap=tap)))
     async with in_process_satellite(
-        specs, satellite_toml(tmp, initial_phase_deg, beta_deg), clock=SteppedClock()
+        specs, satellite_toml(tmp, initial_phase_deg, beta_deg, initial_soc), clock=SteppedClock()
     ) as sat:
         yield sat
 

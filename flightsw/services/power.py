@@ -155,6 +155,9 @@ class Config(BaseModel):
     mppt_settle_s: float = Field(20.0, gt=0, description="After a restart, wait this long, s.")
     retry_s: float = Field(60.0, gt=0, description="Re-enable tracking / MPPT at most this often.")
     load_step_s: float = Field(30.0, gt=0, description="One load shed or restored per this, s.")
+    reclose_delay_s: float = Field(
+        5.0, ge=0, description="A trip is re-closed this long after it is seen (others act first)."
+    )
 
     @model_validator(mode="after")
     def _floors(self) -> Config:
@@ -181,6 +184,7 @@ class _Wing:
 @dataclass
 class _Trip:
     trip_time_s: float
+    seen_ns: int = 0
     reclosed: bool = False
     kept_open: bool = False
 
@@ -212,6 +216,7 @@ class PowerController:
     ground_shed: set[str] = field(default_factory=set)
     last_load_step_ns: int = -(2**62)
     trips: dict[str, _Trip] = field(default_factory=dict)
+    pending_trips: dict[str, _Trip] = field(default_factory=dict)  # seen, re-close due later
     last_lit: tuple[bool, int] | None = None
     announced_shed: bool = False
 
@@ -265,7 +270,7 @@ class PowerController:
         self.battery_health()
         await self.tracking(now)
         await self.mppt(now)
-        await self.tripped_switches()
+        await self.tripped_switches(now)
         self.budget(now, window)
         await self.loads(now, window)
         self.publish_parameters(now, window)
@@ -439,7 +444,7 @@ class PowerController:
 
     # ------------------------------------------------------------------ switches
 
-    async def tripped_switches(self) -> None:
+    async def tripped_switches(self, now: int) -> None:
         for sw in self.switches():
             tripped = self.pool.get(f"pdu.{sw}_tripped")
             trip_time = self.pool.get(f"pdu.{sw}_trip_time_s")
@@ -455,15 +460,24 @@ class PowerController:
                     f"switch {sw} tripped again at {trip_time:.1f} s after its re-close: kept open",
                 )
                 continue
+            pending = self.pending_trips.get(sw)
+            if pending is None or pending.trip_time_s != trip_time:
+                self.pending_trips[sw] = _Trip(trip_time, seen_ns=now)
+                self.ctx.event(
+                    PowerEvent.SWITCH_TRIPPED,
+                    f"switch {sw} tripped (overcurrent) at {trip_time:.1f} s: re-closing it once "
+                    f"in {self.config.reclose_delay_s:g} s",
+                )
+                continue
+            if now - pending.seen_ns < self.config.reclose_delay_s * _NS:
+                continue
+            del self.pending_trips[sw]
             self.trips[sw] = _Trip(trip_time)
-            self.ctx.event(
-                PowerEvent.SWITCH_TRIPPED,
-                f"switch {sw} tripped (overcurrent) at {trip_time:.1f} s: re-closing it once",
-            )
             await self.reclose(sw, "autonomy")
 
     async def reclose(self, sw: str, by: str) -> str | None:
         """Re-close ``sw`` once for its present trip; None when done, else why not."""
+        self.pending_trips.pop(sw, None)
         trip = self.trips.setdefault(sw, _Trip(self.pool.get(f"pdu.{sw}_trip_time_s") or -1.0))
         trip.reclosed = True
         refused = await self.device("pdu", "switch_on", {"switch": sw})

@@ -261,3 +261,49 @@ async def test_power_telecommands_are_verified_and_refusals_say_why(tmp_path: Pa
         hk = await ground.request_hk(6, timeout=30)
         assert hk["power.min_soc"] == pytest.approx(0.40)
         assert hk["power.compute_limit_w"] is not None
+
+        # tracking switched off behind its back (8,1): re-enabled
+        switched = await ground.device_command("wing.W1", "set_tracking", {"enabled": False})
+        assert switched.ok, switched.describe()
+        await _until(
+            sat,
+            lambda: any(
+                "re-enabled" in e.message for _, e in tap.events_of(PowerEvent.SUN_TRACKING_SET)
+            ),
+            90,
+            "tracking re-enabled",
+        )
+        await sat.clock.sleep(3)
+        assert tap.params["wing.W1.tracking"] == 1.0
+
+
+@pytest.mark.timeout(300)
+async def test_loads_are_shed_by_priority_below_the_floor_and_restored_with_hysteresis(
+    tmp_path: Path,
+):
+    tap = Tap()
+    async with (
+        power_satellite(tmp_path, tap, 0.0, initial_soc=0.5) as sat,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
+    ):
+        await ground.ping(timeout=600)
+        await _until(sat, lambda: "power.compute_limit_w" in tap.params, 60, "a first budget")
+        assert tap.params["battery.soc"] < 0.6, tap.params["battery.soc"]
+        assert not tap.events_of(PowerEvent.LOAD_SHED)
+        raised = await _tc(ground, 5, BatteryLimit(60).pack())
+        assert raised.ok, raised.describe()
+        await _until(sat, lambda: tap.events_of(PowerEvent.LOAD_SHED), 40, "LOAD_SHED")
+        await sat.clock.sleep(3)
+        shed = tap.events_of(PowerEvent.LOAD_SHED)
+        assert len(shed) == 1 and "laser_terminals" in shed[0][1].message, shed
+        p = tap.params
+        assert p["pdu.laser_terminals_on"] == 0.0 and p["pdu.avionics_on"] == 1.0, p
+        assert p["power.charge_w"] == Config().max_charge_power_w, p["power.charge_w"]
+        await sat.clock.sleep(40)  # below the floor still: avionics (priority 0) stays on
+        assert tap.params["pdu.avionics_on"] == 1.0
+        assert len(tap.events_of(PowerEvent.LOAD_SHED)) == 1
+        lowered = await _tc(ground, 5, BatteryLimit(30).pack())
+        assert lowered.ok, lowered.describe()
+        await _until(sat, lambda: tap.events_of(PowerEvent.LOAD_RESTORED), 40, "LOAD_RESTORED")
+        await sat.clock.sleep(3)
+        assert tap.params["pdu.laser_terminals_on"] == 1.0
