@@ -219,6 +219,9 @@ class PowerController:
     pending_trips: dict[str, _Trip] = field(default_factory=dict)  # seen, re-close due later
     last_lit: tuple[bool, int] | None = None
     announced_shed: bool = False
+    _switches: list[str] = field(default_factory=list)
+    _pump_powers: list[str] = field(default_factory=list)
+    _names_ns: int = 0
 
     def __post_init__(self) -> None:
         self.wings = {w: _Wing(w) for w in self.config.wings}
@@ -251,7 +254,16 @@ class PowerController:
         return next((ld for ld in self.config.loads if ld.name == name), None)
 
     def switches(self) -> list[str]:
-        return [n[4 : -len("_tripped")] for n in self.pool.names("pdu.") if n.endswith("_tripped")]
+        """PDU switch names the acquisition reports (listed once a minute: the pool holds a
+        thousand PDU parameters and the list only changes with the configuration)."""
+        now = self.now()
+        if not (self._switches and self._pump_powers) or now - self._names_ns > 60 * _NS:
+            self._names_ns = now
+            self._switches = [
+                n[4 : -len("_tripped")] for n in self.pool.names("pdu.") if n.endswith("_tripped")
+            ]
+            self._pump_powers = [n for n in self.pool.names("pump.") if n.endswith(".power_w")]
+        return self._switches
 
     # ------------------------------------------------------------------ one cycle
 
@@ -420,6 +432,13 @@ class PowerController:
             if why is None:
                 if w.name in norms:
                     w.mppt_off_since_ns = None
+                    restarted = w.mppt_restarted_ns
+                    if restarted is not None and now - restarted >= cfg.mppt_settle_s * _NS:
+                        w.mppt_restarted_ns = None  # the restart cured it: a later fault gets one
+                        self.ctx.event(
+                            PowerEvent.MPPT_RESTARTED,
+                            f"wing {w.name}: back on its maximum power point after the restart",
+                        )
                 continue
             if w.mppt_off_since_ns is None:
                 w.mppt_off_since_ns = now
@@ -497,12 +516,8 @@ class PowerController:
         for ld in self.config.loads:
             on = self.pool.get(f"pdu.{ld.name}_on")
             hk += ld.power_w if on is None or on >= 0.5 else 0.0  # unknown: count it
-        pumps = [
-            v
-            for n in self.pool.names("pump.")
-            if n.endswith(".power_w")
-            if (v := self.pool.get(n)) is not None
-        ]
+        self.switches()  # refreshes the name lists
+        pumps = [v for n in self._pump_powers if (v := self.pool.get(n)) is not None]
         return hk + sum(pumps)
 
     def budget(self, now: int, window: Any) -> None:
