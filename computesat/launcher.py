@@ -20,7 +20,10 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from flightsw.orbit import OrbitElements
 
 __all__ = ["ChildExited", "ChildProcess", "Satellite", "launch_satellite"]
 
@@ -217,28 +220,45 @@ async def launch_satellite(
 
 
 # --- power control: the onboard ephemeris from the spacecraft configuration
-def onboard_orbit_args(config_path: str | os.PathLike[str] | None = None) -> list[str]:
-    """flightsw flags carrying the orbit of the spacecraft configuration (default: built-in
-    AI1) into power control's onboard model (flightsw.orbit): altitude, β and the argument of
-    latitude at model time 0 (hwsim's fresh start, mission time DEFAULT_START_NS), with that of
-    orbit noon. A restored or late-started hwsim is at another phase: the sun sensors re-anchor
-    the model at the first eclipse edge they see."""
+def onboard_orbit_elements(config: Any, epoch_ns: int | None = None) -> OrbitElements:
+    """Power control's onboard orbit elements (flightsw.orbit) for a spacecraft configuration
+    (``hwsim.config.SpacecraftConfig``): altitude, β, and the argument of latitude at model
+    time 0 with that of orbit noon; ``epoch_ns`` is the mission time of model time 0 (hwsim's
+    fresh start: DEFAULT_START_NS). The what-if runner passes them to ``power.Config(orbit=)``.
+    A restored or late-started hwsim is at another phase: the sun sensors re-anchor the model
+    at the first eclipse edge they see."""
     import math
 
-    from hwsim.config import default_config, load_config
+    from flightsw.orbit import OrbitElements
     from hwsim.subsystems.orbit_env import OrbitEnv
+    from runtime.clock import DEFAULT_START_NS
 
-    config = load_config(config_path) if config_path else default_config()
     env = OrbitEnv(config.orbit)  # β and orbit noon at t = 0 (also for beta_mode 'j2')
     noon_deg = math.degrees(env.noon_argl_rad)
-    argl_deg = (noon_deg + config.orbit.initial_phase_deg + 180.0) % 360.0 - 180.0
+    return OrbitElements(
+        altitude_km=config.orbit.altitude_km,
+        beta_deg=math.degrees(env.beta_rad),
+        epoch_ns=DEFAULT_START_NS if epoch_ns is None else epoch_ns,
+        arg_of_latitude_deg=(noon_deg + config.orbit.initial_phase_deg + 180.0) % 360.0 - 180.0,
+        noon_arg_of_latitude_deg=(noon_deg + 180.0) % 360.0 - 180.0,
+    )
+
+
+def onboard_orbit_args(config_path: str | os.PathLike[str] | None = None) -> list[str]:
+    """flightsw ``--orbit-*`` flags for the spacecraft configuration at ``config_path``
+    (default: built-in AI1), see :func:`onboard_orbit_elements`."""
+    from hwsim.config import default_config, load_config
+
+    el = onboard_orbit_elements(load_config(config_path) if config_path else default_config())
     return [
         "--orbit-altitude-km",
-        repr(config.orbit.altitude_km),
+        repr(el.altitude_km),
         "--orbit-beta-deg",
-        repr(math.degrees(env.beta_rad)),
+        repr(el.beta_deg),
         "--orbit-arg-of-latitude-deg",
-        repr(argl_deg),
+        repr(el.arg_of_latitude_deg),
         "--orbit-noon-arg-of-latitude-deg",
-        repr((noon_deg + 180.0) % 360.0 - 180.0),
+        repr(el.noon_arg_of_latitude_deg),
+        "--orbit-epoch-ns",
+        str(el.epoch_ns),
     ]
