@@ -3,9 +3,11 @@ orbit (flightsw.orbit vs hwsim's OrbitEnv, both from one spacecraft configuratio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from computesat.launcher import onboard_orbit_args, onboard_orbit_elements
+from computesat.launcher import onboard_orbit_args, onboard_orbit_elements, orbit_args_from_toml
 from flightsw import orbit
 from hwsim.config import default_config
 from hwsim.subsystems.orbit_env import OrbitEnv
@@ -44,3 +46,18 @@ def test_the_flags_carry_the_elements():
     args = onboard_orbit_args()
     assert args[args.index("--orbit-altitude-km") + 1] == "600.0"
     assert "--orbit-epoch-ns" in args
+
+
+def test_the_supervisor_reads_the_same_elements_from_the_toml(tmp_path):
+    path = tmp_path / "sat.toml"
+    text = (Path(__file__).resolve().parents[3] / "hwsim" / "configs" / "ai1.toml").read_text()
+    path.write_text(
+        text.replace("initial_phase_deg = 0.0", "initial_phase_deg = 75.0").replace(
+            "beta_deg = 0.0", "beta_deg = 30.0"
+        )
+    )
+    light = orbit_args_from_toml(path)
+    full = dict(zip(*[iter(onboard_orbit_args(path))] * 2, strict=True))
+    for flag, value in zip(*[iter(light)] * 2, strict=True):
+        assert float(value) == pytest.approx(float(full[flag]), abs=1e-9), (flag, value, full)
+    assert light[light.index("--orbit-arg-of-latitude-deg") + 1] == "75.0"

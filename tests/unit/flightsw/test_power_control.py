@@ -47,7 +47,9 @@ async def test_an_orbit_at_beta_0_sheds_compute_before_the_eclipse_and_never_bre
     tmp_path: Path,
 ):
     tap = Tap()
-    phase = 40.0  # the eclipse comes ~1190 s after the start; one whole orbit is flown
+    # the eclipse comes ~1510 s after the start (flight software boots within the first few
+    # hundred mission seconds of a stepped start); one whole orbit is flown
+    phase = 20.0
     config = power_config(phase)
     async with power_satellite(tmp_path, tap, phase, config=config) as sat:
         start = sat.clock.now_ns()
@@ -169,9 +171,9 @@ async def test_the_sun_sensors_correct_a_wrong_phase_and_a_failed_cell_raises_th
     tmp_path: Path,
 ):
     tap = Tap()
-    # hwsim enters the shadow ~870 s in (flight software boots within the first few hundred
+    # hwsim enters the shadow ~1190 s in (flight software boots within the first few hundred
     # mission seconds of a stepped start); the model believes the satellite 8 deg behind
-    truth, believed = 60.0, 52.0
+    truth, believed = 40.0, 32.0
     config = power_config(believed)
     async with power_satellite(tmp_path, tap, truth, config=config) as sat, simctl(sat) as sim:
         entry = _truth_entry_ns(truth)
