@@ -65,8 +65,8 @@ ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
         "or tripped again after its re-close and is kept open."
     ),
     ErrorCode.POWER_LIMIT_REFUSED: (
-        "132,5: the minimum state of charge is at or below the survival floor, or below what "
-        "a degraded battery needs; the limit in force is unchanged."
+        "132,5: the minimum state of charge is at or below the survival floor, or leaves less "
+        "than 5 % below the charge target; the limit in force is unchanged."
     ),
 }
 
