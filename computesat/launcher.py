@@ -20,10 +20,7 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:
-    from flightsw.orbit import OrbitElements
+from typing import TextIO
 
 __all__ = ["ChildExited", "ChildProcess", "Satellite", "launch_satellite"]
 
@@ -219,53 +216,11 @@ async def launch_satellite(
     return Satellite(hwsim, flightsw, endpoints["device"], endpoints["simctl"], host, int(port))
 
 
-# --- power control: the onboard ephemeris from the spacecraft configuration
-def onboard_orbit_elements(config: Any, epoch_ns: int | None = None) -> OrbitElements:
-    """Power control's onboard orbit elements (flightsw.orbit) for a spacecraft configuration
-    (``hwsim.config.SpacecraftConfig``): altitude, β, and the argument of latitude at model
-    time 0 with that of orbit noon; ``epoch_ns`` is the mission time of model time 0 (hwsim's
-    fresh start: DEFAULT_START_NS). The what-if runner passes them to ``power.Config(orbit=)``.
-    A restored or late-started hwsim is at another phase: the sun sensors re-anchor the model
-    at the first eclipse edge they see."""
-    import math
-
-    from flightsw.orbit import OrbitElements
-    from hwsim.subsystems.orbit_env import OrbitEnv
-    from runtime.clock import DEFAULT_START_NS
-
-    env = OrbitEnv(config.orbit)  # β and orbit noon at t = 0 (also for beta_mode 'j2')
-    noon_deg = math.degrees(env.noon_argl_rad)
-    return OrbitElements(
-        altitude_km=config.orbit.altitude_km,
-        beta_deg=math.degrees(env.beta_rad),
-        epoch_ns=DEFAULT_START_NS if epoch_ns is None else epoch_ns,
-        arg_of_latitude_deg=(noon_deg + config.orbit.initial_phase_deg + 180.0) % 360.0 - 180.0,
-        noon_arg_of_latitude_deg=(noon_deg + 180.0) % 360.0 - 180.0,
-    )
-
-
-def onboard_orbit_args(config_path: str | os.PathLike[str] | None = None) -> list[str]:
-    """flightsw ``--orbit-*`` flags for the spacecraft configuration at ``config_path``
-    (default: built-in AI1), see :func:`onboard_orbit_elements`."""
-    from hwsim.config import default_config, load_config
-
-    el = onboard_orbit_elements(load_config(config_path) if config_path else default_config())
-    return [
-        "--orbit-altitude-km",
-        repr(el.altitude_km),
-        "--orbit-beta-deg",
-        repr(el.beta_deg),
-        "--orbit-arg-of-latitude-deg",
-        repr(el.arg_of_latitude_deg),
-        "--orbit-noon-arg-of-latitude-deg",
-        repr(el.noon_arg_of_latitude_deg),
-        "--orbit-epoch-ns",
-        str(el.epoch_ns),
-    ]
-
-
+# --- power control: the onboard ephemeris (computesat.ephemeris has the full version)
 def orbit_args_from_toml(config_path: str | os.PathLike[str]) -> list[str]:
-    """The same flags read straight from the TOML's ``[orbit]`` table (stdlib only: the
+    """flightsw ``--orbit-*`` flags (power control's onboard ephemeris, flightsw.orbit) read
+    straight from the TOML's ``[orbit]`` table, as :func:`computesat.ephemeris.
+    onboard_orbit_args` gives them from the validated configuration (stdlib only: the
     process supervisor imports nothing heavy). β is the configured ``beta_deg``: with
     ``beta_mode = "j2"`` hwsim moves β over the year and the onboard model keeps this one."""
     import tomllib

@@ -254,15 +254,18 @@ class PowerController:
         return next((ld for ld in self.config.loads if ld.name == name), None)
 
     def switches(self) -> list[str]:
-        """PDU switch names the acquisition reports (listed once a minute: the pool holds a
-        thousand PDU parameters and the list only changes with the configuration)."""
+        """PDU switch names the acquisition has reported (the configuration's: a name stays
+        known while its device is silent). Listed again once a minute, and while none is
+        known: the pool holds a thousand PDU parameters and the list only grows."""
         now = self.now()
         if not (self._switches and self._pump_powers) or now - self._names_ns > 60 * _NS:
             self._names_ns = now
-            self._switches = [
-                n[4 : -len("_tripped")] for n in self.pool.names("pdu.") if n.endswith("_tripped")
-            ]
-            self._pump_powers = [n for n in self.pool.names("pump.") if n.endswith(".power_w")]
+            for n in self.pool.names("pdu."):
+                if n.endswith("_tripped") and n[4:-8] not in self._switches:
+                    self._switches.append(n[4:-8])
+            for n in self.pool.names("pump."):
+                if n.endswith(".power_w") and n not in self._pump_powers:
+                    self._pump_powers.append(n)
         return self._switches
 
     # ------------------------------------------------------------------ one cycle

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from computesat.launcher import onboard_orbit_args, onboard_orbit_elements, orbit_args_from_toml
+from computesat.ephemeris import onboard_orbit_args, onboard_orbit_elements
+from computesat.launcher import orbit_args_from_toml
 from flightsw import orbit
 from hwsim.config import default_config
 from hwsim.subsystems.orbit_env import OrbitEnv

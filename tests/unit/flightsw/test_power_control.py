@@ -215,7 +215,12 @@ async def test_power_telecommands_are_verified_and_refusals_say_why(tmp_path: Pa
         Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
     ):
         await ground.ping(timeout=600)
-        await _until(sat, lambda: "pdu.avionics_on" in tap.params, 60, "PDU telemetry")
+        await _until(
+            sat,
+            lambda: "pdu.avionics_on" in tap.params and "power.compute_limit_w" in tap.params,
+            60,
+            "PDU telemetry and a first budget",
+        )
 
         avionics = await _tc(ground, 1, SwitchRequest("avionics").pack())
         assert avionics.error_code == ErrorCode.POWER_LOAD_PROTECTED, avionics.describe()
