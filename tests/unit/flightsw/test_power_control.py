@@ -314,3 +314,32 @@ async def test_loads_are_shed_by_priority_below_the_floor_and_restored_with_hyst
         await _until(sat, lambda: tap.events_of(PowerEvent.LOAD_RESTORED), 40, "LOAD_RESTORED")
         await sat.clock.sleep(3)
         assert tap.params["pdu.laser_terminals_on"] == 1.0
+
+
+@pytest.mark.timeout(300)
+async def test_below_the_survival_floor_compute_is_zero_and_survival_is_requested(tmp_path: Path):
+    tap = Tap()
+    config = power_config(0.0)
+    async with power_satellite(tmp_path, tap, 0.0, config=config, initial_soc=0.21) as sat:
+        await _until(sat, lambda: tap.events_of(PowerEvent.BATTERY_LOW), 600, "BATTERY_LOW")
+        t_low = tap.events_of(PowerEvent.BATTERY_LOW)[0][0]
+        survival = [(t, m) for t, m in tap.mode_requests if m.mode == Mode.SURVIVAL]
+        assert len(survival) == 1 and survival[0][0] == t_low, tap.mode_requests
+        assert "below survival floor" in survival[0][1].reason
+        # charged by the arrays in sunlight: compute comes back above the survival floor
+        await _until(
+            sat,
+            lambda: tap.params.get("battery.soc", 0.0) > config.survival_soc + 0.01,
+            900,
+            "charged above the survival floor",
+        )
+        await sat.clock.sleep(3)
+        during = [
+            m.power_limit_w
+            for t, m in tap.limits
+            if t_low <= t and m.reason.startswith("battery at")
+        ]
+        assert during and max(during) == 0.0, during
+        assert tap.limits[-1][1].power_limit_w > 0.0, tap.limits[-1][1]
+        assert tap.params["power.charge_w"] == config.max_charge_power_w  # below the floor
+        assert len(tap.events_of(PowerEvent.BATTERY_LOW)) == 1
