@@ -63,7 +63,13 @@ from flightsw.messages import (
     ModeRequest,
     TcDispatch,
 )
-from flightsw.orbit import OrbitElements, corrected_at_edge, eclipse_window, orbital_period_s
+from flightsw.orbit import (
+    EclipseWindow,
+    OrbitElements,
+    corrected_at_edge,
+    eclipse_window,
+    orbital_period_s,
+)
 from flightsw.pool import ParameterPool, follow
 from icd import power as icd_power
 from icd.dictionary import Mode
@@ -523,7 +529,7 @@ class PowerController:
         pumps = [v for n in self._pump_powers if (v := self.pool.get(n)) is not None]
         return hk + sum(pumps)
 
-    def budget(self, now: int, window: Any) -> None:
+    def budget(self, now: int, window: EclipseWindow) -> None:
         cfg = self.config
         soc = self.pool.get("battery.soc")
         capacity = self.pool.get("battery.capacity_wh") or cfg.battery_capacity_wh
@@ -550,9 +556,9 @@ class PowerController:
             self.shed = False
             self.eclipse_requested = False
         margin = cfg.budget_margin_w
-        if soc is None:
+        if invalid or soc is None:
             budget = 0.0 if self.shed else self.budget_w
-            reason = "telemetry invalid"
+            reason = "telemetry invalid: budget held"
         elif soc < cfg.survival_soc:
             budget, reason = 0.0, f"battery at {soc:.0%}, below survival floor"
         elif self.shed:
@@ -592,7 +598,9 @@ class PowerController:
         self.charge_w = min(cfg.max_charge_power_w, charge) if need_j > 0 else 0.0
         return array - hk - self.charge_w - cfg.budget_margin_w
 
-    def _transitions(self, now: int, window: Any, budget: float | None, soc: float | None) -> None:
+    def _transitions(
+        self, now: int, window: EclipseWindow, budget: float | None, soc: float | None
+    ) -> None:
         cfg = self.config
         if self.shed and not self.announced_shed:
             self.announced_shed = True
@@ -633,7 +641,7 @@ class PowerController:
 
     # ------------------------------------------------------------------ loads
 
-    async def loads(self, now: int, window: Any) -> None:
+    async def loads(self, now: int, window: EclipseWindow) -> None:
         cfg = self.config
         soc = self.pool.get("battery.soc")
         capacity = self.pool.get("battery.capacity_wh") or cfg.battery_capacity_wh
@@ -682,7 +690,7 @@ class PowerController:
 
     # ------------------------------------------------------------------ telemetry
 
-    def publish_parameters(self, now: int, window: Any) -> None:
+    def publish_parameters(self, now: int, window: EclipseWindow) -> None:
         def until(t: int | None) -> float:
             return -1.0 if t is None else (t - now) / _NS
 
