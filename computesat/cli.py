@@ -127,6 +127,10 @@ def _satellite_plan(args: argparse.Namespace) -> Any:
     if args.config:
         hwsim_args += ["--config", str(args.config)]
     flightsw_args = ["--host", args.host, "--port", str(args.port)]
+    if args.config:  # power control's onboard ephemeris (the defaults are the built-in AI1's)
+        from computesat.launcher import orbit_args_from_toml
+
+        flightsw_args += orbit_args_from_toml(args.config)
     if args.push:
         flightsw_args += ["--push", args.push]
     return SupervisorPlan(

@@ -214,3 +214,24 @@ async def launch_satellite(
         raise
     host, _, port = dict(re.findall(r"(\w+)=(\S+)", flightsw.ready_line))["udp"].rpartition(":")
     return Satellite(hwsim, flightsw, endpoints["device"], endpoints["simctl"], host, int(port))
+
+
+# --- power control: the onboard ephemeris (computesat.ephemeris has the full version)
+def orbit_args_from_toml(config_path: str | os.PathLike[str]) -> list[str]:
+    """flightsw ``--orbit-*`` flags (power control's onboard ephemeris, flightsw.orbit) read
+    straight from the TOML's ``[orbit]`` table, as :func:`computesat.ephemeris.
+    onboard_orbit_args` gives them from the validated configuration (stdlib only: the
+    process supervisor imports nothing heavy). β is the configured ``beta_deg``: with
+    ``beta_mode = "j2"`` hwsim moves β over the year and the onboard model keeps this one."""
+    import tomllib
+
+    with open(config_path, "rb") as f:
+        o = tomllib.load(f).get("orbit", {})
+    noon = float(o.get("noon_arg_of_latitude_deg", 0.0))
+    argl = (noon + float(o.get("initial_phase_deg", 0.0)) + 180.0) % 360.0 - 180.0
+    return [
+        *("--orbit-altitude-km", repr(float(o.get("altitude_km", 600.0)))),
+        *("--orbit-beta-deg", repr(float(o.get("beta_deg", 0.0)))),
+        *("--orbit-arg-of-latitude-deg", repr(argl)),
+        *("--orbit-noon-arg-of-latitude-deg", repr((noon + 180.0) % 360.0 - 180.0)),
+    ]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flightsw.context import ServiceContext
 from flightsw.messages import TmRequest
+from flightsw.orbit import OrbitElements
 from flightsw.services import (
     devices,
     event_action,
@@ -33,13 +34,14 @@ from flightsw.services import (
     monitoring,
     payload,
     ping,
+    power,
     restarts,
     timesync,
 )
 from icd import dictionary as dic
 from icd.dictionary import EventId
 from runtime.bus import Broker, Bus
-from runtime.clock import Clock, WallClock
+from runtime.clock import DEFAULT_START_NS, Clock, WallClock
 from runtime.ports import DevicePort, DeviceTimeout
 from runtime.service import ServiceSpec, ServiceStopError, Supervisor, run_process
 
@@ -81,6 +83,19 @@ class FlightSettings(BaseModel):
     supervised: bool = Field(
         False, description="Read the process supervisor's notices (JSON lines) on stdin."
     )
+    # --- the onboard ephemeris of power control (flightsw.orbit; the launcher fills these
+    # from the spacecraft configuration: computesat.launcher.onboard_orbit_args)
+    orbit_altitude_km: float = Field(600.0, gt=150, le=40_000, description="Orbit altitude, km.")
+    orbit_beta_deg: float = Field(0.0, ge=-90, le=90, description="Sun beta angle, deg.")
+    orbit_arg_of_latitude_deg: float = Field(
+        0.0, ge=-360, le=360, description="Argument of latitude at --orbit-epoch-ns, deg."
+    )
+    orbit_noon_arg_of_latitude_deg: float = Field(
+        0.0, ge=-360, le=360, description="Argument of latitude of orbit noon, deg."
+    )
+    orbit_epoch_ns: int = Field(
+        DEFAULT_START_NS, ge=0, description="Mission time (ns) of the orbit elements' epoch."
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         # fdir: on-board monitoring (PUS 12) and event-action (PUS 19)
         ServiceSpec("monitoring", monitoring.run, monitoring.Config()),
         ServiceSpec("event_action", event_action.run, event_action.Config()),
+        ServiceSpec("power", power.run, _power_config(settings)),  # power control (PUS 132)
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",
@@ -121,6 +137,18 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
             link.Config(host=settings.host, port=settings.port, push=settings.push),
         ),
     ]
+
+
+def _power_config(settings: FlightSettings) -> power.Config:
+    return power.Config(
+        orbit=OrbitElements(
+            altitude_km=settings.orbit_altitude_km,
+            beta_deg=settings.orbit_beta_deg,
+            epoch_ns=settings.orbit_epoch_ns,
+            arg_of_latitude_deg=settings.orbit_arg_of_latitude_deg,
+            noon_arg_of_latitude_deg=settings.orbit_noon_arg_of_latitude_deg,
+        )
+    )
 
 
 async def _await_time_reference(clock: WallClock, port: DevicePort, wall_timeout_s: float) -> None:

@@ -1638,3 +1638,154 @@ HK_STRUCTURES[7] = HkStructure(
         _p("fdir.skipped", "u16", _COUNTER, "Default table entries not loaded (unresolved)."),
     ),
 )
+
+
+# --- power control (PUS 132, SID 6, events 55-69): flightsw.services.power, codecs in icd.power
+def _power_block() -> None:
+    global SERVICES
+    from icd import power
+
+    SERVICES = (
+        *SERVICES,
+        ServiceDef(
+            service=power.SERVICE,
+            name="power control (mission-specific)",
+            apids=(Apid.PLATFORM,),
+            subservices={
+                1: "TC shed load (PDU switch)",
+                2: "TC restore load (PDU switch)",
+                3: "TC sun tracking on/off (wing)",
+                4: "TC MPPT on/off (wing; off then on = restart)",
+                5: "TC battery limit (minimum state of charge, %)",
+                6: "TC re-close a tripped switch (once)",
+            },
+        ),
+    )
+    APP_DATA_CHECKS.update(
+        {
+            (132, 1): power.SwitchRequest.unpack,
+            (132, 2): power.SwitchRequest.unpack,
+            (132, 3): power.WingRequest.unpack,
+            (132, 4): power.WingRequest.unpack,
+            (132, 5): power.BatteryLimit.unpack,
+            (132, 6): power.SwitchRequest.unpack,
+        }
+    )
+    e = power.PowerEvent
+    for event_id, severity, description in (
+        (
+            e.COMPUTE_SHED_FOR_ECLIPSE,
+            Severity.INFO,
+            "The onboard orbit model predicts an eclipse: the compute budget is cut to what "
+            "the battery can carry through it, ahead of the entry; the message gives the "
+            "predicted entry (mission s), the eclipse length and the budget (W).",
+        ),
+        (
+            e.COMPUTE_RESTORED,
+            Severity.INFO,
+            "After the predicted eclipse exit the arrays deliver again: the compute budget is "
+            "back to the array power left after loads and battery charge (W in the message).",
+        ),
+        (
+            e.ARRAY_DRIVE_STUCK,
+            Severity.MEDIUM,
+            "A solar array drive does not follow its target (or refuses commands): the power "
+            "budget is re-balanced on the array power that remains.",
+        ),
+        (
+            e.MPPT_RESTARTED,
+            Severity.LOW,
+            "A wing's array runs off its maximum power point with MPPT on: the MPPT is "
+            "restarted (off, then on) once.",
+        ),
+        (
+            e.MPPT_FAILED,
+            Severity.MEDIUM,
+            "A wing's MPPT stays off its maximum power point after a restart: the budget is "
+            "made on the reduced array power.",
+        ),
+        (
+            e.BATTERY_DEGRADED,
+            Severity.MEDIUM,
+            "The battery reports failed cells or lost capacity: the minimum state of charge "
+            "(depth-of-discharge floor) is raised and the eclipse budget follows.",
+        ),
+        (
+            e.LOAD_SHED,
+            Severity.MEDIUM,
+            "A housekeeping load was switched off (by priority, or by 132,1): why and which.",
+        ),
+        (
+            e.LOAD_RESTORED,
+            Severity.INFO,
+            "A shed load was switched on again (battery above the floor with hysteresis, or "
+            "132,2).",
+        ),
+        (
+            e.SWITCH_TRIPPED,
+            Severity.MEDIUM,
+            "A PDU switch tripped on overcurrent; the message says whether it will be "
+            "re-closed (first trip) or kept open (tripped again after its re-close).",
+        ),
+        (
+            e.SWITCH_RECLOSED,
+            Severity.LOW,
+            "A tripped PDU switch was re-closed once (autonomously or by 132,6).",
+        ),
+        (
+            e.SUN_TRACKING_SET,
+            Severity.LOW,
+            "Sun tracking of a wing switched on or off (re-enabled after a fault, or 132,3).",
+        ),
+        (
+            e.BATTERY_LOW,
+            Severity.HIGH,
+            "The battery state of charge fell below the survival floor: compute is cut to 0 "
+            "and SURVIVAL is requested from the mode manager.",
+        ),
+        (
+            e.ORBIT_MODEL_CORRECTED,
+            Severity.INFO,
+            "The sun sensors saw an eclipse edge away from the onboard orbit model's "
+            "prediction: the model's phase is re-anchored (the message gives the correction).",
+        ),
+        (
+            e.BATTERY_LIMIT_SET,
+            Severity.INFO,
+            "The minimum state of charge the power controller keeps changed (132,5).",
+        ),
+        (
+            e.POWER_INPUTS_INVALID,
+            Severity.MEDIUM,
+            "The battery or array telemetry the power budget needs is invalid: the budget "
+            "in force is held (never recomputed from invalid values) until it is valid again.",
+        ),
+    ):
+        EVENTS[int(event_id)] = EventDef(
+            id=int(event_id), name=event_id.name, severity=severity, description=description
+        )
+    HK_STRUCTURES[power.SID] = HkStructure(
+        sid=power.SID,
+        name="power control",
+        default_interval_s=2.0,
+        parameters=(
+            _p("power.compute_limit_w", "f32", "W", "Compute budget published (ComputeLimit)."),
+            _p("power.array_available_w", "f32", "W", "Power the arrays could deliver now."),
+            _p("power.housekeeping_w", "f32", "W", "Housekeeping loads and pumps."),
+            _p("power.charge_w", "f32", "W", "Charge power reserved for the battery."),
+            _p("power.min_soc", "f32", "fraction", "Depth-of-discharge floor in force."),
+            _p("power.eclipse_predicted", "u8", "bool", "Orbit model: in the shadow now."),
+            _p("power.eclipse_budget", "u8", "bool", "Eclipse budget in force (shed)."),
+            _p("power.next_entry_in_s", "f32", "s", "Time to the next predicted entry."),
+            _p("power.next_exit_in_s", "f32", "s", "Time to the next predicted exit."),
+            _p("power.eclipse_duration_s", "f32", "s", "Predicted eclipse length."),
+            _p("power.orbit_correction_s", "f32", "s", "Last sun-sensor phase correction."),
+            _p("power.loads_shed", "u8", _COUNTER, "Housekeeping loads shed now."),
+            _p("power.wings_stuck", "u8", _COUNTER, "Wings whose drive is stuck."),
+            _p("power.mppt_failed", "u8", _COUNTER, "Wings whose MPPT failed."),
+            _p("power.switches_open", "u8", _COUNTER, "Switches kept open after a trip."),
+        ),
+    )
+
+
+_power_block()

@@ -36,6 +36,11 @@ class ErrorCode(IntEnum):
     FDIR_UNKNOWN_EVENT = 0x0028
     FDIR_BAD_STORED_TC = 0x0029
     FDIR_TABLE_FULL = 0x002A
+    # --- power control (PUS 132, flightsw.services.power): 0x0030-0x0033
+    POWER_LOAD_PROTECTED = 0x0030
+    POWER_UNKNOWN_TARGET = 0x0031
+    POWER_SWITCH_NOT_RECLOSABLE = 0x0032
+    POWER_LIMIT_REFUSED = 0x0033
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -62,6 +67,19 @@ ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BUSY: "The owner cannot take the request now (queue full, conflicting work).",
     ErrorCode.NOT_FOUND: (
         "The request names an object (structure, event, job, function) that does not exist."
+    ),
+    # --- power control (PUS 132)
+    ErrorCode.POWER_LOAD_PROTECTED: (
+        "132,1: the load may not be shed (priority 0: avionics, pumps); the event says which."
+    ),
+    ErrorCode.POWER_UNKNOWN_TARGET: "132,x: no PDU switch or solar wing of that name on board.",
+    ErrorCode.POWER_SWITCH_NOT_RECLOSABLE: (
+        "132,2 / 132,6: the switch is not tripped, was already re-closed once for this trip, "
+        "or tripped again after its re-close and is kept open."
+    ),
+    ErrorCode.POWER_LIMIT_REFUSED: (
+        "132,5: the minimum state of charge is at or below the survival floor, or leaves less "
+        "than 5 % below the charge target; the limit in force is unchanged."
     ),
 }
 
