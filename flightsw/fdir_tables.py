@@ -249,7 +249,7 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 validity=Validity(f"wing.{wing}.mppt_enabled", 0x1, 1),
             )
         )
-        respond(mppt_id, "ARRAY_OFF_MPP", mppt(wing, False), mppt(wing, True))
+        # power control restarts the MPPT once itself (MPPT_RESTARTED, then MPPT_FAILED)
     # Battery: a failed cell -> raise the depth-of-discharge floor.
     pmons.append(
         PmonEntry(
@@ -261,7 +261,7 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
             event="BATTERY_CELL_LOST",
         )
     )
-    respond(30, "BATTERY_CELL_LOST", battery_limit(BATTERY_MIN_SOC_AFTER_CELL_LOSS))
+    # power control raises its depth-of-discharge floor per failed cell (BATTERY_DEGRADED)
     # Payload: a burst of redundant-execution mismatches (radiation) -> SAFE.
     pmons.append(
         PmonEntry(
@@ -315,10 +315,10 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 CheckType.EXPECTED,
                 mask=0x1,
                 expected=0,
-                event="SWITCH_TRIPPED",
+                event="PDU_SWITCH_TRIPPED",
             )
         )
-        respond(pmon_id, "SWITCH_TRIPPED", reclose(switch))
+        # the power controller re-closes once itself (SWITCH_RECLOSED): no second actor
     # Other services' events (names resolved when their owner is on board): an isolated loop
     # (thermal) takes the satellite to SAFE.
     eas.append(_ea(9001, "LOOP_ISOLATED", "", request_mode(Mode.SAFE, "loop isolated")))
@@ -331,7 +331,7 @@ DEFAULT_MONITORING, DEFAULT_EVENT_ACTIONS = _tables()
 FAULT_COVERAGE: dict[str, tuple[str, str]] = {
     "pump_seizure": (
         "PMON 10-13 pump.L<n>.<X>.power_w above stall (PUMP_STALLED); PMON 1-2 loop flow "
-        "below floor (COOLANT_FLOW_LOW); PMON 300+ pump switch trip (SWITCH_TRIPPED)",
+        "below floor (COOLANT_FLOW_LOW); PMON 300+ pump switch trip (PDU_SWITCH_TRIPPED)",
         "EA: 8,1 stop the seized pump, then 131,1 run the standby pump of the loop (thermal "
         "throttles the loop's compute until flow is back)",
     ),
@@ -368,16 +368,19 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
     ),
     "mppt_failure": (
         "PMON 25-26 wing.<W>.voltage_v above 320 V while MPPT enabled (ARRAY_OFF_MPP)",
-        "EA: 132,4 MPPT off then on (restart); power re-budgets on the reduced array power",
+        "power control: MPPT off then on once (MPPT_RESTARTED; 132,4 by hand), then "
+        "MPPT_FAILED and the budget on the reduced array power",
     ),
     "battery_cell_failure": (
         "PMON 30 battery.cell_faults expected 0 (BATTERY_CELL_LOST)",
-        "EA: 132,5 battery limit: minimum state of charge 40 %",
+        "power control: minimum state of charge raised per failed cell and the eclipse "
+        "budget on the reduced capacity (BATTERY_DEGRADED; 132,5 by hand)",
     ),
     "switch_trip": (
-        "PMON 300-465 pdu.<switch>_tripped expected 0 (SWITCH_TRIPPED)",
-        "EA: 132,6 re-close the switch once (a second trip keeps it open; pumps: the "
-        "stall/flow monitors switch to the standby)",
+        "PMON 300-465 pdu.<switch>_tripped expected 0 (PDU_SWITCH_TRIPPED); power control "
+        "sees the trip itself (SWITCH_TRIPPED)",
+        "power control: re-close once (132,6 by hand), a second trip keeps it open "
+        "(SWITCH_RECLOSED); pumps: thermal runs the standby pump",
     ),
     "board_overtemp": (
         "payload manager: die temperature and throttle level (THROTTLE_CHANGED, BOARD_FAULT)",

@@ -321,7 +321,7 @@ class EventId(IntEnum):
     ARRAY_OFF_POINTING = 84
     ARRAY_OFF_MPP = 85
     BATTERY_CELL_LOST = 86
-    SWITCH_TRIPPED = 87
+    PDU_SWITCH_TRIPPED = 87
     PAYLOAD_UPSET_BURST = 88
     EVENT_ACTION_FAILED = 89
 
@@ -1605,8 +1605,8 @@ for _event in (
         description="The battery reports failed cells. " + _FDIR,
     ),
     EventDef(
-        id=EventId.SWITCH_TRIPPED,
-        name="SWITCH_TRIPPED",
+        id=EventId.PDU_SWITCH_TRIPPED,
+        name="PDU_SWITCH_TRIPPED",
         severity=Severity.MEDIUM,
         description="A PDU switch tripped on overcurrent. " + _FDIR,
     ),

@@ -21,7 +21,7 @@ from flightsw.app import FlightSettings, services
 from flightsw.context import ServiceContext
 from flightsw.messages import ComputeLimit, EclipseForecast, Event, ModeRequest, ParameterUpdate
 from flightsw.orbit import OrbitElements
-from flightsw.services import devices, power
+from flightsw.services import power
 from icd.device import SimOp
 from runtime.clock import DEFAULT_START_NS, SteppedClock
 from runtime.ports import DevicePort, DevicePortError
@@ -128,6 +128,10 @@ async def run_tap(ctx: ServiceContext, config: TapConfig) -> None:
         async for m in sub:
             now = ctx.clock.now_ns()
             if isinstance(m, ComputeLimit):
+                if m.source != "power":
+                    # the mode manager and thermal control limit too: the tap follows the power
+                    # controller, whose budget these tests are about
+                    continue
                 tap.limits.append((now, m))
                 if tap.apply_limits and m.power_limit_w is not None:
                     wanted.put_nowait(m.power_limit_w)
@@ -183,9 +187,6 @@ async def power_satellite(
             spec = ServiceSpec(
                 "power", power.run, config or power_config(initial_phase_deg, beta_deg)
             )
-        if spec.name == "devices":
-            polled = tuple(d for d in devices.Config().polled if not d.startswith("radsensor"))
-            spec = ServiceSpec("devices", devices.run, devices.Config(polled=polled))
         specs.append(spec)
     specs.insert(1, ServiceSpec("tap", run_tap, TapConfig(tap=tap)))
     async with in_process_satellite(

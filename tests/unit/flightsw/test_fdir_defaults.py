@@ -34,7 +34,7 @@ FAULTS = [
     ("array_drive_stuck", "wing.W1", {}, EventId.ARRAY_OFF_POINTING, "PMON 20 "),
     ("mppt_failure", "wing.W2", {}, EventId.ARRAY_OFF_MPP, "PMON 26 "),
     ("battery_cell_failure", "battery", {}, EventId.BATTERY_CELL_LOST, "PMON 30 "),
-    ("switch_trip", "pdu.laser_terminals", {}, EventId.SWITCH_TRIPPED, "PMON 301 "),
+    ("switch_trip", "pdu.laser_terminals", {}, EventId.PDU_SWITCH_TRIPPED, "PMON 301 "),
     ("pump_seizure", "pump.L1.A", {}, EventId.COOLANT_FLOW_LOW, "PMON 1 "),
     ("radiator_puncture", "radiator.P05", {"leak_rate_kg_s": 1.0}, EventId.COOLANT_LEAK, "PMON 6 "),
 ]

@@ -17,7 +17,7 @@ from _power_sat import Tap, inject, power_config, power_satellite, simctl
 from flightsw import orbit
 from flightsw.services.power import Config
 from ground.station import Ground
-from icd.dictionary import Mode
+from icd.dictionary import EventId, Mode
 from icd.errors import ErrorCode
 from icd.power import BatteryLimit, PowerEvent, SwitchRequest, WingRequest
 from runtime.clock import DEFAULT_START_NS
@@ -91,7 +91,12 @@ async def test_an_orbit_at_beta_0_sheds_compute_before_the_eclipse_and_never_bre
         eclipse_at = [t for t, mode in requests if mode == Mode.ECLIPSE]
         nominal_at = [t for t, mode in requests if mode == Mode.NOMINAL]
         assert eclipse_at and abs(eclipse_at[0] - entry) <= 2 * NS, requests
-        assert nominal_at and nominal_at[0] >= exit_, requests
+        # back to NOMINAL after the exit: asked by power, or already done by the mode manager
+        # on the same forecast (then power has nothing to ask)
+        back = nominal_at + [
+            t for t, e in tap.events_of(EventId.MODE_CHANGED) if "ECLIPSE -> NOMINAL" in e.message
+        ]
+        assert back and min(back) >= exit_, (requests, tap.events_of(EventId.MODE_CHANGED))
         # the forecast every cycle, and right (no correction needed: the elements are true)
         assert len(tap.forecasts) >= (sat.clock.now_ns() - start) / NS * 0.9, len(tap.forecasts)
         before = [f for t, f in tap.forecasts if t < t_shed]
@@ -320,7 +325,8 @@ async def test_loads_are_shed_by_priority_below_the_floor_and_restored_with_hyst
 async def test_below_the_survival_floor_compute_is_zero_and_survival_is_requested(tmp_path: Path):
     tap = Tap()
     config = power_config(0.0)
-    async with power_satellite(tmp_path, tap, 0.0, config=config, initial_soc=0.21) as sat:
+    # well under the floor: the arrays charge ~0.1 % a second while flight software boots
+    async with power_satellite(tmp_path, tap, 0.0, config=config, initial_soc=0.12) as sat:
         await _until(sat, lambda: tap.events_of(PowerEvent.BATTERY_LOW), 600, "BATTERY_LOW")
         t_low = tap.events_of(PowerEvent.BATTERY_LOW)[0][0]
         survival = [(t, m) for t, m in tap.mode_requests if m.mode == Mode.SURVIVAL]
