@@ -31,6 +31,7 @@ from flightsw.services import (
     payload,
     ping,
     restarts,
+    thermal,
     timesync,
 )
 from icd import dictionary as dic
@@ -97,6 +98,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         ServiceSpec("time", timesync.run, timesync.Config()),
         ServiceSpec("devices", devices.run, devices.Config()),
         ServiceSpec("ping", ping.run, ping.Config()),
+        ServiceSpec("thermal", thermal.run, thermal.Config()),  # thermal control (131)
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(
             "restarts",

@@ -23,6 +23,10 @@ class ErrorCode(IntEnum):
     DEVICE_ERROR = 0x0012
     BUSY = 0x0013
     NOT_FOUND = 0x0014
+    # --- thermal control (service 131, icd.thermal): 0x002C-0x002F
+    THERMAL_PUMP_UNAVAILABLE = 0x002C
+    THERMAL_VALVE_UNAVAILABLE = 0x002D
+    THERMAL_STATE_CONFLICT = 0x002E
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -49,6 +53,19 @@ ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BUSY: "The owner cannot take the request now (queue full, conflicting work).",
     ErrorCode.NOT_FOUND: (
         "The request names an object (structure, event, job, function) that does not exist."
+    ),
+    # --- thermal control (service 131, icd.thermal)
+    ErrorCode.THERMAL_PUMP_UNAVAILABLE: (
+        "131,1/131,7: the pump cannot run (seen seized or degraded by thermal control, its "
+        "PDU channel tripped, or the pump refused to start); the event names the reason."
+    ),
+    ErrorCode.THERMAL_VALVE_UNAVAILABLE: (
+        "131,2/131,3 (or an autonomous isolation): the radiator panel valve (radvalve.P<nn>) "
+        "did not answer or refused the command."
+    ),
+    ErrorCode.THERMAL_STATE_CONFLICT: (
+        "Thermal control cannot do it in its present state (e.g. switch the pump of an "
+        "isolated loop, vote in a sensor reading out of range); the event names it."
     ),
 }
 
