@@ -228,14 +228,17 @@ def is_stuck(own: Sequence[float], peers: Sequence[Sequence[float]], samples: in
 
 
 def _diff_std(values: Sequence[float]) -> float:
-    diffs = [b - a for a, b in itertools.pairwise(values)]
-    return statistics.pstdev(diffs) if len(diffs) >= 2 else 0.0
+    """Scatter of sample-to-sample changes, K: the standard deviation estimated from their
+    median absolute value (robust: one step of the panel temperature is no scatter)."""
+    diffs = [abs(b - a) for a, b in itertools.pairwise(values)]
+    return statistics.median(diffs) / 0.6745 if len(diffs) >= 2 else 0.0
 
 
 def is_noisy(
     own: Sequence[float], peers: Sequence[Sequence[float]], window: int, std_k: float, ratio: float
 ) -> bool:
-    """Scatter of ``own``'s sample-to-sample changes over ``window`` above ``std_k`` and above
+    """Scatter of ``own``'s sample-to-sample changes over ``window`` (robust, see
+    ``_diff_std``) above ``std_k`` and above
     ``ratio`` times the median of its peers' (a floor of 0.1 K stands in for quiet peers)."""
     if len(own) < window:
         return False
