@@ -389,3 +389,23 @@ async def test_thermal_telecommands_verify_and_refuse_with_reasons():
         for name in ("PUMP_SWITCHOVER", "SENSOR_VOTED_OUT", "SENSOR_VOTED_IN", "LOOP_ISOLATED",
                      "LOOP_RESTORED", "THERMAL_ACTION_FAILED"):  # fmt: skip
             assert name in names, f"{name} not among {names}"
+
+
+async def test_rejection_short_of_the_load_limits_the_loops_compute_with_numbers():
+    # Radiators allowed only up to 335 K: four panels then carry ~66 kW, short of the ~72 kW a
+    # loop picks up at full compute, so a limit must come as the panels near that temperature.
+    config = thermal.Config(radiator_limit_k=335.0)
+    cap = thermal.radiator_capacity_w(
+        [335.0] * 4, config.panel_area_m2, config.panel_emissivity, config.sink_temp_k
+    )
+    async with _satellite(config) as (_sat, ground, _simctl, port):
+        await _full_load(port)
+        limit = await ground.wait_for(lambda tm: _event(tm, "THERMAL_LIMIT"), timeout=300)
+        assert "compute on L1 limited to" in limit.message or "on L2" in limit.message, limit
+        assert "load" in limit.message and "kW" in limit.message, limit.message
+        hk = await ground.wait_for(lambda tm: tm.sid == 5 and tm.time_s > limit.time_s, timeout=10)
+        loop = "L1" if "L1" in limit.message.split(":")[0] else "L2"
+        watts = hk.parameters[f"thermal.{loop}.compute_limit_w"]
+        assert watts is not None and 0 < watts < cap * (1 - config.limit_margin), (
+            f"limit {watts} W, capacity {cap:.0f} W"
+        )
