@@ -498,6 +498,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     pressure = {lid: TrendMonitor(config.leak_window_s, config.leak_pressure_kpa_s,
                                   config.leak_persist_s) for lid in loops}  # fmt: skip
     lock = asyncio.Lock()
+    failed_at: dict[str, float] = {}  # device.command -> mission s of its last failure event
     max_rpm = config.pump_max_speed_rpm
 
     def now() -> float:
@@ -511,8 +512,13 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         try:
             await ctx.devices.command(device, name, args)
         except (DeviceTimeout, DevicePortError) as exc:
-            ctx.event(EventId.THERMAL_ACTION_FAILED, f"{device}.{name}: {exc}")
+            # Once a minute per device command: a retry every period must not flood the link.
+            t, key = now(), f"{device}.{name}"
+            if t - failed_at.get(key, -math.inf) >= 60.0:
+                failed_at[key] = t
+                ctx.event(EventId.THERMAL_ACTION_FAILED, f"{key}: {exc}")
             return str(exc)
+        failed_at.pop(f"{device}.{name}", None)
         return None
 
     # --- pumps -------------------------------------------------------------------------------
