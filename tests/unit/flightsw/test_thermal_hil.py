@@ -17,6 +17,8 @@ from _inprocess import InProcessSatellite, in_process_satellite
 
 import hwsim
 from flightsw.app import FlightSettings, services
+from flightsw.context import ServiceContext
+from flightsw.messages import ComputeLimit
 from flightsw.services import devices, thermal
 from ground.station import Ground, Telemetry
 from icd import thermal as ith
@@ -43,13 +45,35 @@ DIE_LIMIT_K = 368.0  # max_die_temp_k of the simple slots (ai1-simple.toml)
 SUPPLY_LIMIT_K = thermal.Config().supply_limit_k
 
 
+class _Limits:
+    """Stands where the payload manager listens: every ComputeLimit on the bus, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[ComputeLimit] = []
+
+    async def run(self, ctx: ServiceContext, config: object) -> None:
+        async with ctx.subscribe(ComputeLimit) as limits:
+            ctx.ready()
+            async for message in limits:
+                if isinstance(message, ComputeLimit):
+                    self.seen.append(message)
+
+    def of(self, scope: str) -> list[float | None]:
+        return [m.power_limit_w for m in self.seen if m.source == "thermal" and m.scope == scope]
+
+
+LIMITS = _Limits()
+
+
 def _specs(config: thermal.Config | None = None, run=thermal.run) -> list[ServiceSpec]:
-    """The flight software without the payload manager (the test drives the slots itself),
-    every thermal device polled."""
+    """The flight software without the payload manager (the test drives the slots itself,
+    and ``LIMITS`` hears the compute limits), every thermal device polled."""
     wanted = {"events", "housekeeping", "time", "ping", "link"}
     specs = [s for s in services(FlightSettings(port=0)) if s.name in wanted]
     specs.insert(3, ServiceSpec("devices", devices.run, devices.Config(polled=POLLED)))
-    specs.insert(4, ServiceSpec("thermal", run, config or thermal.Config()))
+    specs.insert(4, ServiceSpec("limits", LIMITS.run, FlightSettings()))
+    specs.insert(5, ServiceSpec("thermal", run, config or thermal.Config()))
+    LIMITS.seen.clear()
     return specs
 
 
@@ -134,8 +158,10 @@ async def test_seized_pump_a_is_replaced_by_pump_b_within_the_switchover_time():
         a = await ground.hk(2, timeout=10)
         assert a["pump.L1.A.power_w"] == 0, f"the seized pump still draws {a['pump.L1.A.power_w']}"
         # the seizure left no flow for a moment: that loop's compute was shed, then lifted
+        assert LIMITS.of("L1")[-2:] == [0.0, None], f"L1 limits: {LIMITS.of('L1')}"
+        assert 0.0 not in LIMITS.of("L2"), f"L2 limits: {LIMITS.of('L2')}"
         names = [tm.event_name for tm in ground.archive if tm.event_id]
-        assert "LOOP_NO_FLOW" not in names or "LOOP_FLOW_RESTORED" in names, names
+        assert names.index("LOOP_NO_FLOW") < names.index("LOOP_FLOW_RESTORED"), names
         # ground cannot switch back to the seized pump: 1,8 with the thermal code and a reason
         back = await ground.command(131, 1, ith.SwitchPump("L1", "A").pack(), timeout=20)
         assert back.stages == [1, 3, 8], back.describe()
@@ -212,6 +238,7 @@ async def test_leak_without_panel_valves_isolates_the_loop_and_limits_its_comput
         )
         assert pumps.parameters["pump.L1.B.speed_rpm"] == 0, pumps.parameters
         assert pumps.parameters["pump.L2.A.speed_rpm"] > 0, pumps.parameters
+        assert LIMITS.of("L1")[-1] == 0.0, f"L1 limits: {LIMITS.of('L1')}"
 
 
 class _FakeValves:
@@ -409,3 +436,4 @@ async def test_rejection_short_of_the_load_limits_the_loops_compute_with_numbers
         assert watts is not None and 0 < watts < cap * (1 - config.limit_margin), (
             f"limit {watts} W, capacity {cap:.0f} W"
         )
+        assert LIMITS.of(loop)[-1] == pytest.approx(watts, rel=1e-6), LIMITS.of(loop)
