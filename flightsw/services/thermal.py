@@ -1059,7 +1059,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 raise _Refused(
                     ErrorCode.THERMAL_PUMP_UNAVAILABLE, f"{lid} pump {pump}: PDU channel tripped"
                 )
-            if pump in loop.failed:
+            # A pump seen stopped (by someone else) is not broken: the ground may run it again.
+            if pump in loop.failed and not loop.failed[pump].startswith("stopped"):
                 raise _Refused(
                     ErrorCode.THERMAL_PUMP_UNAVAILABLE, f"{lid} pump {pump}: {loop.failed[pump]}"
                 )
@@ -1068,7 +1069,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             previous = loop.active
             speed = loop.speed_cmd or speed_law_rpm(get(f"loop.{lid}.return_temp_k") or 0.0, config)
             error = await start_pump(loop, pump, speed)
-            if error is not None:
+            if error is None:
+                loop.failed.pop(pump, None)
+            else:
                 loop.active = previous
                 raise _Refused(
                     ErrorCode.THERMAL_PUMP_UNAVAILABLE, f"{lid} pump {pump}: {error}"[:150]

@@ -437,3 +437,25 @@ async def test_rejection_short_of_the_load_limits_the_loops_compute_with_numbers
             f"limit {watts} W, capacity {cap:.0f} W"
         )
         assert LIMITS.of(loop)[-1] == pytest.approx(watts, rel=1e-6), LIMITS.of(loop)
+
+
+async def test_a_pump_stopped_behind_its_back_is_replaced_but_ground_may_run_it_again():
+    async with _satellite() as (_sat, ground, _simctl, _port):
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L2.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        assert (await ground.device_command("pump.L2.A", "stop", timeout=20)).ok
+        switched = await ground.wait_for(lambda tm: _event(tm, "PUMP_SWITCHOVER"), timeout=20)
+        assert "L2: pump A -> B" in switched.message and "stopped" in switched.message, switched
+        back = await ground.command(131, 1, ith.SwitchPump("L2", "A").pack(), timeout=20)
+        assert back.ok, back.describe()
+        hk = await ground.wait_for(
+            lambda tm: (
+                tm.sid == 2
+                and tm.parameters["pump.L2.A.speed_rpm"] > 0
+                and tm.parameters["pump.L2.B.speed_rpm"] == 0
+            ),
+            timeout=20,
+        )
+        assert hk.parameters["loop.L2.flow_kg_s"] > 0.1, hk.parameters
