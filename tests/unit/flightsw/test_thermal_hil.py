@@ -437,6 +437,21 @@ async def test_rejection_short_of_the_load_limits_the_loops_compute_with_numbers
             f"limit {watts} W, capacity {cap:.0f} W"
         )
         assert LIMITS.of(loop)[-1] == pytest.approx(watts, rel=1e-6), LIMITS.of(loop)
+        # the payload sheds its work: the loop cools below the limits less the hysteresis, and
+        # the limit is relaxed and then lifted
+        for slot in range(1, 151):
+            await port.command(f"slot.{slot:03d}", "set_utilisation", {"value": 0.0})
+        lifted = await ground.wait_for(
+            lambda tm: (
+                _event(tm, "THERMAL_LIMIT_LIFTED")
+                and tm.message.startswith(f"{loop}:")
+                and "lifted" in tm.message
+            ),
+            timeout=900,
+        )
+        assert LIMITS.of(loop)[-1] is None, f"{loop} limits: {LIMITS.of(loop)}"
+        hk = await ground.wait_for(lambda tm: tm.sid == 5 and tm.time_s > lifted.time_s, 10)
+        assert hk.parameters[f"thermal.{loop}.compute_limit_w"] is None, hk.parameters
 
 
 async def test_a_pump_stopped_behind_its_back_is_replaced_but_ground_may_run_it_again():
@@ -459,3 +474,26 @@ async def test_a_pump_stopped_behind_its_back_is_replaced_but_ground_may_run_it_
             timeout=20,
         )
         assert hk.parameters["loop.L2.flow_kg_s"] > 0.1, hk.parameters
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "reason"),
+    [
+        ("sensor_dead", {}, "range (open circuit"),
+        ("sensor_noisy", {"noise_std_k": 5.0}, "noisy"),
+        ("sensor_drift", {"rate_k_per_hour": 600.0}, "drift"),
+    ],
+)
+async def test_dead_noisy_and_drifting_sensors_are_voted_out_with_their_reason(
+    fault: str, params: dict, reason: str
+):
+    async with _satellite() as (_sat, ground, simctl, _port):
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.P06.sensors_in_vote"] == 3,
+            timeout=30,
+        )
+        await _inject(simctl, fault, "radsensor.P06.S1", **params)
+        event = await ground.wait_for(lambda tm: _event(tm, "SENSOR_VOTED_OUT"), timeout=120)
+        assert event.message.startswith("radsensor.P06.S1 voted out: " + reason), event.message
+        hk = await ground.wait_for(lambda tm: tm.sid == 5 and tm.time_s > event.time_s, 10)
+        assert hk.parameters["thermal.P06.sensors_in_vote"] == 2, hk.parameters
