@@ -653,12 +653,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 loop.active = running[0]
                 loop.started_at = t
                 return
-            if all(get(f"pump.{lid}.{p}.speed_rpm") is not None for p in loop.layout.pumps):
-                # Nothing runs and nothing is known bad: keep the loop cooled.
-                target = standby(loop)
-                if target is not None and await start_pump(loop, target, speed_law_rpm(
-                        get(f"loop.{lid}.return_temp_k") or 0.0, config)) is None:  # fmt: skip
-                    ctx.event(EventId.PUMP_SWITCHOVER, f"{lid}: no pump ran; {target} started")
+            # Nothing runs: thermal control does not start a pump on its own here. After a
+            # restart of this service the loop may be isolated on purpose (131,6 or a leak);
+            # the no-flow shed keeps its compute off, and 131,7 or 131,1 brings a pump back.
             return
         why = seizure(loop, t)
         if why is not None:
@@ -1119,8 +1116,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         elif isinstance(request, ith.LoopRef):
             loop = loops[request.loop_id]
             lid = request.loop_id
-            if not loop.isolated:
-                return
+            if not loop.isolated and loop.active is not None:
+                return  # nothing to restore (after a restart of this service: a pump is started)
             target = next(
                 (
                     p

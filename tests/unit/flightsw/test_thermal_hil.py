@@ -8,6 +8,7 @@ the device port, as a payload would): ~75 kW per loop, the load the loops are si
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -497,3 +498,56 @@ async def test_dead_noisy_and_drifting_sensors_are_voted_out_with_their_reason(
         assert event.message.startswith("radsensor.P06.S1 voted out: " + reason), event.message
         hk = await ground.wait_for(lambda tm: tm.sid == 5 and tm.time_s > event.time_s, 10)
         assert hk.parameters["thermal.P06.sensors_in_vote"] == 2, hk.parameters
+
+
+class _CrashOnce:
+    """Thermal control that crashes once when told to (the supervisor restarts it)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.crash = asyncio.Event()
+
+    async def run(self, ctx: ServiceContext, config: thermal.Config) -> None:
+        self.runs += 1
+        task = asyncio.create_task(thermal.run(ctx, config))
+        if self.runs > 1:
+            await task
+            return
+        await self.crash.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise RuntimeError("simulated defect")
+
+
+async def test_an_isolated_loop_stays_isolated_across_a_restart_of_thermal_control():
+    crashy = _CrashOnce()
+    async with _satellite(run=crashy.run) as (_sat, ground, _simctl, _port):
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L2.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        assert (await ground.command(131, 6, ith.LoopRef("L2").pack(), timeout=20)).ok
+        await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["pump.L2.A.speed_rpm"] == 0, timeout=20
+        )
+        crashy.crash.set()
+        await ground.wait_for(lambda tm: tm.event_name == "SERVICE_RESTARTED", timeout=30)
+        # never within 60 mission s: a pump of the isolated loop running again
+        await ground.expect_none(
+            lambda tm: (
+                tm.sid == 2
+                and (
+                    tm.parameters["pump.L2.A.speed_rpm"] > 0
+                    or tm.parameters["pump.L2.B.speed_rpm"] > 0
+                )
+            ),
+            within=60,
+        )
+        assert crashy.runs == 2, f"thermal control ran {crashy.runs} times, expected a restart"
+        assert LIMITS.of("L2")[-1] == 0.0, f"L2 limits after the restart: {LIMITS.of('L2')}"
+        restore = await ground.command(131, 7, ith.LoopRef("L2").pack(), timeout=20)
+        assert restore.ok, restore.describe()
+        await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["pump.L2.A.speed_rpm"] > 0, timeout=20
+        )
