@@ -740,14 +740,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         if loop.isolated:
             return
         if inv < config.inventory_floor_fraction * loop.inventory_max:
-            if (
-                loop.localiser is not None
-                and loop.localiser.index >= 0
-                and not (loop.localiser.done)
-            ):
-                panel = loop.localiser.panels[loop.localiser.index]
-                if await command(f"radvalve.{panel}", "open") is None:
-                    loop.closed_panels.discard(panel)
+            # A valve the localisation closed stays closed: it may be the leaking panel's.
             loop.localiser = None
             loop.leak = LeakState.LOOP_ISOLATED
             await isolate_loop(

@@ -551,3 +551,26 @@ async def test_an_isolated_loop_stays_isolated_across_a_restart_of_thermal_contr
         await ground.wait_for(
             lambda tm: tm.sid == 2 and tm.parameters["pump.L2.A.speed_rpm"] > 0, timeout=20
         )
+
+
+async def test_a_fast_leak_isolates_the_loop_at_the_inventory_floor_during_localisation():
+    config = thermal.Config()
+    valves = _FakeValves("P04", 0.5)
+    async with _satellite(config, valves.wrap(thermal.run)) as (_sat, ground, simctl, _port):
+        valves.simctl = simctl
+        first = await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["loop.L1.inventory_kg"] > 0, timeout=30
+        )
+        full_kg = first.parameters["loop.L1.inventory_kg"]
+        await _inject(simctl, "radiator_puncture", "radiator.P04", leak_rate_kg_s=0.5)
+        await ground.wait_for(lambda tm: _event(tm, "LEAK_DETECTED"), timeout=150)
+        isolated = await ground.wait_for(lambda tm: _event(tm, "LOOP_ISOLATED"), timeout=300)
+        assert "below the floor" in isolated.message, isolated.message
+        hk = await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.time_s >= isolated.time_s, timeout=10
+        )
+        left = hk.parameters["loop.L1.inventory_kg"]
+        assert left > 0.6 * full_kg, f"isolated at {left:.1f} kg of {full_kg:.1f}: pumps cavitate"
+        assert "radvalve.P04.close" not in valves.commands, valves.commands
+        assert valves.commands[-1].endswith(".close"), "the panel under test stays closed"
+        assert LIMITS.of("L1")[-1] == 0.0, LIMITS.of("L1")
