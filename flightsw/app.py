@@ -36,6 +36,7 @@ from flightsw.services import (
     ping,
     power,
     restarts,
+    thermal,
     timesync,
 )
 from icd import dictionary as dic
@@ -119,6 +120,7 @@ def services(settings: FlightSettings) -> list[ServiceSpec]:
         # fdir: on-board monitoring (PUS 12) and event-action (PUS 19)
         ServiceSpec("monitoring", monitoring.run, monitoring.Config()),
         ServiceSpec("event_action", event_action.run, event_action.Config()),
+        ServiceSpec("thermal", thermal.run, thermal.Config()),  # thermal control (131)
         ServiceSpec("power", power.run, _power_config(settings)),  # power control (PUS 132)
         ServiceSpec("payload", payload.run, payload.Config()),
         ServiceSpec(

@@ -41,6 +41,10 @@ class ErrorCode(IntEnum):
     POWER_UNKNOWN_TARGET = 0x0031
     POWER_SWITCH_NOT_RECLOSABLE = 0x0032
     POWER_LIMIT_REFUSED = 0x0033
+    # --- thermal control (service 131, icd.thermal): 0x002C-0x002F
+    THERMAL_PUMP_UNAVAILABLE = 0x002C
+    THERMAL_VALVE_UNAVAILABLE = 0x002D
+    THERMAL_STATE_CONFLICT = 0x002E
 
 
 ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -80,6 +84,19 @@ ERROR_CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.POWER_LIMIT_REFUSED: (
         "132,5: the minimum state of charge is at or below the survival floor, or leaves less "
         "than 5 % below the charge target; the limit in force is unchanged."
+    ),
+    # --- thermal control (service 131, icd.thermal)
+    ErrorCode.THERMAL_PUMP_UNAVAILABLE: (
+        "131,1/131,7: the pump cannot run (seen seized or degraded by thermal control, its "
+        "PDU channel tripped, or the pump refused to start); the event names the reason."
+    ),
+    ErrorCode.THERMAL_VALVE_UNAVAILABLE: (
+        "131,2/131,3 (or an autonomous isolation): the radiator panel valve (radvalve.P<nn>) "
+        "did not answer or refused the command."
+    ),
+    ErrorCode.THERMAL_STATE_CONFLICT: (
+        "Thermal control cannot do it in its present state (e.g. switch the pump of an "
+        "isolated loop, vote in a sensor reading out of range); the event names it."
     ),
 }
 

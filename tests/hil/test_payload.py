@@ -23,6 +23,7 @@ from ground.station import CommandFailed, Ground, Telemetry
 from icd import dictionary as dic
 from icd.dictionary import BoardState, EventId, JobState
 from icd.errors import ErrorCode
+from icd.thermal import LoopRef
 
 SPEED = 20.0
 # Bound for a reply or a report that comes within a mission second or two: generous (1.5 s of
@@ -209,10 +210,12 @@ async def test_latch_up_is_power_cycled_and_the_board_returns_to_service(
     await _boards_up(ground)  # the latched board rebooted and is idle again
 
 
-async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_it(
-    ground: Ground, simctl: SimControl
-):
-    await simctl.inject("pump_seizure", "pump.L1.A")  # pump B of loop 1 is on standby
+async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_it(ground: Ground):
+    # Thermal control switches a seized pump to its standby within seconds (its own tests:
+    # tests/unit/flightsw/test_thermal_hil.py), so the flow is lost here by isolating the loop
+    # (131,6: both pumps stopped) and comes back with 131,7 (pump A started again).
+    isolate = await ground.command(131, 6, LoopRef("L1").pack(), timeout=WAIT_S)
+    assert isolate.ok, isolate.describe()
     changed = await ground.wait_for(lambda tm: tm.event_id == EventId.THROTTLE_CHANGED, timeout=30)
     assert "flow lost" in (changed.message or "")
     # The level changes at once; each board reports its new level at the next backplane poll.
@@ -233,14 +236,13 @@ async def test_loss_of_coolant_flow_throttles_the_payload_and_recovery_releases_
     assert later.parameters["payload.jobs_queued"] >= 1, "the job is not waiting in the queue"
     assert later.parameters["payload.jobs_running"] == 0, "a job runs while cooling is lost"
     assert ground.job_report(job_id) is None, "the job ran while cooling was lost"
-    assert (await ground.device_command("pump.L1.B", "start", timeout=WAIT_S)).ok
+    restore = await ground.command(131, 7, LoopRef("L1").pack(), timeout=WAIT_S)
+    assert restore.ok, restore.describe()
     await ground.wait_for(
         lambda tm: tm.sid == 3 and tm.parameters["payload.throttle_level"] == 0, timeout=60
     )
     report = await ground.wait_job(job_id, timeout=60)
     assert report.state == JobState.COMPLETED and ground.verify(report)
-    # Pump B of loop 1 now carries the flow; the seized pump A is repaired for the next test.
-    await simctl.clear("pump_seizure", "pump.L1.A")
 
 
 async def test_bad_jobs_are_refused_with_documented_codes(ground: Ground):

@@ -1,0 +1,127 @@
+"""Radiator sensor voting and plausibility, as pure functions and the per-panel state machine."""
+
+from __future__ import annotations
+
+import random
+
+from flightsw.services.thermal import (
+    PanelVoter,
+    VoteParams,
+    is_noisy,
+    is_stuck,
+    median_vote,
+)
+
+P = VoteParams()
+SENSORS = ("S1", "S2", "S3")
+
+
+def _healthy(rng: random.Random, truth_k: float) -> float:
+    """A reading like hwsim's: truth + 0.2 K noise on a 0.1 K ADC grid."""
+    return round((truth_k + rng.gauss(0.0, 0.2)) / 0.1) * 0.1
+
+
+def _run(voter: PanelVoter, samples: int, fault: dict[str, object], seed: int = 1) -> list:
+    """Feed ``samples`` seconds of a panel warming 0.01 K/s; ``fault`` maps a sensor to a
+    function (t, healthy reading) -> its reading. Returns (t, sensor, reason) voted out."""
+    rng = random.Random(seed)
+    out = []
+    for t in range(samples):
+        truth = 330.0 + 0.01 * t
+        readings = {}
+        for s in SENSORS:
+            value = _healthy(rng, truth)
+            if s in fault:
+                value = fault[s](t, value)  # type: ignore[operator]
+            readings[s] = value
+        out += [(t, s, r) for s, r in voter.update(float(t), readings)]
+    return out
+
+
+def test_median_vote_needs_two_sensors():
+    assert median_vote([300.0, 310.0, 400.0]) == 310.0
+    assert median_vote([300.0, 310.0]) == 305.0
+    assert median_vote([300.0]) is None
+    assert median_vote([]) is None
+
+
+def test_stuck_needs_peers_that_move():
+    moving = [300.0 + 0.1 * (i % 2) for i in range(10)]
+    assert is_stuck([300.0] * 10, [moving, moving], 10)
+    assert not is_stuck([300.0] * 10, [[300.0] * 10, moving], 10), "a quiet peer: not stuck"
+    assert not is_stuck([300.0] * 9 + [300.1], [moving, moving], 10)
+    assert not is_stuck([300.0] * 5, [moving, moving], 10), "too few samples to judge"
+
+
+def test_noisy_compares_with_its_peers():
+    rng = random.Random(3)
+    quiet = [300 + rng.gauss(0, 0.2) for _ in range(10)]
+    loud = [300 + rng.gauss(0, 5.0) for _ in range(10)]
+    assert is_noisy(loud, [quiet, quiet], 10, 1.5, 4.0)
+    assert not is_noisy(quiet, [quiet, loud], 10, 1.5, 4.0)
+    assert not is_noisy(loud, [loud, loud], 10, 1.5, 4.0), "all as loud: no outlier"
+
+
+def test_healthy_panel_keeps_all_three_sensors_for_an_hour():
+    voter = PanelVoter("P01", SENSORS, P)
+    out = _run(voter, 3600, {})
+    assert out == [], f"healthy sensors voted out: {out[:3]}"
+    assert len(voter.in_vote()) == 3
+    voted = voter.voted_temp_k()
+    assert voted is not None and abs(voted - (330 + 0.01 * 3599)) < 1.0, voted
+
+
+def test_open_circuit_is_voted_out_at_once_on_range():
+    voter = PanelVoter("P01", SENSORS, P)
+    out = _run(voter, 30, {"S3": lambda t, v: 0.0 if t >= 10 else v})
+    assert [(t, s) for t, s, _ in out] == [(10, "S3")], out
+    assert "range" in out[0][2] and "open circuit" in out[0][2], out[0][2]
+    assert set(voter.in_vote()) == {"S1", "S2"}
+
+
+def test_stuck_sensor_is_voted_out_within_its_sample_count():
+    voter = PanelVoter("P03", SENSORS, P)
+    out = _run(voter, 60, {"S2": lambda t, v: 330.0 if t >= 20 else v})
+    assert out and out[0][1] == "S2" and "stuck" in out[0][2], out
+    assert out[0][0] <= 20 + P.stuck_samples, f"voted out at t={out[0][0]}, stuck at t=20"
+
+
+def test_noisy_sensor_is_voted_out_on_variance():
+    rng = random.Random(7)
+    voter = PanelVoter("P03", SENSORS, P)
+    out = _run(voter, 60, {"S1": lambda t, v: v + rng.gauss(0, 5.0) if t >= 20 else v})
+    assert out and out[0][1] == "S1", out
+    assert "noisy" in out[0][2] or "rate" in out[0][2], out[0][2]
+    assert out[0][0] <= 20 + P.noisy_window + 2, out
+
+
+def test_drifting_sensor_is_voted_out_once_it_disagrees_long_enough():
+    voter = PanelVoter("P03", SENSORS, P)
+    # 0.5 K/min: reaches the 4 K threshold after 8 min, then drift_samples more samples
+    out = _run(voter, 900, {"S3": lambda t, v: v + 0.5 * t / 60})
+    assert out and out[0][1] == "S3" and "drift" in out[0][2], out
+    assert 480 <= out[0][0] <= 480 + P.drift_samples + 60, out[0]
+
+
+def test_a_jump_beyond_the_rate_limit_is_voted_out():
+    voter = PanelVoter("P03", SENSORS, P)
+    out = _run(voter, 30, {"S1": lambda t, v: v + 60.0 if t >= 15 else v})
+    assert out and out[0][:2] == (15, "S1"), out
+    assert "rate" in out[0][2] or "drift" in out[0][2], out
+
+
+def test_two_sensors_out_lose_the_vote_and_ground_can_vote_back_in():
+    voter = PanelVoter("P03", SENSORS, P)
+    _run(voter, 20, {"S1": lambda t, v: 0.0, "S2": lambda t, v: 0.0})
+    assert set(voter.out()) == {"S1", "S2"}
+    assert voter.voted_temp_k() is None, "one sensor left: no vote"
+    voter.vote_in("S1")
+    _run(voter, 5, {"S2": lambda t, v: 0.0}, seed=9)
+    assert voter.voted_temp_k() is not None and set(voter.in_vote()) == {"S1", "S3"}
+
+
+def test_an_invalid_sample_leaves_the_vote_but_is_not_voted_out():
+    voter = PanelVoter("P03", SENSORS, P)
+    _run(voter, 10, {})
+    voter.update(10.0, {"S1": None, "S2": 330.1, "S3": 330.0})
+    assert set(voter.in_vote()) == {"S2", "S3"} and voter.out() == {}
