@@ -319,9 +319,9 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
             )
         )
         # the power controller re-closes once itself (SWITCH_RECLOSED): no second actor
-    # Other services' events (names resolved when their owner is on board): an isolated loop
-    # (thermal) takes the satellite to SAFE.
-    eas.append(_ea(9001, "LOOP_ISOLATED", "", request_mode(Mode.SAFE, "loop isolated")))
+    # An isolated loop (thermal's LOOP_ISOLATED) needs no action here: thermal control has
+    # already limited that loop's compute to 0 W and the other loop flies on; SAFE comes from
+    # the inventory floor above (the leak not contained).
     return tuple(pmons), tuple(eas)
 
 

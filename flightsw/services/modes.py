@@ -85,6 +85,11 @@ class Config(BaseModel):
         description="Return from SAFE to NOMINAL on the manager's own (what-if runs fly "
         "without a ground); False: only a 130,1 or a ModeRequest leaves SAFE.",
     )
+    onboard_source_ids: tuple[int, ...] = Field(
+        (0x0013,),
+        description="PUS source ids of onboard telecommands (event-action's stored TCs): a "
+        "130,1 from them is autonomy (an onboard request), not a ground command that holds.",
+    )
     safe_hold_s: float = Field(
         10.0, ge=0, description="Mission seconds in SAFE before the autonomous return."
     )
@@ -508,8 +513,12 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             ctx.progress(tc.request_id, tc.apid, "start_failed", ErrorCode.INVALID_APP_DATA)
             return
         ctx.progress(tc.request_id, tc.apid, "started")
-        reason = f"ground: {request.reason}" if request.reason else "ground command"
-        outcome = manager.request(request.mode, Cause.GROUND, reason, ctx.clock.now_ns())
+        if tc.source_id in config.onboard_source_ids:
+            cause, who = Cause.REQUEST, "event-action"
+        else:
+            cause, who = Cause.GROUND, "ground"
+        reason = f"{who}: {request.reason}" if request.reason else f"{who} command"
+        outcome = manager.request(request.mode, cause, reason, ctx.clock.now_ns())
         changed(outcome)
         if isinstance(outcome, Denial):
             ctx.progress(tc.request_id, tc.apid, "failed", ErrorCode.MODE_DENIED)
