@@ -86,7 +86,9 @@ class ComputeBound(BaseModel):
     limited_by: str = Field(description="energy, rejection or boards")
 
 
-def compute_bound(energy_j: float, rejection_j: float, boards_j: float, duration_s: float):
+def compute_bound(
+    energy_j: float, rejection_j: float, boards_j: float, duration_s: float
+) -> ComputeBound:
     """The least of the three limits, each scaled to kWh per day of ``duration_s``."""
     if duration_s <= 0.0:
         raise ValueError("duration must be > 0")

@@ -302,6 +302,10 @@ async def _clears(sat: WholeSatellite, faults: list[FaultEvent], cleared_at: dic
     clears = sorted((ev.clear_s, k, ev) for k, ev in enumerate(faults) if ev.clear_s)
     for clear_s, k, ev in clears:
         await sat.clock.sleep_until_ns(sim.epoch_ns + round(clear_s * 1e9))
+        # the physics step that ends at the clear time woke with us: the clear comes after
+        # it (as a fault's start does, between two steps)
+        while sat.model.time_s + 1e-9 < clear_s:
+            await asyncio.sleep(0)
         sat.simctl(SimOp.CLEAR_FAULT, fault_id=ev.fault, target=ev.target)
         cleared_at[k] = sat.model.time_s
 
@@ -316,8 +320,11 @@ class _Workload:
 
     async def run(self, sat: WholeSatellite) -> None:
         shapes: dict[tuple[str, int, int], int] = {}
-        for device in sat.model.device_ids():
-            if not device.startswith("slot."):
+        config = sat.model.config
+        for slot in config.compute.expanded_slots():
+            device = f"slot.{slot.slot_id}"
+            if not slot.is_plugin:
+                self.peak_w.append(slot.peak_w)  # a built-in slot: no jobs, its rating
                 continue
             try:
                 ident = await sat.devices.command_model(device, "identity", None, IdentityResult)

@@ -326,11 +326,6 @@ def run_whatif(
     input.
     """
     faults = list(faults or [])
-    if fly is None:
-        raise WhatIfError(
-            "what-if runs are flown by the flight software: run them with 'computesat whatif' "
-            "(computesat.whatif.run_whatif)"
-        )
     if not duration_s > 0.0:
         raise WhatIfError("duration must be > 0")
     if not 0.0 < step_s <= duration_s:
@@ -351,6 +346,11 @@ def run_whatif(
     if out_dir.exists() and not out_dir.is_dir():
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
     _probe_out_dir(out_dir)
+    if fly is None:
+        raise WhatIfError(
+            "what-if runs are flown by the flight software: run them with 'computesat whatif' "
+            "(computesat.whatif.run_whatif)"
+        )
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
     flown = fly(
