@@ -28,13 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit, note  # noqa: E402
+from _common import emit, note
 
-from computesat.inprocess import whole_satellite  # noqa: E402
-from computesat.whatif import _Workload, flight_specs  # noqa: E402
-from hwsim.boards.executor import ResultsNotComputed  # noqa: E402
-from hwsim.config import default_config  # noqa: E402
-from hwsim.spacecraft import Spacecraft  # noqa: E402
+from computesat.inprocess import whole_satellite
+from computesat.whatif import _Workload, flight_specs
+from hwsim.boards.executor import ResultsNotComputed
+from hwsim.config import default_config
+from hwsim.spacecraft import Spacecraft
 
 TARGET_RTF = 600.0
 STEP_S = 1.0

@@ -52,8 +52,9 @@ class LocalDevicePort(DevicePort):
 
     Replies are the server's own ``DeviceReply`` models, not packed: a register map may hold
     a tuple where msgpack delivers a list, or a str enum member where it delivers the string
-    (equal as values; ``read_model`` validates both alike). A long poll (``backplane.await_results``) is awaited under the port's mission-time timeout,
-    like a reply on the socket.
+    (equal as values; ``read_model`` validates both alike). A long poll
+    (``backplane.await_results``) is awaited under the port's mission-time timeout, like a
+    reply on the socket.
     """
 
     def __init__(self, server: PortServer, clock: SteppedClock, timeout_s: float = 2.0) -> None:

@@ -63,8 +63,8 @@ __all__ = [
     "WORKLOAD_PERIOD_S",
     "add_arguments",
     "all_faults",
-    "fly",
     "flight_specs",
+    "fly",
     "main",
     "run_whatif",
 ]
@@ -149,9 +149,7 @@ def fly(
     progress: bool,
 ) -> hw_whatif.Flown:
     """The :data:`hwsim.whatif.Flyer` of flight software (see the module doc)."""
-    return asyncio.run(
-        _fly(config, seed, faults, duration_s, step_s, record, record_due, progress)
-    )
+    return asyncio.run(_fly(config, seed, faults, duration_s, step_s, record, record_due, progress))
 
 
 def _simctl(hooks: InProcessHardware, op: str, **args: Any) -> Any:
@@ -301,11 +299,9 @@ async def _clears(sat: WholeSatellite, faults: list[FaultEvent], cleared_at: dic
     assert sim is not None
     clears = sorted((ev.clear_s, k, ev) for k, ev in enumerate(faults) if ev.clear_s)
     for clear_s, k, ev in clears:
-        await sat.clock.sleep_until_ns(sim.epoch_ns + round(clear_s * 1e9))
-        # the physics step that ends at the clear time woke with us: the clear comes after
-        # it (as a fault's start does, between two steps)
-        while sat.model.time_s + 1e-9 < clear_s:
-            await asyncio.sleep(0)
+        # 1 ns after the clear time: the physics step that ends at it comes first (as a
+        # fault's start does, the clear falls between two steps)
+        await sat.clock.sleep_until_ns(sim.epoch_ns + round(clear_s * 1e9) + 1)
         sat.simctl(SimOp.CLEAR_FAULT, fault_id=ev.fault, target=ev.target)
         cleared_at[k] = sat.model.time_s
 

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from tqdm import tqdm
 
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
 from hwsim.model.orbit import orbital_period_s
@@ -824,7 +823,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``computesat hwsim run``."""
     parser.description = (
         "A what-if run: the whole satellite (hwsim and every flight-software service) in one "
-        "process on the stepped clock, flown by the real flight software, with faults scheduled and configuration overrides, and write whatif.csv, "
+        "process on the stepped clock, flown by the real flight software, with faults "
+        "scheduled and configuration overrides, and write whatif.csv, "
         "whatif.parquet (same columns and dtypes), summary.json (worst margin per subsystem "
         "and the faults that ran) and whatif.png (one panel per subsystem) into --out. "
         "Everything is checked before the first step: a bad input is one error (exit 2) and "

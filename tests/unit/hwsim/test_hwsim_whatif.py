@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from computesat.whatif import add_arguments, main, run_whatif
 from hwsim.config import default_config, simple_config_path
 from hwsim.scenario import (
     Overrides,
@@ -25,9 +26,12 @@ from hwsim.scenario import (
     parse_board_mix,
     parse_fault,
 )
-from computesat.whatif import add_arguments, main, run_whatif
 from hwsim.spacecraft import Spacecraft
 from hwsim.whatif import parse_duration
+
+# A hang guard, not a window: a flown run costs the flight software's 1 Hz cycles, and the
+# shared module run below is charged to the first test that asks for it.
+pytestmark = pytest.mark.timeout(900)
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "examples" / "scenarios" / "pump_radiator_sensor_day.toml"
@@ -207,14 +211,23 @@ FAULTS = [
     "sensor_stuck radsensor.P02.S2 at 12m",
     "sensor_drift radsensor.P03.S1 at 3m for 10m rate_k_per_hour=20",
 ]
-FLOWN_HOURS = 0.75  # into the first eclipse (β = 0: it starts ~39 min into the orbit)
+FLOWN_HOURS = 0.3
+# Starting at 230° from orbit noon (β = 0, 600 km: eclipse from ~114° to ~246°): the run
+# begins ~4 min before the end of an eclipse, so it holds the battery's low and its peak
+# discharge, then sunlight.
+START_PHASE_DEG = 230.0
 
 
 @pytest.fixture(scope="module")
-def flown(ai1, tmp_path_factory):
+def late_eclipse(ai1, variant):
+    return variant(ai1, **{"orbit.initial_phase_deg": START_PHASE_DEG})
+
+
+@pytest.fixture(scope="module")
+def flown(late_eclipse, tmp_path_factory):
     """One flown run with four faults, shared by the tests that read its outputs."""
     out = tmp_path_factory.mktemp("flown")
-    return _day_part(ai1, out, FAULTS, hours=FLOWN_HOURS, warmup_s=0.0)
+    return _day_part(late_eclipse, out, FAULTS, hours=FLOWN_HOURS, warmup_s=0.0)
 
 
 def _table(res) -> dict[str, np.ndarray]:
@@ -236,7 +249,7 @@ def test_faults_run_and_show_in_the_outputs(flown) -> None:
     assert dense.sum() == 120 // 5, f"expected every 5 s step recorded, got {t[dense]}"
     # the punctured panel's loop loses inventory and pressure from 5 min on, the other not
     inv = cols["loop.L2.inventory_kg"]
-    assert np.all(inv[t <= 300.0] == 150.0) and inv[-1] < 150.0 - 0.005 * 2000.0, inv[-1]
+    assert np.all(inv[t <= 300.0] == 150.0) and inv[-1] < 150.0 - 0.005 * 600.0, inv[-1]
     assert cols["loop.L2.pressure_kpa"][-1] < cols["loop.L2.pressure_kpa"][0]
     assert np.all(cols["loop.L1.inventory_kg"] == 150.0)
     # the stuck sensor flatlines while its panel's other sensors follow the orbit
@@ -263,8 +276,8 @@ def test_faults_run_and_show_in_the_outputs(flown) -> None:
     assert {"compute_delivered_kwh_per_day", "compute_bound_kwh_per_day"} <= set(doc["summary"])
 
 
-def test_two_flown_runs_are_the_same_for_a_seed(ai1, flown, tmp_path: Path) -> None:
-    again = _day_part(ai1, tmp_path, FAULTS, hours=FLOWN_HOURS, warmup_s=0.0)
+def test_two_flown_runs_are_the_same_for_a_seed(late_eclipse, flown, tmp_path: Path) -> None:
+    again = _day_part(late_eclipse, tmp_path, FAULTS, hours=FLOWN_HOURS, warmup_s=0.0)
     a, b = pq.read_table(flown.parquet_path), pq.read_table(again.parquet_path)
     assert a.column_names == b.column_names
     for name in a.column_names:
@@ -319,10 +332,10 @@ def test_csv_and_parquet_have_the_same_columns_and_dtypes(flown) -> None:
     assert inferred.schema.field("pdu.switches.avionics.tripped").type == "bool"
     # a row every 30 s, and every 5 s step for 2 min after each fault start and clear (5 of
     # them, 4 samples of each on the 30 s grid)
-    assert res.rows == pt.num_rows == (45 * 60 // 30 + 1) + 5 * (120 // 5 - 4), res.rows
+    assert res.rows == pt.num_rows == (18 * 60 // 30 + 1) + 5 * (120 // 5 - 4), res.rows
 
 
-def test_summary_leaves_out_the_warmup(ai1, flown, tmp_path: Path) -> None:
+def test_summary_leaves_out_the_warmup(late_eclipse, flown, tmp_path: Path) -> None:
     # The warm-up is chosen to end just after the lowest battery of the whole run, so a
     # summary that counted it would show that minimum.
     whole = flown
@@ -334,11 +347,12 @@ def test_summary_leaves_out_the_warmup(ai1, flown, tmp_path: Path) -> None:
     if warmup_s >= t[-1]:
         pytest.fail(f"the lowest battery is at the run's end ({t[soc.argmin()]} s)")
     assert soc[t >= warmup_s].min() > soc.min(), "the minimum must fall in the warm-up"
-    res = _day_part(ai1, tmp_path / "warm", FAULTS, hours=FLOWN_HOURS, warmup_s=warmup_s)
+    res = _day_part(late_eclipse, tmp_path / "warm", FAULTS, hours=FLOWN_HOURS, warmup_s=warmup_s)
     assert res.summary["min_battery_soc"] == soc[t >= warmup_s].min()
     power = res.margins["power"]
     assert power["time_s"] >= warmup_s and power["min_battery_soc"] == soc[t >= warmup_s].min()
-    assert abs(power["margin"] - (power["min_battery_soc"] - ai1.battery.min_soc)) < 1e-12
+    floor = late_eclipse.battery.min_soc
+    assert abs(power["margin"] - (power["min_battery_soc"] - floor)) < 1e-12
     die = res.margins["thermal"]["die"]
     assert die["limit_k"] == 368.0 and abs(die["margin_k"] - (368.0 - die["max_temp_k"])) < 1e-9
 
@@ -417,13 +431,13 @@ def test_die_margin_is_per_board_against_its_own_limit(tmp_path: Path) -> None:
     # die (overtemp) stays within its own limit: the worst margin is a GPU's, not the NPU's
     # temperature against the GPUs' limit.
     cfg = default_config()
-    fault = ["board_overtemp slot.146 at 0 resistance_factor=2"]
-    res = _day_part(cfg, tmp_path / "plain", fault, hours=0.2)
+    fault = ["board_overtemp slot.146 at 0 resistance_factor=2 extra_heat_w=300"]
+    res = _day_part(cfg, tmp_path / "plain", fault, hours=0.1)
     die = res.margins["thermal"]["die"]
     hottest = pq.read_table(res.parquet_path).column("die_temp_max_k").to_numpy().max()
     assert hottest > die["max_temp_k"] + 5.0, "the case needs the hottest die off the worst"
     # the same margin as with every slot's registers recorded (die and limit per board)
-    slots = _day_part(cfg, tmp_path / "slots", fault, hours=0.2, devices=["slot.*"])
+    slots = _day_part(cfg, tmp_path / "slots", fault, hours=0.1, devices=["slot.*"])
     want = slots.margins["thermal"]["die"]
     assert die["device"] == want["device"], f"worst die {die} vs {want}"
     assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
