@@ -365,6 +365,7 @@ def run_whatif(
     sc, n_steps, ran = flown.spacecraft, flown.steps, flown.faults
     cols = rec.columns()
     margins = _margins(cols, config, warmup_s, ran)
+    margins["limits"] = _limits(margins, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = _write_tables(cols, out_dir)
     e = sc.truth()["energy_j"]
@@ -628,6 +629,40 @@ def _margins(
         "peak_compute_time_s": peak_t,
     }
     out["faults"] = faults
+    return out
+
+
+def _limits(margins: dict[str, Any], config: SpacecraftConfig) -> dict[str, Any]:
+    """Each limit's worst value against the limit, and whether it held (``all_within``): the
+    dies (each against its own board's limit), the coolant and the radiators (against the
+    lowest die limit of their loop), the battery's state of charge (its floor) and discharge
+    power (its maximum), the loops' inventory (the cavitation floor)."""
+    th = margins["thermal"]
+    out: dict[str, Any] = {
+        "die": {"worst_k": th["die"]["max_temp_k"], "limit_k": th["die"]["limit_k"]},
+        "coolant": {
+            "worst_k": th["coolant"]["max_return_temp_k"],
+            "limit_k": th["coolant"]["limit_k"],
+        },
+        "radiator": {"worst_k": th["radiator"]["max_temp_k"], "limit_k": th["radiator"]["limit_k"]},
+        "battery_soc": {
+            "worst": margins["power"]["min_battery_soc"],
+            "limit": margins["power"]["min_soc_limit"],
+        },
+        "battery_discharge": {
+            "worst_w": margins["power"]["max_discharge_w"],
+            "limit_w": config.battery.max_discharge_power_w,
+        },
+        "loop_inventory": {
+            "worst_kg": margins["loops"]["min_inventory_kg"],
+            "limit_kg": margins["loops"]["cavitation_inventory_kg"],
+        },
+    }
+    for name, entry in out.items():
+        worst, limit = list(entry.values())
+        low = name in ("battery_soc", "loop_inventory")
+        entry["within"] = bool(worst >= limit if low else worst <= limit)
+    out["all_within"] = all(e["within"] for e in out.values() if isinstance(e, dict))
     return out
 
 

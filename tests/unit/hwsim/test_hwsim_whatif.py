@@ -465,6 +465,11 @@ def test_die_margin_is_per_board_against_its_own_limit(tmp_path: Path) -> None:
     assert die["device"] == want["device"], f"worst die {die} vs {want}"
     assert abs(die["margin_k"] - want["margin_k"]) < 1e-6, f"{die} vs {want}"
     assert die["limit_k"] == want["limit_k"] == 368.0 and die["time_s"] == want["time_s"]
+    # the limits summary says the same, and whether each limit held
+    lim = res.margins["limits"]
+    assert lim["die"]["worst_k"] == die["max_temp_k"] and lim["die"]["limit_k"] == 368.0, lim
+    assert lim["die"]["within"] == (die["margin_k"] >= 0.0), lim
+    assert lim["all_within"] == all(e["within"] for k, e in lim.items() if k != "all_within")
 
 
 def test_unwritable_out_is_refused_before_the_first_step(tmp_path: Path, capsys, monkeypatch):
