@@ -24,7 +24,9 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -32,6 +34,7 @@ from _common import emit, note
 
 from computesat.inprocess import whole_satellite
 from computesat.whatif import _Workload, flight_specs
+from hwsim.app import InProcessHardware
 from hwsim.boards.executor import ResultsNotComputed
 from hwsim.config import default_config
 from hwsim.spacecraft import Spacecraft
@@ -41,24 +44,59 @@ STEP_S = 1.0
 SETTLE_S = 60.0
 
 
-async def satellite_rtf(mission_s: float) -> tuple[float, dict[str, int]]:
+class _Timed:
+    """Wall time spent in a callable (bench instrumentation, not mission time)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.wall_s = 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.wall_s += time.perf_counter() - t0
+
+
+async def satellite_rtf(mission_s: float) -> tuple[float, dict[str, Any]]:
     config = default_config()
+    timers: dict[str, _Timed] = {}
+
+    def instrument(hooks: InProcessHardware) -> None:
+        # before the first step: the physics loop and the port take the wrapped callables
+        assert hooks.simulation is not None and hooks.device is not None
+        model = hooks.simulation.model
+        timers["physics"] = model.step = _Timed(model.step)
+        timers["device_port"] = hooks.device.answer_request = _Timed(hooks.device.answer_request)
+
     async with whole_satellite(
         spacecraft_config=config,
         physics_step_s=STEP_S,
         specs=lambda settings: flight_specs(settings, config),
+        on_start=instrument,
     ) as sat:
         workload = _Workload()
         task = asyncio.create_task(workload.run(sat))
         try:
             await sat.clock.sleep(SETTLE_S)  # boards booting, the first jobs queued
             published = sat.bus.stats.published
+            before = {k: t.wall_s for k, t in timers.items()}
             t0 = time.perf_counter()
             await sat.clock.sleep(mission_s)
             wall = time.perf_counter() - t0
-            stats = {
+            spent = {k: t.wall_s - before[k] for k, t in timers.items()}
+            stats: dict[str, Any] = {
                 "bus_messages": sat.bus.stats.published - published,
                 "jobs_submitted": workload.submitted,
+                # where the wall time went: hwsim's physics steps, hwsim answering device
+                # requests (the backplane of 160 boards every second...), and the rest
+                # (flight software: validating replies, services, bus; the event loop)
+                "share_physics": round(spent["physics"] / wall, 3),
+                "share_hwsim_device_port": round(spent["device_port"] / wall, 3),
+                "share_flight_software_and_loop": round(
+                    1.0 - (spent["physics"] + spent["device_port"]) / wall, 3
+                ),
             }
         finally:
             task.cancel()
