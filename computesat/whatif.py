@@ -44,7 +44,7 @@ from computesat.bound import (
 )
 from computesat.inprocess import WholeSatellite, whole_satellite
 from flightsw.app import FlightSettings, services
-from flightsw.messages import Event, ParameterUpdate, TcDispatch
+from flightsw.messages import EclipseForecast, Event, ParameterUpdate, TcDispatch
 from hwsim import whatif as hw_whatif
 from hwsim.app import InProcessHardware
 from hwsim.boards.slots import filler_shape
@@ -219,6 +219,7 @@ async def _fly(
             done.set()
 
     events: list[dict[str, Any]] = []
+    forecasts: set[tuple[float | None, float | None]] = set()
     cleared_at: dict[int, float] = {}
     workload = _Workload()
     try:
@@ -231,11 +232,14 @@ async def _fly(
             spacecraft_config=config,
         ) as sat:
             model = sat.model
-            async with sat.bus.subscribe(Event) as ev_sub:
+            epoch_ns = sat.hardware.simulation.epoch_ns
+            async with (
+                sat.bus.subscribe(Event) as ev_sub,
+                sat.bus.subscribe(EclipseForecast) as fc_sub,
+            ):
                 tasks = [
-                    asyncio.create_task(
-                        _collect_events(ev_sub, sat.hardware.simulation.epoch_ns, events)
-                    ),
+                    asyncio.create_task(_collect_events(ev_sub, epoch_ns, events)),
+                    asyncio.create_task(_collect_forecasts(fc_sub, epoch_ns, forecasts)),
                     asyncio.create_task(workload.run(sat)),
                     asyncio.create_task(_clears(sat, faults, cleared_at)),
                 ]
@@ -264,7 +268,7 @@ async def _fly(
     energy = model.truth()["energy_j"]
 
     def report(cols: dict[str, np.ndarray]) -> dict[str, Any]:
-        return _report(cols, config, duration_s, energy, ran, events, workload)
+        return _report(cols, config, duration_s, energy, ran, events, workload, forecasts)
 
     return hw_whatif.Flown(
         spacecraft=model,
@@ -292,6 +296,18 @@ async def _collect_events(sub: Any, origin_ns: int, out: list[dict[str, Any]]) -
                 "message": message.message,
             }
         )
+
+
+async def _collect_forecasts(
+    sub: Any, origin_ns: int, out: set[tuple[float | None, float | None]]
+) -> None:
+    """The power service's eclipse predictions (entry, exit), model time, rounded to 1 s."""
+    while True:
+        m = await sub.recv()
+        assert isinstance(m, EclipseForecast)
+        entry = round((m.next_entry_ns - origin_ns) / 1e9) if m.next_entry_ns else None
+        exit_ = round((m.next_exit_ns - origin_ns) / 1e9) if m.next_exit_ns else None
+        out.add((entry, exit_))
 
 
 async def _clears(sat: WholeSatellite, faults: list[FaultEvent], cleared_at: dict) -> None:
@@ -407,16 +423,24 @@ def _eclipses(t: np.ndarray, ecl: np.ndarray) -> list[tuple[float, float | None]
 
 
 def _shed_restore(
-    cols: dict[str, np.ndarray], eclipses: list[tuple[float, float | None]]
+    cols: dict[str, np.ndarray],
+    eclipses: list[tuple[float, float | None]],
+    forecasts: set[tuple[float | None, float | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """Per eclipse: when compute fell below 20 % of its sunlit level (looked for from 30 min
-    before the eclipse) and when it came back above 80 % after it."""
+    before the eclipse) and when it came back above 80 % after it; with the flight
+    software's forecasts (``EclipseForecast``), the predicted entry and exit nearest the
+    eclipse flown (within 10 min)."""
     t, p = cols["time_s"], cols["compute_power_w"]
     sun = cols["eclipse"] == 0
     ref = float(np.median(p[sun])) if sun.any() else 0.0
     out = []
     for start, end in eclipses:
         entry: dict[str, Any] = {"eclipse_start_s": start, "eclipse_end_s": end}
+        entries = [e for e, _ in (forecasts or ()) if e is not None and abs(e - start) <= 600]
+        exits = [x for _, x in (forecasts or ()) if x is not None and end and abs(x - end) <= 600]
+        entry["predicted_start_s"] = min(entries, key=lambda e: abs(e - start), default=None)
+        entry["predicted_end_s"] = min(exits, key=lambda x: abs(x - (end or 0)), default=None)
         if ref <= 0.0:
             out.append(entry | {"note": "no compute in sunlight"})
             continue
@@ -443,6 +467,7 @@ def _report(
     ran: list[dict[str, Any]],
     events: list[dict[str, Any]],
     workload: _Workload,
+    forecasts: set[tuple[float | None, float | None]] | None = None,
 ) -> dict[str, Any]:
     t = cols["time_s"]
     ecl = cols["eclipse"].astype(bool)
@@ -516,7 +541,8 @@ def _report(
                 "note": "array, pump and eclipse figures integrate the recorded samples",
             },
         },
-        "eclipses": _shed_restore(cols, _eclipses(t, ecl)),
+        "eclipses": _shed_restore(cols, _eclipses(t, ecl), forecasts),
+        "eclipse_forecasts": len(forecasts or ()),
         "faults": per_fault,
         "jobs_submitted": workload.submitted,
         "events_count": len(events),

@@ -34,6 +34,9 @@ def test_shed_and_restore_times_against_the_eclipses() -> None:
     power = np.array([10.0, 10.0, 1.0, 0.0, 0.0, 0.0, 2.0, 9.0, 10.0, 10.0])
     eclipses = _eclipses(t, ecl.astype(bool))
     assert eclipses == [(30.0, 60.0)], eclipses
-    (entry,) = _shed_restore({"time_s": t, "eclipse": ecl, "compute_power_w": power}, eclipses)
+    cols = {"time_s": t, "eclipse": ecl, "compute_power_w": power}
+    forecasts = {(28.0, 61.0), (5000.0, 5100.0), (None, None)}
+    (entry,) = _shed_restore(cols, eclipses, forecasts)
+    assert (entry["predicted_start_s"], entry["predicted_end_s"]) == (28.0, 61.0), entry
     assert entry["shed_at_s"] == 20.0 and entry["shed_before_eclipse_s"] == 10.0, entry
     assert entry["restored_at_s"] == 70.0 and entry["restored_after_eclipse_s"] == 10.0, entry
