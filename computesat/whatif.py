@@ -509,6 +509,9 @@ def _report(
             for e in events
             if at <= e["time_s"] <= at + FAULT_WINDOW_S and e["event"] not in _ROUTINE
         ]
+        # the events that name the fault's target (pdu.slot_028: 'slot_028' too)
+        names = {f["target"], f["target"].removeprefix("pdu.")}
+        naming = [e for e in events if e["time_s"] >= at and any(n in e["message"] for n in names)]
         per_fault.append(
             {
                 "fault": f["fault"],
@@ -516,7 +519,9 @@ def _report(
                 "injected_at_s": at,
                 "events_after": following[:EVENTS_PER_FAULT],
                 "events_after_count": len(following),
+                "events_naming_target": naming[:EVENTS_PER_FAULT],
                 "responded": bool(following),
+                "responded_to_target": bool(naming),
             }
         )
     ratio = delivered / bound.bound_kwh_per_day if bound.bound_kwh_per_day > 0 else None
