@@ -215,7 +215,8 @@ def cmd_hwsim_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_hwsim_run(args: argparse.Namespace) -> int:
-    from hwsim import whatif
+    # what-if runs are flown by the flight software (computesat.whatif), whichever name ran it
+    from computesat import whatif
 
     return whatif.main(args)
 
@@ -425,6 +426,19 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     _add_satellite_arguments(satellite)
     satellite.set_defaults(handler=cmd_satellite)
 
+    # --- what-if (flyby helper)
+    what_if_top = commands.add_parser(
+        "whatif",
+        help="A what-if run: hwsim and every flight-software service in one process on the "
+        "stepped clock, flown by the real flight software, with faults scheduled and "
+        "overrides; write CSV, Parquet, summary.json and a PNG plot.",
+    )
+    if wanted("whatif"):
+        from computesat import whatif
+
+        whatif.add_arguments(what_if_top)
+    what_if_top.set_defaults(handler=cmd_hwsim_run)
+
     hwsim = commands.add_parser(
         "hwsim",
         help="The hardware simulator.",
@@ -439,17 +453,16 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
 
         add_settings_arguments(serve, HwsimSettings)
     serve.set_defaults(handler=cmd_hwsim_serve)
-    what_if = hwsim_commands.add_parser(
-        "run",
-        help="A what-if run: step the spacecraft under the what-if controller (it drives the "
-        "model through the device API), with faults scheduled and overrides; write CSV, "
-        "Parquet, summary.json and a PNG plot.",
-    )
-    if wanted("hwsim", "run"):
-        from hwsim import whatif
+    # --- what-if (flyby helper): 'hwsim run' and 'hwsim whatif' are 'computesat whatif'
+    for name in ("run", "whatif"):
+        what_if = hwsim_commands.add_parser(
+            name, help="The same as 'computesat whatif' (a what-if run flown by flightsw)."
+        )
+        if wanted("hwsim", name):
+            from computesat import whatif
 
-        whatif.add_arguments(what_if)
-    what_if.set_defaults(handler=cmd_hwsim_run)
+            whatif.add_arguments(what_if)
+        what_if.set_defaults(handler=cmd_hwsim_run)
     faults = hwsim_commands.add_parser("faults", help="List the fault catalogue.")
     faults.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     faults.set_defaults(handler=cmd_hwsim_faults)

@@ -182,13 +182,23 @@ async def boot(
     *,
     clock: Clock | None = None,
     context: zmq.asyncio.Context | None = None,
+    bus: Bus | None = None,
+    device_port: DevicePort | None = None,
 ) -> None:
     """Run flight software until ``stop``; ``ready`` says where it can be reached.
 
     ``clock`` and ``context`` are for an in-process satellite (tests) that shares hwsim's
     mission clock (a stepped one: nothing to synchronise) and ZeroMQ context; by default
     flight software anchors its own clock to the hardware time reference and owns its context.
+
+    ``bus`` and ``device_port`` (both or neither; a stepped ``clock`` with them): a whole
+    satellite in one process (``computesat.inprocess``) hands its in-process transports (the
+    Bus and DevicePort APIs, opened by the caller); no broker, socket or context is made.
     """
+    if bus is not None and device_port is not None:
+        assert clock is not None, "in-process transports run on the caller's clock"
+        await _run_services(settings, stop, clock, bus, device_port, specs, ready)
+        return
     own_context = context is None
     context = zmq.asyncio.Context() if context is None else context
     clock = WallClock() if clock is None else clock

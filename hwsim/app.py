@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +33,7 @@ from hwsim.snapshot import (
 from runtime.clock import NS_PER_S, Clock, WallClock
 from runtime.service import run_until_signalled
 
-__all__ = ["HwsimSettings", "Simulation", "physics_loop", "run", "serve"]
+__all__ = ["HwsimSettings", "InProcessHardware", "Simulation", "physics_loop", "run", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,8 @@ class Simulation:
         self.next_snapshot_ns = self.mission_time_ns() + self.period_ns
         self.snapshots_written = 0
         self.snapshot_failures = 0
+        # Called with the model after every physics step (the what-if recorder), or None.
+        self.on_step: Callable[[Any], None] | None = None
 
     def start_physics(self, tasks: asyncio.TaskGroup, step_s: float, max_catch_up: int) -> None:
         """Run the physics loop in ``tasks`` (again, after a restore)."""
@@ -168,7 +172,14 @@ class Simulation:
         self._physics_args = (step_s, max_catch_up)
         self._physics = tasks.create_task(
             physics_loop(
-                self.model, self.clock, step_s, max_catch_up, self.epoch_ns, self, self.job_wake
+                self.model,
+                self.clock,
+                step_s,
+                max_catch_up,
+                self.epoch_ns,
+                self,
+                self.job_wake,
+                self.on_step,
             )
         )
 
@@ -257,6 +268,7 @@ async def physics_loop(
     model_epoch_ns: int,
     sim: Simulation | None = None,
     job_wake: asyncio.Event | None = None,
+    on_step: Callable[[Any], None] | None = None,
 ) -> None:
     """Keep the model's time within one step of mission time, in fixed steps.
 
@@ -264,7 +276,8 @@ async def physics_loop(
     two steps). With ``job_wake`` (set when a job's worker finishes): the model is stepped to
     the present at once, a step shorter than ``step_s``, so the board sees its job's modelled
     end now rather than at the next whole step: at x1 that was up to a second of wall time
-    added to every job. The steps go on from there, whole again.
+    added to every job. The steps go on from there, whole again. ``on_step`` (the what-if
+    recorder) is called with the model after every step.
     """
     step = model.step
     step_ns = round(step_s * NS_PER_S)
@@ -284,6 +297,8 @@ async def physics_loop(
             if woken and now_ns - model_time_ns >= min_partial_ns:
                 step((now_ns - model_time_ns) / NS_PER_S)
                 model_time_ns = now_ns
+                if on_step is not None:
+                    on_step(model)
             continue
         if due > max_catch_up:
             # Falling behind (slow host at a high speed): drop the backlog rather than spiral.
@@ -293,6 +308,8 @@ async def physics_loop(
         for _ in range(due):
             step(step_s)
             model_time_ns += step_ns
+            if on_step is not None:
+                on_step(model)
         if sim is not None:
             sim.after_steps()
 
@@ -305,6 +322,8 @@ async def serve(
     clock: Clock | None = None,
     context: zmq.asyncio.Context | None = None,
     started: list[str] | None = None,
+    in_process: InProcessHardware | None = None,
+    spacecraft_config: Any = None,
 ) -> None:
     """Run hwsim until ``stop`` is set; ``ready`` gets the bound (device, simctl) endpoints.
 
@@ -313,15 +332,20 @@ async def serve(
 
     ``clock`` and ``context`` are for an in-process satellite (tests), whose parts share one
     mission clock (a stepped one) and one ZeroMQ context (``inproc://`` endpoints); by default
-    hwsim builds its clock from ``settings`` and owns its context.
+    hwsim builds its clock from ``settings`` and owns its context. ``in_process``: no sockets
+    at all; the caller's transports call the servers it is handed (see InProcessHardware).
+    ``spacecraft_config``: a configuration already built (instead of ``settings.config``).
     """
     from hwsim.boards.slots import default_registry
     from hwsim.config import default_config, load_config
     from hwsim.faults import fault_catalogue
     from hwsim.spacecraft import Spacecraft
 
-    config = load_config(settings.config) if settings.config else default_config()
-    config_name = settings.config.name if settings.config else "built-in"
+    if spacecraft_config is not None:  # built by the caller (a what-if's overrides applied)
+        config, config_name = spacecraft_config, spacecraft_config.name
+    else:
+        config = load_config(settings.config) if settings.config else default_config()
+        config_name = settings.config.name if settings.config else "built-in"
     # Discover the board plug-ins once, before the clock starts; a refused plug-in is logged
     # and its slots boot empty (fault_reason on the slot), never stopping hwsim.
     registry = default_registry()
@@ -385,7 +409,15 @@ async def serve(
     # (hwsim.snapshot.restore_into), so the watch asks the model's current slots.
     executor: SlotExecutor | None = None
     watch: ResultWatch | None = None
-    if model.plugin_slots is not None:
+    if model.plugin_slots is not None and in_process is not None:
+        # Nobody reads the results of an in-process run's jobs (what-if, bench): their
+        # duration, power and heat follow the boards' models; no worker, no thread.
+        from hwsim.boards.executor import ResultsNotComputed
+
+        plugins = model.plugin_slots
+        watch = ResultWatch(clock, plugins.gather, model.read)
+        plugins.attach_executor(ResultsNotComputed(), watch.notify)
+    elif model.plugin_slots is not None:
 
         def gather() -> list[str]:
             plugins = model.plugin_slots
@@ -414,6 +446,9 @@ async def serve(
 
                 executor.on_computed = computed
         model.plugin_slots.attach_executor(executor, watch.notify)
+    if in_process is not None:
+        await _serve_in_process(settings, stop, ready, sim, watch, in_process)
+        return
     own_context = context is None
     context = zmq.asyncio.Context() if context is None else context
     try:
@@ -465,6 +500,62 @@ async def serve(
             context.destroy(linger=0)
         if executor is not None:
             executor.close()
+
+
+@dataclass
+class InProcessHardware:
+    """Hooks of an in-process satellite (``computesat.inprocess``): hwsim binds no socket;
+    ``serve`` fills ``device``, ``simctl`` (PortServers whose ``answer_request`` and
+    ``settle`` a transport calls directly: the same checks and replies as over ZeroMQ) and
+    ``simulation`` before ``ready`` is set. ``on_step`` is called with the model after every
+    physics step (the what-if recorder), ``on_start`` before the first. Job results are not
+    computed (ResultsNotComputed)."""
+
+    on_step: Callable[[Any], None] | None = None
+    # Called once the servers are filled in, before the first physics step (faults scheduled
+    # through ``simctl``); an exception stops ``serve`` with it.
+    on_start: Callable[[InProcessHardware], None] | None = None
+    device: PortServer | None = None
+    simctl: PortServer | None = None
+    simulation: Simulation | None = None
+
+
+async def _serve_in_process(
+    settings: HwsimSettings,
+    stop: asyncio.Event,
+    ready: asyncio.Future[tuple[str, str, int]] | None,
+    sim: Simulation,
+    watch: ResultWatch | None,
+    hooks: InProcessHardware,
+) -> None:
+    """``serve`` without sockets: the physics loop, and the port servers handed to ``hooks``."""
+    from hwsim.faults import fault_catalogue
+
+    model, clock = sim.model, sim.clock
+    hooks.device = PortServer(
+        None,  # type: ignore[arg-type]  # never bound: answered in process
+        "local://devices",
+        clock,
+        device_handler(model, clock, watch.wait if watch is not None else None),
+        "device-port",
+    )
+    hooks.simctl = PortServer(
+        None,  # type: ignore[arg-type]
+        "local://simctl",
+        clock,
+        simctl_handler(model, clock, fault_catalogue, lambda: sim.epoch_ns, snapshots=sim),
+        "simctl",
+    )
+    hooks.simulation = sim
+    sim.on_step = hooks.on_step
+    if hooks.on_start is not None:
+        hooks.on_start(hooks)
+    async with asyncio.TaskGroup() as tasks:
+        sim.start_physics(tasks, settings.physics_step_s, settings.max_catch_up_steps)
+        if ready is not None:
+            ready.set_result((hooks.device.endpoint, hooks.simctl.endpoint, clock.now_ns()))
+        await stop.wait()
+        sim.stop_physics()
 
 
 async def _warm_in_background(executor: SlotExecutor) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "BACKPLANE_DEVICE",
     "TIMEREF_DEVICE",
     "DeviceModel",
+    "LongPoll",
     "PortServer",
     "SnapshotControl",
     "device_handler",
@@ -270,7 +271,7 @@ def simctl_handler(
     return handle
 
 
-class _LongPoll:
+class LongPoll:
     """A request whose answer comes later (see the module docstring)."""
 
     def __init__(self, request_id: int, result: Awaitable[Any]) -> None:
@@ -329,12 +330,19 @@ class PortServer:
             self._socket.close()
             self._socket = None
 
-    def answer(self, frame: bytes) -> DeviceReply | _LongPoll:
-        now_ns = self._clock.now_ns()
+    def answer(self, frame: bytes) -> DeviceReply | LongPoll:
         try:
             request = DeviceRequest.unpack(frame)
         except DecodeError as exc:
-            return DeviceReply.failure(-1, now_ns, DeviceErrorCode.MALFORMED, str(exc))
+            return DeviceReply.failure(
+                -1, self._clock.now_ns(), DeviceErrorCode.MALFORMED, str(exc)
+            )
+        return self.answer_request(request)
+
+    def answer_request(self, request: DeviceRequest) -> DeviceReply | LongPoll:
+        """The reply to a decoded request (an in-process transport calls this directly: the
+        same checks and errors as over the socket, without the frames)."""
+        now_ns = self._clock.now_ns()
         if request.v != DEVICE_PROTOCOL_VERSION:
             return DeviceReply.failure(
                 request.id,
@@ -350,10 +358,10 @@ class PortServer:
             failed = _model_error(exc)
             return DeviceReply.failure(request.id, now_ns, failed.code, str(failed))
         if inspect.isawaitable(result):
-            return _LongPoll(request.id, result)
+            return LongPoll(request.id, result)
         return DeviceReply(id=request.id, ok=True, time_ns=now_ns, result=result)
 
-    async def settle(self, poll: _LongPoll) -> DeviceReply:
+    async def settle(self, poll: LongPoll) -> DeviceReply:
         """The reply to a long poll (an `answer` that came back unfinished), once its result
         is there."""
         try:
@@ -369,7 +377,7 @@ class PortServer:
             self.errors += 1
         return reply
 
-    async def _finish(self, identity: bytes, poll: _LongPoll) -> None:
+    async def _finish(self, identity: bytes, poll: LongPoll) -> None:
         """Await a long poll's result and send its reply (in a task the server owns)."""
         reply = await self.settle(poll)
         if self._socket is not None:
@@ -386,7 +394,7 @@ class PortServer:
                 self.errors += 1
                 continue  # a client that is not a DEALER speaking one frame per request
             reply = self.answer(frames[1])
-            if isinstance(reply, _LongPoll):
+            if isinstance(reply, LongPoll):
                 task = asyncio.create_task(self._finish(frames[0], reply))
                 self._polls.add(task)
                 task.add_done_callback(self._polls.discard)

@@ -1,10 +1,16 @@
-"""What-if runner: step the spacecraft with faults scheduled, write CSV, Parquet, a summary and
-a plot.
+"""What-if runs: faults scheduled, the spacecraft flown, CSV, Parquet, a summary and a plot.
 
-``computesat hwsim run [--scenario FILE.toml] [--fault "pump_seizure pump.L1.A at 2h" ...]
+``computesat whatif [--scenario FILE.toml] [--fault "pump_seizure pump.L1.A at 2h" ...]
 [--beta DEG] [--altitude KM] [--board-mix "ref-gpu:140,ref-cpu:10"] --duration 1d --out DIR``
-is :func:`add_arguments` + :func:`main`. Only the stepped clock (``--speed max``) is supported:
-the run goes as fast as the physics allows and is deterministic for a seed.
+(also ``computesat hwsim run`` and ``computesat hwsim whatif``) is :func:`add_arguments` +
+``computesat.whatif.main``. The spacecraft is flown by the real flight software: hwsim and every
+flight-software service in one process on the stepped clock (``computesat.whatif`` supplies the
+:data:`Flyer`; hwsim never imports flight software). Only the stepped clock (``--speed max``)
+is supported: the run goes as fast as the CPU allows and is deterministic for a seed.
+
+This module holds what needs only the hardware model: the inputs' checks, the recorder (it
+samples the model after physics steps, through the physics loop's hook), the margins, the
+tables and the plot.
 
 Everything is checked before the first step (overrides by the configuration models, faults
 against the catalogue and the spacecraft, times against the duration); a bad input is one
@@ -23,17 +29,15 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from tqdm import tqdm
 
-from hwsim.boards.executor import ResultsNotComputed
 from hwsim.config import ConfigError, SpacecraftConfig, default_config, load_config
-from hwsim.faults import ActiveFault, FaultError
 from hwsim.model.orbit import orbital_period_s
 from hwsim.scenario import (
     FaultEvent,
@@ -49,10 +53,11 @@ from hwsim.scenario import (
     parse_time,
 )
 from hwsim.spacecraft import Spacecraft
-from hwsim.whatif_control import WhatIfController
 from icd.devices import DeviceRegisters
 
 __all__ = [
+    "Flown",
+    "Flyer",
     "WhatIfError",
     "WhatIfResult",
     "add_arguments",
@@ -242,80 +247,37 @@ class _Recorder:
 # --------------------------------------------------------------------------------- the run
 
 
-def _simulate(
-    config: SpacecraftConfig,
-    seed: int,
-    faults: list[FaultEvent],
-    duration_s: float,
-    step_s: float,
-    record: Callable[[Spacecraft], None],
-    record_due: Callable[[float], bool],
-    progress: bool,
-) -> tuple[Spacecraft, int, list[dict[str, Any]]]:
-    """Build the spacecraft, schedule the faults, step it to the end, recording samples.
+@dataclass
+class Flown:
+    """What a :data:`Flyer` hands back: the model at the end, the physics steps taken, the
+    faults that ran (parameters with defaults, activation and clear times), figures added to
+    the summary and a report added to summary.json (``flight_software``)."""
 
-    The one place the model is built and stepped. The faults are all scheduled (and so
-    validated against the spacecraft) before the first step. Returns the spacecraft, the steps
-    taken and the faults that ran (parameters with defaults, activation and clear times).
-    """
-    # the thermal start settled on the periodic orbit of the step this run takes
-    sc = Spacecraft(config, seed=seed, settle_step_s=step_s)
-    if sc.plugin_slots is not None:
-        # Nobody reads the filler jobs' results: their duration, power and heat follow the
-        # boards' models, their numpy is not computed (deterministic all the same).
-        sc.plugin_slots.attach_executor(ResultsNotComputed())
-    # The what-if controller flies the spacecraft through its device API (read_model,
-    # command), as flight software does; it acts before each step.
-    law = WhatIfController(sc)
-    scheduled: list[ActiveFault] = []  # the model marks these active when they start
-    for ev in faults:
-        try:
-            scheduled.append(sc.inject_fault(ev.fault, ev.target, dict(ev.params), ev.at_s))
-        except FaultError as err:
-            raise WhatIfError(f"{ev.label}: {err}") from None
-    clears = sorted(
-        (ev.clear_s, k, ev.fault, ev.target) for k, ev in enumerate(faults) if ev.clear_s
-    )
-    cleared_at: dict[int, float] = {}
-    n_steps = math.ceil(duration_s / step_s - 1e-9)
-    record(sc)
-    bar = tqdm(
-        total=n_steps,
-        disable=not progress,
-        file=sys.stderr,
-        unit="step",
-        desc=f"what-if {config.name}",
-        mininterval=0.5,
-    )
-    chunk = 0
-    try:
-        for k in range(1, n_steps + 1):
-            while clears and clears[0][0] <= sc.time_s + 1e-9:
-                _, k_fault, fid, target = clears.pop(0)
-                sc.clear_fault(fid, target)
-                cleared_at[k_fault] = sc.time_s
-            law.act()
-            sc.step(min(step_s, duration_s - (k - 1) * step_s))
-            chunk += 1
-            if k == n_steps or record_due(sc.time_s):
-                record(sc)
-            if chunk >= 2000 or k == n_steps:
-                bar.update(chunk)
-                chunk = 0
-    finally:
-        bar.close()
-    ran = [
-        {
-            "fault": f.fault_id,
-            "target": f.target,
-            "params": dict(f.params),
-            "at_s": ev.at_s,
-            "activated_at_s": f.activated_at_s,
-            "cleared_at_s": cleared_at.get(k),
-        }
-        for k, (ev, f) in enumerate(zip(faults, scheduled, strict=True))
-    ]
-    return sc, n_steps, ran
+    spacecraft: Spacecraft
+    steps: int
+    faults: list[dict[str, Any]]
+    summary: dict[str, float] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    cols_hook: Callable[[dict[str, np.ndarray]], dict[str, Any]] | None = None
+
+
+# (config, seed, faults, duration_s, step_s, record, record_due, progress) -> Flown.
+# It builds and flies the spacecraft, scheduling the faults (a refused one: WhatIfError
+# before the first step), calls ``record(model)`` before the first step and after every step
+# at which ``record_due(model_time_s)`` holds (and after the last).
+Flyer = Callable[
+    [
+        SpacecraftConfig,
+        int,
+        list[FaultEvent],
+        float,
+        float,
+        Callable[[Spacecraft], None],
+        Callable[[float], bool],
+        bool,
+    ],
+    Flown,
+]
 
 
 def _sampler(sample_s: float, step_s: float, events_s: list[float]) -> Callable[[float], bool]:
@@ -356,8 +318,10 @@ def run_whatif(
     scenario_name: str | None = None,
     devices: list[str] | None = None,
     overrides: Overrides | None = None,
+    fly: Flyer | None = None,
 ) -> WhatIfResult:
-    """Run the spacecraft under the what-if controller with ``faults`` scheduled and write
+    """Fly the spacecraft with ``fly`` (``computesat.whatif.fly``: the flight software) with
+    ``faults`` scheduled and write
     ``whatif.csv``, ``whatif.parquet``, ``summary.json`` and ``whatif.png`` into ``out_dir``.
 
     ``config`` already has the overrides applied (``overrides`` only labels the outputs).
@@ -387,9 +351,14 @@ def run_whatif(
     if out_dir.exists() and not out_dir.is_dir():
         raise WhatIfError(f"--out {out_dir} exists and is not a directory")
     _probe_out_dir(out_dir)
+    if fly is None:
+        raise WhatIfError(
+            "what-if runs are flown by the flight software: run them with 'computesat whatif' "
+            "(computesat.whatif.run_whatif)"
+        )
     events = [ev.at_s for ev in faults] + [ev.clear_s for ev in faults if ev.clear_s is not None]
     rec = _Recorder(config, devices)
-    sc, n_steps, ran = _simulate(
+    flown = fly(
         config,
         seed,
         faults,
@@ -399,8 +368,10 @@ def run_whatif(
         _sampler(sample_s, step_s, events),
         progress,
     )
+    sc, n_steps, ran = flown.spacecraft, flown.steps, flown.faults
     cols = rec.columns()
     margins = _margins(cols, config, warmup_s, ran)
+    margins["limits"] = _limits(margins, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = _write_tables(cols, out_dir)
     e = sc.truth()["energy_j"]
@@ -417,7 +388,13 @@ def run_whatif(
         "load_energy_kwh": e["load_j"] / 3.6e6,
         "compute_energy_kwh": e["compute_heat_j"] / 3.6e6,
         "uncorrectable_errors": float(cols["uncorrectable_total"][-1]),
+        **flown.summary,
     }
+    report = dict(flown.report)
+    if flown.cols_hook is not None:
+        extra = flown.cols_hook(cols)
+        summary.update(extra.pop("summary", {}))
+        report.update(extra)
     summary_path = out_dir / "summary.json"
     doc = {
         "configuration": config.name,
@@ -433,6 +410,7 @@ def run_whatif(
         "summary": summary,
         "margins": margins,
         "faults": ran,
+        "flight_software": report,
     }
     summary_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     png_path = out_dir / "whatif.png"
@@ -660,6 +638,40 @@ def _margins(
     return out
 
 
+def _limits(margins: dict[str, Any], config: SpacecraftConfig) -> dict[str, Any]:
+    """Each limit's worst value against the limit, and whether it held (``all_within``): the
+    dies (each against its own board's limit), the coolant and the radiators (against the
+    lowest die limit of their loop), the battery's state of charge (its floor) and discharge
+    power (its maximum), the loops' inventory (the cavitation floor)."""
+    th = margins["thermal"]
+    out: dict[str, Any] = {
+        "die": {"worst_k": th["die"]["max_temp_k"], "limit_k": th["die"]["limit_k"]},
+        "coolant": {
+            "worst_k": th["coolant"]["max_return_temp_k"],
+            "limit_k": th["coolant"]["limit_k"],
+        },
+        "radiator": {"worst_k": th["radiator"]["max_temp_k"], "limit_k": th["radiator"]["limit_k"]},
+        "battery_soc": {
+            "worst": margins["power"]["min_battery_soc"],
+            "limit": margins["power"]["min_soc_limit"],
+        },
+        "battery_discharge": {
+            "worst_w": margins["power"]["max_discharge_w"],
+            "limit_w": config.battery.max_discharge_power_w,
+        },
+        "loop_inventory": {
+            "worst_kg": margins["loops"]["min_inventory_kg"],
+            "limit_kg": margins["loops"]["cavitation_inventory_kg"],
+        },
+    }
+    for name, entry in out.items():
+        worst, limit = list(entry.values())
+        low = name in ("battery_soc", "loop_inventory")
+        entry["within"] = bool(worst >= limit if low else worst <= limit)
+    out["all_within"] = all(e["within"] for e in out.values() if isinstance(e, dict))
+    return out
+
+
 # --------------------------------------------------------------------------------------- plots
 
 
@@ -851,12 +863,14 @@ def _plot(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``computesat hwsim run``."""
     parser.description = (
-        "A what-if run: step the spacecraft on the stepped clock under the built-in control "
-        "law, with faults scheduled and configuration overrides, and write whatif.csv, "
+        "A what-if run: the whole satellite (hwsim and every flight-software service) in one "
+        "process on the stepped clock, flown by the real flight software, with faults "
+        "scheduled and configuration overrides, and write whatif.csv, "
         "whatif.parquet (same columns and dtypes), summary.json (worst margin per subsystem "
         "and the faults that ran) and whatif.png (one panel per subsystem) into --out. "
         "Everything is checked before the first step: a bad input is one error (exit 2) and "
-        "no output. Flags override the --scenario file."
+        "no output. Flags override the --scenario file. summary.json adds the flight "
+        "software's events per fault and compute delivered against its bound (docs/hwsim.md)."
     )
     parser.add_argument("--config", type=Path, default=None, help="spacecraft TOML (default AI1)")
     parser.add_argument(
@@ -923,7 +937,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _plan(args: argparse.Namespace) -> dict[str, Any]:
+def plan(args: argparse.Namespace) -> dict[str, Any]:
     """Everything the run needs, from the scenario file and the flags (flags win)."""
     if str(args.speed) != "max":
         raise ValueError(
@@ -965,19 +979,27 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run a what-if from parsed arguments; 0 on success, 2 on bad input."""
+def main(
+    args: argparse.Namespace,
+    fly: Flyer | None = None,
+    more: Callable[[argparse.Namespace, dict[str, Any]], None] | None = None,
+    prog: str = "computesat whatif",
+) -> int:
+    """Run a what-if from parsed arguments, flown by ``fly``; 0 on success, 2 on bad input.
+    ``more`` may add to the plan (faults of ``--all-faults``) and raise ValueError."""
     try:
-        plan = _plan(args)
+        planned = plan(args)
+        if more is not None:
+            more(args, planned)
     except (ValueError, ConfigError) as err:  # ScenarioError is a ValueError
-        print(f"computesat hwsim run: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return 2
     try:
         result = run_whatif(
-            out_dir=args.out, progress=not getattr(args, "no_progress", False), **plan
+            out_dir=args.out, progress=not getattr(args, "no_progress", False), fly=fly, **planned
         )
     except WhatIfError as err:
-        print(f"computesat hwsim run: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return 2
     print(
         f"wrote {result.csv_path} and {result.parquet_path} ({result.rows} rows, "

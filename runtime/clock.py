@@ -184,8 +184,15 @@ class SteppedClock(Clock):
     complete; pure computation is never cut short because the loop cannot iterate while it runs.
     """
 
-    def __init__(self, start_ns: int = DEFAULT_START_NS, quiet_hops: int = 16) -> None:
+    def __init__(
+        self, start_ns: int = DEFAULT_START_NS, quiet_hops: int = 16, io_free: bool = False
+    ) -> None:
+        """``io_free``: nothing on this loop waits on sockets, threads or processes (a whole
+        satellite in one process with in-process transports, ``computesat.inprocess``): the
+        loop is quiet as soon as no callback is ready, one iteration instead of
+        ``quiet_hops`` (each of which polls the selector)."""
         self._now_ns = int(start_ns)
+        self._io_free = io_free
         self._sleepers: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._quiet_hops = quiet_hops
@@ -223,7 +230,15 @@ class SteppedClock(Clock):
         if seen_activity != self._activity:
             loop.call_soon(self._watch, loop, self._activity, 0)
             return
-        if quiet < self._quiet_hops:
+        # Without I/O, work pending is a ready callback (a resolved future's wake-up, a task
+        # step): none ready behind this one means every task waits on the clock. (asyncio's
+        # own loop keeps them in ``_ready``; another loop falls back to counting hops.)
+        ready = getattr(loop, "_ready", None) if self._io_free else None
+        if ready is not None:
+            if ready:
+                loop.call_soon(self._watch, loop, seen_activity, 0)
+                return
+        elif quiet < self._quiet_hops:
             loop.call_soon(self._watch, loop, seen_activity, quiet + 1)
             return
         self._watch_scheduled = False

@@ -70,8 +70,10 @@ __all__ = [
     "blas_threads_here",
 ]
 
-NOT_COMPUTED_DIGEST = "not-computed"
-"""The digest of a job result that `ResultsNotComputed` did not compute."""
+NOT_COMPUTED_DIGEST = "ff" * 32
+"""The digest of a job result that `ResultsNotComputed` did not compute: hex of a digest's
+length (32 bytes, as the ICD's TM 140,5 carries it), all ones, which no SHA-256 of a real
+result is expected to be; flight software packs it as it packs any digest."""
 
 
 class ResultsNotComputed:

@@ -16,6 +16,8 @@ COMMANDS = [
     ["hwsim"],
     ["hwsim", "serve"],
     ["hwsim", "run"],
+    ["hwsim", "whatif"],
+    ["whatif"],
     ["hwsim", "faults"],
     ["hwsim", "inject"],
     ["hwsim", "clear"],
