@@ -42,6 +42,7 @@ from computesat.bound import (
     energy_limited_j,
     rejection_limited_j,
 )
+from computesat.ephemeris import onboard_orbit_elements
 from computesat.inprocess import WholeSatellite, whole_satellite
 from flightsw.app import FlightSettings, services
 from flightsw.messages import EclipseForecast, Event, ParameterUpdate, TcDispatch
@@ -90,25 +91,13 @@ def flight_specs(settings: FlightSettings, config: SpacecraftConfig) -> list[Ser
 
 
 def _power_config_hook(spec: ServiceSpec, config: SpacecraftConfig) -> ServiceSpec:
-    """HOOK (power helper, issue 9): the flight-software power service needs the orbit
-    elements to predict eclipses. Once ``flightsw/orbit.py`` and the power service's Config
-    are merged, fill that Config from the spacecraft configuration here (``config.orbit``:
-    altitude_km, inclination_deg, beta_deg, epoch; ``config.battery``) and return the spec
-    with it. Until then every spec is returned unchanged."""
+    """The power service's onboard ephemeris from the spacecraft configuration (its orbit
+    elements at the model's start, ``computesat.ephemeris``): what flight software's
+    database would hold for this orbit. Every other spec is returned unchanged."""
     if spec.name != "power":
         return spec
-    fields = type(spec.config).model_fields
-    updates: dict[str, Any] = {}
-    for name, value in (
-        ("altitude_km", config.orbit.altitude_km),
-        ("inclination_deg", config.orbit.inclination_deg),
-        ("beta_deg", config.orbit.beta_deg),
-    ):
-        if name in fields:
-            updates[name] = value
-    if not updates:
-        return spec
-    return ServiceSpec(spec.name, spec.run, spec.config.model_copy(update=updates))
+    orbit = onboard_orbit_elements(config)
+    return ServiceSpec(spec.name, spec.run, spec.config.model_copy(update={"orbit": orbit}))
 
 
 # ------------------------------------------------------------------------------- all faults

@@ -42,26 +42,17 @@ def test_shed_and_restore_times_against_the_eclipses() -> None:
     assert entry["restored_at_s"] == 70.0 and entry["restored_after_eclipse_s"] == 10.0, entry
 
 
-def test_the_power_hook_fills_the_orbit_elements_a_power_config_has() -> None:
-    from pydantic import BaseModel, ConfigDict
-
+def test_the_power_service_flies_with_the_orbit_of_the_configuration() -> None:
     from computesat.whatif import _power_config_hook
+    from flightsw.services import power
     from runtime.service import ServiceSpec
-
-    class PowerConfig(BaseModel):
-        model_config = ConfigDict(frozen=True)
-        altitude_km: float = 500.0
-        beta_deg: float = 0.0
-        period_s: float = 1.0
-
-    async def run(ctx, config) -> None:  # pragma: no cover - never started here
-        return None
 
     config = simple_config().model_copy(
         update={"orbit": simple_config().orbit.model_copy(update={"beta_deg": 60.0})}
     )
-    spec = _power_config_hook(ServiceSpec("power", run, PowerConfig()), config)
-    assert (spec.config.altitude_km, spec.config.beta_deg) == (600.0, 60.0), spec.config
-    assert spec.config.period_s == 1.0
-    other = ServiceSpec("ping", run, PowerConfig())
+    spec = _power_config_hook(ServiceSpec("power", power.run, power.Config()), config)
+    assert spec.config.orbit.altitude_km == 600.0, spec.config.orbit
+    assert abs(spec.config.orbit.beta_deg - 60.0) < 1e-9, spec.config.orbit
+    assert spec.config.period_s == power.Config().period_s, "only the orbit changes"
+    other = ServiceSpec("ping", power.run, power.Config())
     assert _power_config_hook(other, config) is other, "only the power service is configured"
