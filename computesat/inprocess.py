@@ -67,13 +67,16 @@ class LocalDevicePort(DevicePort):
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    async def _exchange(self, request: DeviceRequest) -> DeviceReply:
+    async def _exchange(self, request: DeviceRequest, within_s: float | None = None) -> DeviceReply:
+        # Answered at once (no queue to wait in): ``within_s``, the wait a shared socket may
+        # spend behind another request, only bounds a long poll here.
+        timeout_s = self.timeout_s if within_s is None else within_s
         reply = self._server.answer_request(request)
         if isinstance(reply, LongPoll):
             try:
-                reply = await self._clock.wait_for(self._server.settle(reply), self.timeout_s)
+                reply = await self._clock.wait_for(self._server.settle(reply), timeout_s)
             except TimeoutError:
-                raise self.timeout_error(request.device, self.timeout_s, 0) from None
+                raise self.timeout_error(request.device, timeout_s, 0) from None
         return reply
 
     def sibling(self, timeout_s: float | None = None) -> LocalDevicePort:
