@@ -90,9 +90,14 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     outbox: asyncio.Queue[BusMessage] = asyncio.Queue()
-    # The stand-in is the only source of modes and limits here: the mode manager's own SAFE at
-    # boot (compute 0 W) would race the test's messages.
-    specs = [s for s in services(FlightSettings(port=0)) if s.name != "modes"]
+    # The stand-in is the only source of modes and limits here, so it stands in for the mode
+    # manager, power and thermal control and those are left out: the mode manager's own SAFE at
+    # boot (compute 0 W) would race the test's messages, and power re-publishes its own
+    # ComputeLimit(source="power") every period (a sunlit budget of kW), which replaces the
+    # stand-in's limit of the same source (limits are kept per source and scope); thermal
+    # likewise owns source "thermal" per loop.
+    stood_in = {"modes", "power", "thermal"}
+    specs = [s for s in services(FlightSettings(port=0)) if s.name not in stood_in]
     at = next(i for i, s in enumerate(specs) if s.name == "payload")
     specs.insert(at, _stand_in(outbox))
     async with (
