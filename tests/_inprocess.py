@@ -28,6 +28,8 @@ from ground.station import Ground
 from hwsim.app import HwsimSettings, serve
 from icd.dictionary import Mode
 from runtime.clock import SteppedClock
+from runtime.localbus import LocalBus
+from runtime.ports import DevicePort
 from runtime.service import ServiceSpec
 
 T = TypeVar("T")
@@ -50,8 +52,15 @@ async def in_process_satellite(
     hwsim_config: Path | None = None,
     push: str | None = None,
     clock: SteppedClock | None = None,
+    zmq_bus: bool = False,
 ) -> AsyncIterator[InProcessSatellite]:
-    """``clock``: the mission clock to run on (a test's ground may need it first)."""
+    """``clock``: the mission clock to run on (a test's ground may need it first).
+
+    The software bus is in memory (``runtime.localbus``) unless ``zmq_bus``: the ZeroMQ bus
+    runs a broker thread, and on a loaded host that thread may not forward a message within
+    the stepped clock's quiet window, so mission time ran ahead while services waited for
+    their messages (a boot took 170-440 mission s). ``zmq_bus`` for a test that reaches the
+    bus from outside (its endpoints are then loopback TCP)."""
     loop = asyncio.get_running_loop()
     # Flight software stops first, as the launcher stops it: hardware that vanished under
     # running services would only add device timeouts to the end of every test.
@@ -82,9 +91,15 @@ async def in_process_satellite(
             bus_sub_endpoint="tcp://127.0.0.1:0",
             push=push,
         )
-        fsw_task = asyncio.create_task(
-            boot(settings, stop_flight, specs, ready=fsw_ready, clock=clock, context=context)
-        )
+        if zmq_bus:
+            flight_run = boot(
+                settings, stop_flight, specs, ready=fsw_ready, clock=clock, context=context
+            )
+        else:
+            flight_run = _boot_on_local_bus(
+                settings, stop_flight, specs, fsw_ready, clock, context, name
+            )
+        fsw_task = asyncio.create_task(flight_run)
         flight = await _ready_or_failed(fsw_ready, fsw_task)
         yield InProcessSatellite(
             flight.udp_port,
@@ -102,6 +117,30 @@ async def in_process_satellite(
                     await asyncio.wait_for(task, 30)  # a hang bound (wall), not a window
         finally:
             context.destroy(linger=0)
+
+
+async def _boot_on_local_bus(
+    settings: FlightSettings,
+    stop: asyncio.Event,
+    specs: list[ServiceSpec] | None,
+    ready: asyncio.Future[FlightReady],
+    clock: SteppedClock,
+    context: zmq.asyncio.Context,
+    name: str,
+) -> None:
+    """Flight software with the in-memory bus and the real (inproc ZeroMQ) device port."""
+    bus = LocalBus(name)
+    port = DevicePort(context, settings.device_endpoint, clock, timeout_s=settings.device_timeout_s)
+    async with port:
+        await boot(
+            settings,
+            stop,
+            specs,
+            ready=ready,
+            clock=clock,
+            bus=bus,  # type: ignore[arg-type]  # the Bus API
+            device_port=port,
+        )
 
 
 async def _ready_or_failed(ready: asyncio.Future[T], task: asyncio.Task[None]) -> T:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
 
 import msgpack
 import pytest
@@ -199,9 +200,22 @@ async def test_tc_whose_service_is_down_fails_with_service_unavailable():
         assert result.error_code == ErrorCode.SERVICE_UNAVAILABLE
 
 
+@pytest.fixture
+async def zmq_satellite() -> AsyncIterator[InProcessSatellite]:
+    """The in-process satellite on the ZeroMQ bus (loopback TCP), reachable from outside."""
+    async with in_process_satellite(zmq_bus=True) as sat:
+        yield sat
+
+
 async def test_invalid_bus_messages_are_dropped_counted_and_reported(
-    satellite: InProcessSatellite, ground: Ground
+    zmq_satellite: InProcessSatellite,
 ):
+    async with Ground("127.0.0.1", zmq_satellite.udp_port, clock=zmq_satellite.clock) as ground:
+        await ground.ping()
+        await _reject_an_intruder(zmq_satellite, ground)
+
+
+async def _reject_an_intruder(satellite: InProcessSatellite, ground: Ground) -> None:
     context = zmq.asyncio.Context()
     try:
         intruder = context.socket(zmq.PUB)

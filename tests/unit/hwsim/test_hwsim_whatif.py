@@ -247,10 +247,16 @@ def test_faults_run_and_show_in_the_outputs(flown) -> None:
     # every step is recorded for two minutes after the seizure
     dense = (t > 600.0) & (t <= 720.0)
     assert dense.sum() == 120 // 5, f"expected every 5 s step recorded, got {t[dense]}"
-    # the punctured panel's loop loses inventory and pressure from 5 min on, the other not
+    # the punctured panel's loop loses inventory and pressure from 5 min on, the other not,
+    # until flight software's thermal control finds the panel and closes its valve: the loop
+    # then holds (less lost than the uncontained 0.005 kg/s over the run's last 10 min)
     inv = cols["loop.L2.inventory_kg"]
-    assert np.all(inv[t <= 300.0] == 150.0) and inv[-1] < 150.0 - 0.005 * 600.0, inv[-1]
+    assert np.all(inv[t <= 300.0] == 150.0) and inv[-1] < 150.0, inv[-1]
     assert cols["loop.L2.pressure_kpa"][-1] < cols["loop.L2.pressure_kpa"][0]
+    assert cols["radvalve.P06.open"][-1] == 0, "the punctured panel is not isolated"
+    # (thermal control closes the loop's panels one at a time to find the leak)
+    assert cols["radvalve.P05.open"][-1] == 1, "a healthy panel was left isolated"
+    assert inv[-1] == inv[-2] and inv[-1] > 150.0 - 0.005 * 600.0, inv[-5:]
     assert np.all(cols["loop.L1.inventory_kg"] == 150.0)
     # the stuck sensor flatlines while its panel's other sensors follow the orbit
     stuck = cols["radsensor.P02.S2.temp_k"][t > 720.0]
