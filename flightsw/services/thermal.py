@@ -8,8 +8,7 @@ return_temp_k, inventory_kg, heat_load_w}`` (kg/s, kPa, K, kg, W); per pump
 bus ``TcDispatch`` of service 131 (``icd.thermal``).
 Commands (``ctx.devices.command``): ``pump.*`` start / stop / set_speed_rpm, ``pdu``
 switch_on (a standby pump's channel), ``radvalve.P<nn>`` close / open (the radiator panel
-valves; until those devices exist a close fails and localisation falls back to isolating the
-loop).
+valves; a valve command that fails ends localisation by isolating the loop).
 Publishes: ``ComputeLimit`` (source ``thermal``, scope a loop id; W, None = lifted) when a
 loop has no flow, is isolated, or its heat rejection falls short; ``ParameterUpdate`` of
 ``thermal.*`` (HK SID 5, ``icd.thermal.hk_parameter_names``); events 40-54

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _inprocess import InProcessSatellite, in_process_satellite
+from _inprocess import InProcessSatellite, in_process_satellite, until_nominal
 
 import hwsim
 from flightsw.app import FlightSettings, services
@@ -23,10 +23,9 @@ from flightsw.messages import ComputeLimit
 from flightsw.services import devices, thermal
 from ground.station import Ground, Telemetry
 from icd import thermal as ith
-from icd.device import SimOp
-from icd.devices import DEVICE_KINDS
+from icd.device import DeviceErrorCode, SimOp
 from icd.errors import ErrorCode
-from runtime.ports import DevicePort
+from runtime.ports import DevicePort, DevicePortError
 from runtime.service import ServiceSpec
 
 pytestmark = pytest.mark.timeout(120)
@@ -214,9 +213,42 @@ async def test_degraded_pump_is_boosted_then_switched():
         await _never_over_limits(sat, simctl, 20)
 
 
-async def test_leak_without_panel_valves_isolates_the_loop_and_limits_its_compute():
+class _StuckValves:
+    """Every radiator panel valve (``radvalve.P<nn>``) fails its command with a device fault,
+    in front of the thermal service's device port (hwsim has no stuck-valve fault): the case
+    of a valve that does not move."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def wrap(self, run):
+        stuck = self
+
+        async def with_stuck_valves(ctx, config):
+            inner = ctx.devices
+
+            class Port:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                async def command(self, device, command, args=None):
+                    if device.startswith("radvalve."):
+                        stuck.commands.append(f"{device}.{command}")
+                        raise DevicePortError(
+                            device, DeviceErrorCode.DEVICE_FAULT, "valve did not move"
+                        )
+                    return await inner.command(device, command, args)
+
+            ctx.devices = Port()
+            await run(ctx, config)
+
+        return with_stuck_valves
+
+
+async def test_leak_with_a_valve_that_does_not_move_isolates_the_loop_and_limits_its_compute():
     config = thermal.Config()
-    async with _satellite(config) as (_sat, ground, simctl, _port):
+    valves = _StuckValves()
+    async with _satellite(config, valves.wrap(thermal.run)) as (_sat, ground, simctl, port):
         await ground.wait_for(
             lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.leak_state"] == 0, timeout=30
         )
@@ -224,14 +256,16 @@ async def test_leak_without_panel_valves_isolates_the_loop_and_limits_its_comput
         leak = await ground.wait_for(lambda tm: _event(tm, "LEAK_DETECTED"), timeout=150)
         assert leak.message.startswith("L1:"), leak.message
         isolated = await ground.wait_for(lambda tm: _event(tm, "LOOP_ISOLATED"), timeout=60)
-        # no radvalve devices yet: the first valve does not move, so the whole loop goes
+        # the first valve does not move, so the whole loop goes
         assert "L1 isolated" in isolated.message and "radvalve.P01" in isolated.message, isolated
+        assert valves.commands == ["radvalve.P01.close"], valves.commands
         hk = await ground.wait_for(
             lambda tm: tm.sid == 5 and tm.time_s > isolated.time_s, timeout=10
         )
         assert hk.parameters["thermal.L1.isolated"] == 1, hk.parameters
         assert hk.parameters["thermal.L1.leak_state"] == ith.LeakState.LOOP_ISOLATED
         assert hk.parameters["thermal.L1.compute_limit_w"] == 0, hk.parameters
+        assert hk.parameters["thermal.P01.isolated"] == 0, "a valve that did not move is open"
         assert hk.parameters["thermal.L2.isolated"] == 0 and hk.parameters[
             "thermal.L2.compute_limit_w"] is None, "the other loop is untouched"  # fmt: skip
         pumps = await ground.wait_for(
@@ -240,13 +274,18 @@ async def test_leak_without_panel_valves_isolates_the_loop_and_limits_its_comput
         assert pumps.parameters["pump.L1.B.speed_rpm"] == 0, pumps.parameters
         assert pumps.parameters["pump.L2.A.speed_rpm"] > 0, pumps.parameters
         assert LIMITS.of("L1")[-1] == 0.0, f"L1 limits: {LIMITS.of('L1')}"
+        # the ground cannot isolate a panel behind a stuck valve either, and is told why
+        panel = await ground.command(131, 2, ith.PanelRef("P05").pack(), timeout=20)
+        assert panel.stages == [1, 3, 8], panel.describe()
+        assert panel.error_code == ErrorCode.THERMAL_VALVE_UNAVAILABLE, panel.describe()
+        assert (await port.read("radvalve.P05"))["open"] is True, "the real valve never moved"
 
 
 class _FakeValves:
-    """The radiator panel valves (``radvalve.P<nn>``, commands close/open: the valves
-    helper's API) in front of the thermal service's device port, until hwsim has them:
-    closing the punctured panel's valve clears the puncture in hwsim (its leak stops), as the
-    real valve will; any other valve changes nothing."""
+    """The radiator panel valves (``radvalve.P<nn>``, commands close/open) faked in front of
+    the thermal service's device port, so a test sees every valve command in order: closing
+    the punctured panel's valve clears the puncture in hwsim (its leak stops), as the real
+    valve does; any other valve changes nothing."""
 
     def __init__(self, punctured: str, rate_kg_s: float) -> None:
         self.punctured, self.rate_kg_s = punctured, rate_kg_s
@@ -324,12 +363,8 @@ async def test_leak_is_localised_by_closing_one_panel_at_a_time_with_fake_valves
         assert "LOOP_ISOLATED" not in names, names
 
 
-@pytest.mark.skipif(
-    "radvalve" not in DEVICE_KINDS,
-    reason="needs the radvalve.P<nn> devices of the valves branch (w9-valves) in hwsim",
-)
 async def test_leak_is_localised_with_real_panel_valves():
-    async with _satellite() as (_sat, ground, simctl, _port):
+    async with _satellite() as (sat, ground, simctl, port):
         await ground.wait_for(lambda tm: tm.sid == 5, timeout=30)
         await _inject(simctl, "radiator_puncture", "radiator.P03", leak_rate_kg_s=0.05)
         await ground.wait_for(lambda tm: _event(tm, "LEAK_DETECTED"), timeout=150)
@@ -338,10 +373,20 @@ async def test_leak_is_localised_with_real_panel_valves():
         )
         assert isolated.event_name == "PANEL_ISOLATED", isolated.message
         assert isolated.message.startswith("P03 of L1 isolated"), isolated.message
+        # the real valves: P03 closed, the panels tried before it open again, the loop runs on
+        for panel, want_open in (("P01", True), ("P02", True), ("P03", False), ("P04", True)):
+            valve = await port.read(f"radvalve.{panel}")
+            assert valve["open"] is want_open, f"radvalve.{panel}: {valve}"
+        before = (await _truth(simctl))["loop_inventory_kg"][0]
+        await sat.clock.sleep(60.0)
+        after = (await _truth(simctl))["loop_inventory_kg"][0]
+        assert after > before - 0.5, f"L1 still drains: {before:.2f} -> {after:.2f} kg in 60 s"
+        hk = await ground.wait_for(lambda tm: tm.sid == 2, timeout=10)
+        assert hk.parameters["pump.L1.A.speed_rpm"] > 0, "the loop is not isolated"
 
 
 async def test_thermal_telecommands_verify_and_refuse_with_reasons():
-    async with _satellite() as (_sat, ground, _simctl, _port):
+    async with _satellite() as (_sat, ground, _simctl, port):
         await ground.wait_for(
             lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.active_pump"] == ith.PumpCode.A,
             timeout=30,
@@ -384,10 +429,22 @@ async def test_thermal_telecommands_verify_and_refuse_with_reasons():
         await ground.wait_for(
             lambda tm: tm.sid == 5 and tm.parameters["thermal.P05.sensors_in_vote"] == 3, 10
         )
-        # no valves yet: a panel cannot be isolated, and says why
+        # isolate and restore a panel: its real valve closes and opens (a valve that does not
+        # move is refused with THERMAL_VALVE_UNAVAILABLE: the stuck-valve leak test)
         panel = await ground.command(131, 2, ith.PanelRef("P02").pack(), timeout=20)
-        assert panel.stages == [1, 3, 8], panel.describe()
-        assert panel.error_code == ErrorCode.THERMAL_VALVE_UNAVAILABLE, panel.describe()
+        assert panel.ok and panel.stages == [1, 3, 7], panel.describe()
+        valve = await port.read("radvalve.P02")
+        assert valve["open"] is False and valve["commanded_open"] is False, valve
+        hk = await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.P02.isolated"] == 1, timeout=10
+        )
+        assert hk.parameters["thermal.L1.isolated"] == 0, "one panel closed, the loop runs on"
+        reopen = await ground.command(131, 3, ith.PanelRef("P02").pack(), timeout=20)
+        assert reopen.ok and reopen.stages == [1, 3, 7], reopen.describe()
+        assert (await port.read("radvalve.P02"))["open"] is True, "the valve opened again"
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.P02.isolated"] == 0, timeout=10
+        )
         # isolate and restore a loop
         iso = await ground.command(131, 6, ith.LoopRef("L2").pack(), timeout=20)
         assert iso.ok, iso.describe()
@@ -414,8 +471,9 @@ async def test_thermal_telecommands_verify_and_refuse_with_reasons():
             lambda tm: tm.sid == 2 and tm.parameters["pump.L2.A.speed_rpm"] > 0, timeout=20
         )
         names = [tm.event_name for tm in ground.archive if tm.event_id]
-        for name in ("PUMP_SWITCHOVER", "SENSOR_VOTED_OUT", "SENSOR_VOTED_IN", "LOOP_ISOLATED",
-                     "LOOP_RESTORED", "THERMAL_ACTION_FAILED"):  # fmt: skip
+        for name in ("PUMP_SWITCHOVER", "SENSOR_VOTED_OUT", "SENSOR_VOTED_IN", "PANEL_ISOLATED",
+                     "PANEL_RESTORED", "LOOP_ISOLATED", "LOOP_RESTORED",
+                     "THERMAL_ACTION_FAILED"):  # fmt: skip
             assert name in names, f"{name} not among {names}"
 
 
@@ -574,3 +632,53 @@ async def test_a_fast_leak_isolates_the_loop_at_the_inventory_floor_during_local
         assert "radvalve.P04.close" not in valves.commands, valves.commands
         assert valves.commands[-1].endswith(".close"), "the panel under test stays closed"
         assert LIMITS.of("L1")[-1] == 0.0, LIMITS.of("L1")
+
+
+async def test_seized_pump_is_replaced_within_its_window_with_the_whole_flight_software():
+    """The same seizure with every service of the flight software acting (modes, monitoring,
+    FDIR event-actions, power, the payload manager obeying the compute limits): the
+    switchover keeps its window and no die or supply goes over its limit."""
+    config = thermal.Config()
+    async with (
+        in_process_satellite(services(FlightSettings(port=0)), hwsim_config=SIMPLE) as sat,
+        Ground("127.0.0.1", sat.udp_port, clock=sat.clock) as ground,
+        DevicePort(sat.context, sat.simctl_endpoint, sat.clock, timeout_s=30) as simctl,
+        DevicePort(sat.context, sat.device_endpoint, sat.clock, timeout_s=30) as port,
+    ):
+        await ground.ping()
+        await until_nominal(ground)
+        await _full_load(port)
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        await sat.clock.sleep(30)
+        loaded = await ground.hk(2, timeout=10)
+        assert loaded["loop.L1.heat_load_w"] > 60e3, f"L1 carries {loaded['loop.L1.heat_load_w']} W"
+        switched = ground.expect(lambda tm: _event(tm, "PUMP_SWITCHOVER"))
+        injected_s = sat.clock.now_s()
+        await _inject(simctl, "pump_seizure", "pump.L1.A")
+        await ground.wait_for(
+            lambda tm: tm.sid == 2 and tm.parameters["pump.L1.B.speed_rpm"] > 1000,
+            timeout=config.switchover_time_s + 5,
+        )
+        event = await sat.clock.wait_for(switched, 1)
+        assert event.time_s - injected_s <= config.switchover_time_s, (
+            f"switchover {event.time_s - injected_s:.1f} mission s after the seizure, "
+            f"allowed {config.switchover_time_s}"
+        )
+        # FDIR's default event-actions (EA 101/102 on monitoring's PUMP_STALLED) are faster
+        # than thermal's own seizure count: they switch through thermal's 131,1, so thermal
+        # does the switchover "by telecommand", once, and does not switch again itself
+        assert event.message.startswith("L1: pump A -> B by telecommand"), event.message
+        actions = [tm.message for tm in ground.archive if tm.event_name == "EVENT_ACTION_TRIGGERED"]
+        assert any("TC(131,1) apid 1 L1 B" in m for m in actions), actions
+        await _never_over_limits(sat, simctl, 60)
+        hk = await ground.hk(5, timeout=10)
+        assert hk["thermal.L1.active_pump"] == ith.PumpCode.B, hk
+        assert hk["thermal.L1.no_flow"] == 0 and hk["thermal.L1.compute_limit_w"] is None, hk
+        after = await ground.hk(2, timeout=10)
+        # the window held with the load still on the loop, not because compute went away
+        assert after["loop.L1.heat_load_w"] > 60e3, f"L1 carries {after['loop.L1.heat_load_w']} W"
+        switchovers = [tm.message for tm in ground.archive if tm.event_name == "PUMP_SWITCHOVER"]
+        assert len(switchovers) == 1, f"one switchover expected: {switchovers}"
