@@ -106,11 +106,14 @@ __all__ = [
     "unpack_job_list",
 ]
 
+# 5.0: onboard autonomy (issue 9): services 12, 19, 130, 131, 132 and 140,8..11; SIDs 5
+#      (thermal control), 6 (power control), 7 (FDIR); SID 1 gains the states of the new
+#      services and mode.*; SID 3 payload.power_limit_w / boards_off_by_limit; events 30-97.
 # 4.0: platform SID 1 gains the supervisor's failed count and per-service states.
 # 3.1: device tables (icd.devices) in the export.
 # 3.0: HK 3,25 carries a validity bitmap after the SID (a layout change: major).
 # 2.0: SID 2 extended (loop 2, loops), SID 4 power.
-DICTIONARY_VERSION = "4.0.0"
+DICTIONARY_VERSION = "5.0.0"
 
 
 class Apid(IntEnum):
@@ -586,6 +589,11 @@ SUPERVISED_SERVICES = (
     "time",
     "devices",
     "ping",
+    "modes",
+    "monitoring",
+    "event_action",
+    "thermal",
+    "power",
     "payload",
     "restarts",
     "link",

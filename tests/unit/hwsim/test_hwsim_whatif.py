@@ -261,7 +261,8 @@ def test_faults_run_and_show_in_the_outputs(flown) -> None:
     # the stuck sensor flatlines while its panel's other sensors follow the orbit
     stuck = cols["radsensor.P02.S2.temp_k"][t > 720.0]
     other = cols["radsensor.P02.S1.temp_k"][t > 720.0]
-    assert np.ptp(stuck) == 0.0 and np.ptp(other) > 1.0, (np.ptp(stuck), np.ptp(other))
+    # (several 0.1 K ADC steps: flight software now regulates the loop, the panels move less)
+    assert np.ptp(stuck) == 0.0 and np.ptp(other) > 0.3, (np.ptp(stuck), np.ptp(other))
     # the drift runs 3..13 min and is cleared: the sensor reads with its panel again
     drift = cols["radsensor.P03.S1.temp_k"] - cols["radsensor.P03.S2.temp_k"]
     assert drift[(t > 720.0) & (t < 780.0)].min() > 2.0, drift[(t > 720.0) & (t < 780.0)]
