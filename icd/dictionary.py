@@ -55,6 +55,7 @@ from typing import Any
 from computesat_sdk import kernels
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from icd._reader import Reader as _Reader
 from icd.devices import device_tables
 from icd.errors import ERROR_CODE_DESCRIPTIONS, DecodeError, ErrorCode
 
@@ -869,51 +870,6 @@ class BoardState(IntEnum):
 MAX_JOB_ID = 0xFFFF_FFFF
 DIGEST_BYTES = 32
 _NO_DIGEST = bytes(DIGEST_BYTES)
-
-
-class _Reader:
-    """Sequential big-endian reads that fail with a DecodeError naming the field."""
-
-    def __init__(self, what: str, data: bytes) -> None:
-        self.what = what
-        self.data = data
-        self.offset = 0
-
-    def take(self, field: str, fmt: str) -> Any:
-        size = struct.calcsize(fmt)
-        if self.offset + size > len(self.data):
-            raise DecodeError(
-                f"{self.what}.{field}",
-                expected=f"{size} more bytes at offset {self.offset}",
-                got=f"{len(self.data) - self.offset} bytes",
-            )
-        (value,) = struct.unpack_from(fmt, self.data, self.offset)
-        self.offset += size
-        return value
-
-    def raw(self, field: str, size: int) -> bytes:
-        if self.offset + size > len(self.data):
-            raise DecodeError(
-                f"{self.what}.{field}",
-                expected=f"{size} more bytes at offset {self.offset}",
-                got=f"{len(self.data) - self.offset} bytes",
-            )
-        value = self.data[self.offset : self.offset + size]
-        self.offset += size
-        return value
-
-    def text(self, field: str, encoding: str = "ascii") -> str:
-        raw = self.raw(field, self.take(f"{field}_length", ">B"))
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"{self.what}.{field}", expected=encoding, got=raw[:16]) from exc
-
-    def end(self) -> None:
-        if self.offset != len(self.data):
-            raise DecodeError(
-                self.what, expected=f"{self.offset} bytes", got=f"{len(self.data)} bytes"
-            )
 
 
 def _text(value: str, encoding: str = "ascii") -> bytes:

@@ -33,7 +33,7 @@ import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from icd._fdir import Reader as _Reader
+from icd._reader import Reader as _Reader
 from icd.errors import DecodeError, ErrorCode, RefusedError
 from icd.monitoring import pack_ids, unpack_ids
 from icd.pus import MAX_TC_LEN, PusTc

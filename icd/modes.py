@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from icd._reader import Reader
 from icd.dictionary import Mode
 from icd.errors import DecodeError
 
@@ -28,25 +29,8 @@ def _text(value: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
-class _Reader:
-    """Sequential big-endian reads that fail with a DecodeError naming the field."""
-
-    def __init__(self, what: str, data: bytes) -> None:
-        self.what = what
-        self.data = data
-        self.offset = 0
-
-    def take(self, field: str, fmt: str) -> int | float:
-        size = struct.calcsize(fmt)
-        if self.offset + size > len(self.data):
-            raise DecodeError(
-                f"{self.what}.{field}",
-                expected=f"{size} more bytes at offset {self.offset}",
-                got=f"{len(self.data) - self.offset} bytes",
-            )
-        (value,) = struct.unpack_from(fmt, self.data, self.offset)
-        self.offset += size
-        return value
+class _Reader(Reader):
+    """The icd's reader, with a mode byte and printable reasons."""
 
     def mode(self, field: str) -> Mode:
         raw = int(self.take(field, ">B"))
@@ -57,29 +41,13 @@ class _Reader:
                 f"{self.what}.{field}", expected=[f"{m.value} {m.name}" for m in Mode], got=raw
             ) from None
 
-    def text(self, field: str) -> str:
-        length = int(self.take(f"{field}_length", ">B"))
-        if self.offset + length > len(self.data):
-            raise DecodeError(
-                f"{self.what}.{field}",
-                expected=f"{length} bytes of text",
-                got=f"{len(self.data) - self.offset} bytes",
-            )
-        raw = self.data[self.offset : self.offset + length]
-        self.offset += length
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            raise DecodeError(f"{self.what}.{field}", expected="ASCII", got=raw[:16]) from None
+    def text(self, field: str, encoding: str = "ascii") -> str:
+        text = super().text(field, encoding)
         if not text.isprintable():
-            raise DecodeError(f"{self.what}.{field}", expected="printable ASCII", got=raw[:16])
-        return text
-
-    def end(self) -> None:
-        if self.offset != len(self.data):
             raise DecodeError(
-                self.what, expected=f"{self.offset} bytes", got=f"{len(self.data)} bytes"
+                f"{self.what}.{field}", expected="printable ASCII", got=text.encode()[:16]
             )
+        return text
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from icd._fdir import Reader as _Reader
+from icd._reader import Reader as _Reader
 from icd.errors import DecodeError, ErrorCode, RefusedError
 
 __all__ = [

@@ -1,5 +1,5 @@
-"""Sequential big-endian reads for the PUS 12 / 19 codecs (icd.monitoring, icd.event_action):
-every failure is a DecodeError naming the field."""
+"""Sequential big-endian reads for the PUS codecs of the icd (the dictionary's services, modes
+130, monitoring 12, event-action 19): every failure is a DecodeError naming the field."""
 
 from __future__ import annotations
 
@@ -42,12 +42,14 @@ class Reader:
         self.offset += size
         return value
 
-    def text(self, field: str) -> str:
+    def text(self, field: str, encoding: str = "ascii") -> str:
+        """A length-prefixed (u8) string in ``encoding``."""
         raw = self.raw(field, self.take(f"{field}_length", ">B"))
         try:
-            return raw.decode("ascii")
+            return raw.decode(encoding)
         except UnicodeDecodeError:
-            raise DecodeError(f"{self.what}.{field}", expected="ASCII", got=raw[:16]) from None
+            expected = "ASCII" if encoding == "ascii" else encoding
+            raise DecodeError(f"{self.what}.{field}", expected=expected, got=raw[:16]) from None
 
     def end(self) -> None:
         if self.offset != len(self.data):
