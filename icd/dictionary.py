@@ -328,22 +328,8 @@ class EventId(IntEnum):
     PDU_SWITCH_TRIPPED = 87
     PAYLOAD_UPSET_BURST = 88
     EVENT_ACTION_FAILED = 89
-    # --- thermal control (service 131, icd.thermal.ThermalEvent): 40-54
-    PUMP_SWITCHOVER = 40
-    PUMP_DEGRADED = 41
-    LEAK_DETECTED = 42
-    PANEL_ISOLATED = 43
-    PANEL_RESTORED = 44
-    LOOP_ISOLATED = 45
-    LOOP_RESTORED = 46
-    SENSOR_VOTED_OUT = 47
-    SENSOR_VOTED_IN = 48
-    SENSOR_VOTE_LOST = 49
-    THERMAL_LIMIT = 50
-    THERMAL_LIMIT_LIFTED = 51
-    LOOP_NO_FLOW = 52
-    LOOP_FLOW_RESTORED = 53
-    THERMAL_ACTION_FAILED = 54
+    # 40-54: thermal control (icd.thermal.ThermalEvent), 55-69: power control
+    # (icd.power.PowerEvent): in the dictionary's events all the same
 
 
 class EventDef(_Frozen):
@@ -1792,99 +1778,99 @@ EVENTS.update(
         e.id: e
         for e in (
             EventDef(
-                id=EventId.PUMP_SWITCHOVER,
+                id=_thermal.ThermalEvent.PUMP_SWITCHOVER,
                 name="PUMP_SWITCHOVER",
                 severity=Severity.HIGH,
                 description="Thermal control stopped a loop's pump and started its standby "
                 "(seizure, PDU trip or degradation; or 131,1); the message names what was seen.",
             ),
             EventDef(
-                id=EventId.PUMP_DEGRADED,
+                id=_thermal.ThermalEvent.PUMP_DEGRADED,
                 name="PUMP_DEGRADED",
                 severity=Severity.MEDIUM,
                 description="A pump's flow at its speed is below the flow-vs-speed curve learnt "
                 "while healthy; thermal control raises its speed (then switches if that fails).",
             ),
             EventDef(
-                id=EventId.LEAK_DETECTED,
+                id=_thermal.ThermalEvent.LEAK_DETECTED,
                 name="LEAK_DETECTED",
                 severity=Severity.HIGH,
                 description="A loop's inventory and pressure fall (trend over a window, "
                 "persisting); the message gives the rates. Localisation by panel follows.",
             ),
             EventDef(
-                id=EventId.PANEL_ISOLATED,
+                id=_thermal.ThermalEvent.PANEL_ISOLATED,
                 name="PANEL_ISOLATED",
                 severity=Severity.MEDIUM,
                 description="A radiator panel's valve was closed (the leaking panel, or 131,2).",
             ),
             EventDef(
-                id=EventId.PANEL_RESTORED,
+                id=_thermal.ThermalEvent.PANEL_RESTORED,
                 name="PANEL_RESTORED",
                 severity=Severity.INFO,
                 description="A radiator panel's valve was opened again (131,3).",
             ),
             EventDef(
-                id=EventId.LOOP_ISOLATED,
+                id=_thermal.ThermalEvent.LOOP_ISOLATED,
                 name="LOOP_ISOLATED",
                 severity=Severity.HIGH,
                 description="A loop was isolated: pumps stopped and its compute limited to 0 W "
                 "(leak not localised, inventory below its floor, or 131,6).",
             ),
             EventDef(
-                id=EventId.LOOP_RESTORED,
+                id=_thermal.ThermalEvent.LOOP_RESTORED,
                 name="LOOP_RESTORED",
                 severity=Severity.INFO,
                 description="An isolated loop was restored (131,7): a pump runs, limit lifted.",
             ),
             EventDef(
-                id=EventId.SENSOR_VOTED_OUT,
+                id=_thermal.ThermalEvent.SENSOR_VOTED_OUT,
                 name="SENSOR_VOTED_OUT",
                 severity=Severity.MEDIUM,
                 description="A radiator sensor left its panel's 2-of-3 vote; the message names "
                 "it and why (range, rate, stuck, noisy, drift, ground).",
             ),
             EventDef(
-                id=EventId.SENSOR_VOTED_IN,
+                id=_thermal.ThermalEvent.SENSOR_VOTED_IN,
                 name="SENSOR_VOTED_IN",
                 severity=Severity.INFO,
                 description="A radiator sensor was voted back in (131,5).",
             ),
             EventDef(
-                id=EventId.SENSOR_VOTE_LOST,
+                id=_thermal.ThermalEvent.SENSOR_VOTE_LOST,
                 name="SENSOR_VOTE_LOST",
                 severity=Severity.MEDIUM,
                 description="A radiator panel has fewer than 2 valid sensors: its voted "
                 "temperature is invalid.",
             ),
             EventDef(
-                id=EventId.THERMAL_LIMIT,
+                id=_thermal.ThermalEvent.THERMAL_LIMIT,
                 name="THERMAL_LIMIT",
                 severity=Severity.MEDIUM,
                 description="A loop's heat rejection falls short: thermal control limits the "
                 "compute on that loop; the message gives load, capacity, supply temp, limit.",
             ),
             EventDef(
-                id=EventId.THERMAL_LIMIT_LIFTED,
+                id=_thermal.ThermalEvent.THERMAL_LIMIT_LIFTED,
                 name="THERMAL_LIMIT_LIFTED",
                 severity=Severity.INFO,
                 description="A loop's thermal compute limit was relaxed or lifted (margin back).",
             ),
             EventDef(
-                id=EventId.LOOP_NO_FLOW,
+                id=_thermal.ThermalEvent.LOOP_NO_FLOW,
                 name="LOOP_NO_FLOW",
                 severity=Severity.HIGH,
                 description="A loop has no coolant flow: its compute is shed (0 W) until flow "
                 "is back.",
             ),
             EventDef(
-                id=EventId.LOOP_FLOW_RESTORED,
+                id=_thermal.ThermalEvent.LOOP_FLOW_RESTORED,
                 name="LOOP_FLOW_RESTORED",
                 severity=Severity.INFO,
                 description="Coolant flows again in a loop; its no-flow shed is lifted.",
             ),
             EventDef(
-                id=EventId.THERMAL_ACTION_FAILED,
+                id=_thermal.ThermalEvent.THERMAL_ACTION_FAILED,
                 name="THERMAL_ACTION_FAILED",
                 severity=Severity.MEDIUM,
                 description="A thermal-control device command failed (pump, valve, PDU); the "
