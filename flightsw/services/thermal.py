@@ -60,9 +60,8 @@ from flightsw.context import ServiceContext
 from flightsw.messages import ComputeLimit, TcDispatch
 from flightsw.pool import ParameterPool, follow
 from icd import thermal as ith
-from icd.dictionary import EventId
 from icd.errors import DecodeError, ErrorCode
-from icd.thermal import LeakState, PumpCode
+from icd.thermal import LeakState, PumpCode, ThermalEvent
 from runtime.ports import DevicePortError, DeviceTimeout
 
 __all__ = [
@@ -515,7 +514,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             t, key = now(), f"{device}.{name}"
             if t - failed_at.get(key, -math.inf) >= 60.0:
                 failed_at[key] = t
-                ctx.event(EventId.THERMAL_ACTION_FAILED, f"{key}: {exc}")
+                ctx.event(ThermalEvent.THERMAL_ACTION_FAILED, f"{key}: {exc}")
             return str(exc)
         failed_at.pop(f"{device}.{name}", None)
         return None
@@ -564,7 +563,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             if target is None:
                 loop.active = None
                 ctx.event(
-                    EventId.THERMAL_ACTION_FAILED,
+                    ThermalEvent.THERMAL_ACTION_FAILED,
                     f"{lid}: pump {bad} {why}; no standby pump usable "
                     f"({', '.join(f'{p}: {r}' for p, r in loop.failed.items())})",
                 )
@@ -572,7 +571,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             error = await start_pump(loop, target, speed)
             if error is None:
                 ctx.event(
-                    EventId.PUMP_SWITCHOVER,
+                    ThermalEvent.PUMP_SWITCHOVER,
                     f"{lid}: pump {bad} -> {target}: {why}; {target} started at {speed:.0f} rpm",
                 )
                 return
@@ -627,7 +626,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             loop.boosted = True
             loop.degraded_since = None
             ctx.event(
-                EventId.PUMP_DEGRADED,
+                ThermalEvent.PUMP_DEGRADED,
                 f"{lid} pump {pump}: flow {flow:.2f} kg/s at {speed:.0f} rpm, curve "
                 f"{expected:.2f} kg/s; raising to {max_rpm:.0f} rpm",
             )
@@ -697,7 +696,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             if not loop.no_flow and loop.no_flow_count >= 2:
                 loop.no_flow = True
                 ctx.event(
-                    EventId.LOOP_NO_FLOW,
+                    ThermalEvent.LOOP_NO_FLOW,
                     f"{lid}: flow {flow:.2f} kg/s (pump {loop.active or 'none'}); compute on "
                     f"{lid} shed to 0 W",
                 )
@@ -707,7 +706,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             if loop.no_flow and loop.flow_count >= 2:
                 loop.no_flow = False
                 ctx.event(
-                    EventId.LOOP_FLOW_RESTORED,
+                    ThermalEvent.LOOP_FLOW_RESTORED,
                     f"{lid}: flow {flow:.2f} kg/s with pump {loop.active}; no-flow shed lifted",
                 )
 
@@ -719,7 +718,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             await command(f"pump.{lid}.{pump}", "stop")
         loop.active = None
         loop.speed_cmd = None
-        ctx.event(EventId.LOOP_ISOLATED, f"{lid} isolated: {why}; pumps stopped, compute 0 W")
+        ctx.event(ThermalEvent.LOOP_ISOLATED, f"{lid} isolated: {why}; pumps stopped, compute 0 W")
 
     async def close_panel(panel: str) -> str | None:
         error = await command(f"radvalve.{panel}", "close")
@@ -767,7 +766,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 inventory[lid].reset()
                 pressure[lid].reset()
                 ctx.event(
-                    EventId.PANEL_ISOLATED,
+                    ThermalEvent.PANEL_ISOLATED,
                     f"{action.panel} of {lid} isolated: the leak stopped with its valve "
                     f"closed ({action.reason})",
                 )
@@ -783,7 +782,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             prs_slope = pressure[lid].slope() or 0.0
             candidates = [p for p in loop.layout.panels if p not in loop.closed_panels]
             ctx.event(
-                EventId.LEAK_DETECTED,
+                ThermalEvent.LEAK_DETECTED,
                 f"{lid}: inventory {inv:.1f} kg falling {inv_slope * 1000:.1f} g/s, pressure "
                 f"{prs_slope:+.3f} kPa/s; closing panels {', '.join(candidates)} in turn",
             )
@@ -826,7 +825,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     readings[sensor] = pool.get(name)
             for sensor, reason in voter.update(t, readings):
                 ctx.event(
-                    EventId.SENSOR_VOTED_OUT, f"radsensor.{panel}.{sensor} voted out: {reason}"
+                    ThermalEvent.SENSOR_VOTED_OUT, f"radsensor.{panel}.{sensor} voted out: {reason}"
                 )
             count = len(voter.in_vote())
             if count >= 2:
@@ -836,7 +835,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 lost_flagged.add(panel)
                 out = "; ".join(f"{s}: {r}" for s, r in voter.out().items()) or "sensors invalid"
                 ctx.event(
-                    EventId.SENSOR_VOTE_LOST,
+                    ThermalEvent.SENSOR_VOTE_LOST,
                     f"{panel}: {count} valid sensor(s) in vote ({out})"[:200],
                 )
 
@@ -897,7 +896,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 else f"capacity {cap / 1e3:.1f} kW at {config.radiator_limit_k:g} K"
             )
             ctx.event(
-                EventId.THERMAL_LIMIT,
+                ThermalEvent.THERMAL_LIMIT,
                 f"{lid}: load {load / 1e3:.1f} kW, {why}; compute on {lid} limited to "
                 f"{new / 1e3:.1f} kW",
             )
@@ -917,13 +916,13 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         if relaxed >= ceiling and load < cap * (1 - 2 * config.limit_margin):
             loop.capacity_limit_w = None
             ctx.event(
-                EventId.THERMAL_LIMIT_LIFTED,
+                ThermalEvent.THERMAL_LIMIT_LIFTED,
                 f"{lid}: supply {supply:.1f} K, capacity {cap / 1e3:.1f} kW; limit lifted",
             )
         else:
             loop.capacity_limit_w = min(relaxed, ceiling)
             ctx.event(
-                EventId.THERMAL_LIMIT_LIFTED,
+                ThermalEvent.THERMAL_LIMIT_LIFTED,
                 f"{lid}: supply {supply:.1f} K; compute limit relaxed to "
                 f"{loop.capacity_limit_w / 1e3:.1f} kW",
             )
@@ -1069,7 +1068,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 if other != pump:
                     await command(f"pump.{lid}.{other}", "stop")
             ctx.event(
-                EventId.PUMP_SWITCHOVER,
+                ThermalEvent.PUMP_SWITCHOVER,
                 f"{lid}: pump {previous or 'none'} -> {pump} by telecommand; {speed:.0f} rpm",
             )
         elif isinstance(request, ith.PanelRef) and sub == 2:
@@ -1077,18 +1076,20 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             error = await close_panel(panel)
             if error is not None:
                 raise _Refused(ErrorCode.THERMAL_VALVE_UNAVAILABLE, f"{panel}: {error}"[:150])
-            ctx.event(EventId.PANEL_ISOLATED, f"{panel} isolated by telecommand")
+            ctx.event(ThermalEvent.PANEL_ISOLATED, f"{panel} isolated by telecommand")
         elif isinstance(request, ith.PanelRef):
             panel = request.panel_id
             error = await command(f"radvalve.{panel}", "open")
             if error is not None:
                 raise _Refused(ErrorCode.THERMAL_VALVE_UNAVAILABLE, f"{panel}: {error}"[:150])
             loops[panel_loop[panel]].closed_panels.discard(panel)
-            ctx.event(EventId.PANEL_RESTORED, f"{panel} restored by telecommand")
+            ctx.event(ThermalEvent.PANEL_RESTORED, f"{panel} restored by telecommand")
         elif isinstance(request, ith.SensorRef) and sub == 4:
             voter, sensor = sensor_of(request.sensor_id)
             voter.vote_out(sensor, "ground (131,4)")
-            ctx.event(EventId.SENSOR_VOTED_OUT, f"{request.sensor_id} voted out: ground (131,4)")
+            ctx.event(
+                ThermalEvent.SENSOR_VOTED_OUT, f"{request.sensor_id} voted out: ground (131,4)"
+            )
         elif isinstance(request, ith.SensorRef):
             voter, sensor = sensor_of(request.sensor_id)
             value = get(f"{request.sensor_id}.temp_k")
@@ -1099,7 +1100,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     f"{request.sensor_id} reads {value} K: not plausible, stays out",
                 )
             voter.vote_in(sensor)
-            ctx.event(EventId.SENSOR_VOTED_IN, f"{request.sensor_id} voted in (131,5)")
+            ctx.event(ThermalEvent.SENSOR_VOTED_IN, f"{request.sensor_id} voted in (131,5)")
         elif isinstance(request, ith.LoopRef) and sub == 6:
             loop = loops[request.loop_id]
             if not loop.isolated:
@@ -1132,7 +1133,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             inventory[lid].reset()
             pressure[lid].reset()
             loop.inventory_max = 0.0
-            ctx.event(EventId.LOOP_RESTORED, f"{lid} restored by telecommand; pump {target} runs")
+            ctx.event(
+                ThermalEvent.LOOP_RESTORED, f"{lid} restored by telecommand; pump {target} runs"
+            )
         publish_limit_all(t)
 
     def publish_limit_all(t: float) -> None:
@@ -1149,7 +1152,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             return
         except _Refused as refused:
             ctx.event(
-                EventId.THERMAL_ACTION_FAILED, f"131,{tc.subservice} refused: {refused}"[:200]
+                ThermalEvent.THERMAL_ACTION_FAILED, f"131,{tc.subservice} refused: {refused}"[:200]
             )
             ctx.progress(tc.request_id, tc.apid, "start_failed", refused.code)
             return
@@ -1158,7 +1161,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             async with lock:
                 await execute(tc.subservice, request)
         except _Refused as refused:
-            ctx.event(EventId.THERMAL_ACTION_FAILED, f"131,{tc.subservice} failed: {refused}"[:200])
+            ctx.event(
+                ThermalEvent.THERMAL_ACTION_FAILED, f"131,{tc.subservice} failed: {refused}"[:200]
+            )
             ctx.progress(tc.request_id, tc.apid, "failed", refused.code)
             return
         ctx.progress(tc.request_id, tc.apid, "completed")
