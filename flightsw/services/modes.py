@@ -29,8 +29,9 @@ Rules (the manager's own, cause "rule"), checked at every relevant input and eve
 - NOMINAL → ECLIPSE when the forecast says shadow; ECLIPSE → NOMINAL when it turns to sunlight.
 A mode the ground commanded holds until the ground commands again: the returning rules (SAFE →
 NOMINAL, SURVIVAL → SAFE, a commanded NOMINAL into ECLIPSE while already in shadow) leave it;
-the protecting ones (SURVIVAL, SAFE on failure) always act. A restarted mode manager starts
-again in BOOT (and so goes to SAFE): it trusts nothing it did not see.
+the protecting ones (SURVIVAL, SAFE on failure) always act; an onboard ``ModeRequest`` (or
+event-action 130,1) for NOMINAL is denied in a SAFE the ground holds. A restarted mode
+manager starts again in BOOT (and so goes to SAFE): it trusts nothing it did not see.
 
 Bad input: a 130,1 with an unknown mode byte or bad text is refused at acceptance (1,2,
 ``icd.modes``); a transition the table does not allow, or whose guard fails, is a
@@ -178,7 +179,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         Mode.SAFE,
         Mode.NOMINAL,
         frozenset({Cause.REQUEST}),
-        (Guard.BATTERY_OK, Guard.NO_FAILED_SERVICE, Guard.ESCALATIONS_UNDER_BUDGET),
+        # An onboard request (power's "eclipse over" before it has heard the mode, an
+        # event-action 130,1) leaves a SAFE the ground commanded alone, as the rules do.
+        (
+            Guard.NOT_HELD_BY_GROUND,
+            Guard.BATTERY_OK,
+            Guard.NO_FAILED_SERVICE,
+            Guard.ESCALATIONS_UNDER_BUDGET,
+        ),
     ),
     Transition(
         Mode.SAFE,

@@ -11,6 +11,7 @@ wait is a mission-time timeout.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -35,6 +36,19 @@ pytestmark = pytest.mark.timeout(90)
 # Longer than the flight default (10 s) so that the "stays in SAFE past the hold" checks
 # have room to look; everything else is the flight configuration.
 SAFE_HOLD_S = 30.0
+
+# Mission time also passes before the ground's first contact (the flight set boots, its
+# services poll and tick meanwhile), and how much depends on the host's load. So a test does
+# not assume the mode it meets at contact is still BOOT's SAFE: it reads the mode first, or
+# checks what the rules promise (at least the hold, a SoC below the floor) rather than a
+# moment.
+_UP = (Mode.SAFE, Mode.NOMINAL, Mode.ECLIPSE)
+
+
+def _soc_in(text: str) -> float:
+    found = re.search(r"battery SoC (\d+\.\d+)", text)
+    assert found is not None, f"no battery SoC in {text!r}"
+    return float(found.group(1))
 
 
 @asynccontextmanager
@@ -78,37 +92,48 @@ async def hk_mode(ground: Ground, mode: Mode, timeout: float = 30) -> Telemetry:
     )
 
 
-async def safe_with_battery_read(ground: Ground) -> None:
-    """BOOT -> SAFE comes with the first platform value; NOMINAL needs the battery's."""
-    await hk_mode(ground, Mode.SAFE)
+async def up_with_battery_read(ground: Ground) -> None:
+    """Past BOOT (BOOT -> SAFE comes with the first platform value; autonomy may have gone on
+    to NOMINAL before contact) and the battery read, which NOMINAL needs."""
+    await ground.wait_for(lambda tm: tm.sid == 1 and tm.parameters["mode.current"] in _UP, 30)
     await ground.wait_for(lambda tm: tm.sid == 4 and tm.parameters["battery.soc"] > 0.5, 30)
 
 
 async def command_nominal(ground: Ground) -> None:
-    await safe_with_battery_read(ground)
+    """NOMINAL by the ground, from SAFE or from the NOMINAL autonomy already reached."""
+    await up_with_battery_read(ground)
     result = await request_mode(ground, Mode.NOMINAL, "ops")
     assert result.stages == [1, 3, 7], result.describe()
+    report = await mode_report(ground)
+    assert report.mode == Mode.NOMINAL, report
 
 
 async def test_transitions_by_telecommand_are_verified_reported_and_in_hk():
     async with satellite_and_ground() as ground:
-        await safe_with_battery_read(ground)
-        # SAFE by the ground (the mode in force: no transition, a success) holds it there,
-        # so the NOMINAL below is the ground's, not autonomy's after the hold.
+        await up_with_battery_read(ground)
+        # SAFE by the ground holds it there, so the NOMINAL below is the ground's, not
+        # autonomy's after the hold. In SAFE already (BOOT's): no transition, a success; if
+        # autonomy took NOMINAL before contact: one transition NOMINAL -> SAFE.
+        before = await mode_report(ground)
         hold = await request_mode(ground, Mode.SAFE, "hold")
         assert hold.stages == [1, 3, 7], hold.describe()
+        held = await mode_report(ground)
+        assert held.mode == Mode.SAFE, held
+        expected = before.transitions + (0 if before.mode == Mode.SAFE else 1)
+        assert held.transitions == expected, (before, held)
         changed = ground.expect(mode_event(EventId.MODE_CHANGED, "SAFE -> NOMINAL: ground: go"))
         result = await request_mode(ground, Mode.NOMINAL, "go")
         assert result.stages == [1, 3, 7], result.describe()
         await ground.clock.wait_for(changed, 10)
         hk = await hk_mode(ground, Mode.NOMINAL)
-        assert hk.parameters["mode.transitions"] == 2, hk.parameters  # BOOT->SAFE->NOMINAL
+        go = held.transitions + 1  # SAFE -> NOMINAL by the ground
+        assert hk.parameters["mode.transitions"] == go, hk.parameters
         assert hk.parameters["mode.escalations"] == 0
         report = await mode_report(ground)
         assert (report.mode, report.previous, report.transitions) == (
             Mode.NOMINAL,
             Mode.SAFE,
-            2,
+            go,
         ), report
         assert report.reason == "ground: go"
         assert abs(report.since_s - changed.result().time_s) < 1.0, (report, changed.result())
@@ -134,9 +159,14 @@ async def test_boot_safe_then_nominal_on_its_own_after_the_hold():
         assert hk.parameters["mode.transitions"] == 2, hk.parameters  # BOOT->SAFE->NOMINAL
         report = await mode_report(ground)
         assert report.previous == Mode.SAFE, report
-        assert report.reason.startswith(f"autonomy: {SAFE_HOLD_S:.0f} s in SAFE, battery SoC"), (
-            report.reason
+        # The rule fires at its first check with every guard holding: never before the hold.
+        found = re.fullmatch(
+            r"autonomy: (\d+) s in SAFE, battery SoC \d\.\d\d, no service FAILED, "
+            r"0 escalations",
+            report.reason,
         )
+        assert found is not None, report.reason
+        assert int(found.group(1)) >= SAFE_HOLD_S, report.reason
 
 
 async def test_denied_and_malformed_requests_change_nothing():
@@ -260,13 +290,18 @@ async def test_low_battery_is_survival_which_refuses_what_it_cannot_support(tmp_
         assert hk.parameters["mode.transitions"] == 2, hk.parameters  # BOOT->SAFE->SURVIVAL
         report = await mode_report(ground)
         assert report.previous == Mode.SAFE, report
-        assert report.reason.startswith("battery SoC 0.1"), report.reason
+        # The battery charges a little (compute off) between hwsim's start at 0.15 and the
+        # check; the rule names the SoC it saw, below the floor.
+        assert report.reason.startswith("battery SoC "), report.reason
         assert report.reason.endswith("below 0.25"), report.reason
+        assert _soc_in(report.reason) < 0.25, report.reason
         nominal = await request_mode(ground, Mode.NOMINAL)
         assert nominal.error_code == ErrorCode.MODE_DENIED, nominal.describe()
         denied_event = ground.expect(lambda tm: tm.event_id == EventId.MODE_DENIED)
         safe = await request_mode(ground, Mode.SAFE)
         assert safe.stages == [1, 3, 8] and safe.error_code == ErrorCode.MODE_DENIED
         message = (await ground.clock.wait_for(denied_event, 10)).message or ""
-        assert message.startswith("SURVIVAL -> SAFE denied (ground): battery SoC 0.1"), message
+        assert message.startswith("SURVIVAL -> SAFE denied (ground): battery SoC "), message
+        assert message.endswith("below 0.35"), message
+        assert _soc_in(message) < 0.35, message
         assert (await mode_report(ground)).mode == Mode.SURVIVAL

@@ -157,6 +157,23 @@ def test_no_autonomous_return_before_the_hold_or_when_disabled_or_ground_held():
     assert [c.mode for c in off.advance(3600)] == [Mode.SAFE]
 
 
+def test_an_onboard_request_does_not_leave_a_safe_the_ground_holds():
+    h = Harness(safe_hold_s=60)
+    h.healthy()
+    h.advance(0)
+    # In BOOT's SAFE (autonomy's to leave), power's request for NOMINAL is granted.
+    assert isinstance(h.request(Mode.NOMINAL, Cause.REQUEST, "power: eclipse over"), Change)
+    assert isinstance(h.request(Mode.SAFE), Change)  # the ground takes SAFE over
+    denied = h.request(Mode.NOMINAL, Cause.REQUEST, "power: eclipse over")
+    assert isinstance(denied, Denial), denied
+    assert denied.message == "SAFE -> NOMINAL denied (request): SAFE commanded by ground", (
+        denied.message
+    )
+    assert h.manager.mode == Mode.SAFE and h.manager.transitions == 3
+    # The ground's own NOMINAL still goes.
+    assert isinstance(h.request(Mode.NOMINAL), Change)
+
+
 def test_a_service_failed_drops_nominal_to_safe_naming_it_and_blocks_the_return():
     h = Harness(safe_hold_s=10)
     h.to_nominal()
