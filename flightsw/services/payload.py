@@ -804,9 +804,11 @@ class PayloadManager:
                 )
                 self.ctx.event(EventId.COMPUTE_LIMIT_LIFTED, text[:200])
             else:
+                # (the scope may have no limit in force by now: lifted again in this cycle)
+                in_force = "none" if cap is None else f"{cap:.0f} W"
                 text = (
                     f"{message.source} limits {scope} to {message.power_limit_w:.0f} W "
-                    f"({message.reason}): in force {cap:.0f} W, worst case "
+                    f"({message.reason}): in force {in_force}, worst case "
                     f"{plan.draw_w(members, scope):.0f} W; {done}"
                 )
                 self.ctx.event(EventId.COMPUTE_LIMITED, text[:200])
