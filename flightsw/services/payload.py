@@ -92,6 +92,9 @@ __all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits",
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
 _EXECUTIONS_PER_JOB = 1000
+# A limit that moves by at most this fraction of the value last announced is applied without
+# a new COMPUTE_LIMITED event.
+ANNOUNCE_STEP = 0.1
 _NO_JOBS_MODES = frozenset({Mode.SAFE, Mode.SURVIVAL})  # no new job admitted in these
 
 
@@ -430,6 +433,9 @@ class PayloadManager:
         # Compute limits in force: (source, scope) -> (W, reason); news to announce.
         self.limits: dict[tuple[str, str], tuple[float, str]] = {}
         self.limit_news: list[ComputeLimit] = []
+        # W last announced per (source, scope): a budget that follows the array moves by a few
+        # hundred W a second; an event each time would drown the operator's event log.
+        self.limit_announced: dict[tuple[str, str], float] = {}
         self.plan = LimitPlan({}, frozenset())
         self.power_limit_w = config.payload_power_limit_w
         self.mode: Mode | None = None  # None until the mode manager says (admit meanwhile)
@@ -714,6 +720,13 @@ class PayloadManager:
             self.limits[key] = new
             if old is not None and old[0] == new[0]:
                 return False  # repeated: nothing new to do or announce
+            announced = self.limit_announced.get(key)
+            if announced is not None and (announced > 0.0) == (new[0] > 0.0):
+                if abs(new[0] - announced) <= ANNOUNCE_STEP * announced:
+                    return True  # applied, not announced: within a step of the last event
+            self.limit_announced[key] = new[0]
+        if message.power_limit_w is None:
+            self.limit_announced.pop(key, None)
         self.limit_news.append(message)
         return True
 

@@ -175,6 +175,24 @@ async def test_repeated_limit_is_not_announced_again_and_an_unknown_source_lift_
     assert manager.caps() == {"all": 3000.0}, "the most restrictive of the sources wins"
 
 
+async def test_a_budget_that_creeps_is_applied_but_announced_only_when_it_moves_a_step():
+    rig = await _rig()
+    manager = rig.manager
+
+    def budget(w: float | None) -> bool:
+        return manager.receive_limit(ComputeLimit(source="power", power_limit_w=w, reason="sun"))
+
+    announced = []
+    for w in (100_000.0, 100_500.0, 104_000.0, 109_500.0, 111_000.0, 0.0, None):
+        assert budget(w), f"{w} not applied"
+        announced += [m.power_limit_w for m in manager.limit_news]
+        manager.limit_news.clear()
+        assert manager.caps().get("all") == w, (w, manager.caps())
+    # 100.5 and 104 kW are within 10 % of the 100 kW announced; 111 kW is more than 10 % above
+    # it; 0 W (all off) and the lift are always news
+    assert announced == [100_000.0, 111_000.0, 0.0, None], announced
+
+
 async def test_safe_mode_admits_no_new_job_and_nominal_admits_again():
     rig = await _rig()
     manager = rig.manager
