@@ -360,9 +360,11 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
     every board on busy at its level, every board off at its ``off_w``): throttle the scope's
     boards first (one common floor level, the shallowest that fits), and only when the
     deepest level is not enough power boards off in ``shed_rank`` order, then ease the floor
-    back to the shallowest that fits the boards left on. Loop scopes first, then 'all' on top
-    (it never eases a loop's level). A cap below the off draw keeps every board of its scope
-    off (0 W: all off)."""
+    back to the shallowest that fits the boards left on. Then boards are eased one level
+    above that floor each, the last to be shed first, as long as the worst case still fits,
+    so the cap is filled to within one board's level step rather than one level of every
+    board. Loop scopes first, then 'all' on top (it never eases a loop's level). A cap below
+    the off draw keeps every board of its scope off (0 W: all off)."""
     levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
     off: set[int] = set()
 
@@ -385,6 +387,29 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
                 return trial
         return None
 
+    def ease(members: list[LimitBoard], trial: dict[int, int], cap: float) -> dict[int, int]:
+        # The common floor leaves up to one level step of every board unused (160 boards one
+        # level apart are ~30 kW): ease boards back one level at a time, the last to be shed
+        # first, never past the level they had before this scope, while the worst case fits.
+        total = draw(members, trial)
+        order = sorted(
+            (b for b in members if b.slot in trial), key=lambda b: (b.shed_rank, -b.slot)
+        )
+        order.reverse()
+        eased = True
+        while eased:
+            eased = False
+            for b in order:
+                level = trial[b.slot]
+                if level <= levels[b.slot]:
+                    continue
+                more = b.level_w[level - 1] - b.level_w[level]
+                if total + more <= cap + _W_MARGIN:
+                    trial[b.slot] = level - 1
+                    total += more
+                    eased = True
+        return trial
+
     scopes = sorted(s for s in caps if s != "all") + (["all"] if "all" in caps else [])
     for scope in scopes:
         cap = caps[scope]
@@ -401,7 +426,7 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
                     break
                 off.add(board.slot)
             chosen = shallowest(group, cap) or {}
-        levels.update(chosen)
+        levels.update(ease(group, dict(chosen), cap) if chosen else chosen)
     return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
 
 

@@ -7,6 +7,7 @@ boards on loops L1 (slots 1, 2) and L2 (slots 3, 4) as the backplane's ``loop_id
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -37,11 +38,34 @@ def test_no_limit_keeps_every_board_on_at_the_budget_level():
     assert plan.levels == {1: 2, 2: 0} and not plan.off, plan
 
 
-def test_a_limit_throttling_can_meet_is_met_by_the_shallowest_common_level():
-    # 4 x 795 = 3180 > 3000 >= 4 x 631 = 2524: level 2 for all, nobody off
+def test_a_limit_throttling_can_meet_is_filled_from_the_shallowest_common_level_up():
+    # 4 x 795 = 3180 > 3000 >= 4 x 631 = 2524: floor level 2, nobody off; then the busy
+    # boards (last to be shed: slot 2 priority 5, slot 4 priority 1) eased to level 1
+    # (2 x 631 + 2 x 795 = 2852), a third would not fit (3016 W)
     plan = plan_limits(FOUR, {"all": 3000.0})
-    assert plan.levels == {1: 2, 2: 2, 3: 2, 4: 2} and not plan.off, plan
+    assert plan.levels == {1: 2, 2: 1, 3: 2, 4: 1} and not plan.off, plan
     assert plan.draw_w(FOUR) <= 3000.0
+
+
+def test_easing_fills_a_cap_to_within_one_level_step_of_one_board():
+    # 160 identical boards: the common floor alone leaves a whole level of each unused
+    boards = [_gpu(s, "L1" if s <= 80 else "L2", (2, s % 7)) for s in range(1, 161)]
+    for cap in (150_000.0, 120_000.0, 80_000.0, 60_000.0):
+        plan = plan_limits(boards, {"all": cap})
+        used = plan.draw_w(boards)
+        assert used <= cap, f"worst case {used:.0f} W over the cap {cap:.0f} W"
+        step = max(a - b for a, b in itertools.pairwise(GPU_W))
+        assert cap - used < step, f"cap {cap:.0f} W, worst case only {used:.0f} W"
+        assert max(plan.levels.values()) - min(plan.levels.values()) <= 1, plan.levels
+    # a loop's own limit is never eased by 'all': L1 stays within its cap
+    plan = plan_limits(boards, {"L1": 40_000.0, "all": 150_000.0})
+    assert plan.draw_w(boards, "L1") <= 40_000.0
+    assert plan.draw_w(boards) <= 150_000.0
+    # the higher priority jobs are the ones eased
+    plan = plan_limits(boards, {"all": 120_000.0})
+    eased = [b for b in boards if plan.levels[b.slot] == min(plan.levels.values())]
+    kept = [b for b in boards if plan.levels[b.slot] != min(plan.levels.values())]
+    assert min(b.shed_rank for b in eased) >= max(b.shed_rank for b in kept), plan.levels
 
 
 def test_a_limit_beyond_throttling_powers_off_idle_then_lowest_priority_boards():
