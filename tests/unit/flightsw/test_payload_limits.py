@@ -15,7 +15,7 @@ from computesat_sdk.contract import UpsetKind
 from test_payload_manager import Rig, _long
 
 from flightsw.messages import ComputeLimit, ModeChanged, TcDispatch
-from flightsw.services.payload import LimitBoard, plan_limits
+from flightsw.services.payload import Config, LimitBoard, plan_limits
 from icd import dictionary as dic
 from icd.dictionary import EventId, JobState, Mode, SubmitJob
 from icd.errors import ErrorCode
@@ -288,3 +288,27 @@ async def test_memory_upsets_single_then_burst_quarantine_the_board():
     await rig.until(lambda: rig.report(5) is not None)
     report = rig.report(5)
     assert report is not None and 1 not in report.slots, report
+
+
+async def test_the_soc_steps_stand_aside_while_the_power_budget_is_fresh_and_back_when_stale():
+    rig = Rig(["ref-cpu", "ref-cpu"])
+    await rig.boot()
+    full_w = Config().payload_power_limit_w
+    rig.hw.soc = 0.45  # two SoC steps below 0.6 and 0.5: level 2 without a power budget
+    for _ in range(3):  # the power service republishes its budget every cycle
+        rig.manager.receive_limit(
+            ComputeLimit(source="power", power_limit_w=100_000.0, reason="sunlight")
+        )
+        await rig.run(1)
+    assert rig.manager.level == 0, f"power budget fresh: level 0 expected, {rig.manager.level}"
+    assert rig.out.params["payload.power_budget_w"] == full_w, rig.out.params
+    assert all(b.health().commanded_throttle_level == 0 for b in rig.hw.boards.values())
+    # the power service falls silent: after power_budget_fresh_s the SoC steps apply again
+    await rig.run(Config().power_budget_fresh_s + 2)
+    assert rig.manager.level == 2, f"stale power budget: SoC level 2 expected, {rig.manager.level}"
+    assert rig.out.params["payload.power_budget_w"] < full_w
+    assert all(b.health().commanded_throttle_level == 2 for b in rig.hw.boards.values())
+    # another source's limit does not stand in for the power service's
+    rig.manager.receive_limit(ComputeLimit(source="thermal", power_limit_w=100_000.0, reason="t"))
+    await rig.run(1)
+    assert rig.manager.level == 2, rig.manager.level
