@@ -8,9 +8,11 @@ coolant loops). Three things cap it, each a pure function here:
    point over the run, less what the rest of the satellite must have: housekeeping loads and
    pumps in sunlight straight from the array, in eclipse through the battery, which costs
    ``1 / (charge_efficiency x discharge_efficiency)`` of array energy per joule delivered;
-   plus what the battery gave net over the run (its state of charge at the start less at the
-   end, times capacity and discharge efficiency; negative when it ended fuller). Compute run
-   in eclipse would pay the same round trip, so the bound assumes none does (the most).
+   corrected by the energy the battery stored less at the end than at the start (state of
+   charge times capacity): that much less has to be charged for the eclipse, each stored joule
+   saving ``1 / charge_efficiency`` of array energy (and costing as much when it ended
+   fuller); only a drop beyond what the eclipse needs is delivered at ``discharge_efficiency``.
+   Compute run in eclipse would pay the round trip, so the bound assumes none does (the most).
 2. **Heat rejection** (:func:`rejection_limited_j`): no radiator can be hotter than the
    coolant, nor the coolant than the boards' limit temperature, so the panels reject at most
    ``sum(emissivity x faces x area) x sigma x T_limit^4`` (nothing absorbed, a 0 K sink), over
@@ -43,20 +45,32 @@ def energy_limited_j(
     housekeeping_eclipse_j: float,
     charge_efficiency: float,
     discharge_efficiency: float,
-    battery_net_j: float = 0.0,
+    battery_drop_j: float = 0.0,
 ) -> float:
     """Array energy left for compute, J (never below 0).
 
     ``array_j``: array energy available at the maximum power point over the run;
     ``housekeeping_sun_j`` / ``housekeeping_eclipse_j``: housekeeping and pump energy needed
     in sunlight / in eclipse; the eclipse share passes through the battery (round trip
-    ``charge_efficiency x discharge_efficiency``); ``battery_net_j``: energy the battery
-    delivered net over the run (its start minus end state, at discharge efficiency).
+    ``charge_efficiency x discharge_efficiency``); ``battery_drop_j``: stored energy at the
+    start less at the end (negative when it ended fuller), J.
+
+    The battery must give the eclipse share, ``D >= housekeeping_eclipse_j /
+    discharge_efficiency`` drawn from its store, and ``D >= battery_drop_j`` (nothing is
+    charged back); array energy charged is ``(D - battery_drop_j) / charge_efficiency``, so
+    compute gets at most ``array - housekeeping_sun - housekeeping_eclipse + battery_drop /
+    charge_efficiency - D x (1 / charge_efficiency - discharge_efficiency)`` with the least D.
     """
     if not (0.0 < charge_efficiency <= 1.0 and 0.0 < discharge_efficiency <= 1.0):
         raise ValueError("battery efficiencies must be in (0, 1]")
-    round_trip = charge_efficiency * discharge_efficiency
-    left = array_j - housekeeping_sun_j - housekeeping_eclipse_j / round_trip + battery_net_j
+    drawn_j = max(housekeeping_eclipse_j / discharge_efficiency, battery_drop_j)
+    left = (
+        array_j
+        - housekeeping_sun_j
+        - housekeeping_eclipse_j
+        + battery_drop_j / charge_efficiency
+        - drawn_j * (1.0 / charge_efficiency - discharge_efficiency)
+    )
     return max(0.0, left)
 
 

@@ -467,16 +467,14 @@ def _report(
     hk_ecl_j = _integral(t, np.where(ecl, hk_w + pump, 0.0))
     battery = config.battery
     soc = cols["battery_soc"]
-    battery_net_j = (
-        float(soc[0] - soc[-1]) * battery.capacity_wh * 3600.0 * battery.discharge_efficiency
-    )
+    battery_drop_j = float(soc[0] - soc[-1]) * battery.capacity_wh * 3600.0  # stored energy
     energy_j = energy_limited_j(
         array_j,
         hk_sun_j,
         hk_ecl_j,
         battery.charge_efficiency,
         battery.discharge_efficiency,
-        battery_net_j,
+        battery_drop_j,
     )
     limit_k = min(
         (s.max_die_temp_k for s in config.compute.expanded_slots() if s.max_die_temp_k),
@@ -529,7 +527,7 @@ def _report(
                 "array_available_kwh": array_j / 3.6e6,
                 "housekeeping_and_pumps_sunlit_kwh": hk_sun_j / 3.6e6,
                 "housekeeping_and_pumps_eclipse_kwh": hk_ecl_j / 3.6e6,
-                "battery_net_kwh": battery_net_j / 3.6e6,
+                "battery_stored_drop_kwh": battery_drop_j / 3.6e6,
                 "boards_limit_temp_k": limit_k,
                 "boards": len(workload.peak_w),
                 "note": "array, pump and eclipse figures integrate the recorded samples",

@@ -35,7 +35,12 @@ Publishes: TM 140,5 (job result, unsolicited), 140,4 / 140,7 (replies), ``TcProg
 Compute limits: per scope the minimum over sources; met on the boards' worst-case draw
 (``ThermalElectricalModel``) by throttle levels first, then by powering boards off (faulted,
 idle, then lowest job priority), released one per ``stagger_s`` when lifted (`plan_limits`).
-The SoC / coolant throttle steps stay as a backstop: the deepest level of the two wins.
+The SoC / coolant throttle steps stay as a backstop: the deepest level of the two wins. The
+SoC steps stand aside while the power service's budget (a ``ComputeLimit`` from source
+``power_source``, republished every power cycle) is fresh, younger than ``power_budget_fresh_s``:
+that budget already holds back the charge the battery needs and what it can carry through an
+eclipse, and throttling on the SoC as well left ~20 kW of array unused after every eclipse.
+If the power service falls silent (crashed, restarting) the SoC steps apply again.
 
 A job of redundancy r needs r completed executions on r different boards; an execution lost
 to a hang, a latch-up, a failed result or a digest mismatch is run again (preferring boards
@@ -134,6 +139,14 @@ class Config(BaseModel):
         description="Battery SoC thresholds; below each, one more throttle level.",
     )
     soc_hysteresis: float = Field(0.02, ge=0, description="SoC margin before easing off, 0..1.")
+    power_source: str = Field(
+        "power", description="ComputeLimit source whose budget owns the battery (the SoC)."
+    )
+    power_budget_fresh_s: float = Field(
+        5.0,
+        ge=0,
+        description="The SoC steps stand aside while that source's budget is younger, mission s.",
+    )
     soc_stop_new_jobs: float = Field(0.25, ge=0, le=1, description="No new job below this SoC.")
     supply_throttle_steps_k: tuple[float, ...] = Field(
         (320.0, 325.0, 330.0, 335.0),
@@ -363,9 +376,11 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
     every board on busy at its level, every board off at its ``off_w``): throttle the scope's
     boards first (one common floor level, the shallowest that fits), and only when the
     deepest level is not enough power boards off in ``shed_rank`` order, then ease the floor
-    back to the shallowest that fits the boards left on. Loop scopes first, then 'all' on top
-    (it never eases a loop's level). A cap below the off draw keeps every board of its scope
-    off (0 W: all off)."""
+    back to the shallowest that fits the boards left on. Then boards are eased one level
+    above that floor each, the last to be shed first, as long as the worst case still fits,
+    so the cap is filled to within one board's level step rather than one level of every
+    board. Loop scopes first, then 'all' on top (it never eases a loop's level). A cap below
+    the off draw keeps every board of its scope off (0 W: all off)."""
     levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
     off: set[int] = set()
 
@@ -388,6 +403,29 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
                 return trial
         return None
 
+    def ease(members: list[LimitBoard], trial: dict[int, int], cap: float) -> dict[int, int]:
+        # The common floor leaves up to one level step of every board unused (160 boards one
+        # level apart are ~30 kW): ease boards back one level at a time, the last to be shed
+        # first, never past the level they had before this scope, while the worst case fits.
+        total = draw(members, trial)
+        order = sorted(
+            (b for b in members if b.slot in trial), key=lambda b: (b.shed_rank, -b.slot)
+        )
+        order.reverse()
+        eased = True
+        while eased:
+            eased = False
+            for b in order:
+                level = trial[b.slot]
+                if level <= levels[b.slot]:
+                    continue
+                more = b.level_w[level - 1] - b.level_w[level]
+                if total + more <= cap + _W_MARGIN:
+                    trial[b.slot] = level - 1
+                    total += more
+                    eased = True
+        return trial
+
     scopes = sorted(s for s in caps if s != "all") + (["all"] if "all" in caps else [])
     for scope in scopes:
         cap = caps[scope]
@@ -404,7 +442,7 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
                     break
                 off.add(board.slot)
             chosen = shallowest(group, cap) or {}
-        levels.update(chosen)
+        levels.update(ease(group, dict(chosen), cap) if chosen else chosen)
     return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
 
 
@@ -423,6 +461,7 @@ class PayloadManager:
         self.budget_w = config.payload_power_limit_w
         self.admit = True
         self.soc: float | None = None
+        self.power_budget_ns: int | None = None  # when the power service's budget last came
         self.next_power_on_ns = 0
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
@@ -587,11 +626,15 @@ class PayloadManager:
         soc_level, supply_level = 0, 0
         relaxed_soc, relaxed_supply = 0, 0
         flow_lost = False
+        power_budget = self.power_budget_ns is not None and (
+            self.ctx.clock.now_ns() - self.power_budget_ns <= config.power_budget_fresh_s * _NS
+        )
         if battery is not None:
             self.soc = battery.soc
-            soc_level = _level_from_steps(self.soc, config.soc_throttle_steps, rising=False)
+        if battery is not None and not power_budget:
+            soc_level = _level_from_steps(battery.soc, config.soc_throttle_steps, rising=False)
             relaxed_soc = _level_from_steps(
-                self.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
+                battery.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
             )
         for loop in config.loops:
             values = await self._read(loop, LoopRegisters)
@@ -636,6 +679,8 @@ class PayloadManager:
         self.admit = soc >= config.soc_stop_new_jobs and not flow_lost and not self.mode_blocks
         full, stop = (config.soc_throttle_steps or (1.0,))[0], config.soc_stop_new_jobs
         fraction = 1.0 if soc >= full else max(0.0, (soc - stop) / max(full - stop, 1e-9))
+        if power_budget:
+            fraction = 1.0  # the power service's limit, planned on the boards, governs
         self.budget_w = config.payload_power_limit_w * fraction
 
     async def _apply_throttle(self) -> None:
@@ -711,6 +756,9 @@ class PayloadManager:
         """Keep the latest limit per (source, scope); True if it changed what is in force."""
         key = (message.source, message.scope)
         old = self.limits.get(key)
+        if message.source == self.config.power_source:
+            live = message.power_limit_w is not None
+            self.power_budget_ns = self.ctx.clock.now_ns() if live else None
         if message.power_limit_w is None:
             if old is None:
                 return False

@@ -181,7 +181,15 @@ def test_energy_bound_closed_forms() -> None:
     # the eclipse share goes through the battery: 20 J delivered costs 20 / (0.8 x 0.5) = 50 J
     assert math.isclose(energy_limited_j(100.0, 30.0, 20.0, 0.8, 0.5), 20.0)
     # what the battery gave net adds, what it stored takes away; never below 0
-    assert math.isclose(energy_limited_j(100.0, 30.0, 0.0, 1.0, 1.0, battery_net_j=-10.0), 60.0)
+    assert math.isclose(energy_limited_j(100.0, 30.0, 0.0, 1.0, 1.0, battery_drop_j=-10.0), 60.0)
+    # a drop within the eclipse share saves charging it: 1 / 0.8 array J per stored J
+    # (eclipse 20 J = 40 stored J = 50 array J; 8 J fewer stored to charge = 10 array J)
+    assert math.isclose(energy_limited_j(100.0, 30.0, 20.0, 0.8, 0.5, battery_drop_j=8.0), 30.0)
+    # ended fuller by 8 stored J: 10 array J more charged
+    assert math.isclose(energy_limited_j(100.0, 30.0, 20.0, 0.8, 0.5, battery_drop_j=-8.0), 10.0)
+    # a drop of 100 stored J: the eclipse's 40 from it, nothing charged (100 - 30 = 70 J), the
+    # other 60 stored J delivered at 0.5 (30 J)
+    assert math.isclose(energy_limited_j(100.0, 30.0, 20.0, 0.8, 0.5, battery_drop_j=100.0), 100.0)
     assert energy_limited_j(10.0, 30.0, 0.0, 1.0, 1.0) == 0.0
     with pytest.raises(ValueError, match="efficiencies"):
         energy_limited_j(1.0, 0.0, 0.0, 0.0, 1.0)

@@ -7,6 +7,7 @@ boards on loops L1 (slots 1, 2) and L2 (slots 3, 4) as the backplane's ``loop_id
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from computesat_sdk.contract import UpsetKind
 from test_payload_manager import Rig, _long
 
 from flightsw.messages import ComputeLimit, ModeChanged, TcDispatch
-from flightsw.services.payload import LimitBoard, plan_limits
+from flightsw.services.payload import Config, LimitBoard, plan_limits
 from icd import dictionary as dic
 from icd.dictionary import EventId, JobState, Mode, SubmitJob
 from icd.errors import ErrorCode
@@ -37,11 +38,34 @@ def test_no_limit_keeps_every_board_on_at_the_budget_level():
     assert plan.levels == {1: 2, 2: 0} and not plan.off, plan
 
 
-def test_a_limit_throttling_can_meet_is_met_by_the_shallowest_common_level():
-    # 4 x 795 = 3180 > 3000 >= 4 x 631 = 2524: level 2 for all, nobody off
+def test_a_limit_throttling_can_meet_is_filled_from_the_shallowest_common_level_up():
+    # 4 x 795 = 3180 > 3000 >= 4 x 631 = 2524: floor level 2, nobody off; then the busy
+    # boards (last to be shed: slot 2 priority 5, slot 4 priority 1) eased to level 1
+    # (2 x 631 + 2 x 795 = 2852), a third would not fit (3016 W)
     plan = plan_limits(FOUR, {"all": 3000.0})
-    assert plan.levels == {1: 2, 2: 2, 3: 2, 4: 2} and not plan.off, plan
+    assert plan.levels == {1: 2, 2: 1, 3: 2, 4: 1} and not plan.off, plan
     assert plan.draw_w(FOUR) <= 3000.0
+
+
+def test_easing_fills_a_cap_to_within_one_level_step_of_one_board():
+    # 160 identical boards: the common floor alone leaves a whole level of each unused
+    boards = [_gpu(s, "L1" if s <= 80 else "L2", (2, s % 7)) for s in range(1, 161)]
+    for cap in (150_000.0, 120_000.0, 80_000.0, 60_000.0):
+        plan = plan_limits(boards, {"all": cap})
+        used = plan.draw_w(boards)
+        assert used <= cap, f"worst case {used:.0f} W over the cap {cap:.0f} W"
+        step = max(a - b for a, b in itertools.pairwise(GPU_W))
+        assert cap - used < step, f"cap {cap:.0f} W, worst case only {used:.0f} W"
+        assert max(plan.levels.values()) - min(plan.levels.values()) <= 1, plan.levels
+    # a loop's own limit is never eased by 'all': L1 stays within its cap
+    plan = plan_limits(boards, {"L1": 40_000.0, "all": 150_000.0})
+    assert plan.draw_w(boards, "L1") <= 40_000.0
+    assert plan.draw_w(boards) <= 150_000.0
+    # the higher priority jobs are the ones eased
+    plan = plan_limits(boards, {"all": 120_000.0})
+    eased = [b for b in boards if plan.levels[b.slot] == min(plan.levels.values())]
+    kept = [b for b in boards if plan.levels[b.slot] != min(plan.levels.values())]
+    assert min(b.shed_rank for b in eased) >= max(b.shed_rank for b in kept), plan.levels
 
 
 def test_a_limit_beyond_throttling_powers_off_idle_then_lowest_priority_boards():
@@ -282,3 +306,27 @@ async def test_memory_upsets_single_then_burst_quarantine_the_board():
     await rig.until(lambda: rig.report(5) is not None)
     report = rig.report(5)
     assert report is not None and 1 not in report.slots, report
+
+
+async def test_the_soc_steps_stand_aside_while_the_power_budget_is_fresh_and_back_when_stale():
+    rig = Rig(["ref-cpu", "ref-cpu"])
+    await rig.boot()
+    full_w = Config().payload_power_limit_w
+    rig.hw.soc = 0.45  # two SoC steps below 0.6 and 0.5: level 2 without a power budget
+    for _ in range(3):  # the power service republishes its budget every cycle
+        rig.manager.receive_limit(
+            ComputeLimit(source="power", power_limit_w=100_000.0, reason="sunlight")
+        )
+        await rig.run(1)
+    assert rig.manager.level == 0, f"power budget fresh: level 0 expected, {rig.manager.level}"
+    assert rig.out.params["payload.power_budget_w"] == full_w, rig.out.params
+    assert all(b.health().commanded_throttle_level == 0 for b in rig.hw.boards.values())
+    # the power service falls silent: after power_budget_fresh_s the SoC steps apply again
+    await rig.run(Config().power_budget_fresh_s + 2)
+    assert rig.manager.level == 2, f"stale power budget: SoC level 2 expected, {rig.manager.level}"
+    assert rig.out.params["payload.power_budget_w"] < full_w
+    assert all(b.health().commanded_throttle_level == 2 for b in rig.hw.boards.values())
+    # another source's limit does not stand in for the power service's
+    rig.manager.receive_limit(ComputeLimit(source="thermal", power_limit_w=100_000.0, reason="t"))
+    await rig.run(1)
+    assert rig.manager.level == 2, rig.manager.level
