@@ -65,10 +65,8 @@ FLOW_FLOOR_KG_S = 0.4
 STALL_POWER_W = 1700.0
 INVENTORY_FLOOR_KG = 140.0
 SENSOR_RANGE_K = (100.0, 400.0)
-SENSOR_STEP_K = 4.0
 DRIVE_RATE_FLOOR_DEG = 0.005
 MPPT_CEILING_V = 320.0
-BATTERY_MIN_SOC_AFTER_CELL_LOSS = 40
 SEU_MISMATCHES_PER_SAMPLE = 3.0
 
 
@@ -119,28 +117,8 @@ def switch_pump(loop: str, pump: str) -> tuple[int, int, int, bytes]:
     return (Apid.PLATFORM, 131, 1, _text(loop) + _text(pump))
 
 
-def vote_out(sensor: str) -> tuple[int, int, int, bytes]:
-    return (Apid.PLATFORM, 131, 4, _text(sensor))
-
-
 def isolate_loop(loop: str) -> tuple[int, int, int, bytes]:
     return (Apid.PLATFORM, 131, 6, _text(loop))
-
-
-def shed_load(switch: str) -> tuple[int, int, int, bytes]:
-    return (Apid.PLATFORM, 132, 1, _text(switch))
-
-
-def mppt(wing: str, enabled: bool) -> tuple[int, int, int, bytes]:
-    return (Apid.PLATFORM, 132, 4, _text(wing) + bytes([int(enabled)]))
-
-
-def battery_limit(min_soc_percent: int) -> tuple[int, int, int, bytes]:
-    return (Apid.PLATFORM, 132, 5, bytes([min_soc_percent]))
-
-
-def reclose(switch: str) -> tuple[int, int, int, bytes]:
-    return (Apid.PLATFORM, 132, 6, _text(switch))
 
 
 def request_mode(mode: Mode, reason: str) -> tuple[int, int, int, bytes]:
@@ -181,7 +159,8 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 repetition=3,
             )
         )
-        respond(flow_id, "COOLANT_FLOW_LOW", switch_pump(loop, "B"))
+        # no event-action: thermal control switches pumps itself (and knows which one is
+        # usable; a fixed "run B" after B seized failed and escalated)
         pmons.append(
             PmonEntry(
                 leak_id,
@@ -236,7 +215,8 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 validity=Validity(f"wing.{wing}.tracking", 0x1, 1),
             )
         )
-        respond(pointing_id, "ARRAY_OFF_POINTING", shed_load("laser_terminals"))
+        # no event-action: power control re-budgets on the remaining array (ARRAY_DRIVE_STUCK);
+        # a telecommanded load shed would stay shed after the fault is gone
         pmons.append(
             PmonEntry(
                 mppt_id,
@@ -277,7 +257,7 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
     # Radiator sensors: out of the physical range (dead) or jumping (noisy) -> vote out.
     for n, (panel, sensor) in enumerate((p, s) for p in PANELS for s in SENSORS):
         device = f"radsensor.{panel}.{sensor}"
-        range_id, noise_id = 100 + n, 200 + n
+        range_id = 100 + n
         pmons.append(
             PmonEntry(
                 range_id,
@@ -290,21 +270,11 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
                 repetition=2,
             )
         )
-        respond(range_id, "SENSOR_OUT_OF_RANGE", vote_out(device))
-        pmons.append(
-            PmonEntry(
-                noise_id,
-                f"{device}.temp_k",
-                CheckType.DELTA,
-                low=-SENSOR_STEP_K,
-                high=SENSOR_STEP_K,
-                low_event="SENSOR_NOISY",
-                high_event="SENSOR_NOISY",
-                repetition=1,
-            )
-        )
-        respond(noise_id, "SENSOR_NOISY", vote_out(device))
-    # PDU switches: tripped -> re-close once (the power service keeps it open on a 2nd trip).
+        # No event-action and no delta ("noisy") monitor: thermal control votes its sensors
+        # itself (range, stuck, noisy, drift, rate; SENSOR_VOTED_OUT with the reason). A
+        # monitor on a voted-out sensor re-fired its vote-out every few seconds and escalated
+        # the satellite to SAFE for as long as the sensor stayed noisy.
+    # PDU switches: tripped -> an event for the operator (power control re-closes once).
     switches = PLATFORM_SWITCHES + tuple(f"slot_{slot:03d}" for slot in SLOTS)
     for n, switch in enumerate(switches):
         pmon_id = 300 + n
@@ -330,16 +300,17 @@ DEFAULT_MONITORING, DEFAULT_EVENT_ACTIONS = _tables()
 # fault id -> (detection, response), for every fault of hwsim's catalogue.
 FAULT_COVERAGE: dict[str, tuple[str, str]] = {
     "pump_seizure": (
-        "PMON 10-13 pump.L<n>.<X>.power_w above stall (PUMP_STALLED); PMON 1-2 loop flow "
-        "below floor (COOLANT_FLOW_LOW); PMON 300+ pump switch trip (PDU_SWITCH_TRIPPED)",
+        "PMON 10-13 pump.L<n>.<X>.power_w above stall (PUMP_STALLED); thermal control's own "
+        "seizure check; PMON 1-2 loop flow below floor (COOLANT_FLOW_LOW, for the operator); "
+        "PMON 300+ pump switch trip (PDU_SWITCH_TRIPPED)",
         "EA: 8,1 stop the seized pump, then 131,1 run the standby pump of the loop (thermal "
         "throttles the loop's compute until flow is back)",
     ),
     "pump_degradation": (
         "thermal's flow-vs-speed trend of the running pump (its own event); backstop: PMON 1-2 "
         "loop.L<n>.flow_kg_s below 0.4 kg/s for 3 samples (COOLANT_FLOW_LOW)",
-        "131,1 switch the loop to its standby pump (thermal raises speed first; the backstop "
-        "EA sends 131,1 to pump B)",
+        "thermal control: raise the speed, then switch to the standby pump (PUMP_DEGRADED, "
+        "PUMP_SWITCHOVER; 131,1 by hand)",
     ),
     "radiator_puncture": (
         "PMON 5-6 loop.L<n>.inventory_kg below 140 kg for 3 samples (COOLANT_LEAK)",
@@ -354,17 +325,18 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "131,4 vote the sensor out (done by thermal itself on its vote)",
     ),
     "sensor_noisy": (
-        "PMON 200-223 delta of radsensor.<P>.<S>.temp_k beyond ±4 K per sample (SENSOR_NOISY)",
-        "EA: 131,4 vote the sensor out",
+        "thermal control's 2-of-3 vote: variance against its peers (SENSOR_VOTED_OUT 'noisy')",
+        "thermal control votes the sensor out (131,4 by hand)",
     ),
     "sensor_dead": (
-        "PMON 100-123 range 100..400 K on radsensor.<P>.<S>.temp_k (SENSOR_OUT_OF_RANGE)",
-        "EA: 131,4 vote the sensor out",
+        "thermal control's range check (SENSOR_VOTED_OUT 'range'); PMON 100-123 range "
+        "100..400 K on radsensor.<P>.<S>.temp_k (SENSOR_OUT_OF_RANGE, for the operator)",
+        "thermal control votes the sensor out (131,4 by hand)",
     ),
     "array_drive_stuck": (
         "PMON 20-21 delta of wing.<W>.drive_angle_deg below 0.005° per sample for 10 samples "
         "while tracking (ARRAY_OFF_POINTING)",
-        "EA: 132,1 shed the laser terminals (power re-budgets on the remaining wing)",
+        "power control: ARRAY_DRIVE_STUCK, compute budget on the remaining array power",
     ),
     "mppt_failure": (
         "PMON 25-26 wing.<W>.voltage_v above 320 V while MPPT enabled (ARRAY_OFF_MPP)",
