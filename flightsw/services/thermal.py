@@ -129,6 +129,11 @@ class Config(BaseModel):
 
     loops: tuple[LoopLayout, ...] = Field(default_factory=_ai1_loops, description="Loops.")
     sensors: tuple[str, ...] = Field(("S1", "S2", "S3"), description="Sensors on every panel.")
+    onboard_source_ids: tuple[int, ...] = Field(
+        (0x0013,),
+        description="PUS source ids of onboard telecommands (event-action's stored TCs): events "
+        "name them 'event-action', the others 'ground'.",
+    )
     period_s: float = Field(1.0, gt=0, description="Control period, mission s.")
     # pump (data sheet: hwsim PumpConfig defaults for the AI1 pumps)
     pump_max_speed_rpm: float = Field(6000.0, gt=0, description="Pump maximum speed, rpm.")
@@ -1036,7 +1041,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             sensor_of(request.sensor_id)
         return request
 
-    async def execute(sub: int, request: object) -> None:
+    async def execute(sub: int, request: object, by: str) -> None:
         t = now()
         if isinstance(request, ith.SwitchPump):
             loop = loops[request.loop_id]
@@ -1069,27 +1074,25 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     await command(f"pump.{lid}.{other}", "stop")
             ctx.event(
                 ThermalEvent.PUMP_SWITCHOVER,
-                f"{lid}: pump {previous or 'none'} -> {pump} by telecommand; {speed:.0f} rpm",
+                f"{lid}: pump {previous or 'none'} -> {pump} by {by}; {speed:.0f} rpm",
             )
         elif isinstance(request, ith.PanelRef) and sub == 2:
             panel = request.panel_id
             error = await close_panel(panel)
             if error is not None:
                 raise _Refused(ErrorCode.THERMAL_VALVE_UNAVAILABLE, f"{panel}: {error}"[:150])
-            ctx.event(ThermalEvent.PANEL_ISOLATED, f"{panel} isolated by telecommand")
+            ctx.event(ThermalEvent.PANEL_ISOLATED, f"{panel} isolated by {by}")
         elif isinstance(request, ith.PanelRef):
             panel = request.panel_id
             error = await command(f"radvalve.{panel}", "open")
             if error is not None:
                 raise _Refused(ErrorCode.THERMAL_VALVE_UNAVAILABLE, f"{panel}: {error}"[:150])
             loops[panel_loop[panel]].closed_panels.discard(panel)
-            ctx.event(ThermalEvent.PANEL_RESTORED, f"{panel} restored by telecommand")
+            ctx.event(ThermalEvent.PANEL_RESTORED, f"{panel} restored by {by}")
         elif isinstance(request, ith.SensorRef) and sub == 4:
             voter, sensor = sensor_of(request.sensor_id)
-            voter.vote_out(sensor, "ground (131,4)")
-            ctx.event(
-                ThermalEvent.SENSOR_VOTED_OUT, f"{request.sensor_id} voted out: ground (131,4)"
-            )
+            voter.vote_out(sensor, by)
+            ctx.event(ThermalEvent.SENSOR_VOTED_OUT, f"{request.sensor_id} voted out: {by}")
         elif isinstance(request, ith.SensorRef):
             voter, sensor = sensor_of(request.sensor_id)
             value = get(f"{request.sensor_id}.temp_k")
@@ -1105,7 +1108,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             loop = loops[request.loop_id]
             if not loop.isolated:
                 loop.localiser = None
-                await isolate_loop(loop, "by telecommand")
+                await isolate_loop(loop, f"by {by}")
         elif isinstance(request, ith.LoopRef):
             loop = loops[request.loop_id]
             lid = request.loop_id
@@ -1133,9 +1136,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             inventory[lid].reset()
             pressure[lid].reset()
             loop.inventory_max = 0.0
-            ctx.event(
-                ThermalEvent.LOOP_RESTORED, f"{lid} restored by telecommand; pump {target} runs"
-            )
+            ctx.event(ThermalEvent.LOOP_RESTORED, f"{lid} restored by {by}; pump {target} runs")
         publish_limit_all(t)
 
     def publish_limit_all(t: float) -> None:
@@ -1159,7 +1160,9 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         ctx.progress(tc.request_id, tc.apid, "started")
         try:
             async with lock:
-                await execute(tc.subservice, request)
+                onboard = tc.source_id in config.onboard_source_ids
+                who = "event-action" if onboard else "ground"
+                await execute(tc.subservice, request, f"{who} (131,{tc.subservice})")
         except _Refused as refused:
             ctx.event(
                 ThermalEvent.THERMAL_ACTION_FAILED, f"131,{tc.subservice} failed: {refused}"[:200]

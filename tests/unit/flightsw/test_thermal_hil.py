@@ -669,8 +669,8 @@ async def test_seized_pump_is_replaced_within_its_window_with_the_whole_flight_s
         )
         # FDIR's default event-actions (EA 101/102 on monitoring's PUMP_STALLED) are faster
         # than thermal's own seizure count: they switch through thermal's 131,1, so thermal
-        # does the switchover "by telecommand", once, and does not switch again itself
-        assert event.message.startswith("L1: pump A -> B by telecommand"), event.message
+        # does the switchover "by event-action", once, and does not switch again itself
+        assert event.message.startswith("L1: pump A -> B by event-action (131,1)"), event.message
         actions = [tm.message for tm in ground.archive if tm.event_name == "EVENT_ACTION_TRIGGERED"]
         assert any("TC(131,1) apid 1 L1 B" in m for m in actions), actions
         await _never_over_limits(sat, simctl, 60)
