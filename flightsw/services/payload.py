@@ -1017,7 +1017,11 @@ class PayloadManager:
             self._hold(board)
             return True
         self_throttled = registers.throttle_level > (board.commanded_level or 0)
-        if self_throttled and not board.overtemp_evented:
+        # A board holding its throttle temperature is normal hot operation (REFERENCE: the
+        # design runs close to its chips' limits): an event for that, per board and per orbit,
+        # flooded the log. It is an over-temperature only past half-way to the rated limit.
+        alarming_k = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+        if self_throttled and die_k >= alarming_k and not board.overtemp_evented:
             board.overtemp_evented = True
             self.ctx.event(
                 EventId.BOARD_OVERTEMP,
