@@ -39,6 +39,7 @@ from icd.monitoring import pack_ids, unpack_ids
 from icd.pus import MAX_TC_LEN, PusTc
 
 __all__ = [
+    "ONBOARD_SOURCE_ID",
     "TC_LAYOUTS",
     "EventActionDefinition",
     "EventActionReport",
@@ -49,6 +50,10 @@ __all__ = [
     "unpack_ids",
     "validate",
 ]
+
+# PUS source id of the telecommands event-action dispatches on board (19 = its service): the
+# services that answer them tell an FDIR response from a ground command by it.
+ONBOARD_SOURCE_ID = 0x0013
 
 MAX_DEFINITIONS_PER_REQUEST = 255
 

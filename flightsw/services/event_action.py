@@ -43,7 +43,7 @@ from icd import dictionary as dic
 from icd import event_action as ea
 from icd.dictionary import Apid, EventId
 from icd.errors import DecodeError, ErrorCode, RefusedError
-from icd.event_action import EventActionDefinition
+from icd.event_action import ONBOARD_SOURCE_ID, EventActionDefinition
 from icd.pus import MAX_SEQ_COUNT, PusTc
 
 __all__ = ["Config", "run"]
@@ -59,7 +59,10 @@ class Config(BaseModel):
     )
     window_s: float = Field(600.0, gt=0, description="Escalation window, mission seconds.")
     source_id: int = Field(
-        0x0013, ge=0, le=0xFFFF, description="PUS source id of the onboard TCs dispatched."
+        ONBOARD_SOURCE_ID,
+        ge=0,
+        le=0xFFFF,
+        description="PUS source id of the onboard TCs dispatched.",
     )
     max_definitions: int = Field(2048, ge=1, description="Room in the event-action table.")
     default_tables: bool = Field(

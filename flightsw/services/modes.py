@@ -60,6 +60,7 @@ from flightsw.messages import (
 from flightsw.pool import ParameterPool
 from icd.dictionary import Apid, EventId, Mode, ServiceState
 from icd.errors import DecodeError, ErrorCode
+from icd.event_action import ONBOARD_SOURCE_ID
 from icd.modes import ModeReport, RequestMode
 
 __all__ = [
@@ -87,7 +88,7 @@ class Config(BaseModel):
         "without a ground); False: only a 130,1 or a ModeRequest leaves SAFE.",
     )
     onboard_source_ids: tuple[int, ...] = Field(
-        (0x0013,),
+        (ONBOARD_SOURCE_ID,),
         description="PUS source ids of onboard telecommands (event-action's stored TCs): a "
         "130,1 from them is autonomy (an onboard request), not a ground command that holds.",
     )

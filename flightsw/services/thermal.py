@@ -61,6 +61,7 @@ from flightsw.messages import ComputeLimit, TcDispatch
 from flightsw.pool import ParameterPool, follow
 from icd import thermal as ith
 from icd.errors import DecodeError, ErrorCode
+from icd.event_action import ONBOARD_SOURCE_ID
 from icd.thermal import LeakState, PumpCode, ThermalEvent
 from runtime.ports import DevicePortError, DeviceTimeout
 
@@ -130,7 +131,7 @@ class Config(BaseModel):
     loops: tuple[LoopLayout, ...] = Field(default_factory=_ai1_loops, description="Loops.")
     sensors: tuple[str, ...] = Field(("S1", "S2", "S3"), description="Sensors on every panel.")
     onboard_source_ids: tuple[int, ...] = Field(
-        (0x0013,),
+        (ONBOARD_SOURCE_ID,),
         description="PUS source ids of onboard telecommands (event-action's stored TCs): events "
         "name them 'event-action', the others 'ground'.",
     )
