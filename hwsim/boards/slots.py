@@ -16,6 +16,17 @@ boards a `hwsim.boards.executor.SlotExecutor` (the serve process does: jobs then
 event loop). `gather` moves ready results into per-slot buffers and names the slots that have
 some, for ``backplane.await_results``; a slot's ``take_results`` drains its buffer first.
 
+`backplane_columns` serves the backplane read (every slot's `icd.devices.BackplaneSlot`
+registers, hwsim's largest read, every mission second) without asking each board: what the
+arrays step (die temperature, draw, utilisation, heartbeat) is taken from them as columns, and
+what only a board's own Python changes (power state, throttle level, queue, counters, fault) is
+kept per board from its last `health` until the arrays say that Python ran (`row_version`: a
+command, upset or supply change touches the row, an event steps it per object), the arrays
+hold a touched row that they have not taken yet, or the board has results pending (a worker
+finishing changes that count without telling anyone but `health`). Boards stepped per object
+and empty slots are asked every read. It equals the per-board entries
+(`backplane_entry_values`) exactly; tests/unit/hwsim/test_backplane_columns.py checks both.
+
 `board_registers` and `board_command` are the slot device API for a plug-in board (the
 registers and commands are the ICD models of `icd.devices.compute`); they map the contract's
 errors onto device errors: a `BoardStateError` becomes `device_off` (board off or still
@@ -198,6 +209,7 @@ class PluginSlots:
         self._marked: set[int] = set()
         self._unhooked: list[int] = []
         self._notify: Callable[[], None] | None = None
+        self._bp: _BackplaneCache | None = None  # backplane_columns' cache, built on first read
 
     def attach_executor(
         self, executor: JobExecutor | None, notify: Callable[[], None] | None = None
@@ -246,12 +258,15 @@ class PluginSlots:
 
     def __getstate__(self) -> dict[str, Any]:
         # Snapshots (hwsim.snapshot) save the boards, not the bound methods cached from them.
+        # Nor the backplane cache: a restored model reads every board once and caches anew.
         state = dict(self.__dict__)
         del state["_steps"], state["_draws"]
+        state["_bp"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_bp", None)
         self._bind_slow()
 
     def set_overtemp(self, k: int, extra_r_k_per_w: float, extra_heat_w: float) -> None:
@@ -338,6 +353,28 @@ class PluginSlots:
         """Heat held in the boards' dies, sum of C·T (for the energy balance)."""
         temps = self.die_temp_k()
         return float(np.dot(self.thermal_mass_j_per_k, temps)) if len(temps) else 0.0
+
+    def backplane_columns(
+        self,
+        supplied: np.ndarray,
+        extra_w: np.ndarray,
+        entry: Callable[[int], dict[str, Any]],
+    ) -> dict[str, list[Any]]:
+        """The backplane registers on the wire (``slot``, then one column per
+        `icd.devices.BackplaneSlot` register, slots in index order), equal to asking
+        ``entry(i)`` for every slot (`backplane_entry_values`) but asking it only for the slots
+        that need it (see the module doc). ``supplied``, ``extra_w``: per slot index of the
+        host (supply "on"; a board_overtemp's extra heat, W), read here for the board rows."""
+        arrays = self.arrays
+        if arrays is None or _ENTRY_REST:
+            return _columns_of(
+                [s.slot_id for _, s in sorted(self.by_slot.items())],
+                [entry(i) for i in sorted(self.by_slot)],
+            )
+        bp = self._bp
+        if bp is None or bp.arrays is not arrays:
+            bp = self._bp = _BackplaneCache(self, arrays)
+        return bp.read(arrays, supplied, extra_w, entry)
 
 
 # --------------------------------------------------------------------------------- device API
@@ -594,6 +631,126 @@ def backplane_entry_values(
 
 # BackplaneSlot registers backplane_entry_values does not compute itself (none today)
 _ENTRY_REST = frozenset(BackplaneSlot.model_fields) - frozenset(_ENTRY_FAST)
+
+# The entry registers backplane_columns takes from the arrays (stepped every step: die,
+# heartbeat; and the draw and utilisation, which the arrays hold for the board anyway) ...
+_ENTRY_STEPPED = ("die_temp_k", "power_w", "utilisation", "heartbeat")
+# ... and those only the board's own Python changes (kept per board between its events).
+_ENTRY_EVENT = tuple(n for n in _ENTRY_FAST if n not in _ENTRY_STEPPED)
+_ENTRY_NAMES = tuple(BackplaneSlot.model_fields)
+
+
+def _columns_of(ids: list[str], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The backplane's columns from per-slot entries (the per-board path)."""
+    out: dict[str, list[Any]] = {"slot": ids}
+    for name in _ENTRY_NAMES:
+        out[name] = [row[name] for row in rows]
+    return out
+
+
+class _BackplaneCache:
+    """`PluginSlots.backplane_columns`: the slots' layout against the arrays' rows, and per
+    slot the event registers of its board's last entry with the arrays' row version then.
+
+    Positions are the slots in index order (the backplane's order). A board the arrays step
+    has its row; any other slot (a board stepped per object, an empty slot) is asked every
+    read."""
+
+    def __init__(self, plug: PluginSlots, arrays: BoardArrays) -> None:
+        order = sorted(plug.by_slot)
+        self.arrays = arrays
+        self.slots = np.array(order, dtype=np.int64)  # slot index of each position
+        self.ids = [plug.by_slot[i].slot_id for i in order]
+        row_of_board = {k: r for r, k in enumerate(plug._fast.tolist())}
+        rows = np.array(
+            [row_of_board.get(plug.by_slot[i].live_index, -1) for i in order], dtype=np.int64
+        )
+        self.n = len(order)
+        self.fast_pos = np.flatnonzero(rows >= 0)
+        self.fast_rows = rows[self.fast_pos]
+        self.fast_slots = self.slots[self.fast_pos]
+        self.pos_of_row = {r: p for p, r in enumerate(rows.tolist()) if r >= 0}
+        self.other_pos = np.flatnonzero(rows < 0).tolist()
+        # every slot a row, in row order: the arrays' columns are the backplane's as they are
+        self.identity = self.n == len(arrays.boards) and bool(
+            np.array_equal(self.fast_rows, np.arange(self.n))
+        )
+        # row version each fast position's cached registers are for (-1: none yet)
+        self.version = np.full(len(self.fast_pos), -1, dtype=np.int64)
+        self.cached: dict[str, list[Any]] = {name: [None] * self.n for name in _ENTRY_EVENT}
+        self.pending: set[int] = set()  # positions whose board had results pending
+
+    def read(
+        self,
+        arrays: BoardArrays,
+        supplied: np.ndarray,
+        extra_w: np.ndarray,
+        entry: Callable[[int], dict[str, Any]],
+    ) -> dict[str, list[Any]]:
+        identity = self.identity
+        row_version = arrays.row_version
+        versions = row_version.copy() if identity else row_version[self.fast_rows]
+        stale = np.flatnonzero(versions != self.version)
+        ask = set(self.other_pos)
+        if len(stale):
+            ask.update(stale.tolist() if identity else self.fast_pos[stale].tolist())
+        # a worker that finished since makes the board's health deliver it (the count drops)
+        ask |= self.pending
+        touched = arrays.touched
+        if touched:
+            # the arrays' draw and utilisation of these rows are stale until the next step
+            ask.update(self.pos_of_row[r] for r in touched)
+        # the versions before asking: a board touched while asked is asked again next read
+        self.version[stale] = versions[stale]
+        cached = self.cached
+        asked: list[tuple[int, dict[str, Any]]] = []
+        for p in sorted(ask):
+            values = entry(int(self.slots[p]))
+            for name in _ENTRY_EVENT:
+                cached[name][p] = values[name]
+            if values["results_pending"]:
+                self.pending.add(p)
+            else:
+                self.pending.discard(p)
+            asked.append((p, values))
+        if identity:
+            stepped = {
+                "die_temp_k": arrays.die_temp_k.tolist(),
+                "power_w": np.where(
+                    supplied[self.fast_slots], arrays.power_w + extra_w[self.fast_slots], 0.0
+                ).tolist(),
+                "utilisation": arrays.utilisation.tolist(),
+                "heartbeat": arrays.heartbeat.tolist(),
+            }
+        else:
+            stepped = self._scattered(arrays, supplied, extra_w)
+        out: dict[str, list[Any]] = {"slot": list(self.ids)}
+        for name in _ENTRY_NAMES:
+            column = stepped.get(name)
+            out[name] = list(cached[name]) if column is None else column
+        for p, values in asked:
+            for name in _ENTRY_STEPPED:
+                out[name][p] = values[name]
+        return out
+
+    def _scattered(
+        self, arrays: BoardArrays, supplied: np.ndarray, extra_w: np.ndarray
+    ) -> dict[str, list[Any]]:
+        """The stepped columns when not every slot is an arrays row in row order (the other
+        positions are placeholders, overwritten by their entries)."""
+        rows, pos, slots = self.fast_rows, self.fast_pos, self.fast_slots
+        power = np.where(supplied[slots], arrays.power_w[rows] + extra_w[slots], 0.0)
+        out: dict[str, list[Any]] = {}
+        for name, values in (
+            ("die_temp_k", arrays.die_temp_k[rows]),
+            ("power_w", power),
+            ("utilisation", arrays.utilisation[rows]),
+            ("heartbeat", arrays.heartbeat[rows]),
+        ):
+            column = np.zeros(self.n, dtype=values.dtype)
+            column[pos] = values
+            out[name] = column.tolist()
+        return out
 
 
 def _state_error(where: str, exc: BoardStateError) -> DeviceError:

@@ -447,33 +447,51 @@ class ComputeSlots:
         self, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float
     ) -> dict[str, Any]:
         """The backplane registers as they go on the wire (``icd.devices.BackplaneRegisters``:
-        the slot ids, then one column per entry register), straight from each slot's register
-        values: no model per slot."""
-        from hwsim.boards.slots import backplane_entry_values
+        the slot ids, then one column per entry register): the boards' columns from their
+        arrays, a slot's entry (`backplane_entry_values`) only where the arrays cannot say
+        (:meth:`PluginSlots.backplane_columns`); equal to :meth:`backplane_wire_per_board`."""
+        if self.plug is None:
+            return self.backplane_wire_per_board(plate_temp_k, loop_supply_k, bus_voltage_v)
+        return self.plug.backplane_columns(
+            self._sw_on & self._served,
+            self._s_extra_w,
+            lambda i: self._backplane_entry(i, plate_temp_k, loop_supply_k, bus_voltage_v),
+        )
 
+    def backplane_wire_per_board(
+        self, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float
+    ) -> dict[str, Any]:
+        """:meth:`backplane_wire` from every slot's entry (each board's ``health()``): the
+        reference the fast read is tested against."""
         names = list(BackplaneSlot.model_fields)
         ids: list[str] = []
         rows: list[dict[str, Any]] = []
         if self.plug is not None:
-            by_slot = self.plug.by_slot
-            for i in sorted(by_slot):
+            for i in sorted(self.plug.by_slot):
                 ids.append(self.slot_ids[i])
-                rows.append(
-                    backplane_entry_values(
-                        by_slot[i],
-                        supply=self.supply(i),
-                        extra_w=float(self._s_extra_w[i]),
-                        plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
-                        inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
-                        bus_voltage_v=float(bus_voltage_v),
-                        seu_count=int(self._s_seu[i]),
-                        loop_id=self._s_loop_id[i],
-                    )
-                )
+                rows.append(self._backplane_entry(i, plate_temp_k, loop_supply_k, bus_voltage_v))
         out: dict[str, Any] = {"slot": ids}
         for name in names:
             out[name] = [row[name] for row in rows]
         return out
+
+    def _backplane_entry(
+        self, i: int, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float
+    ) -> dict[str, Any]:
+        """Plug-in slot ``i``'s backplane entry (`backplane_entry_values`)."""
+        from hwsim.boards.slots import backplane_entry_values
+
+        assert self.plug is not None
+        return backplane_entry_values(
+            self.plug.by_slot[i],
+            supply=self.supply(i),
+            extra_w=float(self._s_extra_w[i]),
+            plate_temp_k=float(plate_temp_k[self.die_plate[i]]),
+            inlet_temp_k=float(loop_supply_k[self._s_loop[i]]),
+            bus_voltage_v=float(bus_voltage_v),
+            seu_count=int(self._s_seu[i]),
+            loop_id=self._s_loop_id[i],
+        )
 
     def read_backplane(
         self, plate_temp_k: np.ndarray, loop_supply_k: np.ndarray, bus_voltage_v: float

@@ -115,6 +115,10 @@ class BoardArrays:
         # changed inside it: BaseBoard.last_step_extra_energy_j of the event rows), J
         self.step_extra_energy_j = 0.0
         self.step_extra_rows: list[tuple[int, float]] = []  # (row, J) of those rows
+        # Per row, how many times the board's own Python changed it (a `touch`, a `step_event`):
+        # a reader that caches what only that Python changes (hwsim's backplane: power state,
+        # queue, error counters...) keeps a row's entry while its count is unchanged.
+        self.row_version = np.zeros(n, dtype=np.int64)
         self._dirty: set[int] = set()
         self._columns: list[list[Any]] | None = None  # row(): the arrays as lists, see there
         self._dt_s = math.nan
@@ -171,8 +175,22 @@ class BoardArrays:
     def touch(self, index: int) -> None:
         """Board ``index`` changed: take its row before the next step."""
         self._dirty.add(index)
+        self.row_version[index] += 1
 
     # --- host side ------------------------------------------------------------------------
+
+    @property
+    def touched(self) -> frozenset[int]:
+        """Rows touched since the arrays last took them (`refresh`): their draw, utilisation
+        and flags here are stale until the next step; ask the board."""
+        return frozenset(self._dirty)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # hwsim snapshots pickle the arrays; one written before row_version existed loads
+        # with every row at version 0 (the readers' caches are not saved: they start empty).
+        self.__dict__.update(state)
+        if "row_version" not in state:
+            self.row_version = np.zeros(len(self.boards), dtype=np.int64)
 
     def refresh(self) -> None:
         """Take the rows of the boards that changed since the last step (commands, upsets)."""
@@ -271,6 +289,7 @@ class BoardArrays:
         for k, h in zip(event_ks, event_heat, strict=True):
             heat[k] = h
             self._load(k, self.boards[k].array_row())
+            self.row_version[k] += 1
         if event_ks or throttle is not None:
             self._flags()
         return heat
