@@ -653,15 +653,21 @@ class _BackplaneCache:
     slot the event registers of its board's last entry with the arrays' row version then.
 
     Positions are the slots in index order (the backplane's order). A board the arrays step
-    has its row; any other slot (a board stepped per object, an empty slot) is asked every
-    read."""
+    has its row; any other slot (a board stepped per object or with its own ``health``, an
+    empty slot) is asked every read."""
 
     def __init__(self, plug: PluginSlots, arrays: BoardArrays) -> None:
         order = sorted(plug.by_slot)
         self.arrays = arrays
         self.slots = np.array(order, dtype=np.int64)  # slot index of each position
         self.ids = [plug.by_slot[i].slot_id for i in order]
-        row_of_board = {k: r for r, k in enumerate(plug._fast.tolist())}
+        # A board whose class reports its own health (an override the arrays do not know)
+        # is asked every read, as a board stepped per object is.
+        row_of_board = {
+            k: r
+            for r, k in enumerate(plug._fast.tolist())
+            if type(plug.boards[k]).health is BaseBoard.health
+        }
         rows = np.array(
             [row_of_board.get(plug.by_slot[i].live_index, -1) for i in order], dtype=np.int64
         )

@@ -8,7 +8,8 @@ the power it asks for (``demand_w``, W) and is served (``power_w``, W); the die 
 thermal network steps (``die_r_k_per_w``, ``die_c_j_per_k``; the die *temperatures* are the
 network's state); upset counters and the single Poisson upset process (with its generator);
 the plug-in boards (:class:`hwsim.boards.slots.PluginSlots`, used only through its interface:
-``poll_draw_w``, ``step``, ``draw_w``, ``boards``, ``live_slots``, ``plates``, ``by_slot``) and
+``poll_draw_w``, ``step``, ``draw_w``, ``boards``, ``live_slots``, ``plates``, ``by_slot``,
+``backplane_columns``) and
 the ``backplane`` device (every plug-in slot in one read). Faults of its kind (``slot``):
 ``board_overtemp``, ``board_latchup``, ``seu_burst``, ``board_upset``.
 

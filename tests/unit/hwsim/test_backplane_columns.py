@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from computesat_sdk.arrays import array_steppable
 from computesat_sdk.base import BaseBoard, ComputedJob
-from computesat_sdk.contract import JobSpec
+from computesat_sdk.contract import BoardHealth, JobSpec
 
 from hwsim.boards.reference import RefCpuBoard, RefGpuBoard, RefNpuBoard
 from hwsim.boards.slots import PluginSlots, filler_shape
@@ -34,12 +35,21 @@ class _OwnStepGpu(RefGpuBoard):
         return super().step(dt_s, plate_temp_k)
 
 
+class _OwnHealthGpu(RefGpuBoard):
+    """Array-stepped, but reports its own health: the arrays cannot say what it reports."""
+
+    def health(self) -> BoardHealth:
+        h = super().health()
+        return h.model_copy(update={"heartbeat": 2 * h.heartbeat, "die_temp_k": 300.0})
+
+
 class _Registry:
     """Boards by test name; a name it does not know leaves the slot empty (unknown)."""
 
     def __init__(self) -> None:
         self.classes = {"gpu": RefGpuBoard, "cpu": RefCpuBoard, "npu": RefNpuBoard}
         self.classes["own"] = _OwnStepGpu
+        self.classes["health"] = _OwnHealthGpu
         self.refused: list[Any] = []
 
     def create(self, name: str, board_id: str, **kwargs: Any) -> BaseBoard:
@@ -298,6 +308,8 @@ def test_a_command_shows_in_the_next_read_before_and_after_the_step() -> None:
     now = _entry(sc, "001")  # the arrays have not taken the board's row yet
     assert (now["power_state"], now["throttle_level"]) == ("throttled", 3)
     assert now["power_w"] < before["power_w"]
+    # read again before the step: the arrays still hold the old draw for this board
+    assert _entry(sc, "001") == now
     sc.step(1.0)
     assert _entry(sc, "001")["throttle_level"] == 3
     sc.step(1.0)
@@ -351,6 +363,19 @@ def test_a_worker_finishing_between_reads_shows_in_the_next_read() -> None:
     assert ex.finish_oldest()
     assert _entry(sc, "006")["results_pending"] == 0  # no step, no command in between
     assert sc.command("slot.006", "take_results", {})["results"][0]["status"] == "completed"
+
+
+def test_a_board_with_its_own_health_is_asked_every_read() -> None:
+    cfg = with_boards(simple_config(), {"gpu": 1, "health": 1})
+    sc = Spacecraft(cfg, seed=1, registry=_Registry())  # type: ignore[arg-type]
+    plug = sc.plugin_slots
+    assert plug is not None and plug.arrays is not None
+    assert array_steppable(plug.boards[1]) and len(plug.arrays.boards) == 2
+    for _ in range(3):
+        sc.step(1.0)
+        wire = sc.read("backplane")
+        _same(wire, _reference(sc), "own health")
+    assert wire["die_temp_k"][1] == 300.0 and wire["heartbeat"][1] == 6
 
 
 def test_the_cache_is_not_saved_with_the_model() -> None:
