@@ -681,6 +681,9 @@ class _BackplaneCache:
         self.identity = self.n == len(arrays.boards) and bool(
             np.array_equal(self.fast_rows, np.arange(self.n))
         )
+        # ... and the slots are the host's first ones (with as many host slots, its per-slot
+        # arrays are in position order)
+        self.first_slots = self.identity and bool(np.array_equal(self.slots, np.arange(self.n)))
         # row version each fast position's cached registers are for (-1: none yet)
         self.version = np.full(len(self.fast_pos), -1, dtype=np.int64)
         self.cached: dict[str, list[Any]] = {name: [None] * self.n for name in _ENTRY_EVENT}
@@ -695,19 +698,22 @@ class _BackplaneCache:
     ) -> dict[str, list[Any]]:
         identity = self.identity
         row_version = arrays.row_version
-        versions = row_version.copy() if identity else row_version[self.fast_rows]
-        stale = np.flatnonzero(versions != self.version)
+        versions = row_version if identity else row_version[self.fast_rows]
         ask = set(self.other_pos)
-        if len(stale):
+        changed = versions != self.version
+        if np.count_nonzero(changed):  # (a C call; most reads nothing changed)
+            stale = np.flatnonzero(changed)
             ask.update(stale.tolist() if identity else self.fast_pos[stale].tolist())
+            # the versions before asking: a board touched while asked is asked again next read
+            self.version[stale] = versions[stale]
         # a worker that finished since makes the board's health deliver it (the count drops)
         ask |= self.pending
         touched = arrays.touched
         if touched:
             # the arrays' draw and utilisation of these rows are stale until the next step
-            ask.update(self.pos_of_row[r] for r in touched)
-        # the versions before asking: a board touched while asked is asked again next read
-        self.version[stale] = versions[stale]
+            # (a row without a position here is asked every read anyway)
+            pos_of_row = self.pos_of_row
+            ask.update(pos_of_row[r] for r in touched if r in pos_of_row)
         cached = self.cached
         asked: list[tuple[int, dict[str, Any]]] = []
         for p in sorted(ask):
@@ -720,11 +726,12 @@ class _BackplaneCache:
                 self.pending.discard(p)
             asked.append((p, values))
         if identity:
+            if not (self.first_slots and len(supplied) == self.n):
+                supplied = supplied[self.fast_slots]
+                extra_w = extra_w[self.fast_slots]
             stepped = {
                 "die_temp_k": arrays.die_temp_k.tolist(),
-                "power_w": np.where(
-                    supplied[self.fast_slots], arrays.power_w + extra_w[self.fast_slots], 0.0
-                ).tolist(),
+                "power_w": np.where(supplied, arrays.power_w + extra_w, 0.0).tolist(),
                 "utilisation": arrays.utilisation.tolist(),
                 "heartbeat": arrays.heartbeat.tolist(),
             }

@@ -155,62 +155,80 @@ SUBMITTED_AT_65 = [
 ]
 
 
-def _act(sc: Spacecraft, ex: _HeldExecutor, t: int) -> list[Any]:
+def _act(sc: Spacecraft, ex: _HeldExecutor, t: int, first: int) -> list[Any]:
     """The run's commands, faults and worker completions at mission second ``t`` (the same
-    for both twins; their answers are compared too)."""
+    for both twins; their answers are compared too). The layout's slots count from ``first``:
+    "001" below is its first slot."""
+
+    def at(slot: str) -> str:
+        return f"slot.{int(slot) + first - 1:03d}"
+
     out: list[Any] = []
     if t == 65:
         for n, (slot, size, iterations) in enumerate(SUBMITTED_AT_65):
             job = _job(n, size=size, iterations=iterations)
-            out.append(_try(sc, f"slot.{slot}", "submit_job", job))
+            out.append(_try(sc, at(slot), "submit_job", job))
     if t == 70:
-        out.append(_try(sc, "slot.002", "set_throttle", {"level": 2}))
+        out.append(_try(sc, at("002"), "set_throttle", {"level": 2}))
     if t == 72:
-        sc.inject_fault("board_upset", "slot.005", {"kind": "memory_ce"})
-        sc.inject_fault("board_upset", "slot.001", {"kind": "memory_ue"})
-        sc.inject_fault("board_upset", "slot.008", {"kind": "hang"})
-        sc.inject_fault("board_upset", "slot.006", {"kind": "bit_flip_result"})
+        sc.inject_fault("board_upset", at("005"), {"kind": "memory_ce"})
+        sc.inject_fault("board_upset", at("001"), {"kind": "memory_ue"})
+        sc.inject_fault("board_upset", at("008"), {"kind": "hang"})
+        sc.inject_fault("board_upset", at("006"), {"kind": "bit_flip_result"})
     if t == 78:
-        sc.inject_fault("board_latchup", "slot.003")
+        sc.inject_fault("board_latchup", at("003"))
     if t == 80:
-        out.append(_try(sc, "slot.002", "set_throttle", {"level": 0}))
+        out.append(_try(sc, at("002"), "set_throttle", {"level": 0}))
         hot = {"resistance_factor": 40.0, "extra_heat_w": 1500.0}
-        sc.inject_fault("board_overtemp", "slot.002", hot)
-        out.append(_try(sc, "slot.002", "submit_job", _long_job(sc, "slot.002", 50, 400.0)))
+        sc.inject_fault("board_overtemp", at("002"), hot)
+        out.append(_try(sc, at("002"), "submit_job", _long_job(sc, at("002"), 50, 400.0)))
     if t == 90:
-        out.append(_try(sc, "slot.003", "reset", {}))  # a latch-up needs a power cycle
-        out.append(_try(sc, "slot.003", "power_cycle", {}))
+        out.append(_try(sc, at("003"), "reset", {}))  # a latch-up needs a power cycle
+        out.append(_try(sc, at("003"), "power_cycle", {}))
     if t == 95:
-        out.append(_try(sc, "slot.008", "reset", {}))
-        out.append(_try(sc, "slot.001", "cancel_job", {"job_id": 2}))
+        out.append(_try(sc, at("008"), "reset", {}))
+        out.append(_try(sc, at("001"), "cancel_job", {"job_id": 2}))
     if t == 100:
-        out.append(_try(sc, "pdu", "switch_off", {"switch": "slot_005"}))
+        out.append(_try(sc, "pdu", "switch_off", {"switch": at("005").replace(".", "_")}))
     if t == 110:
-        out.append(_try(sc, "pdu", "switch_on", {"switch": "slot_005"}))
-        out.append(_try(sc, "slot.005", "power_on", {}))
+        out.append(_try(sc, "pdu", "switch_on", {"switch": at("005").replace(".", "_")}))
+        out.append(_try(sc, at("005"), "power_on", {}))
     if t == 160:
-        sc.clear_fault("board_overtemp", "slot.002")
+        sc.clear_fault("board_overtemp", at("002"))
     if t == 230:
-        out.append(_try(sc, "slot.002", "reset", {}))  # refused while still hot
+        out.append(_try(sc, at("002"), "reset", {}))  # refused while still hot
     if t in (70, 120, 200):
         plug = sc.plugin_slots
         assert plug is not None
         out.append(plug.gather())
         for slot in ("001", "002", "004", "006", "008"):
-            out.append(_try(sc, f"slot.{slot}", "take_results", {}))
+            out.append(_try(sc, at(slot), "take_results", {}))
     if t % 4 == 0:
         out.append(ex.finish_oldest())
     return out
 
 
+# (boards, first slot, arrays rows, plug-in slots): a board stepped per object and an empty
+# slot among array-stepped ones; array-stepped boards only, from slot 005 (not the host's
+# first slots: its per-slot arrays are indexed)
+LAYOUTS = [
+    (MIXED, 1, 7, 9),
+    ({"gpu": 3, "cpu": 3, "npu": 3}, 5, 9, 9),
+]
+
+
 @pytest.mark.timeout(300)  # a hang guard
-def test_the_fast_backplane_is_the_per_board_backplane_through_a_full_run() -> None:
+@pytest.mark.parametrize(("boards", "first", "rows", "plugged"), LAYOUTS)
+def test_the_fast_backplane_is_the_per_board_backplane_through_a_full_run(
+    boards: dict[str, int], first: int, rows: int, plugged: int
+) -> None:
     """Jobs and their queue, held workers (results pending), commanded and thermal throttle
     with an over-temperature trip, memory upsets, hang, latch-up, reset, power cycle, a PDU
     switch off and on; a read after every command and after every step."""
+    cfg = with_boards(simple_config(), boards, first_slot=first)
     twins = []
     for _ in range(2):
-        sc = Spacecraft(_mixed(), seed=4, registry=_Registry())  # type: ignore[arg-type]
+        sc = Spacecraft(cfg, seed=4, registry=_Registry())  # type: ignore[arg-type]
         ex = _HeldExecutor()
         assert sc.plugin_slots is not None
         sc.plugin_slots.attach_executor(ex)
@@ -218,10 +236,10 @@ def test_the_fast_backplane_is_the_per_board_backplane_through_a_full_run() -> N
     (fast, fx), (ref, rx) = twins
     plug = fast.plugin_slots
     assert plug is not None and plug.arrays is not None
-    assert len(plug.arrays.boards) == 7 and len(plug.by_slot) == 9, "mixed layout expected"
+    assert (len(plug.arrays.boards), len(plug.by_slot)) == (rows, plugged)
     seen: dict[str, set[Any]] = {}
     for t in range(240):
-        answers = _act(fast, fx, t), _act(ref, rx, t)
+        answers = _act(fast, fx, t, first), _act(ref, rx, t, first)
         assert answers[0] == answers[1], f"t={t}: answers {answers}"
         for when in ("after commands", "after step"):
             a, b = fast.read("backplane"), _reference(ref)
@@ -233,7 +251,8 @@ def test_the_fast_backplane_is_the_per_board_backplane_through_a_full_run() -> N
                 ref.step(1.0)
     # the run went through what the cache must follow
     assert {"booting", "idle", "busy", "throttled", "fault", "off"} <= seen["power_state"]
-    assert {"latch_up", "over_temperature", "", "plugin_unknown"} <= seen["fault_reason"]
+    assert {"latch_up", "over_temperature", ""} <= seen["fault_reason"]
+    assert ("plugin_unknown" in seen["fault_reason"]) == ("nosuch" in boards)
     assert max(seen["throttle_level"]) >= 2 and max(seen["jobs_queued"]) >= 2
     assert max(seen["results_pending"]) >= 2 and max(seen["boot_count"]) >= 2
     assert max(seen["correctable_errors"]) >= 1 and max(seen["uncorrectable_errors"]) >= 1
@@ -376,6 +395,8 @@ def test_a_board_with_its_own_health_is_asked_every_read() -> None:
         wire = sc.read("backplane")
         _same(wire, _reference(sc), "own health")
     assert wire["die_temp_k"][1] == 300.0 and wire["heartbeat"][1] == 6
+    sc.command("slot.002", "power_cycle", {})  # touched: its row is not the backplane's
+    _same(sc.read("backplane"), _reference(sc), "own health, touched")
 
 
 def test_the_cache_is_not_saved_with_the_model() -> None:
