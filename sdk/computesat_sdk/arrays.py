@@ -44,6 +44,10 @@ def array_steppable(board: ComputeBoard) -> bool:
     return isinstance(board, BaseBoard) and bool(type(board).ARRAY_STEPPING)
 
 
+# row(): how many rows of one state it indexes element by element before it turns the arrays
+# into lists (17 arrays of 160 boards cost about as much as indexing 8 rows alone).
+_ROWS_INDEXED_ALONE = 8
+
 # The arrays of an ArrayRow, in the order row() reads them.
 _ROW_ARRAYS = (
     "die_temp_k",
@@ -121,6 +125,7 @@ class BoardArrays:
         self.row_version = np.zeros(n, dtype=np.int64)
         self._dirty: set[int] = set()
         self._columns: list[list[Any]] | None = None  # row(): the arrays as lists, see there
+        self._rows_indexed = 0  # rows row() indexed alone since the arrays last changed
         self._dt_s = math.nan
         self._decay = np.zeros(n)
         self._power_dt_j: np.ndarray | None = None  # P·dt for the cached dt
@@ -144,12 +149,16 @@ class BoardArrays:
 
     def row(self, index: int) -> ArrayRow:
         """Board ``index`` as the arrays hold it now."""
-        # Every board's row is asked for once after each step when the host reads them all
-        # (hwsim's backplane, 160 boards a mission second): the arrays are turned into lists
-        # once per state (``_columns``, dropped whenever an array changes), not indexed
-        # element by element as numpy scalars per board.
+        # A host reading every board after a step (160 a mission second) asks every row: the
+        # arrays are then turned into lists once per state (``_columns``, dropped whenever an
+        # array changes), not indexed element by element as numpy scalars per board. A host
+        # asking a few (a command, hwsim's backplane asking the boards whose Python ran)
+        # would pay every list for one row: the first rows of a state are indexed alone.
         columns = self._columns
         if columns is None:
+            if self._rows_indexed < _ROWS_INDEXED_ALONE:
+                self._rows_indexed += 1
+                return self._row_alone(index)
             columns = self._columns = [getattr(self, name).tolist() for name in _ROW_ARRAYS]
         k = index
         return ArrayRow(
@@ -172,6 +181,34 @@ class BoardArrays:
             thermal_level=int(columns[16][k]),
         )
 
+    def _row_alone(self, k: int) -> ArrayRow:
+        """`row` indexed element by element (the same values: a float64 or int64 element
+        converts to the Python number its list holds)."""
+        return ArrayRow(
+            die_temp_k=float(self.die_temp_k[k]),
+            plate_temp_k=float(self.plate_temp_k[k]),
+            heartbeat=int(self.heartbeat[k]),
+            boot_remaining_s=float(self.boot_remaining_s[k]),
+            flops_done=float(self.flops_done[k]),
+            hot_timer_s=float(self.hot_timer_s[k]),
+            cool_timer_s=float(self.cool_timer_s[k]),
+            was_hot=bool(self.was_hot[k]),
+            power_w=float(self.power_w[k]),
+            utilisation=float(self.utilisation[k]),
+            flops_total=float(self.flops_total[k]),
+            flops_rate_per_s=float(self.flops_rate_per_s[k]),
+            booting=bool(self.booting[k]),
+            alive=bool(self.alive[k]),
+            up=bool(self.up[k]),
+            powered=bool(self.powered[k]),
+            thermal_level=int(self.thermal_level[k]),
+        )
+
+    def _drop_columns(self) -> None:
+        """An array changed: `row`'s lists are stale, and its next rows indexed alone."""
+        self._columns = None
+        self._rows_indexed = 0
+
     def touch(self, index: int) -> None:
         """Board ``index`` changed: take its row before the next step."""
         self._dirty.add(index)
@@ -189,6 +226,7 @@ class BoardArrays:
         # hwsim snapshots pickle the arrays; one written before row_version existed loads
         # with every row at version 0 (the readers' caches are not saved: they start empty).
         self.__dict__.update(state)
+        self.__dict__.setdefault("_rows_indexed", 0)
         if "row_version" not in state:
             self.row_version = np.zeros(len(self.boards), dtype=np.int64)
 
@@ -219,7 +257,7 @@ class BoardArrays:
         board into its plate over the step, W."""
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt_s must be finite and >= 0, got {dt_s}")
-        self._columns = None
+        self._drop_columns()
         if self._dirty:
             self.refresh()
         if not owned:
@@ -229,7 +267,7 @@ class BoardArrays:
         self.step_extra_rows = []
         if dt_s == 0.0:
             self.plate_temp_k = plate_temp_k
-            self._columns = None
+            self._drop_columns()
             return (die - plate_temp_k) / self.die_to_plate_k_per_w
         if dt_s != self._dt_s:
             self._decay = die_decay(dt_s, self.thermal_mass_j_per_k, self.die_to_plate_k_per_w)
@@ -285,7 +323,7 @@ class BoardArrays:
             self.hot_timer_s, self.cool_timer_s, self.was_hot = throttle[:3]
         self.time_s += dt_s
         self.epoch += 1
-        self._columns = None  # the rows asked for during the step are the pre-step ones
+        self._drop_columns()  # the rows asked for during the step are the pre-step ones
         for k, h in zip(event_ks, event_heat, strict=True):
             heat[k] = h
             self._load(k, self.boards[k].array_row())
@@ -318,7 +356,7 @@ class BoardArrays:
         return hot_timer, cool_timer, np.where(up, hot, was), events
 
     def _load(self, k: int, row: ArrayRow) -> None:
-        self._columns = None
+        self._drop_columns()
         if row.power_w != self.power_w[k]:
             self.power_changed = True
             self._power_dt_j = None
