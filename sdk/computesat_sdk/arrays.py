@@ -75,7 +75,10 @@ class BoardArrays:
 
     ``boards`` must all be array-steppable and at ``mission_time_s``; they are bound to this
     host until `unbind`. `step` advances them all; `power_w` is their draw until their next
-    event, refreshed by `refresh` (which `step` calls first).
+    event, refreshed by `refresh` (which `step` calls first). `row_version` counts, per row,
+    the times the board's own Python changed it (a `touch`, an event stepped per object), for
+    a host that keeps what only that Python changes (hwsim's backplane read); `touched` are
+    the rows whose draw and flags here wait for `refresh`.
     """
 
     def __init__(self, boards: Sequence[BaseBoard], mission_time_s: float) -> None:
