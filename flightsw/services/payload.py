@@ -96,6 +96,7 @@ __all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits",
 
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
+_FREE_STATES = (PowerState.IDLE, PowerState.THROTTLED)  # states a board takes a job in
 _EXECUTIONS_PER_JOB = 1000
 # A limit that moves by at most this fraction of the value last announced is applied without
 # a new COMPUTE_LIMITED event.
@@ -187,6 +188,10 @@ class _Run:
     slot: int
     execution_id: str
     started_ns: int
+    job_id: int = field(init=False)  # the job the execution id encodes
+
+    def __post_init__(self) -> None:
+        self.job_id = int(self.execution_id) // _EXECUTIONS_PER_JOB
 
 
 @dataclass
@@ -256,6 +261,9 @@ class _Board:
     overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
     cooling: bool = False  # powered off over its rated die temperature: on again once cool
     restore: bool = False  # a limit kept it off: power it on again once lifted
+    # What `_limit_board` last built from, and what it built (see `_limit_board_cached`).
+    limit_inputs: tuple[Any, ...] | None = None
+    limit_board: LimitBoard | None = None
 
     @property
     def state(self) -> PowerState:
@@ -477,6 +485,10 @@ class PayloadManager:
         self.limit_announced: dict[tuple[str, str], float] = {}
         self.plan = LimitPlan({}, frozenset())
         self.power_limit_w = config.payload_power_limit_w
+        # What the plan in force was made of (boards as planned, caps) and its HK limit: a
+        # cycle with the same plans nothing again.
+        self.plan_inputs: tuple[list[LimitBoard], dict[str, float]] | None = None
+        self.plan_power_limit_w = self.power_limit_w
         self.mode: Mode | None = None  # None until the mode manager says (admit meanwhile)
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -807,17 +819,55 @@ class PayloadManager:
         off_w = thermal.off_w if thermal is not None else 0.0
         return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
 
+    def _limit_board_cached(self, board: _Board) -> LimitBoard:
+        """`_limit_board`, built again only when what it reads changed: the envelope, the
+        state (fault or not), the draw (only read for a fault or an unknown envelope), the
+        job's priority, the loop and the budgets' level. A cycle used to build all 160 of
+        them, though from one cycle to the next only a few boards start or end a job."""
+        registers = board.registers
+        thermal = board.thermal
+        fault = registers.power_state is PowerState.FAULT
+        run_ = board.run
+        if run_ is None:
+            priority: int | None = None
+        else:
+            job = self.jobs.get(run_.job_id)
+            priority = job.request.priority if job is not None else 0
+        inputs = (
+            thermal,
+            fault,
+            registers.power_w if fault or thermal is None else None,
+            priority,
+            registers.loop_id,
+            self.level,
+        )
+        cached = board.limit_board
+        if cached is None or inputs != board.limit_inputs:
+            cached = board.limit_board = self._limit_board(board)
+            board.limit_inputs = inputs
+        return cached
+
     async def _apply_limits(self) -> None:
         """Plan the limits in force on the boards now and carry the plan out: levels (applied
         with the throttle), boards powered off (their executions run again elsewhere), boards
         released (powered on again, staggered)."""
         caps = self.caps()
         planned = [
-            self._limit_board(b) for b in self.boards.values() if not b.failed and not b.ground_off
+            self._limit_board_cached(b)
+            for b in self.boards.values()
+            if not b.failed and not b.ground_off
         ]
-        plan = plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+        # Same boards (the very objects, unless one changed) and same caps: same plan. Most
+        # cycles are like that (a budget that moves is announced within a step, repeated
+        # otherwise).
+        key = (planned, caps)
+        if key == self.plan_inputs:
+            plan, self.power_limit_w = self.plan, self.plan_power_limit_w
+        else:
+            plan = plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+            self.power_limit_w = self._power_limit(planned, caps)
+            self.plan_inputs, self.plan_power_limit_w = key, self.power_limit_w
         self.plan = plan
-        self.power_limit_w = self._power_limit(planned, caps)
         for board in self.boards.values():
             board.limit_level = plan.levels.get(board.slot, 0)
             if board.slot in plan.off:
@@ -1200,27 +1250,46 @@ class PayloadManager:
         )
         if not waiting:
             return
+        # The boards that may take a job but for their hold-off: only `_start` changes that
+        # while jobs are placed (a board it started is taken; one that refused or did not
+        # answer is held off, and a job it fails may free its other boards: look again).
+        # Most cycles none is free, and each waiting job scanned all 160 boards for nothing.
+        # A board free but for its times is free once the clock passes them (in `_pick`).
+        free = self._unassigned()
+        if not free:
+            return
         power_w = sum(b.registers.power_w for b in self.boards.values())
         for job in waiting:
             while job.needed > 0 and job.final is None:
-                board = self._pick(job, power_w)
+                board = self._pick(job, power_w, free)
                 if board is None:
                     break
                 if await self._start(job, board):
                     power_w += self._increment_w(board)
+                    free.remove(board)
+                else:
+                    free = self._unassigned()
 
-    def _free(self, board: _Board) -> bool:
+    @staticmethod
+    def _free_but_held(board: _Board) -> bool:
+        """Free to take a job but for its hold-off and quarantine (times): up and idle, no
+        job of ours, in service."""
+        registers = board.registers
         return (
-            board.state in (PowerState.IDLE, PowerState.THROTTLED)
+            registers.power_state in _FREE_STATES
             and board.run is None
             and not board.failed
             and board.identified
             and not board.limited_off
             and not board.ground_off
-            and board.registers.jobs_running == 0
-            and board.registers.jobs_queued == 0
-            and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
+            and registers.jobs_running == 0
+            and registers.jobs_queued == 0
         )
+
+    def _unassigned(self) -> list[_Board]:
+        """The boards `_free_but_held`, in the boards' order."""
+        free_but_held = self._free_but_held
+        return [b for b in self.boards.values() if free_but_held(b)]
 
     def _increment_w(self, board: _Board) -> float:
         if board.thermal is None:
@@ -1228,13 +1297,16 @@ class PayloadManager:
         idle_w, peak_w = board.thermal.idle_w, board.thermal.peak_w
         return max(0.0, peak_w - idle_w) * board.power_fraction(self._level_of(board))
 
-    def _pick(self, job: _Job, power_w: float) -> _Board | None:
+    def _pick(self, job: _Job, power_w: float, unassigned: list[_Board]) -> _Board | None:
+        """The board for one more execution of ``job`` among ``unassigned`` (`_unassigned`:
+        no other board is free), or None."""
         taken = {*job.done, *job.runs}
+        now_ns = self.ctx.clock.now_ns()
         candidates = [
             b
-            for b in self.boards.values()
+            for b in unassigned
             if b.slot not in taken
-            and self._free(b)
+            and now_ns >= max(b.holdoff_until_ns, b.quarantine_until_ns)
             and b.can_run(job.request)
             and power_w + self._increment_w(b) <= self.budget_w
         ]
