@@ -96,6 +96,7 @@ __all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits",
 
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
+_DOWN = (PowerState.OFF, PowerState.BOOTING)
 _FREE_STATES = (PowerState.IDLE, PowerState.THROTTLED)  # states a board takes a job in
 _EXECUTIONS_PER_JOB = 1000
 # A limit that moves by at most this fraction of the value last announced is applied without
@@ -566,8 +567,12 @@ class PayloadManager:
             await self._update_budgets()
             await self._apply_limits()
             self.tests_left = self.config.setup_per_cycle
+            now_ns = self.ctx.clock.now_ns()
+            quiet = self._quiet
             for board in list(self.boards.values()):
-                await self._supervise(board)
+                if not quiet(board, now_ns):
+                    await self._supervise(board)
+                    now_ns = self.ctx.clock.now_ns()
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
@@ -933,7 +938,7 @@ class PayloadManager:
         reason = board.registers.fault_reason
         power_w = board.registers.power_w
         peak_w = board.thermal.peak_w if board.thermal is not None else None
-        down = state in (PowerState.OFF, PowerState.BOOTING)
+        down = state in _DOWN
         if down:
             board.commanded_level = None  # re-command after every reboot
         self._watch_upsets(board)
@@ -1008,6 +1013,58 @@ class PayloadManager:
                 and registers.results_pending == 0
             ):
                 await self._collect(board)
+
+    def _quiet(self, board: _Board, now_ns: int) -> bool:
+        """True if `_supervise` has nothing to do for ``board`` at ``now_ns`` but what this
+        did: no event, no command, no run lost or collected (its few idempotent updates are
+        made here); False: `_supervise` it. Most boards most cycles are running a job or idle
+        with nothing new, and a coroutine per board per cycle cost more than the checks."""
+        registers = board.registers
+        if registers.correctable_errors + registers.uncorrectable_errors != board.errors_seen:
+            return False  # news for _watch_upsets (or its first reading)
+        state = registers.power_state
+        if state in _DOWN:
+            board.commanded_level = None
+            if not (board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns):
+                board.overtemp_evented = False  # as _watch_temperature for a board down
+            return True  # down: nothing is judged (no temperature, envelope, watchdog, job)
+        if board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns:
+            return True
+        if state not in _UP:
+            return False  # FAULT (or a state the manager does not know): _supervise decides
+        thermal = board.thermal
+        run_ = board.run
+        if thermal is None:
+            board.overtemp_evented = False
+        else:
+            die_k = registers.die_temp_k
+            if die_k > thermal.max_die_temp_k:
+                return False
+            if registers.throttle_level > (board.commanded_level or 0):
+                if not board.overtemp_evented and die_k >= (
+                    (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+                ):
+                    return False
+            elif die_k < thermal.throttle_temp_k:
+                board.overtemp_evented = False
+            if registers.power_w > float(thermal.peak_w) * self.config.latch_up_factor:
+                return False
+        if run_ is None:
+            # _self_test: a boot not tested yet, while tests are left this cycle
+            return not (
+                self.config.self_test
+                and board.tested_boot != registers.boot_count
+                and self.tests_left > 0
+            )
+        if now_ns - board.heartbeat_ns >= self.config.watchdog_s * _NS:
+            return False
+        # _collect: a run that is not young on a board with nothing running, queued, pending
+        return not (
+            registers.jobs_running == 0
+            and registers.jobs_queued == 0
+            and registers.results_pending == 0
+            and now_ns - run_.started_ns >= self.config.period_s * _NS
+        )
 
     def _watch_upsets(self, board: _Board) -> None:
         """Memory error counters (hwsim faults board_upset, seu_burst): a single step is a

@@ -1,0 +1,450 @@
+"""The payload manager's fast paths against the straightforward logic they stand in for.
+
+- `_quiet` (a board with nothing to supervise this cycle) against `_supervise` itself, on
+  many random board states: a board judged quiet must be one `_supervise` leaves alone (no
+  event, no command, the same board state), and a board not judged quiet must end as
+  `_supervise` alone leaves it.
+- The whole control cycle against a straightforward manager (`_Reference`: the cycle,
+  limits, scheduling and housekeeping as they were written before the fast paths, kept here)
+  on the real reference boards behind hwsim's port handler (the rig of test_payload_manager),
+  over a scenario with jobs, changing compute limits (a creeping power budget, an eclipse
+  shed, a thermal request on one loop), SoC and coolant throttling, mode changes, board
+  telecommands and board faults: the same commands to the hardware in the same order, the
+  same events, TM and HK parameters, cycle by cycle.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import fields
+from typing import Any
+
+from computesat_sdk.contract import SelfTestResult, UpsetKind
+from computesat_sdk.registry import discover_boards
+from test_payload_manager import Rig, _long
+
+from flightsw.messages import ComputeLimit, ModeChanged, TcDispatch
+from flightsw.services import payload
+from flightsw.services.payload import (
+    _NS,
+    Config,
+    LimitPlan,
+    PayloadManager,
+    _Board,
+    _Job,
+    _Run,
+)
+from hwsim.model.devices import DeviceError
+from icd import dictionary as dic
+from icd.devices import BackplaneSlot, BoardFault, PowerState
+from icd.dictionary import JobState, Mode, SubmitJob
+
+# --- _quiet against _supervise ----------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+
+    def now_ns(self) -> int:
+        return self.ns
+
+
+class _Devices:
+    """Every command taken, recorded; self-tests pass, no results ready."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def read_model(self, device: str, expected: type) -> Any:
+        raise AssertionError("no read in _supervise")
+
+    async def command_model(self, device: str, command: str, args: Any, expected: type) -> Any:
+        self.calls.append((device, command))
+        assert expected is SelfTestResult
+        return SelfTestResult(board_id=device, passed=True, checks={}, mission_time_s=0.0)
+
+    async def command(self, device: str, command: str, args: Any = None) -> dict[str, Any]:
+        self.calls.append((device, command))
+        return {"results": []}
+
+
+class _Outputs:
+    def __init__(self, now_ns: int) -> None:
+        self.clock = _Clock(now_ns)
+        self.devices = _Devices()
+        self.events: list[tuple[int, str]] = []
+
+    def event(self, event_id: int, message: str) -> None:
+        self.events.append((int(event_id), message))
+
+    def parameter_map(self, values: dict[str, float], invalid: tuple[str, ...] = ()) -> None:
+        pass
+
+    def tm(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def progress(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+_CACHES = {"limit_inputs", "limit_board"}
+
+
+def _state(board: _Board) -> dict[str, Any]:
+    return {f.name: getattr(board, f.name) for f in fields(board) if f.name not in _CACHES}
+
+
+def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Board:
+    thermal = rng.choice([None, *thermals])
+    hot_k = thermal.throttle_temp_k if thermal is not None else 350.0
+    top_k = thermal.max_die_temp_k if thermal is not None else 370.0
+    peak_w = thermal.peak_w if thermal is not None else 500.0
+    errors = rng.choice([0, 0, 3])
+    registers = BackplaneSlot(
+        board="ref-gpu",
+        power_state=rng.choice(list(PowerState)),
+        die_temp_k=rng.choice([300.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]),
+        power_w=rng.choice([0.0, peak_w * 0.5, peak_w * 1.05, peak_w * 1.2]),
+        utilisation=0.5,
+        throttle_level=rng.choice([0, 0, 1, 2]),
+        heartbeat=7,
+        jobs_queued=rng.choice([0, 0, 1]),
+        jobs_running=rng.choice([0, 1]),
+        results_pending=rng.choice([0, 0, 1]),
+        correctable_errors=errors,
+        uncorrectable_errors=rng.choice([0, 0, 1]) if errors else 0,
+        boot_count=rng.choice([1, 2]),
+        fault_reason=rng.choice(list(BoardFault)),
+        loop_id="L1",
+    )
+    board = _Board(3, "slot.003", "ref-gpu", registers, thermal=thermal, identified=True)
+    board.errors_seen = rng.choice([-1, errors, errors, errors, max(0, errors - 2)])
+    board.heartbeat_ns = now_ns - rng.choice([0, 3, 10, 30]) * _NS
+    board.holdoff_until_ns = now_ns + rng.choice([0, 0, -_NS, _NS])
+    board.commanded_level = rng.choice([None, 0, 1, 2])
+    board.tested_boot = rng.choice([-1, 1, 2])
+    board.limited_off = rng.random() < 0.1
+    board.ground_off = rng.random() < 0.1
+    board.overtemp_evented = rng.random() < 0.3
+    if rng.random() < 0.6:
+        started_ns = now_ns - rng.choice([0, _NS // 2, _NS, 5 * _NS])
+        board.run = _Run(3, "9001", started_ns)
+    return board
+
+
+async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
+    now_ns = 5_000 * _NS
+    registry = discover_boards()
+    thermals = [
+        registry.create(name, "slot.003", initial_temp_k=300.0).thermal_model()
+        for name in ("ref-gpu", "ref-cpu", "ref-npu")
+    ]
+    rng = random.Random(20261202)
+    quiet_seen = {True: 0, False: 0}
+    for _ in range(4000):
+        board = _random_board(rng, thermals, now_ns)
+        tests_left = rng.choice([0, 1])
+        fast_out, slow_out = _Outputs(now_ns), _Outputs(now_ns)
+        fast, slow = PayloadManager(fast_out, Config()), PayloadManager(slow_out, Config())
+        for manager in (fast, slow):
+            manager.tests_left = tests_left
+            job = _Job(SubmitJob(9, "matmul", 64, 1, redundancy=1), 0)
+            manager.jobs[9] = job
+        fast_board, slow_board = copy.deepcopy(board), copy.deepcopy(board)
+        for manager, b in ((fast, fast_board), (slow, slow_board)):
+            manager.boards[3] = b
+            if b.run is not None:
+                manager.jobs[9].runs[3] = b.run
+                manager.executions[b.run.execution_id] = (9, 3)
+        quiet = fast._quiet(fast_board, now_ns)
+        quiet_seen[quiet] += 1
+        await slow._supervise(slow_board)
+        if quiet:
+            assert slow_out.events == [] and slow_out.devices.calls == [], (
+                _state(board),
+                slow_out.events,
+                slow_out.devices.calls,
+            )
+        else:
+            await fast._supervise(fast_board)
+        assert fast_out.events == slow_out.events
+        assert fast_out.devices.calls == slow_out.devices.calls
+        assert _state(fast_board) == _state(slow_board), _state(board)
+        assert fast.counters == slow.counters and fast.tests_left == slow.tests_left
+    # both kinds were exercised, many times each
+    assert min(quiet_seen.values()) > 500, quiet_seen
+
+
+# --- the whole cycle against the straightforward manager ---------------------------------------
+
+
+class _Reference(PayloadManager):
+    """The manager with the cycle's straightforward logic (as written before the fast paths):
+    every board supervised, every limit board and the plan built every cycle, every board
+    scanned for every job placed."""
+
+    async def _cycle(self) -> None:
+        self.timed_out = False
+        registers = await self._read(self.config.backplane, payload.BackplaneRegisters)
+        if registers is not None:
+            await self._update_boards(registers)
+            await self._update_budgets()
+            await self._apply_limits()
+            self.tests_left = self.config.setup_per_cycle
+            for board in list(self.boards.values()):
+                await self._supervise(board)
+            await self._apply_throttle()
+            await self._power_on_next()
+            await self._schedule()
+            self._publish_limits(again=True)
+        self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
+
+    async def _apply_limits(self) -> None:
+        caps = self.caps()
+        planned = [
+            self._limit_board(b) for b in self.boards.values() if not b.failed and not b.ground_off
+        ]
+        plan = payload.plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+        self.plan = plan
+        self.power_limit_w = self._power_limit(planned, caps)
+        for board in self.boards.values():
+            board.limit_level = plan.levels.get(board.slot, 0)
+            if board.slot in plan.off:
+                board.limited_off = True
+                if board.state is not PowerState.OFF:
+                    self._lose_run(board, "powered off by a compute limit")
+                    if await self._call(board.device, "power_off") is not None:
+                        board.commanded_level = None
+                        board.restore = True
+            elif board.limited_off:
+                board.limited_off = False
+        self._announce_limits(planned, caps, plan)
+
+    async def _schedule(self) -> None:
+        if not self.admit:
+            return
+        waiting = sorted(
+            (j for j in self.jobs.values() if j.final is None and j.needed > 0),
+            key=lambda j: (-j.request.priority, j.seq),
+        )
+        if not waiting:
+            return
+        power_w = sum(b.registers.power_w for b in self.boards.values())
+        for job in waiting:
+            while job.needed > 0 and job.final is None:
+                board = self._pick_any(job, power_w)
+                if board is None:
+                    break
+                if await self._start(job, board):
+                    power_w += self._increment_w(board)
+
+    def _free(self, board: _Board) -> bool:
+        return (
+            board.state in (PowerState.IDLE, PowerState.THROTTLED)
+            and board.run is None
+            and not board.failed
+            and board.identified
+            and not board.limited_off
+            and not board.ground_off
+            and board.registers.jobs_running == 0
+            and board.registers.jobs_queued == 0
+            and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
+        )
+
+    def _pick_any(self, job: _Job, power_w: float) -> _Board | None:
+        taken = {*job.done, *job.runs}
+        candidates = [
+            b
+            for b in self.boards.values()
+            if b.slot not in taken
+            and self._free(b)
+            and b.can_run(job.request)
+            and power_w + self._increment_w(b) <= self.budget_w
+        ]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda b: (b.slot in job.avoid, -b.flops(job.request.kernel), b.slot))
+        return candidates[0]
+
+
+_BOARDS = ["ref-gpu"] * 6 + ["ref-cpu"] * 3 + ["ref-npu"] * 3
+_HOT_SLOT = "slot.004"
+
+
+def _rig(reference: bool) -> Rig:
+    rig = Rig(_BOARDS, stagger_s=1.0, recovery_holdoff_s=2.0, watchdog_s=6.0)
+    if reference:
+        rig.manager = _Reference(rig.out, rig.manager.config)
+    plain = rig.hw._slot_registers
+    rig.hot = None  # type: ignore[attr-defined]  # (die K, throttle level) forced on _HOT_SLOT
+
+    def registers(device: str) -> Any:
+        update: dict[str, Any] = {"loop_id": "L1" if int(device[5:]) <= 6 else "L2"}
+        if device == _HOT_SLOT and rig.hot is not None:  # type: ignore[attr-defined]
+            update["die_temp_k"], update["throttle_level"] = rig.hot  # type: ignore[attr-defined]
+        return plain(device).model_copy(update=update)
+
+    rig.hw._slot_registers = registers  # type: ignore[method-assign]
+    command = rig.hw.command
+
+    def refusing(device: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        # slot 6 does not answer a submission for a while: the job goes elsewhere
+        if device == "slot.006" and name == "submit_job" and 58 <= rig.clock.ns // _NS - 1000 < 70:
+            rig.hw.commands.append((device, name, args))
+            raise DeviceError("device_fault", "refused on purpose")
+        return command(device, name, args)
+
+    rig.hw.command = refusing  # type: ignore[method-assign]
+    return rig
+
+
+def _limit(source: str, watts: float | None, scope: str = "all") -> ComputeLimit:
+    return ComputeLimit(source=source, scope=scope, power_limit_w=watts, reason=f"t {watts}")
+
+
+async def _tc(rig: Rig, subservice: int, data: bytes) -> None:
+    request_id = bytes([0, 1, subservice, len(rig.out.progress_reports) % 256])
+    await rig.manager.handle(
+        TcDispatch(
+            request_id=request_id,
+            apid=dic.Apid.PAYLOAD,
+            service=140,
+            subservice=subservice,
+            source_id=1,
+            app_data=data,
+        )
+    )
+
+
+async def _second(rig: Rig, t: int) -> None:
+    """What the ground, the other services and the hardware do at mission second ``t``."""
+    manager, hw = rig.manager, rig.hw
+    thermal = next(iter(manager.boards.values())).thermal if manager.boards else None
+    if t in (25, 26, 27, 33, 41, 58, 77, 101, 133, 171, 205):
+        # a burst of jobs: long and short, redundant, prioritised, more than the boards
+        for k in range(4):
+            job_id = t * 10 + k
+            if k == 0:
+                job = _long(job_id, redundancy=1 + (t % 2), priority=t % 5, seed=t)
+            elif k == 1:
+                job = SubmitJob(job_id, "matmul", 96, t, redundancy=2, priority=3)
+            elif k == 2:
+                job = SubmitJob(job_id, "fft", 1024, t, 50_000, priority=1)
+            else:
+                job = SubmitJob(job_id, "matmul", 256, t, 20_000)
+            manager.submit(job)
+        if t % 2:
+            await manager.schedule_now()
+    # compute limits: a power budget that creeps (applied, announced by steps), an eclipse
+    # shed, a thermal request on loop L1, lifts
+    if 20 <= t < 55:
+        manager.receive_limit(_limit("power", 9000.0 + 150.0 * ((t * 7) % 5)))
+    if t == 55:
+        manager.receive_limit(_limit("power", 2500.0))
+    if t == 70:
+        manager.receive_limit(_limit("thermal", 1200.0, "L1"))
+    if t == 90:
+        manager.receive_limit(_limit("thermal", None, "L1"))
+    if 100 <= t < 140:
+        manager.receive_limit(_limit("power", 7000.0 + 800.0 * (t % 3)))
+    if t == 140:
+        manager.receive_limit(_limit("power", None))
+    if t == 150:
+        manager.receive_limit(_limit("mode", 0.0, "L2"))
+    if t == 160:
+        manager.receive_limit(_limit("mode", None, "L2"))
+    # the budgets' backstop: SoC (once the power budget is stale) and coolant
+    hw.soc = 0.55 if 145 <= t < 165 else 0.9
+    hw.supply_k = 327.0 if 110 <= t < 118 else 300.0
+    hw.flow_kg_s = 0.1 if 186 <= t < 189 else 2.0
+    # faults on the boards
+    upsets = {
+        45: ("slot.001", UpsetKind.BIT_FLIP_RESULT),
+        62: ("slot.002", UpsetKind.HANG),
+        84: ("slot.005", UpsetKind.LATCH_UP),
+        121: ("slot.008", UpsetKind.MEMORY_UE),
+        176: ("slot.003", UpsetKind.HANG),
+    }
+    if t in upsets:
+        device, kind = upsets[t]
+        hw.boards[device].inject_upset(kind)
+    if t in (100, 101, 103):
+        hw.boards["slot.007"].inject_upset(UpsetKind.MEMORY_CE)
+    if t in (130, 131):
+        hw.extra_power_w["slot.009"] = 600.0
+    else:
+        hw.extra_power_w.pop("slot.009", None)
+    # a board holding its throttle temperature, then over it, then over its rating, cooling
+    if thermal is not None:
+        alarming = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+        episodes = (
+            (150, 160, thermal.throttle_temp_k + 0.5, 2),  # holding its throttle temperature
+            (160, 170, alarming + 1.0, 2),  # throttling itself past half-way: an event
+            (170, 174, thermal.max_die_temp_k + 2.0, 3),  # over its rating: powered off
+            (174, 180, thermal.throttle_temp_k + 1.0, 0),  # cooling (on again once below)
+        )
+        rig.hot = next(  # type: ignore[attr-defined]
+            ((die_k, level) for start, end, die_k, level in episodes if start <= t < end), None
+        )
+    # the mode, board telecommands, a cancel, lists
+    if t == 190:
+        manager.mode_changed(
+            ModeChanged(mode=Mode.SAFE, previous=Mode.NOMINAL, reason="t", since_ns=rig.clock.ns)
+        )
+    if t == 198:
+        manager.mode_changed(
+            ModeChanged(mode=Mode.NOMINAL, previous=Mode.SAFE, reason="t", since_ns=rig.clock.ns)
+        )
+    if t == 95:
+        await _tc(rig, 10, dic.pack_slot(10))
+    if t == 108:
+        await _tc(rig, 11, dic.pack_slot(10))
+    if t == 112:
+        await _tc(rig, 8, dic.pack_slot(11))
+    if t == 36:
+        await _tc(rig, 2, dic.pack_job_id(330))
+    if t in (50, 150):
+        await _tc(rig, 3, b"")
+        await _tc(rig, 6, b"")
+
+
+def _boards(manager: PayloadManager) -> list[dict[str, Any]]:
+    return [_state(b) for b in manager.boards.values()]
+
+
+async def test_the_fast_cycle_decides_as_the_straightforward_one_over_a_busy_scenario():
+    fast, slow = _rig(reference=False), _rig(reference=True)
+    assert type(fast.manager) is PayloadManager and isinstance(slow.manager, _Reference)
+    for t in range(230):
+        for rig in (fast, slow):
+            await _second(rig, t)
+            await rig.run(1)
+        assert fast.hw.commands == slow.hw.commands, t
+        assert fast.out.events == slow.out.events, t
+        assert fast.out.params == slow.out.params, t
+        assert fast.out.tms == slow.out.tms, t
+        assert fast.out.progress_reports == slow.out.progress_reports, t
+        assert _boards(fast.manager) == _boards(slow.manager), t
+        assert fast.manager.plan == slow.manager.plan, t
+    # the scenario did what it is for
+    events = {e for e, _ in fast.out.events}
+    for event in (
+        dic.EventId.JOB_COMPLETED,
+        dic.EventId.RESULT_MISMATCH,
+        dic.EventId.BOARD_HUNG,
+        dic.EventId.BOARD_LATCHUP,
+        dic.EventId.SEU_BURST,
+        dic.EventId.BOARD_OVERTEMP,
+        dic.EventId.COMPUTE_LIMITED,
+        dic.EventId.COMPUTE_LIMIT_LIFTED,
+        dic.EventId.THROTTLE_CHANGED,
+        dic.EventId.JOBS_SUSPENDED,
+        dic.EventId.BOARD_COMMANDED,
+    ):
+        assert event in events, event.name
+    commands = {c for _, c, _ in fast.hw.commands}
+    assert {"submit_job", "power_off", "power_on", "power_cycle", "set_throttle"} <= commands
+    reports = fast.out.reports()
+    assert {JobState.COMPLETED, JobState.CANCELLED} <= {r.state for r in reports}, reports
