@@ -475,6 +475,8 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.published_limits: list[BoardJobLimits] = []
+        self.limit_kinds_inputs: list[str | None] | None = None  # see _publish_limits
+        self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
         self.failing: set[str] = set()
         self.timed_out = False  # a device request timed out during this cycle
@@ -624,12 +626,24 @@ class PayloadManager:
         if again and not now and now_ns < self.limits_due_ns:
             return
         again = again or now
-        counts: dict[str, tuple[JobLimits, int]] = {}
-        for board in self.boards.values():
-            if board.identified and not board.failed and board.limits is not None:
-                key = board.limits_key
-                counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
-        kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+        # The kinds follow from which boards count and their limits: built again (pydantic
+        # models) only when that changed, not every period.
+        inputs = [
+            board.limits_key
+            if board.identified and not board.failed and board.limits is not None
+            else None
+            for board in self.boards.values()
+        ]
+        if inputs == self.limit_kinds_inputs:
+            kinds = self.limit_kinds
+        else:
+            counts: dict[str, tuple[JobLimits, int]] = {}
+            for board in self.boards.values():
+                if board.identified and not board.failed and board.limits is not None:
+                    key = board.limits_key
+                    counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
+            kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+            self.limit_kinds_inputs, self.limit_kinds = inputs, kinds
         if kinds != self.published_limits or (again and kinds):
             self.published_limits = kinds
             self.limits_due_ns = now_ns + round(self.config.period_s * _NS)
@@ -702,15 +716,17 @@ class PayloadManager:
 
     async def _apply_throttle(self) -> None:
         for board in self.boards.values():
-            if board.state not in _UP or board.failed:
+            if board.registers.power_state not in _UP or board.failed:
                 continue
             if board.limited_off or board.ground_off or board.cooling:
                 continue  # powered off this cycle: its registers are from before
-            if board.thermal is None:
+            thermal = board.thermal
+            if thermal is None:
                 # Not identified yet: its throttle range is unknown, and a level beyond it is
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
-            level = self._level_of(board)
+            # (`_level_of`, inline: this runs for every board every cycle)
+            level = min(max(self.level, board.limit_level), thermal.max_throttle_level)
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})
@@ -1661,38 +1677,51 @@ class PayloadManager:
         """Publish ``payload.*``; what comes from the backplane (boards by state, power, die
         temperature, budget) is declared invalid when this cycle could not read it, rather
         than repeated from an old reading. Job counts and the commanded level are our own."""
-        boards = list(self.boards.values())
-        states = [b.state for b in boards]
+        # One pass over the jobs and one over the boards (these ran nine times a cycle).
+        queued = running = 0
+        for job in self.jobs.values():
+            state = job.state
+            if state == JobState.QUEUED:
+                queued += 1
+            elif state in (JobState.RUNNING, JobState.VERIFYING):
+                running += 1
+        powered = idle = busy = throttled = fault = off_by_limit = 0
+        power_w: list[float] = []
+        die_k: list[float] = []
+        for board in self.boards.values():
+            registers = board.registers
+            state = registers.power_state
+            up = state in _UP
+            if up or state is PowerState.BOOTING:
+                powered += 1
+            if board.run is not None:
+                busy += 1
+            elif up:
+                idle += 1
+            if registers.throttle_level > 0:
+                throttled += 1
+            if board.failed or state is PowerState.FAULT:
+                fault += 1
+            if board.limited_off:
+                off_by_limit += 1
+            power_w.append(registers.power_w)
+            die_k.append(registers.die_temp_k)
         values = dict(self.counters)
         values.update(
             {
-                "payload.jobs_queued": sum(
-                    1 for j in self.jobs.values() if j.state == JobState.QUEUED
-                ),
-                "payload.jobs_running": sum(
-                    1
-                    for j in self.jobs.values()
-                    if j.state in (JobState.RUNNING, JobState.VERIFYING)
-                ),
-                "payload.boards_powered": sum(
-                    1 for s in states if s in _UP or s is PowerState.BOOTING
-                ),
-                "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
-                "payload.boards_busy": sum(1 for b in boards if b.run is not None),
-                "payload.boards_throttled": sum(
-                    1 for b in boards if b.registers.throttle_level > 0
-                ),
-                "payload.boards_fault": sum(
-                    1 for b in boards if b.failed or b.state is PowerState.FAULT
-                ),
-                "payload.power_w": sum(b.registers.power_w for b in boards),
+                "payload.jobs_queued": queued,
+                "payload.jobs_running": running,
+                "payload.boards_powered": powered,
+                "payload.boards_idle": idle,
+                "payload.boards_busy": busy,
+                "payload.boards_throttled": throttled,
+                "payload.boards_fault": fault,
+                "payload.power_w": sum(power_w),  # (summed in the boards' order, as always)
                 "payload.power_budget_w": self.budget_w,
-                "payload.max_die_temp_k": max(
-                    (b.registers.die_temp_k for b in boards), default=0.0
-                ),
+                "payload.max_die_temp_k": max(die_k, default=0.0),
                 "payload.throttle_level": self.level,
                 "payload.power_limit_w": self.power_limit_w,
-                "payload.boards_off_by_limit": sum(1 for b in boards if b.limited_off),
+                "payload.boards_off_by_limit": off_by_limit,
             }
         )
         if hardware_read:

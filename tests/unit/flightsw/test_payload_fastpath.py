@@ -20,14 +20,15 @@ import random
 from dataclasses import fields
 from typing import Any
 
-from computesat_sdk.contract import SelfTestResult, UpsetKind
+from computesat_sdk.contract import JobLimits, SelfTestResult, UpsetKind
 from computesat_sdk.registry import discover_boards
 from test_payload_manager import Rig, _long
 
-from flightsw.messages import ComputeLimit, ModeChanged, TcDispatch
+from flightsw.messages import BoardJobLimits, ComputeLimit, ModeChanged, PayloadLimits, TcDispatch
 from flightsw.services import payload
 from flightsw.services.payload import (
     _NS,
+    _UP,
     Config,
     LimitPlan,
     PayloadManager,
@@ -183,7 +184,7 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
 class _Reference(PayloadManager):
     """The manager with the cycle's straightforward logic (as written before the fast paths):
     every board supervised, every limit board and the plan built every cycle, every board
-    scanned for every job placed."""
+    scanned for every job placed, the boards' job limits and the HK counts built afresh."""
 
     async def _cycle(self) -> None:
         self.timed_out = False
@@ -268,6 +269,90 @@ class _Reference(PayloadManager):
         candidates.sort(key=lambda b: (b.slot in job.avoid, -b.flops(job.request.kernel), b.slot))
         return candidates[0]
 
+    def _publish_limits(self, again: bool = False, now: bool = False) -> None:
+        """Tell the link the boards' limits (it refuses a 140,1 beyond them at acceptance):
+        on a change, ``now`` when the link asks (`PayloadLimitsWanted`, as it starts), and
+        with ``again`` once per ``period_s`` for a link whose request was lost."""
+        now_ns = self.ctx.clock.now_ns()
+        if again and not now and now_ns < self.limits_due_ns:
+            return
+        again = again or now
+        counts: dict[str, tuple[JobLimits, int]] = {}
+        for board in self.boards.values():
+            if board.identified and not board.failed and board.limits is not None:
+                key = board.limits_key
+                counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
+        kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+        if kinds != self.published_limits or (again and kinds):
+            self.published_limits = kinds
+            self.limits_due_ns = now_ns + round(self.config.period_s * _NS)
+            publish = getattr(self.ctx, "publish", None)
+            if publish is not None:
+                publish(PayloadLimits(kinds=kinds))
+
+    async def _apply_throttle(self) -> None:
+        for board in self.boards.values():
+            if board.state not in _UP or board.failed:
+                continue
+            if board.limited_off or board.ground_off or board.cooling:
+                continue  # powered off this cycle: its registers are from before
+            if board.thermal is None:
+                # Not identified yet: its throttle range is unknown, and a level beyond it is
+                # refused (again every cycle). It is throttled once its identity is read.
+                continue
+            level = self._level_of(board)
+            if board.commanded_level == level:
+                continue
+            reply = await self._call(board.device, "set_throttle", {"level": level})
+            if reply is not None:
+                board.commanded_level = level
+
+    def _publish_parameters(self, hardware_read: bool = True) -> None:
+        """Publish ``payload.*``; what comes from the backplane (boards by state, power, die
+        temperature, budget) is declared invalid when this cycle could not read it, rather
+        than repeated from an old reading. Job counts and the commanded level are our own."""
+        boards = list(self.boards.values())
+        states = [b.state for b in boards]
+        values = dict(self.counters)
+        values.update(
+            {
+                "payload.jobs_queued": sum(
+                    1 for j in self.jobs.values() if j.state == JobState.QUEUED
+                ),
+                "payload.jobs_running": sum(
+                    1
+                    for j in self.jobs.values()
+                    if j.state in (JobState.RUNNING, JobState.VERIFYING)
+                ),
+                "payload.boards_powered": sum(
+                    1 for s in states if s in _UP or s is PowerState.BOOTING
+                ),
+                "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
+                "payload.boards_busy": sum(1 for b in boards if b.run is not None),
+                "payload.boards_throttled": sum(
+                    1 for b in boards if b.registers.throttle_level > 0
+                ),
+                "payload.boards_fault": sum(
+                    1 for b in boards if b.failed or b.state is PowerState.FAULT
+                ),
+                "payload.power_w": sum(b.registers.power_w for b in boards),
+                "payload.power_budget_w": self.budget_w,
+                "payload.max_die_temp_k": max(
+                    (b.registers.die_temp_k for b in boards), default=0.0
+                ),
+                "payload.throttle_level": self.level,
+                "payload.power_limit_w": self.power_limit_w,
+                "payload.boards_off_by_limit": sum(1 for b in boards if b.limited_off),
+            }
+        )
+        if hardware_read:
+            self.ctx.parameter_map(values)
+            return
+        stale = tuple(name for name in values if name in payload._FROM_HARDWARE)
+        self.ctx.parameter_map(
+            {k: v for k, v in values.items() if k not in payload._FROM_HARDWARE}, invalid=stale
+        )
+
 
 _BOARDS = ["ref-gpu"] * 6 + ["ref-cpu"] * 3 + ["ref-npu"] * 3
 _HOT_SLOT = "slot.004"
@@ -277,6 +362,8 @@ def _rig(reference: bool) -> Rig:
     rig = Rig(_BOARDS, stagger_s=1.0, recovery_holdoff_s=2.0, watchdog_s=6.0)
     if reference:
         rig.manager = _Reference(rig.out, rig.manager.config)
+    rig.published = []  # type: ignore[attr-defined]  # what the manager publishes on the bus
+    rig.out.publish = rig.published.append  # type: ignore[attr-defined]
     plain = rig.hw._slot_registers
     rig.hot = None  # type: ignore[attr-defined]  # (die K, throttle level) forced on _HOT_SLOT
 
@@ -426,6 +513,7 @@ async def test_the_fast_cycle_decides_as_the_straightforward_one_over_a_busy_sce
         assert fast.out.params == slow.out.params, t
         assert fast.out.tms == slow.out.tms, t
         assert fast.out.progress_reports == slow.out.progress_reports, t
+        assert fast.published == slow.published, t  # type: ignore[attr-defined]
         assert _boards(fast.manager) == _boards(slow.manager), t
         assert fast.manager.plan == slow.manager.plan, t
     # the scenario did what it is for
@@ -446,5 +534,6 @@ async def test_the_fast_cycle_decides_as_the_straightforward_one_over_a_busy_sce
         assert event in events, event.name
     commands = {c for _, c, _ in fast.hw.commands}
     assert {"submit_job", "power_off", "power_on", "power_cycle", "set_throttle"} <= commands
+    assert len(fast.published) > 200, "the boards' job limits, every period"  # type: ignore[attr-defined]
     reports = fast.out.reports()
     assert {JobState.COMPLETED, JobState.CANCELLED} <= {r.state for r in reports}, reports
