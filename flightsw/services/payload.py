@@ -390,47 +390,68 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
     so the cap is filled to within one board's level step rather than one level of every
     board. Loop scopes first, then 'all' on top (it never eases a loop's level). A cap below
     the off draw keeps every board of its scope off (0 W: all off)."""
+    # Arithmetic as written plainly (a reference copy is in the tests): every draw is summed
+    # afresh over the scope's boards in their order, so the result is the same to the last
+    # bit; only the sums are of lists of floats (C) rather than generators, and shedding
+    # changes one value of the list per board rather than summing every board again.
     levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
     off: set[int] = set()
 
-    def draw(members: list[LimitBoard], trial: dict[int, int]) -> float:
-        return sum(
-            b.off_w if b.slot in off else b.level_w[trial.get(b.slot, levels[b.slot])]
-            for b in members
-        )
+    def at_level(rows: list[tuple[int, tuple[float, ...], float, int]], level: int) -> list[float]:
+        # each board's draw with the common floor ``level`` (off: its off draw)
+        return [
+            off_w if slot in off else level_w[min(max(levels[slot], level), deepest)]
+            for slot, level_w, off_w, deepest in rows
+        ]
 
-    def floor_at(level: int, members: list[LimitBoard]) -> dict[int, int]:
+    def floor_at(
+        rows: list[tuple[int, tuple[float, ...], float, int]], level: int
+    ) -> dict[int, int]:
         return {
-            b.slot: min(max(levels[b.slot], level), b.deepest) for b in members if b.slot not in off
+            slot: min(max(levels[slot], level), deepest)
+            for slot, _, _, deepest in rows
+            if slot not in off
         }
 
-    def shallowest(members: list[LimitBoard], cap: float) -> dict[int, int] | None:
-        deepest = max((b.deepest for b in members if b.slot not in off), default=0)
+    def shallowest(
+        rows: list[tuple[int, tuple[float, ...], float, int]], cap: float
+    ) -> dict[int, int] | None:
+        deepest = max((row[3] for row in rows if row[0] not in off), default=0)
         for level in range(deepest + 1):
-            trial = floor_at(level, members)
-            if draw(members, trial) <= cap + _W_MARGIN:
-                return trial
+            if sum(at_level(rows, level)) <= cap + _W_MARGIN:
+                return floor_at(rows, level)
         return None
 
-    def ease(members: list[LimitBoard], trial: dict[int, int], cap: float) -> dict[int, int]:
+    def ease(
+        members: list[LimitBoard],
+        rows: list[tuple[int, tuple[float, ...], float, int]],
+        trial: dict[int, int],
+        cap: float,
+    ) -> dict[int, int]:
         # The common floor leaves up to one level step of every board unused (160 boards one
         # level apart are ~30 kW): ease boards back one level at a time, the last to be shed
         # first, never past the level they had before this scope, while the worst case fits.
-        total = draw(members, trial)
+        total = sum(
+            [
+                off_w if slot in off else level_w[trial.get(slot, levels[slot])]
+                for slot, level_w, off_w, _ in rows
+            ]
+        )
         order = sorted(
             (b for b in members if b.slot in trial), key=lambda b: (b.shed_rank, -b.slot)
         )
         order.reverse()
+        steps = [(b.slot, b.level_w, levels[b.slot]) for b in order]
         eased = True
         while eased:
             eased = False
-            for b in order:
-                level = trial[b.slot]
-                if level <= levels[b.slot]:
+            for slot, level_w, before in steps:
+                level = trial[slot]
+                if level <= before:
                     continue
-                more = b.level_w[level - 1] - b.level_w[level]
+                more = level_w[level - 1] - level_w[level]
                 if total + more <= cap + _W_MARGIN:
-                    trial[b.slot] = level - 1
+                    trial[slot] = level - 1
                     total += more
                     eased = True
         return trial
@@ -441,17 +462,20 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
         group = [b for b in boards if _in_scope(b, scope)]
         if not group:
             continue
-        chosen = shallowest(group, cap)
+        rows = [(b.slot, b.level_w, b.off_w, b.deepest) for b in group]
+        chosen = shallowest(rows, cap)
         if chosen is None:
             # Throttling is not enough: at the deepest level, power off in shed order, then
             # ease back as far as the boards left on allow.
-            deepest = floor_at(max(b.deepest for b in group), group)
+            draws = at_level(rows, max(b.deepest for b in group))
+            where = {b.slot: i for i, b in enumerate(group)}
             for board in sorted(group, key=lambda b: (b.shed_rank, b.slot)):
-                if draw(group, deepest) <= cap + _W_MARGIN:
+                if sum(draws) <= cap + _W_MARGIN:
                     break
                 off.add(board.slot)
-            chosen = shallowest(group, cap) or {}
-        levels.update(ease(group, dict(chosen), cap) if chosen else chosen)
+                draws[where[board.slot]] = board.off_w
+            chosen = shallowest(rows, cap) or {}
+        levels.update(ease(group, rows, dict(chosen), cap) if chosen else chosen)
     return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
 
 

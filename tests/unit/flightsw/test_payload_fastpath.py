@@ -30,11 +30,13 @@ from flightsw.services.payload import (
     _NS,
     _UP,
     Config,
+    LimitBoard,
     LimitPlan,
     PayloadManager,
     _Board,
     _Job,
     _Run,
+    plan_limits,
 )
 from hwsim.model.devices import DeviceError
 from icd import dictionary as dic
@@ -178,6 +180,116 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
     assert min(quiet_seen.values()) > 500, quiet_seen
 
 
+# --- plan_limits against its plain form -------------------------------------------------------
+
+
+def _plan_limits_reference(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
+    """`plan_limits` as written plainly before its sums were made faster."""
+    levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
+    off: set[int] = set()
+
+    def draw(members: list[LimitBoard], trial: dict[int, int]) -> float:
+        return sum(
+            b.off_w if b.slot in off else b.level_w[trial.get(b.slot, levels[b.slot])]
+            for b in members
+        )
+
+    def floor_at(level: int, members: list[LimitBoard]) -> dict[int, int]:
+        return {
+            b.slot: min(max(levels[b.slot], level), b.deepest) for b in members if b.slot not in off
+        }
+
+    def shallowest(members: list[LimitBoard], cap: float) -> dict[int, int] | None:
+        deepest = max((b.deepest for b in members if b.slot not in off), default=0)
+        for level in range(deepest + 1):
+            trial = floor_at(level, members)
+            if draw(members, trial) <= cap + payload._W_MARGIN:
+                return trial
+        return None
+
+    def ease(members: list[LimitBoard], trial: dict[int, int], cap: float) -> dict[int, int]:
+        # The common floor leaves up to one level step of every board unused (160 boards one
+        # level apart are ~30 kW): ease boards back one level at a time, the last to be shed
+        # first, never past the level they had before this scope, while the worst case fits.
+        total = draw(members, trial)
+        order = sorted(
+            (b for b in members if b.slot in trial), key=lambda b: (b.shed_rank, -b.slot)
+        )
+        order.reverse()
+        eased = True
+        while eased:
+            eased = False
+            for b in order:
+                level = trial[b.slot]
+                if level <= levels[b.slot]:
+                    continue
+                more = b.level_w[level - 1] - b.level_w[level]
+                if total + more <= cap + payload._W_MARGIN:
+                    trial[b.slot] = level - 1
+                    total += more
+                    eased = True
+        return trial
+
+    scopes = sorted(s for s in caps if s != "all") + (["all"] if "all" in caps else [])
+    for scope in scopes:
+        cap = caps[scope]
+        group = [b for b in boards if payload._in_scope(b, scope)]
+        if not group:
+            continue
+        chosen = shallowest(group, cap)
+        if chosen is None:
+            # Throttling is not enough: at the deepest level, power off in shed order, then
+            # ease back as far as the boards left on allow.
+            deepest = floor_at(max(b.deepest for b in group), group)
+            for board in sorted(group, key=lambda b: (b.shed_rank, b.slot)):
+                if draw(group, deepest) <= cap + payload._W_MARGIN:
+                    break
+                off.add(board.slot)
+            chosen = shallowest(group, cap) or {}
+        levels.update(ease(group, dict(chosen), cap) if chosen else chosen)
+    return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
+
+
+def _random_limit_boards(rng: random.Random) -> list[LimitBoard]:
+    boards = []
+    for slot in rng.sample(range(1, 200), rng.randint(1, 40)):
+        peak, idle = rng.choice([(1000.0, 180.0), (450.0, 90.0), (75.0, 20.0)])
+        fractions = (1.0, 0.75, 0.55, 0.35, 0.18)[: rng.randint(1, 5)]
+        level_w = tuple(idle + (peak - idle) * f for f in fractions)
+        if rng.random() < 0.1:
+            level_w = (rng.uniform(0.0, 1500.0),)  # a fault, or an unknown envelope
+        rank = rng.choice([(0,), (1,), (2, rng.randint(0, 9))])
+        boards.append(
+            LimitBoard(
+                slot,
+                rng.choice(["L1", "L2", ""]),
+                level_w,
+                rank,
+                rng.choice([0, 0, 0, 1, 3, 7]),
+                rng.choice([0.0, 8.0, 5.5]),
+            )
+        )
+    return boards
+
+
+def test_plan_limits_plans_as_its_plain_form_on_random_boards_and_caps():
+    rng = random.Random(9)
+    shed = 0
+    for _ in range(3000):
+        boards = _random_limit_boards(rng)
+        full_w = sum(b.level_w[0] for b in boards)
+        caps: dict[str, float] = {}
+        for scope in rng.sample(["all", "L1", "L2"], rng.randint(1, 3)):
+            caps[scope] = rng.choice([0.0, rng.uniform(0.0, 1.2) * full_w, full_w * 0.5])
+        if rng.random() < 0.2 and boards:
+            # a cap exactly at a draw: the comparisons at the margin decide
+            caps["all"] = sum(b.level_w[-1] for b in boards)
+        plan = plan_limits(boards, caps)
+        assert plan == _plan_limits_reference(boards, caps), (boards, caps)
+        shed += bool(plan.off)
+    assert 300 < shed < 2700, shed  # both throttling alone and shedding, many times
+
+
 # --- the whole cycle against the straightforward manager ---------------------------------------
 
 
@@ -207,7 +319,7 @@ class _Reference(PayloadManager):
         planned = [
             self._limit_board(b) for b in self.boards.values() if not b.failed and not b.ground_off
         ]
-        plan = payload.plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+        plan = _plan_limits_reference(planned, caps) if caps else LimitPlan({}, frozenset())
         self.plan = plan
         self.power_limit_w = self._power_limit(planned, caps)
         for board in self.boards.values():
