@@ -54,7 +54,7 @@ import asyncio
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from computesat_sdk import kernels
 from computesat_sdk.contract import (
@@ -78,9 +78,9 @@ from icd import dictionary as dic
 from icd.devices import (
     AwaitResultsResult,
     BackplaneRegisters,
-    BackplaneSlot,
     BatteryRegisters,
     BoardFault,
+    BoardSlotRegisters,
     DeviceRegisters,
     IdentityResult,
     LoopRegisters,
@@ -232,12 +232,45 @@ class _Job:
         return tuple(sorted({*self.done, *self.runs}))
 
 
+class _Registers(NamedTuple):
+    """A board's latest backplane entry: the registers of ``icd.devices.BackplaneSlot`` the
+    manager reads (a test keeps them the same names and types), taken from the backplane's
+    columns, which the port validated already (each value has the register's type and
+    bounds). A tuple rather than a BackplaneSlot per board: building 160 pydantic objects
+    each cycle cost more than the whole cycle's decisions."""
+
+    board: str
+    power_state: PowerState
+    die_temp_k: float
+    power_w: float
+    utilisation: float
+    throttle_level: int
+    heartbeat: int
+    jobs_queued: int
+    jobs_running: int
+    results_pending: int
+    correctable_errors: int
+    uncorrectable_errors: int
+    boot_count: int
+    fault_reason: BoardFault
+    loop_id: str
+
+    @classmethod
+    def of(cls, registers: BoardSlotRegisters) -> _Registers:
+        """The entry from a slot's own (validated) registers."""
+        values = registers.__dict__
+        return cls._make([values[name] for name in cls._fields])
+
+
+_REGISTERS = _Registers._fields
+
+
 @dataclass
 class _Board:
     slot: int
     device: str
     name: str
-    registers: BackplaneSlot  # the latest backplane entry, validated (icd.devices)
+    registers: _Registers  # the latest backplane entry, validated (icd.devices)
     vendor: str = ""
     thermal: ThermalElectricalModel | None = None  # from identity, validated
     capabilities: BoardCapabilities | None = None  # from identity, validated
@@ -499,6 +532,8 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.published_limits: list[BoardJobLimits] = []
+        self.slot_ids: list[str] = []  # the backplane's slot ids as last read
+        self.slot_numbers: list[tuple[str, int, int]] = []  # (id, number, index) by id
         self.limit_kinds_inputs: list[str | None] | None = None  # see _publish_limits
         self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
@@ -610,12 +645,22 @@ class PayloadManager:
     async def _update_boards(self, registers: BackplaneRegisters) -> None:
         now_ns = self.ctx.clock.now_ns()
         identify_budget = self.config.setup_per_cycle
-        for slot_id, values in sorted(registers.slots.items()):
+        ids = registers.slot
+        if ids != self.slot_ids:
+            # The slots in slot-id order, with their numbers: the same every read, normally.
+            numbers: list[tuple[str, int, int]] = []
+            for index, slot_id in sorted(enumerate(ids), key=lambda item: item[1]):
+                try:
+                    numbers.append((slot_id, int(slot_id), index))
+                except ValueError:
+                    continue
+            self.slot_ids, self.slot_numbers = list(ids), numbers
+        # the rows straight from the validated columns (not `registers.slots`: see _Registers)
+        columns = [getattr(registers, name) for name in _REGISTERS]
+        rows = list(map(_Registers._make, zip(*columns, strict=True)))
+        for slot_id, slot, index in self.slot_numbers:
+            values = rows[index]
             if not values.board:
-                continue
-            try:
-                slot = int(slot_id)
-            except ValueError:
                 continue
             board = self.boards.get(slot)
             if board is None:
@@ -1472,7 +1517,7 @@ class PayloadManager:
                     continue
                 if board is None:
                     continue
-                board.registers = BackplaneSlot.of(registers)
+                board.registers = _Registers.of(registers)
                 # Take them even without a run here: results of executions given up on
                 # would otherwise keep the poll answering at once.
                 lost_if_missing = self._idle(board) and not self._young(board)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import random
 from dataclasses import fields
-from typing import Any
+from typing import Any, get_type_hints
 
 from computesat_sdk.contract import JobLimits, SelfTestResult, UpsetKind
 from computesat_sdk.registry import discover_boards
@@ -35,6 +35,7 @@ from flightsw.services.payload import (
     PayloadManager,
     _Board,
     _Job,
+    _Registers,
     _Run,
     plan_limits,
 )
@@ -96,7 +97,16 @@ _CACHES = {"limit_inputs", "limit_board"}
 
 
 def _state(board: _Board) -> dict[str, Any]:
-    return {f.name: getattr(board, f.name) for f in fields(board) if f.name not in _CACHES}
+    out = {f.name: getattr(board, f.name) for f in fields(board) if f.name not in _CACHES}
+    out["registers"] = {n: getattr(board.registers, n) for n in _Registers._fields}
+    return out
+
+
+def test_the_board_entry_has_the_backplane_registers_it_reads_with_their_types():
+    registers = BackplaneSlot.model_fields
+    assert set(_Registers._fields) <= set(registers)
+    for name, annotation in get_type_hints(_Registers).items():
+        assert annotation is registers[name].annotation, name
 
 
 def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Board:
@@ -105,22 +115,24 @@ def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Boar
     top_k = thermal.max_die_temp_k if thermal is not None else 370.0
     peak_w = thermal.peak_w if thermal is not None else 500.0
     errors = rng.choice([0, 0, 3])
-    registers = BackplaneSlot(
-        board="ref-gpu",
-        power_state=rng.choice(list(PowerState)),
-        die_temp_k=rng.choice([300.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]),
-        power_w=rng.choice([0.0, peak_w * 0.5, peak_w * 1.05, peak_w * 1.2]),
-        utilisation=0.5,
-        throttle_level=rng.choice([0, 0, 1, 2]),
-        heartbeat=7,
-        jobs_queued=rng.choice([0, 0, 1]),
-        jobs_running=rng.choice([0, 1]),
-        results_pending=rng.choice([0, 0, 1]),
-        correctable_errors=errors,
-        uncorrectable_errors=rng.choice([0, 0, 1]) if errors else 0,
-        boot_count=rng.choice([1, 2]),
-        fault_reason=rng.choice(list(BoardFault)),
-        loop_id="L1",
+    registers = _Registers.of(
+        BackplaneSlot(
+            board="ref-gpu",
+            power_state=rng.choice(list(PowerState)),
+            die_temp_k=rng.choice([300.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]),
+            power_w=rng.choice([0.0, peak_w * 0.5, peak_w * 1.05, peak_w * 1.2]),
+            utilisation=0.5,
+            throttle_level=rng.choice([0, 0, 1, 2]),
+            heartbeat=7,
+            jobs_queued=rng.choice([0, 0, 1]),
+            jobs_running=rng.choice([0, 1]),
+            results_pending=rng.choice([0, 0, 1]),
+            correctable_errors=errors,
+            uncorrectable_errors=rng.choice([0, 0, 1]) if errors else 0,
+            boot_count=rng.choice([1, 2]),
+            fault_reason=rng.choice(list(BoardFault)),
+            loop_id="L1",
+        )
     )
     board = _Board(3, "slot.003", "ref-gpu", registers, thermal=thermal, identified=True)
     board.errors_seen = rng.choice([-1, errors, errors, errors, max(0, errors - 2)])
@@ -296,7 +308,8 @@ def test_plan_limits_plans_as_its_plain_form_on_random_boards_and_caps():
 class _Reference(PayloadManager):
     """The manager with the cycle's straightforward logic (as written before the fast paths):
     every board supervised, every limit board and the plan built every cycle, every board
-    scanned for every job placed, the boards' job limits and the HK counts built afresh."""
+    scanned for every job placed, the boards' job limits and the HK counts built afresh, the
+    backplane entries as pydantic models (``BackplaneRegisters.slots``)."""
 
     async def _cycle(self) -> None:
         self.timed_out = False
@@ -313,6 +326,28 @@ class _Reference(PayloadManager):
             await self._schedule()
             self._publish_limits(again=True)
         self._publish_parameters(hardware_read=registers is not None and not self.timed_out)
+
+    async def _update_boards(self, registers: Any) -> None:
+        now_ns = self.ctx.clock.now_ns()
+        identify_budget = self.config.setup_per_cycle
+        for slot_id, values in sorted(registers.slots.items()):
+            if not values.board:
+                continue
+            try:
+                slot = int(slot_id)
+            except ValueError:
+                continue
+            board = self.boards.get(slot)
+            if board is None:
+                board = _Board(slot, f"slot.{slot_id}", values.board, values, heartbeat_ns=now_ns)
+                self.boards[slot] = board
+            board.registers = values
+            heartbeat = values.heartbeat
+            if heartbeat != board.heartbeat:
+                board.heartbeat, board.heartbeat_ns = heartbeat, now_ns
+            if not board.identified and identify_budget > 0:
+                identify_budget -= 1
+                await self._identify(board)
 
     async def _apply_limits(self) -> None:
         caps = self.caps()
