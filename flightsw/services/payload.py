@@ -96,6 +96,7 @@ __all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits",
 
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
+_FITS_KEPT = 256  # job shapes a board keeps can_run's answer for (then it starts again)
 _DOWN = (PowerState.OFF, PowerState.BOOTING)
 _FREE_STATES = (PowerState.IDLE, PowerState.THROTTLED)  # states a board takes a job in
 _EXECUTIONS_PER_JOB = 1000
@@ -295,8 +296,9 @@ class _Board:
     overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
     cooling: bool = False  # powered off over its rated die temperature: on again once cool
     restore: bool = False  # a limit kept it off: power it on again once lifted
-    # What `_limit_board` last built from, and what it built (see `_limit_board_cached`).
+    # What `_limit_board` last built from, and what it built (see `_apply_limits`).
     limit_inputs: tuple[Any, ...] | None = None
+    fits: dict[tuple[str, int, int], bool] = field(default_factory=dict)  # see can_run
     limit_board: LimitBoard | None = None
 
     @property
@@ -312,6 +314,17 @@ class _Board:
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
+        # The shape check is asked for every waiting job on every free board every cycle,
+        # and its answer only changes with the identity (limits, capabilities): kept.
+        shape = (request.kernel, request.size, request.iterations)
+        fits = self.fits.get(shape)
+        if fits is None:
+            if len(self.fits) >= _FITS_KEPT:
+                self.fits.clear()
+            fits = self.fits[shape] = self._fits(request)
+        return fits
+
+    def _fits(self, request: SubmitJob) -> bool:
         if self.limits is not None:
             return self.limits.violation(request.kernel, request.size, request.iterations) is None
         assert self.capabilities is not None  # flops > 0
@@ -684,6 +697,7 @@ class PayloadManager:
         board.thermal = reply.thermal
         board.limits = reply.limits
         board.limits_key = reply.limits.model_dump_json()
+        board.fits.clear()
         board.identified = True
         self._publish_limits()
 
@@ -909,44 +923,38 @@ class PayloadManager:
         off_w = thermal.off_w if thermal is not None else 0.0
         return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
 
-    def _limit_board_cached(self, board: _Board) -> LimitBoard:
-        """`_limit_board`, built again only when what it reads changed: the envelope, the
-        state (fault or not), the draw (only read for a fault or an unknown envelope), the
-        job's priority, the loop and the budgets' level. A cycle used to build all 160 of
-        them, though from one cycle to the next only a few boards start or end a job."""
-        registers = board.registers
-        thermal = board.thermal
-        fault = registers.power_state is PowerState.FAULT
-        run_ = board.run
-        if run_ is None:
-            priority: int | None = None
-        else:
-            job = self.jobs.get(run_.job_id)
-            priority = job.request.priority if job is not None else 0
-        inputs = (
-            thermal,
-            fault,
-            registers.power_w if fault or thermal is None else None,
-            priority,
-            registers.loop_id,
-            self.level,
-        )
-        cached = board.limit_board
-        if cached is None or inputs != board.limit_inputs:
-            cached = board.limit_board = self._limit_board(board)
-            board.limit_inputs = inputs
-        return cached
-
     async def _apply_limits(self) -> None:
         """Plan the limits in force on the boards now and carry the plan out: levels (applied
         with the throttle), boards powered off (their executions run again elsewhere), boards
         released (powered on again, staggered)."""
         caps = self.caps()
-        planned = [
-            self._limit_board_cached(b)
-            for b in self.boards.values()
-            if not b.failed and not b.ground_off
-        ]
+        level, jobs = self.level, self.jobs
+        planned: list[LimitBoard] = []
+        for board in self.boards.values():
+            if board.failed or board.ground_off:
+                continue
+            # Its `_limit_board`, built again only when what that reads changed: envelope,
+            # fault or not, the draw (read only for a fault or an unknown envelope), the run
+            # and its job (the priority), the loop, the budgets' level. A cycle used to build
+            # all 160 though only a few boards start or end a job from one cycle to the next.
+            registers = board.registers
+            thermal = board.thermal
+            fault = registers.power_state is PowerState.FAULT
+            run_ = board.run
+            inputs = (
+                thermal,
+                fault,
+                registers.power_w if fault or thermal is None else None,
+                run_,
+                None if run_ is None else jobs.get(run_.job_id),
+                registers.loop_id,
+                level,
+            )
+            limit_board = board.limit_board
+            if limit_board is None or inputs != board.limit_inputs:
+                limit_board = board.limit_board = self._limit_board(board)
+                board.limit_inputs = inputs
+            planned.append(limit_board)
         # Same boards (the very objects, unless one changed) and same caps: same plan. Most
         # cycles are like that (a budget that moves is announced within a step, repeated
         # otherwise).
