@@ -54,7 +54,7 @@ import asyncio
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from computesat_sdk import kernels
 from computesat_sdk.contract import (
@@ -78,9 +78,9 @@ from icd import dictionary as dic
 from icd.devices import (
     AwaitResultsResult,
     BackplaneRegisters,
-    BackplaneSlot,
     BatteryRegisters,
     BoardFault,
+    BoardSlotRegisters,
     DeviceRegisters,
     IdentityResult,
     LoopRegisters,
@@ -96,6 +96,9 @@ __all__ = ["Config", "LimitBoard", "LimitPlan", "PayloadManager", "plan_limits",
 
 _NS = 1_000_000_000
 _UP = frozenset({PowerState.IDLE, PowerState.BUSY, PowerState.THROTTLED})
+_FITS_KEPT = 256  # job shapes a board keeps can_run's answer for (then it starts again)
+_DOWN = (PowerState.OFF, PowerState.BOOTING)
+_FREE_STATES = (PowerState.IDLE, PowerState.THROTTLED)  # states a board takes a job in
 _EXECUTIONS_PER_JOB = 1000
 # A limit that moves by at most this fraction of the value last announced is applied without
 # a new COMPUTE_LIMITED event.
@@ -187,6 +190,10 @@ class _Run:
     slot: int
     execution_id: str
     started_ns: int
+    job_id: int = field(init=False)  # the job the execution id encodes
+
+    def __post_init__(self) -> None:
+        self.job_id = int(self.execution_id) // _EXECUTIONS_PER_JOB
 
 
 @dataclass
@@ -226,12 +233,45 @@ class _Job:
         return tuple(sorted({*self.done, *self.runs}))
 
 
+class _Registers(NamedTuple):
+    """A board's latest backplane entry: the registers of ``icd.devices.BackplaneSlot`` the
+    manager reads (a test keeps them the same names and types), taken from the backplane's
+    columns, which the port validated already (each value has the register's type and
+    bounds). A tuple rather than a BackplaneSlot per board: building 160 pydantic objects
+    each cycle cost more than the whole cycle's decisions."""
+
+    board: str
+    power_state: PowerState
+    die_temp_k: float
+    power_w: float
+    utilisation: float
+    throttle_level: int
+    heartbeat: int
+    jobs_queued: int
+    jobs_running: int
+    results_pending: int
+    correctable_errors: int
+    uncorrectable_errors: int
+    boot_count: int
+    fault_reason: BoardFault
+    loop_id: str
+
+    @classmethod
+    def of(cls, registers: BoardSlotRegisters) -> _Registers:
+        """The entry from a slot's own (validated) registers."""
+        values = registers.__dict__
+        return cls._make([values[name] for name in cls._fields])
+
+
+_REGISTERS = _Registers._fields
+
+
 @dataclass
 class _Board:
     slot: int
     device: str
     name: str
-    registers: BackplaneSlot  # the latest backplane entry, validated (icd.devices)
+    registers: _Registers  # the latest backplane entry, validated (icd.devices)
     vendor: str = ""
     thermal: ThermalElectricalModel | None = None  # from identity, validated
     capabilities: BoardCapabilities | None = None  # from identity, validated
@@ -256,6 +296,10 @@ class _Board:
     overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
     cooling: bool = False  # powered off over its rated die temperature: on again once cool
     restore: bool = False  # a limit kept it off: power it on again once lifted
+    # What `_limit_board` last built from, and what it built (see `_apply_limits`).
+    limit_inputs: tuple[Any, ...] | None = None
+    fits: dict[tuple[str, int, int], bool] = field(default_factory=dict)  # see can_run
+    limit_board: LimitBoard | None = None
 
     @property
     def state(self) -> PowerState:
@@ -270,6 +314,17 @@ class _Board:
     def can_run(self, request: SubmitJob) -> bool:
         if self.failed or request.kernel in self.unsupported or self.flops(request.kernel) <= 0:
             return False
+        # The shape check is asked for every waiting job on every free board every cycle,
+        # and its answer only changes with the identity (limits, capabilities): kept.
+        shape = (request.kernel, request.size, request.iterations)
+        fits = self.fits.get(shape)
+        if fits is None:
+            if len(self.fits) >= _FITS_KEPT:
+                self.fits.clear()
+            fits = self.fits[shape] = self._fits(request)
+        return fits
+
+    def _fits(self, request: SubmitJob) -> bool:
         if self.limits is not None:
             return self.limits.violation(request.kernel, request.size, request.iterations) is None
         assert self.capabilities is not None  # flops > 0
@@ -381,47 +436,68 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
     so the cap is filled to within one board's level step rather than one level of every
     board. Loop scopes first, then 'all' on top (it never eases a loop's level). A cap below
     the off draw keeps every board of its scope off (0 W: all off)."""
+    # Arithmetic as written plainly (a reference copy is in the tests): every draw is summed
+    # afresh over the scope's boards in their order, so the result is the same to the last
+    # bit; only the sums are of lists of floats (C) rather than generators, and shedding
+    # changes one value of the list per board rather than summing every board again.
     levels = {b.slot: min(max(b.base_level, 0), b.deepest) for b in boards}
     off: set[int] = set()
 
-    def draw(members: list[LimitBoard], trial: dict[int, int]) -> float:
-        return sum(
-            b.off_w if b.slot in off else b.level_w[trial.get(b.slot, levels[b.slot])]
-            for b in members
-        )
+    def at_level(rows: list[tuple[int, tuple[float, ...], float, int]], level: int) -> list[float]:
+        # each board's draw with the common floor ``level`` (off: its off draw)
+        return [
+            off_w if slot in off else level_w[min(max(levels[slot], level), deepest)]
+            for slot, level_w, off_w, deepest in rows
+        ]
 
-    def floor_at(level: int, members: list[LimitBoard]) -> dict[int, int]:
+    def floor_at(
+        rows: list[tuple[int, tuple[float, ...], float, int]], level: int
+    ) -> dict[int, int]:
         return {
-            b.slot: min(max(levels[b.slot], level), b.deepest) for b in members if b.slot not in off
+            slot: min(max(levels[slot], level), deepest)
+            for slot, _, _, deepest in rows
+            if slot not in off
         }
 
-    def shallowest(members: list[LimitBoard], cap: float) -> dict[int, int] | None:
-        deepest = max((b.deepest for b in members if b.slot not in off), default=0)
+    def shallowest(
+        rows: list[tuple[int, tuple[float, ...], float, int]], cap: float
+    ) -> dict[int, int] | None:
+        deepest = max((row[3] for row in rows if row[0] not in off), default=0)
         for level in range(deepest + 1):
-            trial = floor_at(level, members)
-            if draw(members, trial) <= cap + _W_MARGIN:
-                return trial
+            if sum(at_level(rows, level)) <= cap + _W_MARGIN:
+                return floor_at(rows, level)
         return None
 
-    def ease(members: list[LimitBoard], trial: dict[int, int], cap: float) -> dict[int, int]:
+    def ease(
+        members: list[LimitBoard],
+        rows: list[tuple[int, tuple[float, ...], float, int]],
+        trial: dict[int, int],
+        cap: float,
+    ) -> dict[int, int]:
         # The common floor leaves up to one level step of every board unused (160 boards one
         # level apart are ~30 kW): ease boards back one level at a time, the last to be shed
         # first, never past the level they had before this scope, while the worst case fits.
-        total = draw(members, trial)
+        total = sum(
+            [
+                off_w if slot in off else level_w[trial.get(slot, levels[slot])]
+                for slot, level_w, off_w, _ in rows
+            ]
+        )
         order = sorted(
             (b for b in members if b.slot in trial), key=lambda b: (b.shed_rank, -b.slot)
         )
         order.reverse()
+        steps = [(b.slot, b.level_w, levels[b.slot]) for b in order]
         eased = True
         while eased:
             eased = False
-            for b in order:
-                level = trial[b.slot]
-                if level <= levels[b.slot]:
+            for slot, level_w, before in steps:
+                level = trial[slot]
+                if level <= before:
                     continue
-                more = b.level_w[level - 1] - b.level_w[level]
+                more = level_w[level - 1] - level_w[level]
                 if total + more <= cap + _W_MARGIN:
-                    trial[b.slot] = level - 1
+                    trial[slot] = level - 1
                     total += more
                     eased = True
         return trial
@@ -432,17 +508,20 @@ def plan_limits(boards: list[LimitBoard], caps: dict[str, float]) -> LimitPlan:
         group = [b for b in boards if _in_scope(b, scope)]
         if not group:
             continue
-        chosen = shallowest(group, cap)
+        rows = [(b.slot, b.level_w, b.off_w, b.deepest) for b in group]
+        chosen = shallowest(rows, cap)
         if chosen is None:
             # Throttling is not enough: at the deepest level, power off in shed order, then
             # ease back as far as the boards left on allow.
-            deepest = floor_at(max(b.deepest for b in group), group)
+            draws = at_level(rows, max(b.deepest for b in group))
+            where = {b.slot: i for i, b in enumerate(group)}
             for board in sorted(group, key=lambda b: (b.shed_rank, b.slot)):
-                if draw(group, deepest) <= cap + _W_MARGIN:
+                if sum(draws) <= cap + _W_MARGIN:
                     break
                 off.add(board.slot)
-            chosen = shallowest(group, cap) or {}
-        levels.update(ease(group, dict(chosen), cap) if chosen else chosen)
+                draws[where[board.slot]] = board.off_w
+            chosen = shallowest(rows, cap) or {}
+        levels.update(ease(group, rows, dict(chosen), cap) if chosen else chosen)
     return LimitPlan({k: v for k, v in levels.items() if k not in off}, frozenset(off))
 
 
@@ -466,6 +545,10 @@ class PayloadManager:
         self.tests_left = config.setup_per_cycle
         self.lock = asyncio.Lock()
         self.published_limits: list[BoardJobLimits] = []
+        self.slot_ids: list[str] = []  # the backplane's slot ids as last read
+        self.slot_numbers: list[tuple[str, int, int]] = []  # (id, number, index) by id
+        self.limit_kinds_inputs: list[str | None] | None = None  # see _publish_limits
+        self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
         self.failing: set[str] = set()
         self.timed_out = False  # a device request timed out during this cycle
@@ -477,6 +560,10 @@ class PayloadManager:
         self.limit_announced: dict[tuple[str, str], float] = {}
         self.plan = LimitPlan({}, frozenset())
         self.power_limit_w = config.payload_power_limit_w
+        # What the plan in force was made of (boards as planned, caps) and its HK limit: a
+        # cycle with the same plans nothing again.
+        self.plan_inputs: tuple[list[LimitBoard], dict[str, float]] | None = None
+        self.plan_power_limit_w = self.power_limit_w
         self.mode: Mode | None = None  # None until the mode manager says (admit meanwhile)
         self.counters: dict[str, float] = dict.fromkeys(
             (
@@ -554,8 +641,12 @@ class PayloadManager:
             await self._update_budgets()
             await self._apply_limits()
             self.tests_left = self.config.setup_per_cycle
+            now_ns = self.ctx.clock.now_ns()
+            quiet = self._quiet
             for board in list(self.boards.values()):
-                await self._supervise(board)
+                if not quiet(board, now_ns):
+                    await self._supervise(board)
+                    now_ns = self.ctx.clock.now_ns()
             await self._apply_throttle()
             await self._power_on_next()
             await self._schedule()
@@ -567,12 +658,22 @@ class PayloadManager:
     async def _update_boards(self, registers: BackplaneRegisters) -> None:
         now_ns = self.ctx.clock.now_ns()
         identify_budget = self.config.setup_per_cycle
-        for slot_id, values in sorted(registers.slots.items()):
+        ids = registers.slot
+        if ids != self.slot_ids:
+            # The slots in slot-id order, with their numbers: the same every read, normally.
+            numbers: list[tuple[str, int, int]] = []
+            for index, slot_id in sorted(enumerate(ids), key=lambda item: item[1]):
+                try:
+                    numbers.append((slot_id, int(slot_id), index))
+                except ValueError:
+                    continue
+            self.slot_ids, self.slot_numbers = list(ids), numbers
+        # the rows straight from the validated columns (not `registers.slots`: see _Registers)
+        columns = [getattr(registers, name) for name in _REGISTERS]
+        rows = list(map(_Registers._make, zip(*columns, strict=True)))
+        for slot_id, slot, index in self.slot_numbers:
+            values = rows[index]
             if not values.board:
-                continue
-            try:
-                slot = int(slot_id)
-            except ValueError:
                 continue
             board = self.boards.get(slot)
             if board is None:
@@ -596,6 +697,7 @@ class PayloadManager:
         board.thermal = reply.thermal
         board.limits = reply.limits
         board.limits_key = reply.limits.model_dump_json()
+        board.fits.clear()
         board.identified = True
         self._publish_limits()
 
@@ -607,12 +709,24 @@ class PayloadManager:
         if again and not now and now_ns < self.limits_due_ns:
             return
         again = again or now
-        counts: dict[str, tuple[JobLimits, int]] = {}
-        for board in self.boards.values():
-            if board.identified and not board.failed and board.limits is not None:
-                key = board.limits_key
-                counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
-        kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+        # The kinds follow from which boards count and their limits: built again (pydantic
+        # models) only when that changed, not every period.
+        inputs = [
+            board.limits_key
+            if board.identified and not board.failed and board.limits is not None
+            else None
+            for board in self.boards.values()
+        ]
+        if inputs == self.limit_kinds_inputs:
+            kinds = self.limit_kinds
+        else:
+            counts: dict[str, tuple[JobLimits, int]] = {}
+            for board in self.boards.values():
+                if board.identified and not board.failed and board.limits is not None:
+                    key = board.limits_key
+                    counts[key] = (board.limits, counts.get(key, (board.limits, 0))[1] + 1)
+            kinds = [BoardJobLimits(limits=lim, boards=n) for lim, n in counts.values()]
+            self.limit_kinds_inputs, self.limit_kinds = inputs, kinds
         if kinds != self.published_limits or (again and kinds):
             self.published_limits = kinds
             self.limits_due_ns = now_ns + round(self.config.period_s * _NS)
@@ -685,15 +799,17 @@ class PayloadManager:
 
     async def _apply_throttle(self) -> None:
         for board in self.boards.values():
-            if board.state not in _UP or board.failed:
+            if board.registers.power_state not in _UP or board.failed:
                 continue
             if board.limited_off or board.ground_off or board.cooling:
                 continue  # powered off this cycle: its registers are from before
-            if board.thermal is None:
+            thermal = board.thermal
+            if thermal is None:
                 # Not identified yet: its throttle range is unknown, and a level beyond it is
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
-            level = self._level_of(board)
+            # (`_level_of`, inline: this runs for every board every cycle)
+            level = min(max(self.level, board.limit_level), thermal.max_throttle_level)
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})
@@ -812,12 +928,44 @@ class PayloadManager:
         with the throttle), boards powered off (their executions run again elsewhere), boards
         released (powered on again, staggered)."""
         caps = self.caps()
-        planned = [
-            self._limit_board(b) for b in self.boards.values() if not b.failed and not b.ground_off
-        ]
-        plan = plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+        level, jobs = self.level, self.jobs
+        planned: list[LimitBoard] = []
+        for board in self.boards.values():
+            if board.failed or board.ground_off:
+                continue
+            # Its `_limit_board`, built again only when what that reads changed: envelope,
+            # fault or not, the draw (read only for a fault or an unknown envelope), the run
+            # and its job (the priority), the loop, the budgets' level. A cycle used to build
+            # all 160 though only a few boards start or end a job from one cycle to the next.
+            registers = board.registers
+            thermal = board.thermal
+            fault = registers.power_state is PowerState.FAULT
+            run_ = board.run
+            inputs = (
+                thermal,
+                fault,
+                registers.power_w if fault or thermal is None else None,
+                run_,
+                None if run_ is None else jobs.get(run_.job_id),
+                registers.loop_id,
+                level,
+            )
+            limit_board = board.limit_board
+            if limit_board is None or inputs != board.limit_inputs:
+                limit_board = board.limit_board = self._limit_board(board)
+                board.limit_inputs = inputs
+            planned.append(limit_board)
+        # Same boards (the very objects, unless one changed) and same caps: same plan. Most
+        # cycles are like that (a budget that moves is announced within a step, repeated
+        # otherwise).
+        key = (planned, caps)
+        if key == self.plan_inputs:
+            plan, self.power_limit_w = self.plan, self.plan_power_limit_w
+        else:
+            plan = plan_limits(planned, caps) if caps else LimitPlan({}, frozenset())
+            self.power_limit_w = self._power_limit(planned, caps)
+            self.plan_inputs, self.plan_power_limit_w = key, self.power_limit_w
         self.plan = plan
-        self.power_limit_w = self._power_limit(planned, caps)
         for board in self.boards.values():
             board.limit_level = plan.levels.get(board.slot, 0)
             if board.slot in plan.off:
@@ -883,7 +1031,7 @@ class PayloadManager:
         reason = board.registers.fault_reason
         power_w = board.registers.power_w
         peak_w = board.thermal.peak_w if board.thermal is not None else None
-        down = state in (PowerState.OFF, PowerState.BOOTING)
+        down = state in _DOWN
         if down:
             board.commanded_level = None  # re-command after every reboot
         self._watch_upsets(board)
@@ -958,6 +1106,58 @@ class PayloadManager:
                 and registers.results_pending == 0
             ):
                 await self._collect(board)
+
+    def _quiet(self, board: _Board, now_ns: int) -> bool:
+        """True if `_supervise` has nothing to do for ``board`` at ``now_ns`` but what this
+        did: no event, no command, no run lost or collected (its few idempotent updates are
+        made here); False: `_supervise` it. Most boards most cycles are running a job or idle
+        with nothing new, and a coroutine per board per cycle cost more than the checks."""
+        registers = board.registers
+        if registers.correctable_errors + registers.uncorrectable_errors != board.errors_seen:
+            return False  # news for _watch_upsets (or its first reading)
+        state = registers.power_state
+        if state in _DOWN:
+            board.commanded_level = None
+            if not (board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns):
+                board.overtemp_evented = False  # as _watch_temperature for a board down
+            return True  # down: nothing is judged (no temperature, envelope, watchdog, job)
+        if board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns:
+            return True
+        if state not in _UP:
+            return False  # FAULT (or a state the manager does not know): _supervise decides
+        thermal = board.thermal
+        run_ = board.run
+        if thermal is None:
+            board.overtemp_evented = False
+        else:
+            die_k = registers.die_temp_k
+            if die_k > thermal.max_die_temp_k:
+                return False
+            if registers.throttle_level > (board.commanded_level or 0):
+                if not board.overtemp_evented and die_k >= (
+                    (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+                ):
+                    return False
+            elif die_k < thermal.throttle_temp_k:
+                board.overtemp_evented = False
+            if registers.power_w > float(thermal.peak_w) * self.config.latch_up_factor:
+                return False
+        if run_ is None:
+            # _self_test: a boot not tested yet, while tests are left this cycle
+            return not (
+                self.config.self_test
+                and board.tested_boot != registers.boot_count
+                and self.tests_left > 0
+            )
+        if now_ns - board.heartbeat_ns >= self.config.watchdog_s * _NS:
+            return False
+        # _collect: a run that is not young on a board with nothing running, queued, pending
+        return not (
+            registers.jobs_running == 0
+            and registers.jobs_queued == 0
+            and registers.results_pending == 0
+            and now_ns - run_.started_ns >= self.config.period_s * _NS
+        )
 
     def _watch_upsets(self, board: _Board) -> None:
         """Memory error counters (hwsim faults board_upset, seu_burst): a single step is a
@@ -1200,27 +1400,46 @@ class PayloadManager:
         )
         if not waiting:
             return
+        # The boards that may take a job but for their hold-off: only `_start` changes that
+        # while jobs are placed (a board it started is taken; one that refused or did not
+        # answer is held off, and a job it fails may free its other boards: look again).
+        # Most cycles none is free, and each waiting job scanned all 160 boards for nothing.
+        # A board free but for its times is free once the clock passes them (in `_pick`).
+        free = self._unassigned()
+        if not free:
+            return
         power_w = sum(b.registers.power_w for b in self.boards.values())
         for job in waiting:
             while job.needed > 0 and job.final is None:
-                board = self._pick(job, power_w)
+                board = self._pick(job, power_w, free)
                 if board is None:
                     break
                 if await self._start(job, board):
                     power_w += self._increment_w(board)
+                    free.remove(board)
+                else:
+                    free = self._unassigned()
 
-    def _free(self, board: _Board) -> bool:
+    @staticmethod
+    def _free_but_held(board: _Board) -> bool:
+        """Free to take a job but for its hold-off and quarantine (times): up and idle, no
+        job of ours, in service."""
+        registers = board.registers
         return (
-            board.state in (PowerState.IDLE, PowerState.THROTTLED)
+            registers.power_state in _FREE_STATES
             and board.run is None
             and not board.failed
             and board.identified
             and not board.limited_off
             and not board.ground_off
-            and board.registers.jobs_running == 0
-            and board.registers.jobs_queued == 0
-            and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
+            and registers.jobs_running == 0
+            and registers.jobs_queued == 0
         )
+
+    def _unassigned(self) -> list[_Board]:
+        """The boards `_free_but_held`, in the boards' order."""
+        free_but_held = self._free_but_held
+        return [b for b in self.boards.values() if free_but_held(b)]
 
     def _increment_w(self, board: _Board) -> float:
         if board.thermal is None:
@@ -1228,13 +1447,16 @@ class PayloadManager:
         idle_w, peak_w = board.thermal.idle_w, board.thermal.peak_w
         return max(0.0, peak_w - idle_w) * board.power_fraction(self._level_of(board))
 
-    def _pick(self, job: _Job, power_w: float) -> _Board | None:
+    def _pick(self, job: _Job, power_w: float, unassigned: list[_Board]) -> _Board | None:
+        """The board for one more execution of ``job`` among ``unassigned`` (`_unassigned`:
+        no other board is free), or None."""
         taken = {*job.done, *job.runs}
+        now_ns = self.ctx.clock.now_ns()
         candidates = [
             b
-            for b in self.boards.values()
+            for b in unassigned
             if b.slot not in taken
-            and self._free(b)
+            and now_ns >= max(b.holdoff_until_ns, b.quarantine_until_ns)
             and b.can_run(job.request)
             and power_w + self._increment_w(b) <= self.budget_w
         ]
@@ -1303,7 +1525,7 @@ class PayloadManager:
                     continue
                 if board is None:
                     continue
-                board.registers = BackplaneSlot.of(registers)
+                board.registers = _Registers.of(registers)
                 # Take them even without a run here: results of executions given up on
                 # would otherwise keep the poll answering at once.
                 lost_if_missing = self._idle(board) and not self._young(board)
@@ -1532,38 +1754,51 @@ class PayloadManager:
         """Publish ``payload.*``; what comes from the backplane (boards by state, power, die
         temperature, budget) is declared invalid when this cycle could not read it, rather
         than repeated from an old reading. Job counts and the commanded level are our own."""
-        boards = list(self.boards.values())
-        states = [b.state for b in boards]
+        # One pass over the jobs and one over the boards (these ran nine times a cycle).
+        queued = running = 0
+        for job in self.jobs.values():
+            state = job.state
+            if state == JobState.QUEUED:
+                queued += 1
+            elif state in (JobState.RUNNING, JobState.VERIFYING):
+                running += 1
+        powered = idle = busy = throttled = fault = off_by_limit = 0
+        power_w: list[float] = []
+        die_k: list[float] = []
+        for board in self.boards.values():
+            registers = board.registers
+            state = registers.power_state
+            up = state in _UP
+            if up or state is PowerState.BOOTING:
+                powered += 1
+            if board.run is not None:
+                busy += 1
+            elif up:
+                idle += 1
+            if registers.throttle_level > 0:
+                throttled += 1
+            if board.failed or state is PowerState.FAULT:
+                fault += 1
+            if board.limited_off:
+                off_by_limit += 1
+            power_w.append(registers.power_w)
+            die_k.append(registers.die_temp_k)
         values = dict(self.counters)
         values.update(
             {
-                "payload.jobs_queued": sum(
-                    1 for j in self.jobs.values() if j.state == JobState.QUEUED
-                ),
-                "payload.jobs_running": sum(
-                    1
-                    for j in self.jobs.values()
-                    if j.state in (JobState.RUNNING, JobState.VERIFYING)
-                ),
-                "payload.boards_powered": sum(
-                    1 for s in states if s in _UP or s is PowerState.BOOTING
-                ),
-                "payload.boards_idle": sum(1 for b in boards if b.state in _UP and b.run is None),
-                "payload.boards_busy": sum(1 for b in boards if b.run is not None),
-                "payload.boards_throttled": sum(
-                    1 for b in boards if b.registers.throttle_level > 0
-                ),
-                "payload.boards_fault": sum(
-                    1 for b in boards if b.failed or b.state is PowerState.FAULT
-                ),
-                "payload.power_w": sum(b.registers.power_w for b in boards),
+                "payload.jobs_queued": queued,
+                "payload.jobs_running": running,
+                "payload.boards_powered": powered,
+                "payload.boards_idle": idle,
+                "payload.boards_busy": busy,
+                "payload.boards_throttled": throttled,
+                "payload.boards_fault": fault,
+                "payload.power_w": sum(power_w),  # (summed in the boards' order, as always)
                 "payload.power_budget_w": self.budget_w,
-                "payload.max_die_temp_k": max(
-                    (b.registers.die_temp_k for b in boards), default=0.0
-                ),
+                "payload.max_die_temp_k": max(die_k, default=0.0),
                 "payload.throttle_level": self.level,
                 "payload.power_limit_w": self.power_limit_w,
-                "payload.boards_off_by_limit": sum(1 for b in boards if b.limited_off),
+                "payload.boards_off_by_limit": off_by_limit,
             }
         )
         if hardware_read:
