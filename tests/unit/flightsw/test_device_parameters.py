@@ -146,6 +146,13 @@ def test_fast_parameters_equal_the_flat_map_on_rare_values():
     odd = Odd(level=Level.LOW, name="x", ok=True)
     assert registers_to_parameters("odd", odd) == {"odd.level": 1.0, "odd.ok": 1.0}
     assert _same(registers_to_parameters("odd", odd), registers_to_parameters("odd", odd.flat()))
+    # a column that is not plain numbers nor text (int enums): taken value by value
+    columns = dict(pdu.__dict__) | {"current_a": [Level.LOW, Level.LOW]}
+    odd_pdu = PduRegisters.model_construct(**columns)
+    assert registers_to_parameters("pdu", odd_pdu)["pdu.b_current_a"] == 1.0
+    assert _same(
+        registers_to_parameters("pdu", odd_pdu), registers_to_parameters("pdu", odd_pdu.flat())
+    )
 
 
 def _reference_pool(messages: list[ParameterUpdate]) -> dict[str, tuple[float, int]]:
