@@ -726,16 +726,42 @@ def pack_hk_report(structure: HkStructure, pool: Mapping[str, float | None]) -> 
     """Pack a 3,25 report. A parameter absent from ``pool`` (never acquired) or ``None`` in it
     (its source stopped answering) is invalid: its bit in the validity bitmap is clear and it
     is packed as 0."""
+    # Several reports every mission second: the layout is made once per structure (its
+    # format string, the names, which are floats), the bitmap is one integer.
+    plan = _hk_plans.get(id(structure))
+    if plan is None or plan.structure is not structure:
+        plan = _hk_plans[id(structure)] = _HkPlan(structure)
+    get = pool.get
     values: list[Any] = []
-    bitmap = bytearray(structure.validity_bytes)
-    for index, parameter in enumerate(structure.parameters):
-        value = pool.get(parameter.name)
+    append = values.append
+    bits = 0
+    for name, is_float in plan.fields:
+        value = get(name)
+        bits <<= 1
         if value is None:
             value = 0
         else:
-            bitmap[index // 8] |= 0x80 >> (index % 8)
-        values.append(float(value) if parameter.fmt.startswith("f") else int(value))
-    return struct.pack(structure.struct_format, structure.sid, bytes(bitmap), *values)
+            bits |= 1
+        append(float(value) if is_float else int(value))
+    bitmap = (bits << plan.pad_bits).to_bytes(plan.validity_bytes, "big")
+    return plan.packer.pack(structure.sid, bitmap, *values)
+
+
+class _HkPlan:
+    """What packing a structure needs, made once (it is frozen)."""
+
+    __slots__ = ("fields", "packer", "pad_bits", "structure", "validity_bytes")
+
+    def __init__(self, structure: HkStructure) -> None:
+        self.structure = structure  # kept: the plans are keyed by its id
+        self.fields = tuple((p.name, p.fmt.startswith("f")) for p in structure.parameters)
+        self.validity_bytes = structure.validity_bytes
+        # parameter 0 is the most significant bit of the first byte; unused bits stay 0
+        self.pad_bits = 8 * self.validity_bytes - len(self.fields)
+        self.packer = struct.Struct(structure.struct_format)
+
+
+_hk_plans: dict[int, _HkPlan] = {}
 
 
 def unpack_hk_report(data: bytes) -> tuple[int, dict[str, float | int | None]]:

@@ -135,20 +135,21 @@ class Monitor:
         events: list[tuple[int, str]] = []
         if not self.function_enabled:
             return transitions, events
-        get, sampled = pool.get, pool.sampled_ns
+        get, entry_of = pool.get, pool.entries()
         checks = 0
         for p in self.definitions.values():
             if not p.enabled:
                 continue
-            value = get(p.parameter)
+            entry = entry_of(p.parameter)  # value and sample time in one lookup
             limit: float | None = None
-            if value is None:
+            if entry is None:
+                value = None
                 p.previous = p.last_checked = p.sample_ns = None
                 if p.state == _UNCHECKED and p.candidate == _UNCHECKED:
                     continue
                 raw = _UNCHECKED  # an invalid value is never checked
             else:
-                sample_ns = sampled(p.parameter)
+                value, sample_ns = entry
                 if sample_ns == p.sample_ns:
                     continue  # no new sample since the last check: nothing to count
                 p.sample_ns = sample_ns

@@ -212,6 +212,15 @@ class DeviceRegisters(BaseModel):
         kinds with member columns (pdu, backplane) is :meth:`wire`."""
         return self.wire()
 
+    def flat_runs(self) -> Sequence[tuple[Sequence[str], Sequence[Any]]]:
+        """:meth:`flat` as runs of (register names, values), in its order, the values as
+        validated (enum members where :meth:`flat` has their values): for a reader of every
+        register every cycle (the devices service's parameters), which takes a run of plain
+        numbers whole (a PDU column of 160 switches) instead of entry by entry. A kind that
+        overrides :meth:`flat` overrides this with it."""
+        d = self.__dict__
+        return ((tuple(d), tuple(d.values())),)
+
     def groups(self) -> dict[str, dict[str, BaseModel]]:
         """The member groups of the kinds that have them (``switches``, ``slots``)."""
         return {}
@@ -225,15 +234,19 @@ class DeviceRegisters(BaseModel):
         cls, device: str, kind: str, raw: Any, name_of: Callable[[tuple[Any, ...]], str]
     ) -> DeviceRegisters:
         """:meth:`parse`, naming the offending registers with ``name_of(error location)``."""
-        if not isinstance(raw, Mapping):
-            raise RegistersInvalid(
-                device,
-                f"{kind} registers",
-                ["<reply>"],
-                f"expected a register map, got {type(raw).__name__}",
-            )
+        # Every polled device every second: a dict (what both transports deliver) goes to the
+        # validator as it is (nothing mutates it), another mapping is copied into one.
+        if type(raw) is not dict:
+            if not isinstance(raw, Mapping):
+                raise RegistersInvalid(
+                    device,
+                    f"{kind} registers",
+                    ["<reply>"],
+                    f"expected a register map, got {type(raw).__name__}",
+                )
+            raw = dict(raw)
         try:
-            return cls.model_validate(dict(raw))
+            return cls.__pydantic_validator__.validate_python(raw)  # type: ignore[no-any-return]
         except ValidationError as exc:
             fields, detail = _describe_errors(exc, name_of)
             raise RegistersInvalid(device, f"{kind} registers", fields, detail) from None

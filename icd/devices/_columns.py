@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 __all__ = [
     "check_rows",
     "column_fields",
+    "column_runs",
     "columns_from_members",
     "flat_columns",
     "member_rows",
@@ -114,6 +115,19 @@ def flat_columns(
             column = [v.value for v in column]
         out.update(zip(_keys(key_ids, name, wire_name), column, strict=True))
     return out
+
+
+def column_runs(
+    ids: Sequence[str],
+    columns: Mapping[str, Sequence[Any]],
+    names: Sequence[str],
+    wire_name: Callable[[str, str], str],
+) -> list[tuple[tuple[str, ...], Sequence[Any]]]:
+    """:func:`flat_columns` as runs, one per register: its wire names (the same tuple object
+    from one call to the next while the members are the same) and its column as validated
+    (enum members where ``flat_columns`` has their values), without building the flat map."""
+    key_ids = tuple(ids)
+    return [(_keys(key_ids, name, wire_name), columns[name]) for name in names]
 
 
 @lru_cache(maxsize=256)

@@ -39,6 +39,7 @@ from icd.devices._base import (
 from icd.devices._columns import (
     check_rows,
     column_fields,
+    column_runs,
     columns_from_members,
     flat_columns,
     member_rows,
@@ -232,6 +233,10 @@ class _Backplane(DeviceRegisters):
     def flat(self) -> dict[str, RegisterValue]:
         d = self.__dict__
         return flat_columns(d["slot"], d, _ENTRY_NAMES, _slot_register)
+
+    def flat_runs(self) -> Sequence[tuple[Sequence[str], Sequence[Any]]]:
+        d = self.__dict__
+        return column_runs(d["slot"], d, _ENTRY_NAMES, _slot_register)
 
     def groups(self) -> dict[str, dict[str, BaseModel]]:
         return {"slots": dict(self.slots)}

@@ -24,6 +24,7 @@ from icd.devices._base import (
 from icd.devices._columns import (
     check_rows,
     column_fields,
+    column_runs,
     columns_from_members,
     flat_columns,
     member_rows,
@@ -137,6 +138,11 @@ class _Pdu(DeviceRegisters):
         d = self.__dict__
         out: dict[str, RegisterValue] = {n: d[n] for n in _BUS}
         return out | flat_columns(d["switch"], d, _SWITCH, _switch_register)
+
+    def flat_runs(self) -> Sequence[tuple[Sequence[str], Sequence[Any]]]:
+        d = self.__dict__
+        bus = (_BUS, tuple(d[n] for n in _BUS))
+        return [bus, *column_runs(d["switch"], d, _SWITCH, _switch_register)]
 
     def groups(self) -> dict[str, dict[str, BaseModel]]:
         return {"switches": dict(self.switches)}
