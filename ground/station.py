@@ -6,7 +6,16 @@
         hk = await g.wait_for(lambda tm: tm.sid == 1, timeout=10)
 
 Every TM received is decoded with the dictionary and kept in ``g.archive`` (and appended to
-an archive file when one is given).
+an archive file when one is given). Every TM kind the satellite sends (the dictionary's "TM"
+subservices, :data:`TM_DECODERS`) becomes a typed record on :class:`Telemetry`: verification
+(``request_id``, ``error_code``), housekeeping (``sid``, ``parameters``), events
+(``event_name``, ``message``), 12,9 ``monitoring`` (:class:`MonitoringReport`), 12,12
+``transitions`` (``icd.monitoring.CheckTransition``), 17,2 ``alive``, 19,11
+``event_actions`` (:class:`EventActionList`), 130,3 ``mode_report``
+(``icd.modes.ModeReport``), 140,4 ``jobs``, 140,5 ``job_report``, 140,7 ``boards``;
+``summary()`` is one readable line and ``as_json()`` the archive's record. The requests that
+answer with one: :meth:`Ground.report_mode`, :meth:`Ground.monitoring_definitions`,
+:meth:`Ground.event_actions`, ``list_jobs``, ``list_boards``, ``request_hk``, ``ping``.
 
 Validity: a housekeeping parameter the satellite flags invalid (never acquired, or its device
 stopped answering) is ``None`` in ``tm.parameters`` and in ``hk()``, never 0; ``tm.invalid``
