@@ -632,6 +632,12 @@ def _fault_report(f: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
     ]
     wanted = _recovery_events(f["fault"], f.get("params") or {})
     recovery = next((e for e in raised if e["event"] in wanted), None)
+    # a unit already answered for (a sensor voted out by an earlier fault): said, not counted
+    earlier = [
+        e
+        for e in events
+        if e["time_s"] < at and e["event"] in wanted and names.search(e["message"])
+    ]
     return {
         "events_for_fault": [
             {"time_s": e["time_s"], "event": e["event"], "message": e["message"]}
@@ -644,6 +650,9 @@ def _fault_report(f: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
         "recovered_at_s": recovery["time_s"] if recovery else None,
         "recovery_s": round(recovery["time_s"] - at, 3) if recovery else None,
         "recovery_events": sorted(wanted),
+        "answered_before_injection": (
+            f"{earlier[-1]['event']} at {earlier[-1]['time_s']:g} s" if earlier else None
+        ),
     }
 
 
@@ -792,6 +801,7 @@ def done_when(doc: dict[str, Any]) -> dict[str, Any]:
             "detected": f["detected_at_s"] is not None,
             "expected": f["recovery_events"],
             "fdir_response": catalogue.get(f["fault"], ""),
+            "answered_before_injection": f.get("answered_before_injection"),
         }
         for f in faults
         if not f["recovered"]

@@ -156,8 +156,10 @@ def test_a_fault_is_recovered_by_its_corrective_action_naming_its_unit() -> None
     assert report["detected_at_s"] == 101.0
     assert report["recovered"] and report["recovered_by"] == "SENSOR_VOTED_OUT"
     assert (report["recovered_at_s"], report["recovery_s"]) == (103.0, 3.0)
+    assert report["answered_before_injection"] == "SENSOR_VOTED_OUT at 90 s"
     alone = _fault_report({**fault, "at_s": 100.0, "activated_at_s": 100.0}, events[:3])
     assert alone["detected_at_s"] == 101.0 and not alone["recovered"], "detected only"
+    assert alone["answered_before_injection"] is not None, "the earlier vote is said"
     # the response depends on the fault's parameters where the catalogue says so
     trip = {"fault": "switch_trip", "target": "pdu.slot_013", "at_s": 0.0, "activated_at_s": 0.0}
     kept_open = [
