@@ -317,16 +317,34 @@ def cmd_ground_hk(args: argparse.Namespace) -> int:
 
 
 def cmd_ground_command(args: argparse.Namespace) -> int:
-    from ground.station import Ground
+    from ground.station import REPLIES, Ground, Telemetry
+    from icd.dictionary import unpack_id_list
 
     data = bytes.fromhex(args.data)
+    kind = (args.service, args.subservice)
+    reply: Any = REPLIES.get(kind)
+    if kind == (3, 27):
+        # periodic reports share the kind: the reply is a report of a SID asked for
+        sids = set(unpack_id_list(data))
+
+        def one_shot(tm: Telemetry) -> bool:
+            return tm.kind == (3, 25) and tm.sid in sids
+
+        reply = one_shot
 
     async def command() -> int:
         async with Ground(args.host, args.port) as ground:
             result = await ground.command(
-                args.service, args.subservice, data, apid=args.apid, timeout=args.timeout
+                args.service,
+                args.subservice,
+                data,
+                apid=args.apid,
+                timeout=args.timeout,
+                reply=reply,
             )
         print(result.describe())
+        for tm in result.replies:
+            print(json.dumps(tm.as_json(), indent=2) if args.json else tm.summary())
         return 0 if result.ok else 1
 
     return asyncio.run(command())
@@ -557,6 +575,9 @@ def build_parser(only: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     command.add_argument("subservice", type=int)
     command.add_argument("--data", default="", help="Application data as hex.")
     command.add_argument("--apid", type=int, default=1)
+    command.add_argument(
+        "--json", action="store_true", help="Print the decoded reply as JSON (else one line)."
+    )
     command.set_defaults(handler=cmd_ground_command)
     device = ground_commands.add_parser("device", help="Perform a device function (8,1).")
     _add_ground_target(device)

@@ -17,9 +17,13 @@ that flies it, and what only the whole satellite can say:
   manager's queue up to :data:`QUEUE_TARGET` every :data:`WORKLOAD_PERIOD_S` from its
   ``payload.jobs_queued`` parameter. Nobody reads the results: they are not computed
   (``hwsim.boards.executor.ResultsNotComputed``).
-- **Report** (summary.json ``flight_software``): every flight-software event, per fault the
-  injection time and the events that followed, eclipse shed and restore times of compute
-  against the eclipses flown, and compute delivered against its bound (``computesat.bound``).
+- **Report** (summary.json ``flight_software``): every flight-software event; per fault the
+  injection time, the events that name its unit and whether it was recovered (the recovery
+  event of :data:`RECOVERY_EVENTS`); per eclipse of the orbit (:func:`orbit_eclipses`) when
+  power control shed compute for it and restored it (its COMPUTE_SHED_FOR_ECLIPSE and
+  COMPUTE_RESTORED events); time per mode; the bus's protection sheds; compute delivered
+  against its bound (``computesat.bound``). summary.json's ``done_when`` (:func:`done_when`)
+  puts issue 9's Done-when in one block.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import math
 import random
+import re
 import struct
 import sys
 from collections.abc import Callable
@@ -53,9 +58,11 @@ from hwsim.config import SpacecraftConfig
 from hwsim.faults import fault_catalogue
 from hwsim.scenario import FaultEvent
 from hwsim.spacecraft import Spacecraft
+from hwsim.subsystems.orbit_env import OrbitEnv
 from icd.device import DeviceReply, DeviceRequest, SimOp
 from icd.devices import IdentityResult
-from icd.dictionary import Apid, EventId, SubmitJob
+from icd.dictionary import EVENTS, Apid, SubmitJob
+from icd.power import PowerEvent
 from runtime.ports import DevicePortError
 from runtime.service import ServiceSpec
 
@@ -265,6 +272,7 @@ async def _fly(
         faults=ran,
         summary={"jobs_submitted": float(workload.submitted)},
         cols_hook=report,
+        document_hook=_add_done_when,
     )
 
 
@@ -273,10 +281,9 @@ async def _collect_events(sub: Any, origin_ns: int, out: list[dict[str, Any]]) -
     while True:
         message = await sub.recv()
         assert isinstance(message, Event)
-        try:
-            name = EventId(message.event_id).name
-        except ValueError:
-            name = str(message.event_id)
+        # the dictionary's table: EventId holds only the core events, not thermal's or power's
+        definition = EVENTS.get(message.event_id)
+        name = definition.name if definition is not None else str(message.event_id)
         out.append(
             {
                 "time_s": round((message.time_ns - origin_ns) / 1e9, 3),
@@ -396,56 +403,257 @@ def _integral(t: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(y[:-1] * np.diff(t)))
 
 
-def _eclipses(t: np.ndarray, ecl: np.ndarray) -> list[tuple[float, float | None]]:
-    edges = np.flatnonzero(np.diff(ecl.astype(int)))
+def orbit_eclipses(
+    config: SpacecraftConfig, duration_s: float, grid_s: float = 1.0
+) -> list[tuple[float, float | None]]:
+    """Entry and exit (model s) of every eclipse of the orbit flown over ``duration_s``, from
+    the geometry hwsim flies (``OrbitEnv``: umbra, illumination 0, as the model's ``eclipse``
+    flag), found on a ``grid_s`` grid and refined by bisection to 1 ms; an eclipse in force at
+    0 enters at 0.0, one not over by the end exits None. The samples' flag (30 s apart) would
+    misplace an edge by up to a sample."""
+    env = OrbitEnv(config.orbit)
+
+    def dark(t_s: float) -> bool:
+        env.geometry_at(t_s)  # β of 'j2' orbits is held on a grid (a no-op when fixed)
+        return env.illumination_at(t_s) <= 0.0
+
+    def edge(lo: float, hi: float) -> float:
+        state = dark(lo)
+        while hi - lo > 1e-3:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if dark(mid) == state else (lo, mid)
+        return round(hi, 3)
+
+    times = np.arange(0.0, duration_s + grid_s, grid_s)
+    times[-1] = min(times[-1], duration_s)
+    flags = [dark(float(t)) for t in times]
     out: list[tuple[float, float | None]] = []
-    start = float(t[0]) if ecl[0] else None
-    for j in edges:
-        if ecl[j + 1]:
-            start = float(t[j + 1])
-        elif start is not None:
-            out.append((start, float(t[j + 1])))
-            start = None
-    if start is not None:
-        out.append((start, None))
+    entry: float | None = 0.0 if flags[0] else None
+    for k in range(1, len(times)):
+        if flags[k] == flags[k - 1]:
+            continue
+        at = edge(float(times[k - 1]), float(times[k]))
+        if flags[k]:
+            entry = at
+        elif entry is not None:
+            out.append((entry, at))
+            entry = None
+    if entry is not None:
+        out.append((entry, None))
     return out
 
 
+_SHED = PowerEvent.COMPUTE_SHED_FOR_ECLIPSE.name
+_RESTORED = PowerEvent.COMPUTE_RESTORED.name
+
+
 def _shed_restore(
-    cols: dict[str, np.ndarray],
     eclipses: list[tuple[float, float | None]],
+    events: list[dict[str, Any]],
     forecasts: set[tuple[float | None, float | None]] | None = None,
+    cols: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per eclipse: when compute fell below 20 % of its sunlit level (looked for from 30 min
-    before the eclipse) and when it came back above 80 % after it; with the flight
-    software's forecasts (``EclipseForecast``), the predicted entry and exit nearest the
-    eclipse flown (within 10 min)."""
-    t, p = cols["time_s"], cols["compute_power_w"]
-    sun = cols["eclipse"] == 0
-    ref = float(np.median(p[sun])) if sun.any() else 0.0
+    """Per eclipse of the orbit (:func:`orbit_eclipses`), when the flight software shed
+    compute for it and when it restored it, from power control's own events: the first
+    COMPUTE_SHED_FOR_ECLIPSE after the previous eclipse's exit (and before this one's), then
+    the first COMPUTE_RESTORED after it (and before the next entry). ``shed_before_eclipse_s``
+    is entry - shed (negative: shed after the entry), ``restored_after_eclipse_s`` restore -
+    exit. Beside them: the power service's predicted entry and exit (``EclipseForecast``,
+    nearest within 10 min) and, from the samples, the mean compute power in the eclipse."""
+    sheds = [e["time_s"] for e in events if e["event"] == _SHED]
+    restores = [e["time_s"] for e in events if e["event"] == _RESTORED]
     out = []
-    for start, end in eclipses:
-        entry: dict[str, Any] = {"eclipse_start_s": start, "eclipse_end_s": end}
+    for k, (start, end) in enumerate(eclipses):
+        after = eclipses[k - 1][1] if k else None
+        before = eclipses[k + 1][0] if k + 1 < len(eclipses) else math.inf
+        entry: dict[str, Any] = {
+            "eclipse_start_s": start,
+            "eclipse_end_s": end,
+            "duration_s": None if end is None else round(end - start, 3),
+        }
         entries = [e for e, _ in (forecasts or ()) if e is not None and abs(e - start) <= 600]
         exits = [x for _, x in (forecasts or ()) if x is not None and end and abs(x - end) <= 600]
         entry["predicted_start_s"] = min(entries, key=lambda e: abs(e - start), default=None)
         entry["predicted_end_s"] = min(exits, key=lambda x: abs(x - (end or 0)), default=None)
-        if ref <= 0.0:
-            out.append(entry | {"note": "no compute in sunlight"})
-            continue
-        low = np.flatnonzero((t >= start - 1800.0) & (p < 0.2 * ref))
-        entry["shed_at_s"] = float(t[low[0]]) if len(low) else None
-        entry["shed_before_eclipse_s"] = (
-            start - entry["shed_at_s"] if entry["shed_at_s"] is not None else None
+        shed = next(
+            (t for t in sheds if (after is None or t > after) and (end is None or t <= end)), None
         )
-        if end is not None:
-            back = np.flatnonzero((t >= end) & (p >= 0.8 * ref))
-            entry["restored_at_s"] = float(t[back[0]]) if len(back) else None
-            entry["restored_after_eclipse_s"] = (
-                entry["restored_at_s"] - end if entry["restored_at_s"] is not None else None
-            )
+        entry["shed_at_s"] = shed
+        entry["shed_before_eclipse_s"] = None if shed is None else round(start - shed, 3)
+        restored = next((t for t in restores if shed is not None and shed < t < before), None)
+        entry["restored_at_s"] = restored
+        entry["restored_after_eclipse_s"] = (
+            None if restored is None or end is None else round(restored - end, 3)
+        )
+        if shed is None:
+            entry["note"] = f"no {_SHED} event for this eclipse"
+        elif restored is None and end is not None:
+            entry["note"] = f"no {_RESTORED} event after this eclipse"
+        if cols is not None:
+            t = cols["time_s"]
+            inside = (t >= start) & (t < (end if end is not None else math.inf))
+            p = cols["compute_power_w"][inside]
+            entry["mean_compute_w_in_eclipse"] = float(p.mean()) if len(p) else None
         out.append(entry)
     return out
+
+
+# ------------------------------------------------------------------------ modes and sheds
+
+_MODE_CHANGE = re.compile(r"^(?P<old>[A-Z_]+) -> (?P<new>[A-Z_]+): ?(?P<why>.*)$")
+
+
+def _modes(events: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
+    """Time per spacecraft mode from the mode manager's MODE_CHANGED events ('OLD -> NEW:
+    why'). The SAFE of boot (entered from BOOT, left once the platform is up) is the boot
+    sequence, not a response to anything: it is counted apart (``boot_safe_s``), and
+    ``safe_s`` / ``survival_s`` are the time in SAFE and SURVIVAL after it."""
+    changes = []
+    for e in events:
+        if e["event"] != "MODE_CHANGED":
+            continue
+        m = _MODE_CHANGE.match(e["message"])
+        if m is not None:
+            changes.append((float(e["time_s"]), m["old"], m["new"], m["why"]))
+    time_in: dict[str, float] = {}
+    boot_safe_s = 0.0
+    entries = []
+    for k, (at, old, new, why) in enumerate(changes):
+        until = changes[k + 1][0] if k + 1 < len(changes) else duration_s
+        span = max(0.0, until - at)
+        if new == "SAFE" and old == "BOOT":
+            boot_safe_s += span
+            continue
+        time_in[new] = time_in.get(new, 0.0) + span
+        if new in ("SAFE", "SURVIVAL"):
+            entries.append({"time_s": at, "mode": new, "from": old, "reason": why, "for_s": span})
+    return {
+        "safe_s": time_in.get("SAFE", 0.0),
+        "survival_s": time_in.get("SURVIVAL", 0.0),
+        "boot_safe_s": boot_safe_s,
+        "time_in_mode_s": time_in,
+        "safe_or_survival_entries": entries,
+        "transitions": len(changes),
+    }
+
+
+def _bus_protection(cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The power bus's own protection: loads the hardware shed because array and battery
+    (above its floor) could not carry them (``shed_loads``, a count per sample), as distinct
+    from what flight software switched off on purpose. Episodes are runs of samples with any
+    load shed."""
+    t = cols["time_s"]
+    shed = cols["shed_loads"] > 0
+    dt = np.diff(t, prepend=t[0])
+    starts = np.flatnonzero(shed & ~np.concatenate(([False], shed[:-1])))
+    return {
+        "episodes": len(starts),
+        "shed_s": float(dt[shed].sum()),
+        "max_loads_shed": int(cols["shed_loads"].max()) if len(t) else 0,
+        "first_at_s": float(t[starts[0]]) if len(starts) else None,
+    }
+
+
+# ------------------------------------------------------------------------------ faults
+
+# What flight software reports once it has taken the catalogue's corrective action for a
+# fault (``hwsim.faults``, ``fdir_response``): a fault counts as **recovered** when one of
+# these events names its unit after the injection (docs/hwsim.md, What-if runs). A fault
+# whose response is never reported (a seized standby pump nobody starts, a board that
+# throttles itself within its limit) is not recovered, whatever its harm: the limits say that.
+RECOVERY_EVENTS: dict[str, frozenset[str]] = {
+    "pump_seizure": frozenset({"PUMP_SWITCHOVER"}),
+    "pump_degradation": frozenset({"PUMP_DEGRADED", "PUMP_SWITCHOVER"}),
+    "radiator_puncture": frozenset({"PANEL_ISOLATED", "LOOP_ISOLATED"}),
+    "sensor_stuck": frozenset({"SENSOR_VOTED_OUT"}),
+    "sensor_drift": frozenset({"SENSOR_VOTED_OUT"}),
+    "sensor_noisy": frozenset({"SENSOR_VOTED_OUT"}),
+    "sensor_dead": frozenset({"SENSOR_VOTED_OUT"}),
+    "array_drive_stuck": frozenset({"ARRAY_DRIVE_STUCK"}),
+    "mppt_failure": frozenset({"MPPT_FAILED"}),
+    "battery_cell_failure": frozenset({"BATTERY_DEGRADED"}),
+    "switch_trip": frozenset({"SWITCH_RECLOSED", "SWITCH_TRIPPED"}),
+    "board_overtemp": frozenset({"BOARD_OVERTEMP"}),
+    "board_latchup": frozenset({"BOARD_POWER_CYCLED"}),
+    "seu_burst": frozenset({"SEU_BURST"}),
+}
+# board_upset: by its kind (the catalogue's response to each)
+UPSET_RECOVERY_EVENTS: dict[str, frozenset[str]] = {
+    "bit_flip_result": frozenset({"RESULT_MISMATCH"}),
+    "hang": frozenset({"BOARD_HUNG", "BOARD_POWER_CYCLED"}),
+    "latch_up": frozenset({"BOARD_POWER_CYCLED"}),
+    "memory_ce": frozenset({"BOARD_UPSET"}),
+    "memory_ue": frozenset({"BOARD_UPSET"}),
+}
+
+
+def _recovery_events(fault: str, params: dict[str, Any]) -> frozenset[str]:
+    if fault == "board_upset":
+        return UPSET_RECOVERY_EVENTS.get(str(params.get("kind", "bit_flip_result")), frozenset())
+    if fault == "switch_trip" and not params.get("persistent"):
+        return frozenset({"SWITCH_RECLOSED"})  # 'kept open' is the answer to a persistent one
+    return RECOVERY_EVENTS.get(fault, frozenset())
+
+
+def unit_names(target: str) -> re.Pattern[str]:
+    """How flight software's event messages name a fault's unit: the device id itself, and
+    the short forms its services write ('L2: pump B', 'P08 of L2', 'wing W1', 'switch
+    slot_013' for the slot's PDU channel and its board 'slot.013', 'battery: 1 failed
+    cell')."""
+    forms = [re.escape(target)]
+    kind, _, rest = target.partition(".")
+    if kind == "pump" and "." in rest:
+        loop, pump = rest.split(".", 1)
+        forms.append(rf"{loop}:? pump {pump}")
+    elif kind == "radiator":
+        forms += [rf"radvalve\.{rest}", rest]
+    elif kind == "wing":
+        forms.append(rf"wing {rest}")
+    elif kind == "battery":
+        forms = [r"battery\.cell", r"failed cell"]
+    elif kind == "pdu":
+        forms.append(re.escape(rest))
+        if rest.startswith("slot_"):
+            forms.append(rf"slot\.{rest.removeprefix('slot_')}")
+    elif kind == "slot":
+        forms.append(rf"slot_{rest}")
+    return re.compile(r"(?<![\w.])(?:" + "|".join(forms) + r")(?![\w])")
+
+
+def _fault_report(f: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A fault with the events flight software raised for it (those naming its unit from
+    the injection on), when it was first seen and whether (and by what) it was recovered."""
+    at = f["activated_at_s"] if f["activated_at_s"] is not None else f["at_s"]
+    names = unit_names(f["target"])
+    raised = [
+        e
+        for e in events
+        if e["time_s"] >= at and e["event"] not in _ROUTINE and names.search(e["message"])
+    ]
+    wanted = _recovery_events(f["fault"], f.get("params") or {})
+    recovery = next((e for e in raised if e["event"] in wanted), None)
+    # a unit already answered for (a sensor voted out by an earlier fault): said, not counted
+    earlier = [
+        e
+        for e in events
+        if e["time_s"] < at and e["event"] in wanted and names.search(e["message"])
+    ]
+    return {
+        "events_for_fault": [
+            {"time_s": e["time_s"], "event": e["event"], "message": e["message"]}
+            for e in raised[:EVENTS_PER_FAULT]
+        ],
+        "events_for_fault_count": len(raised),
+        "detected_at_s": raised[0]["time_s"] if raised else None,
+        "recovered": recovery is not None,
+        "recovered_by": recovery["event"] if recovery else None,
+        "recovered_at_s": recovery["time_s"] if recovery else None,
+        "recovery_s": round(recovery["time_s"] - at, 3) if recovery else None,
+        "recovery_events": sorted(wanted),
+        "answered_before_injection": (
+            f"{earlier[-1]['event']} at {earlier[-1]['time_s']:g} s" if earlier else None
+        ),
+    }
 
 
 def _report(
@@ -496,27 +704,30 @@ def _report(
             for e in events
             if at <= e["time_s"] <= at + FAULT_WINDOW_S and e["event"] not in _ROUTINE
         ]
-        # the events that name the fault's target (pdu.slot_028: 'slot_028' too)
-        names = {f["target"], f["target"].removeprefix("pdu.")}
-        naming = [e for e in events if e["time_s"] >= at and any(n in e["message"] for n in names)]
         per_fault.append(
             {
                 "fault": f["fault"],
                 "target": f["target"],
                 "injected_at_s": at,
+                **_fault_report(f, events),
+                # every event of the window, the fault's or not (context for the reader)
                 "events_after": following[:EVENTS_PER_FAULT],
                 "events_after_count": len(following),
-                "events_naming_target": naming[:EVENTS_PER_FAULT],
                 "responded": bool(following),
-                "responded_to_target": bool(naming),
             }
         )
     ratio = delivered / bound.bound_kwh_per_day if bound.bound_kwh_per_day > 0 else None
+    modes = _modes(events, duration_s)
+    bus = _bus_protection(cols)
     return {
         "summary": {
             "compute_delivered_kwh_per_day": delivered,
             "compute_bound_kwh_per_day": bound.bound_kwh_per_day,
             "compute_ratio": ratio if ratio is not None else float("nan"),
+            "safe_or_survival_s": modes["safe_s"] + modes["survival_s"],
+            "bus_protection_shed_episodes": float(bus["episodes"]),
+            "faults_recovered": float(sum(f["recovered"] for f in per_fault)),
+            "faults_injected": float(len(per_fault)),
         },
         "compute_vs_bound": {
             "compute_delivered_kwh_per_day": delivered,
@@ -533,13 +744,115 @@ def _report(
                 "note": "array, pump and eclipse figures integrate the recorded samples",
             },
         },
-        "eclipses": _shed_restore(cols, _eclipses(t, ecl), forecasts),
+        "eclipses": _shed_restore(orbit_eclipses(config, duration_s), events, forecasts, cols),
+        "modes": modes,
+        "bus_protection": bus,
         "eclipse_forecasts": len(forecasts or ()),
         "faults": per_fault,
         "jobs_submitted": workload.submitted,
         "events_count": len(events),
         "events": events,
     }
+
+
+RECOVERED_MEANS = (
+    "flight software reported the catalogue's corrective action for the fault: one of "
+    "'recovery_events' (per fault id) named the faulty unit after the injection"
+)
+
+
+def done_when(doc: dict[str, Any]) -> dict[str, Any]:
+    """Issue 9's Done-when, checkable at a glance, from summary.json's document (margins
+    and the flight software's report): each limit's worst value against it, battery depth
+    of discharge against its limit, compute against its bound, SAFE/SURVIVAL time, the bus's
+    protection sheds, every fault with its events and whether it was recovered, and the
+    eclipse shed/restore times. ``checks`` says which hold; ``all_pass`` whether all do."""
+    margins, fsw = doc["margins"], doc["flight_software"]
+    limits = {k: v for k, v in margins["limits"].items() if isinstance(v, dict)}
+    power = margins["power"]
+    dod = {
+        "worst": 1.0 - power["min_battery_soc"],
+        "limit": 1.0 - power["min_soc_limit"],
+        "time_s": power["time_s"],
+        "note": "1 - state of charge, against 1 - the battery's min_soc",
+    }
+    dod["within"] = bool(dod["worst"] <= dod["limit"])
+    cvb = fsw["compute_vs_bound"]
+    modes, bus = fsw["modes"], fsw["bus_protection"]
+    faults = fsw["faults"]
+    catalogue = {spec.id: spec.fdir_response for spec in fault_catalogue()}
+    each = [
+        {
+            "fault": f["fault"],
+            "target": f["target"],
+            "injected_at_s": f["injected_at_s"],
+            "events": [f"{e['event']} at {e['time_s']:g} s" for e in f["events_for_fault"]],
+            "detected_at_s": f["detected_at_s"],
+            "recovered": f["recovered"],
+            "recovered_by": f["recovered_by"],
+            "recovery_s": f["recovery_s"],
+        }
+        for f in faults
+    ]
+    not_recovered = [
+        {
+            "fault": f["fault"],
+            "target": f["target"],
+            "detected": f["detected_at_s"] is not None,
+            "expected": f["recovery_events"],
+            "fdir_response": catalogue.get(f["fault"], ""),
+            "answered_before_injection": f.get("answered_before_injection"),
+        }
+        for f in faults
+        if not f["recovered"]
+    ]
+    checks = {
+        "limits_within": bool(margins["limits"]["all_within"]),
+        "battery_dod_within": dod["within"],
+        "no_safe_or_survival": modes["safe_s"] == 0.0 and modes["survival_s"] == 0.0,
+        "no_bus_protection_sheds": bus["episodes"] == 0,
+        "every_fault_recovered": not not_recovered,
+    }
+    return {
+        "checks": checks,
+        "all_pass": all(checks.values()),
+        "limits": limits,
+        "battery_depth_of_discharge": dod,
+        "compute": {
+            "delivered_kwh_per_day": cvb["compute_delivered_kwh_per_day"],
+            "bound_kwh_per_day": cvb["compute_bound_kwh_per_day"],
+            "ratio": cvb["ratio"],
+            "limited_by": cvb["bound"]["limited_by"],
+        },
+        "safe_survival": {
+            "safe_s": modes["safe_s"],
+            "survival_s": modes["survival_s"],
+            "boot_safe_s": modes["boot_safe_s"],
+            "entries": modes["safe_or_survival_entries"],
+        },
+        "bus_protection_sheds": {**bus, "must_be": 0},
+        "faults": {
+            "injected": len(faults),
+            "detected": sum(f["detected_at_s"] is not None for f in faults),
+            "recovered": sum(bool(f["recovered"]) for f in faults),
+            "recovered_means": RECOVERED_MEANS,
+            "not_recovered": not_recovered,
+            "each": each,
+        },
+        "eclipses": [
+            {
+                "entry_s": e["eclipse_start_s"],
+                "exit_s": e["eclipse_end_s"],
+                "shed_before_entry_s": e["shed_before_eclipse_s"],
+                "restored_after_exit_s": e["restored_after_eclipse_s"],
+            }
+            for e in fsw["eclipses"]
+        ],
+    }
+
+
+def _add_done_when(doc: dict[str, Any]) -> None:
+    doc["done_when"] = done_when(doc)
 
 
 # ---------------------------------------------------------------------------------- CLI

@@ -36,10 +36,24 @@ def _cell(name: str, value: float | int | None, unit: str, dim: bool = False) ->
     return f"{name[:32]:32s} {shown} {unit[:6]:6s}"
 
 
+def _notice(tm: Telemetry) -> str:
+    """An event, or another report the satellite sends unasked (monitoring check
+    transitions, a mode report), as one readable line."""
+    if tm.event_id is not None:
+        return f"{tm.event_name}: {tm.message}"
+    head = f"TM({tm.service},{tm.subservice}) apid {tm.apid} t={tm.time_s:.3f} "
+    return tm.summary().removeprefix(head)
+
+
+def _is_notice(tm: Telemetry) -> bool:
+    return tm.event_id is not None or tm.transitions is not None or tm.mode_report is not None
+
+
 def render(
     ground: Ground, events: deque[Telemetry], status: str, width: int = 110, dim: bool = False
 ) -> str:
-    """The console screen as text (pure, so it is testable): header, recent events, then
+    """The console screen as text (pure, so it is testable): header, recent events (and
+    monitoring check transitions, decoded), then
     every housekeeping structure laid out in as many columns as ``width`` allows. Invalid
     values show as ``STALE`` (dimmed with ANSI codes if ``dim``)."""
     lines = [f"computesat ground — {ground.target[0]}:{ground.target[1]} — {status}"]
@@ -50,7 +64,7 @@ def render(
             f"TM received {len(ground.archive)}, undecodable {ground.bad_tm}"
         )
     lines.append(f"\n[events] last {events.maxlen}")
-    lines.extend(f"  {_mission_utc(tm.time_s)} {tm.event_name}: {tm.message}" for tm in events)
+    lines.extend(f"  {_mission_utc(tm.time_s)} {_notice(tm)}" for tm in events)
     columns = max(1, width // (_CELL_WIDTH + 2))
     for sid, tm in sorted(ground.latest_hk.items()):
         structure = dic.HK_STRUCTURES[sid]
@@ -72,7 +86,7 @@ async def run_console(
     events: deque[Telemetry] = deque(maxlen=8)
 
     def on_tm(tm: Telemetry) -> None:
-        if tm.event_id is not None:
+        if _is_notice(tm):
             events.append(tm)
 
     interactive = out.isatty()

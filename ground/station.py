@@ -6,7 +6,16 @@
         hk = await g.wait_for(lambda tm: tm.sid == 1, timeout=10)
 
 Every TM received is decoded with the dictionary and kept in ``g.archive`` (and appended to
-an archive file when one is given).
+an archive file when one is given). Every TM kind the satellite sends (the dictionary's "TM"
+subservices, :data:`TM_DECODERS`) becomes a typed record on :class:`Telemetry`: verification
+(``request_id``, ``error_code``), housekeeping (``sid``, ``parameters``), events
+(``event_name``, ``message``), 12,9 ``monitoring`` (:class:`MonitoringReport`), 12,12
+``transitions`` (``icd.monitoring.CheckTransition``), 17,2 ``alive``, 19,11
+``event_actions`` (:class:`EventActionList`), 130,3 ``mode_report``
+(``icd.modes.ModeReport``), 140,4 ``jobs``, 140,5 ``job_report``, 140,7 ``boards``;
+``summary()`` is one readable line and ``as_json()`` the archive's record. The requests that
+answer with one: :meth:`Ground.report_mode`, :meth:`Ground.monitoring_definitions`,
+:meth:`Ground.event_actions`, ``list_jobs``, ``list_boards``, ``request_hk``, ``ping``.
 
 Validity: a housekeeping parameter the satellite flags invalid (never acquired, or its device
 stopped answering) is ``None`` in ``tm.parameters`` and in ``hk()``, never 0; ``tm.invalid``
@@ -38,18 +47,27 @@ from typing import Any
 from computesat_sdk import kernels
 
 from icd import dictionary as dic
+from icd import event_action as ea
+from icd import monitoring as mon
 from icd.dictionary import BoardEntry, JobListEntry, JobReport, SubmitJob
 from icd.errors import DecodeError, ErrorCode
+from icd.modes import ModeReport
 from icd.pus import AckFlags, PusTc, PusTm
 from runtime.clock import Clock, WallClock
 
 __all__ = [
+    "REPLIES",
+    "TM_DECODERS",
     "CommandFailed",
     "CommandResult",
+    "EventActionList",
     "Ground",
     "InvalidParameter",
     "JobReport",
+    "ModeReport",
+    "MonitoringReport",
     "Telemetry",
+    "decode_tm",
 ]
 
 Predicate = Callable[["Telemetry"], bool]
@@ -83,6 +101,11 @@ class Telemetry:
     job_report: JobReport | None = None
     jobs: list[JobListEntry] | None = None
     boards: list[BoardEntry] | None = None
+    mode_report: ModeReport | None = None  # 130,3
+    monitoring: MonitoringReport | None = None  # 12,9
+    transitions: list[mon.CheckTransition] | None = None  # 12,12
+    event_actions: EventActionList | None = None  # 19,11
+    alive: bool = False  # 17,2
 
     @property
     def apid(self) -> int:
@@ -138,6 +161,20 @@ class Telemetry:
             return f"{head} job list: {len(self.jobs)} jobs"
         if self.boards is not None:
             return f"{head} board report: {len(self.boards)} boards"
+        if self.mode_report is not None:
+            m = self.mode_report
+            return (
+                f"{head} mode {m.mode.name} (from {m.previous.name} since t={m.since_s:.3f}, "
+                f"{m.transitions} transitions): {m.reason or '-'}"
+            )
+        if self.monitoring is not None:
+            return f"{head} monitoring {self.monitoring.describe()}"
+        if self.transitions is not None:
+            return f"{head} check transitions: {_describe_transitions(self.transitions)}"
+        if self.event_actions is not None:
+            return f"{head} event-action {self.event_actions.describe()}"
+        if self.alive:
+            return f"{head} are-you-alive report"
         return head
 
     def as_json(self) -> dict[str, Any]:
@@ -157,7 +194,177 @@ class Telemetry:
             "job_report": _plain(self.job_report),
             "jobs": None if self.jobs is None else [_plain(e) for e in self.jobs],
             "boards": None if self.boards is None else [_plain(e) for e in self.boards],
+            "mode_report": _mode_json(self.mode_report),
+            "monitoring": None if self.monitoring is None else self.monitoring.as_json(),
+            "transitions": (
+                None
+                if self.transitions is None
+                else [_transition_json(t) for t in self.transitions]
+            ),
+            "event_actions": None if self.event_actions is None else self.event_actions.as_json(),
+            "alive": self.alive,
         }
+
+
+@dataclass(frozen=True)
+class MonitoringReport:
+    """TM 12,9: the monitoring function's state and the definitions asked for (12,8)."""
+
+    function_enabled: bool
+    definitions: tuple[mon.DefinitionReport, ...]
+
+    def violated(self) -> list[mon.DefinitionReport]:
+        return [d for d in self.definitions if d.status.violated]
+
+    def describe(self) -> str:
+        state = "enabled" if self.function_enabled else "DISABLED"
+        off = sum(not d.enabled for d in self.definitions)
+        violated = self.violated()
+        shown = ", ".join(
+            f"PMON {d.definition.pmon_id} {d.definition.parameter} {d.status.name.lower()}"
+            for d in violated[:3]
+        )
+        more = f" and {len(violated) - 3} more" if len(violated) > 3 else ""
+        return (
+            f"function {state}, {len(self.definitions)} definitions ({off} disabled, "
+            f"{len(violated)} violated{': ' + shown + more if violated else ''})"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "function_enabled": self.function_enabled,
+            "definitions": [_pmon_json(d) for d in self.definitions],
+        }
+
+
+@dataclass(frozen=True)
+class EventActionList:
+    """TM 19,11: the event-action function's state and the definitions asked for (19,10)."""
+
+    function_enabled: bool
+    definitions: tuple[ea.EventActionReport, ...]
+
+    def describe(self) -> str:
+        state = "enabled" if self.function_enabled else "DISABLED"
+        off = sum(not d.enabled for d in self.definitions)
+        fired = sum(d.firings > 0 for d in self.definitions)
+        return (
+            f"function {state}, {len(self.definitions)} definitions ({off} disabled, {fired} fired)"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "function_enabled": self.function_enabled,
+            "definitions": [_ea_json(d) for d in self.definitions],
+        }
+
+
+def _name(value: Any) -> str:
+    return str(value.name).lower()
+
+
+def _event_name(event_id: int) -> str | None:
+    if event_id == 0:
+        return None  # 0: no event for that side of a check
+    definition = dic.EVENTS.get(event_id)
+    return definition.name if definition else str(event_id)
+
+
+def _mode_json(report: ModeReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "mode": report.mode.name,
+        "previous": report.previous.name,
+        "since_s": report.since_s,
+        "transitions": report.transitions,
+        "reason": report.reason,
+    }
+
+
+def _pmon_json(entry: mon.DefinitionReport) -> dict[str, Any]:
+    d = entry.definition
+    check: dict[str, Any]
+    if isinstance(d.check, mon.ExpectedCheck):
+        check = {
+            "mask": d.check.mask,
+            "expected": d.check.expected,
+            "event": _event_name(d.check.event),
+        }
+    else:
+        check = {
+            "low": d.check.low,
+            "low_event": _event_name(d.check.low_event),
+            "high": d.check.high,
+            "high_event": _event_name(d.check.high_event),
+        }
+    validity = None
+    if d.validity is not None:
+        validity = {
+            "parameter": d.validity.parameter,
+            "mask": d.validity.mask,
+            "expected": d.validity.expected,
+        }
+    return {
+        "pmon_id": d.pmon_id,
+        "parameter": d.parameter,
+        "check_type": _name(d.check_type),
+        "check": check,
+        "repetition": d.repetition,
+        "validity": validity,
+        "enabled": entry.enabled,
+        "status": _name(entry.status),
+    }
+
+
+def _transition_json(t: mon.CheckTransition) -> dict[str, Any]:
+    return {
+        "pmon_id": t.pmon_id,
+        "parameter": t.parameter,
+        "check_type": _name(t.check_type),
+        "value": t.value,
+        "limit": t.limit,
+        "previous": _name(t.previous),
+        "current": _name(t.current),
+        "time_s": t.time_s,
+    }
+
+
+def _describe_transitions(transitions: list[mon.CheckTransition]) -> str:
+    def one(t: mon.CheckTransition) -> str:
+        value = "-" if t.value is None else f"{t.value:g}"
+        limit = "" if t.limit is None else f" limit {t.limit:g}"
+        return (
+            f"PMON {t.pmon_id} {t.parameter} {_name(t.previous)} -> {_name(t.current)} "
+            f"(value {value}{limit})"
+        )
+
+    shown = "; ".join(one(t) for t in transitions[:3])
+    more = f"; and {len(transitions) - 3} more" if len(transitions) > 3 else ""
+    return f"{len(transitions)}: {shown}{more}" if transitions else "0"
+
+
+def _stored_tc(tc_bytes: bytes) -> str:
+    """An event-action's stored telecommand as 'TC(s,ss) apid N, n bytes of data'."""
+    try:
+        tc = PusTc.unpack(tc_bytes)
+    except ValueError:  # stored as sent: the satellite refuses a bad one at 19,1 already
+        return f"undecodable TC ({len(tc_bytes)} bytes)"
+    return f"TC({tc.service},{tc.subservice}) apid {tc.apid}, {len(tc.app_data)} bytes of data"
+
+
+def _ea_json(entry: ea.EventActionReport) -> dict[str, Any]:
+    d = entry.definition
+    return {
+        "ea_id": d.ea_id,
+        "event_id": d.event_id,
+        "event": _event_name(d.event_id),
+        "match": d.match,
+        "tc": _stored_tc(d.tc),
+        "tc_hex": d.tc.hex(),
+        "enabled": entry.enabled,
+        "firings": entry.firings,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -180,35 +387,95 @@ def _error_name(code: int) -> str:
         return f"{code:#06x}"
 
 
-def decode_tm(datagram: bytes, received_wall_s: float) -> Telemetry:
-    """Decode a TM datagram with the dictionary (raises DecodeError)."""
-    tm = PusTm.unpack(datagram)
+Decoder = Callable[[PusTm, float], "Telemetry"]
+
+
+def _verification(tm: PusTm, received: float) -> Telemetry:
     data = tm.source_data
-    if tm.service == 1:
-        if len(data) < 4:
-            raise DecodeError("verification", expected=">= 4 bytes", got=len(data))
-        code = int.from_bytes(data[4:6], "big") if tm.subservice in (2, 4, 6, 8) else None
-        return Telemetry(tm, received_wall_s, request_id=data[:4], error_code=code)
-    if tm.service == 3 and tm.subservice == 25:
-        sid, parameters = dic.unpack_hk_report(data)
-        return Telemetry(tm, received_wall_s, sid=sid, parameters=parameters)
-    if tm.service == 5 and tm.subservice in (1, 2, 3, 4):
-        event_id, message = dic.unpack_event(data)
-        definition = dic.EVENTS.get(event_id)
-        return Telemetry(
-            tm,
-            received_wall_s,
-            event_id=event_id,
-            message=message,
-            event_name=definition.name if definition else str(event_id),
-        )
-    if tm.service == 140 and tm.subservice == 4:
-        return Telemetry(tm, received_wall_s, jobs=dic.unpack_job_list(data))
-    if tm.service == 140 and tm.subservice == 5:
-        return Telemetry(tm, received_wall_s, job_report=JobReport.unpack(data))
-    if tm.service == 140 and tm.subservice == 7:
-        return Telemetry(tm, received_wall_s, boards=dic.unpack_board_report(data))
-    return Telemetry(tm, received_wall_s)
+    if len(data) < 4:
+        raise DecodeError("verification", expected=">= 4 bytes", got=len(data))
+    code = int.from_bytes(data[4:6], "big") if tm.subservice in (2, 4, 6, 8) else None
+    return Telemetry(tm, received, request_id=data[:4], error_code=code)
+
+
+def _hk(tm: PusTm, received: float) -> Telemetry:
+    sid, parameters = dic.unpack_hk_report(tm.source_data)
+    return Telemetry(tm, received, sid=sid, parameters=parameters)
+
+
+def _event(tm: PusTm, received: float) -> Telemetry:
+    event_id, message = dic.unpack_event(tm.source_data)
+    definition = dic.EVENTS.get(event_id)
+    return Telemetry(
+        tm,
+        received,
+        event_id=event_id,
+        message=message,
+        event_name=definition.name if definition else str(event_id),
+    )
+
+
+def _alive(tm: PusTm, received: float) -> Telemetry:
+    if tm.source_data:
+        raise DecodeError("are-you-alive report", expected="no data", got=len(tm.source_data))
+    return Telemetry(tm, received, alive=True)
+
+
+def _pmon_report(tm: PusTm, received: float) -> Telemetry:
+    enabled, entries = mon.DefinitionReport.unpack_all(tm.source_data)
+    return Telemetry(tm, received, monitoring=MonitoringReport(enabled, tuple(entries)))
+
+
+def _ea_report(tm: PusTm, received: float) -> Telemetry:
+    enabled, entries = ea.EventActionReport.unpack_all(tm.source_data)
+    return Telemetry(tm, received, event_actions=EventActionList(enabled, tuple(entries)))
+
+
+# Every TM kind the satellite sends (the dictionary's TM subservices: a test holds them equal),
+# each to its typed record.
+TM_DECODERS: dict[tuple[int, int], Decoder] = {
+    **{(1, sub): _verification for sub in (1, 2, 3, 4, 7, 8)},
+    (3, 25): _hk,
+    **{(5, sub): _event for sub in (1, 2, 3, 4)},
+    (12, 9): _pmon_report,
+    (12, 12): lambda tm, r: Telemetry(
+        tm, r, transitions=mon.CheckTransition.unpack_all(tm.source_data)
+    ),
+    (17, 2): _alive,
+    (19, 11): _ea_report,
+    (130, 3): lambda tm, r: Telemetry(tm, r, mode_report=ModeReport.unpack(tm.source_data)),
+    (140, 4): lambda tm, r: Telemetry(tm, r, jobs=dic.unpack_job_list(tm.source_data)),
+    (140, 5): lambda tm, r: Telemetry(tm, r, job_report=JobReport.unpack(tm.source_data)),
+    (140, 7): lambda tm, r: Telemetry(tm, r, boards=dic.unpack_board_report(tm.source_data)),
+}
+
+# The reply each report-requesting TC gets (for a console that sends any TC and shows it).
+REPLIES: dict[tuple[int, int], tuple[int, int]] = {
+    (3, 27): (3, 25),
+    (12, 8): (12, 9),
+    (17, 1): (17, 2),
+    (19, 10): (19, 11),
+    (130, 2): (130, 3),
+    (140, 3): (140, 4),
+    (140, 6): (140, 7),
+}
+
+
+def decode_tm(datagram: bytes, received_wall_s: float) -> Telemetry:
+    """Decode a TM datagram with the dictionary into its typed record (raises DecodeError).
+    A kind the dictionary does not know stays raw (only its packet)."""
+    tm = PusTm.unpack(datagram)
+    decoder = TM_DECODERS.get((tm.service, tm.subservice))
+    if decoder is None:
+        return Telemetry(tm, received_wall_s)
+    try:
+        return decoder(tm, received_wall_s)
+    except DecodeError:
+        raise
+    except ValueError as exc:  # an enum value out of range (a checking status, a mode)
+        raise DecodeError(
+            f"TM({tm.service},{tm.subservice})", expected="a valid record", got=str(exc)
+        ) from None
 
 
 class CommandFailed(RuntimeError):
@@ -633,6 +900,37 @@ class Ground:
             140, 6, apid=dic.Apid.PAYLOAD, timeout=timeout, reply=(140, 7), check=True
         )
         return list(result.replies[0].boards or [])
+
+    # --- reports of the platform services (APID 1) --------------------------------------
+
+    async def report_mode(self, timeout: float = 10.0) -> ModeReport:
+        """The mode in force (130,2 → 130,3)."""
+        result = await self.command(130, 2, timeout=timeout, reply=(130, 3), check=True)
+        report = result.replies[0].mode_report
+        assert report is not None
+        return report
+
+    async def monitoring_definitions(
+        self, *pmon_ids: int, timeout: float = 10.0
+    ) -> MonitoringReport:
+        """The parameter monitoring definitions ``pmon_ids`` (none: all) with their checking
+        status and the function's state (12,8 → 12,9)."""
+        result = await self.command(
+            12, 8, mon.pack_ids(list(pmon_ids)), timeout=timeout, reply=(12, 9), check=True
+        )
+        report = result.replies[0].monitoring
+        assert report is not None
+        return report
+
+    async def event_actions(self, *ea_ids: int, timeout: float = 10.0) -> EventActionList:
+        """The event-action definitions ``ea_ids`` (none: all) with their firings and the
+        function's state (19,10 → 19,11)."""
+        result = await self.command(
+            19, 10, ea.pack_ids(list(ea_ids)), timeout=timeout, reply=(19, 11), check=True
+        )
+        report = result.replies[0].event_actions
+        assert report is not None
+        return report
 
     def job_report(self, job_id: int) -> JobReport | None:
         """The result of ``job_id`` if it has already arrived."""

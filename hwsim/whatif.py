@@ -251,7 +251,9 @@ class _Recorder:
 class Flown:
     """What a :data:`Flyer` hands back: the model at the end, the physics steps taken, the
     faults that ran (parameters with defaults, activation and clear times), figures added to
-    the summary and a report added to summary.json (``flight_software``)."""
+    the summary and a report added to summary.json (``flight_software``); ``document_hook``
+    may add to summary.json's document (margins, summary and report all in it) before it is
+    written."""
 
     spacecraft: Spacecraft
     steps: int
@@ -259,6 +261,7 @@ class Flown:
     summary: dict[str, float] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     cols_hook: Callable[[dict[str, np.ndarray]], dict[str, Any]] | None = None
+    document_hook: Callable[[dict[str, Any]], None] | None = None
 
 
 # (config, seed, faults, duration_s, step_s, record, record_due, progress) -> Flown.
@@ -412,6 +415,8 @@ def run_whatif(
         "faults": ran,
         "flight_software": report,
     }
+    if flown.document_hook is not None:
+        flown.document_hook(doc)
     summary_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     png_path = out_dir / "whatif.png"
     title = config.name + (f" / scenario {scenario_name}" if scenario_name else "")

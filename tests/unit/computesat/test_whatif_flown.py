@@ -1,11 +1,10 @@
-"""`computesat whatif`: --all-faults draws, the command names, the report's pieces."""
+"""`computesat whatif`: --all-faults draws, the command names, the power service's orbit
+(the report's pieces: test_whatif_report.py)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from computesat import cli
-from computesat.whatif import _eclipses, _shed_restore, all_faults
+from computesat.whatif import all_faults
 from hwsim.config import simple_config
 from hwsim.faults import fault_catalogue
 
@@ -26,20 +25,6 @@ def test_every_name_of_the_command_refuses_bad_input(capsys) -> None:
         rc = cli.main([*argv, "--duration", "1y", "--no-progress"])
         err = capsys.readouterr().err
         assert rc == 2 and "bad duration" in err, f"{argv}: {rc} {err}"
-
-
-def test_shed_and_restore_times_against_the_eclipses() -> None:
-    t = np.arange(0.0, 100.0, 10.0)
-    ecl = np.array([0, 0, 0, 1, 1, 1, 0, 0, 0, 0])
-    power = np.array([10.0, 10.0, 1.0, 0.0, 0.0, 0.0, 2.0, 9.0, 10.0, 10.0])
-    eclipses = _eclipses(t, ecl.astype(bool))
-    assert eclipses == [(30.0, 60.0)], eclipses
-    cols = {"time_s": t, "eclipse": ecl, "compute_power_w": power}
-    forecasts = {(28.0, 61.0), (5000.0, 5100.0), (None, None)}
-    (entry,) = _shed_restore(cols, eclipses, forecasts)
-    assert (entry["predicted_start_s"], entry["predicted_end_s"]) == (28.0, 61.0), entry
-    assert entry["shed_at_s"] == 20.0 and entry["shed_before_eclipse_s"] == 10.0, entry
-    assert entry["restored_at_s"] == 70.0 and entry["restored_after_eclipse_s"] == 10.0, entry
 
 
 def test_the_power_service_flies_with_the_orbit_of_the_configuration() -> None:
