@@ -329,7 +329,9 @@ class EventId(IntEnum):
     PAYLOAD_UPSET_BURST = 88
     EVENT_ACTION_FAILED = 89
     # 40-54: thermal control (icd.thermal.ThermalEvent), 55-69: power control
-    # (icd.power.PowerEvent): in the dictionary's events all the same
+    # (icd.power.PowerEvent): in the dictionary's events all the same; 32-39: autonomy
+    # events added when those were full (32 POWER_COMMAND_REFUSED, 33 thermal's
+    # PUMP_STANDBY_UNAVAILABLE)
 
 
 class EventDef(_Frozen):
@@ -1725,6 +1727,12 @@ def _power_block() -> None:
             Severity.MEDIUM,
             "The battery or array telemetry the power budget needs is invalid: the budget "
             "in force is held (never recomputed from invalid values) until it is valid again.",
+        ),
+        (
+            e.POWER_COMMAND_REFUSED,
+            Severity.LOW,
+            "A power control telecommand (132,x) was refused (its 1,8 failure report gives "
+            "the code): the message names the subservice and why; nothing was changed.",
         ),
     ):
         EVENTS[int(event_id)] = EventDef(

@@ -42,7 +42,8 @@ re-close is refused) it stays open.
 
 Telecommands: 132,1 shed / 132,2 restore a load; 132,3 sun tracking and 132,4 MPPT of a wing;
 132,5 the minimum state of charge; 132,6 re-close a tripped switch once. A refusal is a 1,8
-with an ``icd.errors.ErrorCode`` (POWER_*) and an event saying why.
+with an ``icd.errors.ErrorCode`` (POWER_*) and a POWER_COMMAND_REFUSED event saying why
+(never the event of the action it did not do).
 """
 
 from __future__ import annotations
@@ -722,7 +723,7 @@ class PowerController:
         if code is None:
             self.ctx.progress(tc.request_id, tc.apid, "completed")
             return
-        self.ctx.event(_refusal_event(tc), f"132,{tc.subservice} refused: {why}")
+        self.ctx.event(PowerEvent.POWER_COMMAND_REFUSED, f"132,{tc.subservice} refused: {why}")
         self.ctx.progress(tc.request_id, tc.apid, "failed", code)
 
     async def _execute(self, tc: TcDispatch) -> tuple[ErrorCode | None, str]:
@@ -816,18 +817,6 @@ class PowerController:
             f"minimum SoC set to {value:.0%} (floor in force {self.floor():.0%})",
         )
         return None, ""
-
-
-def _refusal_event(tc: TcDispatch) -> PowerEvent:
-    """The event that explains a refused 132,x (the subject's own event id)."""
-    return {
-        1: PowerEvent.LOAD_SHED,
-        2: PowerEvent.LOAD_RESTORED,
-        3: PowerEvent.SUN_TRACKING_SET,
-        4: PowerEvent.MPPT_RESTARTED,
-        5: PowerEvent.BATTERY_LIMIT_SET,
-        6: PowerEvent.SWITCH_RECLOSED,
-    }.get(tc.subservice, PowerEvent.POWER_INPUTS_INVALID)
 
 
 def _wrap(angle_deg: float) -> float:
