@@ -1884,6 +1884,14 @@ EVENTS.update(
                 description="A thermal-control device command failed (pump, valve, PDU); the "
                 "message names the device, the command and the error.",
             ),
+            EventDef(
+                id=_thermal.ThermalEvent.PUMP_STANDBY_UNAVAILABLE,
+                name="PUMP_STANDBY_UNAVAILABLE",
+                severity=Severity.MEDIUM,
+                description="The periodic check of a loop's standby pump (a set_speed_rpm to "
+                "the stopped pump) was refused: the pump is not usable (seized). The loop runs "
+                "on without a standby; a fault of its running pump will stop its flow.",
+            ),
         )
     }
 )
