@@ -228,6 +228,7 @@ class PowerController:
     announced_shed: bool = False
     _switches: list[str] = field(default_factory=list)
     _pump_powers: list[str] = field(default_factory=list)
+    _trip_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     _names_ns: int = 0
 
     def __post_init__(self) -> None:
@@ -474,10 +475,19 @@ class PowerController:
     # ------------------------------------------------------------------ switches
 
     async def tripped_switches(self, now: int) -> None:
+        names = self._trip_names
+        get = self.pool.get
         for sw in self.switches():
-            tripped = self.pool.get(f"pdu.{sw}_tripped")
-            trip_time = self.pool.get(f"pdu.{sw}_trip_time_s")
-            if tripped is None or tripped < 0.5 or trip_time is None:
+            # ~170 switches every period: the names made once, the trip time read only for
+            # a tripped switch (what is acted on is the same).
+            pair = names.get(sw)
+            if pair is None:
+                pair = names[sw] = (f"pdu.{sw}_tripped", f"pdu.{sw}_trip_time_s")
+            tripped = get(pair[0])
+            if tripped is None or tripped < 0.5:
+                continue
+            trip_time = get(pair[1])
+            if trip_time is None:
                 continue
             known = self.trips.get(sw)
             if known is not None and (known.kept_open or known.trip_time_s == trip_time):
