@@ -25,8 +25,15 @@ Rules (the manager's own, cause "rule"), checked at every relevant input and eve
   an ``FdirEscalation`` brings the count within ``escalation_window_s`` past
   ``escalation_budget``.
 - SAFE → NOMINAL (``autonomous_nominal``) after ``safe_hold_s`` in SAFE with ``battery.soc``
-  ≥ ``nominal_min_soc``, no service FAILED and the escalations under budget.
+  ≥ ``nominal_min_soc``, no service FAILED, the escalations under budget, and the cause of
+  this SAFE over for ``cause_clear_s``: escalations under budget that long; for event-action's
+  stored 130,1 SAFE, the monitor that fired it (``safe_causes``, from
+  ``fdir_tables.SAFE_REQUESTS``) back in limits that long; an onboard SAFE of a reason not in
+  that table waits for the ground. Past the hold a ``MODE_DENIED`` event says why SAFE stays
+  (once per condition).
 - NOMINAL → ECLIPSE when the forecast says shadow; ECLIPSE → NOMINAL when it turns to sunlight.
+  A commanded or requested ECLIPSE only in shadow or with the forecast's next entry within
+  ``eclipse_command_lead_s``.
 A mode the ground commanded holds until the ground commands again: the returning rules (SAFE →
 NOMINAL, SURVIVAL → SAFE, a commanded NOMINAL into ECLIPSE while already in shadow) leave it;
 the protecting ones (SURVIVAL, SAFE on failure) always act; an onboard ``ModeRequest`` (or
@@ -683,6 +690,23 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     pool = ParameterPool()
     manager = ModeManager(config, pool, ctx.clock.now_ns())
     watched = (*_WATCHED_PREFIXES, *config.platform_parameters)
+    # What the manager reads from the pool at all: the watched names and the monitors of
+    # the onboard SAFE causes. An update with none of them (the PDU's thousand registers,
+    # the payload's HK, ...) changes nothing it reads: not stored.
+    needed = (*watched, *(c.parameter for c in config.safe_causes))
+
+    def take(message: ParameterUpdate) -> bool:
+        """Store what the manager reads of ``message``; True if a watched name came."""
+        values = {n: v for n, v in message.values.items() if n.startswith(needed)}
+        invalid = tuple(n for n in message.invalid if n.startswith(needed))
+        if not values and not invalid:
+            return False
+        pool.update(
+            ParameterUpdate.model_construct(values=values, invalid=invalid, time_ns=message.time_ns)
+        )
+        return any(n.startswith(watched) for n in values) or any(
+            n.startswith(watched) for n in invalid
+        )
 
     def publish_parameters() -> None:
         ctx.parameters(
@@ -757,9 +781,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     def handle(message: object) -> None:
         now_ns = ctx.clock.now_ns()
         if isinstance(message, ParameterUpdate):
-            pool.update(message)
-            names = (*message.values, *message.invalid)
-            if any(name.startswith(watched) for name in names):
+            if take(message):
                 evaluate()
         elif isinstance(message, TcDispatch) and message.service == 130:
             telecommand(message)
