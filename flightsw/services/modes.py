@@ -343,7 +343,7 @@ class ModeManager:
         self._clear_since: dict[str, int | None] = {}
         self._last_sample: dict[str, tuple[int, float]] = {}
         self._causes_by_reason = {c.reason: c for c in config.safe_causes}
-        self._staying: Guard | None = None  # the guard keeping SAFE, last announced
+        self._staying: tuple[Guard, str] | None = None  # what keeps SAFE, last announced
         self.notices: list[Denial] = []  # why autonomy stays in SAFE, for the service to say
         self._failed_seen = 0
         self._failed_names: set[str] = set()
@@ -438,7 +438,7 @@ class ModeManager:
             if now_ns - under_ns < hold_ns:
                 held_s = max(0.0, (now_ns - under_ns) / NS_PER_S)
                 return (
-                    f"escalations under budget for {held_s:.0f} s, "
+                    f"escalations: under budget for {held_s:.0f} s, "
                     f"{self.config.cause_clear_s:g} s needed"
                 )
         for cause in self._safe_monitors.values():
@@ -446,10 +446,14 @@ class ModeManager:
             value = self.pool.get(cause.parameter)
             if value is None:
                 return f"{cause.reason}: {cause.parameter} invalid"
-            if since is None:
-                what = "change" if cause.check == "delta" else "value"
+            if since is None and cause.check == "delta":
                 return (
-                    f"{cause.reason}: {cause.parameter} {what} outside "
+                    f"{cause.reason}: {cause.parameter} change per sample not seen within "
+                    f"{_limits(cause.low, cause.high)} (now {value:g})"
+                )
+            if since is None:
+                return (
+                    f"{cause.reason}: {cause.parameter} value outside "
                     f"{_limits(cause.low, cause.high)} (now {value:g})"
                 )
             if now_ns - since < hold_ns:
@@ -484,7 +488,7 @@ class ModeManager:
             else:
                 self._clear_since[name] = None
 
-    def _add_safe_cause(self, cause: Cause, reason: str) -> None:
+    def _add_safe_cause(self, cause: Cause, reason: str, now_ns: int) -> None:
         """Note what an onboard request for SAFE reacts to (its reason after 'who: ')."""
         if cause is not Cause.REQUEST:
             return
@@ -497,7 +501,7 @@ class ModeManager:
             self._safe_monitors[known.parameter] = known
             self._clear_since[known.parameter] = None
             self._last_sample.pop(known.parameter, None)
-            self._track_causes(self.since_ns)
+            self._track_causes(now_ns)
 
     def _reset_causes(self) -> None:
         self._safe_escalations = False
@@ -517,7 +521,7 @@ class ModeManager:
             if cause is Cause.GROUND:
                 self.held_by_ground = True  # the ground takes this mode over
             elif target == Mode.SAFE:
-                self._add_safe_cause(cause, reason)  # another reason to stay
+                self._add_safe_cause(cause, reason, now_ns)  # another reason to stay
             return None
         rows = [t for t in TRANSITIONS if t.source == self.mode and t.target == target]
         if not rows:
@@ -542,7 +546,7 @@ class ModeManager:
         self.held_by_ground = cause is Cause.GROUND
         self._reset_causes()
         if target == Mode.SAFE:
-            self._add_safe_cause(cause, reason)
+            self._add_safe_cause(cause, reason, now_ns)
         return change
 
     def _rule(self, target: Mode, reason: str, now_ns: int) -> Change | None:
@@ -654,9 +658,13 @@ class ModeManager:
         if self.check(Guard.SAFE_HELD, now_ns) is not None:
             return
         guard = next((g for g in _STAY_GUARDS if self.check(g, now_ns) is not None), None)
-        if guard is None or guard == self._staying:
+        if guard is None:
             return
-        self._staying = guard
+        # Which cause (the text before its first ':'; its numbers move every second).
+        key = (guard, denial.reason.split(":")[0] if guard is Guard.CAUSE_CLEARED else "")
+        if key == self._staying:
+            return
+        self._staying = key
         self.notices.append(
             Denial(Mode.SAFE, Mode.NOMINAL, Cause.RULE, f"stays in SAFE: {denial.reason}")
         )

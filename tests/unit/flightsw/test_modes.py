@@ -217,7 +217,7 @@ def test_escalations_past_the_budget_within_the_window_drop_to_safe():
     h.manager.notices.clear()
     assert h.advance(101) == []  # +801 s: only the two at +650 are left, for 1 s
     (staying,) = h.manager.notices
-    assert staying.reason == "stays in SAFE: escalations under budget for 1 s, 60 s needed"
+    assert staying.reason == "stays in SAFE: escalations: under budget for 1 s, 60 s needed"
     assert h.advance(58) == []  # +859 s
     (back,) = h.advance(1)  # +860 s: under the budget since +800 s
     assert back.mode == Mode.NOMINAL, back
@@ -257,7 +257,9 @@ def test_an_seu_burst_safe_waits_for_the_mismatches_to_stop_rising():
         mismatches += 10
         h.values(**{"payload.mismatches": mismatches})
         assert h.advance(1) == [], "SAFE left during the SEU burst"
-    assert "payload.mismatches change outside <= 3" in h.manager.notices[-1].reason
+    assert "payload.mismatches change per sample not seen within <= 3" in (
+        h.manager.notices[-1].reason
+    )
     for _ in range(60):  # one a second is within the monitor's 3 per sample
         mismatches += 1
         h.values(**{"payload.mismatches": mismatches})
@@ -265,6 +267,22 @@ def test_an_seu_burst_safe_waits_for_the_mismatches_to_stop_rising():
     h.values(**{"payload.mismatches": mismatches + 1})
     (back,) = h.advance(1)
     assert back.mode == Mode.NOMINAL, back
+
+
+def test_a_second_stored_safe_while_in_safe_is_one_more_cause_to_wait_for():
+    h = Harness(safe_hold_s=10, cause_clear_s=60)
+    h.to_nominal()
+    h.values(**{"loop.L2.inventory_kg": 120.0, "payload.mismatches": 5.0})
+    h.request(Mode.SAFE, Cause.REQUEST, "event-action: SEU burst on the compute payload")
+    h.advance(30)
+    assert h.request(Mode.SAFE, Cause.REQUEST, "event-action: coolant leak on loop L2") is None
+    for _ in range(600):  # the burst is over (no new mismatch), the leak is not
+        h.values(**{"payload.mismatches": 5.0})
+        assert h.advance(1) == [], "the leak's SAFE forgotten behind the SEU burst's"
+    assert "coolant leak on loop L2" in h.manager.notices[-1].reason
+    h.values(**{"loop.L2.inventory_kg": 141.0})
+    assert h.advance(1) == [] and h.advance(59) == []
+    assert [c.mode for c in h.advance(1)] == [Mode.NOMINAL]
 
 
 def test_an_onboard_safe_of_unknown_cause_waits_for_the_ground():
