@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_EVENT_ACTIONS",
     "DEFAULT_MONITORING",
     "FAULT_COVERAGE",
+    "SAFE_REQUESTS",
     "EaEntry",
     "PmonEntry",
     "default_event_actions",
@@ -136,13 +137,25 @@ def _ea(ea_id: int, event: str, match: str, tc: tuple[int, int, int, bytes]) -> 
     return EaEntry(ea_id, event, match, apid, service, subservice, data)
 
 
-def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
+def _safe_reason(tc: tuple[int, int, int, bytes]) -> str | None:
+    """The reason text of a stored 130,1 SAFE (None for any other TC)."""
+    _, service, subservice, data = tc
+    if (service, subservice) != (130, 1) or not data or data[0] != Mode.SAFE:
+        return None
+    return data[2 : 2 + data[1]].decode("ascii")
+
+
+def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...], dict[str, PmonEntry]]:
     pmons: list[PmonEntry] = []
     eas: list[EaEntry] = []
+    safe: dict[str, PmonEntry] = {}
 
     def respond(pmon_id: int, event: str, *tcs: tuple[int, int, int, bytes]) -> None:
         for step, tc in enumerate(tcs, start=1):
             eas.append(_ea(pmon_id * 10 + step, event, _match(pmon_id), tc))
+            reason = _safe_reason(tc)
+            if reason is not None:
+                safe[reason] = next(p for p in pmons if p.pmon_id == pmon_id)
 
     # Loops: flow below the floor (a worn or seized running pump) -> the standby pump;
     # inventory falling (a punctured radiator) -> isolate the loop, then SAFE.
@@ -292,10 +305,13 @@ def _tables() -> tuple[tuple[PmonEntry, ...], tuple[EaEntry, ...]]:
     # An isolated loop (thermal's LOOP_ISOLATED) needs no action here: thermal control has
     # already limited that loop's compute to 0 W and the other loop flies on; SAFE comes from
     # the inventory floor above (the leak not contained).
-    return tuple(pmons), tuple(eas)
+    return tuple(pmons), tuple(eas), safe
 
 
-DEFAULT_MONITORING, DEFAULT_EVENT_ACTIONS = _tables()
+DEFAULT_MONITORING, DEFAULT_EVENT_ACTIONS, SAFE_REQUESTS = _tables()
+"""The reason of every stored 130,1 SAFE -> the monitor whose violation fires it: the mode
+manager leaves such a SAFE on its own only once that monitor's parameter is back in its
+limits (``flightsw.services.modes.SafeCause``)."""
 
 # fault id -> (detection, response), for every fault of hwsim's catalogue.
 FAULT_COVERAGE: dict[str, tuple[str, str]] = {

@@ -329,7 +329,9 @@ class EventId(IntEnum):
     PAYLOAD_UPSET_BURST = 88
     EVENT_ACTION_FAILED = 89
     # 40-54: thermal control (icd.thermal.ThermalEvent), 55-69: power control
-    # (icd.power.PowerEvent): in the dictionary's events all the same
+    # (icd.power.PowerEvent): in the dictionary's events all the same; 32-39: autonomy
+    # events added when those were full (32 POWER_COMMAND_REFUSED, 33 thermal's
+    # PUMP_STANDBY_UNAVAILABLE)
 
 
 class EventDef(_Frozen):
@@ -1752,6 +1754,12 @@ def _power_block() -> None:
             "The battery or array telemetry the power budget needs is invalid: the budget "
             "in force is held (never recomputed from invalid values) until it is valid again.",
         ),
+        (
+            e.POWER_COMMAND_REFUSED,
+            Severity.LOW,
+            "A power control telecommand (132,x) was refused (its 1,8 failure report gives "
+            "the code): the message names the subservice and why; nothing was changed.",
+        ),
     ):
         EVENTS[int(event_id)] = EventDef(
             id=int(event_id), name=event_id.name, severity=severity, description=description
@@ -1901,6 +1909,14 @@ EVENTS.update(
                 severity=Severity.MEDIUM,
                 description="A thermal-control device command failed (pump, valve, PDU); the "
                 "message names the device, the command and the error.",
+            ),
+            EventDef(
+                id=_thermal.ThermalEvent.PUMP_STANDBY_UNAVAILABLE,
+                name="PUMP_STANDBY_UNAVAILABLE",
+                severity=Severity.MEDIUM,
+                description="The periodic check of a loop's standby pump (a set_speed_rpm to "
+                "the stopped pump) was refused: the pump is not usable (seized). The loop runs "
+                "on without a standby; a fault of its running pump will stop its flow.",
             ),
         )
     }

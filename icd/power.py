@@ -14,7 +14,7 @@ Application data (big-endian; "str" = length u8 + ASCII, 1..64 characters):
 A layout that does not decode, a name that is not ASCII or a value out of range is refused at
 acceptance (1,2 INVALID_APP_DATA). What only the controller can judge (an unknown switch, a
 load that may not be shed, a switch that is not tripped) is a completion failure (1,8) with
-one of the codes below and an event saying why.
+one of the codes below and a POWER_COMMAND_REFUSED event saying why.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.")
 
 
 class PowerEvent(IntEnum):
-    """Event ids of the power controller (55-69)."""
+    """Event ids of the power controller (55-69, and 32 when 55-69 were full)."""
 
     COMPUTE_SHED_FOR_ECLIPSE = 55
     COMPUTE_RESTORED = 56
@@ -62,6 +62,8 @@ class PowerEvent(IntEnum):
     ORBIT_MODEL_CORRECTED = 67
     BATTERY_LIMIT_SET = 68
     POWER_INPUTS_INVALID = 69
+    # A refused 132,x (with its 1,8): never under the name of the action it did not do.
+    POWER_COMMAND_REFUSED = 32
 
 
 def _read_name(data: bytes, offset: int, what: str) -> tuple[str, int]:

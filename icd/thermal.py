@@ -68,7 +68,7 @@ SENSOR_ID = re.compile(r"radsensor\.P\d{2}\.S\d")
 
 
 class ThermalEvent(IntEnum):
-    """Event ids of thermal control (reserved 40-54)."""
+    """Event ids of thermal control (reserved 40-54, and 33 when those were full)."""
 
     PUMP_SWITCHOVER = 40
     PUMP_DEGRADED = 41
@@ -85,6 +85,8 @@ class ThermalEvent(IntEnum):
     LOOP_NO_FLOW = 52
     LOOP_FLOW_RESTORED = 53
     THERMAL_ACTION_FAILED = 54
+    # The periodic check of a loop's standby pump found it unusable (seized while not running).
+    PUMP_STANDBY_UNAVAILABLE = 33
 
 
 class PumpCode(IntEnum):

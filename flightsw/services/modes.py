@@ -25,8 +25,15 @@ Rules (the manager's own, cause "rule"), checked at every relevant input and eve
   an ``FdirEscalation`` brings the count within ``escalation_window_s`` past
   ``escalation_budget``.
 - SAFE → NOMINAL (``autonomous_nominal``) after ``safe_hold_s`` in SAFE with ``battery.soc``
-  ≥ ``nominal_min_soc``, no service FAILED and the escalations under budget.
+  ≥ ``nominal_min_soc``, no service FAILED, the escalations under budget, and the cause of
+  this SAFE over for ``cause_clear_s``: escalations under budget that long; for event-action's
+  stored 130,1 SAFE, the monitor that fired it (``safe_causes``, from
+  ``fdir_tables.SAFE_REQUESTS``) back in limits that long; an onboard SAFE of a reason not in
+  that table waits for the ground. Past the hold a ``MODE_DENIED`` event says why SAFE stays
+  (once per condition).
 - NOMINAL → ECLIPSE when the forecast says shadow; ECLIPSE → NOMINAL when it turns to sunlight.
+  A commanded or requested ECLIPSE only in shadow or with the forecast's next entry within
+  ``eclipse_command_lead_s``.
 A mode the ground commanded holds until the ground commands again: the returning rules (SAFE →
 NOMINAL, SURVIVAL → SAFE, a commanded NOMINAL into ECLIPSE while already in shadow) leave it;
 the protecting ones (SURVIVAL, SAFE on failure) always act; an onboard ``ModeRequest`` (or
@@ -44,9 +51,11 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flightsw import fdir_tables
 from flightsw.context import ServiceContext
 from flightsw.messages import (
     ComputeLimit,
@@ -62,6 +71,7 @@ from icd.dictionary import Apid, EventId, Mode, ServiceState
 from icd.errors import DecodeError, ErrorCode
 from icd.event_action import ONBOARD_SOURCE_ID
 from icd.modes import ModeReport, RequestMode
+from icd.monitoring import CheckType
 
 __all__ = [
     "COMPUTE_POWER_LIMIT_W",
@@ -72,11 +82,40 @@ __all__ = [
     "Denial",
     "Guard",
     "ModeManager",
+    "SafeCause",
     "Transition",
     "run",
 ]
 
 NS_PER_S = 1_000_000_000
+
+
+class SafeCause(BaseModel):
+    """What an onboard 130,1 SAFE with this reason reacts to, and when it is over: the
+    monitored parameter back within [low, high] (``delta``: its change per sample)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str = Field(description="The reason text of the stored 130,1 (exact).")
+    parameter: str = Field(description="Pool parameter of the monitor that fires it.")
+    check: Literal["limit", "delta"] = Field(description="Value or change per sample.")
+    low: float = Field(description="Lowest value (change) that is clear.")
+    high: float = Field(description="Highest value (change) that is clear.")
+
+
+def _default_safe_causes() -> tuple[SafeCause, ...]:
+    """The default event-action table's stored 130,1 SAFE requests and their monitors."""
+    return tuple(
+        SafeCause(
+            reason=reason,
+            parameter=entry.parameter,
+            check="delta" if entry.check_type is CheckType.DELTA else "limit",
+            low=entry.low,
+            high=entry.high,
+        )
+        for reason, entry in fdir_tables.SAFE_REQUESTS.items()
+        if entry.check_type in (CheckType.LIMIT, CheckType.DELTA)
+    )
 
 
 class Config(BaseModel):
@@ -94,6 +133,23 @@ class Config(BaseModel):
     )
     safe_hold_s: float = Field(
         10.0, ge=0, description="Mission seconds in SAFE before the autonomous return."
+    )
+    safe_causes: tuple[SafeCause, ...] = Field(
+        default_factory=_default_safe_causes,
+        description="Onboard 130,1 SAFE requests by reason, with the monitor that says their "
+        "cause is over; an onboard SAFE with another reason waits for the ground.",
+    )
+    cause_clear_s: float = Field(
+        60.0,
+        ge=0,
+        description="Mission seconds the cause of an autonomous SAFE (a monitor of "
+        "safe_causes, the escalations) must stay cleared before the return to NOMINAL.",
+    )
+    eclipse_command_lead_s: float = Field(
+        300.0,
+        ge=0,
+        description="A commanded or requested ECLIPSE is taken in shadow, or when the "
+        "forecast's next entry is at most this far ahead (power sheds 120 s before it).",
     )
     nominal_min_soc: float = Field(
         0.5, gt=0, le=1, description="Battery state of charge for the autonomous return, 0..1."
@@ -156,6 +212,8 @@ class Guard(StrEnum):
     SAFE_HELD = "safe hold elapsed"
     AUTONOMY_ENABLED = "autonomous nominal enabled"
     NOT_HELD_BY_GROUND = "not held by ground"
+    CAUSE_CLEARED = "the cause of SAFE cleared"
+    ECLIPSE_NEAR = "in eclipse or eclipse forecast near"
 
 
 _ALL = frozenset(Cause)
@@ -187,6 +245,7 @@ TRANSITIONS: tuple[Transition, ...] = (
             Guard.BATTERY_OK,
             Guard.NO_FAILED_SERVICE,
             Guard.ESCALATIONS_UNDER_BUDGET,
+            Guard.CAUSE_CLEARED,
         ),
     ),
     Transition(
@@ -200,9 +259,15 @@ TRANSITIONS: tuple[Transition, ...] = (
             Guard.BATTERY_NOMINAL,
             Guard.NO_FAILED_SERVICE,
             Guard.ESCALATIONS_UNDER_BUDGET,
+            Guard.CAUSE_CLEARED,
         ),
     ),
-    Transition(Mode.NOMINAL, Mode.ECLIPSE, _ALL),
+    Transition(Mode.NOMINAL, Mode.ECLIPSE, frozenset({Cause.RULE})),
+    # ECLIPSE in sunlight would be a mode that lies to the services that follow it: only in
+    # the shadow or within eclipse_command_lead_s of the forecast entry.
+    Transition(
+        Mode.NOMINAL, Mode.ECLIPSE, frozenset({Cause.GROUND, Cause.REQUEST}), (Guard.ECLIPSE_NEAR,)
+    ),
     Transition(Mode.ECLIPSE, Mode.NOMINAL, _ALL),
     Transition(Mode.NOMINAL, Mode.SAFE, _ALL),
     Transition(Mode.ECLIPSE, Mode.SAFE, _ALL),
@@ -265,7 +330,21 @@ class ModeManager:
         self.transitions = 0
         self.held_by_ground = False
         self.in_eclipse: bool | None = None
+        self.next_entry_ns: int | None = None
         self._escalations: deque[int] = deque()
+        # The latest escalation_budget escalations (aged out or not): the oldest of them
+        # plus the window is when the count fell under the budget.
+        self._recent: deque[int] = deque(maxlen=config.escalation_budget)
+        # What the SAFE in force reacts to (reset on every transition): escalations past the
+        # budget, the monitors of known onboard requests, the reason of an unknown one.
+        self._safe_escalations = False
+        self._safe_monitors: dict[str, SafeCause] = {}
+        self._safe_unknown: str | None = None
+        self._clear_since: dict[str, int | None] = {}
+        self._last_sample: dict[str, tuple[int, float]] = {}
+        self._causes_by_reason = {c.reason: c for c in config.safe_causes}
+        self._staying: tuple[Guard, str] | None = None  # what keeps SAFE, last announced
+        self.notices: list[Denial] = []  # why autonomy stays in SAFE, for the service to say
         self._failed_seen = 0
         self._failed_names: set[str] = set()
 
@@ -331,7 +410,106 @@ class ModeManager:
             case Guard.NOT_HELD_BY_GROUND:
                 if self.held_by_ground:
                     return f"{self.mode.name} commanded by ground"
+            case Guard.CAUSE_CLEARED:
+                return self._cause_persists(now_ns)
+            case Guard.ECLIPSE_NEAR:
+                lead = config.eclipse_command_lead_s
+                if self.in_eclipse:
+                    return None
+                if self.in_eclipse is None:
+                    return "no eclipse forecast (the orbit model not heard)"
+                if self.next_entry_ns is None:
+                    return f"not in eclipse / no eclipse forecast within {lead:g} s"
+                ahead_s = (self.next_entry_ns - now_ns) / NS_PER_S
+                if ahead_s > lead:
+                    return (
+                        f"not in eclipse / no eclipse forecast within {lead:g} s (next entry "
+                        f"in {ahead_s:.0f} s)"
+                    )
         return None
+
+    def _cause_persists(self, now_ns: int) -> str | None:
+        """Why what put the spacecraft in SAFE is not over yet (for cause_clear_s), or None."""
+        hold_ns = round(self.config.cause_clear_s * NS_PER_S)
+        if self._safe_unknown is not None:
+            return f"cause not known onboard ({self._safe_unknown}): SAFE until ground commands"
+        if self._safe_escalations and len(self._recent) == self.config.escalation_budget:
+            under_ns = self._recent[0] + round(self.config.escalation_window_s * NS_PER_S)
+            if now_ns - under_ns < hold_ns:
+                held_s = max(0.0, (now_ns - under_ns) / NS_PER_S)
+                return (
+                    f"escalations: under budget for {held_s:.0f} s, "
+                    f"{self.config.cause_clear_s:g} s needed"
+                )
+        for cause in self._safe_monitors.values():
+            since = self._clear_since.get(cause.parameter)
+            value = self.pool.get(cause.parameter)
+            if value is None:
+                return f"{cause.reason}: {cause.parameter} invalid"
+            if since is None and cause.check == "delta":
+                return (
+                    f"{cause.reason}: {cause.parameter} change per sample not seen within "
+                    f"{_limits(cause.low, cause.high)} (now {value:g})"
+                )
+            if since is None:
+                return (
+                    f"{cause.reason}: {cause.parameter} value outside "
+                    f"{_limits(cause.low, cause.high)} (now {value:g})"
+                )
+            if now_ns - since < hold_ns:
+                return (
+                    f"{cause.reason}: {cause.parameter} back in limits for "
+                    f"{(now_ns - since) / NS_PER_S:.0f} s, {self.config.cause_clear_s:g} s needed"
+                )
+        return None
+
+    def _track_causes(self, now_ns: int) -> None:
+        """Follow the monitored parameters of the SAFE in force, one step per new sample."""
+        for cause in self._safe_monitors.values():
+            name = cause.parameter
+            sampled = self.pool.sampled_ns(name)
+            value = self.pool.get(name)
+            if value is None or sampled is None:
+                self._clear_since[name] = None  # invalid: not known to be clear
+                continue
+            last = self._last_sample.get(name)
+            if last is not None and last[0] == sampled:
+                continue
+            self._last_sample[name] = (sampled, value)
+            if cause.check == "delta":
+                if last is None:
+                    continue  # the first sample is the baseline of the change
+                probe = value - last[1]
+            else:
+                probe = value
+            if cause.low <= probe <= cause.high:
+                if self._clear_since.get(name) is None:
+                    self._clear_since[name] = now_ns
+            else:
+                self._clear_since[name] = None
+
+    def _add_safe_cause(self, cause: Cause, reason: str, now_ns: int) -> None:
+        """Note what an onboard request for SAFE reacts to (its reason after 'who: ')."""
+        if cause is not Cause.REQUEST:
+            return
+        text = reason.split(": ", 1)[-1]
+        known = self._causes_by_reason.get(text)
+        if known is None:
+            self._safe_unknown = self._safe_unknown or text[:60]
+            return
+        if known.parameter not in self._safe_monitors:
+            self._safe_monitors[known.parameter] = known
+            self._clear_since[known.parameter] = None
+            self._last_sample.pop(known.parameter, None)
+            self._track_causes(now_ns)
+
+    def _reset_causes(self) -> None:
+        self._safe_escalations = False
+        self._safe_monitors.clear()
+        self._safe_unknown = None
+        self._clear_since.clear()
+        self._last_sample.clear()
+        self._staying = None
 
     # --- transitions ----------------------------------------------------------------------
 
@@ -342,6 +520,8 @@ class ModeManager:
         if target == self.mode:
             if cause is Cause.GROUND:
                 self.held_by_ground = True  # the ground takes this mode over
+            elif target == Mode.SAFE:
+                self._add_safe_cause(cause, reason, now_ns)  # another reason to stay
             return None
         rows = [t for t in TRANSITIONS if t.source == self.mode and t.target == target]
         if not rows:
@@ -364,6 +544,9 @@ class ModeManager:
         self.reason = change.reason
         self.transitions += 1
         self.held_by_ground = cause is Cause.GROUND
+        self._reset_causes()
+        if target == Mode.SAFE:
+            self._add_safe_cause(cause, reason, now_ns)
         return change
 
     def _rule(self, target: Mode, reason: str, now_ns: int) -> Change | None:
@@ -373,18 +556,30 @@ class ModeManager:
     def escalate(self, source: str, reason: str, now_ns: int) -> Change | None:
         """Count an FDIR escalation; past the budget, NOMINAL/ECLIPSE drop to SAFE."""
         self._escalations.append(now_ns)
+        self._recent.append(now_ns)
         count = self.escalations(now_ns)
-        if count > self.config.escalation_budget and self.mode in (Mode.NOMINAL, Mode.ECLIPSE):
-            return self._rule(
-                Mode.SAFE,
-                f"{count} FDIR escalations in {self.config.escalation_window_s:g} s (budget "
-                f"{self.config.escalation_budget}), last {source}: {reason}",
-                now_ns,
-            )
-        return None
+        if count <= self.config.escalation_budget:
+            return None
+        if self.mode == Mode.SAFE:
+            self._safe_escalations = True  # one more reason to stay
+            return None
+        if self.mode not in (Mode.NOMINAL, Mode.ECLIPSE):
+            return None
+        change = self._rule(
+            Mode.SAFE,
+            f"{count} FDIR escalations in {self.config.escalation_window_s:g} s (budget "
+            f"{self.config.escalation_budget}), last {source}: {reason}",
+            now_ns,
+        )
+        if change is not None:
+            self._safe_escalations = True
+        return change
 
-    def forecast(self, in_eclipse: bool, now_ns: int) -> Change | None:
+    def forecast(
+        self, in_eclipse: bool, now_ns: int, next_entry_ns: int | None = None
+    ) -> Change | None:
         """Follow the eclipse forecast: on its edges NOMINAL ↔ ECLIPSE."""
+        self.next_entry_ns = next_entry_ns
         was, self.in_eclipse = self.in_eclipse, in_eclipse
         if was == in_eclipse:
             return None
@@ -398,6 +593,8 @@ class ModeManager:
         """Apply the manager's rules to the pool as it is now; each transition made, in order
         (one evaluation may chain: BOOT → SAFE → SURVIVAL)."""
         changes: list[Change] = []
+        if self._safe_monitors:
+            self._track_causes(now_ns)
         for _ in range(len(Mode)):  # bounded: every rule moves towards a fixed point
             change = self._next_rule(now_ns)
             if change is None:
@@ -440,20 +637,55 @@ class ModeManager:
             )
         if mode == Mode.SAFE and config.autonomous_nominal and not self.held_by_ground:
             # The guards (table row SAFE -> NOMINAL by rule) decide; soc is valid if they pass.
-            return self._rule(
+            outcome = self.request(
                 Mode.NOMINAL,
+                Cause.RULE,
                 f"autonomy: {(now_ns - self.since_ns) / NS_PER_S:.0f} s in SAFE, battery SoC "
-                f"{soc or 0.0:.2f}, no service FAILED, {self.escalations(now_ns)} escalations",
+                f"{soc or 0.0:.2f}, no service FAILED, {self.escalations(now_ns)} escalations"
+                + (", cause cleared" if self._safe_monitors or self._safe_escalations else ""),
                 now_ns,
             )
+            if isinstance(outcome, Denial):
+                self._note_staying(outcome, now_ns)
+            return outcome if isinstance(outcome, Change) else None
         if mode == Mode.NOMINAL and self.in_eclipse and not self.held_by_ground:
             return self._rule(Mode.ECLIPSE, "in eclipse (orbit forecast)", now_ns)
         return None
+
+    def _note_staying(self, denial: Denial, now_ns: int) -> None:
+        """Once the hold is over, say why autonomy stays in SAFE: once per guard that fails
+        (not every check: the numbers in the reason move every second)."""
+        if self.check(Guard.SAFE_HELD, now_ns) is not None:
+            return
+        guard = next((g for g in _STAY_GUARDS if self.check(g, now_ns) is not None), None)
+        if guard is None:
+            return
+        # Which cause (the text before its first ':'; its numbers move every second).
+        key = (guard, denial.reason.split(":")[0] if guard is Guard.CAUSE_CLEARED else "")
+        if key == self._staying:
+            return
+        self._staying = key
+        self.notices.append(
+            Denial(Mode.SAFE, Mode.NOMINAL, Cause.RULE, f"stays in SAFE: {denial.reason}")
+        )
 
     def report(self) -> ModeReport:
         return ModeReport(
             self.mode, self.previous, self.since_ns / NS_PER_S, self.transitions, self.reason
         )
+
+
+# The guards of the autonomous return that say the cause of SAFE is still there: when one
+# keeps SAFE past the hold, an event says so (the battery or a ground hold are not news).
+_STAY_GUARDS = (Guard.NO_FAILED_SERVICE, Guard.ESCALATIONS_UNDER_BUDGET, Guard.CAUSE_CLEARED)
+
+
+def _limits(low: float, high: float) -> str:
+    if high >= 1e9:
+        return f">= {low:g}"
+    if low <= -1e9:
+        return f"<= {high:g}"
+    return f"{low:g}..{high:g}"
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -466,6 +698,23 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     pool = ParameterPool()
     manager = ModeManager(config, pool, ctx.clock.now_ns())
     watched = (*_WATCHED_PREFIXES, *config.platform_parameters)
+    # What the manager reads from the pool at all: the watched names and the monitors of
+    # the onboard SAFE causes. An update with none of them (the PDU's thousand registers,
+    # the payload's HK, ...) changes nothing it reads: not stored.
+    needed = (*watched, *(c.parameter for c in config.safe_causes))
+
+    def take(message: ParameterUpdate) -> bool:
+        """Store what the manager reads of ``message``; True if a watched name came."""
+        values = {n: v for n, v in message.values.items() if n.startswith(needed)}
+        invalid = tuple(n for n in message.invalid if n.startswith(needed))
+        if not values and not invalid:
+            return False
+        pool.update(
+            ParameterUpdate.model_construct(values=values, invalid=invalid, time_ns=message.time_ns)
+        )
+        return any(n.startswith(watched) for n in values) or any(
+            n.startswith(watched) for n in invalid
+        )
 
     def publish_parameters() -> None:
         ctx.parameters(
@@ -507,6 +756,8 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     def evaluate() -> None:
         for change in manager.evaluate(ctx.clock.now_ns()):
             changed(change)
+        while manager.notices:
+            changed(manager.notices.pop(0))
 
     def telecommand(tc: TcDispatch) -> None:
         if tc.subservice == 2:
@@ -538,9 +789,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     def handle(message: object) -> None:
         now_ns = ctx.clock.now_ns()
         if isinstance(message, ParameterUpdate):
-            pool.update(message)
-            names = (*message.values, *message.invalid)
-            if any(name.startswith(watched) for name in names):
+            if take(message):
                 evaluate()
         elif isinstance(message, TcDispatch) and message.service == 130:
             telecommand(message)
@@ -555,7 +804,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             changed(manager.escalate(message.source, message.reason, now_ns))
             publish_parameters()
         elif isinstance(message, EclipseForecast):
-            changed(manager.forecast(message.in_eclipse, now_ns))
+            changed(manager.forecast(message.in_eclipse, now_ns, message.next_entry_ns))
 
     async def inputs() -> None:
         async with ctx.subscribe(

@@ -42,7 +42,8 @@ re-close is refused) it stays open.
 
 Telecommands: 132,1 shed / 132,2 restore a load; 132,3 sun tracking and 132,4 MPPT of a wing;
 132,5 the minimum state of charge; 132,6 re-close a tripped switch once. A refusal is a 1,8
-with an ``icd.errors.ErrorCode`` (POWER_*) and an event saying why.
+with an ``icd.errors.ErrorCode`` (POWER_*) and a POWER_COMMAND_REFUSED event saying why
+(never the event of the action it did not do).
 """
 
 from __future__ import annotations
@@ -227,6 +228,7 @@ class PowerController:
     announced_shed: bool = False
     _switches: list[str] = field(default_factory=list)
     _pump_powers: list[str] = field(default_factory=list)
+    _trip_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     _names_ns: int = 0
 
     def __post_init__(self) -> None:
@@ -473,10 +475,19 @@ class PowerController:
     # ------------------------------------------------------------------ switches
 
     async def tripped_switches(self, now: int) -> None:
+        names = self._trip_names
+        get = self.pool.get
         for sw in self.switches():
-            tripped = self.pool.get(f"pdu.{sw}_tripped")
-            trip_time = self.pool.get(f"pdu.{sw}_trip_time_s")
-            if tripped is None or tripped < 0.5 or trip_time is None:
+            # ~170 switches every period: the names made once, the trip time read only for
+            # a tripped switch (what is acted on is the same).
+            pair = names.get(sw)
+            if pair is None:
+                pair = names[sw] = (f"pdu.{sw}_tripped", f"pdu.{sw}_trip_time_s")
+            tripped = get(pair[0])
+            if tripped is None or tripped < 0.5:
+                continue
+            trip_time = get(pair[1])
+            if trip_time is None:
                 continue
             known = self.trips.get(sw)
             if known is not None and (known.kept_open or known.trip_time_s == trip_time):
@@ -722,7 +733,7 @@ class PowerController:
         if code is None:
             self.ctx.progress(tc.request_id, tc.apid, "completed")
             return
-        self.ctx.event(_refusal_event(tc), f"132,{tc.subservice} refused: {why}")
+        self.ctx.event(PowerEvent.POWER_COMMAND_REFUSED, f"132,{tc.subservice} refused: {why}")
         self.ctx.progress(tc.request_id, tc.apid, "failed", code)
 
     async def _execute(self, tc: TcDispatch) -> tuple[ErrorCode | None, str]:
@@ -816,18 +827,6 @@ class PowerController:
             f"minimum SoC set to {value:.0%} (floor in force {self.floor():.0%})",
         )
         return None, ""
-
-
-def _refusal_event(tc: TcDispatch) -> PowerEvent:
-    """The event that explains a refused 132,x (the subject's own event id)."""
-    return {
-        1: PowerEvent.LOAD_SHED,
-        2: PowerEvent.LOAD_RESTORED,
-        3: PowerEvent.SUN_TRACKING_SET,
-        4: PowerEvent.MPPT_RESTARTED,
-        5: PowerEvent.BATTERY_LIMIT_SET,
-        6: PowerEvent.SWITCH_RECLOSED,
-    }.get(tc.subservice, PowerEvent.POWER_INPUTS_INVALID)
 
 
 def _wrap(angle_deg: float) -> float:

@@ -173,6 +173,12 @@ class Config(BaseModel):
     limit_step_fraction: float = Field(0.1, gt=0, lt=1, description="Limit step per hold.")
     limit_hold_s: float = Field(30.0, gt=0, description="Between two limit steps, s.")
     republish_s: float = Field(30.0, gt=0, description="Limits in force are re-sent this often.")
+    standby_check_s: float = Field(
+        600.0,
+        ge=0,
+        description="A loop's standby pump is checked this often, mission s (set_speed_rpm to "
+        "the stopped pump: a seized one refuses it); 0: never.",
+    )
     votes: VoteParams = Field(default_factory=VoteParams, description="Sensor checks.")
 
 
@@ -472,6 +478,7 @@ class _Loop:
     published: tuple[float | None, str] | None = None
     published_at: float = -math.inf
     hot_since: float | None = None
+    standby_checked_at: float = -math.inf
 
 
 class _Refused(Exception):
@@ -688,6 +695,35 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                 loop.speed_cmd = speed
         elif loop.speed_cmd is None:
             loop.speed_cmd = current
+
+    async def check_standby(loop: _Loop, t: float) -> None:
+        """A stopped pump shows nothing of a seizure in its registers that the pool carries
+        (speed, power and flow are 0 either way): ask it to take the loop's speed, which a
+        seized pump refuses (and a healthy one keeps as its target for a switchover). At
+        start, then every ``standby_check_s``; silence is no verdict."""
+        if config.standby_check_s <= 0 or loop.isolated or loop.active is None:
+            return
+        if t - loop.standby_checked_at < config.standby_check_s:
+            return
+        loop.standby_checked_at = t
+        lid = loop.layout.loop_id
+        for pump in loop.layout.pumps:
+            if pump == loop.active or pump in loop.failed:
+                continue
+            speed = loop.speed_cmd or speed_law_rpm(get(f"loop.{lid}.return_temp_k") or 0.0, config)
+            try:
+                await ctx.devices.command(
+                    f"pump.{lid}.{pump}", "set_speed_rpm", {"speed_rpm": speed}
+                )
+            except DeviceTimeout:
+                continue
+            except DevicePortError as exc:
+                loop.failed[pump] = f"failed its standby check: {exc}"[:80]
+                ctx.event(
+                    ThermalEvent.PUMP_STANDBY_UNAVAILABLE,
+                    f"{lid}: standby pump {pump} refused set_speed_rpm ({exc}): no standby "
+                    f"on {lid}, a fault of pump {loop.active} would stop its flow"[:200],
+                )
 
     # --- flow, leaks, isolation ----------------------------------------------------------------
 
@@ -995,6 +1031,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         vote(t)
         for loop in loops.values():
             await supervise_pump(loop, t)
+            await check_standby(loop, t)
             check_flow(loop)
             await supervise_leak(loop, t)
             supervise_rejection(loop, t)

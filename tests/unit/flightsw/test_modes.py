@@ -206,11 +206,118 @@ def test_escalations_past_the_budget_within_the_window_drop_to_safe():
         "NOMINAL -> SAFE: 4 FDIR escalations in 600 s (budget 3), last thermal: pump B did "
         "not start"
     ), change.message
-    # No autonomous return until the count is back under the budget (< 3 in the window).
+    # No autonomous return until the count is back under the budget (< 3 in the window),
+    # and has stayed there for cause_clear_s (60 s by default).
     # Escalations at +0, +100, +200, +650, +650 s; now +650 s.
     assert h.advance(50) == []  # +700 s: +200 and the two at +650 in the window: 3
-    (back,) = h.advance(101)  # +801 s: only the two at +650 are left
+    (staying,) = h.manager.notices
+    assert staying.message == (
+        "SAFE -> NOMINAL denied (rule): stays in SAFE: 3 FDIR escalations in 600 s (budget 3)"
+    ), staying.message
+    h.manager.notices.clear()
+    assert h.advance(101) == []  # +801 s: only the two at +650 are left, for 1 s
+    (staying,) = h.manager.notices
+    assert staying.reason == "stays in SAFE: escalations: under budget for 1 s, 60 s needed"
+    assert h.advance(58) == []  # +859 s
+    (back,) = h.advance(1)  # +860 s: under the budget since +800 s
     assert back.mode == Mode.NOMINAL, back
+    assert back.reason.endswith("2 escalations, cause cleared"), back.reason
+
+
+def test_an_event_action_safe_stays_while_its_monitor_is_violated():
+    """Event-action's stored 130,1 SAFE (coolant leak) is not left after safe_hold_s while
+    the inventory is still under its monitor's floor; the return waits for it to be back in
+    limits for cause_clear_s, and an event-worthy notice says why SAFE stays."""
+    h = Harness(safe_hold_s=10, cause_clear_s=60)
+    h.to_nominal()
+    h.values(**{"loop.L1.inventory_kg": 120.0})
+    change = h.request(Mode.SAFE, Cause.REQUEST, "event-action: coolant leak on loop L1")
+    assert isinstance(change, Change), change
+    assert h.advance(3600) == [], "SAFE left with the leak's monitor still violated"
+    (staying,) = h.manager.notices  # said once, not every second
+    assert staying.reason == (
+        "stays in SAFE: coolant leak on loop L1: loop.L1.inventory_kg value outside >= 140 "
+        "(now 120)"
+    ), staying.reason
+    h.invalid("loop.L1.inventory_kg")
+    assert h.advance(600) == [], "SAFE left on an invalid inventory"
+    h.values(**{"loop.L1.inventory_kg": 145.0})
+    assert h.advance(1) == [] and h.advance(59) == []
+    (back,) = h.advance(1)
+    assert back.mode == Mode.NOMINAL and back.reason.endswith("cause cleared"), back
+
+
+def test_an_seu_burst_safe_waits_for_the_mismatches_to_stop_rising():
+    h = Harness(safe_hold_s=10, cause_clear_s=60)
+    h.to_nominal()
+    mismatches = 100.0
+    h.values(**{"payload.mismatches": mismatches})
+    h.request(Mode.SAFE, Cause.REQUEST, "event-action: SEU burst on the compute payload")
+    for _ in range(120):  # still 10 a second: the burst goes on
+        mismatches += 10
+        h.values(**{"payload.mismatches": mismatches})
+        assert h.advance(1) == [], "SAFE left during the SEU burst"
+    assert "payload.mismatches change per sample not seen within <= 3" in (
+        h.manager.notices[-1].reason
+    )
+    for _ in range(60):  # one a second is within the monitor's 3 per sample
+        mismatches += 1
+        h.values(**{"payload.mismatches": mismatches})
+        assert h.advance(1) == []
+    h.values(**{"payload.mismatches": mismatches + 1})
+    (back,) = h.advance(1)
+    assert back.mode == Mode.NOMINAL, back
+
+
+def test_a_second_stored_safe_while_in_safe_is_one_more_cause_to_wait_for():
+    h = Harness(safe_hold_s=10, cause_clear_s=60)
+    h.to_nominal()
+    h.values(**{"loop.L2.inventory_kg": 120.0, "payload.mismatches": 5.0})
+    h.request(Mode.SAFE, Cause.REQUEST, "event-action: SEU burst on the compute payload")
+    h.advance(30)
+    assert h.request(Mode.SAFE, Cause.REQUEST, "event-action: coolant leak on loop L2") is None
+    for _ in range(600):  # the burst is over (no new mismatch), the leak is not
+        h.values(**{"payload.mismatches": 5.0})
+        assert h.advance(1) == [], "the leak's SAFE forgotten behind the SEU burst's"
+    assert "coolant leak on loop L2" in h.manager.notices[-1].reason
+    h.values(**{"loop.L2.inventory_kg": 141.0})
+    assert h.advance(1) == [] and h.advance(59) == []
+    assert [c.mode for c in h.advance(1)] == [Mode.NOMINAL]
+
+
+def test_an_onboard_safe_of_unknown_cause_waits_for_the_ground():
+    h = Harness(safe_hold_s=10)
+    h.to_nominal()
+    h.request(Mode.SAFE, Cause.REQUEST, "event-action: operator-loaded entry 4711")
+    assert h.advance(3600) == []
+    (staying,) = h.manager.notices
+    assert staying.reason == (
+        "stays in SAFE: cause not known onboard (operator-loaded entry 4711): SAFE until "
+        "ground commands"
+    )
+    denied = h.request(Mode.NOMINAL, Cause.REQUEST, "power: eclipse over")
+    assert isinstance(denied, Denial), denied
+    assert isinstance(h.request(Mode.NOMINAL), Change)  # the ground decides
+
+
+def test_eclipse_is_commanded_only_in_shadow_or_with_the_entry_near():
+    h = Harness(eclipse_command_lead_s=300)
+    h.to_nominal()
+    denied = h.request(Mode.ECLIPSE)
+    assert isinstance(denied, Denial) and denied.reason == (
+        "no eclipse forecast (the orbit model not heard)"
+    ), denied
+    h.manager.forecast(False, h.now_ns, next_entry_ns=h.now_ns + 2000 * S)
+    denied = h.request(Mode.ECLIPSE)
+    assert isinstance(denied, Denial), "ECLIPSE commanded in sunlight, entry 2000 s away"
+    assert denied.message == (
+        "NOMINAL -> ECLIPSE denied (ground): not in eclipse / no eclipse forecast within "
+        "300 s (next entry in 2000 s)"
+    ), denied.message
+    assert h.manager.mode == Mode.NOMINAL
+    h.now_ns += 1700 * S
+    h.manager.forecast(False, h.now_ns, next_entry_ns=h.now_ns + 300 * S)
+    assert isinstance(h.request(Mode.ECLIPSE), Change)  # the entry 300 s ahead: granted
 
 
 def test_survival_on_low_battery_and_back_to_safe_when_it_recovers():
@@ -246,7 +353,9 @@ def test_eclipse_follows_the_forecast_edges_and_requests():
     assert h.manager.forecast(True, h.now_ns) is None
     change = h.manager.forecast(False, h.now_ns)
     assert change is not None and change.mode == Mode.NOMINAL
-    # Power may ask for ECLIPSE ahead of the shadow: it holds until the forecast's exit edge.
+    # Power may ask for ECLIPSE ahead of the shadow (the forecast's entry within the lead):
+    # it holds until the forecast's exit edge.
+    h.manager.forecast(False, h.now_ns, next_entry_ns=h.now_ns + 300 * S)
     change = h.request(Mode.ECLIPSE, Cause.REQUEST, "power: eclipse in 300 s")
     assert isinstance(change, Change) and change.reason == "power: eclipse in 300 s"
     assert h.advance(60) == [] and h.manager.mode == Mode.ECLIPSE
@@ -255,8 +364,11 @@ def test_eclipse_follows_the_forecast_edges_and_requests():
     # Autonomy returning from SAFE in the shadow goes on to ECLIPSE at once.
     h.manager.forecast(True, h.now_ns)
     assert h.manager.mode == Mode.ECLIPSE
-    h.request(Mode.SAFE, Cause.REQUEST, "thermal: loop L1 isolated")
-    changes = h.advance(10)
+    h.manager.escalate("thermal", "loop L1 isolated", h.now_ns)  # a SAFE whose cause clears
+    for _ in range(3):
+        h.manager.escalate("thermal", "loop L1 isolated", h.now_ns)
+    assert h.manager.mode == Mode.SAFE
+    changes = h.advance(600 + 60)  # out of the window, and under the budget for 60 s
     assert [c.mode for c in changes] == [Mode.NOMINAL, Mode.ECLIPSE], changes
     # The ground commanding NOMINAL in the shadow is obeyed (compute through the eclipse).
     assert isinstance(h.request(Mode.NOMINAL), Change)
@@ -437,8 +549,16 @@ async def test_service_counts_escalations_and_denies_requests_with_an_event():
                     in_eclipse=True, next_entry_ns=None, next_exit_ns=None, eclipse_duration_s=0.0
                 )
             )
-            # In SAFE the forecast changes nothing; once the window empties autonomy returns
-            # to NOMINAL and, in the shadow, goes on to ECLIPSE.
+            staying = await _next(
+                seen, clock, lambda m: isinstance(m, Event) and m.event_id == EventId.MODE_DENIED, 5
+            )
+            assert staying.message == (
+                "SAFE -> NOMINAL denied (rule): stays in SAFE: 2 FDIR escalations in 300 s "
+                "(budget 1)"
+            ), staying.message
+            # In SAFE the forecast changes nothing; once the window empties (and stays empty
+            # for cause_clear_s) autonomy returns to NOMINAL and, in the shadow, goes on to
+            # ECLIPSE.
             eclipse = await _next(
                 seen, clock, lambda m: isinstance(m, ModeChanged) and m.mode == Mode.ECLIPSE, 400
             )

@@ -230,7 +230,9 @@ async def test_power_telecommands_are_verified_and_refusals_say_why(tmp_path: Pa
         avionics = await _tc(ground, 1, SwitchRequest("avionics").pack())
         assert avionics.error_code == ErrorCode.POWER_LOAD_PROTECTED, avionics.describe()
         assert avionics.failure is not None and avionics.failure.subservice == 8
-        assert any("priority-0" in e.message for _, e in tap.events_of(PowerEvent.LOAD_SHED))
+        refused = tap.events_of(PowerEvent.POWER_COMMAND_REFUSED)
+        assert any("priority-0" in e.message for _, e in refused), refused
+        assert not any("refused" in e.message for _, e in tap.events_of(PowerEvent.LOAD_SHED))
         unknown = await _tc(ground, 1, SwitchRequest("heater_99").pack())
         assert unknown.error_code == ErrorCode.POWER_UNKNOWN_TARGET, unknown.describe()
 

@@ -682,3 +682,41 @@ async def test_seized_pump_is_replaced_within_its_window_with_the_whole_flight_s
         assert after["loop.L1.heat_load_w"] > 60e3, f"L1 carries {after['loop.L1.heat_load_w']} W"
         switchovers = [tm.message for tm in ground.archive if tm.event_name == "PUMP_SWITCHOVER"]
         assert len(switchovers) == 1, f"one switchover expected: {switchovers}"
+
+
+async def test_a_seized_standby_pump_is_found_by_its_periodic_check_and_reported():
+    """A seizure of the pump that is NOT running shows nothing in the polled registers (speed,
+    power and flow are 0 either way): thermal control's standby check (set_speed_rpm to the
+    stopped pump, refused by a seized one) reports it, and when the running pump then seizes
+    too, the failed switchover says why and the loop's compute is shed; the other loop flies
+    on."""
+    config = thermal.Config(standby_check_s=60)
+    async with _satellite(config) as (sat, ground, simctl, port):
+        await _full_load(port)
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        unavailable = ground.expect(lambda tm: _event(tm, "PUMP_STANDBY_UNAVAILABLE"))
+        injected_s = sat.clock.now_s()
+        await _inject(simctl, "pump_seizure", "pump.L1.B")
+        event = await sat.clock.wait_for(unavailable, config.standby_check_s + 5)
+        assert event.time_s - injected_s <= config.standby_check_s + 1, event
+        assert event.message.startswith("L1: standby pump B refused set_speed_rpm"), event.message
+        assert "seized" in event.message, event.message
+        # ground cannot switch to it either
+        to_b = await ground.command(131, 1, ith.SwitchPump("L1", "B").pack(), timeout=20)
+        assert to_b.error_code == ErrorCode.THERMAL_PUMP_UNAVAILABLE, to_b.describe()
+        failed = ground.expect(
+            lambda tm: _event(tm, "THERMAL_ACTION_FAILED") and "no standby" in tm.message
+        )
+        no_flow = ground.expect(lambda tm: _event(tm, "LOOP_NO_FLOW"))
+        await _inject(simctl, "pump_seizure", "pump.L1.A")
+        event = await sat.clock.wait_for(failed, config.switchover_time_s)
+        assert "B: failed its standby check" in event.message, event.message
+        await sat.clock.wait_for(no_flow, 10)
+        await sat.clock.sleep(3)
+        assert LIMITS.of("L1")[-1] == 0.0, f"L1 limits: {LIMITS.of('L1')}"
+        assert 0.0 not in LIMITS.of("L2"), f"L2 limits: {LIMITS.of('L2')}"
+        names = [tm.event_name for tm in ground.archive if tm.event_id]
+        assert names.count("PUMP_STANDBY_UNAVAILABLE") == 1, names

@@ -46,7 +46,8 @@ def test_bad_application_data_is_refused_at_acceptance(sub, data):
 def test_service_events_hk_and_codes_are_in_the_dictionary():
     service = dic.service_def(132)
     assert service is not None and dic.tc_subservices(service) == [1, 2, 3, 4, 5, 6]
-    assert all(55 <= int(e) <= 69 for e in PowerEvent)
+    assert all(55 <= int(e) <= 69 for e in PowerEvent if e != PowerEvent.POWER_COMMAND_REFUSED)
+    assert PowerEvent.POWER_COMMAND_REFUSED == 32
     for event in PowerEvent:
         assert dic.EVENTS[int(event)].name == event.name
     assert dic.hk_structure(6) is not None
