@@ -29,6 +29,7 @@ from typing import Literal, TypeVar
 __all__ = [
     "MISSION_EPOCH",
     "NS_PER_S",
+    "STALL_MIN_S",
     "Clock",
     "ClockMode",
     "SteppedClock",
