@@ -15,7 +15,8 @@ configuration: 160 plug-in boards, every flight-software service), hwsim's clock
   2026-12-02), the events' total including repeats and the silent port's probes;
 - ``satellite_processes_x300_cpu``: CPU seconds per wall second of hwsim and flightsw
   (how much of a core each needs at this speed), beside the ×1 real-time figure
-  (``satellite_processes_x1_*``, with ``--real-time``).
+  (``satellite_processes_x1_*``, with ``--real-time``); ``waiting_for_a_core_s_per_s``: how
+  long its threads were runnable but waiting for a core (schedstat run delay), per wall s.
 
 Every line carries ``host_load``: the host's 1-minute load average at the start and the end
 of the measured run. At ×300 a timeout is 6.7 ms of wall time, about what a loaded host takes
@@ -67,6 +68,18 @@ def _timeouts_counted(ground: Ground) -> float | None:
     return hk.parameters.get("devices.timeouts") if hk is not None else None
 
 
+def _run_queue_s(pid: int) -> float:
+    """Seconds the threads of a process have spent runnable but waiting for a core (Linux
+    schedstat, summed over the threads alive now): the host's share of a late reply."""
+    total_ns = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total_ns += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            continue
+    return total_ns / 1e9
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -99,6 +112,7 @@ async def run(speed: float, mission_s: float, base_port: int, label: str) -> Non
             load0 = _load()
             wall0 = time.monotonic()
             cpu0 = {p.pid: _cpu_s(p.pid) for p in (satellite.hwsim, satellite.flightsw)}
+            queued0 = {p.pid: _run_queue_s(p.pid) for p in (satellite.hwsim, satellite.flightsw)}
             already = len(ground.archive)
             counted = _timeouts_counted(ground)
             await asyncio.sleep(mission_s / speed)  # a bench measures wall time
@@ -106,6 +120,7 @@ async def run(speed: float, mission_s: float, base_port: int, label: str) -> Non
             wall_s = time.monotonic() - wall0
             host_load = [round(load0, 2), round(_load(), 2)]
             cpu = {pid: _cpu_s(pid) - t for pid, t in cpu0.items()}
+            queued = {pid: _run_queue_s(pid) - t for pid, t in queued0.items()}
             timeouts = [tm for tm in ground.archive[already:] if tm.event_name == "DEVICE_TIMEOUT"]
             counted_end = _timeouts_counted(ground)
             counter = (
@@ -147,6 +162,7 @@ async def run(speed: float, mission_s: float, base_port: int, label: str) -> Non
             "cpu s/s",
             1.0,
             host_load=host_load,
+            waiting_for_a_core_s_per_s=round(queued[child.pid] / wall_s, 4),
         )
 
 
