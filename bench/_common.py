@@ -62,21 +62,26 @@ def emit(
     target: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Print one result line; ratio is value/baseline whether it is a rate or a latency."""
-    ratio = value / baseline if baseline else float("nan")
+    """Print one result line; ratio is value/baseline whether it is a rate or a latency.
+
+    A baseline of 0 (a count that should be zero: timeouts, losses) has no ratio: ``ratio``
+    is null and ``target`` is checked against the value itself. Every line is strict JSON
+    (no NaN or Infinity, which ``json.loads`` of other languages refuses).
+    """
+    ratio = value / baseline if baseline else None
     line: dict[str, Any] = {
         "name": name,
         "value": _round(value),
         "unit": unit,
         "baseline": _round(baseline),
-        "ratio": round(ratio, 4),
+        "ratio": None if ratio is None else round(ratio, 4),
     }
     if target is not None:
         line["target"] = target
-        line["meets_target"] = meets(ratio, target)
+        line["meets_target"] = meets(value if ratio is None else ratio, target)
     line.update(extra)
     # Flushed per line so a reader piping the output sees each figure as soon as it exists.
-    print(json.dumps(line), flush=True)
+    print(json.dumps(line, allow_nan=False), flush=True)
     return line
 
 

@@ -29,6 +29,7 @@ from typing import Literal, TypeVar
 __all__ = [
     "MISSION_EPOCH",
     "NS_PER_S",
+    "STALL_MIN_S",
     "Clock",
     "ClockMode",
     "SteppedClock",
@@ -115,6 +116,11 @@ class Clock(ABC):
         return 0.0 if self.speed == float("inf") else mission_s / self.speed
 
 
+# How late (wall seconds) a WallClock timeout may fall due and still count as on time: the
+# selector's granularity (epoll waits in whole milliseconds) and ordinary loop jitter.
+STALL_MIN_S = 0.001
+
+
 class WallClock(Clock):
     """Real-time (speed 1) or accelerated (speed N) mission time driven by the host clock."""
 
@@ -156,15 +162,46 @@ class WallClock(Clock):
         return self._anchor_mission_ns + int(elapsed_wall_ns * self._speed)
 
     async def wait_for(self, awaitable: Awaitable[T], mission_s: float) -> T:
+        """As :meth:`Clock.wait_for`, except that time this process did not run does not
+        count: when the timer falls due late (the host did not schedule the process, a GC
+        pause, a long callback), the wait goes on for as long again as the timer was late,
+        up to ``mission_s`` more in all. An accelerated clock makes a timeout a few
+        milliseconds of wall time; a stall of the *waiting* process that long says nothing
+        of the other end, whose reply (or the I/O thread that receives it) had no chance to
+        run. Whoever else stalls, a silent peer still times out, at most ``mission_s`` plus
+        the stalls later."""
         # One timer on the loop instead of a racing sleep task: this sits on every command's
         # round trip. A re-anchor to another speed during the wait is not followed.
         # asyncio.timeout, not asyncio.wait_for: on Python 3.11 wait_for swallows a
         # cancellation that arrives in the same loop iteration as the result (it returns the
         # result instead), so a service cancelled mid device request kept running and its
         # stop never finished.
+        loop = asyncio.get_running_loop()
+        wall_s = self.wall_s_for(mission_s)
+        deadline = loop.time() + wall_s
+        spare_s = wall_s  # what stalls of this process may still add to the wait
+        timer: asyncio.TimerHandle | None = None
+
+        def fall_due() -> None:
+            nonlocal deadline, spare_s, timer
+            late_s = loop.time() - deadline
+            if late_s > STALL_MIN_S and spare_s > 0:
+                extra_s = min(late_s, spare_s)
+                spare_s -= extra_s
+                deadline = loop.time() + extra_s
+                timer = loop.call_at(deadline, fall_due)
+                return
+            timer = None
+            scope.reschedule(loop.time())  # expire now: cancels the wait, TimeoutError
+
         try:
-            async with asyncio.timeout(self.wall_s_for(mission_s)):
-                return await awaitable
+            async with asyncio.timeout(None) as scope:
+                timer = loop.call_at(deadline, fall_due)
+                try:
+                    return await awaitable
+                finally:
+                    if timer is not None:
+                        timer.cancel()
         except TimeoutError:
             raise TimeoutError(f"no result within {mission_s} mission seconds") from None
 

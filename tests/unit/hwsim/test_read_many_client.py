@@ -136,7 +136,9 @@ async def test_a_reply_that_came_in_time_is_taken_though_the_reader_was_late():
             asyncio.get_running_loop().call_soon(time.sleep, 1.0)
             registers = await port.read_model("battery")
         assert isinstance(registers, BatteryRegisters) and registers.soc == 0.8
-        assert port.late_replies == 1, port.late_replies
+        # Taken either within the wait the clock extends past a stall of this process
+        # (WallClock.wait_for) or, that spent too, from the socket after the timeout.
+        assert port.late_replies in (0, 1), port.late_replies
     finally:
         thread.join(5)
         router.close()
