@@ -694,6 +694,44 @@ def _limits(low: float, high: float) -> str:
 _WATCHED_PREFIXES = ("battery.soc", "supervisor.")
 
 
+class _Intake:
+    """What of a ParameterUpdate the manager reads: the values and invalid names starting
+    with a ``needed`` prefix, and whether one starts with a ``watched`` prefix.
+
+    A publisher sends the same names every cycle (the devices service's update of ~950
+    registers every second), so the prefix tests of a name set are made once and kept by
+    that set (its names as a tuple: made and hashed in C, against ~950 ``startswith`` in
+    Python per update)."""
+
+    _KEPT = 128  # name sets; the publishers of a satellite send a few dozen
+
+    def __init__(self, needed: tuple[str, ...], watched: tuple[str, ...]) -> None:
+        self.needed = needed
+        self.watched = watched
+        self._picks: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+
+    def _pick(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+        pick = self._picks.get(names)
+        if pick is None:
+            kept = tuple(n for n in names if n.startswith(self.needed))
+            pick = (kept, any(n.startswith(self.watched) for n in kept))
+            if len(self._picks) >= self._KEPT:
+                self._picks.clear()
+            self._picks[names] = pick
+        return pick
+
+    def select(self, message: ParameterUpdate) -> tuple[dict[str, float], tuple[str, ...], bool]:
+        """(needed values in the message's order, needed invalid names, a watched name came)."""
+        given = message.values
+        names, came = self._pick(tuple(given))
+        values = {n: given[n] for n in names}
+        invalid: tuple[str, ...] = ()
+        if message.invalid:
+            invalid = tuple(n for n in message.invalid if n.startswith(self.needed))
+            came = came or any(n.startswith(self.watched) for n in invalid)
+        return values, invalid, came
+
+
 async def run(ctx: ServiceContext, config: Config) -> None:
     pool = ParameterPool()
     manager = ModeManager(config, pool, ctx.clock.now_ns())
@@ -703,18 +741,17 @@ async def run(ctx: ServiceContext, config: Config) -> None:
     # the payload's HK, ...) changes nothing it reads: not stored.
     needed = (*watched, *(c.parameter for c in config.safe_causes))
 
+    intake = _Intake(needed, watched)
+
     def take(message: ParameterUpdate) -> bool:
         """Store what the manager reads of ``message``; True if a watched name came."""
-        values = {n: v for n, v in message.values.items() if n.startswith(needed)}
-        invalid = tuple(n for n in message.invalid if n.startswith(needed))
+        values, invalid, came = intake.select(message)
         if not values and not invalid:
             return False
         pool.update(
             ParameterUpdate.model_construct(values=values, invalid=invalid, time_ns=message.time_ns)
         )
-        return any(n.startswith(watched) for n in values) or any(
-            n.startswith(watched) for n in invalid
-        )
+        return came
 
     def publish_parameters() -> None:
         ctx.parameters(
