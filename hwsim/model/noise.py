@@ -25,8 +25,10 @@ __all__ = [
     "counter_hash_u64",
     "counter_uniform",
     "sample_tick",
+    "sensor_noise_at_k",
     "sensor_noise_k",
     "sensor_noise_scalar_k",
+    "sensor_noise_stream",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -111,4 +113,28 @@ def sensor_noise_scalar_k(seed: int, sensor_index: int, tick: int, sigma_k: floa
     h = _mix_int(h ^ (tick & _MASK))
     u1 = ((h >> 11) + 0.5) * _TWO_M53
     u2 = ((_mix_int(h) >> 11) + 0.5) * _TWO_M53
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2) * sigma_k
+
+
+def sensor_noise_stream(seed: int, sensor_index: int) -> int:
+    """The hash state of one sensor's stream before its tick (the first two of
+    :func:`sensor_noise_scalar_k`'s three chained mixes): constant per (seed, sensor), so a
+    model reading a sensor every second keeps it and hashes the tick alone
+    (:func:`sensor_noise_at_k`)."""
+    return _mix_int(_mix_int(seed & _MASK) ^ (sensor_index & _MASK))
+
+
+def sensor_noise_at_k(stream: int, tick: int, sigma_k: float) -> float:
+    """:func:`sensor_noise_scalar_k` from its stream's state (:func:`sensor_noise_stream`):
+    the same integer operations, bit for bit; the last two mixes written out (a device read
+    of 24 radiator sensors a mission second)."""
+    z = ((stream ^ (tick & _MASK)) + _GOLDEN_I) & _MASK
+    z = ((z ^ (z >> 30)) * _M1_I) & _MASK
+    z = ((z ^ (z >> 27)) * _M2_I) & _MASK
+    h = z ^ (z >> 31)
+    z = (h + _GOLDEN_I) & _MASK
+    z = ((z ^ (z >> 30)) * _M1_I) & _MASK
+    z = ((z ^ (z >> 27)) * _M2_I) & _MASK
+    u1 = ((h >> 11) + 0.5) * _TWO_M53
+    u2 = (((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2) * sigma_k

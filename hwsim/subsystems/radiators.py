@@ -45,6 +45,7 @@ proves it equals the pure function.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ import numpy as np
 from hwsim.config import RadiatorsConfig
 from hwsim.model.constants import SIGMA_W_M2_K4
 from hwsim.model.fluid import leak_inventory_step_kg
-from hwsim.model.noise import sensor_noise_scalar_k
+from hwsim.model.noise import sensor_noise_at_k, sensor_noise_stream
 from hwsim.model.sensors import radiator_sensor_reading_scalar_k
 from hwsim.model.thermal import earth_view_factor_vertical_plate, panel_absorbed_w_per_m2
 from icd.devices import RadValveRegisters, SensorRegisters
@@ -63,6 +64,10 @@ __all__ = ["Radiators"]
 _OK, _STUCK, _DRIFT, _NOISY, _DEAD = range(5)
 _EXTRA_STREAM = 1 << 32
 """Offset of the noise stream of a sensor_noisy fault's extra noise from the sensor's own."""
+# A stream's state is constant per (seed, stream): kept here (not on the model, whose
+# snapshots would carry it), so a reading hashes its tick alone (sensor_noise_scalar_k's
+# value, bit for bit: tests/unit/hwsim/test_noise_stream.py).
+_noise_stream = lru_cache(maxsize=4096)(sensor_noise_stream)
 DEFAULT_COOLANT_CP_J_PER_KG_K = 3620.0
 """c_p of the panels' coolant when the caller gives none (50 % glycol, the AI1 loops')."""
 
@@ -326,12 +331,15 @@ class Radiators:
         never on how often or in which order the sensors are read."""
         tick = time_ns // self._rs_period_ns[i]
         mode = int(self._rs_mode[i])
-        seed = self.sensor_seed
-        noise = sensor_noise_scalar_k(seed, i, tick, float(self._rs_noise[i]))
+        noise = sensor_noise_at_k(
+            _noise_stream(self.sensor_seed, i), tick, float(self._rs_noise[i])
+        )
         extra = 0.0
         if mode == _NOISY:
-            extra = sensor_noise_scalar_k(
-                seed, i + _EXTRA_STREAM, tick, float(self._rs_noise_extra[i])
+            extra = sensor_noise_at_k(
+                _noise_stream(self.sensor_seed, i + _EXTRA_STREAM),
+                tick,
+                float(self._rs_noise_extra[i]),
             )
         drift = self._rs_drift_k_s[i] * (time_ns / 1e9 - self._rs_t0[i]) if mode == _DRIFT else 0.0
         return radiator_sensor_reading_scalar_k(
