@@ -443,7 +443,15 @@ class PowerBus:
         on = self.on.tolist()
         tripped = self.tripped.tolist()
         served = self.served.tolist()
-        trip_time = [float(t) + time_origin_s for t in self.trip_time_s]
+        n = len(tripped)
+        if any(tripped):
+            trip_time = [float(t) + time_origin_s for t in self.trip_time_s]
+            trip_reason = [
+                str(r) if t else "none" for r, t in zip(self.trip_reason, tripped, strict=True)
+            ]
+            trip_time_s = [x if t else -1.0 for x, t in zip(trip_time, tripped, strict=True)]
+        else:  # the usual read: no switch tripped, nothing per switch to look up
+            trip_reason, trip_time_s = ["none"] * n, [-1.0] * n
         return {
             "bus_voltage_v": float(self.voltage_v),
             "array_power_w": float(self.array_used_w),
@@ -454,10 +462,8 @@ class PowerBus:
             "tripped": tripped,
             "shed": [o and not s for o, s in zip(on, served, strict=True)],
             "current_a": (sw_power / v).tolist(),
-            "trip_reason": [
-                str(r) if t else "none" for r, t in zip(self.trip_reason, tripped, strict=True)
-            ],
-            "trip_time_s": [x if t else -1.0 for x, t in zip(trip_time, tripped, strict=True)],
+            "trip_reason": trip_reason,
+            "trip_time_s": trip_time_s,
         }
 
     def read_pdu(
