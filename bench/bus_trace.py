@@ -6,8 +6,9 @@ the two files (``cmp`` or ``diff``), or their digests. The satellite is the one 
 runner's ground workload), on the stepped clock, so the run is deterministic: each line is
 one published message, in publication order, as ``<mission ns> <topic> <content repr>``.
 
-Run: ``python bench/bus_trace.py [--seconds 400] [--out FILE]``; prints the line count and
-the SHA-256 of the trace.
+Run: ``python bench/bus_trace.py [--seconds 400] [--all-faults SEED] [--out FILE]``; prints
+the line count and the SHA-256 of the trace. ``--all-faults``: every catalogue fault once
+within the run, drawn as the what-if report draws them.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import re
 from pathlib import Path
 
 from computesat.inprocess import whole_satellite
-from computesat.whatif import _Workload, flight_specs
+from computesat.whatif import _simctl, _Workload, all_faults, flight_specs
+from hwsim.app import InProcessHardware
 from hwsim.config import default_config
+from icd.device import SimOp
 from runtime.bus import BusMessage
 from runtime.clock import SteppedClock
 from runtime.localbus import LocalBus
@@ -28,9 +31,26 @@ from runtime.localbus import LocalBus
 _PID = re.compile(r"pid \d+")
 
 
-async def record(mission_s: float) -> list[str]:
-    """The trace lines of ``mission_s`` mission seconds from the start (boot included)."""
+async def record(mission_s: float, faults_seed: int | None = None) -> list[str]:
+    """The trace lines of ``mission_s`` mission seconds from the start (boot included);
+    ``faults_seed``: every catalogue fault injected once in the run, as the what-if report's
+    ``--all-faults --seed`` draws them (targets and times)."""
     config = default_config()
+    faults = [] if faults_seed is None else all_faults(config, mission_s, faults_seed)
+
+    def inject(hooks: InProcessHardware) -> None:
+        assert hooks.simulation is not None
+        epoch_s = hooks.simulation.epoch_ns / 1e9
+        for ev in faults:
+            _simctl(
+                hooks,
+                SimOp.INJECT_FAULT,
+                fault_id=ev.fault,
+                target=ev.target,
+                params=dict(ev.params),
+                at_time_s=epoch_s + ev.at_s,
+            )
+
     lines: list[str] = []
     clock = SteppedClock(io_free=True)
     original = LocalBus.publish
@@ -48,6 +68,7 @@ async def record(mission_s: float) -> list[str]:
             physics_step_s=1.0,
             specs=lambda settings: flight_specs(settings, config),
             clock=clock,
+            on_start=inject,
         ) as sat:
             workload = _Workload()
             task = asyncio.create_task(workload.run(sat))
@@ -65,8 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=400.0, help="mission seconds")
     parser.add_argument("--out", type=Path, default=None, help="write the trace here")
+    parser.add_argument(
+        "--all-faults", type=int, default=None, metavar="SEED", help="every fault once (seed)"
+    )
     args = parser.parse_args()
-    lines = asyncio.run(record(args.seconds))
+    lines = asyncio.run(record(args.seconds, args.all_faults))
     text = "\n".join(lines) + "\n"
     if args.out is not None:
         args.out.write_text(text)
