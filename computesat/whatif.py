@@ -113,15 +113,25 @@ def _power_config_hook(spec: ServiceSpec, config: SpacecraftConfig) -> ServiceSp
 def all_faults(config: SpacecraftConfig, duration_s: float, seed: int) -> list[FaultEvent]:
     """Every catalogue fault once, each on a target drawn from the spacecraft's targets of
     its kind and at a time drawn in [10 %, 90 %] of the run (``seed``: the same draw for the
-    same seed); catalogue defaults for the parameters."""
+    same seed); catalogue defaults for the parameters.
+
+    No two faults fall in one redundancy group (:func:`redundancy_group`: a loop's pump pair
+    and their PDU switches, a radiator panel with its three sensors, a compute slot with its
+    switch, a wing): the satellite's FDIR is single-fault tolerant per group, as its design
+    is — a second pump fault on the loop whose standby already failed leaves nothing to
+    switch to, two bad sensors of one panel leave no majority to vote with."""
     rng = random.Random(seed)
     probe = Spacecraft(config, seed=seed, settle_step_s=None)
     out: list[FaultEvent] = []
+    taken: set[str] = set()
     for spec in fault_catalogue():
         targets = sorted(probe.fault_targets(spec.target_kind))
-        if not targets:
+        rng.shuffle(targets)
+        free = [t for t in targets if redundancy_group(t) not in taken]
+        if not free:
             continue
-        target = rng.choice(targets)
+        target = free[0]
+        taken.add(redundancy_group(target))
         at_s = round(rng.uniform(0.1, 0.9) * duration_s)
         out.append(
             FaultEvent.model_validate(
@@ -129,6 +139,28 @@ def all_faults(config: SpacecraftConfig, duration_s: float, seed: int) -> list[F
             )
         )
     return sorted(out, key=lambda ev: ev.at_s)
+
+
+_GROUPS = (
+    # (pattern of a fault target, its redundancy group)
+    (re.compile(r"^pump\.(L\d+)\.[A-Z]$"), r"loop \1 pumps"),
+    (re.compile(r"^pdu\.pump_(L\d+)_[A-Z]$"), r"loop \1 pumps"),
+    (re.compile(r"^radiator\.(P\d+)$"), r"panel \1"),
+    (re.compile(r"^radsensor\.(P\d+)\.S\d+$"), r"panel \1"),
+    (re.compile(r"^slot\.(\d+)$"), r"slot \1"),
+    (re.compile(r"^pdu\.slot_(\d+)$"), r"slot \1"),
+)
+
+
+def redundancy_group(target: str) -> str:
+    """The redundancy group a fault target belongs to (``all_faults`` puts one fault in a
+    group): ``pump.L1.A`` and ``pdu.pump_L1_B`` → ``loop L1 pumps``; ``radiator.P03`` and
+    ``radsensor.P03.S2`` → ``panel P03``; ``slot.017`` and ``pdu.slot_017`` → ``slot 017``;
+    any other target (a wing, the battery, another PDU switch) is a group of its own."""
+    for pattern, group in _GROUPS:
+        if pattern.match(target):
+            return pattern.sub(group, target)
+    return target
 
 
 # ------------------------------------------------------------------------------------ fly
@@ -865,7 +897,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all-faults",
         action="store_true",
         help="inject every catalogue fault once, on a target and at a time (10-90 %% of the "
-        "run) drawn from --seed (added to the scenario's and --fault's)",
+        "run) drawn from --seed, no two in one redundancy group (a loop's pumps, a panel "
+        "and its sensors, a slot and its switch) (added to the scenario's and --fault's)",
     )
 
 

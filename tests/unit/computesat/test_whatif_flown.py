@@ -41,3 +41,18 @@ def test_the_power_service_flies_with_the_orbit_of_the_configuration() -> None:
     assert spec.config.period_s == power.Config().period_s, "only the orbit changes"
     other = ServiceSpec("ping", power.run, power.Config())
     assert _power_config_hook(other, config) is other, "only the power service is configured"
+
+
+def test_all_faults_never_puts_two_faults_in_one_redundancy_group() -> None:
+    from computesat.whatif import redundancy_group
+    from hwsim.config import default_config
+
+    assert redundancy_group("pump.L1.A") == redundancy_group("pdu.pump_L1_B") == "loop L1 pumps"
+    assert redundancy_group("radiator.P03") == redundancy_group("radsensor.P03.S2") == "panel P03"
+    assert redundancy_group("slot.017") == redundancy_group("pdu.slot_017") == "slot 017"
+    assert redundancy_group("wing.W1") != redundancy_group("wing.W2")
+    for seed in range(40):
+        faults = all_faults(default_config(), 86400.0, seed=seed)
+        assert len(faults) == len(fault_catalogue()), (seed, faults)
+        groups = [redundancy_group(f.target) for f in faults]
+        assert len(set(groups)) == len(groups), f"seed {seed}: {sorted(groups)}"
