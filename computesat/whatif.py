@@ -591,10 +591,12 @@ def _bus_protection(cols: dict[str, np.ndarray]) -> dict[str, Any]:
 # What flight software reports once it has taken the catalogue's corrective action for a
 # fault (``hwsim.faults``, ``fdir_response``): a fault counts as **recovered** when one of
 # these events names its unit after the injection (docs/hwsim.md, What-if runs). A fault
-# whose response is never reported (a seized standby pump nobody starts, a board that
-# throttles itself within its limit) is not recovered, whatever its harm: the limits say that.
+# whose response is never reported (a board that throttles itself within its limit) is not
+# recovered, whatever its harm: the limits say that.
 RECOVERY_EVENTS: dict[str, frozenset[str]] = {
-    "pump_seizure": frozenset({"PUMP_SWITCHOVER"}),
+    # a seized duty pump is switched over; a seized standby is found by the standby check and
+    # marked unusable (there is nothing to switch: the duty pump runs on)
+    "pump_seizure": frozenset({"PUMP_SWITCHOVER", "PUMP_STANDBY_UNAVAILABLE"}),
     "pump_degradation": frozenset({"PUMP_DEGRADED", "PUMP_SWITCHOVER"}),
     "radiator_puncture": frozenset({"PANEL_ISOLATED", "LOOP_ISOLATED"}),
     "sensor_stuck": frozenset({"SENSOR_VOTED_OUT"}),
