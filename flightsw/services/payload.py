@@ -536,7 +536,12 @@ class PayloadManager:
         self.finished: deque[int] = deque()
         self.executions: dict[str, tuple[int, int]] = {}  # execution id → (job id, slot)
         self.seq = itertools.count()
+        # The budgets' level (SoC, coolant supply temperature, the min-flow backstop) per
+        # coolant loop (its boards': a hot or dry loop must not throttle the other one), and
+        # the deepest of them (HK, and the level of a board whose loop is unknown).
         self.level = 0
+        self.loop_levels = {lp.removeprefix("loop."): 0 for lp in config.loops or ("",)}
+        self.dry_loops: frozenset[str] = frozenset()  # below min_flow_kg_s: no job on their boards
         self.budget_w = config.payload_power_limit_w
         self.admit = True
         self.soc: float | None = None
@@ -737,9 +742,7 @@ class PayloadManager:
     async def _update_budgets(self) -> None:
         config = self.config
         battery = await self._read(config.battery, BatteryRegisters)
-        soc_level, supply_level = 0, 0
-        relaxed_soc, relaxed_supply = 0, 0
-        flow_lost = False
+        soc_level, relaxed_soc = 0, 0
         power_budget = self.power_budget_ns is not None and (
             self.ctx.clock.now_ns() - self.power_budget_ns <= config.power_budget_fresh_s * _NS
         )
@@ -750,47 +753,56 @@ class PayloadManager:
             relaxed_soc = _level_from_steps(
                 battery.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
             )
-        for loop in config.loops:
-            values = await self._read(loop, LoopRegisters)
+        # Per loop: (level due now, level it may ease to) and which loops lost their flow. No
+        # loop configured: one pseudo-loop '' (the SoC alone) for every board.
+        wanted: dict[str, tuple[int, int]] = {}
+        supply: dict[str, int] = {}
+        dry: set[str] = set()
+        for loop in config.loops or ("",):
+            loop_id = loop.removeprefix("loop.")
+            values = await self._read(loop, LoopRegisters) if loop else None
             if values is None:
+                wanted[loop_id] = (soc_level, relaxed_soc)  # unread: the SoC alone, as before
                 continue
             supply_k = values.supply_temp_k
-            supply_level = max(
-                supply_level,
-                _level_from_steps(supply_k, config.supply_throttle_steps_k, rising=True),
-            )
-            relaxed_supply = max(
-                relaxed_supply,
-                _level_from_steps(
-                    supply_k + config.temp_hysteresis_k,
-                    config.supply_throttle_steps_k,
-                    rising=True,
-                ),
+            steps = config.supply_throttle_steps_k
+            supply[loop_id] = _level_from_steps(supply_k, steps, rising=True)
+            relaxed_supply = _level_from_steps(
+                supply_k + config.temp_hysteresis_k, steps, rising=True
             )
             if values.flow_kg_s < config.min_flow_kg_s:
-                flow_lost = True
-        target = max(soc_level, supply_level)
-        relaxed = max(relaxed_soc, relaxed_supply)
-        if flow_lost:
-            target = relaxed = config.max_level
-        # Deeper at once; shallower only once the budget clears the threshold by the margin.
-        if target > self.level:
-            new_level = target
-        elif relaxed < self.level:
-            new_level = relaxed
-        else:
-            new_level = self.level
-        new_level = min(new_level, config.max_level)
-        if new_level != self.level:
+                # The backstop of a loop without flow: the deepest level and no new job on ITS
+                # boards only (thermal sheds that loop too, scope = the loop).
+                dry.add(loop_id)
+                wanted[loop_id] = (config.max_level, config.max_level)
+            else:
+                wanted[loop_id] = (
+                    max(soc_level, supply[loop_id]),
+                    max(relaxed_soc, relaxed_supply),
+                )
+        levels: dict[str, int] = {}
+        for loop_id, (target, relaxed) in wanted.items():
+            # Deeper at once; shallower only once the budget clears the threshold by the margin.
+            level = self.loop_levels.get(loop_id, 0)
+            if target > level:
+                level = target
+            elif relaxed < level:
+                level = relaxed
+            levels[loop_id] = min(level, config.max_level)
+        if levels != self.loop_levels or dry != self.dry_loops:
             why = f"soc {self.soc:.3f}" if self.soc is not None else "soc ?"
+            old = ", ".join(f"{k or 'all'} {v}" for k, v in self.loop_levels.items())
+            new = ", ".join(f"{k or 'all'} {v}" for k, v in levels.items())
+            heat = ", ".join(f"{k} {v}" for k, v in supply.items()) or "?"
+            lost = f", coolant flow lost on {', '.join(sorted(dry))}" if dry else ""
             self.ctx.event(
                 EventId.THROTTLE_CHANGED,
-                f"throttle {self.level} -> {new_level} ({why}, supply level {supply_level}"
-                + (", coolant flow lost)" if flow_lost else ")"),
+                f"throttle {old} -> {new} ({why}, supply level {heat}{lost})"[:200],
             )
-            self.level = new_level
+        self.loop_levels, self.dry_loops = levels, frozenset(dry)
+        self.level = max(levels.values(), default=0)
         soc = 1.0 if self.soc is None else self.soc
-        self.admit = soc >= config.soc_stop_new_jobs and not flow_lost and not self.mode_blocks
+        self.admit = soc >= config.soc_stop_new_jobs and not self.mode_blocks
         full, stop = (config.soc_throttle_steps or (1.0,))[0], config.soc_stop_new_jobs
         fraction = 1.0 if soc >= full else max(0.0, (soc - stop) / max(full - stop, 1e-9))
         if power_budget:
@@ -798,6 +810,7 @@ class PayloadManager:
         self.budget_w = config.payload_power_limit_w * fraction
 
     async def _apply_throttle(self) -> None:
+        loop_levels, level_all = self.loop_levels, self.level
         for board in self.boards.values():
             if board.registers.power_state not in _UP or board.failed:
                 continue
@@ -809,7 +822,8 @@ class PayloadManager:
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
             # (`_level_of`, inline: this runs for every board every cycle)
-            level = min(max(self.level, board.limit_level), thermal.max_throttle_level)
+            budget = loop_levels.get(board.registers.loop_id, level_all)
+            level = min(max(budget, board.limit_level), thermal.max_throttle_level)
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})
@@ -844,9 +858,21 @@ class PayloadManager:
         return board.registers.die_temp_k >= board.thermal.throttle_temp_k
 
     def _level_of(self, board: _Board) -> int:
-        """The level commanded to ``board``: the most restrictive of the budgets' level
+        """The level commanded to ``board``: the most restrictive of its loop's budgets' level
         (SoC, coolant: the backstop) and the compute limits' level, within its range."""
-        return min(max(self.level, board.limit_level), board.max_level())
+        return min(max(self._budget_level(board), board.limit_level), board.max_level())
+
+    def _budget_level(self, board: _Board) -> int:
+        """The budgets' level of ``board``'s loop (of a board on no known loop: the deepest)."""
+        return self.loop_levels.get(board.registers.loop_id, self.level)
+
+    def _dry(self, board: _Board) -> bool:
+        """On a loop without coolant flow (a board on no known loop: if any loop is dry)."""
+        dry = self.dry_loops
+        if not dry:
+            return False
+        loop_id = board.registers.loop_id
+        return loop_id in dry or loop_id not in self.loop_levels
 
     # --- compute limits (ComputeLimit) and modes (ModeChanged) ---------------------------
 
@@ -921,14 +947,15 @@ class PayloadManager:
             job = self.jobs.get(int(board.run.execution_id) // _EXECUTIONS_PER_JOB)
             rank = (2, job.request.priority if job is not None else 0)
         off_w = thermal.off_w if thermal is not None else 0.0
-        return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
+        floor = self._budget_level(board)
+        return LimitBoard(board.slot, registers.loop_id, level_w, rank, floor, off_w)
 
     async def _apply_limits(self) -> None:
         """Plan the limits in force on the boards now and carry the plan out: levels (applied
         with the throttle), boards powered off (their executions run again elsewhere), boards
         released (powered on again, staggered)."""
         caps = self.caps()
-        level, jobs = self.level, self.jobs
+        loop_levels, level_all, jobs = self.loop_levels, self.level, self.jobs
         planned: list[LimitBoard] = []
         for board in self.boards.values():
             if board.failed or board.ground_off:
@@ -948,7 +975,7 @@ class PayloadManager:
                 run_,
                 None if run_ is None else jobs.get(run_.job_id),
                 registers.loop_id,
-                level,
+                loop_levels.get(registers.loop_id, level_all),  # `_budget_level`
             )
             limit_board = board.limit_board
             if limit_board is None or inputs != board.limit_inputs:
@@ -1437,9 +1464,9 @@ class PayloadManager:
         )
 
     def _unassigned(self) -> list[_Board]:
-        """The boards `_free_but_held`, in the boards' order."""
-        free_but_held = self._free_but_held
-        return [b for b in self.boards.values() if free_but_held(b)]
+        """The boards `_free_but_held`, in the boards' order, but those on a dry loop."""
+        free_but_held, dry = self._free_but_held, self._dry
+        return [b for b in self.boards.values() if free_but_held(b) and not dry(b)]
 
     def _increment_w(self, board: _Board) -> float:
         if board.thermal is None:

@@ -399,6 +399,7 @@ class _Reference(PayloadManager):
             and not board.ground_off
             and board.registers.jobs_running == 0
             and board.registers.jobs_queued == 0
+            and not self._dry(board)
             and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
         )
 
@@ -532,6 +533,16 @@ def _rig(reference: bool) -> Rig:
         return command(device, name, args)
 
     rig.hw.command = refusing  # type: ignore[method-assign]
+    read = rig.hw.read
+    rig.loop1 = {}  # type: ignore[attr-defined]  # LoopRegisters forced on loop L1 only
+
+    def loops_apart(device: str) -> dict[str, Any]:
+        values = read(device)
+        if device == "loop.L1":
+            values = {**values, **rig.loop1}  # type: ignore[attr-defined]
+        return values
+
+    rig.hw.read = loops_apart  # type: ignore[method-assign]
     return rig
 
 
@@ -594,6 +605,11 @@ async def _second(rig: Rig, t: int) -> None:
     hw.soc = 0.55 if 145 <= t < 165 else 0.9
     hw.supply_k = 327.0 if 110 <= t < 118 else 300.0
     hw.flow_kg_s = 0.1 if 186 <= t < 189 else 2.0
+    # one loop apart: L1 hot (its boards throttled, L2's not), then L1 without flow (its
+    # boards idled and given no job, L2's run on)
+    rig.loop1 = (  # type: ignore[attr-defined]
+        {"supply_temp_k": 331.0} if 120 <= t < 126 else {"flow_kg_s": 0.0} if 206 <= t < 214 else {}
+    )
     # faults on the boards
     upsets = {
         45: ("slot.001", UpsetKind.BIT_FLIP_RESULT),
@@ -701,6 +717,9 @@ async def test_the_fast_cycle_decides_as_the_straightforward_one_over_a_busy_sce
         dic.EventId.BOARD_COMMANDED,
     ):
         assert event in events, event.name
+    throttles = [m for e, m in fast.out.events if e == dic.EventId.THROTTLE_CHANGED]
+    assert any("L1 3, L2 0" in m for m in throttles), throttles  # L1 hot alone
+    assert any("flow lost on L1)" in m for m in throttles), throttles  # L1 dry alone
     commands = {c for _, c, _ in fast.hw.commands}
     assert {"submit_job", "power_off", "power_on", "power_cycle", "set_throttle"} <= commands
     assert len(fast.published) > 200, "the boards' job limits, every period"  # type: ignore[attr-defined]
