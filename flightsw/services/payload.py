@@ -1160,7 +1160,8 @@ class PayloadManager:
             die_k = registers.die_temp_k
             if die_k > thermal.max_die_temp_k:
                 return False
-            if registers.throttle_level > (board.commanded_level or 0):
+            commanded = board.commanded_level
+            if commanded is not None and registers.throttle_level > commanded:
                 if not board.overtemp_evented and die_k >= (
                     (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
                 ):
@@ -1243,7 +1244,12 @@ class PayloadManager:
                 )
             self._hold(board)
             return True
-        self_throttled = registers.throttle_level > (board.commanded_level or 0)
+        # Throttled deeper than we commanded = throttling itself. While what we commanded is
+        # unknown (a board not yet commanded since its boot or since this flight software
+        # started: a level the previous run commanded stays in force) there is no judgement:
+        # it is commanded in this very cycle (`_apply_throttle`) and judged from the next.
+        commanded = board.commanded_level
+        self_throttled = commanded is not None and registers.throttle_level > commanded
         # A board holding its throttle temperature is normal hot operation (REFERENCE: the
         # design runs close to its chips' limits): an event for that, per board and per orbit,
         # flooded the log. It is an over-temperature only past half-way to the rated limit.
@@ -1253,7 +1259,7 @@ class PayloadManager:
             self.ctx.event(
                 EventId.BOARD_OVERTEMP,
                 f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
-                f"{registers.throttle_level} (commanded {board.commanded_level or 0}); "
+                f"{registers.throttle_level} (commanded {commanded}); "
                 f"powered off past {thermal.max_die_temp_k:.0f} K",
             )
         elif not self_throttled and die_k < thermal.throttle_temp_k:

@@ -561,3 +561,34 @@ async def test_a_board_is_not_throttled_before_its_throttle_range_is_known():
     deepest = {b.max_level() for b in rig.manager.boards.values()}
     levels = {b.health().commanded_throttle_level for b in rig.hw.boards.values()}
     assert levels == deepest and max(deepest) < Config().max_level, (levels, deepest)
+
+
+async def test_a_level_the_previous_flight_software_commanded_is_not_a_self_throttle():
+    """After a flight software restart the boards keep the level the previous run commanded;
+    the new manager does not know it yet (commanded_level None) and must not take it for a
+    board throttling itself (a false BOARD_OVERTEMP), while still catching a real one."""
+    rig = Rig(["ref-cpu", "ref-cpu"])
+    await rig.boot()
+    rig.hw.soc = 0.45  # the previous run commands level 2
+    await rig.run(2)
+    assert {b.health().commanded_throttle_level for b in rig.hw.boards.values()} == {2}
+    thermal = rig.manager.boards[1].thermal
+    assert thermal is not None
+    alarming = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+    plain = rig.hw._slot_registers
+    forced: dict[str, Any] = {"die_temp_k": alarming + 1.0}  # hot, below its rating
+
+    def registers(device: str) -> Any:
+        values = plain(device)
+        return values.model_copy(update=forced) if device == "slot.001" else values
+
+    rig.hw._slot_registers = registers  # type: ignore[method-assign]
+    rig.hw.soc = 0.9
+    restarted = Recorder(rig.clock, HardwarePort(rig.clock, rig.hw))
+    rig.out, rig.manager = restarted, PayloadManager(restarted, rig.manager.config)
+    await rig.run(3)
+    assert EventId.BOARD_OVERTEMP not in restarted.event_ids(), restarted.events
+    assert {b.health().commanded_throttle_level for b in rig.hw.boards.values()} == {0}
+    forced["throttle_level"] = 3  # now it does throttle itself past what we commanded (0)
+    await rig.run(1)
+    assert restarted.event_ids().count(EventId.BOARD_OVERTEMP) == 1, restarted.events
