@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -160,6 +161,18 @@ class Config(BaseModel):
         0.3, ge=0, description="A loop below this flow has lost cooling: deepest throttle, kg/s."
     )
     max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
+    fouling_dwell_s: float = Field(
+        60.0,
+        gt=0,
+        description="A board throttling itself this long whose die is hotter than its power "
+        "explains (fouling_margin_k) has lost cooling (hwsim board_overtemp), mission s.",
+    )
+    fouling_margin_k: float = Field(
+        8.0,
+        gt=0,
+        description="Die temperature less power x the board's die-to-plate resistance (its "
+        "plate, as the die infers it) above its loop's boards' median: cooling degraded, K.",
+    )
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
     )
@@ -294,6 +307,11 @@ class _Board:
     error_times: deque[tuple[int, int]] = field(default_factory=deque)  # (ns, new errors)
     quarantine_until_ns: int = 0  # SEU burst: no new job before this
     overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
+    self_throttled_ns: int | None = None  # since when it throttles deeper than commanded
+    # The level its own heat needs (an over-temperature episode: we follow its own throttle
+    # stepwise deeper, and ease a step at a time once it is cool), and when it last moved.
+    heat_level: int = 0
+    heat_changed_ns: int = 0
     cooling: bool = False  # powered off over its rated die temperature: on again once cool
     restore: bool = False  # a limit kept it off: power it on again once lifted
     # What `_limit_board` last built from, and what it built (see `_apply_limits`).
@@ -556,6 +574,9 @@ class PayloadManager:
         self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
         self.failing: set[str] = set()
+        # The loops' plate temperatures as the boards' dies imply them (`_excess_k`), and when.
+        self.plates: dict[str, float] = {}
+        self.plates_ns = -1
         self.timed_out = False  # a device request timed out during this cycle
         # Compute limits in force: (source, scope) -> (W, reason); news to announce.
         self.limits: dict[tuple[str, str], tuple[float, str]] = {}
@@ -822,7 +843,7 @@ class PayloadManager:
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
             # (`_level_of`, inline: this runs for every board every cycle)
-            budget = loop_levels.get(board.registers.loop_id, level_all)
+            budget = max(loop_levels.get(board.registers.loop_id, level_all), board.heat_level)
             level = min(max(budget, board.limit_level), thermal.max_throttle_level)
             if board.commanded_level == level:
                 continue
@@ -860,7 +881,8 @@ class PayloadManager:
     def _level_of(self, board: _Board) -> int:
         """The level commanded to ``board``: the most restrictive of its loop's budgets' level
         (SoC, coolant: the backstop) and the compute limits' level, within its range."""
-        return min(max(self._budget_level(board), board.limit_level), board.max_level())
+        level = max(self._budget_level(board), board.limit_level, board.heat_level)
+        return min(level, board.max_level())
 
     def _budget_level(self, board: _Board) -> int:
         """The budgets' level of ``board``'s loop (of a board on no known loop: the deepest)."""
@@ -947,7 +969,7 @@ class PayloadManager:
             job = self.jobs.get(int(board.run.execution_id) // _EXECUTIONS_PER_JOB)
             rank = (2, job.request.priority if job is not None else 0)
         off_w = thermal.off_w if thermal is not None else 0.0
-        floor = self._budget_level(board)
+        floor = max(self._budget_level(board), board.heat_level)
         return LimitBoard(board.slot, registers.loop_id, level_w, rank, floor, off_w)
 
     async def _apply_limits(self) -> None:
@@ -975,7 +997,7 @@ class PayloadManager:
                 run_,
                 None if run_ is None else jobs.get(run_.job_id),
                 registers.loop_id,
-                loop_levels.get(registers.loop_id, level_all),  # `_budget_level`
+                max(loop_levels.get(registers.loop_id, level_all), board.heat_level),  # floor
             )
             limit_board = board.limit_board
             if limit_board is None or inputs != board.limit_inputs:
@@ -1061,6 +1083,7 @@ class PayloadManager:
         down = state in _DOWN
         if down:
             board.commanded_level = None  # re-command after every reboot
+            board.heat_level, board.self_throttled_ns = 0, None
         self._watch_upsets(board)
         if board.limited_off or board.ground_off:
             return  # off on purpose: a limit or the ground, not a fault
@@ -1145,6 +1168,7 @@ class PayloadManager:
         state = registers.power_state
         if state in _DOWN:
             board.commanded_level = None
+            board.heat_level, board.self_throttled_ns = 0, None
             if not (board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns):
                 board.overtemp_evented = False  # as _watch_temperature for a board down
             return True  # down: nothing is judged (no temperature, envelope, watchdog, job)
@@ -1160,14 +1184,23 @@ class PayloadManager:
             die_k = registers.die_temp_k
             if die_k > thermal.max_die_temp_k:
                 return False
+            # (`_watch_temperature`: the episode's start kept, and whether it acts)
             commanded = board.commanded_level
-            if commanded is not None and registers.throttle_level > commanded:
-                if not board.overtemp_evented and die_k >= (
-                    (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
-                ):
-                    return False
-            elif die_k < thermal.throttle_temp_k:
-                board.overtemp_evented = False
+            self_throttled = commanded is not None and registers.throttle_level > commanded
+            if not self_throttled:
+                board.self_throttled_ns = None
+            elif board.self_throttled_ns is None:
+                board.self_throttled_ns = now_ns
+            if board.overtemp_evented:
+                if self_throttled or board.heat_level > 0:
+                    return False  # followed deeper, or eased once cool
+                if die_k < thermal.throttle_temp_k:
+                    board.overtemp_evented = False
+            elif self_throttled and (
+                die_k >= (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+                or now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS
+            ):
+                return False
             if registers.power_w > float(thermal.peak_w) * self.config.latch_up_factor:
                 return False
         if run_ is None:
@@ -1248,23 +1281,82 @@ class PayloadManager:
         # unknown (a board not yet commanded since its boot or since this flight software
         # started: a level the previous run commanded stays in force) there is no judgement:
         # it is commanded in this very cycle (`_apply_throttle`) and judged from the next.
+        now_ns = self.ctx.clock.now_ns()
         commanded = board.commanded_level
         self_throttled = commanded is not None and registers.throttle_level > commanded
+        if not self_throttled:
+            board.self_throttled_ns = None
+        elif board.self_throttled_ns is None:
+            board.self_throttled_ns = now_ns
+        if board.overtemp_evented:
+            # The episode's response (hwsim board_overtemp: throttle stepwise, off before the
+            # limit, above): follow its own throttle deeper; ease a step per dwell once its
+            # die is clear of the throttle band; the episode ends back at our level, cool.
+            if self_throttled:
+                board.heat_level = min(registers.throttle_level, board.max_level())
+                board.heat_changed_ns = now_ns
+            elif board.heat_level > 0:
+                cool_k = thermal.throttle_temp_k - 2.0 * thermal.throttle_hysteresis_k
+                dwell_ns = self.config.fouling_dwell_s * _NS
+                if die_k < cool_k and now_ns - board.heat_changed_ns >= dwell_ns:
+                    board.heat_level -= 1
+                    board.heat_changed_ns = now_ns
+            elif die_k < thermal.throttle_temp_k:
+                board.overtemp_evented = False
+            return False
+        if not self_throttled:
+            return False
         # A board holding its throttle temperature is normal hot operation (REFERENCE: the
         # design runs close to its chips' limits): an event for that, per board and per orbit,
-        # flooded the log. It is an over-temperature only past half-way to the rated limit.
+        # flooded the log. It is an over-temperature past half-way to the rated limit, or when
+        # it has throttled itself for a while with a die hotter than its power explains on its
+        # loop's plates (a fouled cold plate: hwsim board_overtemp, which otherwise holds the
+        # board throttled at its throttle temperature, unseen, until its plate warms).
         alarming_k = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
-        if self_throttled and die_k >= alarming_k and not board.overtemp_evented:
-            board.overtemp_evented = True
-            self.ctx.event(
-                EventId.BOARD_OVERTEMP,
-                f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
-                f"{registers.throttle_level} (commanded {commanded}); "
-                f"powered off past {thermal.max_die_temp_k:.0f} K",
-            )
-        elif not self_throttled and die_k < thermal.throttle_temp_k:
-            board.overtemp_evented = False
+        if die_k >= alarming_k:
+            why = "past half-way to its rated limit"
+        elif now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS:
+            excess_k = self._excess_k(board)
+            if excess_k is None or excess_k < self.config.fouling_margin_k:
+                return False
+            why = f"{excess_k:.0f} K hotter than its power explains: cooling degraded"
+        else:
+            return False
+        board.overtemp_evented = True
+        board.heat_level = min(registers.throttle_level, board.max_level())
+        board.heat_changed_ns = now_ns
+        self.ctx.event(
+            EventId.BOARD_OVERTEMP,
+            f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
+            f"{registers.throttle_level} (commanded {commanded}), {why}; throttled "
+            f"stepwise, powered off past {thermal.max_die_temp_k:.0f} K"[:200],
+        )
         return False
+
+    def _excess_k(self, board: _Board) -> float | None:
+        """How much hotter ``board``'s die is than its power explains, K: the plate its die
+        implies (die - power x its die-to-plate resistance, at steady state) less the median
+        of its loop's up boards' (3 at least; None if fewer). Built once a cycle, and only
+        when a board has throttled itself for a while."""
+        now_ns = self.ctx.clock.now_ns()
+        if self.plates_ns != now_ns:
+            by_loop: dict[str, list[float]] = {}
+            for other in self.boards.values():
+                registers = other.registers
+                if other.thermal is None or registers.power_state not in _UP:
+                    continue
+                implied = (
+                    registers.die_temp_k - registers.power_w * other.thermal.die_to_plate_k_per_w
+                )
+                by_loop.setdefault(registers.loop_id, []).append(implied)
+            self.plates = {k: statistics.median(v) for k, v in by_loop.items() if len(v) >= 3}
+            self.plates_ns = now_ns
+        registers = board.registers
+        median = self.plates.get(registers.loop_id)
+        if median is None or board.thermal is None:
+            return None
+        implied = registers.die_temp_k - registers.power_w * board.thermal.die_to_plate_k_per_w
+        return implied - median
 
     def _hold(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()

@@ -120,7 +120,9 @@ def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Boar
         BackplaneSlot(
             board="ref-gpu",
             power_state=rng.choice(list(PowerState)),
-            die_temp_k=rng.choice([300.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]),
+            die_temp_k=rng.choice(
+                [300.0, hot_k - 12.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]
+            ),
             power_w=rng.choice([0.0, peak_w * 0.5, peak_w * 1.05, peak_w * 1.2]),
             utilisation=0.5,
             throttle_level=rng.choice([0, 0, 1, 2]),
@@ -144,6 +146,9 @@ def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Boar
     board.limited_off = rng.random() < 0.1
     board.ground_off = rng.random() < 0.1
     board.overtemp_evented = rng.random() < 0.3
+    board.self_throttled_ns = rng.choice([None, now_ns, now_ns - 30 * _NS, now_ns - 90 * _NS])
+    board.heat_level = rng.choice([0, 0, 1, 3]) if board.overtemp_evented else 0
+    board.heat_changed_ns = now_ns - rng.choice([0, 90]) * _NS
     if rng.random() < 0.6:
         started_ns = now_ns - rng.choice([0, _NS // 2, _NS, 5 * _NS])
         board.run = _Run(3, "9001", started_ns)
@@ -159,6 +164,27 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
     ]
     rng = random.Random(20261202)
     quiet_seen = {True: 0, False: 0}
+    idle = BackplaneSlot(
+        board="ref-gpu",
+        power_state=PowerState.IDLE,
+        die_temp_k=300.0,
+        power_w=0.0,
+        utilisation=0.0,
+        throttle_level=0,
+        heartbeat=7,
+        jobs_queued=0,
+        jobs_running=0,
+        results_pending=0,
+        correctable_errors=0,
+        uncorrectable_errors=0,
+        boot_count=1,
+        fault_reason=BoardFault.NONE,
+        loop_id="L1",
+    )
+    peers = {
+        slot: _Board(slot, f"slot.{slot:03d}", "ref-gpu", _Registers.of(idle), thermal=thermals[0])
+        for slot in (4, 5, 6)
+    }
     for _ in range(4000):
         board = _random_board(rng, thermals, now_ns)
         tests_left = rng.choice([0, 1])
@@ -171,6 +197,9 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
         fast_board, slow_board = copy.deepcopy(board), copy.deepcopy(board)
         for manager, b in ((fast, fast_board), (slow, slow_board)):
             manager.boards[3] = b
+            # idle peers on its loop: a board hotter than its power explains stands out
+            for slot in (4, 5, 6):
+                manager.boards[slot] = copy.deepcopy(peers[slot])
             if b.run is not None:
                 manager.jobs[9].runs[3] = b.run
                 manager.executions[b.run.execution_id] = (9, 3)

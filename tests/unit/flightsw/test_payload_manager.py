@@ -592,3 +592,34 @@ async def test_a_level_the_previous_flight_software_commanded_is_not_a_self_thro
     forced["throttle_level"] = 3  # now it does throttle itself past what we commanded (0)
     await rig.run(1)
     assert restarted.event_ids().count(EventId.BOARD_OVERTEMP) == 1, restarted.events
+
+
+async def test_a_board_whose_cooling_degraded_is_evented_and_throttled_stepwise():
+    """hwsim board_overtemp (a fouled plate interface: resistance x3) on one of four GPUs
+    running jobs: the board throttles itself at its throttle temperature, short of the
+    half-way alarm. Its die is far hotter than its power explains next to its loop's other
+    boards: BOARD_OVERTEMP once, and the manager takes its throttle over (stepwise); the
+    healthy boards, as hot in power, are left alone."""
+    rig = Rig(["ref-gpu"] * 4)
+    hw = rig.hw
+    fouled = hw.boards["slot.001"]
+    r_k_per_w = fouled.thermal_model().die_to_plate_k_per_w
+
+    def step(dt_s: float) -> None:
+        for board in hw.boards.values():
+            extra_k = 2.0 * r_k_per_w * board.power_draw_w() if board is fouled else 0.0
+            board.step(dt_s, PLATE_K + extra_k)  # (factor - 1) x R in series: a hotter plate
+        hw.clock.ns += round(dt_s * 1e9)
+
+    hw.step = step  # type: ignore[method-assign]
+    await rig.boot()
+    for job_id in range(71, 91):  # ~48 s each: the four boards busy all along
+        assert rig.submit(_long(job_id, seed=job_id)) is None
+    await rig.run(240)
+    overtemp = [m for e, m in rig.out.events if e == EventId.BOARD_OVERTEMP]
+    assert len(overtemp) == 1 and overtemp[0].startswith("slot.001"), overtemp
+    assert "cooling degraded" in overtemp[0], overtemp
+    levels = {d: b.health().commanded_throttle_level for d, b in hw.boards.items()}
+    assert levels["slot.001"] > 0, levels  # taken over: commanded at the level it needs
+    assert {levels[d] for d in ("slot.002", "slot.003", "slot.004")} == {0}, levels
+    assert fouled.health().die_temp_k < fouled.thermal_model().max_die_temp_k
