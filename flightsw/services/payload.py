@@ -186,6 +186,12 @@ class Config(BaseModel):
     seu_quarantine_s: float = Field(
         600.0, ge=0, description="A board in a burst takes no new job this long, mission s."
     )
+    spot_check_every: int = Field(
+        0,
+        ge=0,
+        description="Run every Nth job of redundancy 1 on two boards and compare (a result "
+        "corrupted by an upset is otherwise seen only by the ground's check); 0: never.",
+    )
     results_poll_s: float = Field(
         10.0,
         ge=0,
@@ -221,6 +227,10 @@ class _Job:
     started_ns: dict[int, int] = field(default_factory=dict)  # slot → flight time of submit
     avoid: set[int] = field(default_factory=set)
     final: dic.JobReport | None = None
+    copies: int = 0  # executions compared: its redundancy, or 2 for a spot check (0: unset)
+
+    def __post_init__(self) -> None:
+        self.copies = self.copies or self.request.redundancy
 
     @property
     def job_id(self) -> int:
@@ -228,13 +238,13 @@ class _Job:
 
     @property
     def needed(self) -> int:
-        return self.request.redundancy - len(self.done) - len(self.runs)
+        return self.copies - len(self.done) - len(self.runs)
 
     @property
     def state(self) -> JobState:
         if self.final is not None:
             return self.final.state
-        if self.done and self.request.redundancy > 1:
+        if self.done and self.copies > 1:
             return JobState.VERIFYING
         if self.runs or self.done:
             return JobState.RUNNING
@@ -554,6 +564,7 @@ class PayloadManager:
         self.finished: deque[int] = deque()
         self.executions: dict[str, tuple[int, int]] = {}  # execution id → (job id, slot)
         self.seq = itertools.count()
+        self.singles = 0  # jobs of redundancy 1 admitted (config spot_check_every)
         # The budgets' level (SoC, coolant supply temperature, the min-flow backstop) per
         # coolant loop (its boards': a hot or dry loop must not throttle the other one), and
         # the deepest of them (HK, and the level of a board whose loop is unknown).
@@ -1448,7 +1459,7 @@ class PayloadManager:
         return True
 
     def _check(self, job: _Job) -> None:
-        if len(job.done) < job.request.redundancy:
+        if len(job.done) < job.copies:
             return
         digests = {r.digest for r in job.done.values()}
         if len(digests) == 1:
@@ -1456,14 +1467,16 @@ class PayloadManager:
             return
         self.counters["payload.mismatches"] += 1
         slots = sorted(job.done)
+        # The boards by device id (slot.026): how every other board event names them.
+        devices = [f"slot.{slot:03d}" for slot in slots]
         self.ctx.event(
             EventId.RESULT_MISMATCH,
-            f"job {job.job_id} slots {slots}: "
+            f"job {job.job_id} slots {slots} ({', '.join(devices)}): "
             + " vs ".join((r.digest or "-")[:12] for r in job.done.values()),
         )
         self.ctx.event(
             EventId.BOARD_UPSET,
-            f"job {job.job_id}: a result corrupted on slot {' or '.join(map(str, slots))} "
+            f"job {job.job_id}: a result corrupted on {' or '.join(devices)} "
             "(bit flip suspected); run again on other boards",
         )
         job.avoid.update(slots)
@@ -1741,7 +1754,14 @@ class PayloadManager:
                 f"job {request.job_id} refused: {reason or 'no board can run it'}"[:200],
             )
             return ErrorCode.INVALID_APP_DATA
-        self.jobs[request.job_id] = _Job(request, next(self.seq))
+        copies = request.redundancy
+        every = self.config.spot_check_every
+        if copies == 1 and every and len(able) >= 2:
+            # A spot check: a corrupted result of a single run is invisible onboard.
+            singles = self.singles = self.singles + 1
+            if singles % every == 0:
+                copies = 2
+        self.jobs[request.job_id] = _Job(request, next(self.seq), copies=copies)
         return None
 
     async def cancel(self, job_id: int) -> bool:

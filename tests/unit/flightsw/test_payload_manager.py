@@ -623,3 +623,26 @@ async def test_a_board_whose_cooling_degraded_is_evented_and_throttled_stepwise(
     assert levels["slot.001"] > 0, levels  # taken over: commanded at the level it needs
     assert {levels[d] for d in ("slot.002", "slot.003", "slot.004")} == {0}, levels
     assert fouled.health().die_temp_k < fouled.thermal_model().max_die_temp_k
+
+
+async def test_a_spot_checked_single_job_catches_a_flipped_result_onboard():
+    """spot_check_every=2: every second job of redundancy 1 runs on two boards. A bit flip in
+    one of its results (invisible on a single run but to the ground's own check) is a
+    RESULT_MISMATCH naming the boards; the job runs again elsewhere and completes right."""
+    rig = Rig(["ref-gpu"] * 4, spot_check_every=2)
+    await rig.boot()
+    assert rig.submit(SubmitJob(81, "matmul", 96, 1)) is None  # the first: one run
+    checked = _long(82, seed=82)
+    assert rig.submit(checked) is None  # the second: two runs, compared
+    await rig.until(lambda: rig.report(81) is not None)
+    assert rig.report(81).slots == (1,)  # type: ignore[union-attr]
+    await rig.until(lambda: len(rig.manager.jobs[82].runs) == 2)
+    slot = min(rig.manager.jobs[82].runs)
+    rig.hw.boards[f"slot.{slot:03d}"].inject_upset(UpsetKind.BIT_FLIP_RESULT)
+    await rig.until(lambda: rig.report(82) is not None)
+    report = rig.report(82)
+    assert report is not None and report.state == JobState.COMPLETED and report.retries >= 1
+    assert report.redundancy == 1 and len(report.slots) == 2 and slot not in report.slots
+    assert kernels.verify(checked.spec(), report.digest)
+    mismatch = [m for e, m in rig.out.events if e == EventId.RESULT_MISMATCH]
+    assert len(mismatch) == 1 and f"slot.{slot:03d}" in mismatch[0], mismatch
