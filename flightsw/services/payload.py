@@ -51,8 +51,8 @@ they are counted, evented once per streak, and the cycle goes on.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -171,7 +171,8 @@ class Config(BaseModel):
         8.0,
         gt=0,
         description="Die temperature less power x the board's die-to-plate resistance (its "
-        "plate, as the die infers it) above its loop's boards' median: cooling degraded, K.",
+        "plate, as the die implies it) above its slot neighbours' on its loop: cooling "
+        "degraded, K.",
     )
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
@@ -585,8 +586,9 @@ class PayloadManager:
         self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
         self.failing: set[str] = set()
-        # The loops' plate temperatures as the boards' dies imply them (`_excess_k`), and when.
-        self.plates: dict[str, float] = {}
+        # Per loop, the up boards' slots and the plate temperatures their dies imply
+        # (`_excess_k`), in slot order, and when.
+        self.plates: dict[str, tuple[list[int], list[float]]] = {}
         self.plates_ns = -1
         self.timed_out = False  # a device request timed out during this cycle
         # Compute limits in force: (source, scope) -> (W, reason); news to announce.
@@ -1326,7 +1328,12 @@ class PayloadManager:
         alarming_k = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
         if die_k >= alarming_k:
             why = "past half-way to its rated limit"
-        elif now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS:
+        elif (
+            now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS
+            and registers.jobs_running > 0
+        ):
+            # Judged while it computes only: a board whose job just ended still has the die
+            # of its busy power, and its idle power "explains" far less of it.
             excess_k = self._excess_k(board)
             if excess_k is None or excess_k < self.config.fouling_margin_k:
                 return False
@@ -1346,28 +1353,34 @@ class PayloadManager:
 
     def _excess_k(self, board: _Board) -> float | None:
         """How much hotter ``board``'s die is than its power explains, K: the plate its die
-        implies (die - power x its die-to-plate resistance, at steady state) less the median
-        of its loop's up boards' (3 at least; None if fewer). Built once a cycle, and only
-        when a board has throttled itself for a while."""
+        implies (die - power x its die-to-plate resistance, at steady state) less the hottest
+        plate its nearest up neighbours on its loop imply (two each side in slot order:
+        consecutive slots share a cold plate, and the plates warm along the loop, so its own
+        plate is among theirs; None without a neighbour). Built once a cycle, and only when a
+        board has throttled itself for a while."""
         now_ns = self.ctx.clock.now_ns()
         if self.plates_ns != now_ns:
-            by_loop: dict[str, list[float]] = {}
-            for other in self.boards.values():
+            by_loop: dict[str, tuple[list[int], list[float]]] = {}
+            for other in sorted(self.boards.values(), key=lambda b: b.slot):
                 registers = other.registers
                 if other.thermal is None or registers.power_state not in _UP:
                     continue
                 implied = (
                     registers.die_temp_k - registers.power_w * other.thermal.die_to_plate_k_per_w
                 )
-                by_loop.setdefault(registers.loop_id, []).append(implied)
-            self.plates = {k: statistics.median(v) for k, v in by_loop.items() if len(v) >= 3}
-            self.plates_ns = now_ns
+                slots, plates = by_loop.setdefault(registers.loop_id, ([], []))
+                slots.append(other.slot)
+                plates.append(implied)
+            self.plates, self.plates_ns = by_loop, now_ns
         registers = board.registers
-        median = self.plates.get(registers.loop_id)
-        if median is None or board.thermal is None:
+        slots, plates = self.plates.get(registers.loop_id, ([], []))
+        index = bisect.bisect_left(slots, board.slot)
+        if board.thermal is None or index >= len(slots) or slots[index] != board.slot:
             return None
-        implied = registers.die_temp_k - registers.power_w * board.thermal.die_to_plate_k_per_w
-        return implied - median
+        around = plates[max(0, index - 2) : index] + plates[index + 1 : index + 3]
+        if not around:
+            return None
+        return plates[index] - max(around)
 
     def _hold(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
