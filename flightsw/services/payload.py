@@ -51,6 +51,7 @@ they are counted, evented once per streak, and the cycle goes on.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
@@ -160,6 +161,19 @@ class Config(BaseModel):
         0.3, ge=0, description="A loop below this flow has lost cooling: deepest throttle, kg/s."
     )
     max_level: int = Field(5, ge=0, description="Deepest throttle level the manager commands.")
+    fouling_dwell_s: float = Field(
+        60.0,
+        gt=0,
+        description="A board throttling itself this long whose die is hotter than its power "
+        "explains (fouling_margin_k) has lost cooling (hwsim board_overtemp), mission s.",
+    )
+    fouling_margin_k: float = Field(
+        8.0,
+        gt=0,
+        description="Die temperature less power x the board's die-to-plate resistance (its "
+        "plate, as the die implies it) above its slot neighbours' on its loop: cooling "
+        "degraded, K.",
+    )
     payload_power_limit_w: float = Field(
         160_000.0, gt=0, description="Payload power with a full battery, W."
     )
@@ -172,6 +186,12 @@ class Config(BaseModel):
     seu_window_s: float = Field(600.0, gt=0, description="Window of the burst count, mission s.")
     seu_quarantine_s: float = Field(
         600.0, ge=0, description="A board in a burst takes no new job this long, mission s."
+    )
+    spot_check_every: int = Field(
+        0,
+        ge=0,
+        description="Run every Nth job of redundancy 1 on two boards and compare (a result "
+        "corrupted by an upset is otherwise seen only by the ground's check); 0: never.",
     )
     results_poll_s: float = Field(
         10.0,
@@ -208,6 +228,10 @@ class _Job:
     started_ns: dict[int, int] = field(default_factory=dict)  # slot → flight time of submit
     avoid: set[int] = field(default_factory=set)
     final: dic.JobReport | None = None
+    copies: int = 0  # executions compared: its redundancy, or 2 for a spot check (0: unset)
+
+    def __post_init__(self) -> None:
+        self.copies = self.copies or self.request.redundancy
 
     @property
     def job_id(self) -> int:
@@ -215,13 +239,13 @@ class _Job:
 
     @property
     def needed(self) -> int:
-        return self.request.redundancy - len(self.done) - len(self.runs)
+        return self.copies - len(self.done) - len(self.runs)
 
     @property
     def state(self) -> JobState:
         if self.final is not None:
             return self.final.state
-        if self.done and self.request.redundancy > 1:
+        if self.done and self.copies > 1:
             return JobState.VERIFYING
         if self.runs or self.done:
             return JobState.RUNNING
@@ -294,6 +318,11 @@ class _Board:
     error_times: deque[tuple[int, int]] = field(default_factory=deque)  # (ns, new errors)
     quarantine_until_ns: int = 0  # SEU burst: no new job before this
     overtemp_evented: bool = False  # BOARD_OVERTEMP raised for the present episode
+    self_throttled_ns: int | None = None  # since when it throttles deeper than commanded
+    # The level its own heat needs (an over-temperature episode: we follow its own throttle
+    # stepwise deeper, and ease a step at a time once it is cool), and when it last moved.
+    heat_level: int = 0
+    heat_changed_ns: int = 0
     cooling: bool = False  # powered off over its rated die temperature: on again once cool
     restore: bool = False  # a limit kept it off: power it on again once lifted
     # What `_limit_board` last built from, and what it built (see `_apply_limits`).
@@ -536,7 +565,13 @@ class PayloadManager:
         self.finished: deque[int] = deque()
         self.executions: dict[str, tuple[int, int]] = {}  # execution id → (job id, slot)
         self.seq = itertools.count()
+        self.singles = 0  # jobs of redundancy 1 admitted (config spot_check_every)
+        # The budgets' level (SoC, coolant supply temperature, the min-flow backstop) per
+        # coolant loop (its boards': a hot or dry loop must not throttle the other one), and
+        # the deepest of them (HK, and the level of a board whose loop is unknown).
         self.level = 0
+        self.loop_levels = {lp.removeprefix("loop."): 0 for lp in config.loops or ("",)}
+        self.dry_loops: frozenset[str] = frozenset()  # below min_flow_kg_s: no job on their boards
         self.budget_w = config.payload_power_limit_w
         self.admit = True
         self.soc: float | None = None
@@ -551,6 +586,10 @@ class PayloadManager:
         self.limit_kinds: list[BoardJobLimits] = []
         self.limits_due_ns = 0
         self.failing: set[str] = set()
+        # Per loop, the up boards' slots and the plate temperatures their dies imply
+        # (`_excess_k`), in slot order, and when.
+        self.plates: dict[str, tuple[list[int], list[float]]] = {}
+        self.plates_ns = -1
         self.timed_out = False  # a device request timed out during this cycle
         # Compute limits in force: (source, scope) -> (W, reason); news to announce.
         self.limits: dict[tuple[str, str], tuple[float, str]] = {}
@@ -737,9 +776,7 @@ class PayloadManager:
     async def _update_budgets(self) -> None:
         config = self.config
         battery = await self._read(config.battery, BatteryRegisters)
-        soc_level, supply_level = 0, 0
-        relaxed_soc, relaxed_supply = 0, 0
-        flow_lost = False
+        soc_level, relaxed_soc = 0, 0
         power_budget = self.power_budget_ns is not None and (
             self.ctx.clock.now_ns() - self.power_budget_ns <= config.power_budget_fresh_s * _NS
         )
@@ -750,47 +787,56 @@ class PayloadManager:
             relaxed_soc = _level_from_steps(
                 battery.soc - config.soc_hysteresis, config.soc_throttle_steps, rising=False
             )
-        for loop in config.loops:
-            values = await self._read(loop, LoopRegisters)
+        # Per loop: (level due now, level it may ease to) and which loops lost their flow. No
+        # loop configured: one pseudo-loop '' (the SoC alone) for every board.
+        wanted: dict[str, tuple[int, int]] = {}
+        supply: dict[str, int] = {}
+        dry: set[str] = set()
+        for loop in config.loops or ("",):
+            loop_id = loop.removeprefix("loop.")
+            values = await self._read(loop, LoopRegisters) if loop else None
             if values is None:
+                wanted[loop_id] = (soc_level, relaxed_soc)  # unread: the SoC alone, as before
                 continue
             supply_k = values.supply_temp_k
-            supply_level = max(
-                supply_level,
-                _level_from_steps(supply_k, config.supply_throttle_steps_k, rising=True),
-            )
-            relaxed_supply = max(
-                relaxed_supply,
-                _level_from_steps(
-                    supply_k + config.temp_hysteresis_k,
-                    config.supply_throttle_steps_k,
-                    rising=True,
-                ),
+            steps = config.supply_throttle_steps_k
+            supply[loop_id] = _level_from_steps(supply_k, steps, rising=True)
+            relaxed_supply = _level_from_steps(
+                supply_k + config.temp_hysteresis_k, steps, rising=True
             )
             if values.flow_kg_s < config.min_flow_kg_s:
-                flow_lost = True
-        target = max(soc_level, supply_level)
-        relaxed = max(relaxed_soc, relaxed_supply)
-        if flow_lost:
-            target = relaxed = config.max_level
-        # Deeper at once; shallower only once the budget clears the threshold by the margin.
-        if target > self.level:
-            new_level = target
-        elif relaxed < self.level:
-            new_level = relaxed
-        else:
-            new_level = self.level
-        new_level = min(new_level, config.max_level)
-        if new_level != self.level:
+                # The backstop of a loop without flow: the deepest level and no new job on ITS
+                # boards only (thermal sheds that loop too, scope = the loop).
+                dry.add(loop_id)
+                wanted[loop_id] = (config.max_level, config.max_level)
+            else:
+                wanted[loop_id] = (
+                    max(soc_level, supply[loop_id]),
+                    max(relaxed_soc, relaxed_supply),
+                )
+        levels: dict[str, int] = {}
+        for loop_id, (target, relaxed) in wanted.items():
+            # Deeper at once; shallower only once the budget clears the threshold by the margin.
+            level = self.loop_levels.get(loop_id, 0)
+            if target > level:
+                level = target
+            elif relaxed < level:
+                level = relaxed
+            levels[loop_id] = min(level, config.max_level)
+        if levels != self.loop_levels or dry != self.dry_loops:
             why = f"soc {self.soc:.3f}" if self.soc is not None else "soc ?"
+            old = ", ".join(f"{k or 'all'} {v}" for k, v in self.loop_levels.items())
+            new = ", ".join(f"{k or 'all'} {v}" for k, v in levels.items())
+            heat = ", ".join(f"{k} {v}" for k, v in supply.items()) or "?"
+            lost = f", coolant flow lost on {', '.join(sorted(dry))}" if dry else ""
             self.ctx.event(
                 EventId.THROTTLE_CHANGED,
-                f"throttle {self.level} -> {new_level} ({why}, supply level {supply_level}"
-                + (", coolant flow lost)" if flow_lost else ")"),
+                f"throttle {old} -> {new} ({why}, supply level {heat}{lost})"[:200],
             )
-            self.level = new_level
+        self.loop_levels, self.dry_loops = levels, frozenset(dry)
+        self.level = max(levels.values(), default=0)
         soc = 1.0 if self.soc is None else self.soc
-        self.admit = soc >= config.soc_stop_new_jobs and not flow_lost and not self.mode_blocks
+        self.admit = soc >= config.soc_stop_new_jobs and not self.mode_blocks
         full, stop = (config.soc_throttle_steps or (1.0,))[0], config.soc_stop_new_jobs
         fraction = 1.0 if soc >= full else max(0.0, (soc - stop) / max(full - stop, 1e-9))
         if power_budget:
@@ -798,6 +844,7 @@ class PayloadManager:
         self.budget_w = config.payload_power_limit_w * fraction
 
     async def _apply_throttle(self) -> None:
+        loop_levels, level_all = self.loop_levels, self.level
         for board in self.boards.values():
             if board.registers.power_state not in _UP or board.failed:
                 continue
@@ -809,7 +856,8 @@ class PayloadManager:
                 # refused (again every cycle). It is throttled once its identity is read.
                 continue
             # (`_level_of`, inline: this runs for every board every cycle)
-            level = min(max(self.level, board.limit_level), thermal.max_throttle_level)
+            budget = max(loop_levels.get(board.registers.loop_id, level_all), board.heat_level)
+            level = min(max(budget, board.limit_level), thermal.max_throttle_level)
             if board.commanded_level == level:
                 continue
             reply = await self._call(board.device, "set_throttle", {"level": level})
@@ -844,9 +892,22 @@ class PayloadManager:
         return board.registers.die_temp_k >= board.thermal.throttle_temp_k
 
     def _level_of(self, board: _Board) -> int:
-        """The level commanded to ``board``: the most restrictive of the budgets' level
+        """The level commanded to ``board``: the most restrictive of its loop's budgets' level
         (SoC, coolant: the backstop) and the compute limits' level, within its range."""
-        return min(max(self.level, board.limit_level), board.max_level())
+        level = max(self._budget_level(board), board.limit_level, board.heat_level)
+        return min(level, board.max_level())
+
+    def _budget_level(self, board: _Board) -> int:
+        """The budgets' level of ``board``'s loop (of a board on no known loop: the deepest)."""
+        return self.loop_levels.get(board.registers.loop_id, self.level)
+
+    def _dry(self, board: _Board) -> bool:
+        """On a loop without coolant flow (a board on no known loop: if any loop is dry)."""
+        dry = self.dry_loops
+        if not dry:
+            return False
+        loop_id = board.registers.loop_id
+        return loop_id in dry or loop_id not in self.loop_levels
 
     # --- compute limits (ComputeLimit) and modes (ModeChanged) ---------------------------
 
@@ -921,14 +982,15 @@ class PayloadManager:
             job = self.jobs.get(int(board.run.execution_id) // _EXECUTIONS_PER_JOB)
             rank = (2, job.request.priority if job is not None else 0)
         off_w = thermal.off_w if thermal is not None else 0.0
-        return LimitBoard(board.slot, registers.loop_id, level_w, rank, self.level, off_w)
+        floor = max(self._budget_level(board), board.heat_level)
+        return LimitBoard(board.slot, registers.loop_id, level_w, rank, floor, off_w)
 
     async def _apply_limits(self) -> None:
         """Plan the limits in force on the boards now and carry the plan out: levels (applied
         with the throttle), boards powered off (their executions run again elsewhere), boards
         released (powered on again, staggered)."""
         caps = self.caps()
-        level, jobs = self.level, self.jobs
+        loop_levels, level_all, jobs = self.loop_levels, self.level, self.jobs
         planned: list[LimitBoard] = []
         for board in self.boards.values():
             if board.failed or board.ground_off:
@@ -948,7 +1010,7 @@ class PayloadManager:
                 run_,
                 None if run_ is None else jobs.get(run_.job_id),
                 registers.loop_id,
-                level,
+                max(loop_levels.get(registers.loop_id, level_all), board.heat_level),  # floor
             )
             limit_board = board.limit_board
             if limit_board is None or inputs != board.limit_inputs:
@@ -1034,6 +1096,7 @@ class PayloadManager:
         down = state in _DOWN
         if down:
             board.commanded_level = None  # re-command after every reboot
+            board.heat_level, board.self_throttled_ns = 0, None
         self._watch_upsets(board)
         if board.limited_off or board.ground_off:
             return  # off on purpose: a limit or the ground, not a fault
@@ -1118,6 +1181,7 @@ class PayloadManager:
         state = registers.power_state
         if state in _DOWN:
             board.commanded_level = None
+            board.heat_level, board.self_throttled_ns = 0, None
             if not (board.limited_off or board.ground_off or now_ns < board.holdoff_until_ns):
                 board.overtemp_evented = False  # as _watch_temperature for a board down
             return True  # down: nothing is judged (no temperature, envelope, watchdog, job)
@@ -1133,13 +1197,23 @@ class PayloadManager:
             die_k = registers.die_temp_k
             if die_k > thermal.max_die_temp_k:
                 return False
-            if registers.throttle_level > (board.commanded_level or 0):
-                if not board.overtemp_evented and die_k >= (
-                    (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
-                ):
-                    return False
-            elif die_k < thermal.throttle_temp_k:
-                board.overtemp_evented = False
+            # (`_watch_temperature`: the episode's start kept, and whether it acts)
+            commanded = board.commanded_level
+            self_throttled = commanded is not None and registers.throttle_level > commanded
+            if not self_throttled:
+                board.self_throttled_ns = None
+            elif board.self_throttled_ns is None:
+                board.self_throttled_ns = now_ns
+            if board.overtemp_evented:
+                if self_throttled or board.heat_level > 0:
+                    return False  # followed deeper, or eased once cool
+                if die_k < thermal.throttle_temp_k:
+                    board.overtemp_evented = False
+            elif self_throttled and (
+                die_k >= (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+                or now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS
+            ):
+                return False
             if registers.power_w > float(thermal.peak_w) * self.config.latch_up_factor:
                 return False
         if run_ is None:
@@ -1216,22 +1290,97 @@ class PayloadManager:
                 )
             self._hold(board)
             return True
-        self_throttled = registers.throttle_level > (board.commanded_level or 0)
+        # Throttled deeper than we commanded = throttling itself. While what we commanded is
+        # unknown (a board not yet commanded since its boot or since this flight software
+        # started: a level the previous run commanded stays in force) there is no judgement:
+        # it is commanded in this very cycle (`_apply_throttle`) and judged from the next.
+        now_ns = self.ctx.clock.now_ns()
+        commanded = board.commanded_level
+        self_throttled = commanded is not None and registers.throttle_level > commanded
+        if not self_throttled:
+            board.self_throttled_ns = None
+        elif board.self_throttled_ns is None:
+            board.self_throttled_ns = now_ns
+        if board.overtemp_evented:
+            # The episode's response (hwsim board_overtemp: throttle stepwise, off before the
+            # limit, above): follow its own throttle deeper; ease a step per dwell once its
+            # die is clear of the throttle band; the episode ends back at our level, cool.
+            if self_throttled:
+                board.heat_level = min(registers.throttle_level, board.max_level())
+                board.heat_changed_ns = now_ns
+            elif board.heat_level > 0:
+                cool_k = thermal.throttle_temp_k - 2.0 * thermal.throttle_hysteresis_k
+                dwell_ns = self.config.fouling_dwell_s * _NS
+                if die_k < cool_k and now_ns - board.heat_changed_ns >= dwell_ns:
+                    board.heat_level -= 1
+                    board.heat_changed_ns = now_ns
+            elif die_k < thermal.throttle_temp_k:
+                board.overtemp_evented = False
+            return False
+        if not self_throttled:
+            return False
         # A board holding its throttle temperature is normal hot operation (REFERENCE: the
         # design runs close to its chips' limits): an event for that, per board and per orbit,
-        # flooded the log. It is an over-temperature only past half-way to the rated limit.
+        # flooded the log. It is an over-temperature past half-way to the rated limit, or when
+        # it has throttled itself for a while with a die hotter than its power explains on its
+        # loop's plates (a fouled cold plate: hwsim board_overtemp, which otherwise holds the
+        # board throttled at its throttle temperature, unseen, until its plate warms).
         alarming_k = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
-        if self_throttled and die_k >= alarming_k and not board.overtemp_evented:
-            board.overtemp_evented = True
-            self.ctx.event(
-                EventId.BOARD_OVERTEMP,
-                f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
-                f"{registers.throttle_level} (commanded {board.commanded_level or 0}); "
-                f"powered off past {thermal.max_die_temp_k:.0f} K",
-            )
-        elif not self_throttled and die_k < thermal.throttle_temp_k:
-            board.overtemp_evented = False
+        if die_k >= alarming_k:
+            why = "past half-way to its rated limit"
+        elif (
+            now_ns - board.self_throttled_ns >= self.config.fouling_dwell_s * _NS
+            and registers.jobs_running > 0
+        ):
+            # Judged while it computes only: a board whose job just ended still has the die
+            # of its busy power, and its idle power "explains" far less of it.
+            excess_k = self._excess_k(board)
+            if excess_k is None or excess_k < self.config.fouling_margin_k:
+                return False
+            why = f"{excess_k:.0f} K hotter than its power explains: cooling degraded"
+        else:
+            return False
+        board.overtemp_evented = True
+        board.heat_level = min(registers.throttle_level, board.max_level())
+        board.heat_changed_ns = now_ns
+        self.ctx.event(
+            EventId.BOARD_OVERTEMP,
+            f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
+            f"{registers.throttle_level} (commanded {commanded}), {why}; throttled "
+            f"stepwise, powered off past {thermal.max_die_temp_k:.0f} K"[:200],
+        )
         return False
+
+    def _excess_k(self, board: _Board) -> float | None:
+        """How much hotter ``board``'s die is than its power explains, K: the plate its die
+        implies (die - power x its die-to-plate resistance, at steady state) less the hottest
+        plate its nearest up neighbours on its loop imply (two each side in slot order:
+        consecutive slots share a cold plate, and the plates warm along the loop, so its own
+        plate is among theirs; None without a neighbour). Built once a cycle, and only when a
+        board has throttled itself for a while."""
+        now_ns = self.ctx.clock.now_ns()
+        if self.plates_ns != now_ns:
+            by_loop: dict[str, tuple[list[int], list[float]]] = {}
+            for other in sorted(self.boards.values(), key=lambda b: b.slot):
+                registers = other.registers
+                if other.thermal is None or registers.power_state not in _UP:
+                    continue
+                implied = (
+                    registers.die_temp_k - registers.power_w * other.thermal.die_to_plate_k_per_w
+                )
+                slots, plates = by_loop.setdefault(registers.loop_id, ([], []))
+                slots.append(other.slot)
+                plates.append(implied)
+            self.plates, self.plates_ns = by_loop, now_ns
+        registers = board.registers
+        slots, plates = self.plates.get(registers.loop_id, ([], []))
+        index = bisect.bisect_left(slots, board.slot)
+        if board.thermal is None or index >= len(slots) or slots[index] != board.slot:
+            return None
+        around = plates[max(0, index - 2) : index] + plates[index + 1 : index + 3]
+        if not around:
+            return None
+        return plates[index] - max(around)
 
     def _hold(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
@@ -1323,7 +1472,7 @@ class PayloadManager:
         return True
 
     def _check(self, job: _Job) -> None:
-        if len(job.done) < job.request.redundancy:
+        if len(job.done) < job.copies:
             return
         digests = {r.digest for r in job.done.values()}
         if len(digests) == 1:
@@ -1331,14 +1480,16 @@ class PayloadManager:
             return
         self.counters["payload.mismatches"] += 1
         slots = sorted(job.done)
+        # The boards by device id (slot.026): how every other board event names them.
+        devices = [f"slot.{slot:03d}" for slot in slots]
         self.ctx.event(
             EventId.RESULT_MISMATCH,
-            f"job {job.job_id} slots {slots}: "
+            f"job {job.job_id} slots {slots} ({', '.join(devices)}): "
             + " vs ".join((r.digest or "-")[:12] for r in job.done.values()),
         )
         self.ctx.event(
             EventId.BOARD_UPSET,
-            f"job {job.job_id}: a result corrupted on slot {' or '.join(map(str, slots))} "
+            f"job {job.job_id}: a result corrupted on {' or '.join(devices)} "
             "(bit flip suspected); run again on other boards",
         )
         job.avoid.update(slots)
@@ -1437,9 +1588,9 @@ class PayloadManager:
         )
 
     def _unassigned(self) -> list[_Board]:
-        """The boards `_free_but_held`, in the boards' order."""
-        free_but_held = self._free_but_held
-        return [b for b in self.boards.values() if free_but_held(b)]
+        """The boards `_free_but_held`, in the boards' order, but those on a dry loop."""
+        free_but_held, dry = self._free_but_held, self._dry
+        return [b for b in self.boards.values() if free_but_held(b) and not dry(b)]
 
     def _increment_w(self, board: _Board) -> float:
         if board.thermal is None:
@@ -1616,7 +1767,14 @@ class PayloadManager:
                 f"job {request.job_id} refused: {reason or 'no board can run it'}"[:200],
             )
             return ErrorCode.INVALID_APP_DATA
-        self.jobs[request.job_id] = _Job(request, next(self.seq))
+        copies = request.redundancy
+        every = self.config.spot_check_every
+        if copies == 1 and every and len(able) >= 2:
+            # A spot check: a corrupted result of a single run is invisible onboard.
+            singles = self.singles = self.singles + 1
+            if singles % every == 0:
+                copies = 2
+        self.jobs[request.job_id] = _Job(request, next(self.seq), copies=copies)
         return None
 
     async def cancel(self, job_id: int) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from _inprocess import until_nominal
 from _payload_sat import BOARDS, write_payload_config
 
 from computesat.launcher import Satellite, launch_satellite
@@ -59,6 +60,10 @@ async def ground(satellite: Satellite) -> AsyncIterator[Ground]:
         # the processes wait for CPU.
         await station.ping(timeout=30)
         await station.ping(apid=dic.Apid.PAYLOAD, timeout=30)
+        # The boot holds SAFE for a while (no job admitted: MODE_FORBIDS_JOBS), and a test may
+        # leave a mode change behind: every test submits in NOMINAL/ECLIPSE only. (`until_nominal`
+        # reads platform HK through the ground: the same for this process-launched satellite.)
+        await until_nominal(station, timeout_s=300.0)
         await _boards_up(station)
         yield station
 

@@ -37,6 +37,7 @@ class TwoLoopHardware(FakeHardware):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flows = {"L1": 2.0, "L2": 2.0}
+        self.supplies = {"L1": 300.0, "L2": 300.0}
 
     def _slot_registers(self, device: str):
         slot = self.slots[device]
@@ -58,8 +59,8 @@ class TwoLoopHardware(FakeHardware):
                 flow_kg_s=self.flows[device.removeprefix("loop.")],
                 pressure_kpa=200.0,
                 delta_p_kpa=50.0,
-                supply_temp_k=self.supply_k,
-                return_temp_k=self.supply_k + 10.0,
+                supply_temp_k=self.supplies[device.removeprefix("loop.")],
+                return_temp_k=self.supplies[device.removeprefix("loop.")] + 10.0,
                 inventory_kg=50.0,
                 heat_load_w=0.0,
             ).wire()
@@ -74,8 +75,6 @@ class TwoLoopRig(Rig):
         self.manager = PayloadManager(self.out, Config(stagger_s=0.0, recovery_holdoff_s=2.0))
 
 
-# strict: once the payload fix is applied this XPASSes and fails, so the mark goes with it
-@pytest.mark.xfail(strict=True, reason="the fix is in payload.py (another owner): lead applies")
 async def test_a_loop_out_of_flow_leaves_the_other_loops_boards_running():
     rig = TwoLoopRig()
     hw = rig.hw
@@ -98,3 +97,21 @@ async def test_a_loop_out_of_flow_leaves_the_other_loops_boards_running():
     assert entry.state != JobState.QUEUED, "no job admitted while only L1 lost its flow"
     await rig.until(lambda: rig.report(61) is not None, 120)
     assert rig.report(61).state == JobState.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_a_hot_loop_throttles_its_own_boards_only():
+    """The coolant supply steps throttle the boards that loop cools, not the other loop's."""
+    rig = TwoLoopRig()
+    hw = rig.hw
+    assert isinstance(hw, TwoLoopHardware)
+    await rig.boot()
+    hw.supplies["L1"] = 331.0  # past three of the supply steps (320, 325, 330 K)
+    await rig.run(2)
+    levels = {d: b.health().commanded_throttle_level for d, b in hw.boards.items()}
+    assert levels == {"slot.001": 3, "slot.002": 0}, levels
+    assert rig.manager.loop_levels == {"L1": 3, "L2": 0}
+    assert rig.out.params["payload.throttle_level"] == 3  # HK: the deepest loop's
+    hw.supplies["L1"] = 300.0
+    await rig.run(2)
+    levels = {d: b.health().commanded_throttle_level for d, b in hw.boards.items()}
+    assert levels == {"slot.001": 0, "slot.002": 0}, levels

@@ -120,7 +120,9 @@ def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Boar
         BackplaneSlot(
             board="ref-gpu",
             power_state=rng.choice(list(PowerState)),
-            die_temp_k=rng.choice([300.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]),
+            die_temp_k=rng.choice(
+                [300.0, hot_k - 12.0, hot_k - 0.5, hot_k, (hot_k + top_k) / 2.0, top_k + 1.0]
+            ),
             power_w=rng.choice([0.0, peak_w * 0.5, peak_w * 1.05, peak_w * 1.2]),
             utilisation=0.5,
             throttle_level=rng.choice([0, 0, 1, 2]),
@@ -144,6 +146,9 @@ def _random_board(rng: random.Random, thermals: list[Any], now_ns: int) -> _Boar
     board.limited_off = rng.random() < 0.1
     board.ground_off = rng.random() < 0.1
     board.overtemp_evented = rng.random() < 0.3
+    board.self_throttled_ns = rng.choice([None, now_ns, now_ns - 30 * _NS, now_ns - 90 * _NS])
+    board.heat_level = rng.choice([0, 0, 1, 3]) if board.overtemp_evented else 0
+    board.heat_changed_ns = now_ns - rng.choice([0, 90]) * _NS
     if rng.random() < 0.6:
         started_ns = now_ns - rng.choice([0, _NS // 2, _NS, 5 * _NS])
         board.run = _Run(3, "9001", started_ns)
@@ -159,6 +164,27 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
     ]
     rng = random.Random(20261202)
     quiet_seen = {True: 0, False: 0}
+    idle = BackplaneSlot(
+        board="ref-gpu",
+        power_state=PowerState.IDLE,
+        die_temp_k=300.0,
+        power_w=0.0,
+        utilisation=0.0,
+        throttle_level=0,
+        heartbeat=7,
+        jobs_queued=0,
+        jobs_running=0,
+        results_pending=0,
+        correctable_errors=0,
+        uncorrectable_errors=0,
+        boot_count=1,
+        fault_reason=BoardFault.NONE,
+        loop_id="L1",
+    )
+    peers = {
+        slot: _Board(slot, f"slot.{slot:03d}", "ref-gpu", _Registers.of(idle), thermal=thermals[0])
+        for slot in (4, 5, 6)
+    }
     for _ in range(4000):
         board = _random_board(rng, thermals, now_ns)
         tests_left = rng.choice([0, 1])
@@ -171,6 +197,9 @@ async def test_a_quiet_board_is_one_supervise_leaves_alone_on_random_states():
         fast_board, slow_board = copy.deepcopy(board), copy.deepcopy(board)
         for manager, b in ((fast, fast_board), (slow, slow_board)):
             manager.boards[3] = b
+            # idle peers on its loop: a board hotter than its power explains stands out
+            for slot in (4, 5, 6):
+                manager.boards[slot] = copy.deepcopy(peers[slot])
             if b.run is not None:
                 manager.jobs[9].runs[3] = b.run
                 manager.executions[b.run.execution_id] = (9, 3)
@@ -399,6 +428,7 @@ class _Reference(PayloadManager):
             and not board.ground_off
             and board.registers.jobs_running == 0
             and board.registers.jobs_queued == 0
+            and not self._dry(board)
             and self.ctx.clock.now_ns() >= max(board.holdoff_until_ns, board.quarantine_until_ns)
         )
 
@@ -532,6 +562,16 @@ def _rig(reference: bool) -> Rig:
         return command(device, name, args)
 
     rig.hw.command = refusing  # type: ignore[method-assign]
+    read = rig.hw.read
+    rig.loop1 = {}  # type: ignore[attr-defined]  # LoopRegisters forced on loop L1 only
+
+    def loops_apart(device: str) -> dict[str, Any]:
+        values = read(device)
+        if device == "loop.L1":
+            values = {**values, **rig.loop1}  # type: ignore[attr-defined]
+        return values
+
+    rig.hw.read = loops_apart  # type: ignore[method-assign]
     return rig
 
 
@@ -594,6 +634,11 @@ async def _second(rig: Rig, t: int) -> None:
     hw.soc = 0.55 if 145 <= t < 165 else 0.9
     hw.supply_k = 327.0 if 110 <= t < 118 else 300.0
     hw.flow_kg_s = 0.1 if 186 <= t < 189 else 2.0
+    # one loop apart: L1 hot (its boards throttled, L2's not), then L1 without flow (its
+    # boards idled and given no job, L2's run on)
+    rig.loop1 = (  # type: ignore[attr-defined]
+        {"supply_temp_k": 331.0} if 120 <= t < 126 else {"flow_kg_s": 0.0} if 206 <= t < 214 else {}
+    )
     # faults on the boards
     upsets = {
         45: ("slot.001", UpsetKind.BIT_FLIP_RESULT),
@@ -701,6 +746,9 @@ async def test_the_fast_cycle_decides_as_the_straightforward_one_over_a_busy_sce
         dic.EventId.BOARD_COMMANDED,
     ):
         assert event in events, event.name
+    throttles = [m for e, m in fast.out.events if e == dic.EventId.THROTTLE_CHANGED]
+    assert any("L1 3, L2 0" in m for m in throttles), throttles  # L1 hot alone
+    assert any("flow lost on L1)" in m for m in throttles), throttles  # L1 dry alone
     commands = {c for _, c, _ in fast.hw.commands}
     assert {"submit_job", "power_off", "power_on", "power_cycle", "set_throttle"} <= commands
     assert len(fast.published) > 200, "the boards' job limits, every period"  # type: ignore[attr-defined]

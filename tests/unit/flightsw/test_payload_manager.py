@@ -375,7 +375,8 @@ async def test_throttle_follows_the_power_and_thermal_budget_with_hysteresis():
     assert rig.manager.level == 3
     rig.hw.flow_kg_s = 0.0  # cooling lost: deepest level, no new jobs
     await rig.run(1)
-    assert rig.manager.level == Config().max_level
+    assert rig.manager.dry_loops == {"L1", "L2"}
+    assert all(b.health().commanded_throttle_level == 3 for b in rig.hw.boards.values())
     assert rig.submit(SubmitJob(51, "matmul", 16, 1)) is None
     await rig.run(3)
     assert rig.manager.job_list()[0].state == JobState.QUEUED
@@ -555,8 +556,93 @@ async def test_a_board_is_not_throttled_before_its_throttle_range_is_known():
     rig.hw.step(60.0)  # booted: idle before the manager's first cycle
     rig.hw.flow_kg_s = 0.0
     await rig.run(8)
-    assert rig.manager.level == Config().max_level
+    assert rig.manager.dry_loops == {"L1", "L2"}
     assert rig.out.params["payload.device_errors"] == 0, "a throttle level was refused"
     deepest = {b.max_level() for b in rig.manager.boards.values()}
     levels = {b.health().commanded_throttle_level for b in rig.hw.boards.values()}
     assert levels == deepest and max(deepest) < Config().max_level, (levels, deepest)
+
+
+async def test_a_level_the_previous_flight_software_commanded_is_not_a_self_throttle():
+    """After a flight software restart the boards keep the level the previous run commanded;
+    the new manager does not know it yet (commanded_level None) and must not take it for a
+    board throttling itself (a false BOARD_OVERTEMP), while still catching a real one."""
+    rig = Rig(["ref-cpu", "ref-cpu"])
+    await rig.boot()
+    rig.hw.soc = 0.45  # the previous run commands level 2
+    await rig.run(2)
+    assert {b.health().commanded_throttle_level for b in rig.hw.boards.values()} == {2}
+    thermal = rig.manager.boards[1].thermal
+    assert thermal is not None
+    alarming = (thermal.throttle_temp_k + thermal.max_die_temp_k) / 2.0
+    plain = rig.hw._slot_registers
+    forced: dict[str, Any] = {"die_temp_k": alarming + 1.0}  # hot, below its rating
+
+    def registers(device: str) -> Any:
+        values = plain(device)
+        return values.model_copy(update=forced) if device == "slot.001" else values
+
+    rig.hw._slot_registers = registers  # type: ignore[method-assign]
+    rig.hw.soc = 0.9
+    restarted = Recorder(rig.clock, HardwarePort(rig.clock, rig.hw))
+    rig.out, rig.manager = restarted, PayloadManager(restarted, rig.manager.config)
+    await rig.run(3)
+    assert EventId.BOARD_OVERTEMP not in restarted.event_ids(), restarted.events
+    assert {b.health().commanded_throttle_level for b in rig.hw.boards.values()} == {0}
+    forced["throttle_level"] = 3  # now it does throttle itself past what we commanded (0)
+    await rig.run(1)
+    assert restarted.event_ids().count(EventId.BOARD_OVERTEMP) == 1, restarted.events
+
+
+async def test_a_board_whose_cooling_degraded_is_evented_and_throttled_stepwise():
+    """hwsim board_overtemp (a fouled plate interface: resistance x3) on one of four GPUs
+    running jobs: the board throttles itself at its throttle temperature, short of the
+    half-way alarm. Its die is far hotter than its power explains next to its loop's other
+    boards: BOARD_OVERTEMP once, and the manager takes its throttle over (stepwise); the
+    healthy boards, as hot in power, are left alone."""
+    rig = Rig(["ref-gpu"] * 4)
+    hw = rig.hw
+    fouled = hw.boards["slot.001"]
+    r_k_per_w = fouled.thermal_model().die_to_plate_k_per_w
+
+    def step(dt_s: float) -> None:
+        for board in hw.boards.values():
+            extra_k = 2.0 * r_k_per_w * board.power_draw_w() if board is fouled else 0.0
+            board.step(dt_s, PLATE_K + extra_k)  # (factor - 1) x R in series: a hotter plate
+        hw.clock.ns += round(dt_s * 1e9)
+
+    hw.step = step  # type: ignore[method-assign]
+    await rig.boot()
+    for job_id in range(71, 91):  # ~48 s each: the four boards busy all along
+        assert rig.submit(_long(job_id, seed=job_id)) is None
+    await rig.run(240)
+    overtemp = [m for e, m in rig.out.events if e == EventId.BOARD_OVERTEMP]
+    assert len(overtemp) == 1 and overtemp[0].startswith("slot.001"), overtemp
+    assert "cooling degraded" in overtemp[0], overtemp
+    levels = {d: b.health().commanded_throttle_level for d, b in hw.boards.items()}
+    assert levels["slot.001"] > 0, levels  # taken over: commanded at the level it needs
+    assert {levels[d] for d in ("slot.002", "slot.003", "slot.004")} == {0}, levels
+    assert fouled.health().die_temp_k < fouled.thermal_model().max_die_temp_k
+
+
+async def test_a_spot_checked_single_job_catches_a_flipped_result_onboard():
+    """spot_check_every=2: every second job of redundancy 1 runs on two boards. A bit flip in
+    one of its results (invisible on a single run but to the ground's own check) is a
+    RESULT_MISMATCH naming the boards; the job runs again elsewhere and completes right."""
+    rig = Rig(["ref-gpu"] * 4, spot_check_every=2)
+    await rig.boot()
+    assert rig.submit(SubmitJob(81, "matmul", 96, 1)) is None  # the first: one run
+    checked = _long(82, seed=82)
+    assert rig.submit(checked) is None  # the second: two runs, compared
+    await rig.until(lambda: rig.report(81) is not None)
+    assert rig.report(81).slots == (1,)  # type: ignore[union-attr]
+    await rig.until(lambda: len(rig.manager.jobs[82].runs) == 2)
+    slot = min(rig.manager.jobs[82].runs)
+    rig.hw.boards[f"slot.{slot:03d}"].inject_upset(UpsetKind.BIT_FLIP_RESULT)
+    await rig.until(lambda: rig.report(82) is not None)
+    report = rig.report(82)
+    assert report is not None and report.state == JobState.COMPLETED and report.retries >= 1
+    assert report.redundancy == 1 and len(report.slots) == 2 and slot not in report.slots
+    assert kernels.verify(checked.spec(), report.digest)
+    mismatch = [m for e, m in rig.out.events if e == EventId.RESULT_MISMATCH]
+    assert len(mismatch) == 1 and f"slot.{slot:03d}" in mismatch[0], mismatch
