@@ -123,6 +123,18 @@ class VoteParams(BaseModel):
         4.0, gt=0, description="Disagreement with the mean of two agreeing peers, K."
     )
     drift_samples: int = Field(10, ge=1, description="Samples the disagreement must persist.")
+    slow_drift_k: float = Field(
+        0.8,
+        gt=0,
+        description="Mean disagreement with the other sensors over a window that is a slow "
+        "drift, K (4x the 0.2 K noise of one sample; a window's mean scatters by ~0.02 K).",
+    )
+    slow_drift_window_s: float = Field(
+        300.0, gt=0, description="Window of the mean disagreement, mission s."
+    )
+    slow_drift_windows: int = Field(
+        2, ge=1, description="Consecutive windows beyond slow_drift_k before the vote-out."
+    )
 
 
 class Config(BaseModel):
@@ -260,6 +272,81 @@ def is_noisy(
     return mine > ratio * reference
 
 
+class SlowDriftMonitor:
+    """A slow drift inside ``drift_k``: per window of ``slow_drift_window_s``, the mean of the
+    pairwise differences of the sensors in vote (only samples where all of them, at least 3,
+    are valid). A sensor whose mean difference from the others exceeds ``slow_drift_k`` while
+    the others agree among themselves within half of that, in ``slow_drift_windows``
+    consecutive windows, drifts. The others' mutual agreement is what keeps a healthy sensor
+    (half the drift away from the mean of a drifter and a healthy peer) in the vote."""
+
+    def __init__(self, params: VoteParams) -> None:
+        self.params = params
+        self.members: tuple[str, ...] = ()
+        self.start_t: float | None = None
+        self.count = 0
+        self.sums: list[float] = []  # per pair (i < j) of members: Σ (v_i - v_j)
+        self.streak: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.members, self.start_t, self.count, self.sums = (), None, 0, []
+        self.streak.clear()
+
+    def add(self, t_s: float, values: dict[str, float]) -> tuple[str, str] | None:
+        """One sample of every sensor in vote with a valid value now (in sensor order);
+        returns (sensor, reason) when a window closes on a drifting sensor."""
+        members = tuple(values)
+        if len(members) < 3:
+            return None
+        if members != self.members:
+            # another set of sensors: their differences are another window
+            self.members, self.start_t, self.count = members, t_s, 0
+            self.sums = [0.0] * (len(members) * (len(members) - 1) // 2)
+            self.streak = {}
+        assert self.start_t is not None
+        v = list(values.values())
+        n = len(v)
+        sums = self.sums
+        k = 0
+        for i in range(n - 1):
+            vi = v[i]
+            for j in range(i + 1, n):
+                sums[k] += vi - v[j]
+                k += 1
+        self.count += 1
+        if t_s - self.start_t < self.params.slow_drift_window_s:
+            return None
+        return self._close(t_s)
+
+    def _close(self, t_s: float) -> tuple[str, str] | None:
+        p = self.params
+        n, count = len(self.members), self.count
+        mean = [[0.0] * n for _ in range(n)]  # mean[i][j]: mean of v_i - v_j over the window
+        k = 0
+        for i in range(n - 1):
+            for j in range(i + 1, n):
+                mean[i][j], mean[j][i] = self.sums[k] / count, -self.sums[k] / count
+                k += 1
+        self.start_t, self.count = t_s, 0
+        self.sums = [0.0] * len(self.sums)
+        found: tuple[str, str] | None = None
+        for i, sensor in enumerate(self.members):
+            others = [j for j in range(n) if j != i]
+            off = statistics.median(mean[i][j] for j in others)
+            spread = max(abs(mean[a][b]) for a in others for b in others if a < b)
+            if abs(off) > p.slow_drift_k and spread <= p.slow_drift_k / 2:
+                self.streak[sensor] = self.streak.get(sensor, 0) + 1
+                if self.streak[sensor] >= p.slow_drift_windows and found is None:
+                    found = (
+                        sensor,
+                        f"drift ({off:+.2f} K mean from its peers over "
+                        f"{self.streak[sensor]} x {p.slow_drift_window_s:g} s)",
+                    )
+            else:
+                self.streak[sensor] = 0
+        return found
+
+
 @dataclass
 class _Sensor:
     values: deque[float]
@@ -279,6 +366,7 @@ class PanelVoter:
         self.params = params
         keep = max(params.stuck_samples, params.noisy_window) + 1
         self.sensors: dict[str, _Sensor] = {s: _Sensor(deque(maxlen=keep)) for s in sensor_ids}
+        self.slow = SlowDriftMonitor(params)
 
     def vote_out(self, sensor: str, reason: str) -> None:
         self.sensors[sensor].out_reason = reason
@@ -289,6 +377,7 @@ class PanelVoter:
         state.values.clear()
         state.drift_count = 0
         state.last_t = state.last_v = None
+        self.slow.reset()
 
     def out(self) -> dict[str, str]:
         return {s: st.out_reason for s, st in self.sensors.items() if st.out_reason is not None}
@@ -350,6 +439,12 @@ class PanelVoter:
             if reason is not None:
                 st.out_reason = reason
                 newly.append((sensor, reason))
+        if not newly and len(readings) == len(self.sensors):
+            # a sample of every sensor (not a partial update): the slow-drift window
+            slow = self.slow.add(t_s, self.in_vote())
+            if slow is not None:
+                self.sensors[slow[0]].out_reason = slow[1]
+                newly.append(slow)
         return newly
 
 
