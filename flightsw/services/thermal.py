@@ -162,6 +162,13 @@ class Config(BaseModel):
     stall_power_w: float = Field(1800.0, gt=0, description="Power of a stalled motor, W.")
     degrade_tolerance: float = Field(0.2, gt=0, lt=1, description="Flow shortfall vs curve.")
     degrade_persist_s: float = Field(10.0, ge=0, description="Shortfall persistence, s.")
+    degrade_warn_fraction: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Flow this far below the healthy curve (flow per rpm is exact for a fixed "
+        "loop) is wear: PUMP_DEGRADED once, and the speed law is raised to make up the flow.",
+    )
     no_flow_kg_s: float = Field(0.1, ge=0, description="Loop flow below this = no flow, kg/s.")
     # leak
     leak_window_s: float = Field(60.0, gt=0, description="Trend window, mission s.")
@@ -190,6 +197,15 @@ class Config(BaseModel):
         ge=0,
         description="A loop's standby pump is checked this often, mission s (set_speed_rpm to "
         "the stopped pump: a seized one refuses it); 0: never.",
+    )
+    standby_run_s: float = Field(
+        7200.0,
+        ge=0,
+        description="A loop's standby pump is run this often, mission s (pump rotation: wear "
+        "and a seizure of a stopped pump only show while it runs); 0: never.",
+    )
+    standby_run_duration_s: float = Field(
+        60.0, gt=0, description="Length of a standby test run, mission s."
     )
     votes: VoteParams = Field(default_factory=VoteParams, description="Sensor checks.")
 
@@ -558,6 +574,10 @@ class _Loop:
     speed_cmd: float | None = None
     boosted: bool = False
     degraded_since: float | None = None
+    wear_since: float | None = None  # flow below the curve by degrade_warn_fraction since
+    flow_ratio: float = 1.0  # flow / healthy curve of the active pump once wear is seen
+    worn: set[str] = field(default_factory=set)  # pumps PUMP_DEGRADED was raised for
+    k_closed: frozenset[str] = frozenset()  # the panels closed when k_flow was learnt
     seizure_count: int = 0
     k_flow: dict[str, float] = field(default_factory=dict)  # healthy flow per rpm
     isolated: bool = False
@@ -574,6 +594,8 @@ class _Loop:
     published_at: float = -math.inf
     hot_since: float | None = None
     standby_checked_at: float = -math.inf
+    standby_run_at: float | None = None  # last standby test run (None: counts from start)
+    test_from: str | None = None  # during a standby test run: the pump to return to
 
 
 class _Refused(Exception):
@@ -655,7 +677,10 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         loop.speed_cmd = speed
         loop.boosted = False
         loop.degraded_since = None
+        loop.wear_since = None
+        loop.flow_ratio = 1.0
         loop.seizure_count = 0
+        loop.test_from = None  # any start ends a test run (a fault, ground, the run's end)
         return None
 
     async def switchover(loop: _Loop, why: str) -> None:
@@ -703,6 +728,40 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             return f"stopped: speed {speed:.0f} rpm, power {power:.0f} W, no flow"
         return None
 
+    def wear(loop: _Loop, t: float, flow: float, speed: float, expected: float) -> None:
+        """Trend the active pump's flow against its healthy curve: a shortfall of
+        ``degrade_warn_fraction`` held for ``degrade_persist_s`` is wear (PUMP_DEGRADED once
+        per pump, with the shortfall), and the speed law is scaled up to make up the flow."""
+        pump = loop.active
+        assert pump is not None
+        ratio = flow / expected
+        if ratio > 1 - config.degrade_warn_fraction:
+            loop.wear_since = None
+            return
+        if loop.wear_since is None:
+            loop.wear_since = t
+        if t - loop.wear_since < config.degrade_persist_s:
+            return
+        loop.flow_ratio = ratio
+        if pump in loop.worn:
+            return
+        loop.worn.add(pump)
+        ctx.event(
+            ThermalEvent.PUMP_DEGRADED,
+            f"{loop.layout.loop_id} pump {pump}: flow {flow:.2f} kg/s, {1 - ratio:.1%} below "
+            f"the healthy curve ({expected:.2f} kg/s) at {speed:.0f} rpm; speed raised to make "
+            "up the flow",
+        )
+
+    def law_rpm(loop: _Loop, ret: float) -> float:
+        """The speed law, scaled up by the active pump's flow shortfall (wear), on the step
+        grid (rounded up) and within the maximum."""
+        speed = speed_law_rpm(ret, config)
+        if loop.flow_ratio >= 1.0:
+            return speed
+        step = config.speed_step_rpm
+        return min(max_rpm, math.ceil(speed / loop.flow_ratio / step - 1e-9) * step)
+
     def degraded(loop: _Loop, t: float) -> str | None:
         """Supervise the active pump's flow against its learnt curve; the reason to switch
         (boosting first), if any."""
@@ -716,13 +775,24 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         if speed is None or target is None or flow is None or speed < 0.2 * max_rpm:
             loop.degraded_since = None
             return None
+        closed = frozenset(loop.closed_panels)
+        if closed != loop.k_closed:
+            # a panel closed or opened: another system curve, the healthy flow is re-learnt
+            loop.k_flow.clear()
+            loop.k_closed = closed
+            loop.wear_since = None
         k = loop.k_flow.get(pump) or next(iter(loop.k_flow.values()), None)
         steady = abs(speed - target) <= 0.02 * max(target, 1.0)
         expected = None if k is None else k * speed
         healthy = expected is None or flow >= (1 - config.degrade_tolerance) * expected
+        if expected is not None and steady and loop.leak == LeakState.NONE:
+            wear(loop, t, flow, speed, expected)
         if healthy:
             loop.degraded_since = None
-            if steady and not loop.boosted:
+            # learnt only on a curve within the wear margin of what is known (a standby's
+            # first run is judged against its sister's curve, not learnt as healthy)
+            within = expected is None or flow > (1 - config.degrade_warn_fraction) * expected
+            if steady and not loop.boosted and pump not in loop.worn and within:
                 loop.k_flow[pump] = max(loop.k_flow.get(pump, 0.0), flow / speed)
             return None
         if loop.degraded_since is None:
@@ -778,7 +848,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         ret = get(f"loop.{lid}.return_temp_k")
         if ret is None:
             return
-        speed = max_rpm if loop.boosted else speed_law_rpm(ret, config)
+        speed = max_rpm if loop.boosted else law_rpm(loop, ret)
         current = loop.speed_cmd
         if current is None:
             current = get(f"pump.{lid}.{loop.active}.target_speed_rpm")
@@ -819,6 +889,75 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     f"{lid}: standby pump {pump} refused set_speed_rpm ({exc}): no standby "
                     f"on {lid}, a fault of pump {loop.active} would stop its flow"[:200],
                 )
+
+    async def standby_run(loop: _Loop, t: float) -> None:
+        """Pump rotation: every ``standby_run_s`` the standby pump takes the loop for
+        ``standby_run_duration_s`` (started before the running one stops: no gap in the
+        flow), supervised like any active pump — wear against the healthy curve is
+        PUMP_DEGRADED, a seizure a switchover back that marks it unusable — then the loop
+        returns to its pump. PUMP_TEST_RUN reports the result."""
+        if config.standby_run_s <= 0 or loop.isolated or loop.active is None:
+            return
+        lid = loop.layout.loop_id
+        if loop.test_from is not None:
+            if t - loop.started_at < config.standby_run_duration_s:
+                return
+            tested, back = loop.active, loop.test_from
+            base = f"pump.{lid}.{tested}"
+            speed, flow = get(f"{base}.speed_rpm"), get(f"{base}.flow_kg_s")
+            k = loop.k_flow.get(back) or loop.k_flow.get(tested)
+            if speed and flow is not None and k:
+                share = flow / (k * speed)
+                result = (
+                    f"flow {flow:.2f} kg/s at {speed:.0f} rpm, {share:.1%} of the healthy curve"
+                )
+            else:
+                result = "no flow reading"
+            worn = " (degraded)" if tested in loop.worn else ""
+            error = await start_pump(loop, back, loop.speed_cmd or speed or 0.0)
+            if error is not None:
+                # the pump to return to will not start: the tested one carries on
+                loop.active = tested
+                ctx.event(
+                    ThermalEvent.PUMP_TEST_RUN,
+                    f"{lid}: standby test run of pump {tested}{worn}: {result}; pump {back} "
+                    f"would not restart ({error}), {tested} keeps the loop"[:200],
+                )
+                return
+            await command(f"pump.{lid}.{tested}", "stop")
+            ctx.event(
+                ThermalEvent.PUMP_TEST_RUN,
+                f"{lid}: standby test run of pump {tested}{worn}: {result}; back on {back}",
+            )
+            return
+        if loop.standby_run_at is None:
+            loop.standby_run_at = t
+        if t - loop.standby_run_at < config.standby_run_s:
+            return
+        target = standby(loop)
+        active = loop.active
+        if (
+            target is None
+            or loop.boosted
+            or loop.leak != LeakState.NONE
+            or loop.degraded_since is not None
+            or loop.k_flow.get(active) is None
+        ):
+            return  # no standby, or the loop is not in a state to compare: next cycle
+        loop.standby_run_at = t
+        speed = loop.speed_cmd or get(f"pump.{lid}.{active}.target_speed_rpm") or 0.0
+        error = await start_pump(loop, target, speed)
+        if error is not None:
+            loop.active = active  # start_pump changed nothing else on a refusal
+            loop.failed[target] = f"failed its test run: {error}"[:80]
+            ctx.event(
+                ThermalEvent.PUMP_STANDBY_UNAVAILABLE,
+                f"{lid}: standby pump {target} would not start for its test run ({error}): "
+                f"no standby on {lid}"[:200],
+            )
+            return
+        loop.test_from = active
+        await command(f"pump.{lid}.{active}", "stop")
 
     # --- flow, leaks, isolation ----------------------------------------------------------------
 
@@ -1127,6 +1266,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         for loop in loops.values():
             await supervise_pump(loop, t)
             await check_standby(loop, t)
+            await standby_run(loop, t)
             check_flow(loop)
             await supervise_leak(loop, t)
             supervise_rejection(loop, t)
