@@ -272,6 +272,15 @@ def _diff_std(values: Sequence[float]) -> float:
     return statistics.median(diffs) / 0.6745 if len(diffs) >= 2 else 0.0
 
 
+def _quiet(recent: Sequence[float], std_k: float) -> bool:
+    """No sample-to-sample change beyond std_k·0.6745 (a hair less, so no rounding can flip
+    it): then the median of the absolute changes, hence ``_diff_std``, is at most std_k."""
+    bound = std_k * 0.6745 * (1 - 1e-9)
+    if max(recent) - min(recent) <= bound:
+        return True  # no change can exceed the range (rounding is monotone): the cheap test
+    return all(-bound <= b - a <= bound for a, b in itertools.pairwise(recent))
+
+
 def is_noisy(
     own: Sequence[float], peers: Sequence[Sequence[float]], window: int, std_k: float, ratio: float
 ) -> bool:
@@ -280,7 +289,10 @@ def is_noisy(
     ``ratio`` times the median of its peers' (a floor of 0.1 K stands in for quiet peers)."""
     if len(own) < window:
         return False
-    mine = _diff_std(own[-window:])
+    recent = own[-window:]
+    if _quiet(recent, std_k):  # the common case, without the medians
+        return False
+    mine = _diff_std(recent)
     if mine <= std_k:
         return False
     theirs = [_diff_std(p[-window:]) for p in peers if len(p) >= window]
@@ -426,15 +438,28 @@ class PanelVoter:
             peers = [
                 o for name, o in self.sensors.items() if name != sensor and o.out_reason is None
             ]
-            peer_hist = [list(o.values) for o in peers]
             own = list(st.values)
+            # The peers' histories are copied only when a check needs them: is_stuck only
+            # looks at them when its own recent values are all equal, is_noisy only past its
+            # own fast path (``_quiet``) — the same verdicts, without the copies every sample.
+            maybe_stuck = (
+                len(own) >= p.stuck_samples
+                and own[-2] == value  # a healthy sensor's noise almost always moves it
+                and all(v == value for v in own[-p.stuck_samples :])
+            )
+            maybe_noisy = len(own) >= p.noisy_window and not _quiet(
+                own[-p.noisy_window :], p.noisy_std_k
+            )
+            peer_hist = [list(o.values) for o in peers] if maybe_stuck or maybe_noisy else []
             reason: str | None = None
             if not p.min_k <= value <= p.max_k:
                 what = "open circuit" if value == 0.0 else "implausible"
                 reason = f"range ({what}: {value:.1f} K outside {p.min_k:g}..{p.max_k:g} K)"
-            elif is_stuck(own, peer_hist, p.stuck_samples):
+            elif maybe_stuck and is_stuck(own, peer_hist, p.stuck_samples):
                 reason = f"stuck ({value:.1f} K over {p.stuck_samples} samples, peers moving)"
-            elif is_noisy(own, peer_hist, p.noisy_window, p.noisy_std_k, p.noisy_ratio):
+            elif maybe_noisy and is_noisy(
+                own, peer_hist, p.noisy_window, p.noisy_std_k, p.noisy_ratio
+            ):
                 reason = f"noisy (change std {_diff_std(own[-p.noisy_window :]):.1f} K)"
             else:
                 peer_now = [o.current for o in peers if o.current is not None]
@@ -474,12 +499,16 @@ class TrendMonitor:
         self.persist_s = persist_s
         self.samples: deque[tuple[float, float]] = deque()
         self._since: float | None = None
+        self._changed_at = -math.inf  # the last sample that differed from the one before
 
     def reset(self) -> None:
         self.samples.clear()
         self._since = None
+        self._changed_at = -math.inf
 
     def add(self, t_s: float, value: float) -> None:
+        if not self.samples or self.samples[-1][1] != value:
+            self._changed_at = t_s
         self.samples.append((t_s, value))
         while self.samples and self.samples[0][0] < t_s - self.window_s:
             self.samples.popleft()
@@ -489,8 +518,13 @@ class TrendMonitor:
 
     def falling(self, t_s: float) -> bool:
         """The slope is below -rate, over a window at least half full, since persist_s."""
-        slope = self.slope()
         full = bool(self.samples) and t_s - self.samples[0][0] >= self.window_s / 2
+        if self.samples and self._changed_at <= self.samples[0][0]:
+            # every value in the window is the same (a tight loop's inventory): the fit
+            # would give 0 within rounding, never below -rate (> 0), so it is skipped
+            self._since = None
+            return False
+        slope = self.slope()
         if slope is None or not full or slope > -self.rate:
             self._since = None
             return False

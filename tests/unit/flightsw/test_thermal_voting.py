@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -200,3 +201,40 @@ def test_the_slow_drift_monitor_matches_a_direct_window_mean():
             if found is not None:
                 assert f"{off:+.2f} K" in found[1], (found, off)
             window = []
+
+
+def _is_noisy_reference(own, peers, window, std_k, ratio):
+    """is_noisy as it was, without its quiet fast path."""
+    if len(own) < window:
+        return False
+    mine = statistics.median([abs(b - a) for a, b in itertools.pairwise(own[-window:])])
+    mine /= 0.6745
+    if mine <= std_k:
+        return False
+    theirs = []
+    for p in peers:
+        if len(p) >= window:
+            d = [abs(b - a) for a, b in itertools.pairwise(p[-window:])]
+            theirs.append(statistics.median(d) / 0.6745)
+    reference = max(statistics.median(theirs), 0.1) if theirs else 0.1
+    return mine > ratio * reference
+
+
+def test_the_quiet_fast_path_gives_is_noisys_verdicts():
+    """On healthy, noisy, stepping and quantised histories (including changes right at the
+    fast path's bound) is_noisy says what the full robust comparison says."""
+    rng = random.Random(13)
+    bound = P.noisy_std_k * 0.6745
+    seen = set()
+    for case in range(3000):
+        sigma = rng.choice([0.2, 0.5, 1.0, 2.0, 5.0])
+        own = [round(300 + rng.gauss(0, sigma), 1) for _ in range(11)]
+        if case % 7 == 0:  # changes exactly at the bound
+            own = [300 + bound * (i % 2) for i in range(11)]
+        peers = [[round(300 + rng.gauss(0, 0.2), 1) for _ in range(11)] for _ in range(2)]
+        got = is_noisy(own, peers, P.noisy_window, P.noisy_std_k, P.noisy_ratio)
+        assert got == _is_noisy_reference(
+            own, peers, P.noisy_window, P.noisy_std_k, P.noisy_ratio
+        ), (case, own)
+        seen.add(got)
+    assert seen == {True, False}
