@@ -323,10 +323,11 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "throttles the loop's compute until flow is back)",
     ),
     "pump_degradation": (
-        "thermal's flow-vs-speed trend of the running pump (its own event); backstop: PMON 1-2 "
-        "loop.L<n>.flow_kg_s below 0.4 kg/s for 3 samples (COOLANT_FLOW_LOW)",
-        "thermal control: raise the speed, then switch to the standby pump (PUMP_DEGRADED, "
-        "PUMP_SWITCHOVER; 131,1 by hand)",
+        "thermal's flow-vs-speed trend of the running pump against its healthy curve (2 % "
+        "short: PUMP_DEGRADED); a standby's wear in its periodic test run (PUMP_TEST_RUN); "
+        "backstop: PMON 1-2 loop.L<n>.flow_kg_s below 0.4 kg/s for 3 samples (COOLANT_FLOW_LOW)",
+        "thermal control: raise the speed to make up the flow, at 20 % short to maximum, then "
+        "switch to the standby pump (PUMP_DEGRADED, PUMP_SWITCHOVER; 131,1 by hand)",
     ),
     "radiator_puncture": (
         "PMON 5-6 loop.L<n>.inventory_kg below 140 kg for 3 samples (COOLANT_LEAK)",
@@ -337,7 +338,8 @@ FAULT_COVERAGE: dict[str, tuple[str, str]] = {
         "131,4 vote the sensor out (done by thermal itself on its vote)",
     ),
     "sensor_drift": (
-        "thermal's 2-of-3 vote against the panel median (event SENSOR_VOTED_OUT)",
+        "thermal's 2-of-3 vote against the panel median: > 4 K at once, or a 300 s mean "
+        "> 0.8 K from agreeing peers in 2 windows (event SENSOR_VOTED_OUT 'drift')",
         "131,4 vote the sensor out (done by thermal itself on its vote)",
     ),
     "sensor_noisy": (

@@ -331,7 +331,7 @@ class EventId(IntEnum):
     # 40-54: thermal control (icd.thermal.ThermalEvent), 55-69: power control
     # (icd.power.PowerEvent): in the dictionary's events all the same; 32-39: autonomy
     # events added when those were full (32 POWER_COMMAND_REFUSED, 33 thermal's
-    # PUMP_STANDBY_UNAVAILABLE)
+    # PUMP_STANDBY_UNAVAILABLE, 34 thermal's PUMP_TEST_RUN)
 
 
 class EventDef(_Frozen):
@@ -1917,6 +1917,13 @@ EVENTS.update(
                 description="The periodic check of a loop's standby pump (a set_speed_rpm to "
                 "the stopped pump) was refused: the pump is not usable (seized). The loop runs "
                 "on without a standby; a fault of its running pump will stop its flow.",
+            ),
+            EventDef(
+                id=_thermal.ThermalEvent.PUMP_TEST_RUN,
+                name="PUMP_TEST_RUN",
+                severity=Severity.INFO,
+                description="The periodic test run of a loop's standby pump (pump rotation) "
+                "ended: its flow against the healthy curve, and the pump the loop is back on.",
             ),
         )
     }

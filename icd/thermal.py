@@ -87,6 +87,8 @@ class ThermalEvent(IntEnum):
     THERMAL_ACTION_FAILED = 54
     # The periodic check of a loop's standby pump found it unusable (seized while not running).
     PUMP_STANDBY_UNAVAILABLE = 33
+    # The periodic test run of a loop's standby pump (pump rotation) and its result.
+    PUMP_TEST_RUN = 34
 
 
 class PumpCode(IntEnum):

@@ -4,7 +4,7 @@ load shedding by priority, tripped switches, and the compute budget ahead of eve
 Reads (the parameter pool, fed by the devices service; an invalid value is never acted on):
 ``battery.soc`` (0..1), ``battery.capacity_wh`` (Wh), ``battery.cell_faults``,
 ``wing.W<n>.{available_power_w, power_w, voltage_v (V), incidence_cos, sun_illumination (0..1),
-sun_angle_deg, drive_angle_deg, target_angle_deg (deg), tracking, mppt_enabled}``,
+sun_angle_deg, drive_angle_deg, target_angle_deg (deg), tracking, mppt_enabled, temp_k (K)}``,
 ``pump.*.power_w`` (W), ``pdu.<switch>_{on, tripped, trip_time_s (mission s)}``; bus
 ``ModeChanged`` (the mode in force) and ``TcDispatch`` for service 132.
 Predicts (no sensor needed): eclipse entry and exit from the onboard orbit model
@@ -157,6 +157,19 @@ class Config(BaseModel):
     mpp_voltage_tolerance_v: float = Field(20.0, gt=0, description="Off the MPP beyond it, V.")
     mppt_ratio: float = Field(
         0.85, gt=0, lt=1, description="A wing below this share of its sister's power/cos is off."
+    )
+    mppt_cos_ratio: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Wings are compared only when the smaller incidence cosine is at least this "
+        "share of the larger: a wing far off the Sun (a stuck drive) is no reference.",
+    )
+    cell_temp_coeff_per_k: float = Field(
+        -0.0035, le=0, description="Cell efficiency change per K (data sheet; hwsim WingConfig)."
+    )
+    cell_reference_temp_k: float = Field(
+        301.15, gt=0, description="Temperature of the data-sheet efficiency, K."
     )
     mppt_persist_s: float = Field(10.0, gt=0, description="Off the MPP this long = suspect, s.")
     mppt_settle_s: float = Field(20.0, gt=0, description="After a restart, wait this long, s.")
@@ -401,8 +414,10 @@ class PowerController:
             f"re-balanced on the remaining array power",
         )
 
-    def _off_mpp(self, w: _Wing, norms: dict[str, float]) -> str | None:
-        """Why wing ``w`` seems off its maximum power point, or None."""
+    def _off_mpp(self, w: _Wing, norms: dict[str, float], cosines: dict[str, float]) -> str | None:
+        """Why wing ``w`` seems off its maximum power point, or None. ``norms``: each lit
+        wing's power per unit incidence at the reference cell temperature, W; ``cosines``:
+        their incidence cosines."""
         cfg = self.config
         enabled = self._wing_value(w.name, "mppt_enabled")
         voltage = self._wing_value(w.name, "voltage_v")
@@ -410,14 +425,24 @@ class PowerController:
             return None
         if voltage is not None and abs(voltage - cfg.mpp_voltage_v) > cfg.mpp_voltage_tolerance_v:
             return f"array at {voltage:.0f} V, MPP {cfg.mpp_voltage_v:.0f} V"
-        best = max(norms.values())
-        if len(norms) > 1 and norms[w.name] < cfg.mppt_ratio * best:
-            return f"power/cos {norms[w.name]:.0f} W, {norms[w.name] / best:.0%} of the best wing"
+        # Only sisters with a comparable incidence: at a grazing angle the share of Earth
+        # albedo and the colder cells make power/cos no measure of the MPP (a stuck W1 made
+        # W2 look 15 % short and raised a false MPPT_FAILED).
+        mine, cos_w = norms[w.name], cosines[w.name]
+        peers = [
+            n
+            for name, n in norms.items()
+            if min(cos_w, cosines[name]) >= cfg.mppt_cos_ratio * max(cos_w, cosines[name])
+        ]
+        best = max(peers)
+        if len(peers) > 1 and mine < cfg.mppt_ratio * best:
+            return f"power/cos {mine:.0f} W, {mine / best:.0%} of the best wing"
         return None
 
     async def mppt(self, now: int) -> None:
         cfg = self.config
         norms: dict[str, float] = {}
+        cosines: dict[str, float] = {}
         for w in self.wings.values():
             avail = self._wing_value(w.name, "available_power_w")
             cos_i = self._wing_value(w.name, "incidence_cos")
@@ -425,7 +450,14 @@ class PowerController:
             if avail is None or cos_i is None or lit is None:
                 continue
             if lit >= cfg.sunlit_illumination and cos_i > 0.2 and avail > 1000.0:
-                norms[w.name] = avail / cos_i
+                # Cells work better cold: a wing off the Sun runs colder, and its power/cos
+                # would beat a sister's on its MPP. Normalise to the reference temperature.
+                temp = self._wing_value(w.name, "temp_k")
+                eta = 1.0
+                if temp is not None:
+                    eta = 1.0 + cfg.cell_temp_coeff_per_k * (temp - cfg.cell_reference_temp_k)
+                norms[w.name] = avail / (cos_i * max(eta, 0.1))
+                cosines[w.name] = cos_i
         for w in self.wings.values():
             enabled = self._wing_value(w.name, "mppt_enabled")
             if (
@@ -439,7 +471,7 @@ class PowerController:
                 continue
             if w.mppt_failed:
                 continue
-            why = self._off_mpp(w, norms)
+            why = self._off_mpp(w, norms, cosines)
             if why is None:
                 if w.name in norms:
                     w.mppt_off_since_ns = None

@@ -123,6 +123,18 @@ class VoteParams(BaseModel):
         4.0, gt=0, description="Disagreement with the mean of two agreeing peers, K."
     )
     drift_samples: int = Field(10, ge=1, description="Samples the disagreement must persist.")
+    slow_drift_k: float = Field(
+        0.8,
+        gt=0,
+        description="Mean disagreement with the other sensors over a window that is a slow "
+        "drift, K (4x the 0.2 K noise of one sample; a window's mean scatters by ~0.02 K).",
+    )
+    slow_drift_window_s: float = Field(
+        300.0, gt=0, description="Window of the mean disagreement, mission s."
+    )
+    slow_drift_windows: int = Field(
+        2, ge=1, description="Consecutive windows beyond slow_drift_k before the vote-out."
+    )
 
 
 class Config(BaseModel):
@@ -150,6 +162,13 @@ class Config(BaseModel):
     stall_power_w: float = Field(1800.0, gt=0, description="Power of a stalled motor, W.")
     degrade_tolerance: float = Field(0.2, gt=0, lt=1, description="Flow shortfall vs curve.")
     degrade_persist_s: float = Field(10.0, ge=0, description="Shortfall persistence, s.")
+    degrade_warn_fraction: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Flow this far below the healthy curve (flow per rpm is exact for a fixed "
+        "loop) is wear: PUMP_DEGRADED once, and the speed law is raised to make up the flow.",
+    )
     no_flow_kg_s: float = Field(0.1, ge=0, description="Loop flow below this = no flow, kg/s.")
     # leak
     leak_window_s: float = Field(60.0, gt=0, description="Trend window, mission s.")
@@ -178,6 +197,15 @@ class Config(BaseModel):
         ge=0,
         description="A loop's standby pump is checked this often, mission s (set_speed_rpm to "
         "the stopped pump: a seized one refuses it); 0: never.",
+    )
+    standby_run_s: float = Field(
+        7200.0,
+        ge=0,
+        description="A loop's standby pump is run this often, mission s (pump rotation: wear "
+        "and a seizure of a stopped pump only show while it runs); 0: never.",
+    )
+    standby_run_duration_s: float = Field(
+        60.0, gt=0, description="Length of a standby test run, mission s."
     )
     votes: VoteParams = Field(default_factory=VoteParams, description="Sensor checks.")
 
@@ -244,6 +272,15 @@ def _diff_std(values: Sequence[float]) -> float:
     return statistics.median(diffs) / 0.6745 if len(diffs) >= 2 else 0.0
 
 
+def _quiet(recent: Sequence[float], std_k: float) -> bool:
+    """No sample-to-sample change beyond std_k·0.6745 (a hair less, so no rounding can flip
+    it): then the median of the absolute changes, hence ``_diff_std``, is at most std_k."""
+    bound = std_k * 0.6745 * (1 - 1e-9)
+    if max(recent) - min(recent) <= bound:
+        return True  # no change can exceed the range (rounding is monotone): the cheap test
+    return all(-bound <= b - a <= bound for a, b in itertools.pairwise(recent))
+
+
 def is_noisy(
     own: Sequence[float], peers: Sequence[Sequence[float]], window: int, std_k: float, ratio: float
 ) -> bool:
@@ -252,12 +289,90 @@ def is_noisy(
     ``ratio`` times the median of its peers' (a floor of 0.1 K stands in for quiet peers)."""
     if len(own) < window:
         return False
-    mine = _diff_std(own[-window:])
+    recent = own[-window:]
+    if _quiet(recent, std_k):  # the common case, without the medians
+        return False
+    mine = _diff_std(recent)
     if mine <= std_k:
         return False
     theirs = [_diff_std(p[-window:]) for p in peers if len(p) >= window]
     reference = max(statistics.median(theirs), 0.1) if theirs else 0.1
     return mine > ratio * reference
+
+
+class SlowDriftMonitor:
+    """A slow drift inside ``drift_k``: per window of ``slow_drift_window_s``, the mean of the
+    pairwise differences of the sensors in vote (only samples where all of them, at least 3,
+    are valid). A sensor whose mean difference from the others exceeds ``slow_drift_k`` while
+    the others agree among themselves within half of that, in ``slow_drift_windows``
+    consecutive windows, drifts. The others' mutual agreement is what keeps a healthy sensor
+    (half the drift away from the mean of a drifter and a healthy peer) in the vote."""
+
+    def __init__(self, params: VoteParams) -> None:
+        self.params = params
+        self.members: tuple[str, ...] = ()
+        self.start_t: float | None = None
+        self.count = 0
+        self.sums: list[float] = []  # per pair (i < j) of members: Σ (v_i - v_j)
+        self.streak: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.members, self.start_t, self.count, self.sums = (), None, 0, []
+        self.streak.clear()
+
+    def add(self, t_s: float, values: dict[str, float]) -> tuple[str, str] | None:
+        """One sample of every sensor in vote with a valid value now (in sensor order);
+        returns (sensor, reason) when a window closes on a drifting sensor."""
+        members = tuple(values)
+        if len(members) < 3:
+            return None
+        if members != self.members:
+            # another set of sensors: their differences are another window
+            self.members, self.start_t, self.count = members, t_s, 0
+            self.sums = [0.0] * (len(members) * (len(members) - 1) // 2)
+            self.streak = {}
+        assert self.start_t is not None
+        v = list(values.values())
+        n = len(v)
+        sums = self.sums
+        k = 0
+        for i in range(n - 1):
+            vi = v[i]
+            for j in range(i + 1, n):
+                sums[k] += vi - v[j]
+                k += 1
+        self.count += 1
+        if t_s - self.start_t < self.params.slow_drift_window_s:
+            return None
+        return self._close(t_s)
+
+    def _close(self, t_s: float) -> tuple[str, str] | None:
+        p = self.params
+        n, count = len(self.members), self.count
+        mean = [[0.0] * n for _ in range(n)]  # mean[i][j]: mean of v_i - v_j over the window
+        k = 0
+        for i in range(n - 1):
+            for j in range(i + 1, n):
+                mean[i][j], mean[j][i] = self.sums[k] / count, -self.sums[k] / count
+                k += 1
+        self.start_t, self.count = t_s, 0
+        self.sums = [0.0] * len(self.sums)
+        found: tuple[str, str] | None = None
+        for i, sensor in enumerate(self.members):
+            others = [j for j in range(n) if j != i]
+            off = statistics.median(mean[i][j] for j in others)
+            spread = max(abs(mean[a][b]) for a in others for b in others if a < b)
+            if abs(off) > p.slow_drift_k and spread <= p.slow_drift_k / 2:
+                self.streak[sensor] = self.streak.get(sensor, 0) + 1
+                if self.streak[sensor] >= p.slow_drift_windows and found is None:
+                    found = (
+                        sensor,
+                        f"drift ({off:+.2f} K mean from its peers over "
+                        f"{self.streak[sensor]} x {p.slow_drift_window_s:g} s)",
+                    )
+            else:
+                self.streak[sensor] = 0
+        return found
 
 
 @dataclass
@@ -279,6 +394,7 @@ class PanelVoter:
         self.params = params
         keep = max(params.stuck_samples, params.noisy_window) + 1
         self.sensors: dict[str, _Sensor] = {s: _Sensor(deque(maxlen=keep)) for s in sensor_ids}
+        self.slow = SlowDriftMonitor(params)
 
     def vote_out(self, sensor: str, reason: str) -> None:
         self.sensors[sensor].out_reason = reason
@@ -289,6 +405,7 @@ class PanelVoter:
         state.values.clear()
         state.drift_count = 0
         state.last_t = state.last_v = None
+        self.slow.reset()
 
     def out(self) -> dict[str, str]:
         return {s: st.out_reason for s, st in self.sensors.items() if st.out_reason is not None}
@@ -321,15 +438,28 @@ class PanelVoter:
             peers = [
                 o for name, o in self.sensors.items() if name != sensor and o.out_reason is None
             ]
-            peer_hist = [list(o.values) for o in peers]
             own = list(st.values)
+            # The peers' histories are copied only when a check needs them: is_stuck only
+            # looks at them when its own recent values are all equal, is_noisy only past its
+            # own fast path (``_quiet``) — the same verdicts, without the copies every sample.
+            maybe_stuck = (
+                len(own) >= p.stuck_samples
+                and own[-2] == value  # a healthy sensor's noise almost always moves it
+                and all(v == value for v in own[-p.stuck_samples :])
+            )
+            maybe_noisy = len(own) >= p.noisy_window and not _quiet(
+                own[-p.noisy_window :], p.noisy_std_k
+            )
+            peer_hist = [list(o.values) for o in peers] if maybe_stuck or maybe_noisy else []
             reason: str | None = None
             if not p.min_k <= value <= p.max_k:
                 what = "open circuit" if value == 0.0 else "implausible"
                 reason = f"range ({what}: {value:.1f} K outside {p.min_k:g}..{p.max_k:g} K)"
-            elif is_stuck(own, peer_hist, p.stuck_samples):
+            elif maybe_stuck and is_stuck(own, peer_hist, p.stuck_samples):
                 reason = f"stuck ({value:.1f} K over {p.stuck_samples} samples, peers moving)"
-            elif is_noisy(own, peer_hist, p.noisy_window, p.noisy_std_k, p.noisy_ratio):
+            elif maybe_noisy and is_noisy(
+                own, peer_hist, p.noisy_window, p.noisy_std_k, p.noisy_ratio
+            ):
                 reason = f"noisy (change std {_diff_std(own[-p.noisy_window :]):.1f} K)"
             else:
                 peer_now = [o.current for o in peers if o.current is not None]
@@ -350,6 +480,12 @@ class PanelVoter:
             if reason is not None:
                 st.out_reason = reason
                 newly.append((sensor, reason))
+        if not newly and len(readings) == len(self.sensors):
+            # a sample of every sensor (not a partial update): the slow-drift window
+            slow = self.slow.add(t_s, self.in_vote())
+            if slow is not None:
+                self.sensors[slow[0]].out_reason = slow[1]
+                newly.append(slow)
         return newly
 
 
@@ -363,12 +499,16 @@ class TrendMonitor:
         self.persist_s = persist_s
         self.samples: deque[tuple[float, float]] = deque()
         self._since: float | None = None
+        self._changed_at = -math.inf  # the last sample that differed from the one before
 
     def reset(self) -> None:
         self.samples.clear()
         self._since = None
+        self._changed_at = -math.inf
 
     def add(self, t_s: float, value: float) -> None:
+        if not self.samples or self.samples[-1][1] != value:
+            self._changed_at = t_s
         self.samples.append((t_s, value))
         while self.samples and self.samples[0][0] < t_s - self.window_s:
             self.samples.popleft()
@@ -378,8 +518,13 @@ class TrendMonitor:
 
     def falling(self, t_s: float) -> bool:
         """The slope is below -rate, over a window at least half full, since persist_s."""
-        slope = self.slope()
         full = bool(self.samples) and t_s - self.samples[0][0] >= self.window_s / 2
+        if self.samples and self._changed_at <= self.samples[0][0]:
+            # every value in the window is the same (a tight loop's inventory): the fit
+            # would give 0 within rounding, never below -rate (> 0), so it is skipped
+            self._since = None
+            return False
+        slope = self.slope()
         if slope is None or not full or slope > -self.rate:
             self._since = None
             return False
@@ -463,6 +608,10 @@ class _Loop:
     speed_cmd: float | None = None
     boosted: bool = False
     degraded_since: float | None = None
+    wear_since: float | None = None  # flow below the curve by degrade_warn_fraction since
+    flow_ratio: float = 1.0  # flow / healthy curve of the active pump once wear is seen
+    worn: set[str] = field(default_factory=set)  # pumps PUMP_DEGRADED was raised for
+    k_closed: frozenset[str] = frozenset()  # the panels closed when k_flow was learnt
     seizure_count: int = 0
     k_flow: dict[str, float] = field(default_factory=dict)  # healthy flow per rpm
     isolated: bool = False
@@ -479,6 +628,8 @@ class _Loop:
     published_at: float = -math.inf
     hot_since: float | None = None
     standby_checked_at: float = -math.inf
+    standby_run_at: float | None = None  # last standby test run (None: counts from start)
+    test_from: str | None = None  # during a standby test run: the pump to return to
 
 
 class _Refused(Exception):
@@ -560,7 +711,10 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         loop.speed_cmd = speed
         loop.boosted = False
         loop.degraded_since = None
+        loop.wear_since = None
+        loop.flow_ratio = 1.0
         loop.seizure_count = 0
+        loop.test_from = None  # any start ends a test run (a fault, ground, the run's end)
         return None
 
     async def switchover(loop: _Loop, why: str) -> None:
@@ -608,6 +762,40 @@ async def run(ctx: ServiceContext, config: Config) -> None:
             return f"stopped: speed {speed:.0f} rpm, power {power:.0f} W, no flow"
         return None
 
+    def wear(loop: _Loop, t: float, flow: float, speed: float, expected: float) -> None:
+        """Trend the active pump's flow against its healthy curve: a shortfall of
+        ``degrade_warn_fraction`` held for ``degrade_persist_s`` is wear (PUMP_DEGRADED once
+        per pump, with the shortfall), and the speed law is scaled up to make up the flow."""
+        pump = loop.active
+        assert pump is not None
+        ratio = flow / expected
+        if ratio > 1 - config.degrade_warn_fraction:
+            loop.wear_since = None
+            return
+        if loop.wear_since is None:
+            loop.wear_since = t
+        if t - loop.wear_since < config.degrade_persist_s:
+            return
+        loop.flow_ratio = ratio
+        if pump in loop.worn:
+            return
+        loop.worn.add(pump)
+        ctx.event(
+            ThermalEvent.PUMP_DEGRADED,
+            f"{loop.layout.loop_id} pump {pump}: flow {flow:.2f} kg/s, {1 - ratio:.1%} below "
+            f"the healthy curve ({expected:.2f} kg/s) at {speed:.0f} rpm; speed raised to make "
+            "up the flow",
+        )
+
+    def law_rpm(loop: _Loop, ret: float) -> float:
+        """The speed law, scaled up by the active pump's flow shortfall (wear), on the step
+        grid (rounded up) and within the maximum."""
+        speed = speed_law_rpm(ret, config)
+        if loop.flow_ratio >= 1.0:
+            return speed
+        step = config.speed_step_rpm
+        return min(max_rpm, math.ceil(speed / loop.flow_ratio / step - 1e-9) * step)
+
     def degraded(loop: _Loop, t: float) -> str | None:
         """Supervise the active pump's flow against its learnt curve; the reason to switch
         (boosting first), if any."""
@@ -621,13 +809,24 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         if speed is None or target is None or flow is None or speed < 0.2 * max_rpm:
             loop.degraded_since = None
             return None
+        closed = frozenset(loop.closed_panels)
+        if closed != loop.k_closed:
+            # a panel closed or opened: another system curve, the healthy flow is re-learnt
+            loop.k_flow.clear()
+            loop.k_closed = closed
+            loop.wear_since = None
         k = loop.k_flow.get(pump) or next(iter(loop.k_flow.values()), None)
         steady = abs(speed - target) <= 0.02 * max(target, 1.0)
         expected = None if k is None else k * speed
         healthy = expected is None or flow >= (1 - config.degrade_tolerance) * expected
+        if expected is not None and steady and loop.leak == LeakState.NONE:
+            wear(loop, t, flow, speed, expected)
         if healthy:
             loop.degraded_since = None
-            if steady and not loop.boosted:
+            # learnt only on a curve within the wear margin of what is known (a standby's
+            # first run is judged against its sister's curve, not learnt as healthy)
+            within = expected is None or flow > (1 - config.degrade_warn_fraction) * expected
+            if steady and not loop.boosted and pump not in loop.worn and within:
                 loop.k_flow[pump] = max(loop.k_flow.get(pump, 0.0), flow / speed)
             return None
         if loop.degraded_since is None:
@@ -683,7 +882,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         ret = get(f"loop.{lid}.return_temp_k")
         if ret is None:
             return
-        speed = max_rpm if loop.boosted else speed_law_rpm(ret, config)
+        speed = max_rpm if loop.boosted else law_rpm(loop, ret)
         current = loop.speed_cmd
         if current is None:
             current = get(f"pump.{lid}.{loop.active}.target_speed_rpm")
@@ -724,6 +923,75 @@ async def run(ctx: ServiceContext, config: Config) -> None:
                     f"{lid}: standby pump {pump} refused set_speed_rpm ({exc}): no standby "
                     f"on {lid}, a fault of pump {loop.active} would stop its flow"[:200],
                 )
+
+    async def standby_run(loop: _Loop, t: float) -> None:
+        """Pump rotation: every ``standby_run_s`` the standby pump takes the loop for
+        ``standby_run_duration_s`` (started before the running one stops: no gap in the
+        flow), supervised like any active pump — wear against the healthy curve is
+        PUMP_DEGRADED, a seizure a switchover back that marks it unusable — then the loop
+        returns to its pump. PUMP_TEST_RUN reports the result."""
+        if config.standby_run_s <= 0 or loop.isolated or loop.active is None:
+            return
+        lid = loop.layout.loop_id
+        if loop.test_from is not None:
+            if t - loop.started_at < config.standby_run_duration_s:
+                return
+            tested, back = loop.active, loop.test_from
+            base = f"pump.{lid}.{tested}"
+            speed, flow = get(f"{base}.speed_rpm"), get(f"{base}.flow_kg_s")
+            k = loop.k_flow.get(back) or loop.k_flow.get(tested)
+            if speed and flow is not None and k:
+                share = flow / (k * speed)
+                result = (
+                    f"flow {flow:.2f} kg/s at {speed:.0f} rpm, {share:.1%} of the healthy curve"
+                )
+            else:
+                result = "no flow reading"
+            worn = " (degraded)" if tested in loop.worn else ""
+            error = await start_pump(loop, back, loop.speed_cmd or speed or 0.0)
+            if error is not None:
+                # the pump to return to will not start: the tested one carries on
+                loop.active = tested
+                ctx.event(
+                    ThermalEvent.PUMP_TEST_RUN,
+                    f"{lid}: standby test run of pump {tested}{worn}: {result}; pump {back} "
+                    f"would not restart ({error}), {tested} keeps the loop"[:200],
+                )
+                return
+            await command(f"pump.{lid}.{tested}", "stop")
+            ctx.event(
+                ThermalEvent.PUMP_TEST_RUN,
+                f"{lid}: standby test run of pump {tested}{worn}: {result}; back on {back}",
+            )
+            return
+        if loop.standby_run_at is None:
+            loop.standby_run_at = t
+        if t - loop.standby_run_at < config.standby_run_s:
+            return
+        target = standby(loop)
+        active = loop.active
+        if (
+            target is None
+            or loop.boosted
+            or loop.leak != LeakState.NONE
+            or loop.degraded_since is not None
+            or loop.k_flow.get(active) is None
+        ):
+            return  # no standby, or the loop is not in a state to compare: next cycle
+        loop.standby_run_at = t
+        speed = loop.speed_cmd or get(f"pump.{lid}.{active}.target_speed_rpm") or 0.0
+        error = await start_pump(loop, target, speed)
+        if error is not None:
+            loop.active = active  # start_pump changed nothing else on a refusal
+            loop.failed[target] = f"failed its test run: {error}"[:80]
+            ctx.event(
+                ThermalEvent.PUMP_STANDBY_UNAVAILABLE,
+                f"{lid}: standby pump {target} would not start for its test run ({error}): "
+                f"no standby on {lid}"[:200],
+            )
+            return
+        loop.test_from = active
+        await command(f"pump.{lid}.{active}", "stop")
 
     # --- flow, leaks, isolation ----------------------------------------------------------------
 
@@ -1032,6 +1300,7 @@ async def run(ctx: ServiceContext, config: Config) -> None:
         for loop in loops.values():
             await supervise_pump(loop, t)
             await check_standby(loop, t)
+            await standby_run(loop, t)
             check_flow(loop)
             await supervise_leak(loop, t)
             supervise_rejection(loop, t)

@@ -171,6 +171,34 @@ async def test_a_stuck_drive_a_failed_mppt_and_a_tripped_switch_are_handled(tmp_
         assert tap.params["power.switches_open"] == 1
 
 
+@pytest.mark.timeout(900)
+async def test_a_stuck_drive_never_makes_the_sister_wing_look_off_its_mpp(tmp_path: Path):
+    """A drive stuck on W1 turns W1 away from the Sun; its colder cells and the albedo share
+    at a grazing incidence once made W2's power/cos look 15 % short (a false MPPT_FAILED on
+    W2). Flown until W1 no longer counts as lit, then a real MPPT failure on W2 is still
+    caught (the clamp voltage)."""
+    tap = Tap()
+    phase = -40.0  # ~2500 s of sunlight from the start: W1 turns ~150 deg off the Sun
+    async with power_satellite(tmp_path, tap, phase) as sat, simctl(sat) as sim:
+        await _until(sat, lambda: "power.compute_limit_w" in tap.params, 600, "a first budget")
+        await inject(sim, "array_drive_stuck", "wing.W1")
+        await _until(
+            sat, lambda: tap.events_of(PowerEvent.ARRAY_DRIVE_STUCK), 300, "ARRAY_DRIVE_STUCK"
+        )
+        lowest = 1.0
+        for _ in range(1500):
+            await sat.clock.sleep(1.0)
+            lowest = min(lowest, tap.params.get("wing.W1.incidence_cos", 1.0))
+            assert not tap.events_of(PowerEvent.MPPT_RESTARTED), [
+                e.message for _, e in tap.events_of(PowerEvent.MPPT_RESTARTED)
+            ]
+        assert lowest < 0.3, f"W1 only turned to cos {lowest:.2f}: the case was not flown"
+        assert tap.params["wing.W2.sun_illumination"] >= 0.5, "W2 must still be lit"
+        await inject(sim, "mppt_failure", "wing.W2")
+        await _until(sat, lambda: tap.events_of(PowerEvent.MPPT_FAILED), 120, "MPPT_FAILED")
+        assert "W2" in tap.events_of(PowerEvent.MPPT_FAILED)[0][1].message
+
+
 @pytest.mark.timeout(600)
 async def test_the_sun_sensors_correct_a_wrong_phase_and_a_failed_cell_raises_the_floor(
     tmp_path: Path,

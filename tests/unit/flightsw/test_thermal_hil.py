@@ -213,6 +213,29 @@ async def test_degraded_pump_is_boosted_then_switched():
         await _never_over_limits(sat, simctl, 20)
 
 
+@pytest.mark.timeout(600)
+async def test_a_pump_wearing_5_percent_an_hour_is_reported_within_the_hour_and_sped_up():
+    """The catalogue's default wear (5 % of head an hour): the flow per rpm of a fixed loop
+    is exact, so a 2 % shortfall against the learnt healthy curve is wear: PUMP_DEGRADED
+    with the shortfall and speed (no switchover yet: the pump still carries the loop)."""
+    config = thermal.Config()
+    async with _satellite(config) as (sat, ground, simctl, port):
+        await _full_load(port)
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.flow_per_krpm"] > 0, timeout=30
+        )
+        await sat.clock.sleep(60)
+        before = (await _truth(simctl))["time_s"]
+        await _inject(simctl, "pump_degradation", "pump.L1.A", head_loss_per_hour=0.05)
+        degraded = await ground.wait_for(lambda tm: _event(tm, "PUMP_DEGRADED"), timeout=3600)
+        assert "L1 pump A" in degraded.message and "below the healthy curve" in degraded.message
+        after = (await _truth(simctl))["time_s"]
+        assert after - before <= 3600, after - before
+        # (at full load the pump already runs at its maximum: no speed to add here; the
+        # what-if at part load shows the raise)
+        assert not [tm for tm in ground.archive if _event(tm, "PUMP_SWITCHOVER")]
+
+
 class _StuckValves:
     """Every radiator panel valve (``radvalve.P<nn>``) fails its command with a device fault,
     in front of the thermal service's device port (hwsim has no stuck-valve fault): the case
@@ -720,3 +743,57 @@ async def test_a_seized_standby_pump_is_found_by_its_periodic_check_and_reported
         assert 0.0 not in LIMITS.of("L2"), f"L2 limits: {LIMITS.of('L2')}"
         names = [tm.event_name for tm in ground.archive if tm.event_id]
         assert names.count("PUMP_STANDBY_UNAVAILABLE") == 1, names
+
+
+@pytest.mark.timeout(300)
+async def test_a_worn_standby_is_found_by_its_test_run_and_the_loop_returns_to_its_pump():
+    """Wear only shows while a pump runs: the periodic standby test run (pump rotation) runs
+    B, its flow is judged against A's healthy curve (PUMP_DEGRADED naming B), and the loop
+    goes back to A (PUMP_TEST_RUN with the result). A healthy A is never reported."""
+    config = thermal.Config(standby_run_s=120, standby_check_s=0)
+    async with _satellite(config) as (sat, ground, simctl, port):
+        await _full_load(port)
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        await _inject(
+            simctl, "pump_degradation", "pump.L1.B", head_loss_per_hour=36.0, min_head_fraction=0.8
+        )
+        degraded = ground.expect(lambda tm: _event(tm, "PUMP_DEGRADED"))
+        test_run = ground.expect(
+            lambda tm: _event(tm, "PUMP_TEST_RUN") and tm.message.startswith("L1:")
+        )
+        event = await sat.clock.wait_for(degraded, config.standby_run_s + 60)
+        assert event.message.startswith("L1 pump B:") and "below the healthy curve" in (
+            event.message
+        ), event.message
+        event = await sat.clock.wait_for(test_run, config.standby_run_duration_s + 10)
+        assert "pump B (degraded)" in event.message and "back on A" in event.message, event
+        await sat.clock.sleep(5)
+        hk = await ground.hk(5, timeout=10)
+        assert hk["thermal.L1.active_pump"] == ith.PumpCode.A, hk
+        names = [tm.message for tm in ground.archive if tm.event_name == "PUMP_DEGRADED"]
+        assert all("pump B" in m for m in names), names
+        assert not [tm for tm in ground.archive if _event(tm, "PUMP_SWITCHOVER")]
+
+
+@pytest.mark.timeout(300)
+async def test_a_seized_standby_is_found_by_its_test_run_without_the_set_speed_check():
+    config = thermal.Config(standby_run_s=120, standby_check_s=0)
+    async with _satellite(config) as (sat, ground, simctl, port):
+        await _full_load(port)
+        await ground.wait_for(
+            lambda tm: tm.sid == 5 and tm.parameters["thermal.L1.active_pump"] == ith.PumpCode.A,
+            timeout=30,
+        )
+        unavailable = ground.expect(
+            lambda tm: _event(tm, "PUMP_STANDBY_UNAVAILABLE") and "pump B" in tm.message
+        )
+        await _inject(simctl, "pump_seizure", "pump.L1.B")
+        event = await sat.clock.wait_for(unavailable, config.standby_run_s + 10)
+        assert event.message.startswith("L1: standby pump B would not start"), event.message
+        await sat.clock.sleep(5)
+        hk = await ground.hk(5, timeout=10)
+        assert hk["thermal.L1.active_pump"] == ith.PumpCode.A, hk
+        assert hk["thermal.L1.no_flow"] == 0, hk

@@ -3,6 +3,8 @@ pure functions and state machines."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from flightsw.services.thermal import (
@@ -115,3 +117,38 @@ def test_capacity_of_four_ai1_panels_at_the_limit_carries_a_loop():
     # ~79 kW: a loop's ~75 kW at full compute fits; with a panel isolated it does not
     assert 75e3 < four < 85e3, four
     assert three == pytest.approx(0.75 * four)
+
+
+def _falling_reference(samples, t_s, window_s, rate, persist_s, since):
+    """TrendMonitor.falling as it was: the least-squares fit every time."""
+    slope = slope_per_s(samples)
+    full = bool(samples) and t_s - samples[0][0] >= window_s / 2
+    if slope is None or not full or slope > -rate:
+        return False, None
+    since = t_s if since is None else since
+    return t_s - since >= persist_s, since
+
+
+def test_the_constant_window_shortcut_gives_the_fits_verdicts():
+    """Inventory steady (exactly constant, the nominal case), then falling, steady again,
+    a step, noise: the monitor with its shortcut says what the fit says, every sample."""
+    rng = random.Random(4)
+    monitor = TrendMonitor(60.0, 0.002, 20.0)
+    since = None
+    value = 150.0
+    t0 = 848_535_421.0  # mission seconds are large: the fit centres them
+    verdicts = []
+    for i in range(1200):
+        if 200 <= i < 400:
+            value -= 0.005
+        elif 600 <= i < 700:
+            value = round(value + rng.gauss(0, 0.01), 3)
+        elif i == 800:
+            value -= 1.0
+        t = t0 + i
+        monitor.add(t, value)
+        expect, since = _falling_reference(list(monitor.samples), t, 60.0, 0.002, 20.0, since)
+        got = monitor.falling(t)
+        assert got == expect, (i, got, expect)
+        verdicts.append(got)
+    assert any(verdicts) and not all(verdicts)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
+import statistics
+
+import pytest
 
 from flightsw.services.thermal import (
     PanelVoter,
+    SlowDriftMonitor,
     VoteParams,
     is_noisy,
     is_stuck,
@@ -125,3 +131,110 @@ def test_an_invalid_sample_leaves_the_vote_but_is_not_voted_out():
     _run(voter, 10, {})
     voter.update(10.0, {"S1": None, "S2": 330.1, "S3": 330.0})
     assert set(voter.in_vote()) == {"S2", "S3"} and voter.out() == {}
+
+
+def _orbit_truth(t: float) -> float:
+    """A radiator panel over a 96 min orbit: ~40 K swing, fast cooling at the eclipse entry."""
+    phase = (t % 5760.0) / 5760.0
+    return 320.0 + 20.0 * math.sin(2 * math.pi * phase) - (15.0 if 0.6 < phase < 0.95 else 0.0)
+
+
+def _run_truth(voter: PanelVoter, seconds: int, fault: dict[str, object], seed: int) -> list:
+    rng = random.Random(seed)
+    out = []
+    for t in range(seconds):
+        truth = _orbit_truth(t)
+        readings = {}
+        for s in SENSORS:
+            value = _healthy(rng, truth)
+            if s in fault:
+                value = fault[s](t, value)  # type: ignore[operator]
+            readings[s] = value
+        out += [(t, s, r) for s, r in voter.update(float(t), readings)]
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_nominal_day_votes_no_sensor_out(seed: int):
+    voter = PanelVoter("P01", SENSORS, P)
+    out = _run_truth(voter, 86_400, {}, seed)
+    assert out == [], f"healthy sensors voted out: {out[:3]}"
+
+
+@pytest.mark.parametrize("sensor", SENSORS)
+def test_a_2_k_per_hour_drift_is_voted_out_within_40_min_and_only_it(sensor: str):
+    voter = PanelVoter("P01", SENSORS, P)
+    start = 1000
+    rate = 2.0 / 3600
+    out = _run_truth(voter, start + 3600, {sensor: lambda t, v: v + max(0, t - start) * rate}, 5)
+    assert [s for _, s, _ in out] == [sensor], out
+    t, _, reason = out[0]
+    assert "drift" in reason and t - start <= 40 * 60, (t - start, reason)
+    # well inside the 4 K per-sample drift threshold: the slow check did it
+    assert (t - start) * rate < P.drift_k / 2, reason
+
+
+def test_a_slow_drift_is_not_judged_on_a_panel_with_two_sensors_in_vote():
+    voter = PanelVoter("P01", SENSORS, P)
+    voter.vote_out("S3", "by ground")
+    out = _run_truth(voter, 4000, {"S1": lambda t, v: v + t * 2.0 / 3600}, 6)
+    assert out == [], "two sensors cannot say which one drifts"
+
+
+def test_the_slow_drift_monitor_matches_a_direct_window_mean():
+    """The running pairwise sums equal the windows' means computed from the samples."""
+    rng = random.Random(11)
+    params = VoteParams(slow_drift_window_s=50.0, slow_drift_windows=1, slow_drift_k=0.3)
+    monitor = SlowDriftMonitor(params)
+    window: list[dict[str, float]] = []
+    for t in range(400):
+        values = {s: 300.0 + rng.gauss(0, 0.2) + (0.01 * t if s == "S2" else 0.0) for s in SENSORS}
+        window.append(values)
+        found = monitor.add(float(t), values)
+        if t % 50 == 0 and t > 0:
+            off = statistics.median(
+                statistics.fmean(v["S2"] - v[o] for v in window) for o in ("S1", "S3")
+            )
+            spread = abs(statistics.fmean(v["S1"] - v["S3"] for v in window))
+            expect = abs(off) > 0.3 and spread <= 0.15
+            assert (found is not None and found[0] == "S2") == expect, (t, off, spread, found)
+            if found is not None:
+                assert f"{off:+.2f} K" in found[1], (found, off)
+            window = []
+
+
+def _is_noisy_reference(own, peers, window, std_k, ratio):
+    """is_noisy as it was, without its quiet fast path."""
+    if len(own) < window:
+        return False
+    mine = statistics.median([abs(b - a) for a, b in itertools.pairwise(own[-window:])])
+    mine /= 0.6745
+    if mine <= std_k:
+        return False
+    theirs = []
+    for p in peers:
+        if len(p) >= window:
+            d = [abs(b - a) for a, b in itertools.pairwise(p[-window:])]
+            theirs.append(statistics.median(d) / 0.6745)
+    reference = max(statistics.median(theirs), 0.1) if theirs else 0.1
+    return mine > ratio * reference
+
+
+def test_the_quiet_fast_path_gives_is_noisys_verdicts():
+    """On healthy, noisy, stepping and quantised histories (including changes right at the
+    fast path's bound) is_noisy says what the full robust comparison says."""
+    rng = random.Random(13)
+    bound = P.noisy_std_k * 0.6745
+    seen = set()
+    for case in range(3000):
+        sigma = rng.choice([0.2, 0.5, 1.0, 2.0, 5.0])
+        own = [round(300 + rng.gauss(0, sigma), 1) for _ in range(11)]
+        if case % 7 == 0:  # changes exactly at the bound
+            own = [300 + bound * (i % 2) for i in range(11)]
+        peers = [[round(300 + rng.gauss(0, 0.2), 1) for _ in range(11)] for _ in range(2)]
+        got = is_noisy(own, peers, P.noisy_window, P.noisy_std_k, P.noisy_ratio)
+        assert got == _is_noisy_reference(
+            own, peers, P.noisy_window, P.noisy_std_k, P.noisy_ratio
+        ), (case, own)
+        seen.add(got)
+    assert seen == {True, False}
