@@ -163,6 +163,74 @@ def redundancy_group(target: str) -> str:
     return target
 
 
+# ------------------------------------------------------------------------ observability
+
+# Board faults whose effect depends on what the board is doing when they strike (the SDK
+# drops an upset on a board that is off; a fouled cold plate only shows on a board that
+# computes hot enough to reach its throttle temperature).
+_AT_INJECTION = frozenset({"board_upset", "board_latchup"})
+_WHILE_ACTIVE = frozenset({"seu_burst", "board_overtemp"})
+
+
+class _Observability:
+    """Simulator truth, read by the what-if's recorder (never by flight software): whether a
+    board fault had any effect flight software could see. A fault on a board that was off
+    when it struck, or (a fouled plate) never ran hot enough to throttle, has nothing to
+    detect or recover: the report says so instead of counting it unrecovered."""
+
+    def __init__(self, faults: list[FaultEvent]) -> None:
+        self.pending = [
+            (k, ev)
+            for k, ev in enumerate(faults)
+            if ev.fault in _AT_INJECTION | _WHILE_ACTIVE and ev.target.startswith("slot.")
+        ]
+        self.seen: dict[int, str] = {}  # fault index -> what made it observable
+
+    def step(self, model: Spacecraft) -> None:
+        if not self.pending:
+            return
+        still = []
+        for k, ev in self.pending:
+            if model.time_s < ev.at_s:
+                still.append((k, ev))
+                continue
+            slot = _plugin_slot(model, ev.target)
+            board = slot.board if slot is not None else None
+            if board is None:
+                continue  # an empty slot: never observable
+            h = board.health()
+            on = h.power_state.value != "off"
+            if ev.fault in _AT_INJECTION:
+                if on:
+                    self.seen[k] = f"board {h.power_state.value} when it struck"
+                continue  # decided at the injection step either way
+            hot = on and h.die_temp_k >= board.THERMAL.throttle_temp_k
+            if ev.fault == "seu_burst" and on:
+                self.seen[k] = "board powered while the burst lasted"
+            elif ev.fault == "board_overtemp" and hot:
+                self.seen[k] = f"die {h.die_temp_k:.1f} K reached its throttle temperature"
+            else:
+                still.append((k, ev))
+        self.pending = still
+
+    def observable(self, k: int, fault: str) -> tuple[bool, str]:
+        if fault not in _AT_INJECTION | _WHILE_ACTIVE:
+            return True, ""
+        if k in self.seen:
+            return True, self.seen[k]
+        if fault in _AT_INJECTION:
+            return False, "board off (or slot empty) when it struck: the upset had no effect"
+        return False, "the board never ran hot enough to throttle while the fault lasted"
+
+
+def _plugin_slot(model: Spacecraft, target: str) -> Any:
+    plug = model.plugin_slots
+    if plug is None:
+        return None
+    slot_id = target.removeprefix("slot.")
+    return next((s for s in plug.by_slot.values() if s.slot_id == slot_id), None)
+
+
 # ------------------------------------------------------------------------------------ fly
 
 
@@ -232,11 +300,14 @@ async def _fly(
                 raise hw_whatif.WhatIfError(f"{ev.label}: {err}") from None
         record(sim.model)
 
+    observability = _Observability(faults)
+
     def on_step(model: Spacecraft) -> None:
         nonlocal steps
         steps += 1
         if steps > n_steps:
             return
+        observability.step(model)
         if steps == n_steps or record_due(model.time_s):
             record(model)
         if steps % 2000 == 0 or steps == n_steps:
@@ -291,6 +362,7 @@ async def _fly(
                 "at_s": ev.at_s,
                 "activated_at_s": f.activated_at_s if f is not None else ev.at_s,
                 "cleared_at_s": cleared_at.get(k),
+                "observable": observability.observable(k, ev.fault),
             }
         )
     energy = model.truth()["energy_j"]
@@ -609,7 +681,8 @@ RECOVERY_EVENTS: dict[str, frozenset[str]] = {
     "switch_trip": frozenset({"SWITCH_RECLOSED", "SWITCH_TRIPPED"}),
     "board_overtemp": frozenset({"BOARD_OVERTEMP"}),
     "board_latchup": frozenset({"BOARD_POWER_CYCLED"}),
-    "seu_burst": frozenset({"SEU_BURST"}),
+    # a burst is answered upset by upset (scrub, reset, power cycle) until SEU_BURST's rate
+    "seu_burst": frozenset({"SEU_BURST", "BOARD_UPSET", "BOARD_HUNG", "BOARD_POWER_CYCLED"}),
 }
 # board_upset: by its kind (the catalogue's response to each)
 UPSET_RECOVERY_EVENTS: dict[str, frozenset[str]] = {
@@ -672,7 +745,20 @@ def _fault_report(f: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
         for e in events
         if e["time_s"] < at and e["event"] in wanted and names.search(e["message"])
     ]
+    observable, why = f.get("observable", (True, ""))
+    if (
+        recovery is None
+        and f["fault"] == "board_upset"
+        and (f.get("params") or {}).get("kind", "bit_flip_result") == "bit_flip_result"
+    ):
+        # The what-if's workload runs every job once (payload spot checks off by default):
+        # a flipped result is then seen only by the ground's check of the job's digest
+        # (docs/payload.md, which upsets flight software can see).
+        observable = False
+        why = "a flipped result of a job run once: only the ground's digest check sees it"
     return {
+        "observable": observable,
+        "observable_note": why,
         "events_for_fault": [
             {"time_s": e["time_s"], "event": e["event"], "message": e["message"]}
             for e in raised[:EVENTS_PER_FAULT]
@@ -795,6 +881,11 @@ RECOVERED_MEANS = (
 )
 
 
+# How long after an eclipse's exit compute may wait to be restored (the battery recharging
+# first) before a run that ends meanwhile counts it as never restored.
+RESTORE_DUE_S = 600.0
+
+
 def done_when(doc: dict[str, Any]) -> dict[str, Any]:
     """Issue 9's Done-when, checkable at a glance, from summary.json's document (margins
     and the flight software's report): each limit's worst value against it, battery depth
@@ -825,8 +916,15 @@ def done_when(doc: dict[str, Any]) -> dict[str, Any]:
             "recovered": f["recovered"],
             "recovered_by": f["recovered_by"],
             "recovery_s": f["recovery_s"],
+            "observable": f.get("observable", True),
+            "observable_note": f.get("observable_note", ""),
         }
         for f in faults
+    ]
+    not_observable = [
+        {"fault": f["fault"], "target": f["target"], "why": f.get("observable_note", "")}
+        for f in faults
+        if not f["recovered"] and not f.get("observable", True)
     ]
     not_recovered = [
         {
@@ -838,14 +936,32 @@ def done_when(doc: dict[str, Any]) -> dict[str, Any]:
             "answered_before_injection": f.get("answered_before_injection"),
         }
         for f in faults
-        if not f["recovered"]
+        if not f["recovered"] and f.get("observable", True)
     ]
+    eclipses = fsw["eclipses"]
     checks = {
         "limits_within": bool(margins["limits"]["all_within"]),
         "battery_dod_within": dod["within"],
         "no_safe_or_survival": modes["safe_s"] == 0.0 and modes["survival_s"] == 0.0,
         "no_bus_protection_sheds": bus["episodes"] == 0,
         "every_fault_recovered": not not_recovered,
+        "compute_at_least_90_percent_of_bound": bool(
+            cvb["ratio"] is not None and cvb["ratio"] >= 0.9
+        ),
+        # compute shed (if the battery could not carry it) before each entry, never after,
+        # and restored once the eclipse is over
+        "eclipse_shed_before_entry_and_restored": all(
+            e["shed_before_eclipse_s"] is None
+            or (
+                e["shed_before_eclipse_s"] >= 0
+                and (
+                    e["restored_after_eclipse_s"] is not None
+                    # the run ended before a restore was due
+                    or e["eclipse_end_s"] + RESTORE_DUE_S >= float(doc["duration_s"])
+                )
+            )
+            for e in eclipses
+        ),
     }
     return {
         "checks": checks,
@@ -871,6 +987,8 @@ def done_when(doc: dict[str, Any]) -> dict[str, Any]:
             "recovered": sum(bool(f["recovered"]) for f in faults),
             "recovered_means": RECOVERED_MEANS,
             "not_recovered": not_recovered,
+            # faults that had no effect flight software could see: not counted either way
+            "not_observable": not_observable,
             "each": each,
         },
         "eclipses": [

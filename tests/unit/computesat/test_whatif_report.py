@@ -195,6 +195,7 @@ def _doc(**change: object) -> dict:
         "recovery_events": ["SENSOR_VOTED_OUT"],
     }
     doc = {
+        "duration_s": 7200.0,
         "margins": {
             "limits": limits,
             "power": {"min_battery_soc": 0.4, "min_soc_limit": 0.2, "time_s": 3960.0},
@@ -268,3 +269,71 @@ def test_a_flown_run_writes_the_done_when_block(tmp_path: Path) -> None:
     names = {e["event"] for e in doc["flight_software"]["events"]}
     assert "SENSOR_VOTED_OUT" in names and not any(n.isdigit() for n in names), names
     assert result.summary["faults_recovered"] == 1.0
+
+
+def test_a_board_fault_without_effect_is_said_not_observable_and_not_counted() -> None:
+    upset = {"fault": "board_upset", "target": "slot.053", "at_s": 0.0, "activated_at_s": 0.0}
+    flip = {**upset, "params": {"kind": "bit_flip_result"}}
+    unseen = _fault_report(flip, [])
+    assert not unseen["recovered"] and not unseen["observable"], unseen
+    assert "digest" in unseen["observable_note"]
+    caught = [{"time_s": 4.0, "event": "RESULT_MISMATCH", "message": "slot.053 and slot.054"}]
+    seen = _fault_report(flip, caught)
+    assert seen["recovered"] and seen["observable"], seen
+    off = {
+        **upset,
+        "fault": "board_latchup",
+        "params": {},
+        "observable": (False, "board off (or slot empty) when it struck"),
+    }
+    latch = _fault_report(off, [])
+    assert not latch["recovered"] and not latch["observable"]
+    # an observable fault nobody answered still fails the check
+    on = _fault_report({**off, "observable": (True, "board on when it struck")}, [])
+    assert on["observable"] and not on["recovered"]
+
+    base = _doc()["flight_software"]["faults"][0]
+    block = done_when(_doc(faults=[base, {**off, **latch, "injected_at_s": 0.0}]))
+    assert block["checks"]["every_fault_recovered"], block["faults"]
+    assert [f["fault"] for f in block["faults"]["not_observable"]] == ["board_latchup"]
+    block = done_when(_doc(faults=[base, {**off, **on, "injected_at_s": 0.0}]))
+    assert not block["checks"]["every_fault_recovered"]
+    assert [f["fault"] for f in block["faults"]["not_recovered"]] == ["board_latchup"]
+
+
+def test_done_when_checks_the_compute_ratio_and_each_eclipses_shed_and_restore() -> None:
+    low = _doc()
+    low["flight_software"]["compute_vs_bound"]["ratio"] = 0.85
+    assert not done_when(low)["checks"]["compute_at_least_90_percent_of_bound"]
+    eclipse = _doc()["flight_software"]["eclipses"][0]
+    late = {**eclipse, "shed_before_eclipse_s": -30.0}
+    assert not done_when(_doc(eclipses=[late]))["checks"]["eclipse_shed_before_entry_and_restored"]
+    never = {**eclipse, "restored_after_eclipse_s": None}
+    assert not done_when(_doc(eclipses=[never]))["checks"][
+        "eclipse_shed_before_entry_and_restored"
+    ]
+    # the run's last eclipse: it ended too close to the end of the run for a restore
+    ending = {**never, "eclipse_start_s": 6000.0, "eclipse_end_s": 7000.0}
+    assert done_when(_doc(eclipses=[ending]))["checks"]["eclipse_shed_before_entry_and_restored"]
+    carried = {**eclipse, "shed_before_eclipse_s": None, "restored_after_eclipse_s": None}
+    assert done_when(_doc(eclipses=[carried]))["checks"]["eclipse_shed_before_entry_and_restored"]
+
+
+def test_observability_is_read_from_the_boards_state_when_the_fault_strikes() -> None:
+    from computesat.whatif import _Observability
+    from hwsim.config import default_config
+
+    model = Spacecraft(default_config(), seed=0, settle_step_s=None)
+    model.command("slot.001", "power_off", {})
+    faults = [
+        FaultEvent.model_validate({"fault": "board_latchup", "target": t, "at": 2.0})
+        for t in ("slot.001", "slot.002")
+    ] + [FaultEvent.model_validate({"fault": "board_overtemp", "target": "slot.003", "at": 2.0})]
+    tracker = _Observability(faults)
+    for _ in range(5):
+        model.step(1.0)
+        tracker.step(model)
+    off, on, cool = (tracker.observable(k, f.fault) for k, f in enumerate(faults))
+    assert off == (False, "board off (or slot empty) when it struck: the upset had no effect")
+    assert on[0] and "when it struck" in on[1], on
+    assert not cool[0] and "throttle" in cool[1], "an idle board never reaches its throttle"
