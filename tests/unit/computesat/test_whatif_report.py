@@ -309,9 +309,7 @@ def test_done_when_checks_the_compute_ratio_and_each_eclipses_shed_and_restore()
     late = {**eclipse, "shed_before_eclipse_s": -30.0}
     assert not done_when(_doc(eclipses=[late]))["checks"]["eclipse_shed_before_entry_and_restored"]
     never = {**eclipse, "restored_after_eclipse_s": None}
-    assert not done_when(_doc(eclipses=[never]))["checks"][
-        "eclipse_shed_before_entry_and_restored"
-    ]
+    assert not done_when(_doc(eclipses=[never]))["checks"]["eclipse_shed_before_entry_and_restored"]
     # the run's last eclipse: it ended too close to the end of the run for a restore
     ending = {**never, "eclipse_start_s": 6000.0, "eclipse_end_s": 7000.0}
     assert done_when(_doc(eclipses=[ending]))["checks"]["eclipse_shed_before_entry_and_restored"]
