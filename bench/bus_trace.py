@@ -20,10 +20,9 @@ import re
 from pathlib import Path
 
 from computesat.inprocess import whole_satellite
-from computesat.whatif import _simctl, _Workload, all_faults, flight_specs
+from computesat.whatif import _Workload, all_faults, flight_specs, schedule_faults
 from hwsim.app import InProcessHardware
 from hwsim.config import default_config
-from icd.device import SimOp
 from runtime.bus import BusMessage
 from runtime.clock import SteppedClock
 from runtime.localbus import LocalBus
@@ -39,17 +38,7 @@ async def record(mission_s: float, faults_seed: int | None = None) -> list[str]:
     faults = [] if faults_seed is None else all_faults(config, mission_s, faults_seed)
 
     def inject(hooks: InProcessHardware) -> None:
-        assert hooks.simulation is not None
-        epoch_s = hooks.simulation.epoch_ns / 1e9
-        for ev in faults:
-            _simctl(
-                hooks,
-                SimOp.INJECT_FAULT,
-                fault_id=ev.fault,
-                target=ev.target,
-                params=dict(ev.params),
-                at_time_s=epoch_s + ev.at_s,
-            )
+        schedule_faults(hooks, faults)
 
     lines: list[str] = []
     clock = SteppedClock(io_free=True)

@@ -248,6 +248,26 @@ def fly(
     return asyncio.run(_fly(config, seed, faults, duration_s, step_s, record, record_due, progress))
 
 
+def schedule_faults(hooks: InProcessHardware, faults: list[FaultEvent]) -> None:
+    """Hand hwsim each fault with its activation time (mission s from the run's start), before
+    the first step, through its simulation-control port; a fault hwsim refuses is a
+    ``WhatIfError`` naming it."""
+    assert hooks.simulation is not None
+    epoch_s = hooks.simulation.epoch_ns / 1e9
+    for ev in faults:
+        try:
+            _simctl(
+                hooks,
+                SimOp.INJECT_FAULT,
+                fault_id=ev.fault,
+                target=ev.target,
+                params=dict(ev.params),
+                at_time_s=epoch_s + ev.at_s,
+            )
+        except DevicePortError as err:
+            raise hw_whatif.WhatIfError(f"{ev.label}: {err}") from None
+
+
 def _simctl(hooks: InProcessHardware, op: str, **args: Any) -> Any:
     assert hooks.simctl is not None
     reply = hooks.simctl.answer_request(DeviceRequest(id=0, op=op, args=args))
@@ -285,19 +305,7 @@ async def _fly(
         hardware.append(hooks)
         sim = hooks.simulation
         assert sim is not None
-        epoch_s = sim.epoch_ns / 1e9
-        for ev in faults:
-            try:
-                _simctl(
-                    hooks,
-                    SimOp.INJECT_FAULT,
-                    fault_id=ev.fault,
-                    target=ev.target,
-                    params=dict(ev.params),
-                    at_time_s=epoch_s + ev.at_s,
-                )
-            except DevicePortError as err:
-                raise hw_whatif.WhatIfError(f"{ev.label}: {err}") from None
+        schedule_faults(hooks, faults)
         record(sim.model)
 
     observability = _Observability(faults)
