@@ -190,9 +190,15 @@ class _Observability:
         if not self.pending:
             return
         still = []
+        active = None
         for k, ev in self.pending:
             if model.time_s < ev.at_s:
                 still.append((k, ev))
+                continue
+            if active is None:
+                active = {(f.fault_id, f.target) for f in model.active_faults() if f.active}
+            if (ev.fault, ev.target) not in active:
+                still.append((k, ev))  # due, not applied yet (the next step applies it)
                 continue
             slot = _plugin_slot(model, ev.target)
             board = slot.board if slot is not None else None

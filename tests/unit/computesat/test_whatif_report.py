@@ -327,11 +327,13 @@ def test_observability_is_read_from_the_boards_state_when_the_fault_strikes() ->
         FaultEvent.model_validate({"fault": "board_latchup", "target": t, "at": 2.0})
         for t in ("slot.001", "slot.002")
     ] + [FaultEvent.model_validate({"fault": "board_overtemp", "target": "slot.003", "at": 2.0})]
+    for ev in faults:
+        model.inject_fault(ev.fault, ev.target, at_time_s=model.time_s + ev.at_s)
     tracker = _Observability(faults)
     for _ in range(5):
         model.step(1.0)
         tracker.step(model)
     off, on, cool = (tracker.observable(k, f.fault) for k, f in enumerate(faults))
     assert off == (False, "board off (or slot empty) when it struck: the upset had no effect")
-    assert on[0] and "when it struck" in on[1], on
+    assert on == (True, "board fault when it struck"), "latched up: the board is in FAULT"
     assert not cool[0] and "throttle" in cool[1], "an idle board never reaches its throttle"
