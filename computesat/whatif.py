@@ -694,7 +694,9 @@ RECOVERY_EVENTS: dict[str, frozenset[str]] = {
     "battery_cell_failure": frozenset({"BATTERY_DEGRADED"}),
     "switch_trip": frozenset({"SWITCH_RECLOSED", "SWITCH_TRIPPED"}),
     "board_overtemp": frozenset({"BOARD_OVERTEMP"}),
-    "board_latchup": frozenset({"BOARD_POWER_CYCLED"}),
+    # a power cycle, or (BOARD_LATCHUP: raised only with the action) a power-off under a
+    # compute limit, which clears the latch as well
+    "board_latchup": frozenset({"BOARD_POWER_CYCLED", "BOARD_LATCHUP"}),
     # a burst is answered upset by upset (scrub, reset, power cycle) until SEU_BURST's rate
     "seu_burst": frozenset({"SEU_BURST", "BOARD_UPSET", "BOARD_HUNG", "BOARD_POWER_CYCLED"}),
 }

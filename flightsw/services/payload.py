@@ -1033,13 +1033,30 @@ class PayloadManager:
             if board.slot in plan.off:
                 board.limited_off = True
                 if board.state is not PowerState.OFF:
-                    self._lose_run(board, "powered off by a compute limit")
-                    if await self._call(board.device, "power_off") is not None:
-                        board.commanded_level = None
-                        board.restore = True
+                    await self._limit_power_off(board)
             elif board.limited_off:
                 board.limited_off = False
         self._announce_limits(planned, caps, plan)
+
+    async def _limit_power_off(self, board: _Board) -> None:
+        """Power ``board`` off for a compute limit (on again when the limit allows). A board
+        latched up meanwhile is said so: the power-off is its recovery (supervision leaves a
+        board off on purpose alone, so nothing else would report the latch-up)."""
+        latched = (
+            board.state is PowerState.FAULT and board.registers.fault_reason is BoardFault.LATCH_UP
+        )
+        self._lose_run(board, "powered off by a compute limit")
+        if await self._call(board.device, "power_off") is not None:
+            board.commanded_level = None
+            board.restore = True
+            if latched:
+                self.counters["payload.latchup_recoveries"] += 1
+                self.ctx.event(
+                    EventId.BOARD_LATCHUP,
+                    f"{board.device} {board.name}: latch_up at "
+                    f"{board.registers.power_w:.0f} W: powered off (compute limit), which "
+                    "clears it; on again when the limit allows",
+                )
 
     def _power_limit(self, planned: list[LimitBoard], caps: dict[str, float]) -> float:
         """Most W the boards may draw under the limits in force (HK payload.power_limit_w):

@@ -392,10 +392,7 @@ class _Reference(PayloadManager):
             if board.slot in plan.off:
                 board.limited_off = True
                 if board.state is not PowerState.OFF:
-                    self._lose_run(board, "powered off by a compute limit")
-                    if await self._call(board.device, "power_off") is not None:
-                        board.commanded_level = None
-                        board.restore = True
+                    await self._limit_power_off(board)  # shared: not a fast path
             elif board.limited_off:
                 board.limited_off = False
         self._announce_limits(planned, caps, plan)

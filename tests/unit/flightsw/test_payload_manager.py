@@ -646,3 +646,22 @@ async def test_a_spot_checked_single_job_catches_a_flipped_result_onboard():
     assert kernels.verify(checked.spec(), report.digest)
     mismatch = [m for e, m in rig.out.events if e == EventId.RESULT_MISMATCH]
     assert len(mismatch) == 1 and f"slot.{slot:03d}" in mismatch[0], mismatch
+
+
+async def test_a_latch_up_powered_off_by_a_compute_limit_is_still_reported():
+    # Found by a 24 h what-if: a board latched up in the cycle a compute limit turned it
+    # off; supervision leaves boards off on purpose alone, so nothing said so (the power-off
+    # cleared the latch silently).
+    from flightsw.messages import ComputeLimit
+
+    rig = Rig(["ref-gpu", "ref-gpu"])
+    await rig.boot()
+    rig.hw.boards["slot.001"].inject_upset(UpsetKind.LATCH_UP)
+    assert rig.manager.receive_limit(
+        ComputeLimit(source="power", power_limit_w=0.0, reason="eclipse")
+    )
+    await rig.run(2)
+    latch = [m for i, m in rig.out.events if i == EventId.BOARD_LATCHUP]
+    assert len(latch) == 1 and latch[0].startswith("slot.001"), rig.out.events
+    assert rig.out.params["payload.latchup_recoveries"] == 1
+    assert rig.hw.boards["slot.001"].health().power_state == "off"
