@@ -1104,6 +1104,19 @@ class PayloadManager:
 
     # --- FDIR -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _note_self_throttle(board: _Board, now_ns: int) -> bool:
+        """Whether ``board`` throttles itself (deeper than we commanded; no judgement while
+        what we commanded is unknown), keeping the episode's start in
+        ``board.self_throttled_ns`` (shared by `_quiet` and `_watch_temperature`)."""
+        commanded = board.commanded_level
+        self_throttled = commanded is not None and board.registers.throttle_level > commanded
+        if not self_throttled:
+            board.self_throttled_ns = None
+        elif board.self_throttled_ns is None:
+            board.self_throttled_ns = now_ns
+        return self_throttled
+
     async def _supervise(self, board: _Board) -> None:
         now_ns = self.ctx.clock.now_ns()
         state = board.state
@@ -1215,12 +1228,7 @@ class PayloadManager:
             if die_k > thermal.max_die_temp_k:
                 return False
             # (`_watch_temperature`: the episode's start kept, and whether it acts)
-            commanded = board.commanded_level
-            self_throttled = commanded is not None and registers.throttle_level > commanded
-            if not self_throttled:
-                board.self_throttled_ns = None
-            elif board.self_throttled_ns is None:
-                board.self_throttled_ns = now_ns
+            self_throttled = self._note_self_throttle(board, now_ns)
             if board.overtemp_evented:
                 if self_throttled or board.heat_level > 0:
                     return False  # followed deeper, or eased once cool
@@ -1312,12 +1320,7 @@ class PayloadManager:
         # started: a level the previous run commanded stays in force) there is no judgement:
         # it is commanded in this very cycle (`_apply_throttle`) and judged from the next.
         now_ns = self.ctx.clock.now_ns()
-        commanded = board.commanded_level
-        self_throttled = commanded is not None and registers.throttle_level > commanded
-        if not self_throttled:
-            board.self_throttled_ns = None
-        elif board.self_throttled_ns is None:
-            board.self_throttled_ns = now_ns
+        self_throttled = self._note_self_throttle(board, now_ns)
         if board.overtemp_evented:
             # The episode's response (hwsim board_overtemp: throttle stepwise, off before the
             # limit, above): follow its own throttle deeper; ease a step per dwell once its
@@ -1363,7 +1366,7 @@ class PayloadManager:
         self.ctx.event(
             EventId.BOARD_OVERTEMP,
             f"{board.device} {board.name}: die {die_k:.1f} K, throttles itself to level "
-            f"{registers.throttle_level} (commanded {commanded}), {why}; throttled "
+            f"{registers.throttle_level} (commanded {board.commanded_level}), {why}; throttled "
             f"stepwise, powered off past {thermal.max_die_temp_k:.0f} K"[:200],
         )
         return False
